@@ -1,0 +1,18 @@
+//! Baton: a WebAssembly plugin host for marketing rules and automations.
+//!
+//! Layers point downward only: [`plugin`] (domain types) → [`Storage`] (embedded store) →
+//! [`Runtime`] (wasmtime: install, sandbox, typed calls) → engine and API (later layers).
+//! Only the items re-exported here are public.
+
+mod plugin;
+mod runtime;
+mod store;
+
+pub use plugin::{ContentHash, PluginKind, PluginRecord};
+pub use runtime::contract;
+pub use runtime::{
+    CallMetrics, CallOutcome, Called, Failure, InstallError, InvokeError, KpiRun, Limits,
+    LoadedPlugin, PluginCall, Runtime, RuntimeConfig, RuntimeError, RuntimeStats,
+    SUPPORTED_CONTRACTS,
+};
+pub use store::{Storage, StorageError};

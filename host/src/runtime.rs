@@ -1,0 +1,313 @@
+//! The plugin runtime: installs components, keeps them precompiled and pre-instantiated, and runs
+//! each call in a fresh, sandboxed instance under explicit limits.
+//!
+//! - Install validates the bytes, finds the world and contract version from the component's
+//!   exports, links it against the deny-all sandbox, calls `info()`, and stores the component and
+//!   its compiled artifact (keyed by the engine's compatibility hash, so a restart does not
+//!   recompile).
+//! - Every call gets a new `Store` and instance from an `InstancePre` (pooling allocator,
+//!   copy-on-write memory images), a fuel budget, an epoch deadline, a memory cap, and byte caps
+//!   on input, output and logs. A limit hit fails that call only.
+//!
+//! Depends on: `plugin`, `store`.
+
+mod bindings;
+mod call;
+mod error;
+mod install;
+mod limits;
+mod sandbox;
+mod size;
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::JoinHandle;
+
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+pub use call::{Called, KpiRun, PluginCall};
+pub use error::{CallMetrics, CallOutcome, Failure, InstallError, InvokeError, RuntimeError};
+pub use limits::{Limits, RuntimeConfig};
+
+use crate::plugin::{ContentHash, PluginKind, PluginRecord};
+use crate::store::Storage;
+use sandbox::Sandbox;
+
+/// Contract versions (`baton:plugin@X`) this host runs.
+pub const SUPPORTED_CONTRACTS: &[&str] = &["0.1.0"];
+
+/// The types that cross the plugin boundary, as the host sees them.
+pub mod contract {
+    pub use super::bindings::channel_adapter::exports::baton::plugin::channel::{
+        DeliveryOutcome, HttpRequest, HttpResponse,
+    };
+    pub use super::bindings::kpi_calculator::exports::baton::plugin::kpi::Metric;
+    pub use super::bindings::segment_rule::exports::baton::plugin::segmentation::Membership;
+    pub use super::bindings::types::{
+        Attribute, ConfigError, Event, Invocation, Message, Needs, PluginError, PluginInfo,
+        Subject, Value,
+    };
+}
+
+/// An installed plugin, compiled and linked, ready to instantiate. Shared by `Arc`: a call in
+/// flight keeps its plugin alive even if a binding swaps it out meanwhile.
+pub struct LoadedPlugin {
+    record: PluginRecord,
+    pre: WorldPre,
+}
+
+/// The pre-instantiated component, typed by the world it implements.
+enum WorldPre {
+    Segment(bindings::segment_rule::SegmentRulePre<Sandbox>),
+    Personalizer(bindings::personalizer::PersonalizerPre<Sandbox>),
+    Channel(bindings::channel_adapter::ChannelAdapterPre<Sandbox>),
+    Kpi(bindings::kpi_calculator::KpiCalculatorPre<Sandbox>),
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("record", &self.record)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoadedPlugin {
+    /// The registry record: identity, `info()`, declared needs.
+    pub fn record(&self) -> &PluginRecord {
+        &self.record
+    }
+
+    /// The plugin's content hash.
+    pub fn hash(&self) -> ContentHash {
+        self.record.hash
+    }
+
+    /// The plugin's kind.
+    pub fn kind(&self) -> PluginKind {
+        self.record.kind
+    }
+
+    /// `name@version`.
+    pub fn label(&self) -> String {
+        self.record.label()
+    }
+}
+
+/// The plugin runtime. One per process; cheap to share behind an `Arc`.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<Sandbox>,
+    config: RuntimeConfig,
+    storage: Storage,
+    engine_key: String,
+    loaded: RwLock<HashMap<ContentHash, Arc<LoadedPlugin>>>,
+    compilations: AtomicU64,
+    artifact_loads: AtomicU64,
+    ticker: EpochTicker,
+}
+
+/// Counters of the expensive things the runtime does, for metrics and tests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RuntimeStats {
+    /// Components compiled with Cranelift (at install, or when no usable artifact was cached).
+    pub compilations: u64,
+    /// Components loaded from a cached compiled artifact.
+    pub artifact_loads: u64,
+}
+
+impl Runtime {
+    /// Creates the engine (pooling allocator, fuel, epoch interruption) over `storage`.
+    pub fn new(config: RuntimeConfig, storage: Storage) -> Result<Self, RuntimeError> {
+        let engine = Engine::new(&engine_config(&config)).map_err(engine_err)?;
+        let linker = sandbox::linker(&engine).map_err(engine_err)?;
+        let engine_key = engine_key(&engine);
+        let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)?;
+        Ok(Runtime {
+            engine,
+            linker,
+            config,
+            storage,
+            engine_key,
+            loaded: RwLock::new(HashMap::new()),
+            compilations: AtomicU64::new(0),
+            artifact_loads: AtomicU64::new(0),
+            ticker,
+        })
+    }
+
+    /// The runtime's settings.
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// How many compilations and artifact loads this runtime has done.
+    pub fn stats(&self) -> RuntimeStats {
+        RuntimeStats {
+            compilations: self.compilations.load(Ordering::Relaxed),
+            artifact_loads: self.artifact_loads.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The store the runtime keeps plugins in.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The installed plugin with this content hash, loading it from the store (from its cached
+    /// artifact when the engine is compatible, recompiling otherwise) on first use.
+    pub fn plugin(&self, hash: &ContentHash) -> Result<Arc<LoadedPlugin>, RuntimeError> {
+        if let Some(plugin) = self.cached(hash) {
+            return Ok(plugin);
+        }
+        let record = self
+            .storage
+            .plugin(hash)?
+            .ok_or_else(|| RuntimeError::PluginNotFound(hash.to_string()))?;
+        let component = self.load_component(hash)?;
+        let pre = install::link(&self.linker, &component, record.kind).map_err(|e| {
+            RuntimeError::Load {
+                hash: hash.to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(self.remember(LoadedPlugin { record, pre }))
+    }
+
+    /// Starts a call to `plugin` with the runtime's default limits.
+    pub fn call<'a>(&'a self, plugin: &'a Arc<LoadedPlugin>) -> PluginCall<'a> {
+        PluginCall::new(self, plugin, self.config.limits.clone())
+    }
+
+    /// Reads the compiled artifact, or recompiles from the stored component and caches the result.
+    fn load_component(&self, hash: &ContentHash) -> Result<Component, RuntimeError> {
+        let load_err = |reason: String| RuntimeError::Load {
+            hash: hash.to_string(),
+            reason,
+        };
+        if let Some(artifact) = self.storage.artifact(hash, &self.engine_key)? {
+            // SAFETY: artifacts are only ever written by `Component::serialize` of this process
+            // lineage into Baton's own store, keyed by the engine's compatibility hash; wasmtime
+            // also checks the header and refuses artifacts from an incompatible engine.
+            #[allow(unsafe_code)]
+            let loaded = unsafe { Component::deserialize(&self.engine, &artifact) };
+            match loaded {
+                Ok(component) => {
+                    self.artifact_loads.fetch_add(1, Ordering::Relaxed);
+                    return Ok(component);
+                }
+                Err(err) => {
+                    tracing::warn!(plugin = %hash, error = %err, "Cached artifact unusable; recompiling.")
+                }
+            }
+        }
+        let bytes = self
+            .storage
+            .component(hash)?
+            .ok_or_else(|| load_err("component bytes missing from the store".into()))?;
+        let component = self
+            .compile(&bytes)
+            .map_err(|e| load_err(format!("{e:#}")))?;
+        let artifact = component
+            .serialize()
+            .map_err(|e| load_err(format!("{e:#}")))?;
+        self.storage
+            .put_artifact(hash, &self.engine_key, &artifact)?;
+        Ok(component)
+    }
+
+    fn compile(&self, bytes: &[u8]) -> wasmtime::Result<Component> {
+        self.compilations.fetch_add(1, Ordering::Relaxed);
+        Component::new(&self.engine, bytes)
+    }
+
+    fn cached(&self, hash: &ContentHash) -> Option<Arc<LoadedPlugin>> {
+        self.loaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(hash)
+            .cloned()
+    }
+
+    fn remember(&self, plugin: LoadedPlugin) -> Arc<LoadedPlugin> {
+        let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
+        loaded
+            .entry(plugin.hash())
+            .or_insert_with(|| Arc::new(plugin))
+            .clone()
+    }
+}
+
+impl Drop for Runtime {
+    fn drop(&mut self) {
+        self.ticker.stop();
+    }
+}
+
+fn engine_config(config: &RuntimeConfig) -> Config {
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(config.max_instances)
+        .total_core_instances(config.max_instances.saturating_mul(8))
+        .total_memories(config.max_instances.saturating_mul(2))
+        .total_tables(config.max_instances.saturating_mul(8))
+        .max_memories_per_component(4)
+        .max_memory_size(
+            usize::try_from(config.limits.memory_bytes)
+                .unwrap_or(usize::MAX)
+                .max(1 << 16),
+        );
+    let mut wasm = Config::new();
+    wasm.wasm_component_model(true)
+        .consume_fuel(true)
+        .epoch_interruption(true)
+        .memory_init_cow(true)
+        .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    wasm
+}
+
+/// A stable text key for "artifacts compiled by this engine can be loaded by that engine".
+fn engine_key(engine: &Engine) -> String {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut hasher);
+    format!("{:016x}", hasher.finish())
+}
+
+fn engine_err(err: wasmtime::Error) -> RuntimeError {
+    RuntimeError::Engine(format!("{err:#}"))
+}
+
+/// Advances the engine's epoch on a fixed tick so deadlines are enforced within about one tick.
+struct EpochTicker {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl EpochTicker {
+    fn start(engine: Engine, tick: std::time::Duration) -> Result<Self, RuntimeError> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("baton-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(tick);
+                    engine.increment_epoch();
+                }
+            })
+            .map_err(|e| RuntimeError::Engine(format!("cannot start the epoch thread: {e}")))?;
+        Ok(EpochTicker {
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    fn stop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}

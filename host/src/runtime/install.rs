@@ -1,0 +1,273 @@
+//! Installing a component: from untrusted bytes to a registered, precompiled, linked plugin.
+//! Each way the bytes can be wrong gets its own [`InstallError`].
+
+use std::sync::Arc;
+
+use wasmtime::Engine;
+use wasmtime::component::{Component, Linker};
+
+use super::bindings::{channel_adapter, kpi_calculator, personalizer, segment_rule, types};
+use super::sandbox::Sandbox;
+use super::{InstallError, LoadedPlugin, Runtime, SUPPORTED_CONTRACTS, WorldPre};
+use crate::plugin::{ContentHash, PluginKind, PluginRecord};
+
+const WASM_MAGIC: &[u8] = b"\0asm";
+
+impl Runtime {
+    /// Installs a component. Idempotent: installing the same bytes again returns the installed
+    /// plugin. On success the plugin and its compiled artifact are durable in the store.
+    pub fn install(&self, bytes: &[u8]) -> Result<Arc<LoadedPlugin>, InstallError> {
+        let size = bytes.len() as u64;
+        if size > self.config.max_component_bytes {
+            return Err(InstallError::TooLarge {
+                size,
+                limit: self.config.max_component_bytes,
+            });
+        }
+        check_header(bytes)?;
+        let hash = ContentHash::of(bytes);
+        if let Some(plugin) = self.cached(&hash) {
+            return Ok(plugin);
+        }
+        let component = self.compile(bytes).map_err(|e| InstallError::Invalid {
+            reason: format!("{e:#}"),
+        })?;
+        let (kind, contract) = detect_world(&self.engine, &component)?;
+        let pre = link(&self.linker, &component, kind)?;
+
+        // Ask the plugin to describe itself, under the default limits, before recording anything.
+        let provisional = Arc::new(LoadedPlugin {
+            record: PluginRecord {
+                hash,
+                name: format!("(installing {})", hash.short()),
+                version: String::new(),
+                kind,
+                contract: contract.clone(),
+                description: String::new(),
+                config_schema: String::new(),
+                attributes: Vec::new(),
+                events: Vec::new(),
+                event_window_ms: None,
+                allowed_hosts: Vec::new(),
+                secrets: Vec::new(),
+                size,
+            },
+            pre,
+        });
+        let info = self
+            .call(&provisional)
+            .info()
+            .map_err(InstallError::Info)?
+            .value;
+        let record = record_from_info(hash, kind, contract, size, info)?;
+        let Ok(provisional) = Arc::try_unwrap(provisional) else {
+            return Err(InstallError::BadInfo(
+                "was still running after it returned".into(),
+            ));
+        };
+
+        self.storage.put_plugin(&record, bytes)?;
+        match component.serialize() {
+            Ok(artifact) => self
+                .storage
+                .put_artifact(&hash, &self.engine_key, &artifact)?,
+            Err(err) => {
+                tracing::warn!(plugin = %record.label(), error = %err, "Artifact not cached; the next start recompiles.")
+            }
+        }
+        tracing::info!(plugin = %record.label(), hash = %hash, kind = %kind, "Plugin installed.");
+        Ok(self.remember(LoadedPlugin {
+            record,
+            pre: provisional.pre,
+        }))
+    }
+}
+
+/// Tells "not wasm" and "a core module" apart from "a component" before compiling anything.
+fn check_header(bytes: &[u8]) -> Result<(), InstallError> {
+    if !bytes.starts_with(WASM_MAGIC) {
+        return Err(InstallError::NotWasm);
+    }
+    if wasmparser::Parser::is_core_wasm(bytes) {
+        return Err(InstallError::CoreModule);
+    }
+    Ok(())
+}
+
+/// Finds the world from the exported kind interface (`baton:plugin/<interface>@<version>`).
+fn detect_world(
+    engine: &Engine,
+    component: &Component,
+) -> Result<(PluginKind, String), InstallError> {
+    let ty = component.component_type();
+    let mut exports = Vec::new();
+    let mut kinds = Vec::new();
+    for (name, _) in ty.exports(engine) {
+        exports.push(name.to_owned());
+        let Some(rest) = name.strip_prefix("baton:plugin/") else {
+            continue;
+        };
+        let (interface, version) = rest.split_once('@').unwrap_or((rest, ""));
+        if let Some(kind) = PluginKind::from_interface(interface) {
+            kinds.push((kind, version.to_owned()));
+        }
+    }
+    match kinds.as_slice() {
+        [] => Err(InstallError::UnknownWorld {
+            exports: if exports.is_empty() {
+                "nothing".into()
+            } else {
+                exports.join(", ")
+            },
+        }),
+        [(kind, version)] => {
+            if SUPPORTED_CONTRACTS.contains(&version.as_str()) {
+                Ok((*kind, version.clone()))
+            } else {
+                Err(InstallError::UnsupportedContract {
+                    found: if version.is_empty() {
+                        "(unversioned)".into()
+                    } else {
+                        version.clone()
+                    },
+                    supported: SUPPORTED_CONTRACTS.join(", "),
+                })
+            }
+        }
+        several => Err(InstallError::SeveralWorlds {
+            kinds: several
+                .iter()
+                .map(|(k, _)| k.world())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// Links the component against the sandbox and types its exports by world.
+pub(super) fn link(
+    linker: &Linker<Sandbox>,
+    component: &Component,
+    kind: PluginKind,
+) -> Result<WorldPre, InstallError> {
+    let pre = linker
+        .instantiate_pre(component)
+        .map_err(|e| InstallError::ImportNotProvided {
+            reason: format!("{e:#}"),
+        })?;
+    let bad = |e: wasmtime::Error| InstallError::BadExports {
+        world: kind.world(),
+        reason: format!("{e:#}"),
+    };
+    Ok(match kind {
+        PluginKind::SegmentRule => {
+            WorldPre::Segment(segment_rule::SegmentRulePre::new(pre).map_err(bad)?)
+        }
+        PluginKind::Personalizer => {
+            WorldPre::Personalizer(personalizer::PersonalizerPre::new(pre).map_err(bad)?)
+        }
+        PluginKind::ChannelAdapter => {
+            WorldPre::Channel(channel_adapter::ChannelAdapterPre::new(pre).map_err(bad)?)
+        }
+        PluginKind::KpiCalculator => {
+            WorldPre::Kpi(kpi_calculator::KpiCalculatorPre::new(pre).map_err(bad)?)
+        }
+    })
+}
+
+fn record_from_info(
+    hash: ContentHash,
+    kind: PluginKind,
+    contract: String,
+    size: u64,
+    info: types::PluginInfo,
+) -> Result<PluginRecord, InstallError> {
+    let declared = match info.kind {
+        types::PluginKind::SegmentRule => PluginKind::SegmentRule,
+        types::PluginKind::Personalizer => PluginKind::Personalizer,
+        types::PluginKind::ChannelAdapter => PluginKind::ChannelAdapter,
+        types::PluginKind::KpiCalculator => PluginKind::KpiCalculator,
+    };
+    if declared != kind {
+        return Err(InstallError::BadInfo(format!(
+            "declares kind `{declared}` but the component implements the `{kind}` world"
+        )));
+    }
+    if !valid_name(&info.name) {
+        return Err(InstallError::BadInfo(format!(
+            "name `{}` is invalid: use 1 to 64 lowercase letters, digits and `-`, starting with a letter or digit",
+            info.name
+        )));
+    }
+    if !valid_version(&info.version) {
+        return Err(InstallError::BadInfo(format!(
+            "version `{}` is not a semantic version such as `1.2.0`",
+            info.version
+        )));
+    }
+    if serde_json::from_str::<serde_json::Value>(&info.config_schema).is_err() {
+        return Err(InstallError::BadInfo(
+            "config-schema is not valid JSON".into(),
+        ));
+    }
+    Ok(PluginRecord {
+        hash,
+        name: info.name,
+        version: info.version,
+        kind,
+        contract,
+        description: info.description,
+        config_schema: info.config_schema,
+        attributes: info.needs.attributes,
+        events: info.needs.events,
+        event_window_ms: info.needs.event_window,
+        allowed_hosts: info.needs.allowed_hosts,
+        secrets: info.needs.secrets,
+        size,
+    })
+}
+
+fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    (1..=64).contains(&name.len())
+        && chars
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn valid_version(version: &str) -> bool {
+    let core = version.split(['-', '+']).next().unwrap_or("");
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_check_tells_garbage_modules_and_components_apart() {
+        assert!(matches!(check_header(b"hello"), Err(InstallError::NotWasm)));
+        assert!(matches!(
+            check_header(b"\0asm\x01\0\0\0"),
+            Err(InstallError::CoreModule)
+        ));
+        assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
+    }
+
+    #[test]
+    fn names_and_versions_are_checked() {
+        assert!(valid_name("segment-conditions"));
+        assert!(!valid_name("Segment"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name(""));
+        assert!(valid_version("1.2.0"));
+        assert!(valid_version("0.1.0-beta.1"));
+        assert!(!valid_version("1.2"));
+        assert!(!valid_version("v1.2.0"));
+    }
+}

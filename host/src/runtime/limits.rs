@@ -1,0 +1,78 @@
+//! The budgets every plugin call runs under, and the runtime's engine-wide settings.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Per-call budgets. Every one is explicit and configurable; the defaults are safe for
+/// production and generous enough for the first-party plugins.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Deterministic instruction budget (wasmtime fuel) for one call.
+    pub fuel: u64,
+    /// Wall-clock deadline for one call, enforced by epoch interruption.
+    #[serde(with = "millis")]
+    pub deadline: Duration,
+    /// The most linear memory one plugin instance may hold, in bytes.
+    pub memory_bytes: u64,
+    /// The most bytes of input the host hands to one call.
+    pub input_bytes: u64,
+    /// The most bytes of output one call may return.
+    pub output_bytes: u64,
+    /// The most bytes one call may write to the log.
+    pub log_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            fuel: 5_000_000_000,
+            deadline: Duration::from_millis(1_000),
+            memory_bytes: 128 << 20,
+            input_bytes: 64 << 20,
+            output_bytes: 16 << 20,
+            log_bytes: 64 << 10,
+        }
+    }
+}
+
+/// Engine-wide settings of the [`crate::Runtime`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RuntimeConfig {
+    /// Default budgets for calls.
+    pub limits: Limits,
+    /// How often the epoch ticks; deadlines are enforced to within about one tick.
+    #[serde(with = "millis")]
+    pub epoch_tick: Duration,
+    /// How many plugin instances may be alive at once (the pooling allocator's slots).
+    pub max_instances: u32,
+    /// The largest component accepted at install, in bytes.
+    pub max_component_bytes: u64,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            limits: Limits::default(),
+            epoch_tick: Duration::from_millis(1),
+            max_instances: 256,
+            max_component_bytes: 64 << 20,
+        }
+    }
+}
+
+mod millis {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(u64::try_from(value.as_millis()).unwrap_or(u64::MAX))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_millis(u64::deserialize(d)?))
+    }
+}

@@ -1,0 +1,186 @@
+//! Conveniences on the contract's types, so plugins read like the domain rather than like WIT.
+
+use serde::de::DeserializeOwned;
+
+use crate::__private::segment_rule::baton::plugin::host::{self, LogLevel};
+use crate::{
+    ConfigError, Event, Invocation, Membership, Needs, PluginError, PluginInfo, PluginKind,
+    Subject, Value,
+};
+
+/// Structured logging into the host's log, tagged with the plugin and campaign by the host.
+///
+/// The host caps the bytes one call may log; a call that logs more fails with a limit error.
+pub mod log {
+    use super::{LogLevel, host};
+
+    /// Logs at debug level.
+    pub fn debug(message: &str) {
+        host::log(LogLevel::Debug, message);
+    }
+    /// Logs at info level.
+    pub fn info(message: &str) {
+        host::log(LogLevel::Info, message);
+    }
+    /// Logs at warn level.
+    pub fn warn(message: &str) {
+        host::log(LogLevel::Warn, message);
+    }
+    /// Logs at error level.
+    pub fn error(message: &str) {
+        host::log(LogLevel::Error, message);
+    }
+}
+
+impl PluginInfo {
+    /// Describes a plugin that needs nothing from the host and accepts any config.
+    pub fn new(name: &str, version: &str, kind: PluginKind, description: &str) -> Self {
+        PluginInfo {
+            name: name.to_owned(),
+            version: version.to_owned(),
+            kind,
+            description: description.to_owned(),
+            config_schema: "{}".to_owned(),
+            needs: Needs::none(),
+        }
+    }
+
+    /// Declares what the plugin needs from the host.
+    pub fn with_needs(mut self, needs: Needs) -> Self {
+        self.needs = needs;
+        self
+    }
+
+    /// Sets the JSON Schema of the binding config.
+    pub fn with_config_schema(mut self, schema: &str) -> Self {
+        self.config_schema = schema.to_owned();
+        self
+    }
+}
+
+impl Needs {
+    /// Needs nothing.
+    pub fn none() -> Self {
+        Needs {
+            attributes: Vec::new(),
+            events: Vec::new(),
+            event_window: None,
+            allowed_hosts: Vec::new(),
+            secrets: Vec::new(),
+        }
+    }
+
+    /// Needs the named profile attributes (`"*"` for all).
+    pub fn attributes<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
+        Needs {
+            attributes: names.into_iter().map(str::to_owned).collect(),
+            ..Needs::none()
+        }
+    }
+
+    /// Also needs the named events (`"*"` for all), within `window_ms` of now if given.
+    pub fn with_events<'a>(
+        mut self,
+        names: impl IntoIterator<Item = &'a str>,
+        window_ms: Option<u64>,
+    ) -> Self {
+        self.events = names.into_iter().map(str::to_owned).collect();
+        self.event_window = window_ms;
+        self
+    }
+
+    /// Also needs to send to the named hosts and to use the named secrets (channel adapters).
+    pub fn with_hosts_and_secrets<'a>(
+        mut self,
+        hosts: impl IntoIterator<Item = &'a str>,
+        secrets: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
+        self.allowed_hosts = hosts.into_iter().map(str::to_owned).collect();
+        self.secrets = secrets.into_iter().map(str::to_owned).collect();
+        self
+    }
+}
+
+impl Invocation {
+    /// Parses the binding config into `T`. The host has already run `validate-config` on it, so a
+    /// failure here is reported as `invalid_config`.
+    pub fn config<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
+        serde_json::from_str(&self.config)
+            .map_err(|e| PluginError::new("invalid_config", &format!("binding config: {e}")))
+    }
+}
+
+impl PluginError {
+    /// A plugin error with a stable snake_case code and a sentence saying what went wrong.
+    pub fn new(code: &str, message: &str) -> Self {
+        PluginError {
+            code: code.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+}
+
+impl ConfigError {
+    /// A config error at `path` (a JSON pointer such as `/rules/0/op`; empty for the whole config).
+    pub fn new(path: &str, message: &str) -> Self {
+        ConfigError {
+            path: path.to_owned(),
+            message: message.to_owned(),
+        }
+    }
+}
+
+impl Subject {
+    /// The value of the named attribute, if the profile has it.
+    pub fn attribute(&self, name: &str) -> Option<&Value> {
+        self.attributes
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| &a.value)
+    }
+
+    /// The named attribute as text, if it is text.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        match self.attribute(name)? {
+            Value::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The named attribute as a number, if it is an integer or a float.
+    pub fn number(&self, name: &str) -> Option<f64> {
+        self.attribute(name)?.as_f64()
+    }
+}
+
+impl Value {
+    /// The value as a number, if it is an integer, a float or a timestamp.
+    pub fn as_f64(&self) -> Option<f64> {
+        match self {
+            Value::Integer(i) | Value::Timestamp(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+}
+
+impl Event {
+    /// Parses the event's properties (a JSON object).
+    pub fn properties_json(&self) -> Result<serde_json::Value, PluginError> {
+        serde_json::from_str(&self.properties).map_err(|e| {
+            PluginError::new(
+                "invalid_properties",
+                &format!("event {}: properties: {e}", self.id),
+            )
+        })
+    }
+}
+
+impl From<bool> for Membership {
+    fn from(member: bool) -> Self {
+        Membership {
+            member,
+            score: None,
+        }
+    }
+}

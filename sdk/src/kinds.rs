@@ -1,0 +1,189 @@
+//! One trait per plugin kind, and the macros that export an implementation as a component.
+
+use std::cell::RefCell;
+
+use crate::__private::kpi_calculator::exports::baton::plugin::kpi;
+use crate::{
+    ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, Invocation, Membership,
+    Message, Metric, PluginError, PluginInfo, Subject,
+};
+
+/// What every plugin provides, whatever its kind.
+pub trait Plugin {
+    /// Describes the plugin: name, version, kind and what it needs from the host.
+    fn info() -> PluginInfo;
+
+    /// Checks a binding configuration (JSON text). The default accepts any config.
+    fn validate_config(config: &str) -> Result<(), ConfigError> {
+        let _ = config;
+        Ok(())
+    }
+}
+
+/// A segment rule: decides which profiles belong to an audience, many at a time.
+pub trait SegmentRule: Plugin {
+    /// Returns exactly one [`Membership`] per subject, in order.
+    fn evaluate(
+        invocation: Invocation,
+        subjects: Vec<Subject>,
+    ) -> Result<Vec<Membership>, PluginError>;
+}
+
+/// A personalizer: renders the message one profile receives.
+pub trait Personalizer: Plugin {
+    /// Renders `template` for `subject`; keep `recipient` and `idempotency_key` as given.
+    fn personalize(
+        invocation: Invocation,
+        subject: Subject,
+        template: Message,
+    ) -> Result<Message, PluginError>;
+}
+
+/// A channel adapter: builds one vendor's requests and judges its responses. No I/O, no secrets:
+/// write `{{secret:NAME}}` where a credential goes and the host substitutes it.
+pub trait ChannelAdapter: Plugin {
+    /// Builds the HTTP requests that send `message`.
+    fn build(invocation: Invocation, message: Message) -> Result<Vec<HttpRequest>, PluginError>;
+
+    /// Classifies the response to the request at `request_index`.
+    fn classify(
+        invocation: Invocation,
+        request_index: u32,
+        response: HttpResponse,
+    ) -> DeliveryOutcome;
+}
+
+/// A KPI calculator: streams a campaign's events through an [`Accumulator`].
+pub trait KpiCalculator: Plugin + 'static {
+    /// The running state of one computation.
+    type Accumulator: Accumulator;
+
+    /// Starts a computation for the campaign and config in `invocation`.
+    fn open(invocation: Invocation) -> Result<Self::Accumulator, PluginError>;
+}
+
+/// The running state of a KPI computation. Keep it bounded: the host may stream millions of
+/// events through one accumulator.
+pub trait Accumulator: 'static {
+    /// Adds a batch of events, oldest first.
+    fn add(&mut self, events: Vec<Event>) -> Result<(), PluginError>;
+
+    /// Produces the metrics for everything added so far.
+    fn finish(&mut self) -> Result<Vec<Metric>, PluginError>;
+}
+
+/// Adapts a [`KpiCalculator`]'s accumulator to the WIT resource, which is called through `&self`.
+#[doc(hidden)]
+pub struct AccumulatorCell<K: KpiCalculator>(RefCell<K::Accumulator>);
+
+impl<K: KpiCalculator> kpi::GuestAccumulator for AccumulatorCell<K> {
+    fn open(invocation: Invocation) -> Result<kpi::Accumulator, PluginError> {
+        let state = K::open(invocation)?;
+        Ok(kpi::Accumulator::new(AccumulatorCell::<K>(RefCell::new(
+            state,
+        ))))
+    }
+
+    fn add(&self, events: Vec<Event>) -> Result<(), PluginError> {
+        self.0.borrow_mut().add(events)
+    }
+
+    fn finish(&self) -> Result<Vec<Metric>, PluginError> {
+        self.0.borrow_mut().finish()
+    }
+}
+
+/// The `info` and `validate-config` functions every kind's interface carries.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __meta_fns {
+    ($ty:ty) => {
+        fn info() -> $crate::PluginInfo {
+            <$ty as $crate::Plugin>::info()
+        }
+        fn validate_config(config: String) -> Result<(), $crate::ConfigError> {
+            <$ty as $crate::Plugin>::validate_config(&config)
+        }
+    };
+}
+
+/// Exports a [`SegmentRule`] implementation as this component's segment-rule world.
+#[macro_export]
+macro_rules! segment_rule {
+    ($ty:ident) => {
+        const _: () = {
+            impl $crate::__private::segment_rule::exports::baton::plugin::segmentation::Guest for $ty {
+                $crate::__meta_fns!($ty);
+                fn evaluate(
+                    invocation: $crate::Invocation,
+                    subjects: Vec<$crate::Subject>,
+                ) -> Result<Vec<$crate::Membership>, $crate::PluginError> {
+                    <$ty as $crate::SegmentRule>::evaluate(invocation, subjects)
+                }
+            }
+            $crate::__private::segment_rule::__export_segment_rule!($ty);
+        };
+    };
+}
+
+/// Exports a [`Personalizer`] implementation as this component's personalizer world.
+#[macro_export]
+macro_rules! personalizer {
+    ($ty:ident) => {
+        const _: () = {
+            impl $crate::__private::personalizer::exports::baton::plugin::personalization::Guest
+                for $ty
+            {
+                $crate::__meta_fns!($ty);
+                fn personalize(
+                    invocation: $crate::Invocation,
+                    subject: $crate::Subject,
+                    template: $crate::Message,
+                ) -> Result<$crate::Message, $crate::PluginError> {
+                    <$ty as $crate::Personalizer>::personalize(invocation, subject, template)
+                }
+            }
+            $crate::__private::personalizer::__export_personalizer!($ty);
+        };
+    };
+}
+
+/// Exports a [`ChannelAdapter`] implementation as this component's channel-adapter world.
+#[macro_export]
+macro_rules! channel_adapter {
+    ($ty:ident) => {
+        const _: () = {
+            impl $crate::__private::channel_adapter::exports::baton::plugin::channel::Guest for $ty {
+                $crate::__meta_fns!($ty);
+                fn build(
+                    invocation: $crate::Invocation,
+                    message: $crate::Message,
+                ) -> Result<Vec<$crate::HttpRequest>, $crate::PluginError> {
+                    <$ty as $crate::ChannelAdapter>::build(invocation, message)
+                }
+                fn classify(
+                    invocation: $crate::Invocation,
+                    request_index: u32,
+                    response: $crate::HttpResponse,
+                ) -> $crate::DeliveryOutcome {
+                    <$ty as $crate::ChannelAdapter>::classify(invocation, request_index, response)
+                }
+            }
+            $crate::__private::channel_adapter::__export_channel_adapter!($ty);
+        };
+    };
+}
+
+/// Exports a [`KpiCalculator`] implementation as this component's kpi-calculator world.
+#[macro_export]
+macro_rules! kpi_calculator {
+    ($ty:ident) => {
+        const _: () = {
+            impl $crate::__private::kpi_calculator::exports::baton::plugin::kpi::Guest for $ty {
+                $crate::__meta_fns!($ty);
+                type Accumulator = $crate::__private::AccumulatorCell<$ty>;
+            }
+            $crate::__private::kpi_calculator::__export_kpi_calculator!($ty);
+        };
+    };
+}

@@ -1,0 +1,120 @@
+//! The guest-side SDK for writing Baton plugins in Rust.
+//!
+//! A plugin is a type that implements [`Plugin`] plus the trait of its kind, registered with the
+//! matching macro. Build it for `wasm32-wasip2` and the result is a component Baton can install.
+//!
+//! ```ignore
+//! use baton_sdk::*;
+//!
+//! struct VipOnly;
+//!
+//! impl Plugin for VipOnly {
+//!     fn info() -> PluginInfo {
+//!         PluginInfo::new("vip-only", "1.0.0", PluginKind::SegmentRule, "Profiles whose tier is vip.")
+//!             .with_needs(Needs::attributes(["tier"]))
+//!     }
+//! }
+//!
+//! impl SegmentRule for VipOnly {
+//!     fn evaluate(_: Invocation, subjects: Vec<Subject>) -> Result<Vec<Membership>, PluginError> {
+//!         Ok(subjects.iter().map(|s| Membership::from(s.text("tier") == Some("vip"))).collect())
+//!     }
+//! }
+//!
+//! baton_sdk::segment_rule!(VipOnly);
+//! ```
+//!
+//! The WIT bindings are generated here and kept private: plugin authors see plain Rust types and
+//! traits. This crate never depends on the host (wasmtime, tokio, sled).
+
+// The generated export macros name paths through `baton_sdk::`, which must also resolve inside
+// this crate.
+extern crate self as baton_sdk;
+
+mod helpers;
+mod kinds;
+
+pub use helpers::log;
+pub use kinds::{Accumulator, ChannelAdapter, KpiCalculator, Personalizer, Plugin, SegmentRule};
+
+pub use __private::channel_adapter::exports::baton::plugin::channel::{
+    DeliveryOutcome, HttpRequest, HttpResponse,
+};
+pub use __private::kpi_calculator::exports::baton::plugin::kpi::Metric;
+pub use __private::segment_rule::baton::plugin::types::{
+    Attribute, ConfigError, Event, Invocation, Message, Needs, PluginError, PluginInfo, PluginKind,
+    Subject, Value,
+};
+pub use __private::segment_rule::exports::baton::plugin::segmentation::Membership;
+
+/// The version of the WIT contract (`baton:plugin`) this SDK builds plugins for.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// Re-exported for the macros; not part of the public API.
+#[doc(hidden)]
+#[allow(missing_docs, unsafe_code, clippy::all)]
+pub mod __private {
+    pub use wit_bindgen;
+
+    pub use crate::kinds::AccumulatorCell;
+
+    pub mod segment_rule {
+        wit_bindgen::generate!({
+            world: "segment-rule",
+            path: "../wit/v0.1.0",
+            pub_export_macro: true,
+            export_macro_name: "__export_segment_rule",
+            default_bindings_module: "baton_sdk::__private::segment_rule",
+            runtime_path: "baton_sdk::__private::wit_bindgen::rt",
+            additional_derives: [PartialEq],
+        });
+    }
+
+    pub mod personalizer {
+        wit_bindgen::generate!({
+            world: "personalizer",
+            path: "../wit/v0.1.0",
+            pub_export_macro: true,
+            export_macro_name: "__export_personalizer",
+            default_bindings_module: "baton_sdk::__private::personalizer",
+            runtime_path: "baton_sdk::__private::wit_bindgen::rt",
+            additional_derives: [PartialEq],
+            with: {
+                "baton:plugin/types@0.1.0": baton_sdk::__private::segment_rule::baton::plugin::types,
+                "baton:plugin/host@0.1.0": baton_sdk::__private::segment_rule::baton::plugin::host,
+            },
+        });
+    }
+
+    pub mod channel_adapter {
+        wit_bindgen::generate!({
+            world: "channel-adapter",
+            path: "../wit/v0.1.0",
+            pub_export_macro: true,
+            export_macro_name: "__export_channel_adapter",
+            default_bindings_module: "baton_sdk::__private::channel_adapter",
+            runtime_path: "baton_sdk::__private::wit_bindgen::rt",
+            additional_derives: [PartialEq],
+            with: {
+                "baton:plugin/types@0.1.0": baton_sdk::__private::segment_rule::baton::plugin::types,
+                "baton:plugin/host@0.1.0": baton_sdk::__private::segment_rule::baton::plugin::host,
+            },
+        });
+    }
+
+    pub mod kpi_calculator {
+        wit_bindgen::generate!({
+            world: "kpi-calculator",
+            path: "../wit/v0.1.0",
+            pub_export_macro: true,
+            export_macro_name: "__export_kpi_calculator",
+            default_bindings_module: "baton_sdk::__private::kpi_calculator",
+            runtime_path: "baton_sdk::__private::wit_bindgen::rt",
+            additional_derives: [PartialEq],
+            with: {
+                "baton:plugin/types@0.1.0": baton_sdk::__private::segment_rule::baton::plugin::types,
+                "baton:plugin/host@0.1.0": baton_sdk::__private::segment_rule::baton::plugin::host,
+            },
+        });
+    }
+}

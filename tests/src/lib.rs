@@ -1,0 +1,66 @@
+//! Shared helpers for Baton's integration tests: fixture components built from source by this
+//! crate's build script, and runtimes over real sled stores.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use baton::contract::{Attribute, Invocation, Subject, Value};
+use baton::{LoadedPlugin, Runtime, RuntimeConfig, Storage};
+
+/// The bytes of a fixture component, by crate name (`seg-vip`, `bad-spin`, ...).
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path =
+        PathBuf::from(env!("BATON_FIXTURES_DIR")).join(format!("{}.wasm", name.replace('-', "_")));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+/// A runtime over a fresh sled store in a temporary directory, with a small instance pool.
+pub fn runtime() -> (Runtime, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path()).unwrap();
+    (Runtime::new(test_config(), storage).unwrap(), dir)
+}
+
+/// The runtime settings tests use: defaults with a pool sized for a test process.
+pub fn test_config() -> RuntimeConfig {
+    RuntimeConfig {
+        max_instances: 32,
+        ..RuntimeConfig::default()
+    }
+}
+
+/// Installs a fixture, panicking with the install error if it fails.
+pub fn install(runtime: &Runtime, name: &str) -> Arc<LoadedPlugin> {
+    runtime
+        .install(&fixture(name))
+        .unwrap_or_else(|e| panic!("install {name}: {e}"))
+}
+
+/// An invocation for campaign `c-1` at a fixed time with a fixed seed.
+pub fn invocation(config: &str) -> Invocation {
+    Invocation {
+        campaign_id: "c-1".into(),
+        config: config.into(),
+        now: 1_750_000_000_000,
+        seed: 42,
+    }
+}
+
+/// A subject with the given text and float attributes and no events.
+pub fn subject(id: &str, attributes: &[(&str, Value)]) -> Subject {
+    Subject {
+        profile_id: id.into(),
+        attributes: attributes
+            .iter()
+            .map(|(name, value)| Attribute {
+                name: (*name).into(),
+                value: value.clone(),
+            })
+            .collect(),
+        events: Vec::new(),
+        timezone: None,
+        trigger: None,
+    }
+}
