@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use baton::contract::{Attribute, Invocation, Subject, Value};
+use baton::contract::{Attribute, Invocation, Message, Subject, Value};
 use baton::{LoadedPlugin, Runtime, RuntimeConfig, Storage};
 
 /// The bytes of a fixture component, by crate name (`seg-vip`, `bad-spin`, ...).
@@ -62,5 +62,19 @@ pub fn subject(id: &str, attributes: &[(&str, Value)]) -> Subject {
         events: Vec::new(),
         timezone: None,
         trigger: None,
+    }
+}
+
+/// A bare email message to `a@example.com` with idempotency key `k`.
+pub fn message() -> Message {
+    Message {
+        channel: "email".into(),
+        recipient: "a@example.com".into(),
+        subject: None,
+        body: String::new(),
+        html: None,
+        variant_id: None,
+        data: "{}".into(),
+        idempotency_key: "k".into(),
     }
 }

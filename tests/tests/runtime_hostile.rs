@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
-use baton::contract::{Membership, Message, Subject, Value};
+use baton::contract::{Membership, Subject, Value};
 use baton::{CallOutcome, Failure, InstallError, Limits, Runtime};
-use baton_tests::{fixture, install, invocation, runtime, subject};
+use baton_tests::{fixture, install, invocation, message, runtime, subject};
 
 fn vip() -> Vec<Subject> {
     vec![subject("p-1", &[("tier", Value::Text("vip".into()))])]
@@ -144,16 +144,7 @@ fn oversized_output_is_refused() {
         output_bytes: 1 << 20,
         ..Limits::default()
     };
-    let template = Message {
-        channel: "email".into(),
-        recipient: "a@example.com".into(),
-        subject: None,
-        body: String::new(),
-        html: None,
-        variant_id: None,
-        data: "{}".into(),
-        idempotency_key: "k".into(),
-    };
+    let template = message();
     let err = runtime
         .call(&plugin)
         .with_limits(limits)
@@ -304,4 +295,70 @@ fn bytes_that_are_not_a_component_are_refused_distinctly() {
     ));
     assert!(runtime.storage().plugins().unwrap().is_empty());
     assert_host_still_serves(&runtime);
+}
+
+fn probe(runtime: &Runtime, now: i64, seed: u64) -> serde_json::Value {
+    let plugin = install(runtime, "pers-probe");
+    let mut inv = invocation("{}");
+    inv.now = now;
+    inv.seed = seed;
+    let template = message();
+    let called = runtime
+        .call(&plugin)
+        .personalize(&inv, &subject("p-1", &[]), &template)
+        .unwrap();
+    serde_json::from_str(&called.value.body).unwrap()
+}
+
+#[test]
+fn the_sandbox_grants_no_ambient_authority_and_virtualizes_time_and_chance() {
+    let (runtime, _dir) = runtime();
+    let first = probe(&runtime, 1_750_000_000_123, 7);
+    assert_eq!(first["calls"], 1, "each call gets a fresh instance");
+    assert_eq!(
+        first["now_ms"], 1_750_000_000_123_u64,
+        "the wall clock reads the invocation's now"
+    );
+    assert_eq!(first["env_vars"], 0);
+    assert_eq!(first["args"], 0);
+    assert_eq!(first["read_file"], "denied: NotFound");
+    assert_eq!(first["list_root"], "denied: NotFound");
+    assert!(
+        first["connect"].as_str().unwrap().starts_with("denied: "),
+        "{}",
+        first["connect"]
+    );
+
+    let again = probe(&runtime, 1_750_000_000_123, 7);
+    assert_eq!(again["calls"], 1, "no state survives between calls");
+    assert_eq!(
+        again["random"], first["random"],
+        "the same seed gives the same randomness"
+    );
+    let other = probe(&runtime, 1_750_000_000_123, 8);
+    assert_ne!(
+        other["random"], first["random"],
+        "another seed gives other randomness"
+    );
+}
+
+#[test]
+fn a_plugin_error_is_reported_with_its_code() {
+    let (runtime, _dir) = runtime();
+    let plugin = install(&runtime, "seg-vip");
+    // A config that skipped validate-config: the plugin refuses it itself.
+    let err = runtime
+        .call(&plugin)
+        .evaluate(&invocation(r#"{"tier":5}"#), &vip())
+        .unwrap_err();
+    assert_eq!(
+        err.failure,
+        Failure::Guest {
+            code: "invalid_config".into(),
+            message:
+                "binding config: invalid type: integer `5`, expected a string at line 1 column 9"
+                    .into()
+        }
+    );
+    assert_eq!(err.metrics.outcome, Some(CallOutcome::GuestError));
 }

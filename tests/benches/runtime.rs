@@ -1,0 +1,169 @@
+//! Runtime benchmark: prints figures, asserts nothing.
+//!
+//! `cargo bench -p baton-tests --bench runtime`
+//!
+//! - install (compile) and restart (artifact load) time of a small Rust component;
+//! - fresh-instance invocation overhead (instantiate + `info()`), median and p99;
+//! - segment evaluation throughput through the batch contract at batch sizes 1, 100, 1,000,
+//!   against the same rule compiled natively into this program;
+//! - how far past its deadline a runaway plugin is stopped.
+
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use baton::contract::{Subject, Value};
+use baton::{Limits, Runtime, Storage};
+use baton_tests::{fixture, install, invocation, subject, test_config};
+
+fn main() {
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .next()
+                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned())
+        })
+        .unwrap_or_else(|| "?".into());
+    println!(
+        "machine: {cores} cores, MemTotal {memory} kB; profile: {}",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        }
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = fixture("seg-vip");
+    let runtime = Runtime::new(test_config(), Storage::open(dir.path()).unwrap()).unwrap();
+    let started = Instant::now();
+    let plugin = runtime.install(&bytes).unwrap();
+    println!(
+        "install seg-vip ({} KiB, compile + info + store): {:.1} ms",
+        bytes.len() / 1024,
+        ms(started.elapsed())
+    );
+    let hash = plugin.hash();
+    drop(plugin);
+    drop(runtime);
+    let runtime = Runtime::new(test_config(), Storage::open(dir.path()).unwrap()).unwrap();
+    let started = Instant::now();
+    let plugin = runtime.plugin(&hash).unwrap();
+    println!(
+        "restart load seg-vip from cached artifact: {:.2} ms",
+        ms(started.elapsed())
+    );
+
+    // Fresh instance per call: instantiate from InstancePre + the smallest call.
+    let mut samples = Vec::with_capacity(2_000);
+    for _ in 0..2_000 {
+        let started = Instant::now();
+        black_box(runtime.call(&plugin).info().unwrap());
+        samples.push(started.elapsed());
+    }
+    let (p50, p99) = percentiles(&mut samples);
+    println!(
+        "fresh instance + info(): median {:.1} µs, p99 {:.1} µs (target: ≤ 10 µs median)",
+        us(p50),
+        us(p99)
+    );
+
+    let inv = invocation(r#"{"tier":"vip"}"#);
+    for batch in [1usize, 100, 1_000] {
+        let subjects: Vec<Subject> = (0..batch)
+            .map(|i| {
+                let tier = if i % 3 == 0 { "vip" } else { "basic" };
+                subject(
+                    &format!("p-{i}"),
+                    &[
+                        ("tier", Value::Text(tier.into())),
+                        ("lifetime_value", Value::Float(i as f64)),
+                    ],
+                )
+            })
+            .collect();
+        let rounds = (200_000 / batch).max(50);
+        let started = Instant::now();
+        for _ in 0..rounds {
+            black_box(runtime.call(&plugin).evaluate(&inv, &subjects).unwrap());
+        }
+        let wasm_rate = (rounds * batch) as f64 / started.elapsed().as_secs_f64();
+        let started = Instant::now();
+        for _ in 0..rounds {
+            black_box(native_rule(black_box(&subjects), "vip"));
+        }
+        let native_rate = (rounds * batch) as f64 / started.elapsed().as_secs_f64();
+        println!(
+            "segment evaluate, batch {batch:>5}: {:>12.0} profiles/s in Wasm, {:>12.0} native, ratio {:.1}×",
+            wasm_rate,
+            native_rate,
+            native_rate / wasm_rate
+        );
+    }
+
+    let spin = install(&runtime, "bad-spin");
+    let deadline = Duration::from_millis(10);
+    let limits = Limits {
+        fuel: u64::MAX,
+        deadline,
+        ..Limits::default()
+    };
+    let mut overshoot = Vec::new();
+    for _ in 0..30 {
+        let err = runtime
+            .call(&spin)
+            .with_limits(limits.clone())
+            .evaluate(&inv, &[])
+            .unwrap_err();
+        overshoot.push(err.metrics.wall_time.saturating_sub(deadline));
+    }
+    let (p50, p99) = percentiles(&mut overshoot);
+    let max = overshoot.iter().max().copied().unwrap_or_default();
+    println!(
+        "runaway plugin, 10 ms deadline: stopped {:.2} ms past it (median), p99 {:.2} ms, max {:.2} ms (target: ≤ 10 ms)",
+        ms(p50),
+        ms(p99),
+        ms(max)
+    );
+}
+
+/// The seg-vip rule in native Rust over the same host-side types.
+fn native_rule(subjects: &[Subject], tier: &str) -> Vec<(bool, Option<f64>)> {
+    subjects
+        .iter()
+        .map(|s| {
+            let attr = |name: &str| {
+                s.attributes
+                    .iter()
+                    .find(|a| a.name == name)
+                    .map(|a| &a.value)
+            };
+            let member = matches!(attr("tier"), Some(Value::Text(t)) if t == tier);
+            let score = match attr("lifetime_value") {
+                Some(Value::Float(f)) => Some(*f),
+                Some(Value::Integer(i)) => Some(*i as f64),
+                _ => None,
+            };
+            (member, score)
+        })
+        .collect()
+}
+
+fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
