@@ -5,10 +5,14 @@
 //! Only the items re-exported here are public.
 
 mod plugin;
+mod profile;
 mod runtime;
 mod store;
 
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
+pub use profile::{
+    Consent, ConsentState, Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId,
+};
 pub use runtime::contract;
 pub use runtime::{
     CallMetrics, CallOutcome, Called, Failure, InstallError, InvokeError, KpiRun, Limits,

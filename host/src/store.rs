@@ -6,19 +6,73 @@
 //!
 //! Depends on: `plugin` (domain types).
 
-use std::path::Path;
+mod commit;
+mod events;
+mod keys;
+mod plugins;
+mod writes;
 
-use crate::plugin::{ContentHash, PluginRecord};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use commit::GroupCommit;
 
 /// The schema this build writes. A database written by a newer build is refused.
 const SCHEMA_VERSION: u32 = 1;
 
-/// Tree names, declared once.
-mod trees {
-    pub const META: &str = "meta";
-    pub const PLUGINS: &str = "plugins";
-    pub const COMPONENTS: &str = "components";
-    pub const ARTIFACTS: &str = "artifacts";
+/// Every tree, declared once. The index is the tree's position in `Storage::trees`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum TreeId {
+    /// Schema version and other metadata.
+    Meta,
+    /// Plugin registry records, by content hash.
+    Plugins,
+    /// Component bytes, by content hash.
+    Components,
+    /// Compiled artifacts, by content hash + engine key.
+    Artifacts,
+    /// Profiles, by profile id (u64 BE).
+    Profiles,
+    /// Identity key (`u`/`a` + id) → profile id.
+    Identities,
+    /// Merged-away profile id → surviving profile id.
+    ProfileAliases,
+    /// Events, by profile id + time + sequence: a profile's events in time order by prefix scan.
+    Events,
+    /// Event id → event key, for idempotent ingest and erasure.
+    EventIds,
+    /// Campaign id + 0 + time + sequence → event key: a campaign's events in time order.
+    CampaignEvents,
+}
+
+impl TreeId {
+    const ALL: [TreeId; 10] = [
+        TreeId::Meta,
+        TreeId::Plugins,
+        TreeId::Components,
+        TreeId::Artifacts,
+        TreeId::Profiles,
+        TreeId::Identities,
+        TreeId::ProfileAliases,
+        TreeId::Events,
+        TreeId::EventIds,
+        TreeId::CampaignEvents,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            TreeId::Meta => "meta",
+            TreeId::Plugins => "plugins",
+            TreeId::Components => "components",
+            TreeId::Artifacts => "artifacts",
+            TreeId::Profiles => "profiles",
+            TreeId::Identities => "identities",
+            TreeId::ProfileAliases => "profile_aliases",
+            TreeId::Events => "events",
+            TreeId::EventIds => "event_ids",
+            TreeId::CampaignEvents => "campaign_events",
+        }
+    }
 }
 
 /// A failure of the embedded store.
@@ -66,9 +120,11 @@ impl<E: std::fmt::Debug> From<sled::transaction::TransactionError<E>> for Storag
 #[derive(Clone)]
 pub struct Storage {
     db: sled::Db,
-    plugins: sled::Tree,
-    components: sled::Tree,
-    artifacts: sled::Tree,
+    trees: Arc<[sled::Tree]>,
+    /// Serializes writers of profiles and events: planning a batch (idempotency checks, identity
+    /// resolution) reads what earlier batches wrote. The slow part, the flush, is shared.
+    writer: Arc<Mutex<()>>,
+    commit: Arc<GroupCommit>,
 }
 
 impl Storage {
@@ -86,7 +142,11 @@ impl Storage {
     }
 
     fn from_db(db: sled::Db, path: &str) -> Result<Self, StorageError> {
-        let meta = db.open_tree(trees::META)?;
+        let trees = TreeId::ALL
+            .iter()
+            .map(|t| db.open_tree(t.name()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let meta = &trees[TreeId::Meta as usize];
         match meta.get(b"schema_version")? {
             Some(raw) => {
                 let found = decode_u32(&raw, "schema version")?;
@@ -103,78 +163,15 @@ impl Storage {
             }
         }
         Ok(Storage {
-            plugins: db.open_tree(trees::PLUGINS)?,
-            components: db.open_tree(trees::COMPONENTS)?,
-            artifacts: db.open_tree(trees::ARTIFACTS)?,
+            commit: Arc::new(GroupCommit::new(db.clone())),
+            trees: trees.into(),
+            writer: Arc::new(Mutex::new(())),
             db,
         })
     }
 
-    /// Records an installed plugin and its component bytes atomically and durably: after this
-    /// returns, the plugin survives a crash; a crash before leaves no trace of it.
-    pub fn put_plugin(&self, record: &PluginRecord, component: &[u8]) -> Result<(), StorageError> {
-        use sled::Transactional;
-        let key = record.hash.as_bytes();
-        let value = encode(record)?;
-        (&self.plugins, &self.components).transaction(|(plugins, components)| {
-            components.insert(&key[..], component)?;
-            plugins.insert(&key[..], value.as_slice())?;
-            Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
-        })?;
-        self.db.flush()?;
-        Ok(())
-    }
-
-    /// The registry record of a plugin, if installed.
-    pub fn plugin(&self, hash: &ContentHash) -> Result<Option<PluginRecord>, StorageError> {
-        self.plugins
-            .get(hash.as_bytes())?
-            .map(|raw| decode(&raw, &format!("plugin {hash}")))
-            .transpose()
-    }
-
-    /// Every installed plugin, ordered by content hash.
-    pub fn plugins(&self) -> Result<Vec<PluginRecord>, StorageError> {
-        self.plugins
-            .iter()
-            .map(|entry| {
-                let (_, raw) = entry?;
-                decode(&raw, "plugin record")
-            })
-            .collect()
-    }
-
-    /// The component bytes of an installed plugin.
-    pub fn component(&self, hash: &ContentHash) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self
-            .components
-            .get(hash.as_bytes())?
-            .map(|raw| raw.to_vec()))
-    }
-
-    /// The compiled artifact of a plugin for the engine identified by `engine_key`.
-    pub fn artifact(
-        &self,
-        hash: &ContentHash,
-        engine_key: &str,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self
-            .artifacts
-            .get(artifact_key(hash, engine_key))?
-            .map(|raw| raw.to_vec()))
-    }
-
-    /// Keeps a compiled artifact so that a restart does not recompile. Not flushed on its own:
-    /// losing it in a crash costs one recompilation, never correctness.
-    pub fn put_artifact(
-        &self,
-        hash: &ContentHash,
-        engine_key: &str,
-        artifact: &[u8],
-    ) -> Result<(), StorageError> {
-        self.artifacts
-            .insert(artifact_key(hash, engine_key), artifact)?;
-        Ok(())
+    fn tree(&self, id: TreeId) -> &sled::Tree {
+        &self.trees[id as usize]
     }
 
     /// Writes everything buffered to disk.
@@ -184,18 +181,14 @@ impl Storage {
     }
 }
 
-fn artifact_key(hash: &ContentHash, engine_key: &str) -> Vec<u8> {
-    let mut key = Vec::with_capacity(32 + engine_key.len());
-    key.extend_from_slice(hash.as_bytes());
-    key.extend_from_slice(engine_key.as_bytes());
-    key
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
     serde_json::to_vec(value).map_err(|e| StorageError::Database(format!("encode: {e}")))
 }
 
-fn decode<T: serde::de::DeserializeOwned>(raw: &[u8], what: &str) -> Result<T, StorageError> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    raw: &[u8],
+    what: &str,
+) -> Result<T, StorageError> {
     serde_json::from_slice(raw).map_err(|e| StorageError::Corrupt {
         what: what.to_owned(),
         reason: e.to_string(),

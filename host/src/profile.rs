@@ -1,0 +1,190 @@
+//! Customers and what they do: profiles, identities, consents and events. Plain data, validated
+//! where it enters, shared by the store, the engine and the API.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// A profile's stable internal id. Identities (user ids, anonymous ids) point to it; it survives
+/// identity stitching (the merged-away profile's id is kept as an alias of the survivor).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub struct ProfileId(pub u64);
+
+impl fmt::Display for ProfileId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "pr_{:016x}", self.0)
+    }
+}
+
+impl From<ProfileId> for String {
+    fn from(id: ProfileId) -> String {
+        id.to_string()
+    }
+}
+
+impl TryFrom<String> for ProfileId {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, String> {
+        text.parse()
+    }
+}
+
+impl std::str::FromStr for ProfileId {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        text.strip_prefix("pr_")
+            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
+            .map(ProfileId)
+            .ok_or_else(|| format!("`{text}` is not a profile id (pr_ followed by 16 hex digits)"))
+    }
+}
+
+/// How a source knows a customer (Segment's `userId` and `anonymousId`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "value", rename_all = "snake_case")]
+pub enum Identity {
+    /// A known, stable user id from the customer's own systems.
+    User(String),
+    /// A device or browser id from before the customer was known.
+    Anonymous(String),
+}
+
+impl Identity {
+    /// The store key of this identity.
+    pub(crate) fn key(&self) -> Vec<u8> {
+        let (tag, value) = match self {
+            Identity::User(v) => (b'u', v),
+            Identity::Anonymous(v) => (b'a', v),
+        };
+        let mut key = Vec::with_capacity(1 + value.len());
+        key.push(tag);
+        key.extend_from_slice(value.as_bytes());
+        key
+    }
+}
+
+/// A consent or subscription decision for one channel and purpose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConsentState {
+    /// The customer opted in.
+    Granted,
+    /// The customer opted out or never opted in.
+    Denied,
+}
+
+/// One consent record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Consent {
+    /// The decision.
+    pub state: ConsentState,
+    /// When it was recorded, ms since the epoch.
+    pub updated_at: i64,
+}
+
+/// A customer profile: the single customer view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Profile {
+    /// The internal id.
+    pub id: ProfileId,
+    /// Every identity that points to this profile.
+    pub identities: Vec<Identity>,
+    /// Attributes (traits), as JSON values.
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    /// Consent per `channel:purpose`, for example `email:marketing`.
+    pub consents: BTreeMap<String, Consent>,
+    /// IANA time zone name, for quiet hours and calendar-day caps.
+    pub timezone: Option<String>,
+    /// When the profile was created, ms since the epoch.
+    pub created_at: i64,
+    /// When it last changed, ms since the epoch.
+    pub updated_at: i64,
+}
+
+/// An event as stored: attributed to a profile after identity resolution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// The unique id (Segment's `messageId`); ingest is idempotent on it.
+    pub id: String,
+    /// The profile it belongs to.
+    pub profile: ProfileId,
+    /// The event name.
+    pub name: String,
+    /// When it happened, ms since the epoch.
+    pub timestamp: i64,
+    /// Its properties, a JSON object.
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    /// The campaign it is attributed to, if any.
+    pub campaign: Option<String>,
+}
+
+/// An event arriving from a source, before identity resolution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEvent {
+    /// The unique id; the same id twice is stored once.
+    pub id: String,
+    /// The known user id, if any.
+    pub user_id: Option<String>,
+    /// The anonymous id, if any. With a user id too, the two are stitched into one profile.
+    pub anonymous_id: Option<String>,
+    /// The event name.
+    pub name: String,
+    /// When it happened, ms since the epoch.
+    pub timestamp: i64,
+    /// Its properties, a JSON object.
+    #[serde(default)]
+    pub properties: serde_json::Map<String, serde_json::Value>,
+    /// The campaign it is attributed to, if any.
+    #[serde(default)]
+    pub campaign: Option<String>,
+}
+
+impl NewEvent {
+    /// Why the event cannot be stored, if it cannot.
+    pub fn problem(&self) -> Option<String> {
+        if self.id.trim().is_empty() {
+            return Some("`id` must not be empty".into());
+        }
+        if self.name.trim().is_empty() {
+            return Some("`name` must not be empty".into());
+        }
+        let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
+        if blank(&self.user_id) && blank(&self.anonymous_id) {
+            return Some("an event needs a `user_id` or an `anonymous_id`".into());
+        }
+        if self
+            .campaign
+            .as_deref()
+            .is_some_and(|c| c.is_empty() || c.contains('\0'))
+        {
+            return Some("`campaign` must be a non-empty id without NUL characters".into());
+        }
+        None
+    }
+}
+
+/// What ingest did with one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum IngestOutcome {
+    /// Stored durably, on this profile.
+    Stored {
+        /// The profile it was attributed to.
+        profile: ProfileId,
+    },
+    /// An event with this id was already stored; nothing changed.
+    Duplicate,
+    /// Not stored, for this reason.
+    Rejected {
+        /// What is wrong with the event.
+        reason: String,
+    },
+}

@@ -1,0 +1,384 @@
+//! Profiles, identities and events: idempotent, atomic, durable ingest with identity stitching.
+//!
+//! A batch is planned in a [`WriteSet`] under the writer lock (idempotency checks and identity
+//! resolution see earlier batches and the batch's own earlier events), committed atomically, and
+//! acknowledged only after a group-commit flush covers it.
+
+use std::collections::BTreeMap;
+
+use super::writes::WriteSet;
+use super::{Storage, StorageError, TreeId, decode, encode, keys};
+use crate::profile::{Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId};
+
+/// Stitching chains longer than this are a corrupt store, not a real history.
+const MAX_ALIAS_DEPTH: usize = 64;
+
+impl Storage {
+    /// Stores a batch of events. Returns one outcome per event, in order: stored (on which
+    /// profile), duplicate (same id already stored), or rejected (with the reason). When this
+    /// returns, every stored event is on disk; after a crash, a batch is all there or not at all.
+    pub fn ingest(
+        &self,
+        events: &[NewEvent],
+        now: i64,
+    ) -> Result<Vec<IngestOutcome>, StorageError> {
+        let outcomes = {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writes = WriteSet::new(self);
+            let mut outcomes = Vec::with_capacity(events.len());
+            for event in events {
+                outcomes.push(self.plan_event(&mut writes, event, now)?);
+            }
+            writes.commit()?;
+            outcomes
+        };
+        if outcomes
+            .iter()
+            .any(|o| matches!(o, IngestOutcome::Stored { .. }))
+        {
+            self.commit.wait_durable()?;
+        }
+        Ok(outcomes)
+    }
+
+    /// Records traits for a customer (Segment `identify`): resolves or creates the profile,
+    /// stitching the anonymous id to the user id when both are given, and merges the traits.
+    pub fn identify(
+        &self,
+        user_id: Option<&str>,
+        anonymous_id: Option<&str>,
+        traits: &serde_json::Map<String, serde_json::Value>,
+        now: i64,
+    ) -> Result<ProfileId, StorageError> {
+        let id = {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writes = WriteSet::new(self);
+            let id = resolve(self, &mut writes, identities(user_id, anonymous_id), now)?;
+            let mut profile = load_profile(&writes, id)?;
+            for (name, value) in traits {
+                profile.attributes.insert(name.clone(), value.clone());
+            }
+            profile.updated_at = now;
+            put_profile(&mut writes, &profile)?;
+            writes.commit()?;
+            id
+        };
+        self.commit.wait_durable()?;
+        Ok(id)
+    }
+
+    /// Declares that `previous` and `user_id` are one customer (Segment `alias`): the profile of
+    /// `previous` is merged into the user's, its events following.
+    pub fn alias(
+        &self,
+        previous: &Identity,
+        user_id: &str,
+        now: i64,
+    ) -> Result<ProfileId, StorageError> {
+        let id = {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writes = WriteSet::new(self);
+            let id = resolve(
+                self,
+                &mut writes,
+                vec![Identity::User(user_id.to_owned()), previous.clone()],
+                now,
+            )?;
+            writes.commit()?;
+            id
+        };
+        self.commit.wait_durable()?;
+        Ok(id)
+    }
+
+    /// The profile with this id, following stitching aliases.
+    pub fn profile(&self, id: ProfileId) -> Result<Option<Profile>, StorageError> {
+        let writes = WriteSet::new(self);
+        let Some(id) = live_id(&writes, id)? else {
+            return Ok(None);
+        };
+        writes
+            .get(TreeId::Profiles, &keys::profile(id))?
+            .map(|raw| decode(&raw, "profile"))
+            .transpose()
+    }
+
+    /// The profile an identity points to.
+    pub fn profile_by_identity(
+        &self,
+        identity: &Identity,
+    ) -> Result<Option<Profile>, StorageError> {
+        match self.tree(TreeId::Identities).get(identity.key())? {
+            Some(raw) => match keys::profile_from(&raw) {
+                Some(id) => self.profile(id),
+                None => Err(corrupt("identity", "profile id is not 8 bytes")),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// The stored event with this id, if any.
+    pub fn event(&self, id: &str) -> Result<Option<Event>, StorageError> {
+        let Some(key) = self.tree(TreeId::EventIds).get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        self.tree(TreeId::Events)
+            .get(key)?
+            .map(|raw| decode(&raw, "event"))
+            .transpose()
+    }
+
+    /// A profile's events, oldest first.
+    pub fn events_of(&self, id: ProfileId) -> Result<Vec<Event>, StorageError> {
+        let writes = WriteSet::new(self);
+        let Some(id) = live_id(&writes, id)? else {
+            return Ok(Vec::new());
+        };
+        self.tree(TreeId::Events)
+            .scan_prefix(keys::profile(id))
+            .map(|entry| decode(&entry?.1, "event"))
+            .collect()
+    }
+
+    /// A campaign's events, oldest first.
+    pub fn campaign_events(&self, campaign: &str) -> Result<Vec<Event>, StorageError> {
+        let events = self.tree(TreeId::Events);
+        let mut out = Vec::new();
+        for entry in self
+            .tree(TreeId::CampaignEvents)
+            .scan_prefix(keys::campaign_prefix(campaign))
+        {
+            let (_, event_key) = entry?;
+            if let Some(raw) = events.get(&event_key)? {
+                out.push(decode(&raw, "event")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every event, grouped by profile and oldest first within a profile.
+    pub fn scan_events(&self) -> impl Iterator<Item = Result<Event, StorageError>> + '_ {
+        self.tree(TreeId::Events)
+            .iter()
+            .map(|entry| decode(&entry?.1, "event"))
+    }
+
+    /// How many events are stored.
+    pub fn event_count(&self) -> usize {
+        self.tree(TreeId::Events).len()
+    }
+
+    fn plan_event(
+        &self,
+        writes: &mut WriteSet<'_>,
+        event: &NewEvent,
+        now: i64,
+    ) -> Result<IngestOutcome, StorageError> {
+        if let Some(reason) = event.problem() {
+            return Ok(IngestOutcome::Rejected { reason });
+        }
+        if writes.contains(TreeId::EventIds, event.id.as_bytes())? {
+            return Ok(IngestOutcome::Duplicate);
+        }
+        let profile = resolve(
+            self,
+            writes,
+            identities(event.user_id.as_deref(), event.anonymous_id.as_deref()),
+            now,
+        )?;
+        let key = keys::event(profile, event.timestamp, self.db.generate_id()?);
+        let stored = Event {
+            id: event.id.clone(),
+            profile,
+            name: event.name.clone(),
+            timestamp: event.timestamp,
+            properties: event.properties.clone(),
+            campaign: event.campaign.clone(),
+        };
+        writes.put(TreeId::Events, key.clone(), encode(&stored)?);
+        writes.put(TreeId::EventIds, event.id.as_bytes().to_vec(), key.clone());
+        if let Some(campaign) = &event.campaign {
+            writes.put(
+                TreeId::CampaignEvents,
+                keys::campaign_event(campaign, &key),
+                key,
+            );
+        }
+        Ok(IngestOutcome::Stored { profile })
+    }
+}
+
+fn identities(user_id: Option<&str>, anonymous_id: Option<&str>) -> Vec<Identity> {
+    let present = |v: Option<&str>| {
+        v.map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    present(user_id)
+        .map(Identity::User)
+        .into_iter()
+        .chain(present(anonymous_id).map(Identity::Anonymous))
+        .collect()
+}
+
+/// Finds the profile of these identities (the first one wins a conflict), creating it if none
+/// exists, attaching identities it lacks, and merging the profiles of the others into it.
+fn resolve(
+    storage: &Storage,
+    writes: &mut WriteSet<'_>,
+    identities: Vec<Identity>,
+    now: i64,
+) -> Result<ProfileId, StorageError> {
+    let mut found = Vec::with_capacity(identities.len());
+    for identity in &identities {
+        let owner = match writes.get(TreeId::Identities, &identity.key())? {
+            Some(raw) => {
+                let id = keys::profile_from(&raw)
+                    .ok_or_else(|| corrupt("identity", "bad profile id"))?;
+                live_id(writes, id)?
+            }
+            None => None,
+        };
+        found.push(owner);
+    }
+    let survivor = match found.iter().flatten().next() {
+        Some(id) => *id,
+        None => {
+            let id = ProfileId(storage.db.generate_id()? + 1);
+            let profile = Profile {
+                id,
+                identities: Vec::new(),
+                attributes: BTreeMap::new(),
+                consents: BTreeMap::new(),
+                timezone: None,
+                created_at: now,
+                updated_at: now,
+            };
+            put_profile(writes, &profile)?;
+            id
+        }
+    };
+    for (identity, owner) in identities.into_iter().zip(found) {
+        match owner {
+            Some(owner) if owner == survivor => {}
+            Some(other) => merge(writes, other, survivor, now)?,
+            None => {
+                let mut profile = load_profile(writes, survivor)?;
+                writes.put(
+                    TreeId::Identities,
+                    identity.key(),
+                    keys::profile(survivor).to_vec(),
+                );
+                profile.identities.push(identity);
+                profile.updated_at = now;
+                put_profile(writes, &profile)?;
+            }
+        }
+    }
+    Ok(survivor)
+}
+
+/// Merges profile `from` into `into`: identities, attributes and consents the survivor lacks,
+/// and every event, which keeps its time and order.
+fn merge(
+    writes: &mut WriteSet<'_>,
+    from: ProfileId,
+    into: ProfileId,
+    now: i64,
+) -> Result<(), StorageError> {
+    let loser = load_profile(writes, from)?;
+    let mut survivor = load_profile(writes, into)?;
+    for identity in &loser.identities {
+        writes.put(
+            TreeId::Identities,
+            identity.key(),
+            keys::profile(into).to_vec(),
+        );
+        if !survivor.identities.contains(identity) {
+            survivor.identities.push(identity.clone());
+        }
+    }
+    for (name, value) in loser.attributes {
+        survivor.attributes.entry(name).or_insert(value);
+    }
+    for (purpose, consent) in loser.consents {
+        let newer = survivor
+            .consents
+            .get(&purpose)
+            .is_none_or(|c| c.updated_at < consent.updated_at);
+        if newer {
+            survivor.consents.insert(purpose, consent);
+        }
+    }
+    survivor.timezone = survivor.timezone.or(loser.timezone);
+    survivor.created_at = survivor.created_at.min(loser.created_at);
+    survivor.updated_at = now;
+    put_profile(writes, &survivor)?;
+    writes.remove(TreeId::Profiles, keys::profile(from).to_vec());
+    writes.put(
+        TreeId::ProfileAliases,
+        keys::profile(from).to_vec(),
+        keys::profile(into).to_vec(),
+    );
+
+    for (key, raw) in writes.scan_prefix(TreeId::Events, &keys::profile(from))? {
+        let mut event: Event = decode(&raw, "event")?;
+        event.profile = into;
+        let moved = keys::event_rekeyed(&key, into);
+        writes.remove(TreeId::Events, key);
+        writes.put(TreeId::Events, moved.clone(), encode(&event)?);
+        writes.put(
+            TreeId::EventIds,
+            event.id.as_bytes().to_vec(),
+            moved.clone(),
+        );
+        if let Some(campaign) = &event.campaign {
+            writes.put(
+                TreeId::CampaignEvents,
+                keys::campaign_event(campaign, &moved),
+                moved,
+            );
+        }
+    }
+    tracing::info!(from = %from, into = %into, "Profiles stitched.");
+    Ok(())
+}
+
+/// Follows stitching aliases to the live profile, if any.
+fn live_id(writes: &WriteSet<'_>, mut id: ProfileId) -> Result<Option<ProfileId>, StorageError> {
+    for _ in 0..MAX_ALIAS_DEPTH {
+        if writes.contains(TreeId::Profiles, &keys::profile(id))? {
+            return Ok(Some(id));
+        }
+        match writes.get(TreeId::ProfileAliases, &keys::profile(id))? {
+            Some(raw) => {
+                id = keys::profile_from(&raw).ok_or_else(|| corrupt("alias", "bad profile id"))?
+            }
+            None => return Ok(None),
+        }
+    }
+    Err(corrupt("alias", "stitching chain longer than 64"))
+}
+
+fn load_profile(writes: &WriteSet<'_>, id: ProfileId) -> Result<Profile, StorageError> {
+    let raw = writes
+        .get(TreeId::Profiles, &keys::profile(id))?
+        .ok_or_else(|| corrupt("profile", &format!("{id} is referenced but missing")))?;
+    decode(&raw, "profile")
+}
+
+fn put_profile(writes: &mut WriteSet<'_>, profile: &Profile) -> Result<(), StorageError> {
+    writes.put(
+        TreeId::Profiles,
+        keys::profile(profile.id).to_vec(),
+        encode(profile)?,
+    );
+    Ok(())
+}
+
+fn corrupt(what: &str, reason: &str) -> StorageError {
+    StorageError::Corrupt {
+        what: what.to_owned(),
+        reason: reason.to_owned(),
+    }
+}

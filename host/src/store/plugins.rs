@@ -1,0 +1,83 @@
+//! The plugin registry: component bytes, registry records, compiled artifacts.
+
+use super::{Storage, StorageError, TreeId, decode, encode};
+use crate::plugin::{ContentHash, PluginRecord};
+
+impl Storage {
+    /// Records an installed plugin and its component bytes atomically and durably: after this
+    /// returns, the plugin survives a crash; a crash before leaves no trace of it.
+    pub fn put_plugin(&self, record: &PluginRecord, component: &[u8]) -> Result<(), StorageError> {
+        use sled::Transactional;
+
+        let key = record.hash.as_bytes();
+        let value = encode(record)?;
+        (self.tree(TreeId::Plugins), self.tree(TreeId::Components)).transaction(
+            |(plugins, components)| {
+                components.insert(&key[..], component)?;
+                plugins.insert(&key[..], value.as_slice())?;
+                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
+            },
+        )?;
+        self.db.flush()?;
+        Ok(())
+    }
+
+    /// The registry record of a plugin, if installed.
+    pub fn plugin(&self, hash: &ContentHash) -> Result<Option<PluginRecord>, StorageError> {
+        self.tree(TreeId::Plugins)
+            .get(hash.as_bytes())?
+            .map(|raw| decode(&raw, &format!("plugin {hash}")))
+            .transpose()
+    }
+
+    /// Every installed plugin, ordered by content hash.
+    pub fn plugins(&self) -> Result<Vec<PluginRecord>, StorageError> {
+        self.tree(TreeId::Plugins)
+            .iter()
+            .map(|entry| {
+                let (_, raw) = entry?;
+                decode(&raw, "plugin record")
+            })
+            .collect()
+    }
+
+    /// The component bytes of an installed plugin.
+    pub fn component(&self, hash: &ContentHash) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .tree(TreeId::Components)
+            .get(hash.as_bytes())?
+            .map(|raw| raw.to_vec()))
+    }
+
+    /// The compiled artifact of a plugin for the engine identified by `engine_key`.
+    pub fn artifact(
+        &self,
+        hash: &ContentHash,
+        engine_key: &str,
+    ) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .tree(TreeId::Artifacts)
+            .get(artifact_key(hash, engine_key))?
+            .map(|raw| raw.to_vec()))
+    }
+
+    /// Keeps a compiled artifact so that a restart does not recompile. Not flushed on its own:
+    /// losing it in a crash costs one recompilation, never correctness.
+    pub fn put_artifact(
+        &self,
+        hash: &ContentHash,
+        engine_key: &str,
+        artifact: &[u8],
+    ) -> Result<(), StorageError> {
+        self.tree(TreeId::Artifacts)
+            .insert(artifact_key(hash, engine_key), artifact)?;
+        Ok(())
+    }
+}
+
+fn artifact_key(hash: &ContentHash, engine_key: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(32 + engine_key.len());
+    key.extend_from_slice(hash.as_bytes());
+    key.extend_from_slice(engine_key.as_bytes());
+    key
+}

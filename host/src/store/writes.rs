@@ -1,0 +1,87 @@
+//! A write set: reads see the set's own pending writes, and the whole set commits atomically in
+//! one sled transaction over every tree it touches. Planning happens under the store's writer
+//! lock, so nothing changes underneath a plan between reading and committing.
+
+use std::collections::BTreeMap;
+
+use sled::Transactional;
+use sled::transaction::ConflictableTransactionError;
+
+use super::{Storage, StorageError, TreeId};
+
+pub(crate) struct WriteSet<'s> {
+    storage: &'s Storage,
+    pending: BTreeMap<(TreeId, Vec<u8>), Option<Vec<u8>>>,
+}
+
+impl<'s> WriteSet<'s> {
+    pub(crate) fn new(storage: &'s Storage) -> Self {
+        WriteSet {
+            storage,
+            pending: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        match self.pending.get(&(tree, key.to_vec())) {
+            Some(pending) => Ok(pending.clone()),
+            None => Ok(self.storage.tree(tree).get(key)?.map(|v| v.to_vec())),
+        }
+    }
+
+    pub(crate) fn contains(&self, tree: TreeId, key: &[u8]) -> Result<bool, StorageError> {
+        Ok(self.get(tree, key)?.is_some())
+    }
+
+    pub(crate) fn put(&mut self, tree: TreeId, key: Vec<u8>, value: Vec<u8>) {
+        self.pending.insert((tree, key), Some(value));
+    }
+
+    pub(crate) fn remove(&mut self, tree: TreeId, key: Vec<u8>) {
+        self.pending.insert((tree, key), None);
+    }
+
+    /// Every live entry of `tree` under `prefix`, stored or pending, in key order.
+    pub(crate) fn scan_prefix(
+        &self,
+        tree: TreeId,
+        prefix: &[u8],
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        for entry in self.storage.tree(tree).scan_prefix(prefix) {
+            let (k, v) = entry?;
+            merged.insert(k.to_vec(), Some(v.to_vec()));
+        }
+        let start = (tree, prefix.to_vec());
+        for ((t, k), v) in self.pending.range(start..) {
+            if *t != tree || !k.starts_with(prefix) {
+                break;
+            }
+            merged.insert(k.clone(), v.clone());
+        }
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, v?)))
+            .collect())
+    }
+
+    /// Applies every pending write atomically: after a crash, all of them or none are there.
+    pub(crate) fn commit(self) -> Result<(), StorageError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let trees: Vec<&sled::Tree> = TreeId::ALL.iter().map(|t| self.storage.tree(*t)).collect();
+        let pending = &self.pending;
+        trees.as_slice().transaction(|tx| {
+            for ((tree, key), value) in pending {
+                let tree = &tx[*tree as usize];
+                match value {
+                    Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
+                    None => tree.remove(key.as_slice())?,
+                };
+            }
+            Ok::<(), ConflictableTransactionError<()>>(())
+        })?;
+        Ok(())
+    }
+}

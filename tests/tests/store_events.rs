@@ -1,0 +1,271 @@
+//! The store's promises for profiles and events, on a real sled directory.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+use baton::{Identity, IngestOutcome, NewEvent, Storage};
+
+fn event(id: &str, user: Option<&str>, anon: Option<&str>, name: &str, ts: i64) -> NewEvent {
+    NewEvent {
+        id: id.into(),
+        user_id: user.map(Into::into),
+        anonymous_id: anon.map(Into::into),
+        name: name.into(),
+        timestamp: ts,
+        properties: serde_json::Map::new(),
+        campaign: None,
+    }
+}
+
+fn names(events: &[baton::Event]) -> Vec<&str> {
+    events.iter().map(|e| e.id.as_str()).collect()
+}
+
+#[test]
+fn ingest_reports_each_event_and_is_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path()).unwrap();
+    let batch = vec![
+        event("e1", Some("ada"), None, "signed_up", 10),
+        event("e2", Some("ada"), None, "page", 20),
+        event("e1", Some("ada"), None, "signed_up", 10),
+        event("", Some("ada"), None, "page", 30),
+        event("e3", None, None, "page", 30),
+        event("e4", Some("ada"), None, " ", 30),
+    ];
+    let outcomes = storage.ingest(&batch, 1).unwrap();
+    let ada = storage
+        .profile_by_identity(&Identity::User("ada".into()))
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(
+        outcomes,
+        vec![
+            IngestOutcome::Stored { profile: ada },
+            IngestOutcome::Stored { profile: ada },
+            IngestOutcome::Duplicate,
+            IngestOutcome::Rejected {
+                reason: "`id` must not be empty".into()
+            },
+            IngestOutcome::Rejected {
+                reason: "an event needs a `user_id` or an `anonymous_id`".into()
+            },
+            IngestOutcome::Rejected {
+                reason: "`name` must not be empty".into()
+            },
+        ]
+    );
+    let again = storage
+        .ingest(&[event("e2", Some("ada"), None, "page", 20)], 2)
+        .unwrap();
+    assert_eq!(again, vec![IngestOutcome::Duplicate]);
+    assert_eq!(storage.event_count(), 2);
+}
+
+#[test]
+fn a_profiles_events_come_back_in_time_order_and_persist() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let storage = Storage::open(dir.path()).unwrap();
+        let batch = vec![
+            event("late", Some("bo"), None, "page", 300),
+            event("early", Some("bo"), None, "page", -5),
+            event("middle", Some("bo"), None, "page", 100),
+            event("other", Some("cy"), None, "page", 50),
+        ];
+        storage.ingest(&batch, 1).unwrap();
+    }
+    let storage = Storage::open(dir.path()).unwrap();
+    let bo = storage
+        .profile_by_identity(&Identity::User("bo".into()))
+        .unwrap()
+        .unwrap();
+    assert_eq!(bo.identities, vec![Identity::User("bo".into())]);
+    assert_eq!(
+        names(&storage.events_of(bo.id).unwrap()),
+        vec!["early", "middle", "late"]
+    );
+    assert_eq!(storage.event("other").unwrap().unwrap().name, "page");
+}
+
+#[test]
+fn a_campaigns_events_come_back_in_time_order() {
+    let storage = Storage::temporary().unwrap();
+    let mut batch = vec![
+        event("c2", Some("a"), None, "email_opened", 200),
+        event("c1", Some("b"), None, "email_delivered", 100),
+        event("x", Some("a"), None, "page", 150),
+        event("c3", Some("c"), None, "email_clicked", 300),
+    ];
+    for e in batch.iter_mut().filter(|e| e.id.starts_with('c')) {
+        e.campaign = Some("welcome".into());
+    }
+    storage.ingest(&batch, 1).unwrap();
+    assert_eq!(
+        names(&storage.campaign_events("welcome").unwrap()),
+        vec!["c1", "c2", "c3"]
+    );
+    assert!(storage.campaign_events("welcom").unwrap().is_empty());
+}
+
+#[test]
+fn identifying_an_anonymous_visitor_stitches_their_history() {
+    let storage = Storage::temporary().unwrap();
+    // Browsing before login, then signing up as a known user on another device.
+    storage
+        .ingest(
+            &[
+                event("v1", None, Some("anon-1"), "page", 10),
+                event("v2", None, Some("anon-1"), "page", 30),
+            ],
+            1,
+        )
+        .unwrap();
+    storage
+        .ingest(&[event("u1", Some("dee"), None, "signed_up", 20)], 2)
+        .unwrap();
+    let anon = storage
+        .profile_by_identity(&Identity::Anonymous("anon-1".into()))
+        .unwrap()
+        .unwrap()
+        .id;
+    let known = storage
+        .profile_by_identity(&Identity::User("dee".into()))
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_ne!(anon, known);
+
+    let traits = serde_json::json!({"plan": "pro"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let merged = storage
+        .identify(Some("dee"), Some("anon-1"), &traits, 40)
+        .unwrap();
+    assert_eq!(merged, known);
+    let profile = storage.profile(known).unwrap().unwrap();
+    assert_eq!(
+        profile.identities,
+        vec![
+            Identity::User("dee".into()),
+            Identity::Anonymous("anon-1".into())
+        ]
+    );
+    assert_eq!(
+        profile.attributes.get("plan"),
+        Some(&serde_json::json!("pro"))
+    );
+    assert_eq!(
+        names(&storage.events_of(known).unwrap()),
+        vec!["v1", "u1", "v2"]
+    );
+    assert!(
+        storage
+            .events_of(known)
+            .unwrap()
+            .iter()
+            .all(|e| e.profile == known)
+    );
+    // The merged-away id still leads to the one customer.
+    assert_eq!(storage.profile(anon).unwrap().unwrap().id, known);
+    // New anonymous events land on the known profile.
+    storage
+        .ingest(&[event("v3", None, Some("anon-1"), "page", 50)], 3)
+        .unwrap();
+    assert_eq!(
+        names(&storage.events_of(known).unwrap()),
+        vec!["v1", "u1", "v2", "v3"]
+    );
+}
+
+#[test]
+fn alias_merges_a_previous_id_into_a_user() {
+    let storage = Storage::temporary().unwrap();
+    storage
+        .ingest(
+            &[
+                event("a", Some("old-id"), None, "page", 1),
+                event("b", Some("new-id"), None, "page", 2),
+            ],
+            1,
+        )
+        .unwrap();
+    let survivor = storage
+        .alias(&Identity::User("old-id".into()), "new-id", 3)
+        .unwrap();
+    assert_eq!(
+        storage
+            .profile_by_identity(&Identity::User("old-id".into()))
+            .unwrap()
+            .unwrap()
+            .id,
+        survivor
+    );
+    assert_eq!(names(&storage.events_of(survivor).unwrap()), vec!["a", "b"]);
+}
+
+/// Starts a child process that ingests batches from four threads, kills it with SIGKILL at a
+/// random point, reopens the store, and checks that every acknowledged batch is there in full
+/// and that no batch is there in part.
+#[test]
+fn acknowledged_events_survive_kill_dash_nine() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_baton-ingest-writer"))
+        .arg(dir.path())
+        .arg("4")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let kill_after = 20 + (nanos % 60) as usize;
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut acked = Vec::new();
+    while acked.len() < kill_after {
+        let line = lines.next().expect("writer ended early").unwrap();
+        acked.push(line);
+    }
+    child.kill().unwrap(); // SIGKILL on Unix: no destructors, no flush.
+    child.wait().unwrap();
+    // Acknowledgements already in the pipe were printed before the kill: they count too.
+    acked.extend(lines.map_while(Result::ok));
+
+    let storage = Storage::open(dir.path()).unwrap();
+    let mut highest = [0usize; 4];
+    for line in &acked {
+        let parts: Vec<usize> = line
+            .split_whitespace()
+            .skip(1)
+            .map(|p| p.parse().unwrap())
+            .collect();
+        let (thread, batch) = (parts[0], parts[1]);
+        highest[thread] = highest[thread].max(batch);
+        for i in 0..20 {
+            let id = format!("t{thread}-b{batch}-e{i}");
+            assert!(
+                storage.event(&id).unwrap().is_some(),
+                "acknowledged event {id} lost"
+            );
+        }
+    }
+    for (thread, top) in highest.iter().enumerate() {
+        for batch in 0..top + 3 {
+            let present = (0..20)
+                .filter(|i| {
+                    storage
+                        .event(&format!("t{thread}-b{batch}-e{i}"))
+                        .unwrap()
+                        .is_some()
+                })
+                .count();
+            assert!(
+                present == 0 || present == 20,
+                "batch t{thread}-b{batch} is partial: {present} of 20"
+            );
+        }
+    }
+}
