@@ -19,4 +19,4 @@ pub use runtime::{
     LoadedPlugin, PluginCall, Runtime, RuntimeConfig, RuntimeError, RuntimeStats,
     SUPPORTED_CONTRACTS,
 };
-pub use store::{Storage, StorageError};
+pub use store::{AuditRecord, Erasure, ProfileExport, Storage, StorageError};

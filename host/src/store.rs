@@ -6,7 +6,9 @@
 //!
 //! Depends on: `plugin` (domain types).
 
+mod audit;
 mod commit;
+mod erasure;
 mod events;
 mod keys;
 mod plugins;
@@ -15,7 +17,9 @@ mod writes;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+pub use audit::AuditRecord;
 use commit::GroupCommit;
+pub use erasure::{Erasure, ProfileExport};
 
 /// The schema this build writes. A database written by a newer build is refused.
 const SCHEMA_VERSION: u32 = 1;
@@ -43,10 +47,12 @@ pub(crate) enum TreeId {
     EventIds,
     /// Campaign id + 0 + time + sequence → event key: a campaign's events in time order.
     CampaignEvents,
+    /// Audit records of admin actions, by time + sequence.
+    Audit,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 10] = [
+    const ALL: [TreeId; 11] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -57,6 +63,7 @@ impl TreeId {
         TreeId::Events,
         TreeId::EventIds,
         TreeId::CampaignEvents,
+        TreeId::Audit,
     ];
 
     fn name(self) -> &'static str {
@@ -71,6 +78,7 @@ impl TreeId {
             TreeId::Events => "events",
             TreeId::EventIds => "event_ids",
             TreeId::CampaignEvents => "campaign_events",
+            TreeId::Audit => "audit",
         }
     }
 }
