@@ -21,6 +21,9 @@ pub use audit::AuditRecord;
 use commit::GroupCommit;
 pub use erasure::{Erasure, ProfileExport};
 
+/// How long `open` waits for a directory another handle is releasing.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The schema this build writes. A database written by a newer build is refused.
 const SCHEMA_VERSION: u32 = 1;
 
@@ -89,6 +92,15 @@ pub enum StorageError {
     /// The underlying database failed (I/O, corruption).
     #[error("store: {0}")]
     Database(String),
+    /// Another process has the data directory open.
+    #[error(
+        "store: the data directory {path} is in use by another Baton process; stop it, or talk to \
+         it through its API, or pass another --data directory"
+    )]
+    Locked {
+        /// The directory.
+        path: String,
+    },
     /// A stored record could not be decoded.
     #[error("store: corrupt {what}: {reason}")]
     Corrupt {
@@ -137,15 +149,39 @@ pub struct Storage {
 
 impl Storage {
     /// Opens (creating if needed) the database in `dir`.
+    ///
+    /// A directory held by another process is refused with [`StorageError::Locked`] after a short
+    /// wait (a store being closed in this process releases its lock within moments).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StorageError> {
         let dir = dir.as_ref();
-        let db = sled::Config::new().path(dir).open()?;
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        // Baton flushes explicitly before every acknowledgement, so sled's periodic background
+        // flusher adds nothing; without it, dropping the store releases the directory at once.
+        let config = sled::Config::new().path(dir).flush_every_ms(None);
+        let db = loop {
+            match config.open() {
+                Ok(db) => break db,
+                // sled reports a held directory lock as an I/O error with this text.
+                Err(sled::Error::Io(err)) if err.to_string().contains("could not acquire lock") => {
+                    if std::time::Instant::now() >= deadline {
+                        return Err(StorageError::Locked {
+                            path: dir.display().to_string(),
+                        });
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(err) => return Err(err.into()),
+            }
+        };
         Self::from_db(db, &dir.display().to_string())
     }
 
     /// Opens a database that lives only as long as this value, for tests and dry runs.
     pub fn temporary() -> Result<Self, StorageError> {
-        let db = sled::Config::new().temporary(true).open()?;
+        let db = sled::Config::new()
+            .temporary(true)
+            .flush_every_ms(None)
+            .open()?;
         Self::from_db(db, "(temporary)")
     }
 

@@ -269,3 +269,41 @@ fn acknowledged_events_survive_kill_dash_nine() {
         }
     }
 }
+
+#[test]
+fn a_data_directory_in_use_is_refused_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let _held = Storage::open(dir.path()).unwrap();
+    let err = Storage::open(dir.path())
+        .err()
+        .expect("a second handle must be refused");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "store: the data directory {} is in use by another Baton process; stop it, or talk to \
+             it through its API, or pass another --data directory",
+            dir.path().display()
+        )
+    );
+}
+
+#[test]
+fn reopening_right_after_closing_works_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..20 {
+        let storage = Storage::open(dir.path()).unwrap();
+        storage
+            .ingest(
+                &[event(
+                    &format!("r{round}"),
+                    Some("eve"),
+                    None,
+                    "page",
+                    round,
+                )],
+                1,
+            )
+            .unwrap();
+        assert_eq!(storage.event_count(), usize::try_from(round).unwrap() + 1);
+    }
+}
