@@ -4,11 +4,17 @@
 //! [`Runtime`] (wasmtime: install, sandbox, typed calls) → engine and API (later layers).
 //! Only the items re-exported here are public.
 
+mod campaign;
+mod delivery;
 mod plugin;
 mod profile;
 mod runtime;
 mod store;
 
+pub use campaign::{
+    Binding, Campaign, CampaignState, Experiment, Grants, MessageTemplate, Slot, Trigger, Variant,
+};
+pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
 pub use profile::{
     Consent, ConsentState, Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId,
@@ -19,4 +25,4 @@ pub use runtime::{
     LoadedPlugin, PluginCall, Runtime, RuntimeConfig, RuntimeError, RuntimeStats,
     SUPPORTED_CONTRACTS,
 };
-pub use store::{AuditRecord, Erasure, ProfileExport, Storage, StorageError};
+pub use store::{AuditRecord, Erasure, ProfileExport, SentTo, Storage, StorageError};

@@ -7,11 +7,13 @@
 //! Depends on: `plugin` (domain types).
 
 mod audit;
+mod campaigns;
 mod commit;
 mod erasure;
 mod events;
 mod keys;
 mod plugins;
+mod sends;
 mod writes;
 
 use std::path::Path;
@@ -20,6 +22,7 @@ use std::sync::{Arc, Mutex};
 pub use audit::AuditRecord;
 use commit::GroupCommit;
 pub use erasure::{Erasure, ProfileExport};
+pub use sends::SentTo;
 
 /// How long `open` waits for a directory another handle is releasing.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -52,10 +55,28 @@ pub(crate) enum TreeId {
     CampaignEvents,
     /// Audit records of admin actions, by time + sequence.
     Audit,
+    /// Campaign definitions, by id.
+    Campaigns,
+    /// Bindings, by campaign id + 0 + slot key.
+    Bindings,
+    /// Pending sends, by next attempt time + sequence: due sends first.
+    Outbox,
+    /// Idempotency key → where its send is (pending, finished, dead).
+    SendKeys,
+    /// Finished sends, by campaign + 0 + time + sequence.
+    Deliveries,
+    /// Sends whose retries ran out, by campaign + 0 + sequence.
+    DeadLetters,
+    /// Suppressed or delayed sends, by campaign + 0 + time + sequence.
+    Skips,
+    /// Sends per profile, by profile + time + sequence → channel: frequency caps and erasure.
+    ProfileSends,
+    /// KPI results, by campaign + 0 + kpi + 0 + time.
+    KpiSnapshots,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 11] = [
+    const ALL: [TreeId; 20] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -67,6 +88,15 @@ impl TreeId {
         TreeId::EventIds,
         TreeId::CampaignEvents,
         TreeId::Audit,
+        TreeId::Campaigns,
+        TreeId::Bindings,
+        TreeId::Outbox,
+        TreeId::SendKeys,
+        TreeId::Deliveries,
+        TreeId::DeadLetters,
+        TreeId::Skips,
+        TreeId::ProfileSends,
+        TreeId::KpiSnapshots,
     ];
 
     fn name(self) -> &'static str {
@@ -82,6 +112,15 @@ impl TreeId {
             TreeId::EventIds => "event_ids",
             TreeId::CampaignEvents => "campaign_events",
             TreeId::Audit => "audit",
+            TreeId::Campaigns => "campaigns",
+            TreeId::Bindings => "bindings",
+            TreeId::Outbox => "outbox",
+            TreeId::SendKeys => "send_keys",
+            TreeId::Deliveries => "deliveries",
+            TreeId::DeadLetters => "dead_letters",
+            TreeId::Skips => "skips",
+            TreeId::ProfileSends => "profile_sends",
+            TreeId::KpiSnapshots => "kpi_snapshots",
         }
     }
 }

@@ -78,3 +78,32 @@ pub fn message() -> Message {
         idempotency_key: "k".into(),
     }
 }
+
+/// A pending send for `profile` in `campaign`, due at `due`, keyed `campaign:profile:step`.
+pub fn pending_send(
+    campaign: &str,
+    profile: baton::ProfileId,
+    step: &str,
+    due: i64,
+) -> (baton::PendingSend, baton::SentTo) {
+    let send = baton::PendingSend {
+        idempotency_key: format!("{campaign}:{profile}:{step}"),
+        campaign: campaign.into(),
+        profile,
+        step: step.into(),
+        channel_plugin: baton::ContentHash::of(b"channel"),
+        message: serde_json::json!({"body": "hi"}),
+        variant: None,
+        attempts: 0,
+        next_attempt_at: due,
+        enqueued_at: due,
+        last_error: None,
+    };
+    let sent_to = baton::SentTo {
+        at: due,
+        channel: "email".into(),
+        campaign: campaign.into(),
+        transactional: false,
+    };
+    (send, sent_to)
+}

@@ -35,6 +35,34 @@ fn erasure_removes_a_customer_and_only_that_customer() {
         .unwrap()
         .unwrap()
         .id;
+    let ben = storage
+        .profile_by_identity(&Identity::User("ben".into()))
+        .unwrap()
+        .unwrap()
+        .id;
+    storage
+        .enqueue(&[
+            baton_tests::pending_send("promo", ann, "1", 5),
+            baton_tests::pending_send("promo", ann, "2", 6),
+            baton_tests::pending_send("promo", ben, "1", 5),
+        ])
+        .unwrap();
+    storage
+        .finish_send(
+            &format!("promo:{ann}:1"),
+            baton::SendOutcome::Delivered { receipt: None },
+            7,
+        )
+        .unwrap();
+    storage
+        .record_skips(&[baton::SkipRecord {
+            campaign: "promo".into(),
+            profile: ann,
+            reason: baton::SkipReason::QuietHours,
+            detail: String::new(),
+            at: 8,
+        }])
+        .unwrap();
 
     let erased = storage
         .erase_profile(ann, "admin-token", 10)
@@ -44,9 +72,21 @@ fn erasure_removes_a_customer_and_only_that_customer() {
         erased,
         baton::Erasure {
             identities: 2,
-            events: 2
+            events: 2,
+            sends: 2,
+            skips: 1
         }
     );
+    assert!(storage.deliveries("promo").unwrap().is_empty());
+    assert!(storage.skips("promo").unwrap().is_empty());
+    assert!(storage.sends_to(ann, 0).unwrap().is_empty());
+    let pending: Vec<_> = storage
+        .pending_sends()
+        .unwrap()
+        .iter()
+        .map(|s| s.profile)
+        .collect();
+    assert_eq!(pending, vec![ben]);
     assert_eq!(storage.profile(ann).unwrap(), None);
     assert_eq!(
         storage
@@ -80,7 +120,7 @@ fn erasure_removes_a_customer_and_only_that_customer() {
     assert_eq!(audit[0].target, ann.to_string());
     assert_eq!(
         audit[0].detail,
-        serde_json::json!({"identities": 2, "events": 2})
+        serde_json::json!({"identities": 2, "events": 2, "sends": 2, "skips": 1})
     );
     assert!(
         !audit[0].detail.to_string().contains("ann"),

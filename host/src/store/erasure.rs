@@ -3,9 +3,12 @@
 
 use serde::Serialize;
 
+use serde::de::DeserializeOwned;
+
 use super::audit::AuditRecord;
 use super::writes::WriteSet;
 use super::{Storage, StorageError, TreeId, decode, keys};
+use crate::delivery::{DeliveryRecord, PendingSend, SkipRecord};
 use crate::profile::{Event, Profile, ProfileId};
 
 /// Everything Baton holds about one customer (right of access / portability).
@@ -24,6 +27,43 @@ pub struct Erasure {
     pub identities: usize,
     /// Events deleted.
     pub events: usize,
+    /// Pending sends, dead letters and delivery records deleted.
+    pub sends: usize,
+    /// Skip records deleted.
+    pub skips: usize,
+}
+
+/// A record that belongs to one profile and may hold an idempotency key.
+trait OfProfile: DeserializeOwned {
+    fn profile(&self) -> ProfileId;
+    fn send_key(&self) -> Option<&str>;
+}
+
+impl OfProfile for PendingSend {
+    fn profile(&self) -> ProfileId {
+        self.profile
+    }
+    fn send_key(&self) -> Option<&str> {
+        Some(&self.idempotency_key)
+    }
+}
+
+impl OfProfile for DeliveryRecord {
+    fn profile(&self) -> ProfileId {
+        self.profile
+    }
+    fn send_key(&self) -> Option<&str> {
+        Some(&self.idempotency_key)
+    }
+}
+
+impl OfProfile for SkipRecord {
+    fn profile(&self) -> ProfileId {
+        self.profile
+    }
+    fn send_key(&self) -> Option<&str> {
+        None
+    }
 }
 
 /// Events removed per commit during a retention purge: bounds memory, keeps each step atomic.
@@ -84,9 +124,31 @@ impl Storage {
                 plan_event_removal(&mut writes, &key, &decode(&raw, "event")?);
                 events += 1;
             }
+            let sends =
+                self.plan_profile_removal::<PendingSend>(&mut writes, TreeId::Outbox, profile.id)?
+                    + self.plan_profile_removal::<PendingSend>(
+                        &mut writes,
+                        TreeId::DeadLetters,
+                        profile.id,
+                    )?
+                    + self.plan_profile_removal::<DeliveryRecord>(
+                        &mut writes,
+                        TreeId::Deliveries,
+                        profile.id,
+                    )?;
+            let skips =
+                self.plan_profile_removal::<SkipRecord>(&mut writes, TreeId::Skips, profile.id)?;
+            for entry in self
+                .tree(TreeId::ProfileSends)
+                .scan_prefix(keys::profile(profile.id))
+            {
+                writes.remove(TreeId::ProfileSends, entry?.0.to_vec());
+            }
             let erasure = Erasure {
                 identities: profile.identities.len(),
                 events,
+                sends,
+                skips,
             };
             // The audit record names the internal id only: no personal data survives erasure.
             self.plan_audit(
@@ -96,7 +158,7 @@ impl Storage {
                     actor: actor.to_owned(),
                     action: "profile_erased".into(),
                     target: profile.id.to_string(),
-                    detail: serde_json::json!({ "identities": erasure.identities, "events": erasure.events }),
+                    detail: serde_json::to_value(erasure).unwrap_or_default(),
                 },
             )?;
             writes.commit()?;
@@ -147,6 +209,31 @@ impl Storage {
             detail: serde_json::json!({ "before": cutoff, "events": purged }),
         })?;
         Ok(purged)
+    }
+}
+
+impl Storage {
+    /// Plans removing every record of `tree` that belongs to `profile` (and its idempotency key).
+    /// A full scan: erasure is rare, and these trees are keyed for the campaign-side reads.
+    fn plan_profile_removal<T: OfProfile>(
+        &self,
+        writes: &mut WriteSet<'_>,
+        tree: TreeId,
+        profile: ProfileId,
+    ) -> Result<usize, StorageError> {
+        let mut removed = 0;
+        for entry in self.tree(tree).iter() {
+            let (key, raw) = entry?;
+            let record: T = decode(&raw, "record")?;
+            if record.profile() == profile {
+                writes.remove(tree, key.to_vec());
+                if let Some(send_key) = record.send_key() {
+                    writes.remove(TreeId::SendKeys, send_key.as_bytes().to_vec());
+                }
+                removed += 1;
+            }
+        }
+        Ok(removed)
     }
 }
 

@@ -1,0 +1,270 @@
+//! Campaigns and their plugin bindings: plain serde data, validated when loaded
+//! (`deny_unknown_fields`, [`Campaign::problems`]), shared by the store, the engine and the API.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::plugin::ContentHash;
+
+/// Where a campaign is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignState {
+    /// Being prepared; sends nothing.
+    Draft,
+    /// Live: reacts to triggers, may send.
+    Active,
+    /// Temporarily stopped; keeps its bindings and membership.
+    Paused,
+    /// Finished for good.
+    Ended,
+}
+
+impl CampaignState {
+    /// Whether the lifecycle allows going from `self` to `to`.
+    pub fn can_become(self, to: CampaignState) -> bool {
+        use CampaignState::*;
+        matches!(
+            (self, to),
+            (Draft, Active)
+                | (Active, Paused)
+                | (Paused, Active)
+                | (Draft | Active | Paused, Ended)
+        )
+    }
+}
+
+/// What starts a send.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Trigger {
+    /// Reacts to each ingested event with this name whose properties match the filter.
+    Event {
+        /// The event name, for example `signed_up`.
+        event: String,
+        /// Property values the event must have (all of them), for example `{"plan": "pro"}`.
+        #[serde(default)]
+        filter: BTreeMap<String, serde_json::Value>,
+    },
+    /// Sends to the whole audience when run (on request or on schedule).
+    Batch {
+        /// Run every this many milliseconds, if set; otherwise only on request.
+        #[serde(default)]
+        every_ms: Option<u64>,
+    },
+}
+
+/// The campaign's message before personalization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MessageTemplate {
+    /// Subject line, where the channel has one.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Body text.
+    pub body: String,
+    /// HTML body, where the channel has one.
+    #[serde(default)]
+    pub html: Option<String>,
+    /// Further structured content (a JSON object).
+    #[serde(default = "empty_object")]
+    pub data: serde_json::Value,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// An experiment: variants and an optional control group, assigned deterministically.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Variants and their relative weights; each may override the message.
+    pub variants: Vec<Variant>,
+    /// Percentage (0–100) of eligible profiles held out as a control group.
+    #[serde(default)]
+    pub control_percent: u8,
+}
+
+/// One experiment variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// Its id, for example `A`.
+    pub id: String,
+    /// Relative weight (> 0).
+    pub weight: u32,
+    /// A message replacing the campaign's, if set.
+    #[serde(default)]
+    pub message: Option<MessageTemplate>,
+}
+
+/// A campaign definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Campaign {
+    /// Id: 1–64 lowercase letters, digits, `-` and `_`.
+    pub id: String,
+    /// A name for people.
+    pub name: String,
+    /// Lifecycle state.
+    pub state: CampaignState,
+    /// Triggered by events, or sent in batches.
+    pub trigger: Trigger,
+    /// The channel it sends on (`email`, `sms`, `push`, `webhook`).
+    pub channel: String,
+    /// The consent purpose it needs (`marketing` unless transactional).
+    #[serde(default = "marketing")]
+    pub purpose: String,
+    /// Transactional messages (receipts, password resets) are exempt from marketing caps and
+    /// quiet hours, never from consent to the channel.
+    #[serde(default)]
+    pub transactional: bool,
+    /// Higher wins when several campaigns compete for one profile in one window.
+    #[serde(default)]
+    pub priority: i32,
+    /// The message template.
+    pub message: MessageTemplate,
+    /// An optional experiment.
+    #[serde(default)]
+    pub experiment: Option<Experiment>,
+    /// When it was created, ms since the epoch.
+    pub created_at: i64,
+    /// When it last changed, ms since the epoch.
+    pub updated_at: i64,
+}
+
+fn marketing() -> String {
+    "marketing".into()
+}
+
+impl Campaign {
+    /// What is wrong with the definition, each with the field at fault; empty when valid.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if !valid_id(&self.id) {
+            problems.push(format!(
+                "id `{}`: use 1 to 64 lowercase letters, digits, `-` and `_`",
+                self.id
+            ));
+        }
+        if self.name.trim().is_empty() {
+            problems.push("name: must not be empty".into());
+        }
+        if self.channel.trim().is_empty() {
+            problems.push("channel: must not be empty".into());
+        }
+        if let Trigger::Event { event, .. } = &self.trigger {
+            if event.trim().is_empty() {
+                problems.push("trigger.event: must name the triggering event".into());
+            }
+        }
+        if let Trigger::Batch { every_ms: Some(0) } = &self.trigger {
+            problems.push("trigger.every_ms: must be more than 0".into());
+        }
+        if !self.message.data.is_object() {
+            problems.push("message.data: must be a JSON object".into());
+        }
+        if let Some(experiment) = &self.experiment {
+            if experiment.variants.is_empty() {
+                problems.push("experiment.variants: needs at least one variant".into());
+            }
+            if experiment.control_percent > 100 {
+                problems.push("experiment.control_percent: must be 0 to 100".into());
+            }
+            for (i, variant) in experiment.variants.iter().enumerate() {
+                if variant.weight == 0 {
+                    problems.push(format!(
+                        "experiment.variants[{i}].weight: must be more than 0"
+                    ));
+                }
+                if variant.id.trim().is_empty() {
+                    problems.push(format!("experiment.variants[{i}].id: must not be empty"));
+                }
+            }
+        }
+        problems
+    }
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// A plugin position in a campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Slot {
+    /// The audience rule.
+    Segment,
+    /// The message renderer.
+    Personalizer,
+    /// The vendor adapter.
+    Channel,
+    /// A KPI calculator; a campaign may have several, by name.
+    Kpi(String),
+}
+
+impl Slot {
+    /// The slot's key within its campaign in the store.
+    pub(crate) fn key(&self) -> String {
+        match self {
+            Slot::Segment => "segment".into(),
+            Slot::Personalizer => "personalizer".into(),
+            Slot::Channel => "channel".into(),
+            Slot::Kpi(name) => format!("kpi:{name}"),
+        }
+    }
+}
+
+/// What a binding lets its plugin do beyond computing.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grants {
+    /// Hosts the channel adapter may send to (exact host names).
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    /// Secrets the channel adapter may reference by name.
+    #[serde(default)]
+    pub secrets: Vec<String>,
+}
+
+/// A plugin bound to a campaign slot, pinned by content hash.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    /// The campaign.
+    pub campaign: String,
+    /// The slot.
+    pub slot: Slot,
+    /// The pinned plugin.
+    pub plugin: ContentHash,
+    /// The binding config, accepted by the plugin's `validate-config`.
+    pub config: serde_json::Value,
+    /// Hosts and secrets granted.
+    #[serde(default)]
+    pub grants: Grants,
+    /// When it was bound, ms since the epoch.
+    pub bound_at: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle_allows_only_its_transitions() {
+        use CampaignState::*;
+        assert!(Draft.can_become(Active));
+        assert!(Active.can_become(Paused));
+        assert!(Paused.can_become(Active));
+        assert!(Active.can_become(Ended));
+        assert!(!Ended.can_become(Active));
+        assert!(!Draft.can_become(Paused));
+        assert!(!Active.can_become(Draft));
+    }
+}

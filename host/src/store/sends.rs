@@ -1,0 +1,348 @@
+//! The send lifecycle: outbox (with leases), idempotency keys, delivery records, dead letters
+//! and replay, skip records, per-profile send history, KPI snapshots.
+//!
+//! Delivery is at-least-once toward the vendor: a worker *claims* due sends, which moves their
+//! next attempt a lease into the future; if the worker dies mid-send, the lease runs out and the
+//! send is claimed again. Each idempotency key is accepted into the outbox once, ever.
+
+use super::writes::WriteSet;
+use super::{Storage, StorageError, TreeId, decode, encode, keys};
+use crate::delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipRecord};
+use crate::profile::ProfileId;
+
+/// Where the send of an idempotency key is, as stored in `SendKeys`.
+enum SendState {
+    /// In the outbox under this key.
+    Pending(Vec<u8>),
+    /// Finished (delivered or rejected); see the delivery records.
+    Finished,
+    /// In the dead letters under this key.
+    Dead(Vec<u8>),
+}
+
+impl SendState {
+    fn encode(&self) -> Vec<u8> {
+        let (tag, key): (u8, &[u8]) = match self {
+            SendState::Pending(key) => (0, key),
+            SendState::Finished => (1, &[]),
+            SendState::Dead(key) => (2, key),
+        };
+        let mut raw = vec![tag];
+        raw.extend_from_slice(key);
+        raw
+    }
+
+    fn decode(raw: &[u8]) -> Result<Self, StorageError> {
+        match raw.split_first() {
+            Some((0, key)) => Ok(SendState::Pending(key.to_vec())),
+            Some((1, _)) => Ok(SendState::Finished),
+            Some((2, key)) => Ok(SendState::Dead(key.to_vec())),
+            _ => Err(StorageError::Corrupt {
+                what: "send key".into(),
+                reason: "unknown state".into(),
+            }),
+        }
+    }
+}
+
+/// One entry of a profile's send history, for frequency caps.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SentTo {
+    /// When it was enqueued, ms since the epoch.
+    pub at: i64,
+    /// The channel.
+    pub channel: String,
+    /// The campaign.
+    pub campaign: String,
+    /// Whether the campaign was transactional (exempt from marketing caps).
+    pub transactional: bool,
+}
+
+impl Storage {
+    /// Accepts sends into the outbox, durably. Returns, per send, whether it was accepted (`false`:
+    /// its idempotency key was seen before, so it is not sent again).
+    pub fn enqueue(&self, sends: &[(PendingSend, SentTo)]) -> Result<Vec<bool>, StorageError> {
+        let accepted = {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writes = WriteSet::new(self);
+            let mut accepted = Vec::with_capacity(sends.len());
+            for (send, sent_to) in sends {
+                let key = send.idempotency_key.as_bytes();
+                if writes.contains(TreeId::SendKeys, key)? {
+                    accepted.push(false);
+                    continue;
+                }
+                let outbox_key = self.timed_key(send.next_attempt_at)?;
+                writes.put(TreeId::Outbox, outbox_key.clone(), encode(send)?);
+                writes.put(
+                    TreeId::SendKeys,
+                    key.to_vec(),
+                    SendState::Pending(outbox_key).encode(),
+                );
+                let mut history_key = keys::profile(send.profile).to_vec();
+                history_key.extend_from_slice(&self.timed_key(sent_to.at)?);
+                writes.put(TreeId::ProfileSends, history_key, encode(sent_to)?);
+                accepted.push(true);
+            }
+            writes.commit()?;
+            accepted
+        };
+        if accepted.contains(&true) {
+            self.commit.wait_durable()?;
+        }
+        Ok(accepted)
+    }
+
+    /// Claims up to `limit` sends due at `now`, leasing them for `lease_ms`: they are not due
+    /// again until the lease runs out, unless the claimant finishes or reschedules them first.
+    pub fn claim_due(
+        &self,
+        now: i64,
+        limit: usize,
+        lease_ms: i64,
+    ) -> Result<Vec<PendingSend>, StorageError> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let mut writes = WriteSet::new(self);
+        let mut claimed = Vec::new();
+        let end = keys::time(now.saturating_add(1));
+        for entry in self.tree(TreeId::Outbox).range(..end.to_vec()).take(limit) {
+            let (key, raw) = entry?;
+            let mut send: PendingSend = decode(&raw, "pending send")?;
+            send.next_attempt_at = now.saturating_add(lease_ms);
+            let leased = self.timed_key(send.next_attempt_at)?;
+            writes.remove(TreeId::Outbox, key.to_vec());
+            writes.put(TreeId::Outbox, leased.clone(), encode(&send)?);
+            writes.put(
+                TreeId::SendKeys,
+                send.idempotency_key.as_bytes().to_vec(),
+                SendState::Pending(leased).encode(),
+            );
+            claimed.push(send);
+        }
+        // A lease lost in a crash only makes the send due again: no flush needed.
+        writes.commit()?;
+        Ok(claimed)
+    }
+
+    /// Records the end of a pending send's last attempt, durably. Returns `false` if the key is
+    /// not pending (already finished by another worker, or unknown).
+    pub fn finish_send(
+        &self,
+        idempotency_key: &str,
+        outcome: SendOutcome,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        let finished = {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writes = WriteSet::new(self);
+            let Some((outbox_key, mut send)) = self.pending(&writes, idempotency_key)? else {
+                return Ok(false);
+            };
+            send.attempts += 1;
+            writes.remove(TreeId::Outbox, outbox_key);
+            let record = DeliveryRecord {
+                idempotency_key: send.idempotency_key.clone(),
+                campaign: send.campaign.clone(),
+                profile: send.profile,
+                variant: send.variant.clone(),
+                outcome: outcome.clone(),
+                attempts: send.attempts,
+                at: now,
+            };
+            let mut record_key = keys::campaign_prefix(&send.campaign);
+            record_key.extend_from_slice(&self.timed_key(now)?);
+            writes.put(TreeId::Deliveries, record_key, encode(&record)?);
+            let state = match outcome {
+                SendOutcome::DeadLettered { reason } => {
+                    send.last_error = Some(reason);
+                    let mut dead_key = keys::campaign_prefix(&send.campaign);
+                    dead_key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+                    writes.put(TreeId::DeadLetters, dead_key.clone(), encode(&send)?);
+                    SendState::Dead(dead_key)
+                }
+                _ => SendState::Finished,
+            };
+            writes.put(
+                TreeId::SendKeys,
+                idempotency_key.as_bytes().to_vec(),
+                state.encode(),
+            );
+            writes.commit()?;
+            true
+        };
+        self.commit.wait_durable()?;
+        Ok(finished)
+    }
+
+    /// Schedules another attempt of a pending send after a failed one, durably.
+    pub fn retry_send(
+        &self,
+        idempotency_key: &str,
+        next_attempt_at: i64,
+        error: &str,
+    ) -> Result<bool, StorageError> {
+        {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writes = WriteSet::new(self);
+            let Some((outbox_key, mut send)) = self.pending(&writes, idempotency_key)? else {
+                return Ok(false);
+            };
+            send.attempts += 1;
+            send.next_attempt_at = next_attempt_at;
+            send.last_error = Some(error.to_owned());
+            let moved = self.timed_key(next_attempt_at)?;
+            writes.remove(TreeId::Outbox, outbox_key);
+            writes.put(TreeId::Outbox, moved.clone(), encode(&send)?);
+            writes.put(
+                TreeId::SendKeys,
+                idempotency_key.as_bytes().to_vec(),
+                SendState::Pending(moved).encode(),
+            );
+            writes.commit()?;
+        }
+        self.commit.wait_durable()?;
+        Ok(true)
+    }
+
+    /// Puts a campaign's dead letters back in the outbox, due at `now`, with a fresh retry
+    /// budget, durably. Returns how many.
+    pub fn replay_dead_letters(&self, campaign: &str, now: i64) -> Result<usize, StorageError> {
+        let replayed = {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writes = WriteSet::new(self);
+            let mut replayed = 0;
+            for entry in self
+                .tree(TreeId::DeadLetters)
+                .scan_prefix(keys::campaign_prefix(campaign))
+            {
+                let (key, raw) = entry?;
+                let mut send: PendingSend = decode(&raw, "dead letter")?;
+                send.attempts = 0;
+                send.next_attempt_at = now;
+                let outbox_key = self.timed_key(now)?;
+                writes.remove(TreeId::DeadLetters, key.to_vec());
+                writes.put(TreeId::Outbox, outbox_key.clone(), encode(&send)?);
+                writes.put(
+                    TreeId::SendKeys,
+                    send.idempotency_key.as_bytes().to_vec(),
+                    SendState::Pending(outbox_key).encode(),
+                );
+                replayed += 1;
+            }
+            writes.commit()?;
+            replayed
+        };
+        if replayed > 0 {
+            self.commit.wait_durable()?;
+        }
+        Ok(replayed)
+    }
+
+    /// A campaign's dead letters, oldest first.
+    pub fn dead_letters(&self, campaign: &str) -> Result<Vec<PendingSend>, StorageError> {
+        self.scan_campaign(TreeId::DeadLetters, campaign, "dead letter")
+    }
+
+    /// A campaign's finished sends, oldest first.
+    pub fn deliveries(&self, campaign: &str) -> Result<Vec<DeliveryRecord>, StorageError> {
+        self.scan_campaign(TreeId::Deliveries, campaign, "delivery")
+    }
+
+    /// Every pending send, soonest due first.
+    pub fn pending_sends(&self) -> Result<Vec<PendingSend>, StorageError> {
+        self.tree(TreeId::Outbox)
+            .iter()
+            .map(|entry| decode(&entry?.1, "pending send"))
+            .collect()
+    }
+
+    /// How many sends are pending (queue depth).
+    pub fn outbox_len(&self) -> usize {
+        self.tree(TreeId::Outbox).len()
+    }
+
+    /// A profile's sends enqueued at or after `since`, oldest first.
+    pub fn sends_to(&self, profile: ProfileId, since: i64) -> Result<Vec<SentTo>, StorageError> {
+        let mut start = keys::profile(profile).to_vec();
+        start.extend_from_slice(&keys::time(since));
+        let mut end = keys::profile(profile).to_vec();
+        end.extend_from_slice(&[0xff; 16]);
+        self.tree(TreeId::ProfileSends)
+            .range(start..end)
+            .map(|entry| decode(&entry?.1, "send history"))
+            .collect()
+    }
+
+    /// Records suppressed or delayed sends, durably.
+    pub fn record_skips(&self, skips: &[SkipRecord]) -> Result<(), StorageError> {
+        if skips.is_empty() {
+            return Ok(());
+        }
+        let mut writes = WriteSet::new(self);
+        for skip in skips {
+            let mut key = keys::campaign_prefix(&skip.campaign);
+            key.extend_from_slice(&self.timed_key(skip.at)?);
+            writes.put(TreeId::Skips, key, encode(skip)?);
+        }
+        writes.commit()?;
+        self.commit.wait_durable()
+    }
+
+    /// A campaign's skip records, oldest first.
+    pub fn skips(&self, campaign: &str) -> Result<Vec<SkipRecord>, StorageError> {
+        self.scan_campaign(TreeId::Skips, campaign, "skip")
+    }
+
+    /// Stores a KPI result, durably.
+    pub fn put_kpi_snapshot(&self, snapshot: &KpiSnapshot) -> Result<(), StorageError> {
+        let mut key = keys::campaign_prefix(&snapshot.campaign);
+        key.extend_from_slice(snapshot.kpi.as_bytes());
+        key.push(0);
+        key.extend_from_slice(&keys::time(snapshot.at));
+        let mut writes = WriteSet::new(self);
+        writes.put(TreeId::KpiSnapshots, key, encode(snapshot)?);
+        writes.commit()?;
+        self.commit.wait_durable()
+    }
+
+    /// A campaign's KPI results, by KPI then oldest first.
+    pub fn kpi_snapshots(&self, campaign: &str) -> Result<Vec<KpiSnapshot>, StorageError> {
+        self.scan_campaign(TreeId::KpiSnapshots, campaign, "kpi snapshot")
+    }
+
+    fn pending(
+        &self,
+        writes: &WriteSet<'_>,
+        idempotency_key: &str,
+    ) -> Result<Option<(Vec<u8>, PendingSend)>, StorageError> {
+        let Some(raw) = writes.get(TreeId::SendKeys, idempotency_key.as_bytes())? else {
+            return Ok(None);
+        };
+        let SendState::Pending(outbox_key) = SendState::decode(&raw)? else {
+            return Ok(None);
+        };
+        let Some(raw) = writes.get(TreeId::Outbox, &outbox_key)? else {
+            return Ok(None);
+        };
+        Ok(Some((outbox_key, decode(&raw, "pending send")?)))
+    }
+
+    /// A key of time then a unique sequence: sorts by time, never collides.
+    fn timed_key(&self, at: i64) -> Result<Vec<u8>, StorageError> {
+        let mut key = keys::time(at).to_vec();
+        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        Ok(key)
+    }
+
+    fn scan_campaign<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: TreeId,
+        campaign: &str,
+        what: &str,
+    ) -> Result<Vec<T>, StorageError> {
+        self.tree(tree)
+            .scan_prefix(keys::campaign_prefix(campaign))
+            .map(|entry| decode(&entry?.1, what))
+            .collect()
+    }
+}
