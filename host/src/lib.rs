@@ -18,6 +18,7 @@ pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipRe
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
 pub use profile::{
     Consent, ConsentState, Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId,
+    Suppression, SuppressionReason,
 };
 pub use runtime::contract;
 pub use runtime::{

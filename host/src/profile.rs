@@ -87,6 +87,30 @@ pub struct Consent {
     pub updated_at: i64,
 }
 
+/// Why a channel address must not be sent to, whatever the consent says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SuppressionReason {
+    /// The customer unsubscribed from the channel.
+    Unsubscribed,
+    /// The address bounced hard.
+    Bounced,
+    /// The customer reported a message as spam.
+    Complained,
+    /// An operator suppressed the address.
+    Manual,
+}
+
+/// A suppression of one channel.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Suppression {
+    /// Why.
+    pub reason: SuppressionReason,
+    /// Since when, ms since the epoch.
+    pub since: i64,
+}
+
 /// A customer profile: the single customer view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -99,12 +123,35 @@ pub struct Profile {
     pub attributes: BTreeMap<String, serde_json::Value>,
     /// Consent per `channel:purpose`, for example `email:marketing`.
     pub consents: BTreeMap<String, Consent>,
+    /// Suppressed channels (`email`, `sms`, ...), whatever the consent says.
+    #[serde(default)]
+    pub suppressions: BTreeMap<String, Suppression>,
     /// IANA time zone name, for quiet hours and calendar-day caps.
     pub timezone: Option<String>,
     /// When the profile was created, ms since the epoch.
     pub created_at: i64,
     /// When it last changed, ms since the epoch.
     pub updated_at: i64,
+}
+
+impl Profile {
+    /// The consent recorded for a channel and purpose, if any.
+    pub fn consent(&self, channel: &str, purpose: &str) -> Option<ConsentState> {
+        self.consents
+            .get(&format!("{channel}:{purpose}"))
+            .map(|c| c.state)
+    }
+
+    /// Records a consent decision for a channel and purpose.
+    pub fn set_consent(&mut self, channel: &str, purpose: &str, state: ConsentState, at: i64) {
+        self.consents.insert(
+            format!("{channel}:{purpose}"),
+            Consent {
+                state,
+                updated_at: at,
+            },
+        );
+    }
 }
 
 /// An event as stored: attributed to a profile after identity resolution.

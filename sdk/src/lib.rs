@@ -3,7 +3,7 @@
 //! A plugin is a type that implements [`Plugin`] plus the trait of its kind, registered with the
 //! matching macro. Build it for `wasm32-wasip2` and the result is a component Baton can install.
 //!
-//! ```ignore
+//! ```no_run
 //! use baton_sdk::*;
 //!
 //! struct VipOnly;

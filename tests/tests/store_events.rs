@@ -307,3 +307,56 @@ fn reopening_right_after_closing_works_every_time() {
         assert_eq!(storage.event_count(), usize::try_from(round).unwrap() + 1);
     }
 }
+
+#[test]
+fn consents_suppressions_and_time_zone_are_updated_durably() {
+    use baton::{ConsentState, Suppression, SuppressionReason};
+    let dir = tempfile::tempdir().unwrap();
+    let id = {
+        let storage = Storage::open(dir.path()).unwrap();
+        storage
+            .ingest(&[event("f1", Some("fay"), Some("anon-f"), "page", 1)], 1)
+            .unwrap();
+        let fay = storage
+            .profile_by_identity(&Identity::User("fay".into()))
+            .unwrap()
+            .unwrap()
+            .id;
+        let updated = storage
+            .update_profile(fay, 50, |p| {
+                p.set_consent("email", "marketing", ConsentState::Granted, 50);
+                p.suppressions.insert(
+                    "sms".into(),
+                    Suppression {
+                        reason: SuppressionReason::Unsubscribed,
+                        since: 50,
+                    },
+                );
+                p.timezone = Some("Europe/Paris".into());
+                p.identities.clear(); // Ignored: identities change only through ingest/identify/alias.
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(updated.identities.len(), 2);
+        fay
+    };
+    let storage = Storage::open(dir.path()).unwrap();
+    let fay = storage.profile(id).unwrap().unwrap();
+    assert_eq!(
+        fay.consent("email", "marketing"),
+        Some(ConsentState::Granted)
+    );
+    assert_eq!(fay.consent("sms", "marketing"), None);
+    assert_eq!(
+        fay.suppressions["sms"].reason,
+        SuppressionReason::Unsubscribed
+    );
+    assert_eq!(fay.timezone.as_deref(), Some("Europe/Paris"));
+    assert_eq!(fay.updated_at, 50);
+    assert_eq!(
+        storage
+            .update_profile(baton::ProfileId(999_999), 1, |_| {})
+            .unwrap(),
+        None
+    );
+}

@@ -91,6 +91,35 @@ impl Storage {
         Ok(id)
     }
 
+    /// Changes a profile (attributes, consents, suppressions, time zone) durably and returns the
+    /// result; `None` if there is no such profile. The id and identities are kept as they were:
+    /// identities change only through ingest, `identify` and `alias`.
+    pub fn update_profile(
+        &self,
+        id: ProfileId,
+        now: i64,
+        change: impl FnOnce(&mut Profile),
+    ) -> Result<Option<Profile>, StorageError> {
+        let updated = {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writes = WriteSet::new(self);
+            let Some(id) = live_id(&writes, id)? else {
+                return Ok(None);
+            };
+            let mut profile = load_profile(&writes, id)?;
+            let (kept_id, kept_identities) = (profile.id, profile.identities.clone());
+            change(&mut profile);
+            profile.id = kept_id;
+            profile.identities = kept_identities;
+            profile.updated_at = now;
+            put_profile(&mut writes, &profile)?;
+            writes.commit()?;
+            profile
+        };
+        self.commit.wait_durable()?;
+        Ok(Some(updated))
+    }
+
     /// The profile with this id, following stitching aliases.
     pub fn profile(&self, id: ProfileId) -> Result<Option<Profile>, StorageError> {
         let writes = WriteSet::new(self);
@@ -250,6 +279,7 @@ fn resolve(
                 identities: Vec::new(),
                 attributes: BTreeMap::new(),
                 consents: BTreeMap::new(),
+                suppressions: BTreeMap::new(),
                 timezone: None,
                 created_at: now,
                 updated_at: now,
@@ -300,6 +330,9 @@ fn merge(
     }
     for (name, value) in loser.attributes {
         survivor.attributes.entry(name).or_insert(value);
+    }
+    for (channel, suppression) in loser.suppressions {
+        survivor.suppressions.entry(channel).or_insert(suppression);
     }
     for (purpose, consent) in loser.consents {
         let newer = survivor
