@@ -1,11 +1,12 @@
 //! Baton: a WebAssembly plugin host for marketing rules and automations.
 //!
-//! Layers point downward only: [`plugin`] (domain types) → [`Storage`] (embedded store) →
-//! [`Runtime`] (wasmtime: install, sandbox, typed calls) → engine and API (later layers).
+//! Layers point downward only: domain types → [`Storage`] (embedded store) → [`Runtime`]
+//! (wasmtime: install, sandbox, typed calls) → [`Engine`] (campaigns, policies, delivery) → API.
 //! Only the items re-exported here are public.
 
 mod campaign;
 mod delivery;
+mod engine;
 mod plugin;
 mod profile;
 mod runtime;
@@ -15,6 +16,7 @@ pub use campaign::{
     Binding, Campaign, CampaignState, Experiment, Grants, MessageTemplate, Slot, Trigger, Variant,
 };
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
+pub use engine::{Clock, Engine, EngineError, FixedClock, SystemClock};
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
 pub use profile::{
     Consent, ConsentState, Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId,

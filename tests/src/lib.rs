@@ -107,3 +107,42 @@ pub fn pending_send(
     };
     (send, sent_to)
 }
+
+/// An engine over a fresh sled store and runtime, with a clock the test controls.
+pub fn engine() -> (baton::Engine, Arc<baton::FixedClock>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path()).unwrap();
+    let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
+    let clock = Arc::new(baton::FixedClock::at(1_750_000_000_000));
+    (
+        baton::Engine::new(storage, runtime, clock.clone()),
+        clock,
+        dir,
+    )
+}
+
+/// A draft email campaign triggered by `signed_up`.
+pub fn welcome_campaign() -> baton::Campaign {
+    baton::Campaign {
+        id: "welcome".into(),
+        name: "Welcome".into(),
+        state: baton::CampaignState::Draft,
+        trigger: baton::Trigger::Event {
+            event: "signed_up".into(),
+            filter: Default::default(),
+        },
+        channel: "email".into(),
+        purpose: "marketing".into(),
+        transactional: false,
+        priority: 0,
+        message: baton::MessageTemplate {
+            subject: Some("Welcome {{first_name}}".into()),
+            body: "Hello {{first_name}}".into(),
+            html: None,
+            data: serde_json::json!({}),
+        },
+        experiment: None,
+        created_at: 0,
+        updated_at: 0,
+    }
+}

@@ -1,0 +1,89 @@
+//! The campaign engine: turns events and audiences into messages, or into a recorded reason why
+//! not. It owns campaign lifecycle and bindings (validated against the installed plugins), the
+//! send pipeline (segment → policies → experiment → personalize → outbox) and delivery.
+//!
+//! Depends on: domain types, `store`, `runtime`. Never on the API layer.
+
+mod campaigns;
+mod error;
+
+use std::sync::Arc;
+
+pub use error::EngineError;
+
+use crate::runtime::Runtime;
+use crate::store::Storage;
+
+/// Where the engine reads the time. Production uses the system clock; previews and replays may
+/// pin it, so that a dry run "as of" a moment gives the same answer every time.
+pub trait Clock: Send + Sync {
+    /// Milliseconds since the Unix epoch.
+    fn now_ms(&self) -> i64;
+}
+
+/// The system's wall clock.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_ms(&self) -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+/// A clock that reads what it was last set to: for dry runs as of a moment, and for replays.
+#[derive(Debug, Default)]
+pub struct FixedClock(std::sync::atomic::AtomicI64);
+
+impl FixedClock {
+    /// A clock reading `now_ms`.
+    pub fn at(now_ms: i64) -> Self {
+        FixedClock(std::sync::atomic::AtomicI64::new(now_ms))
+    }
+
+    /// Moves the clock to `now_ms`.
+    pub fn set(&self, now_ms: i64) {
+        self.0.store(now_ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The campaign engine. Cheap to share behind an `Arc`.
+pub struct Engine {
+    storage: Storage,
+    runtime: Arc<Runtime>,
+    clock: Arc<dyn Clock>,
+}
+
+impl Engine {
+    /// An engine over this store and runtime, reading `clock`.
+    pub fn new(storage: Storage, runtime: Arc<Runtime>, clock: Arc<dyn Clock>) -> Self {
+        Engine {
+            storage,
+            runtime,
+            clock,
+        }
+    }
+
+    /// The store.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
+    }
+
+    /// The plugin runtime.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    fn now(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}

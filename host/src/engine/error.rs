@@ -1,0 +1,103 @@
+//! What can go wrong in the engine, each variant naming the thing at fault and what to do.
+
+use crate::campaign::CampaignState;
+use crate::runtime::{InvokeError, RuntimeError};
+use crate::store::StorageError;
+
+/// An engine failure. Variants other than `Storage` and `Runtime` are the caller's to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// No campaign has this id.
+    #[error("campaign `{0}` does not exist")]
+    CampaignNotFound(String),
+    /// A campaign with this id exists already.
+    #[error("campaign `{0}` exists already; choose another id or update it")]
+    CampaignExists(String),
+    /// The campaign definition is invalid.
+    #[error("campaign is invalid: {}", .0.join("; "))]
+    InvalidCampaign(Vec<String>),
+    /// The lifecycle does not allow this transition.
+    #[error("campaign `{campaign}` cannot go from {from:?} to {to:?}")]
+    InvalidTransition {
+        /// The campaign.
+        campaign: String,
+        /// Its state.
+        from: CampaignState,
+        /// The state asked for.
+        to: CampaignState,
+    },
+    /// The campaign cannot be activated yet.
+    #[error("campaign `{campaign}` cannot be activated: {}", .problems.join("; "))]
+    NotReady {
+        /// The campaign.
+        campaign: String,
+        /// What is missing or wrong.
+        problems: Vec<String>,
+    },
+    /// The change is not allowed in the campaign's current state.
+    #[error("campaign `{campaign}` is {state:?}: {why}")]
+    WrongState {
+        /// The campaign.
+        campaign: String,
+        /// Its state.
+        state: CampaignState,
+        /// What is not allowed.
+        why: String,
+    },
+    /// No plugin with this hash is installed.
+    #[error("plugin {0} is not installed")]
+    PluginNotFound(String),
+    /// The plugin's kind does not fit the slot.
+    #[error("slot `{slot}` needs a {expected} plugin, but {plugin} is a {actual}")]
+    WrongPluginKind {
+        /// The slot.
+        slot: String,
+        /// The kind the slot needs.
+        expected: String,
+        /// The plugin.
+        plugin: String,
+        /// Its kind.
+        actual: String,
+    },
+    /// The plugin refused the binding config.
+    #[error("plugin {plugin} refused the config at `{path}`: {message}")]
+    InvalidConfig {
+        /// The plugin.
+        plugin: String,
+        /// A JSON pointer to the fault.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The binding grants something the plugin does not declare it needs.
+    #[error(
+        "binding grants {what} `{name}`, which plugin {plugin} does not declare in info().needs"
+    )]
+    UndeclaredGrant {
+        /// The plugin.
+        plugin: String,
+        /// `host` or `secret`.
+        what: &'static str,
+        /// The host or secret name.
+        name: String,
+    },
+    /// A plugin call failed.
+    #[error(transparent)]
+    Plugin(#[from] InvokeError),
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The runtime failed.
+    #[error(transparent)]
+    Runtime(RuntimeError),
+}
+
+impl From<RuntimeError> for EngineError {
+    fn from(err: RuntimeError) -> Self {
+        match err {
+            RuntimeError::PluginNotFound(hash) => EngineError::PluginNotFound(hash),
+            RuntimeError::Storage(err) => EngineError::Storage(err),
+            other => EngineError::Runtime(other),
+        }
+    }
+}
