@@ -6,10 +6,14 @@
 
 mod campaigns;
 mod error;
+mod pipeline;
+mod policy;
+mod subject;
 
 use std::sync::Arc;
 
 pub use error::EngineError;
+pub use pipeline::RunReport;
 
 use crate::runtime::Runtime;
 use crate::store::Storage;

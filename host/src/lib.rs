@@ -16,7 +16,7 @@ pub use campaign::{
     Binding, Campaign, CampaignState, Experiment, Grants, MessageTemplate, Slot, Trigger, Variant,
 };
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
-pub use engine::{Clock, Engine, EngineError, FixedClock, SystemClock};
+pub use engine::{Clock, Engine, EngineError, FixedClock, RunReport, SystemClock};
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
 pub use profile::{
     Consent, ConsentState, Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId,

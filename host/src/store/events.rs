@@ -185,6 +185,13 @@ impl Storage {
         Ok(out)
     }
 
+    /// Every live profile, by id.
+    pub fn scan_profiles(&self) -> impl Iterator<Item = Result<Profile, StorageError>> + '_ {
+        self.tree(TreeId::Profiles)
+            .iter()
+            .map(|entry| decode(&entry?.1, "profile"))
+    }
+
     /// Every event, grouped by profile and oldest first within a profile.
     pub fn scan_events(&self) -> impl Iterator<Item = Result<Event, StorageError>> + '_ {
         self.tree(TreeId::Events)

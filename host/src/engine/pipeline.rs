@@ -1,0 +1,416 @@
+//! The path of one send: segment → policies → experiment → personalize → outbox. Triggered
+//! campaigns run it for the profile of each matching event; batch campaigns and previews run it
+//! for every profile, the segment rule judging them in batches.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::subject::subject;
+use super::{Engine, EngineError, policy};
+use crate::campaign::{Binding, Campaign, CampaignState, MessageTemplate, Slot, Trigger};
+use crate::delivery::{PendingSend, SkipReason, SkipRecord};
+use crate::profile::{Event, Profile};
+use crate::runtime::LoadedPlugin;
+use crate::runtime::contract::{self, Invocation, Subject};
+use crate::store::SentTo;
+
+/// Profiles judged per segment call in batch runs and previews.
+const SEGMENT_BATCH: usize = 500;
+/// Rendered messages a preview returns as samples.
+const PREVIEW_SAMPLES: usize = 5;
+
+/// What a run (triggered, batch, or preview) did, in counts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RunReport {
+    /// Profiles the segment rule judged.
+    pub evaluated: usize,
+    /// Profiles in the audience.
+    pub audience: usize,
+    /// Messages queued for delivery (or, in a preview, that would be).
+    pub queued: usize,
+    /// Sends refused because their idempotency key was used before.
+    pub duplicates: usize,
+    /// Suppressed or delayed sends, by reason code.
+    pub skipped: BTreeMap<SkipReason, usize>,
+    /// Queued messages per experiment variant (`-` without an experiment).
+    pub variants: BTreeMap<String, usize>,
+    /// A few rendered messages (previews only).
+    pub samples: Vec<contract::Message>,
+}
+
+/// A campaign's plugins, loaded once per run: swaps take effect on the next run, never midway.
+struct Plugins {
+    segment: (Arc<LoadedPlugin>, Binding),
+    personalizer: Option<(Arc<LoadedPlugin>, Binding)>,
+    channel: (Arc<LoadedPlugin>, Binding),
+}
+
+/// Live runs write skips and sends; previews write nothing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Live,
+    Preview,
+}
+
+impl Engine {
+    /// Runs the triggered campaigns that the given (stored) events trigger.
+    pub fn on_events(&self, events: &[Event]) -> Result<RunReport, EngineError> {
+        let mut report = RunReport::default();
+        let campaigns: Vec<Campaign> = self
+            .storage
+            .campaigns()?
+            .into_iter()
+            .filter(|c| {
+                c.state == CampaignState::Active && matches!(c.trigger, Trigger::Event { .. })
+            })
+            .collect();
+        for campaign in &campaigns {
+            let matching: Vec<&Event> = events.iter().filter(|e| triggers(campaign, e)).collect();
+            if matching.is_empty() {
+                continue;
+            }
+            let plugins = self.plugins(campaign)?;
+            for event in matching {
+                let Some(profile) = self.storage.profile(event.profile)? else {
+                    continue;
+                };
+                let history = self.storage.events_of(profile.id)?;
+                let candidates = vec![(profile, history)];
+                self.judge(
+                    campaign,
+                    &plugins,
+                    candidates,
+                    Some(event),
+                    &event.id,
+                    Mode::Live,
+                    &mut report,
+                )?;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Sends a batch campaign to its whole audience now. `run` names this run: each audience
+    /// member gets at most one message per run, however often the run is retried.
+    pub fn run_batch(&self, campaign: &str, run: &str) -> Result<RunReport, EngineError> {
+        let campaign = self.campaign(campaign)?;
+        if campaign.state != CampaignState::Active {
+            return Err(EngineError::WrongState {
+                campaign: campaign.id.clone(),
+                state: campaign.state,
+                why: "only an active campaign sends; preview it instead".into(),
+            });
+        }
+        self.over_all_profiles(&campaign, run, Mode::Live)
+    }
+
+    /// Evaluates a campaign over the current audience and sends nothing: counts, skip reasons,
+    /// variants and a few rendered messages. Works in any state but ended.
+    pub fn preview(&self, campaign: &str) -> Result<RunReport, EngineError> {
+        let campaign = self.campaign(campaign)?;
+        self.over_all_profiles(&campaign, "preview", Mode::Preview)
+    }
+
+    fn over_all_profiles(
+        &self,
+        campaign: &Campaign,
+        run: &str,
+        mode: Mode,
+    ) -> Result<RunReport, EngineError> {
+        let plugins = self.plugins(campaign)?;
+        let mut report = RunReport::default();
+        let mut batch = Vec::with_capacity(SEGMENT_BATCH);
+        for profile in self.storage.scan_profiles() {
+            let profile = profile?;
+            let history = self.storage.events_of(profile.id)?;
+            batch.push((profile, history));
+            if batch.len() == SEGMENT_BATCH {
+                self.judge(
+                    campaign,
+                    &plugins,
+                    std::mem::take(&mut batch),
+                    None,
+                    run,
+                    mode,
+                    &mut report,
+                )?;
+            }
+        }
+        if !batch.is_empty() {
+            self.judge(campaign, &plugins, batch, None, run, mode, &mut report)?;
+        }
+        tracing::info!(campaign = %campaign.id, run, audience = report.audience, queued = report.queued, "Campaign run finished.");
+        Ok(report)
+    }
+
+    fn plugins(&self, campaign: &Campaign) -> Result<Plugins, EngineError> {
+        let load = |slot: &Slot| -> Result<Option<(Arc<LoadedPlugin>, Binding)>, EngineError> {
+            match self.storage.binding(&campaign.id, slot)? {
+                Some(binding) => Ok(Some((self.runtime.plugin(&binding.plugin)?, binding))),
+                None => Ok(None),
+            }
+        };
+        let missing = |slot: &str| EngineError::NotReady {
+            campaign: campaign.id.clone(),
+            problems: vec![format!("no {slot} plugin is bound")],
+        };
+        Ok(Plugins {
+            segment: load(&Slot::Segment)?.ok_or_else(|| missing("segment"))?,
+            personalizer: load(&Slot::Personalizer)?,
+            channel: load(&Slot::Channel)?.ok_or_else(|| missing("channel"))?,
+        })
+    }
+
+    /// Judges a batch of profiles and carries each member through policies, experiment,
+    /// personalization and (live) the outbox.
+    #[allow(clippy::too_many_arguments)]
+    fn judge(
+        &self,
+        campaign: &Campaign,
+        plugins: &Plugins,
+        candidates: Vec<(Profile, Vec<Event>)>,
+        trigger: Option<&Event>,
+        step: &str,
+        mode: Mode,
+        report: &mut RunReport,
+    ) -> Result<(), EngineError> {
+        let now = self.now();
+        let (segment, segment_binding) = &plugins.segment;
+        let subjects: Vec<Subject> = candidates
+            .iter()
+            .map(|(p, events)| subject(segment.record(), p, events, trigger, now))
+            .collect();
+        let invocation = self.invocation(campaign, segment_binding, step, now);
+        report.evaluated += subjects.len();
+        let verdicts = match self.runtime.call(segment).evaluate(&invocation, &subjects) {
+            Ok(called) => called.value,
+            Err(err) => {
+                // A failing rule fails the whole batch: record why for every candidate.
+                let skips: Vec<SkipRecord> = candidates
+                    .iter()
+                    .map(|(p, _)| skip(campaign, p, SkipReason::PluginFailed, err.to_string(), now))
+                    .collect();
+                *report.skipped.entry(SkipReason::PluginFailed).or_default() += skips.len();
+                if mode == Mode::Live {
+                    self.storage.record_skips(&skips)?;
+                }
+                return Ok(());
+            }
+        };
+
+        let mut skips = Vec::new();
+        let mut sends = Vec::new();
+        for ((profile, events), verdict) in candidates.into_iter().zip(verdicts) {
+            if !verdict.member {
+                continue;
+            }
+            report.audience += 1;
+            let recipient = match policy::eligibility(campaign, &profile) {
+                Ok(recipient) => recipient,
+                Err((reason, detail)) => {
+                    *report.skipped.entry(reason).or_default() += 1;
+                    skips.push(skip(campaign, &profile, reason, detail, now));
+                    continue;
+                }
+            };
+            let (variant, template) = match assign(campaign, &profile) {
+                Assignment::Control => {
+                    *report.skipped.entry(SkipReason::ControlGroup).or_default() += 1;
+                    skips.push(skip(
+                        campaign,
+                        &profile,
+                        SkipReason::ControlGroup,
+                        "held out".into(),
+                        now,
+                    ));
+                    continue;
+                }
+                Assignment::Send { variant, template } => (variant, template),
+            };
+            let key = format!("{}:{}:{}", campaign.id, profile.id, step);
+            let message = contract::Message {
+                channel: campaign.channel.clone(),
+                recipient,
+                subject: template.subject.clone(),
+                body: template.body.clone(),
+                html: template.html.clone(),
+                variant_id: variant.clone(),
+                data: template.data.to_string(),
+                idempotency_key: key.clone(),
+            };
+            let message = match &plugins.personalizer {
+                None => message,
+                Some((personalizer, binding)) => {
+                    let subject = subject(personalizer.record(), &profile, &events, trigger, now);
+                    let invocation = self.invocation(campaign, binding, &key, now);
+                    match self.runtime.call(personalizer).personalize(
+                        &invocation,
+                        &subject,
+                        &message,
+                    ) {
+                        Ok(called) => called.value,
+                        Err(err) => {
+                            *report.skipped.entry(SkipReason::PluginFailed).or_default() += 1;
+                            skips.push(skip(
+                                campaign,
+                                &profile,
+                                SkipReason::PluginFailed,
+                                err.to_string(),
+                                now,
+                            ));
+                            continue;
+                        }
+                    }
+                }
+            };
+            *report
+                .variants
+                .entry(variant.clone().unwrap_or_else(|| "-".into()))
+                .or_default() += 1;
+            if mode == Mode::Preview {
+                report.queued += 1;
+                if report.samples.len() < PREVIEW_SAMPLES {
+                    report.samples.push(message);
+                }
+                continue;
+            }
+            let send = PendingSend {
+                idempotency_key: key,
+                campaign: campaign.id.clone(),
+                profile: profile.id,
+                step: step.to_owned(),
+                channel_plugin: plugins.channel.0.hash(),
+                message: serde_json::to_value(&message).unwrap_or_default(),
+                variant,
+                attempts: 0,
+                next_attempt_at: now,
+                enqueued_at: now,
+                last_error: None,
+            };
+            let sent_to = SentTo {
+                at: now,
+                channel: campaign.channel.clone(),
+                campaign: campaign.id.clone(),
+                transactional: campaign.transactional,
+            };
+            sends.push((send, sent_to));
+        }
+        if mode == Mode::Live {
+            self.storage.record_skips(&skips)?;
+            for accepted in self.storage.enqueue(&sends)? {
+                if accepted {
+                    report.queued += 1;
+                } else {
+                    report.duplicates += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn invocation(
+        &self,
+        campaign: &Campaign,
+        binding: &Binding,
+        step: &str,
+        now: i64,
+    ) -> Invocation {
+        Invocation {
+            campaign_id: campaign.id.clone(),
+            config: binding.config.to_string(),
+            now,
+            seed: hash64(&[&campaign.id, step]),
+        }
+    }
+}
+
+/// Whether an event triggers a campaign: its name, and every filter property equal.
+fn triggers(campaign: &Campaign, event: &Event) -> bool {
+    match &campaign.trigger {
+        Trigger::Event {
+            event: name,
+            filter,
+        } => {
+            *name == event.name
+                && filter
+                    .iter()
+                    .all(|(k, v)| event.properties.get(k) == Some(v))
+        }
+        Trigger::Batch { .. } => false,
+    }
+}
+
+enum Assignment<'c> {
+    Control,
+    Send {
+        variant: Option<String>,
+        template: &'c MessageTemplate,
+    },
+}
+
+/// Deterministic experiment assignment from a hash of campaign and profile: the same profile
+/// always lands in the same group, and the hold-out is independent of everything else.
+fn assign<'c>(campaign: &'c Campaign, profile: &Profile) -> Assignment<'c> {
+    let Some(experiment) = &campaign.experiment else {
+        return Assignment::Send {
+            variant: None,
+            template: &campaign.message,
+        };
+    };
+    let id = profile.id.to_string();
+    let bucket = hash64(&[&campaign.id, &id, "control"]) % 10_000;
+    if bucket < u64::from(experiment.control_percent) * 100 {
+        return Assignment::Control;
+    }
+    let total: u64 = experiment
+        .variants
+        .iter()
+        .map(|v| u64::from(v.weight))
+        .sum();
+    let mut pick = hash64(&[&campaign.id, &id, "variant"]) % total.max(1);
+    for variant in &experiment.variants {
+        let weight = u64::from(variant.weight);
+        if pick < weight {
+            return Assignment::Send {
+                variant: Some(variant.id.clone()),
+                template: variant.message.as_ref().unwrap_or(&campaign.message),
+            };
+        }
+        pick -= weight;
+    }
+    Assignment::Send {
+        variant: None,
+        template: &campaign.message,
+    }
+}
+
+fn hash64(parts: &[&str]) -> u64 {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0]);
+    }
+    let digest = hasher.finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    u64::from_be_bytes(first)
+}
+
+fn skip(
+    campaign: &Campaign,
+    profile: &Profile,
+    reason: SkipReason,
+    detail: String,
+    at: i64,
+) -> SkipRecord {
+    SkipRecord {
+        campaign: campaign.id.clone(),
+        profile: profile.id,
+        reason,
+        detail,
+        at,
+    }
+}
