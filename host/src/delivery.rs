@@ -22,6 +22,9 @@ pub struct PendingSend {
     pub step: String,
     /// The channel adapter plugin pinned at enqueue time.
     pub channel_plugin: ContentHash,
+    /// The channel binding's config pinned with it, so plugin and config always match.
+    #[serde(default)]
+    pub channel_config: serde_json::Value,
     /// The rendered message, as the adapter will receive it (JSON of the contract's `message`).
     pub message: serde_json::Value,
     /// The experiment variant, if any.

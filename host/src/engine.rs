@@ -5,6 +5,7 @@
 //! Depends on: domain types, `store`, `runtime`. Never on the API layer.
 
 mod campaigns;
+mod deliver;
 mod error;
 mod pipeline;
 mod policy;
@@ -12,6 +13,7 @@ mod subject;
 
 use std::sync::Arc;
 
+pub use deliver::{DeliveryConfig, DeliveryReport};
 pub use error::EngineError;
 pub use pipeline::RunReport;
 
@@ -65,16 +67,26 @@ pub struct Engine {
     storage: Storage,
     runtime: Arc<Runtime>,
     clock: Arc<dyn Clock>,
+    delivery: DeliveryConfig,
+    courier: deliver::Courier,
 }
 
 impl Engine {
-    /// An engine over this store and runtime, reading `clock`.
-    pub fn new(storage: Storage, runtime: Arc<Runtime>, clock: Arc<dyn Clock>) -> Self {
-        Engine {
+    /// An engine over this store and runtime, reading `clock`, delivering with `delivery`.
+    pub fn new(
+        storage: Storage,
+        runtime: Arc<Runtime>,
+        clock: Arc<dyn Clock>,
+        delivery: DeliveryConfig,
+    ) -> Result<Self, EngineError> {
+        let courier = deliver::Courier::new(&delivery)?;
+        Ok(Engine {
             storage,
             runtime,
             clock,
-        }
+            delivery,
+            courier,
+        })
     }
 
     /// The store.

@@ -16,7 +16,9 @@ pub use campaign::{
     Binding, Campaign, CampaignState, Experiment, Grants, MessageTemplate, Slot, Trigger, Variant,
 };
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
-pub use engine::{Clock, Engine, EngineError, FixedClock, RunReport, SystemClock};
+pub use engine::{
+    Clock, DeliveryConfig, DeliveryReport, Engine, EngineError, FixedClock, RunReport, SystemClock,
+};
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
 pub use profile::{
     Consent, ConsentState, Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId,
@@ -28,4 +30,4 @@ pub use runtime::{
     LoadedPlugin, PluginCall, Runtime, RuntimeConfig, RuntimeError, RuntimeStats,
     SUPPORTED_CONTRACTS,
 };
-pub use store::{AuditRecord, Erasure, ProfileExport, SentTo, Storage, StorageError};
+pub use store::{AuditRecord, Erasure, ProfileExport, SecretValue, SentTo, Storage, StorageError};

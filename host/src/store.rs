@@ -13,6 +13,7 @@ mod erasure;
 mod events;
 mod keys;
 mod plugins;
+mod secrets;
 mod sends;
 mod writes;
 
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex};
 pub use audit::AuditRecord;
 use commit::GroupCommit;
 pub use erasure::{Erasure, ProfileExport};
+pub use secrets::SecretValue;
 pub use sends::SentTo;
 
 /// How long `open` waits for a directory another handle is releasing.
@@ -73,10 +75,12 @@ pub(crate) enum TreeId {
     ProfileSends,
     /// KPI results, by campaign + 0 + kpi + 0 + time.
     KpiSnapshots,
+    /// Secret values by name: write-only through every interface but delivery.
+    Secrets,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 20] = [
+    const ALL: [TreeId; 21] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -97,6 +101,7 @@ impl TreeId {
         TreeId::Skips,
         TreeId::ProfileSends,
         TreeId::KpiSnapshots,
+        TreeId::Secrets,
     ];
 
     fn name(self) -> &'static str {
@@ -121,6 +126,7 @@ impl TreeId {
             TreeId::Skips => "skips",
             TreeId::ProfileSends => "profile_sends",
             TreeId::KpiSnapshots => "kpi_snapshots",
+            TreeId::Secrets => "secrets",
         }
     }
 }

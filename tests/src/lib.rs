@@ -92,6 +92,7 @@ pub fn pending_send(
         profile,
         step: step.into(),
         channel_plugin: baton::ContentHash::of(b"channel"),
+        channel_config: serde_json::json!({}),
         message: serde_json::json!({"body": "hi"}),
         variant: None,
         attempts: 0,
@@ -114,11 +115,14 @@ pub fn engine() -> (baton::Engine, Arc<baton::FixedClock>, tempfile::TempDir) {
     let storage = Storage::open(dir.path()).unwrap();
     let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
     let clock = Arc::new(baton::FixedClock::at(1_750_000_000_000));
-    (
-        baton::Engine::new(storage, runtime, clock.clone()),
-        clock,
-        dir,
+    let engine = baton::Engine::new(
+        storage,
+        runtime,
+        clock.clone(),
+        baton::DeliveryConfig::default(),
     )
+    .unwrap();
+    (engine, clock, dir)
 }
 
 /// A draft email campaign triggered by `signed_up`.
@@ -145,4 +149,208 @@ pub fn welcome_campaign() -> baton::Campaign {
         created_at: 0,
         updated_at: 0,
     }
+}
+
+/// One request the vendor stand-in received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    /// Method and path, for example `POST /send`.
+    pub line: String,
+    /// Header names (lowercase) and values.
+    pub headers: Vec<(String, String)>,
+    /// The body as text.
+    pub body: String,
+}
+
+impl Received {
+    /// The value of a header, if present.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A local HTTP server standing in for a vendor: records every request and answers from a
+/// script of responses (then 202 with an `x-message-id`).
+pub struct Vendor {
+    /// Where it listens (`127.0.0.1:<port>`).
+    pub addr: std::net::SocketAddr,
+    received: Arc<std::sync::Mutex<Vec<Received>>>,
+    script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, Vec<(String, String)>)>>>,
+}
+
+impl Vendor {
+    /// Starts the stand-in on an ephemeral loopback port.
+    pub async fn start() -> Vendor {
+        let received: Arc<std::sync::Mutex<Vec<Received>>> = Arc::default();
+        let script: Arc<
+            std::sync::Mutex<std::collections::VecDeque<(u16, Vec<(String, String)>)>>,
+        > = Arc::default();
+        let (log, answers) = (received.clone(), script.clone());
+        let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
+            let (log, answers) = (log.clone(), answers.clone());
+            async move {
+                let line = format!("{} {}", request.method(), request.uri().path());
+                let headers = request
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.as_str().to_owned(),
+                            v.to_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect();
+                let body = axum::body::to_bytes(request.into_body(), 1 << 20)
+                    .await
+                    .unwrap_or_default();
+                let n = {
+                    let mut log = log.lock().unwrap();
+                    log.push(Received {
+                        line,
+                        headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                    });
+                    log.len()
+                };
+                let (status, headers) = answers
+                    .lock()
+                    .unwrap()
+                    .pop_front()
+                    .unwrap_or_else(|| (202, vec![("x-message-id".into(), format!("m-{n}"))]));
+                let mut response = axum::response::Response::builder().status(status);
+                for (k, v) in headers {
+                    response = response.header(k, v);
+                }
+                response.body(axum::body::Body::from("{}")).unwrap()
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Vendor {
+            addr,
+            received,
+            script,
+        }
+    }
+
+    /// Queues responses: each request takes the next one.
+    pub fn answer(&self, responses: &[(u16, &[(&str, &str)])]) {
+        let mut script = self.script.lock().unwrap();
+        for (status, headers) in responses {
+            script.push_back((
+                *status,
+                headers
+                    .iter()
+                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                    .collect(),
+            ));
+        }
+    }
+
+    /// Everything received so far.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The URL of a path on this vendor.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+/// The grants `chan-echo` needs: loopback and its token.
+pub fn echo_grants() -> baton::Grants {
+    baton::Grants {
+        allowed_hosts: vec!["127.0.0.1".into()],
+        secrets: vec!["ECHO_TOKEN".into()],
+    }
+}
+
+/// Installs `seg-vip` (bound with `segment_config`), optionally `pers-greeting`, and `chan-echo`
+/// (posting to `channel_url` with `grants`); creates `campaign` and activates it.
+pub fn activate(
+    engine: &baton::Engine,
+    campaign: baton::Campaign,
+    segment_config: serde_json::Value,
+    personalize: bool,
+    channel_url: &str,
+    grants: baton::Grants,
+) {
+    use baton::{Grants, Slot};
+    let id = campaign.id.clone();
+    let segment = engine
+        .runtime()
+        .install(&fixture("seg-vip"))
+        .unwrap()
+        .hash();
+    let channel = engine
+        .runtime()
+        .install(&fixture("chan-echo"))
+        .unwrap()
+        .hash();
+    engine.create_campaign(campaign).unwrap();
+    engine
+        .bind(
+            &id,
+            Slot::Segment,
+            segment,
+            segment_config,
+            Grants::default(),
+        )
+        .unwrap();
+    if personalize {
+        let greeting = engine
+            .runtime()
+            .install(&fixture("pers-greeting"))
+            .unwrap()
+            .hash();
+        engine
+            .bind(
+                &id,
+                Slot::Personalizer,
+                greeting,
+                serde_json::json!({}),
+                Grants::default(),
+            )
+            .unwrap();
+    }
+    engine
+        .bind(
+            &id,
+            Slot::Channel,
+            channel,
+            serde_json::json!({ "url": channel_url }),
+            grants,
+        )
+        .unwrap();
+    engine
+        .transition(&id, baton::CampaignState::Active)
+        .unwrap();
+}
+
+/// Creates a customer with traits; `consent` grants email marketing.
+pub fn customer(
+    engine: &baton::Engine,
+    user: &str,
+    traits: serde_json::Value,
+    consent: bool,
+) -> baton::ProfileId {
+    let traits = traits.as_object().unwrap().clone();
+    let id = engine
+        .storage()
+        .identify(Some(user), None, &traits, 1)
+        .unwrap();
+    if consent {
+        engine
+            .storage()
+            .update_profile(id, 2, |p| {
+                p.set_consent("email", "marketing", baton::ConsentState::Granted, 2)
+            })
+            .unwrap();
+    }
+    id
 }

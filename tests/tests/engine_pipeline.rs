@@ -2,28 +2,10 @@
 //! personalize → outbox.
 
 use baton::{
-    CampaignState, ConsentState, Engine, Experiment, Grants, NewEvent, ProfileId, SkipReason, Slot,
-    Suppression, SuppressionReason, Trigger, Variant,
+    Engine, Experiment, Grants, NewEvent, ProfileId, SkipReason, Slot, Suppression,
+    SuppressionReason, Trigger, Variant,
 };
-use baton_tests::{engine, fixture, welcome_campaign};
-
-/// Creates a customer with traits; `consent` grants email marketing.
-fn customer(engine: &Engine, user: &str, traits: serde_json::Value, consent: bool) -> ProfileId {
-    let traits = traits.as_object().unwrap().clone();
-    let id = engine
-        .storage()
-        .identify(Some(user), None, &traits, 1)
-        .unwrap();
-    if consent {
-        engine
-            .storage()
-            .update_profile(id, 2, |p| {
-                p.set_consent("email", "marketing", ConsentState::Granted, 2)
-            })
-            .unwrap();
-    }
-    id
-}
+use baton_tests::{activate, customer, echo_grants, engine, welcome_campaign};
 
 fn signed_up(engine: &Engine, id: &str, user: &str) -> Vec<baton::Event> {
     let event = NewEvent {
@@ -39,57 +21,17 @@ fn signed_up(engine: &Engine, id: &str, user: &str) -> Vec<baton::Event> {
     vec![engine.storage().event(id).unwrap().unwrap()]
 }
 
-/// Installs the fixtures and sets up an active campaign: vip segment, greeting, echo channel.
+/// An active campaign: vip segment, greeting personalizer, echo channel.
 fn active(engine: &Engine, campaign: baton::Campaign) {
-    let segment = engine
-        .runtime()
-        .install(&fixture("seg-vip"))
-        .unwrap()
-        .hash();
-    let greeting = engine
-        .runtime()
-        .install(&fixture("pers-greeting"))
-        .unwrap()
-        .hash();
-    let channel = engine
-        .runtime()
-        .install(&fixture("chan-echo"))
-        .unwrap()
-        .hash();
-    let id = campaign.id.clone();
-    engine.create_campaign(campaign).unwrap();
-    engine
-        .bind(
-            &id,
-            Slot::Segment,
-            segment,
-            serde_json::json!({"tier": "vip"}),
-            Grants::default(),
-        )
-        .unwrap();
-    engine
-        .bind(
-            &id,
-            Slot::Personalizer,
-            greeting,
-            serde_json::json!({}),
-            Grants::default(),
-        )
-        .unwrap();
-    let grants = Grants {
-        allowed_hosts: vec!["127.0.0.1".into()],
-        secrets: vec!["ECHO_TOKEN".into()],
-    };
-    engine
-        .bind(
-            &id,
-            Slot::Channel,
-            channel,
-            serde_json::json!({"url": "http://127.0.0.1:9/send"}),
-            grants,
-        )
-        .unwrap();
-    engine.transition(&id, CampaignState::Active).unwrap();
+    let url = "http://127.0.0.1:9/send";
+    activate(
+        engine,
+        campaign,
+        serde_json::json!({"tier": "vip"}),
+        true,
+        url,
+        echo_grants(),
+    );
 }
 
 #[test]

@@ -81,6 +81,9 @@ pub enum EngineError {
         /// The host or secret name.
         name: String,
     },
+    /// The HTTP client could not be set up or a delivery task failed.
+    #[error("delivery: {0}")]
+    Http(String),
     /// A plugin call failed.
     #[error(transparent)]
     Plugin(#[from] InvokeError),

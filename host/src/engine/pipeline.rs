@@ -283,6 +283,7 @@ impl Engine {
                 profile: profile.id,
                 step: step.to_owned(),
                 channel_plugin: plugins.channel.0.hash(),
+                channel_config: plugins.channel.1.config.clone(),
                 message: serde_json::to_value(&message).unwrap_or_default(),
                 variant,
                 attempts: 0,
@@ -387,7 +388,7 @@ fn assign<'c>(campaign: &'c Campaign, profile: &Profile) -> Assignment<'c> {
     }
 }
 
-fn hash64(parts: &[&str]) -> u64 {
+pub(crate) fn hash64(parts: &[&str]) -> u64 {
     let mut hasher = Sha256::new();
     for part in parts {
         hasher.update(part.as_bytes());

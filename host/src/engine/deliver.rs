@@ -1,0 +1,475 @@
+//! Delivery: the outbox to the vendor and back. The channel adapter builds requests and judges
+//! responses; the host substitutes granted secrets, refuses hosts the binding does not grant,
+//! sends with a timeout under a per-vendor concurrency limit, and retries with exponential
+//! backoff and jitter, honouring `Retry-After`, until the attempts run out (dead letters).
+//!
+//! At-least-once toward the vendor: a send is claimed under a lease; if Baton dies mid-send the
+//! lease runs out and the send is tried again, under the same idempotency key.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use super::{Engine, EngineError};
+use crate::campaign::{Grants, Slot};
+use crate::delivery::{PendingSend, SendOutcome};
+use crate::runtime::contract::{DeliveryOutcome, HttpRequest, HttpResponse, Invocation, Message};
+
+/// Delivery settings; every limit explicit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Attempts before a send goes to the dead letters.
+    pub max_attempts: u32,
+    /// The first retry's delay; each further retry doubles it.
+    pub base_backoff_ms: i64,
+    /// The longest delay between attempts (also caps `Retry-After`).
+    pub max_backoff_ms: i64,
+    /// How long a claimed send is reserved for the claimant.
+    pub lease_ms: i64,
+    /// Sends claimed per delivery round.
+    pub claim_batch: usize,
+    /// Timeout of one HTTP request to a vendor.
+    pub request_timeout_ms: u64,
+    /// Requests in flight to one vendor host at once.
+    pub per_vendor_concurrency: usize,
+    /// Bytes of a vendor's response body handed to the adapter.
+    pub response_body_cap: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            max_attempts: 6,
+            base_backoff_ms: 1_000,
+            max_backoff_ms: 3_600_000,
+            lease_ms: 60_000,
+            claim_batch: 256,
+            request_timeout_ms: 10_000,
+            per_vendor_concurrency: 8,
+            response_body_cap: 64 << 10,
+        }
+    }
+}
+
+/// What a delivery round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DeliveryReport {
+    /// Sends claimed.
+    pub claimed: usize,
+    /// Delivered.
+    pub delivered: usize,
+    /// Refused for good by the vendor or by the host (ungranted host or secret).
+    pub rejected: usize,
+    /// Scheduled for another attempt.
+    pub retried: usize,
+    /// Out of attempts: moved to the dead letters.
+    pub dead_lettered: usize,
+}
+
+/// The HTTP side of delivery: one client, and a semaphore per vendor host.
+pub(crate) struct Courier {
+    client: reqwest::Client,
+    vendors: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl Courier {
+    pub(crate) fn new(config: &DeliveryConfig) -> Result<Self, EngineError> {
+        // Several crates may race to install a provider; whichever wins is ring-compatible.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_millis(config.request_timeout_ms))
+            // A redirect could carry substituted credentials to a host the binding never granted.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| EngineError::Http(e.to_string()))?;
+        Ok(Courier {
+            client,
+            vendors: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn vendor(&self, host: &str, limit: usize) -> Arc<Semaphore> {
+        let mut vendors = self.vendors.lock().unwrap_or_else(|p| p.into_inner());
+        vendors
+            .entry(host.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(limit.max(1))))
+            .clone()
+    }
+}
+
+/// The result of one attempt.
+enum Attempt {
+    Delivered(Option<String>),
+    Rejected(String),
+    Retry {
+        reason: String,
+        after_ms: Option<u64>,
+    },
+}
+
+impl Engine {
+    /// Claims the sends that are due and delivers them concurrently.
+    pub async fn deliver_due(self: &Arc<Self>) -> Result<DeliveryReport, EngineError> {
+        let now = self.now();
+        let (batch, lease) = (self.delivery.claim_batch, self.delivery.lease_ms);
+        let engine = self.clone();
+        let claimed = blocking(move || Ok(engine.storage.claim_due(now, batch, lease)?)).await?;
+        let mut report = DeliveryReport {
+            claimed: claimed.len(),
+            ..DeliveryReport::default()
+        };
+        let mut tasks = JoinSet::new();
+        for send in claimed {
+            let engine = self.clone();
+            tasks.spawn(async move { engine.deliver_one(send).await });
+        }
+        let mut first_error = None;
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok(Ok(outcome)) => match outcome {
+                    Fate::Delivered => report.delivered += 1,
+                    Fate::Rejected => report.rejected += 1,
+                    Fate::Retried => report.retried += 1,
+                    Fate::DeadLettered => report.dead_lettered += 1,
+                },
+                Ok(Err(err)) => {
+                    tracing::error!(error = %err, "Delivery could not record an outcome; the send stays leased and will be retried.");
+                    first_error.get_or_insert(err);
+                }
+                Err(err) => tracing::error!(error = %err, "Delivery task failed."),
+            }
+        }
+        match first_error {
+            Some(err) => Err(err),
+            None => Ok(report),
+        }
+    }
+
+    async fn deliver_one(self: Arc<Self>, send: PendingSend) -> Result<Fate, EngineError> {
+        let attempt = self.attempt(&send).await;
+        let now = self.now();
+        let key = send.idempotency_key.clone();
+        let engine = self.clone();
+        let attempts_after = send.attempts + 1;
+        let (fate, action): (Fate, Box<dyn FnOnce() -> Result<bool, EngineError> + Send>) =
+            match attempt {
+                Attempt::Delivered(receipt) => (
+                    Fate::Delivered,
+                    Box::new(move || {
+                        Ok(engine.storage.finish_send(
+                            &key,
+                            SendOutcome::Delivered { receipt },
+                            now,
+                        )?)
+                    }),
+                ),
+                Attempt::Rejected(reason) => {
+                    tracing::warn!(campaign = %send.campaign, key = %send.idempotency_key, %reason, "Send rejected.");
+                    (
+                        Fate::Rejected,
+                        Box::new(move || {
+                            Ok(engine.storage.finish_send(
+                                &key,
+                                SendOutcome::Rejected { reason },
+                                now,
+                            )?)
+                        }),
+                    )
+                }
+                Attempt::Retry { reason, .. } if attempts_after >= self.delivery.max_attempts => {
+                    let reason = format!("{reason} (after {attempts_after} attempts)");
+                    tracing::warn!(campaign = %send.campaign, key = %send.idempotency_key, %reason, "Send dead-lettered.");
+                    (
+                        Fate::DeadLettered,
+                        Box::new(move || {
+                            Ok(engine.storage.finish_send(
+                                &key,
+                                SendOutcome::DeadLettered { reason },
+                                now,
+                            )?)
+                        }),
+                    )
+                }
+                Attempt::Retry { reason, after_ms } => {
+                    let delay = self.backoff(&send, after_ms);
+                    (
+                        Fate::Retried,
+                        Box::new(move || {
+                            Ok(engine.storage.retry_send(
+                                &key,
+                                now.saturating_add(delay),
+                                &reason,
+                            )?)
+                        }),
+                    )
+                }
+            };
+        blocking(action).await?;
+        Ok(fate)
+    }
+
+    /// The delay before the next attempt: the vendor's `Retry-After` if it gave one, otherwise
+    /// exponential backoff with deterministic jitter (50–100% of the step), capped.
+    fn backoff(&self, send: &PendingSend, after_ms: Option<u64>) -> i64 {
+        let cap = self.delivery.max_backoff_ms;
+        if let Some(after) = after_ms {
+            return i64::try_from(after).unwrap_or(i64::MAX).min(cap);
+        }
+        let step = self
+            .delivery
+            .base_backoff_ms
+            .saturating_mul(1_i64 << send.attempts.min(30))
+            .min(cap);
+        let jitter =
+            super::pipeline::hash64(&[&send.idempotency_key, &send.attempts.to_string()]) % 1_000;
+        step / 2 + step / 2 * i64::try_from(jitter).unwrap_or(0) / 1_000
+    }
+
+    async fn attempt(self: &Arc<Self>, send: &PendingSend) -> Attempt {
+        let prepared = {
+            let engine = self.clone();
+            let send = send.clone();
+            blocking(move || Ok(engine.prepare(&send))).await
+        };
+        let (plugin, invocation, grants, requests) = match prepared {
+            Ok(Ok(prepared)) => prepared,
+            Ok(Err(reason)) => return Attempt::Rejected(reason),
+            Err(err) => {
+                return Attempt::Retry {
+                    reason: err.to_string(),
+                    after_ms: None,
+                };
+            }
+        };
+        let mut receipt = None;
+        for (index, request) in requests.into_iter().enumerate() {
+            let request = match self.authorize(request, &grants) {
+                Ok(request) => request,
+                Err(reason) => return Attempt::Rejected(format!("request {index}: {reason}")),
+            };
+            let response = match self.send(request).await {
+                Ok(response) => response,
+                Err(reason) => {
+                    return Attempt::Retry {
+                        reason,
+                        after_ms: None,
+                    };
+                }
+            };
+            let retry_after = retry_after_header(&response);
+            let status = response.status;
+            let classified = {
+                let (runtime, plugin, invocation) =
+                    (self.runtime.clone(), plugin.clone(), invocation.clone());
+                let index = u32::try_from(index).unwrap_or(u32::MAX);
+                blocking(move || {
+                    Ok(runtime
+                        .call(&plugin)
+                        .classify(&invocation, index, &response)?)
+                })
+                .await
+            };
+            match classified.map(|c| c.value) {
+                Ok(DeliveryOutcome::Delivered(id)) => receipt = id.or(receipt),
+                Ok(DeliveryOutcome::Rejected(reason)) => {
+                    return Attempt::Rejected(format!("vendor answered {status}: {reason}"));
+                }
+                Ok(DeliveryOutcome::RetryAfter(after)) => {
+                    return Attempt::Retry {
+                        reason: format!("vendor answered {status}, retryable"),
+                        after_ms: after.or(retry_after),
+                    };
+                }
+                Ok(DeliveryOutcome::Throttled(after)) => {
+                    return Attempt::Retry {
+                        reason: format!("vendor throttled ({status})"),
+                        after_ms: after.or(retry_after),
+                    };
+                }
+                Err(err) => return Attempt::Rejected(format!("classify failed: {err}")),
+            }
+        }
+        Attempt::Delivered(receipt)
+    }
+
+    /// Loads the pinned adapter, the current grants and the message, and builds the requests.
+    #[allow(clippy::type_complexity)]
+    fn prepare(
+        &self,
+        send: &PendingSend,
+    ) -> Result<
+        (
+            Arc<crate::runtime::LoadedPlugin>,
+            Invocation,
+            Grants,
+            Vec<HttpRequest>,
+        ),
+        String,
+    > {
+        let plugin = self
+            .runtime
+            .plugin(&send.channel_plugin)
+            .map_err(|e| e.to_string())?;
+        // Grants come from the current binding: a revoked grant takes effect on queued sends too.
+        let grants = match self.storage.binding(&send.campaign, &Slot::Channel) {
+            Ok(Some(binding)) => binding.grants,
+            Ok(None) => {
+                return Err(format!(
+                    "campaign `{}` has no channel binding",
+                    send.campaign
+                ));
+            }
+            Err(err) => return Err(err.to_string()),
+        };
+        let message: Message = serde_json::from_value(send.message.clone())
+            .map_err(|e| format!("stored message is unreadable: {e}"))?;
+        let invocation = Invocation {
+            campaign_id: send.campaign.clone(),
+            config: send.channel_config.to_string(),
+            now: self.now(),
+            seed: super::pipeline::hash64(&[&send.idempotency_key]),
+        };
+        let requests = self
+            .runtime
+            .call(&plugin)
+            .build(&invocation, &message)
+            .map_err(|e| e.to_string())?
+            .value;
+        Ok((plugin, invocation, grants, requests))
+    }
+
+    /// Checks the host against the grants and substitutes granted secrets.
+    fn authorize(&self, mut request: HttpRequest, grants: &Grants) -> Result<HttpRequest, String> {
+        let url = reqwest::Url::parse(&request.url).map_err(|e| format!("invalid URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "scheme `{}` is not allowed; use https",
+                url.scheme()
+            ));
+        }
+        let host = url.host_str().unwrap_or_default();
+        if !grants.allowed_hosts.iter().any(|h| h == host) {
+            return Err(format!("host `{host}` is not granted to this binding"));
+        }
+        for (_, value) in request.headers.iter_mut() {
+            *value = self.substitute(value, grants)?;
+        }
+        if let Ok(body) = std::str::from_utf8(&request.body) {
+            if body.contains("{{secret:") {
+                request.body = self.substitute(body, grants)?.into_bytes();
+            }
+        }
+        Ok(request)
+    }
+
+    fn substitute(&self, text: &str, grants: &Grants) -> Result<String, String> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("{{secret:") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + "{{secret:".len()..];
+            let end = after
+                .find("}}")
+                .ok_or("unterminated {{secret:...}} placeholder")?;
+            let name = &after[..end];
+            if !grants.secrets.iter().any(|s| s == name) {
+                return Err(format!("secret `{name}` is not granted to this binding"));
+            }
+            let value = self
+                .storage
+                .secret(name)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("secret `{name}` is not set"))?;
+            out.push_str(value.expose());
+            rest = &after[end + 2..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// Sends one request. Errors never include the URL: query strings may carry secrets.
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
+        let url = reqwest::Url::parse(&request.url).map_err(|e| format!("invalid URL: {e}"))?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let method = reqwest::Method::from_bytes(request.method.as_bytes())
+            .map_err(|_| format!("invalid method `{}`", request.method))?;
+        let permit = self
+            .courier
+            .vendor(&host, self.delivery.per_vendor_concurrency)
+            .acquire_owned()
+            .await;
+        let mut builder = self.courier.client.request(method, url).body(request.body);
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|e| transport_error(&host, &e))?;
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut body = response
+            .bytes()
+            .await
+            .map(|b| b.to_vec())
+            .unwrap_or_default();
+        body.truncate(self.delivery.response_body_cap);
+        drop(permit);
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+}
+
+enum Fate {
+    Delivered,
+    Rejected,
+    Retried,
+    DeadLettered,
+}
+
+fn transport_error(host: &str, err: &reqwest::Error) -> String {
+    let what = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "could not connect"
+    } else {
+        "failed in transport"
+    };
+    format!("request to {host} {what}")
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is rare from APIs and is ignored).
+fn retry_after_header(response: &HttpResponse) -> Option<u64> {
+    response
+        .headers
+        .iter()
+        .find(|(k, _)| k == "retry-after")
+        .and_then(|(_, v)| v.trim().parse::<u64>().ok())
+        .map(|s| s.saturating_mul(1_000))
+}
+
+/// Runs blocking work (plugin calls, store writes) off the async executor.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, EngineError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| EngineError::Http(format!("worker task failed: {e}")))?
+}
