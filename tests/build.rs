@@ -3,16 +3,11 @@
 use std::path::PathBuf;
 
 fn main() {
-    let here =
-        PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
+    let here = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = here.join("..");
     let components = baton_guest_build::build_workspace(
         &here.join("fixtures"),
-        &[
-            &root.join("sdk/src"),
-            &root.join("sdk/Cargo.toml"),
-            &root.join("wit"),
-        ],
+        &[&root.join("sdk/src"), &root.join("sdk/Cargo.toml"), &root.join("wit")],
     )
     .unwrap_or_else(|err| panic!("{err}"));
     let dir = components

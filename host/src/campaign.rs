@@ -27,10 +27,7 @@ impl CampaignState {
         use CampaignState::*;
         matches!(
             (self, to),
-            (Draft, Active)
-                | (Active, Paused)
-                | (Paused, Active)
-                | (Draft | Active | Paused, Ended)
+            (Draft, Active) | (Active, Paused) | (Paused, Active) | (Draft | Active | Paused, Ended)
         )
     }
 }
@@ -144,10 +141,7 @@ impl Campaign {
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if !valid_id(&self.id) {
-            problems.push(format!(
-                "id `{}`: use 1 to 64 lowercase letters, digits, `-` and `_`",
-                self.id
-            ));
+            problems.push(format!("id `{}`: use 1 to 64 lowercase letters, digits, `-` and `_`", self.id));
         }
         if self.name.trim().is_empty() {
             problems.push("name: must not be empty".into());
@@ -175,9 +169,7 @@ impl Campaign {
             }
             for (i, variant) in experiment.variants.iter().enumerate() {
                 if variant.weight == 0 {
-                    problems.push(format!(
-                        "experiment.variants[{i}].weight: must be more than 0"
-                    ));
+                    problems.push(format!("experiment.variants[{i}].weight: must be more than 0"));
                 }
                 if variant.id.trim().is_empty() {
                     problems.push(format!("experiment.variants[{i}].id: must not be empty"));
@@ -190,9 +182,7 @@ impl Campaign {
 
 fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
-        && id
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }
 
 /// A plugin position in a campaign.

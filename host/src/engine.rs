@@ -80,13 +80,7 @@ impl Engine {
         delivery: DeliveryConfig,
     ) -> Result<Self, EngineError> {
         let courier = deliver::Courier::new(&delivery)?;
-        Ok(Engine {
-            storage,
-            runtime,
-            clock,
-            delivery,
-            courier,
-        })
+        Ok(Engine { storage, runtime, clock, delivery, courier })
     }
 
     /// The store.

@@ -21,13 +21,12 @@ pub use engine::{
 };
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
 pub use profile::{
-    Consent, ConsentState, Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId,
-    Suppression, SuppressionReason,
+    Consent, ConsentState, Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId, Suppression,
+    SuppressionReason,
 };
 pub use runtime::contract;
 pub use runtime::{
-    CallMetrics, CallOutcome, Called, Failure, InstallError, InvokeError, KpiRun, Limits,
-    LoadedPlugin, PluginCall, Runtime, RuntimeConfig, RuntimeError, RuntimeStats,
-    SUPPORTED_CONTRACTS,
+    CallMetrics, CallOutcome, Called, Failure, InstallError, InvokeError, KpiRun, Limits, LoadedPlugin,
+    PluginCall, Runtime, RuntimeConfig, RuntimeError, RuntimeStats, SUPPORTED_CONTRACTS,
 };
 pub use store::{AuditRecord, Erasure, ProfileExport, SecretValue, SentTo, Storage, StorageError};

@@ -158,9 +158,6 @@ mod tests {
     #[test]
     fn content_hash_rejects_bad_text() {
         let err = "sha256:zz".parse::<ContentHash>().unwrap_err();
-        assert_eq!(
-            err,
-            "`sha256:zz` is not a sha256 content hash (64 hex digits)"
-        );
+        assert_eq!(err, "`sha256:zz` is not a sha256 content hash (64 hex digits)");
     }
 }

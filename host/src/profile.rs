@@ -137,20 +137,12 @@ pub struct Profile {
 impl Profile {
     /// The consent recorded for a channel and purpose, if any.
     pub fn consent(&self, channel: &str, purpose: &str) -> Option<ConsentState> {
-        self.consents
-            .get(&format!("{channel}:{purpose}"))
-            .map(|c| c.state)
+        self.consents.get(&format!("{channel}:{purpose}")).map(|c| c.state)
     }
 
     /// Records a consent decision for a channel and purpose.
     pub fn set_consent(&mut self, channel: &str, purpose: &str, state: ConsentState, at: i64) {
-        self.consents.insert(
-            format!("{channel}:{purpose}"),
-            Consent {
-                state,
-                updated_at: at,
-            },
-        );
+        self.consents.insert(format!("{channel}:{purpose}"), Consent { state, updated_at: at });
     }
 }
 
@@ -207,11 +199,7 @@ impl NewEvent {
         if blank(&self.user_id) && blank(&self.anonymous_id) {
             return Some("an event needs a `user_id` or an `anonymous_id`".into());
         }
-        if self
-            .campaign
-            .as_deref()
-            .is_some_and(|c| c.is_empty() || c.contains('\0'))
-        {
+        if self.campaign.as_deref().is_some_and(|c| c.is_empty() || c.contains('\0')) {
             return Some("`campaign` must be a non-empty id without NUL characters".into());
         }
         None

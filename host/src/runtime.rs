@@ -47,8 +47,7 @@ pub mod contract {
     pub use super::bindings::kpi_calculator::exports::baton::plugin::kpi::Metric;
     pub use super::bindings::segment_rule::exports::baton::plugin::segmentation::Membership;
     pub use super::bindings::types::{
-        Attribute, ConfigError, Event, Invocation, Message, Needs, PluginError, PluginInfo,
-        Subject, Value,
+        Attribute, ConfigError, Event, Invocation, Message, Needs, PluginError, PluginInfo, Subject, Value,
     };
 }
 
@@ -69,9 +68,7 @@ enum WorldPre {
 
 impl std::fmt::Debug for LoadedPlugin {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedPlugin")
-            .field("record", &self.record)
-            .finish_non_exhaustive()
+        f.debug_struct("LoadedPlugin").field("record", &self.record).finish_non_exhaustive()
     }
 }
 
@@ -163,17 +160,11 @@ impl Runtime {
         if let Some(plugin) = self.cached(hash) {
             return Ok(plugin);
         }
-        let record = self
-            .storage
-            .plugin(hash)?
-            .ok_or_else(|| RuntimeError::PluginNotFound(hash.to_string()))?;
+        let record =
+            self.storage.plugin(hash)?.ok_or_else(|| RuntimeError::PluginNotFound(hash.to_string()))?;
         let component = self.load_component(hash)?;
-        let pre = install::link(&self.linker, &component, record.kind).map_err(|e| {
-            RuntimeError::Load {
-                hash: hash.to_string(),
-                reason: e.to_string(),
-            }
-        })?;
+        let pre = install::link(&self.linker, &component, record.kind)
+            .map_err(|e| RuntimeError::Load { hash: hash.to_string(), reason: e.to_string() })?;
         Ok(self.remember(LoadedPlugin { record, pre }))
     }
 
@@ -184,10 +175,7 @@ impl Runtime {
 
     /// Reads the compiled artifact, or recompiles from the stored component and caches the result.
     fn load_component(&self, hash: &ContentHash) -> Result<Component, RuntimeError> {
-        let load_err = |reason: String| RuntimeError::Load {
-            hash: hash.to_string(),
-            reason,
-        };
+        let load_err = |reason: String| RuntimeError::Load { hash: hash.to_string(), reason };
         if let Some(artifact) = self.storage.artifact(hash, &self.engine_key)? {
             // SAFETY: artifacts are only ever written by `Component::serialize` of this process
             // lineage into Baton's own store, keyed by the engine's compatibility hash; wasmtime
@@ -208,14 +196,9 @@ impl Runtime {
             .storage
             .component(hash)?
             .ok_or_else(|| load_err("component bytes missing from the store".into()))?;
-        let component = self
-            .compile(&bytes)
-            .map_err(|e| load_err(format!("{e:#}")))?;
-        let artifact = component
-            .serialize()
-            .map_err(|e| load_err(format!("{e:#}")))?;
-        self.storage
-            .put_artifact(hash, &self.engine_key, &artifact)?;
+        let component = self.compile(&bytes).map_err(|e| load_err(format!("{e:#}")))?;
+        let artifact = component.serialize().map_err(|e| load_err(format!("{e:#}")))?;
+        self.storage.put_artifact(hash, &self.engine_key, &artifact)?;
         Ok(component)
     }
 
@@ -225,19 +208,12 @@ impl Runtime {
     }
 
     fn cached(&self, hash: &ContentHash) -> Option<Arc<LoadedPlugin>> {
-        self.loaded
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(hash)
-            .cloned()
+        self.loaded.read().unwrap_or_else(|p| p.into_inner()).get(hash).cloned()
     }
 
     fn remember(&self, plugin: LoadedPlugin) -> Arc<LoadedPlugin> {
         let mut loaded = self.loaded.write().unwrap_or_else(|p| p.into_inner());
-        loaded
-            .entry(plugin.hash())
-            .or_insert_with(|| Arc::new(plugin))
-            .clone()
+        loaded.entry(plugin.hash()).or_insert_with(|| Arc::new(plugin)).clone()
     }
 }
 
@@ -254,11 +230,7 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .total_memories(config.max_instances.saturating_mul(2))
         .total_tables(config.max_instances.saturating_mul(8))
         .max_memories_per_component(4)
-        .max_memory_size(
-            usize::try_from(config.limits.memory_bytes)
-                .unwrap_or(usize::MAX)
-                .max(1 << 16),
-        );
+        .max_memory_size(usize::try_from(config.limits.memory_bytes).unwrap_or(usize::MAX).max(1 << 16));
     let mut wasm = Config::new();
     wasm.wasm_component_model(true)
         .consume_fuel(true)
@@ -298,10 +270,7 @@ impl EpochTicker {
                 }
             })
             .map_err(|e| RuntimeError::Engine(format!("cannot start the epoch thread: {e}")))?;
-        Ok(EpochTicker {
-            stop,
-            thread: Some(thread),
-        })
+        Ok(EpochTicker { stop, thread: Some(thread) })
     }
 
     fn stop(&mut self) {

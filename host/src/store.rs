@@ -209,9 +209,7 @@ impl Storage {
                 // sled reports a held directory lock as an I/O error with this text.
                 Err(sled::Error::Io(err)) if err.to_string().contains("could not acquire lock") => {
                     if std::time::Instant::now() >= deadline {
-                        return Err(StorageError::Locked {
-                            path: dir.display().to_string(),
-                        });
+                        return Err(StorageError::Locked { path: dir.display().to_string() });
                     }
                     std::thread::sleep(std::time::Duration::from_millis(20));
                 }
@@ -223,18 +221,12 @@ impl Storage {
 
     /// Opens a database that lives only as long as this value, for tests and dry runs.
     pub fn temporary() -> Result<Self, StorageError> {
-        let db = sled::Config::new()
-            .temporary(true)
-            .flush_every_ms(None)
-            .open()?;
+        let db = sled::Config::new().temporary(true).flush_every_ms(None).open()?;
         Self::from_db(db, "(temporary)")
     }
 
     fn from_db(db: sled::Db, path: &str) -> Result<Self, StorageError> {
-        let trees = TreeId::ALL
-            .iter()
-            .map(|t| db.open_tree(t.name()))
-            .collect::<Result<Vec<_>, _>>()?;
+        let trees = TreeId::ALL.iter().map(|t| db.open_tree(t.name())).collect::<Result<Vec<_>, _>>()?;
         let meta = &trees[TreeId::Meta as usize];
         match meta.get(b"schema_version")? {
             Some(raw) => {
@@ -274,14 +266,9 @@ pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StorageE
     serde_json::to_vec(value).map_err(|e| StorageError::Database(format!("encode: {e}")))
 }
 
-pub(crate) fn decode<T: serde::de::DeserializeOwned>(
-    raw: &[u8],
-    what: &str,
-) -> Result<T, StorageError> {
-    serde_json::from_slice(raw).map_err(|e| StorageError::Corrupt {
-        what: what.to_owned(),
-        reason: e.to_string(),
-    })
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(raw: &[u8], what: &str) -> Result<T, StorageError> {
+    serde_json::from_slice(raw)
+        .map_err(|e| StorageError::Corrupt { what: what.to_owned(), reason: e.to_string() })
 }
 
 fn decode_u32(raw: &[u8], what: &str) -> Result<u32, StorageError> {

@@ -4,8 +4,7 @@ use serde::de::DeserializeOwned;
 
 use crate::__private::segment_rule::baton::plugin::host::{self, LogLevel};
 use crate::{
-    ConfigError, Event, Invocation, Membership, Needs, PluginError, PluginInfo, PluginKind,
-    Subject, Value,
+    ConfigError, Event, Invocation, Membership, Needs, PluginError, PluginInfo, PluginKind, Subject, Value,
 };
 
 /// Structured logging into the host's log, tagged with the plugin and campaign by the host.
@@ -72,10 +71,7 @@ impl Needs {
 
     /// Needs the named profile attributes (`"*"` for all).
     pub fn attributes<'a>(names: impl IntoIterator<Item = &'a str>) -> Self {
-        Needs {
-            attributes: names.into_iter().map(str::to_owned).collect(),
-            ..Needs::none()
-        }
+        Needs { attributes: names.into_iter().map(str::to_owned).collect(), ..Needs::none() }
     }
 
     /// Also needs the named events (`"*"` for all), within `window_ms` of now if given.
@@ -113,30 +109,21 @@ impl Invocation {
 impl PluginError {
     /// A plugin error with a stable snake_case code and a sentence saying what went wrong.
     pub fn new(code: &str, message: &str) -> Self {
-        PluginError {
-            code: code.to_owned(),
-            message: message.to_owned(),
-        }
+        PluginError { code: code.to_owned(), message: message.to_owned() }
     }
 }
 
 impl ConfigError {
     /// A config error at `path` (a JSON pointer such as `/rules/0/op`; empty for the whole config).
     pub fn new(path: &str, message: &str) -> Self {
-        ConfigError {
-            path: path.to_owned(),
-            message: message.to_owned(),
-        }
+        ConfigError { path: path.to_owned(), message: message.to_owned() }
     }
 }
 
 impl Subject {
     /// The value of the named attribute, if the profile has it.
     pub fn attribute(&self, name: &str) -> Option<&Value> {
-        self.attributes
-            .iter()
-            .find(|a| a.name == name)
-            .map(|a| &a.value)
+        self.attributes.iter().find(|a| a.name == name).map(|a| &a.value)
     }
 
     /// The named attribute as text, if it is text.
@@ -168,19 +155,13 @@ impl Event {
     /// Parses the event's properties (a JSON object).
     pub fn properties_json(&self) -> Result<serde_json::Value, PluginError> {
         serde_json::from_str(&self.properties).map_err(|e| {
-            PluginError::new(
-                "invalid_properties",
-                &format!("event {}: properties: {e}", self.id),
-            )
+            PluginError::new("invalid_properties", &format!("event {}: properties: {e}", self.id))
         })
     }
 }
 
 impl From<bool> for Membership {
     fn from(member: bool) -> Self {
-        Membership {
-            member,
-            score: None,
-        }
+        Membership { member, score: None }
     }
 }

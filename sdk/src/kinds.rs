@@ -4,8 +4,8 @@ use std::cell::RefCell;
 
 use crate::__private::kpi_calculator::exports::baton::plugin::kpi;
 use crate::{
-    ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, Invocation, Membership,
-    Message, Metric, PluginError, PluginInfo, Subject,
+    ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, Invocation, Membership, Message, Metric,
+    PluginError, PluginInfo, Subject,
 };
 
 /// What every plugin provides, whatever its kind.
@@ -23,10 +23,7 @@ pub trait Plugin {
 /// A segment rule: decides which profiles belong to an audience, many at a time.
 pub trait SegmentRule: Plugin {
     /// Returns exactly one [`Membership`] per subject, in order.
-    fn evaluate(
-        invocation: Invocation,
-        subjects: Vec<Subject>,
-    ) -> Result<Vec<Membership>, PluginError>;
+    fn evaluate(invocation: Invocation, subjects: Vec<Subject>) -> Result<Vec<Membership>, PluginError>;
 }
 
 /// A personalizer: renders the message one profile receives.
@@ -46,11 +43,7 @@ pub trait ChannelAdapter: Plugin {
     fn build(invocation: Invocation, message: Message) -> Result<Vec<HttpRequest>, PluginError>;
 
     /// Classifies the response to the request at `request_index`.
-    fn classify(
-        invocation: Invocation,
-        request_index: u32,
-        response: HttpResponse,
-    ) -> DeliveryOutcome;
+    fn classify(invocation: Invocation, request_index: u32, response: HttpResponse) -> DeliveryOutcome;
 }
 
 /// A KPI calculator: streams a campaign's events through an [`Accumulator`].
@@ -79,9 +72,7 @@ pub struct AccumulatorCell<K: KpiCalculator>(RefCell<K::Accumulator>);
 impl<K: KpiCalculator> kpi::GuestAccumulator for AccumulatorCell<K> {
     fn open(invocation: Invocation) -> Result<kpi::Accumulator, PluginError> {
         let state = K::open(invocation)?;
-        Ok(kpi::Accumulator::new(AccumulatorCell::<K>(RefCell::new(
-            state,
-        ))))
+        Ok(kpi::Accumulator::new(AccumulatorCell::<K>(RefCell::new(state))))
     }
 
     fn add(&self, events: Vec<Event>) -> Result<(), PluginError> {
@@ -131,9 +122,7 @@ macro_rules! segment_rule {
 macro_rules! personalizer {
     ($ty:ident) => {
         const _: () = {
-            impl $crate::__private::personalizer::exports::baton::plugin::personalization::Guest
-                for $ty
-            {
+            impl $crate::__private::personalizer::exports::baton::plugin::personalization::Guest for $ty {
                 $crate::__meta_fns!($ty);
                 fn personalize(
                     invocation: $crate::Invocation,

@@ -42,8 +42,8 @@ pub use __private::channel_adapter::exports::baton::plugin::channel::{
 };
 pub use __private::kpi_calculator::exports::baton::plugin::kpi::Metric;
 pub use __private::segment_rule::baton::plugin::types::{
-    Attribute, ConfigError, Event, Invocation, Message, Needs, PluginError, PluginInfo, PluginKind,
-    Subject, Value,
+    Attribute, ConfigError, Event, Invocation, Message, Needs, PluginError, PluginInfo, PluginKind, Subject,
+    Value,
 };
 pub use __private::segment_rule::exports::baton::plugin::segmentation::Membership;
 

@@ -18,24 +18,14 @@ use baton::{Limits, Runtime, Storage};
 use baton_tests::{fixture, install, invocation, subject, test_config};
 
 fn main() {
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let memory = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|m| {
-            m.lines()
-                .next()
-                .map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned())
-        })
+        .and_then(|m| m.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("?").to_owned()))
         .unwrap_or_else(|| "?".into());
     println!(
         "machine: {cores} cores, MemTotal {memory} kB; profile: {}",
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        }
+        if cfg!(debug_assertions) { "debug" } else { "release" }
     );
 
     let dir = tempfile::tempdir().unwrap();
@@ -54,10 +44,7 @@ fn main() {
     let runtime = Runtime::new(test_config(), Storage::open(dir.path()).unwrap()).unwrap();
     let started = Instant::now();
     let plugin = runtime.plugin(&hash).unwrap();
-    println!(
-        "restart load seg-vip from cached artifact: {:.2} ms",
-        ms(started.elapsed())
-    );
+    println!("restart load seg-vip from cached artifact: {:.2} ms", ms(started.elapsed()));
 
     // Fresh instance per call: instantiate from InstancePre + the smallest call.
     let mut samples = Vec::with_capacity(2_000);
@@ -80,10 +67,7 @@ fn main() {
                 let tier = if i % 3 == 0 { "vip" } else { "basic" };
                 subject(
                     &format!("p-{i}"),
-                    &[
-                        ("tier", Value::Text(tier.into())),
-                        ("lifetime_value", Value::Float(i as f64)),
-                    ],
+                    &[("tier", Value::Text(tier.into())), ("lifetime_value", Value::Float(i as f64))],
                 )
             })
             .collect();
@@ -108,18 +92,10 @@ fn main() {
 
     let spin = install(&runtime, "bad-spin");
     let deadline = Duration::from_millis(10);
-    let limits = Limits {
-        fuel: u64::MAX,
-        deadline,
-        ..Limits::default()
-    };
+    let limits = Limits { fuel: u64::MAX, deadline, ..Limits::default() };
     let mut overshoot = Vec::new();
     for _ in 0..30 {
-        let err = runtime
-            .call(&spin)
-            .with_limits(limits.clone())
-            .evaluate(&inv, &[])
-            .unwrap_err();
+        let err = runtime.call(&spin).with_limits(limits.clone()).evaluate(&inv, &[]).unwrap_err();
         overshoot.push(err.metrics.wall_time.saturating_sub(deadline));
     }
     let (p50, p99) = percentiles(&mut overshoot);
@@ -137,12 +113,7 @@ fn native_rule(subjects: &[Subject], tier: &str) -> Vec<(bool, Option<f64>)> {
     subjects
         .iter()
         .map(|s| {
-            let attr = |name: &str| {
-                s.attributes
-                    .iter()
-                    .find(|a| a.name == name)
-                    .map(|a| &a.value)
-            };
+            let attr = |name: &str| s.attributes.iter().find(|a| a.name == name).map(|a| &a.value);
             let member = matches!(attr("tier"), Some(Value::Text(t)) if t == tier);
             let score = match attr("lifetime_value") {
                 Some(Value::Float(f)) => Some(*f),

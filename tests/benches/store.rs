@@ -16,23 +16,12 @@ use std::time::Instant;
 use baton::{NewEvent, ProfileId, Storage};
 
 const BATCH: usize = 1_000;
-const KINDS: [&str; 6] = [
-    "page",
-    "product_viewed",
-    "added_to_cart",
-    "order_completed",
-    "email_opened",
-    "email_clicked",
-];
+const KINDS: [&str; 6] =
+    ["page", "product_viewed", "added_to_cart", "order_completed", "email_opened", "email_clicked"];
 
 fn main() {
-    let total: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
-    let cores = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
+    let total: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     println!("machine: {cores} cores; events: {total}; batch: {BATCH}");
     let profiles = (total / 20).max(1);
 
@@ -73,9 +62,7 @@ fn main() {
             let mut scanned = 0usize;
             let sample = 2_000.min(profiles);
             for p in 0..sample {
-                let owner = storage
-                    .profile_by_identity(&baton::Identity::User(format!("u{p}")))
-                    .unwrap();
+                let owner = storage.profile_by_identity(&baton::Identity::User(format!("u{p}"))).unwrap();
                 if let Some(profile) = owner {
                     scanned += storage.events_of(profile.id).unwrap().len();
                 }
@@ -116,15 +103,9 @@ fn event(rng: &mut SplitMix, thread: usize, i: usize, profiles: usize) -> NewEve
     let profile = ((u * u) * profiles as f64) as usize;
     let kind = KINDS[(rng.next() % KINDS.len() as u64) as usize];
     let mut properties = serde_json::Map::new();
-    properties.insert(
-        "path".into(),
-        serde_json::json!(format!("/products/{}", rng.next() % 5_000)),
-    );
+    properties.insert("path".into(), serde_json::json!(format!("/products/{}", rng.next() % 5_000)));
     if kind == "order_completed" {
-        properties.insert(
-            "revenue".into(),
-            serde_json::json!((rng.next() % 20_000) as f64 / 100.0),
-        );
+        properties.insert("revenue".into(), serde_json::json!((rng.next() % 20_000) as f64 / 100.0));
         properties.insert("currency".into(), serde_json::json!("EUR"));
     }
     NewEvent {
@@ -145,11 +126,7 @@ fn walk_size(path: &std::path::Path) -> u64 {
                 .flatten()
                 .map(|e| {
                     let p = e.path();
-                    if p.is_dir() {
-                        walk_size(&p)
-                    } else {
-                        e.metadata().map(|m| m.len()).unwrap_or(0)
-                    }
+                    if p.is_dir() { walk_size(&p) } else { e.metadata().map(|m| m.len()).unwrap_or(0) }
                 })
                 .sum()
         })

@@ -11,8 +11,7 @@ use baton::{LoadedPlugin, Runtime, RuntimeConfig, Storage};
 
 /// The bytes of a fixture component, by crate name (`seg-vip`, `bad-spin`, ...).
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path =
-        PathBuf::from(env!("BATON_FIXTURES_DIR")).join(format!("{}.wasm", name.replace('-', "_")));
+    let path = PathBuf::from(env!("BATON_FIXTURES_DIR")).join(format!("{}.wasm", name.replace('-', "_")));
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
@@ -25,27 +24,17 @@ pub fn runtime() -> (Runtime, tempfile::TempDir) {
 
 /// The runtime settings tests use: defaults with a pool sized for a test process.
 pub fn test_config() -> RuntimeConfig {
-    RuntimeConfig {
-        max_instances: 32,
-        ..RuntimeConfig::default()
-    }
+    RuntimeConfig { max_instances: 32, ..RuntimeConfig::default() }
 }
 
 /// Installs a fixture, panicking with the install error if it fails.
 pub fn install(runtime: &Runtime, name: &str) -> Arc<LoadedPlugin> {
-    runtime
-        .install(&fixture(name))
-        .unwrap_or_else(|e| panic!("install {name}: {e}"))
+    runtime.install(&fixture(name)).unwrap_or_else(|e| panic!("install {name}: {e}"))
 }
 
 /// An invocation for campaign `c-1` at a fixed time with a fixed seed.
 pub fn invocation(config: &str) -> Invocation {
-    Invocation {
-        campaign_id: "c-1".into(),
-        config: config.into(),
-        now: 1_750_000_000_000,
-        seed: 42,
-    }
+    Invocation { campaign_id: "c-1".into(), config: config.into(), now: 1_750_000_000_000, seed: 42 }
 }
 
 /// A subject with the given text and float attributes and no events.
@@ -54,10 +43,7 @@ pub fn subject(id: &str, attributes: &[(&str, Value)]) -> Subject {
         profile_id: id.into(),
         attributes: attributes
             .iter()
-            .map(|(name, value)| Attribute {
-                name: (*name).into(),
-                value: value.clone(),
-            })
+            .map(|(name, value)| Attribute { name: (*name).into(), value: value.clone() })
             .collect(),
         events: Vec::new(),
         timezone: None,
@@ -100,12 +86,8 @@ pub fn pending_send(
         enqueued_at: due,
         last_error: None,
     };
-    let sent_to = baton::SentTo {
-        at: due,
-        channel: "email".into(),
-        campaign: campaign.into(),
-        transactional: false,
-    };
+    let sent_to =
+        baton::SentTo { at: due, channel: "email".into(), campaign: campaign.into(), transactional: false };
     (send, sent_to)
 }
 
@@ -115,13 +97,8 @@ pub fn engine() -> (baton::Engine, Arc<baton::FixedClock>, tempfile::TempDir) {
     let storage = Storage::open(dir.path()).unwrap();
     let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
     let clock = Arc::new(baton::FixedClock::at(1_750_000_000_000));
-    let engine = baton::Engine::new(
-        storage,
-        runtime,
-        clock.clone(),
-        baton::DeliveryConfig::default(),
-    )
-    .unwrap();
+    let engine =
+        baton::Engine::new(storage, runtime, clock.clone(), baton::DeliveryConfig::default()).unwrap();
     (engine, clock, dir)
 }
 
@@ -131,10 +108,7 @@ pub fn welcome_campaign() -> baton::Campaign {
         id: "welcome".into(),
         name: "Welcome".into(),
         state: baton::CampaignState::Draft,
-        trigger: baton::Trigger::Event {
-            event: "signed_up".into(),
-            filter: Default::default(),
-        },
+        trigger: baton::Trigger::Event { event: "signed_up".into(), filter: Default::default() },
         channel: "email".into(),
         purpose: "marketing".into(),
         transactional: false,
@@ -165,10 +139,7 @@ pub struct Received {
 impl Received {
     /// The value of a header, if present.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -185,9 +156,8 @@ impl Vendor {
     /// Starts the stand-in on an ephemeral loopback port.
     pub async fn start() -> Vendor {
         let received: Arc<std::sync::Mutex<Vec<Received>>> = Arc::default();
-        let script: Arc<
-            std::sync::Mutex<std::collections::VecDeque<(u16, Vec<(String, String)>)>>,
-        > = Arc::default();
+        let script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, Vec<(String, String)>)>>> =
+            Arc::default();
         let (log, answers) = (received.clone(), script.clone());
         let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
             let (log, answers) = (log.clone(), answers.clone());
@@ -196,23 +166,12 @@ impl Vendor {
                 let headers = request
                     .headers()
                     .iter()
-                    .map(|(k, v)| {
-                        (
-                            k.as_str().to_owned(),
-                            v.to_str().unwrap_or_default().to_owned(),
-                        )
-                    })
+                    .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
                     .collect();
-                let body = axum::body::to_bytes(request.into_body(), 1 << 20)
-                    .await
-                    .unwrap_or_default();
+                let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
                 let n = {
                     let mut log = log.lock().unwrap();
-                    log.push(Received {
-                        line,
-                        headers,
-                        body: String::from_utf8_lossy(&body).into_owned(),
-                    });
+                    log.push(Received { line, headers, body: String::from_utf8_lossy(&body).into_owned() });
                     log.len()
                 };
                 let (status, headers) = answers
@@ -230,11 +189,7 @@ impl Vendor {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Vendor {
-            addr,
-            received,
-            script,
-        }
+        Vendor { addr, received, script }
     }
 
     /// Queues responses: each request takes the next one.
@@ -243,10 +198,7 @@ impl Vendor {
         for (status, headers) in responses {
             script.push_back((
                 *status,
-                headers
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
+                headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             ));
         }
     }
@@ -264,10 +216,7 @@ impl Vendor {
 
 /// The grants `chan-echo` needs: loopback and its token.
 pub fn echo_grants() -> baton::Grants {
-    baton::Grants {
-        allowed_hosts: vec!["127.0.0.1".into()],
-        secrets: vec!["ECHO_TOKEN".into()],
-    }
+    baton::Grants { allowed_hosts: vec!["127.0.0.1".into()], secrets: vec!["ECHO_TOKEN".into()] }
 }
 
 /// Installs `seg-vip` (bound with `segment_config`), optionally `pers-greeting`, and `chan-echo`
@@ -282,54 +231,16 @@ pub fn activate(
 ) {
     use baton::{Grants, Slot};
     let id = campaign.id.clone();
-    let segment = engine
-        .runtime()
-        .install(&fixture("seg-vip"))
-        .unwrap()
-        .hash();
-    let channel = engine
-        .runtime()
-        .install(&fixture("chan-echo"))
-        .unwrap()
-        .hash();
+    let segment = engine.runtime().install(&fixture("seg-vip")).unwrap().hash();
+    let channel = engine.runtime().install(&fixture("chan-echo")).unwrap().hash();
     engine.create_campaign(campaign).unwrap();
-    engine
-        .bind(
-            &id,
-            Slot::Segment,
-            segment,
-            segment_config,
-            Grants::default(),
-        )
-        .unwrap();
+    engine.bind(&id, Slot::Segment, segment, segment_config, Grants::default()).unwrap();
     if personalize {
-        let greeting = engine
-            .runtime()
-            .install(&fixture("pers-greeting"))
-            .unwrap()
-            .hash();
-        engine
-            .bind(
-                &id,
-                Slot::Personalizer,
-                greeting,
-                serde_json::json!({}),
-                Grants::default(),
-            )
-            .unwrap();
+        let greeting = engine.runtime().install(&fixture("pers-greeting")).unwrap().hash();
+        engine.bind(&id, Slot::Personalizer, greeting, serde_json::json!({}), Grants::default()).unwrap();
     }
-    engine
-        .bind(
-            &id,
-            Slot::Channel,
-            channel,
-            serde_json::json!({ "url": channel_url }),
-            grants,
-        )
-        .unwrap();
-    engine
-        .transition(&id, baton::CampaignState::Active)
-        .unwrap();
+    engine.bind(&id, Slot::Channel, channel, serde_json::json!({ "url": channel_url }), grants).unwrap();
+    engine.transition(&id, baton::CampaignState::Active).unwrap();
 }
 
 /// Creates a customer with traits; `consent` grants email marketing.
@@ -340,16 +251,11 @@ pub fn customer(
     consent: bool,
 ) -> baton::ProfileId {
     let traits = traits.as_object().unwrap().clone();
-    let id = engine
-        .storage()
-        .identify(Some(user), None, &traits, 1)
-        .unwrap();
+    let id = engine.storage().identify(Some(user), None, &traits, 1).unwrap();
     if consent {
         engine
             .storage()
-            .update_profile(id, 2, |p| {
-                p.set_consent("email", "marketing", baton::ConsentState::Granted, 2)
-            })
+            .update_profile(id, 2, |p| p.set_consent("email", "marketing", baton::ConsentState::Granted, 2))
             .unwrap();
     }
     id

@@ -20,35 +20,14 @@ async fn setup(grants: Grants, delivery: baton::DeliveryConfig) -> Setup {
     let vendor = Vendor::start().await;
     let dir = tempfile::tempdir().unwrap();
     let storage = baton::Storage::open(dir.path()).unwrap();
-    let runtime =
-        Arc::new(baton::Runtime::new(baton_tests::test_config(), storage.clone()).unwrap());
+    let runtime = Arc::new(baton::Runtime::new(baton_tests::test_config(), storage.clone()).unwrap());
     let clock = Arc::new(baton::FixedClock::at(NOW));
     let engine = Arc::new(Engine::new(storage, runtime, clock.clone(), delivery).unwrap());
     let url = vendor.url("/send");
-    activate(
-        &engine,
-        welcome_campaign(),
-        serde_json::json!({}),
-        false,
-        &url,
-        grants,
-    );
-    engine
-        .storage()
-        .put_secret("ECHO_TOKEN", &SecretValue::new("s3cret-token"))
-        .unwrap();
-    customer(
-        &engine,
-        "ada",
-        serde_json::json!({"email": "ada@example.com", "tier": "vip"}),
-        true,
-    );
-    Setup {
-        engine,
-        clock,
-        vendor,
-        _dir: dir,
-    }
+    activate(&engine, welcome_campaign(), serde_json::json!({}), false, &url, grants);
+    engine.storage().put_secret("ECHO_TOKEN", &SecretValue::new("s3cret-token")).unwrap();
+    customer(&engine, "ada", serde_json::json!({"email": "ada@example.com", "tier": "vip"}), true);
+    Setup { engine, clock, vendor, _dir: dir }
 }
 
 fn granted() -> Grants {
@@ -80,15 +59,9 @@ async fn a_triggered_campaign_delivers_with_the_secret_substituted_by_the_host()
     let received = s.vendor.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].line, "POST /send");
-    assert_eq!(
-        received[0].header("authorization"),
-        Some("Bearer s3cret-token")
-    );
+    assert_eq!(received[0].header("authorization"), Some("Bearer s3cret-token"));
     let key = received[0].header("idempotency-key").unwrap().to_owned();
-    assert!(
-        key.starts_with("welcome:pr_") && key.ends_with(":evt-1"),
-        "{key}"
-    );
+    assert!(key.starts_with("welcome:pr_") && key.ends_with(":evt-1"), "{key}");
     let body: serde_json::Value = serde_json::from_str(&received[0].body).unwrap();
     assert_eq!(
         body,
@@ -97,12 +70,7 @@ async fn a_triggered_campaign_delivers_with_the_secret_substituted_by_the_host()
 
     let deliveries = s.engine.storage().deliveries("welcome").unwrap();
     assert_eq!(deliveries.len(), 1);
-    assert_eq!(
-        deliveries[0].outcome,
-        SendOutcome::Delivered {
-            receipt: Some("m-1".into())
-        }
-    );
+    assert_eq!(deliveries[0].outcome, SendOutcome::Delivered { receipt: Some("m-1".into()) });
     assert_eq!(s.engine.storage().outbox_len(), 0);
     // Nothing more to do; nothing sent twice.
     assert_eq!(s.engine.deliver_due().await.unwrap().claimed, 0);
@@ -118,33 +86,19 @@ async fn a_429_with_retry_after_is_honoured() {
     assert_eq!(report.retried, 1);
     let pending = s.engine.storage().pending_sends().unwrap();
     assert_eq!(pending[0].next_attempt_at, NOW + 7_000);
-    assert_eq!(
-        pending[0].last_error.as_deref(),
-        Some("vendor throttled (429)")
-    );
+    assert_eq!(pending[0].last_error.as_deref(), Some("vendor throttled (429)"));
 
     s.clock.set(NOW + 6_999);
-    assert_eq!(
-        s.engine.deliver_due().await.unwrap().claimed,
-        0,
-        "not before Retry-After"
-    );
+    assert_eq!(s.engine.deliver_due().await.unwrap().claimed, 0, "not before Retry-After");
     s.clock.set(NOW + 7_000);
     assert_eq!(s.engine.deliver_due().await.unwrap().delivered, 1);
     assert_eq!(s.vendor.received().len(), 2);
-    assert_eq!(
-        s.engine.storage().deliveries("welcome").unwrap()[0].attempts,
-        2
-    );
+    assert_eq!(s.engine.storage().deliveries("welcome").unwrap()[0].attempts, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vendor_down_for_a_while_leads_to_retries_then_dead_letters_and_replay_delivers() {
-    let config = baton::DeliveryConfig {
-        max_attempts: 3,
-        base_backoff_ms: 1_000,
-        ..Default::default()
-    };
+    let config = baton::DeliveryConfig { max_attempts: 3, base_backoff_ms: 1_000, ..Default::default() };
     let s = setup(granted(), config).await;
     s.vendor.answer(&[(503, &[]), (503, &[]), (503, &[])]);
     trigger(&s.engine, "evt-1");
@@ -152,64 +106,37 @@ async fn a_vendor_down_for_a_while_leads_to_retries_then_dead_letters_and_replay
     let mut now = NOW;
     assert_eq!(s.engine.deliver_due().await.unwrap().retried, 1);
     let first_retry = s.engine.storage().pending_sends().unwrap()[0].next_attempt_at - now;
-    assert!(
-        (500..=1_000).contains(&first_retry),
-        "backoff with jitter: {first_retry}"
-    );
+    assert!((500..=1_000).contains(&first_retry), "backoff with jitter: {first_retry}");
     now += 1_000;
     s.clock.set(now);
     assert_eq!(s.engine.deliver_due().await.unwrap().retried, 1);
     let second_retry = s.engine.storage().pending_sends().unwrap()[0].next_attempt_at - now;
-    assert!(
-        (1_000..=2_000).contains(&second_retry),
-        "doubling backoff: {second_retry}"
-    );
+    assert!((1_000..=2_000).contains(&second_retry), "doubling backoff: {second_retry}");
     now += 2_000;
     s.clock.set(now);
     assert_eq!(s.engine.deliver_due().await.unwrap().dead_lettered, 1);
 
     let dead = s.engine.storage().dead_letters("welcome").unwrap();
     assert_eq!(dead.len(), 1);
-    assert_eq!(
-        dead[0].last_error.as_deref(),
-        Some("vendor answered 503, retryable (after 3 attempts)")
-    );
+    assert_eq!(dead[0].last_error.as_deref(), Some("vendor answered 503, retryable (after 3 attempts)"));
     assert_eq!(s.engine.storage().outbox_len(), 0);
     assert_eq!(s.vendor.received().len(), 3);
 
     // The vendor is back (the script is used up: it answers 202). Replay delivers.
-    assert_eq!(
-        s.engine
-            .storage()
-            .replay_dead_letters("welcome", now)
-            .unwrap(),
-        1
-    );
+    assert_eq!(s.engine.storage().replay_dead_letters("welcome", now).unwrap(), 1);
     assert_eq!(s.engine.deliver_due().await.unwrap().delivered, 1);
     let received = s.vendor.received();
     assert_eq!(received.len(), 4);
-    let keys: std::collections::BTreeSet<&str> = received
-        .iter()
-        .filter_map(|r| r.header("idempotency-key"))
-        .collect();
-    assert_eq!(
-        keys.len(),
-        1,
-        "every attempt carries the same idempotency key"
-    );
+    let keys: std::collections::BTreeSet<&str> =
+        received.iter().filter_map(|r| r.header("idempotency-key")).collect();
+    assert_eq!(keys.len(), 1, "every attempt carries the same idempotency key");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_and_secrets_not_granted_are_refused_before_anything_is_sent() {
     // The binding grants the host but not the secret the adapter refers to.
-    let s = setup(
-        Grants {
-            allowed_hosts: vec!["127.0.0.1".into()],
-            secrets: vec![],
-        },
-        Default::default(),
-    )
-    .await;
+    let s =
+        setup(Grants { allowed_hosts: vec!["127.0.0.1".into()], secrets: vec![] }, Default::default()).await;
     trigger(&s.engine, "evt-1");
     assert_eq!(s.engine.deliver_due().await.unwrap().rejected, 1);
     assert!(s.vendor.received().is_empty());
@@ -224,32 +151,14 @@ async fn hosts_and_secrets_not_granted_are_refused_before_anything_is_sent() {
     // Revoking the host grant takes effect on sends already queued.
     let s = setup(granted(), Default::default()).await;
     trigger(&s.engine, "evt-2");
-    let binding = s
-        .engine
-        .storage()
-        .binding("welcome", &Slot::Channel)
-        .unwrap()
-        .unwrap();
-    let revoked = Grants {
-        allowed_hosts: vec![],
-        secrets: vec!["ECHO_TOKEN".into()],
-    };
-    s.engine
-        .bind(
-            "welcome",
-            Slot::Channel,
-            binding.plugin,
-            binding.config,
-            revoked,
-        )
-        .unwrap();
+    let binding = s.engine.storage().binding("welcome", &Slot::Channel).unwrap().unwrap();
+    let revoked = Grants { allowed_hosts: vec![], secrets: vec!["ECHO_TOKEN".into()] };
+    s.engine.bind("welcome", Slot::Channel, binding.plugin, binding.config, revoked).unwrap();
     assert_eq!(s.engine.deliver_due().await.unwrap().rejected, 1);
     assert!(s.vendor.received().is_empty());
     let outcome = &s.engine.storage().deliveries("welcome").unwrap()[0].outcome;
     assert_eq!(
         *outcome,
-        SendOutcome::Rejected {
-            reason: "request 0: host `127.0.0.1` is not granted to this binding".into()
-        }
+        SendOutcome::Rejected { reason: "request 0: host `127.0.0.1` is not granted to this binding".into() }
     );
 }

@@ -2,8 +2,8 @@
 //! personalize → outbox.
 
 use baton::{
-    Engine, Experiment, Grants, NewEvent, ProfileId, SkipReason, Slot, Suppression,
-    SuppressionReason, Trigger, Variant,
+    Engine, Experiment, Grants, NewEvent, ProfileId, SkipReason, Slot, Suppression, SuppressionReason,
+    Trigger, Variant,
 };
 use baton_tests::{activate, customer, echo_grants, engine, welcome_campaign};
 
@@ -24,14 +24,7 @@ fn signed_up(engine: &Engine, id: &str, user: &str) -> Vec<baton::Event> {
 /// An active campaign: vip segment, greeting personalizer, echo channel.
 fn active(engine: &Engine, campaign: baton::Campaign) {
     let url = "http://127.0.0.1:9/send";
-    activate(
-        engine,
-        campaign,
-        serde_json::json!({"tier": "vip"}),
-        true,
-        url,
-        echo_grants(),
-    );
+    activate(engine, campaign, serde_json::json!({"tier": "vip"}), true, url, echo_grants());
 }
 
 #[test]
@@ -45,13 +38,8 @@ fn a_triggering_event_queues_one_personalized_message() {
         true,
     );
 
-    let report = engine
-        .on_events(&signed_up(&engine, "evt-1", "ada"))
-        .unwrap();
-    assert_eq!(
-        (report.evaluated, report.audience, report.queued),
-        (1, 1, 1)
-    );
+    let report = engine.on_events(&signed_up(&engine, "evt-1", "ada")).unwrap();
+    assert_eq!((report.evaluated, report.audience, report.queued), (1, 1, 1));
     let pending = engine.storage().pending_sends().unwrap();
     assert_eq!(pending.len(), 1);
     let key = format!("welcome:{ada}:evt-1");
@@ -72,9 +60,7 @@ fn a_triggering_event_queues_one_personalized_message() {
     );
 
     // The same trigger again (a retried ingest, a replay): no second message.
-    let again = engine
-        .on_events(&[engine.storage().event("evt-1").unwrap().unwrap()])
-        .unwrap();
+    let again = engine.on_events(&[engine.storage().event("evt-1").unwrap().unwrap()]).unwrap();
     assert_eq!((again.queued, again.duplicates), (0, 1));
     assert_eq!(engine.storage().outbox_len(), 1);
 }
@@ -89,12 +75,7 @@ fn each_policy_suppresses_with_its_reason_code() {
     };
     customer(&engine, "no-consent", vip(Some("a@x.test")), false);
     customer(&engine, "no-address", vip(None), true);
-    customer(
-        &engine,
-        "basic",
-        serde_json::json!({"email": "b@x.test", "tier": "basic"}),
-        true,
-    );
+    customer(&engine, "basic", serde_json::json!({"email": "b@x.test", "tier": "basic"}), true);
     for (user, reason) in [
         ("unsub", SuppressionReason::Unsubscribed),
         ("bounced", SuppressionReason::Bounced),
@@ -105,46 +86,22 @@ fn each_policy_suppresses_with_its_reason_code() {
         engine
             .storage()
             .update_profile(id, 3, |p| {
-                p.suppressions
-                    .insert("email".into(), Suppression { reason, since: 3 });
+                p.suppressions.insert("email".into(), Suppression { reason, since: 3 });
             })
             .unwrap();
     }
     let mut events = Vec::new();
-    for user in [
-        "no-consent",
-        "no-address",
-        "basic",
-        "unsub",
-        "bounced",
-        "complained",
-        "manual",
-    ] {
+    for user in ["no-consent", "no-address", "basic", "unsub", "bounced", "complained", "manual"] {
         events.extend(signed_up(&engine, &format!("e-{user}"), user));
     }
     let report = engine.on_events(&events).unwrap();
-    assert_eq!(
-        (report.evaluated, report.audience, report.queued),
-        (7, 6, 0)
-    );
-    let mut codes: Vec<&str> = engine
-        .storage()
-        .skips("welcome")
-        .unwrap()
-        .iter()
-        .map(|s| s.reason.code())
-        .collect();
+    assert_eq!((report.evaluated, report.audience, report.queued), (7, 6, 0));
+    let mut codes: Vec<&str> =
+        engine.storage().skips("welcome").unwrap().iter().map(|s| s.reason.code()).collect();
     codes.sort();
     assert_eq!(
         codes,
-        vec![
-            "bounced",
-            "complained",
-            "no_address",
-            "no_consent",
-            "suppressed",
-            "unsubscribed"
-        ]
+        vec!["bounced", "complained", "no_address", "no_consent", "suppressed", "unsubscribed"]
     );
     assert_eq!(report.skipped.values().sum::<usize>(), 6);
 }
@@ -155,16 +112,8 @@ fn batch_campaign(control_percent: u8) -> baton::Campaign {
     campaign.trigger = Trigger::Batch { every_ms: None };
     campaign.experiment = Some(Experiment {
         variants: vec![
-            Variant {
-                id: "A".into(),
-                weight: 1,
-                message: None,
-            },
-            Variant {
-                id: "B".into(),
-                weight: 1,
-                message: None,
-            },
+            Variant { id: "A".into(), weight: 1, message: None },
+            Variant { id: "B".into(), weight: 1, message: None },
         ],
         control_percent,
     });
@@ -190,52 +139,25 @@ fn a_batch_run_reaches_exactly_its_audience_and_holds_out_the_control_group() {
     }
     let preview = engine.preview("winback").unwrap();
     assert_eq!(engine.storage().outbox_len(), 0, "a preview sends nothing");
-    assert!(
-        engine.storage().skips("winback").unwrap().is_empty(),
-        "a preview records nothing"
-    );
+    assert!(engine.storage().skips("winback").unwrap().is_empty(), "a preview records nothing");
 
     let report = engine.run_batch("winback", "run-1").unwrap();
     assert_eq!((report.evaluated, report.audience), (200, 100));
-    let control = report
-        .skipped
-        .get(&SkipReason::ControlGroup)
-        .copied()
-        .unwrap_or(0);
+    let control = report.skipped.get(&SkipReason::ControlGroup).copied().unwrap_or(0);
     assert_eq!(report.queued + control, 100);
-    assert!(
-        (10..=30).contains(&control),
-        "about 20% held out, got {control}"
-    );
+    assert!((10..=30).contains(&control), "about 20% held out, got {control}");
     assert_eq!(report.variants.values().sum::<usize>(), report.queued);
     // Deterministic: the preview predicted exactly this.
     assert_eq!(
-        (
-            preview.queued,
-            preview.skipped.clone(),
-            preview.variants.clone()
-        ),
-        (
-            report.queued,
-            report.skipped.clone(),
-            report.variants.clone()
-        )
+        (preview.queued, preview.skipped.clone(), preview.variants.clone()),
+        (report.queued, report.skipped.clone(), report.variants.clone())
     );
     assert_eq!(preview.samples.len(), 5);
 
     let pending = engine.storage().pending_sends().unwrap();
-    let held_out: Vec<ProfileId> = engine
-        .storage()
-        .skips("winback")
-        .unwrap()
-        .iter()
-        .map(|s| s.profile)
-        .collect();
-    assert!(
-        pending
-            .iter()
-            .all(|s| vips.contains(&s.profile) && !held_out.contains(&s.profile))
-    );
+    let held_out: Vec<ProfileId> =
+        engine.storage().skips("winback").unwrap().iter().map(|s| s.profile).collect();
+    assert!(pending.iter().all(|s| vips.contains(&s.profile) && !held_out.contains(&s.profile)));
     assert!(held_out.iter().all(|p| vips.contains(p)));
 
     // Retrying the same run sends nothing twice.
@@ -257,20 +179,9 @@ fn swapping_the_segment_plugin_changes_membership_without_a_restart() {
         );
     }
     assert_eq!(engine.run_batch("winback", "run-1").unwrap().audience, 3);
-    let segment = engine
-        .storage()
-        .binding("winback", &Slot::Segment)
-        .unwrap()
-        .unwrap()
-        .plugin;
+    let segment = engine.storage().binding("winback", &Slot::Segment).unwrap().unwrap().plugin;
     engine
-        .bind(
-            "winback",
-            Slot::Segment,
-            segment,
-            serde_json::json!({"tier": "gold"}),
-            Grants::default(),
-        )
+        .bind("winback", Slot::Segment, segment, serde_json::json!({"tier": "gold"}), Grants::default())
         .unwrap();
     assert_eq!(engine.run_batch("winback", "run-2").unwrap().audience, 7);
 }

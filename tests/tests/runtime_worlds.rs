@@ -2,8 +2,7 @@
 //! runtime over a real sled store.
 
 use baton::contract::{
-    ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, Membership, Message, Metric,
-    Value,
+    ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, Membership, Message, Metric, Value,
 };
 use baton::{CallOutcome, PluginKind, Runtime, Storage};
 use baton_tests::{fixture, install, invocation, runtime, subject, test_config};
@@ -18,48 +17,21 @@ fn segment_rule_judges_a_batch_in_order() {
     assert_eq!(record.version, "1.0.0");
     assert_eq!(record.kind, PluginKind::SegmentRule);
     assert_eq!(record.contract, "0.1.0");
-    assert_eq!(
-        record.attributes,
-        vec!["tier".to_owned(), "lifetime_value".to_owned()]
-    );
+    assert_eq!(record.attributes, vec!["tier".to_owned(), "lifetime_value".to_owned()]);
     assert_eq!(record.hash, baton::ContentHash::of(&fixture("seg-vip")));
 
     let subjects = vec![
-        subject(
-            "p-1",
-            &[
-                ("tier", Value::Text("vip".into())),
-                ("lifetime_value", Value::Float(1200.5)),
-            ],
-        ),
-        subject(
-            "p-2",
-            &[
-                ("tier", Value::Text("basic".into())),
-                ("lifetime_value", Value::Integer(80)),
-            ],
-        ),
+        subject("p-1", &[("tier", Value::Text("vip".into())), ("lifetime_value", Value::Float(1200.5))]),
+        subject("p-2", &[("tier", Value::Text("basic".into())), ("lifetime_value", Value::Integer(80))]),
         subject("p-3", &[("tier", Value::Text("vip".into()))]),
     ];
-    let called = runtime
-        .call(&plugin)
-        .evaluate(&invocation(r#"{"tier":"vip"}"#), &subjects)
-        .unwrap();
+    let called = runtime.call(&plugin).evaluate(&invocation(r#"{"tier":"vip"}"#), &subjects).unwrap();
     assert_eq!(
         called.value,
         vec![
-            Membership {
-                member: true,
-                score: Some(1200.5)
-            },
-            Membership {
-                member: false,
-                score: Some(80.0)
-            },
-            Membership {
-                member: true,
-                score: None
-            },
+            Membership { member: true, score: Some(1200.5) },
+            Membership { member: false, score: Some(80.0) },
+            Membership { member: true, score: None },
         ]
     );
     assert_eq!(called.metrics.outcome, Some(CallOutcome::Ok));
@@ -71,14 +43,8 @@ fn segment_rule_judges_a_batch_in_order() {
     // The plugin logged one debug line through the host interface.
     assert_eq!(called.metrics.log_bytes, "judging 3 subjects".len() as u64);
 
-    let basic = runtime
-        .call(&plugin)
-        .evaluate(&invocation(r#"{"tier":"basic"}"#), &subjects)
-        .unwrap();
-    assert_eq!(
-        basic.value.iter().map(|m| m.member).collect::<Vec<_>>(),
-        vec![false, true, false]
-    );
+    let basic = runtime.call(&plugin).evaluate(&invocation(r#"{"tier":"basic"}"#), &subjects).unwrap();
+    assert_eq!(basic.value.iter().map(|m| m.member).collect::<Vec<_>>(), vec![false, true, false]);
 }
 
 #[test]
@@ -86,25 +52,14 @@ fn validate_config_answers_with_the_path_of_the_fault() {
     let (runtime, _dir) = runtime();
     let plugin = install(&runtime, "seg-vip");
     let call = runtime.call(&plugin);
-    assert_eq!(
-        call.validate_config(r#"{"tier":"gold"}"#).unwrap().value,
-        Ok(())
-    );
+    assert_eq!(call.validate_config(r#"{"tier":"gold"}"#).unwrap().value, Ok(()));
     assert_eq!(
         call.validate_config(r#"{"tier":3}"#).unwrap().value,
-        Err(ConfigError {
-            path: "/tier".into(),
-            message: "must be a string".into()
-        })
+        Err(ConfigError { path: "/tier".into(), message: "must be a string".into() })
     );
     assert_eq!(
-        call.validate_config(r#"{"tier":"x","colour":"red"}"#)
-            .unwrap()
-            .value,
-        Err(ConfigError {
-            path: "".into(),
-            message: "unknown field `colour`, expected `tier`".into()
-        })
+        call.validate_config(r#"{"tier":"x","colour":"red"}"#).unwrap().value,
+        Err(ConfigError { path: "".into(), message: "unknown field `colour`, expected `tier`".into() })
     );
 }
 
@@ -128,27 +83,16 @@ fn personalizer_renders_the_message_for_one_profile() {
     assert_eq!(plugin.kind(), PluginKind::Personalizer);
 
     let ada = subject("p-1", &[("first_name", Value::Text("Ada".into()))]);
-    let called = runtime
-        .call(&plugin)
-        .personalize(&invocation("{}"), &ada, &template())
-        .unwrap();
+    let called = runtime.call(&plugin).personalize(&invocation("{}"), &ada, &template()).unwrap();
     assert_eq!(
         called.value,
-        Message {
-            subject: Some("Hello Ada".into()),
-            body: "Dear Ada, welcome.".into(),
-            ..template()
-        }
+        Message { subject: Some("Hello Ada".into()), body: "Dear Ada, welcome.".into(), ..template() }
     );
 
     let nameless = subject("p-2", &[]);
     let called = runtime
         .call(&plugin)
-        .personalize(
-            &invocation(r#"{"fallback":"friend"}"#),
-            &nameless,
-            &template(),
-        )
+        .personalize(&invocation(r#"{"fallback":"friend"}"#), &nameless, &template())
         .unwrap();
     assert_eq!(called.value.body, "Dear friend, welcome.");
 }
@@ -161,11 +105,7 @@ fn channel_adapter_builds_requests_and_classifies_responses() {
     assert_eq!(plugin.record().secrets, vec!["ECHO_TOKEN".to_owned()]);
     let inv = invocation(r#"{"url":"http://127.0.0.1:9/send"}"#);
 
-    let message = Message {
-        subject: Some("Hi".into()),
-        body: "Welcome".into(),
-        ..template()
-    };
+    let message = Message { subject: Some("Hi".into()), body: "Welcome".into(), ..template() };
     let built = runtime.call(&plugin).build(&inv, &message).unwrap();
     assert_eq!(
         built.value,
@@ -174,10 +114,7 @@ fn channel_adapter_builds_requests_and_classifies_responses() {
             url: "http://127.0.0.1:9/send".into(),
             headers: vec![
                 ("content-type".into(), "application/json".into()),
-                (
-                    "authorization".into(),
-                    "Bearer {{secret:ECHO_TOKEN}}".into()
-                ),
+                ("authorization".into(), "Bearer {{secret:ECHO_TOKEN}}".into()),
                 ("idempotency-key".into(), "c-1:p-1:welcome".into()),
             ],
             body: br#"{"body":"Welcome","subject":"Hi","to":"ada@example.com"}"#.to_vec(),
@@ -186,10 +123,7 @@ fn channel_adapter_builds_requests_and_classifies_responses() {
 
     let response = |status: u16, headers: &[(&str, &str)]| HttpResponse {
         status,
-        headers: headers
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect(),
+        headers: headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
         body: Vec::new(),
     };
     let classify = |r: HttpResponse| runtime.call(&plugin).classify(&inv, 0, &r).unwrap().value;
@@ -197,18 +131,9 @@ fn channel_adapter_builds_requests_and_classifies_responses() {
         classify(response(202, &[("x-message-id", "m-1")])),
         DeliveryOutcome::Delivered(Some("m-1".into()))
     );
-    assert_eq!(
-        classify(response(429, &[("retry-after", "7")])),
-        DeliveryOutcome::Throttled(Some(7000))
-    );
-    assert_eq!(
-        classify(response(503, &[])),
-        DeliveryOutcome::RetryAfter(None)
-    );
-    assert_eq!(
-        classify(response(400, &[])),
-        DeliveryOutcome::Rejected("vendor answered 400".into())
-    );
+    assert_eq!(classify(response(429, &[("retry-after", "7")])), DeliveryOutcome::Throttled(Some(7000)));
+    assert_eq!(classify(response(503, &[])), DeliveryOutcome::RetryAfter(None));
+    assert_eq!(classify(response(400, &[])), DeliveryOutcome::Rejected("vendor answered 400".into()));
 }
 
 fn event(id: &str, name: &str) -> Event {
@@ -230,10 +155,7 @@ fn count(name: &str, value: f64, dimensions: &[(&str, &str)]) -> Metric {
         numerator: None,
         denominator: None,
         denominator_name: None,
-        dimensions: dimensions
-            .iter()
-            .map(|(k, v)| ((*k).into(), (*v).into()))
-            .collect(),
+        dimensions: dimensions.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
     }
 }
 
@@ -242,13 +164,8 @@ fn kpi_calculator_streams_batches_through_one_accumulator() {
     let (runtime, _dir) = runtime();
     let plugin = install(&runtime, "kpi-count");
     let mut run = runtime.call(&plugin).open_kpi(&invocation("{}")).unwrap();
-    let first = run
-        .add(&[
-            event("e1", "delivered"),
-            event("e2", "opened"),
-            event("e3", "delivered"),
-        ])
-        .unwrap();
+    let first =
+        run.add(&[event("e1", "delivered"), event("e2", "opened"), event("e3", "delivered")]).unwrap();
     assert_eq!(first.outcome, Some(CallOutcome::Ok));
     run.add(&[event("e4", "clicked")]).unwrap();
     run.add(&[]).unwrap();
@@ -281,25 +198,10 @@ fn install_is_idempotent_and_survives_a_restart_without_recompiling() {
     let runtime = Runtime::new(test_config(), Storage::open(dir.path()).unwrap()).unwrap();
     let plugin = runtime.plugin(&hash).unwrap();
     assert_eq!(plugin.record().name, "seg-vip");
-    assert_eq!(
-        runtime.stats(),
-        baton::RuntimeStats {
-            compilations: 0,
-            artifact_loads: 1
-        }
-    );
+    assert_eq!(runtime.stats(), baton::RuntimeStats { compilations: 0, artifact_loads: 1 });
     let subjects = [subject("p-1", &[("tier", Value::Text("vip".into()))])];
-    let called = runtime
-        .call(&plugin)
-        .evaluate(&invocation("{}"), &subjects)
-        .unwrap();
-    assert_eq!(
-        called.value,
-        vec![Membership {
-            member: true,
-            score: None
-        }]
-    );
+    let called = runtime.call(&plugin).evaluate(&invocation("{}"), &subjects).unwrap();
+    assert_eq!(called.value, vec![Membership { member: true, score: None }]);
 }
 
 #[test]
@@ -313,10 +215,7 @@ fn calls_run_concurrently_from_many_threads() {
                 for i in 0..25 {
                     let tier = if (t + i) % 2 == 0 { "vip" } else { "basic" };
                     let subjects = [subject("p", &[("tier", Value::Text(tier.into()))])];
-                    let called = runtime
-                        .call(plugin)
-                        .evaluate(&invocation("{}"), &subjects)
-                        .unwrap();
+                    let called = runtime.call(plugin).evaluate(&invocation("{}"), &subjects).unwrap();
                     assert_eq!(called.value[0].member, tier == "vip");
                 }
             });

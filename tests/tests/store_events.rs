@@ -34,31 +34,19 @@ fn ingest_reports_each_event_and_is_idempotent() {
         event("e4", Some("ada"), None, " ", 30),
     ];
     let outcomes = storage.ingest(&batch, 1).unwrap();
-    let ada = storage
-        .profile_by_identity(&Identity::User("ada".into()))
-        .unwrap()
-        .unwrap()
-        .id;
+    let ada = storage.profile_by_identity(&Identity::User("ada".into())).unwrap().unwrap().id;
     assert_eq!(
         outcomes,
         vec![
             IngestOutcome::Stored { profile: ada },
             IngestOutcome::Stored { profile: ada },
             IngestOutcome::Duplicate,
-            IngestOutcome::Rejected {
-                reason: "`id` must not be empty".into()
-            },
-            IngestOutcome::Rejected {
-                reason: "an event needs a `user_id` or an `anonymous_id`".into()
-            },
-            IngestOutcome::Rejected {
-                reason: "`name` must not be empty".into()
-            },
+            IngestOutcome::Rejected { reason: "`id` must not be empty".into() },
+            IngestOutcome::Rejected { reason: "an event needs a `user_id` or an `anonymous_id`".into() },
+            IngestOutcome::Rejected { reason: "`name` must not be empty".into() },
         ]
     );
-    let again = storage
-        .ingest(&[event("e2", Some("ada"), None, "page", 20)], 2)
-        .unwrap();
+    let again = storage.ingest(&[event("e2", Some("ada"), None, "page", 20)], 2).unwrap();
     assert_eq!(again, vec![IngestOutcome::Duplicate]);
     assert_eq!(storage.event_count(), 2);
 }
@@ -77,15 +65,9 @@ fn a_profiles_events_come_back_in_time_order_and_persist() {
         storage.ingest(&batch, 1).unwrap();
     }
     let storage = Storage::open(dir.path()).unwrap();
-    let bo = storage
-        .profile_by_identity(&Identity::User("bo".into()))
-        .unwrap()
-        .unwrap();
+    let bo = storage.profile_by_identity(&Identity::User("bo".into())).unwrap().unwrap();
     assert_eq!(bo.identities, vec![Identity::User("bo".into())]);
-    assert_eq!(
-        names(&storage.events_of(bo.id).unwrap()),
-        vec!["early", "middle", "late"]
-    );
+    assert_eq!(names(&storage.events_of(bo.id).unwrap()), vec!["early", "middle", "late"]);
     assert_eq!(storage.event("other").unwrap().unwrap().name, "page");
 }
 
@@ -102,10 +84,7 @@ fn a_campaigns_events_come_back_in_time_order() {
         e.campaign = Some("welcome".into());
     }
     storage.ingest(&batch, 1).unwrap();
-    assert_eq!(
-        names(&storage.campaign_events("welcome").unwrap()),
-        vec!["c1", "c2", "c3"]
-    );
+    assert_eq!(names(&storage.campaign_events("welcome").unwrap()), vec!["c1", "c2", "c3"]);
     assert!(storage.campaign_events("welcom").unwrap().is_empty());
 }
 
@@ -115,69 +94,28 @@ fn identifying_an_anonymous_visitor_stitches_their_history() {
     // Browsing before login, then signing up as a known user on another device.
     storage
         .ingest(
-            &[
-                event("v1", None, Some("anon-1"), "page", 10),
-                event("v2", None, Some("anon-1"), "page", 30),
-            ],
+            &[event("v1", None, Some("anon-1"), "page", 10), event("v2", None, Some("anon-1"), "page", 30)],
             1,
         )
         .unwrap();
-    storage
-        .ingest(&[event("u1", Some("dee"), None, "signed_up", 20)], 2)
-        .unwrap();
-    let anon = storage
-        .profile_by_identity(&Identity::Anonymous("anon-1".into()))
-        .unwrap()
-        .unwrap()
-        .id;
-    let known = storage
-        .profile_by_identity(&Identity::User("dee".into()))
-        .unwrap()
-        .unwrap()
-        .id;
+    storage.ingest(&[event("u1", Some("dee"), None, "signed_up", 20)], 2).unwrap();
+    let anon = storage.profile_by_identity(&Identity::Anonymous("anon-1".into())).unwrap().unwrap().id;
+    let known = storage.profile_by_identity(&Identity::User("dee".into())).unwrap().unwrap().id;
     assert_ne!(anon, known);
 
-    let traits = serde_json::json!({"plan": "pro"})
-        .as_object()
-        .unwrap()
-        .clone();
-    let merged = storage
-        .identify(Some("dee"), Some("anon-1"), &traits, 40)
-        .unwrap();
+    let traits = serde_json::json!({"plan": "pro"}).as_object().unwrap().clone();
+    let merged = storage.identify(Some("dee"), Some("anon-1"), &traits, 40).unwrap();
     assert_eq!(merged, known);
     let profile = storage.profile(known).unwrap().unwrap();
-    assert_eq!(
-        profile.identities,
-        vec![
-            Identity::User("dee".into()),
-            Identity::Anonymous("anon-1".into())
-        ]
-    );
-    assert_eq!(
-        profile.attributes.get("plan"),
-        Some(&serde_json::json!("pro"))
-    );
-    assert_eq!(
-        names(&storage.events_of(known).unwrap()),
-        vec!["v1", "u1", "v2"]
-    );
-    assert!(
-        storage
-            .events_of(known)
-            .unwrap()
-            .iter()
-            .all(|e| e.profile == known)
-    );
+    assert_eq!(profile.identities, vec![Identity::User("dee".into()), Identity::Anonymous("anon-1".into())]);
+    assert_eq!(profile.attributes.get("plan"), Some(&serde_json::json!("pro")));
+    assert_eq!(names(&storage.events_of(known).unwrap()), vec!["v1", "u1", "v2"]);
+    assert!(storage.events_of(known).unwrap().iter().all(|e| e.profile == known));
     // The merged-away id still leads to the one customer.
     assert_eq!(storage.profile(anon).unwrap().unwrap().id, known);
     // New anonymous events land on the known profile.
-    storage
-        .ingest(&[event("v3", None, Some("anon-1"), "page", 50)], 3)
-        .unwrap();
-    assert_eq!(
-        names(&storage.events_of(known).unwrap()),
-        vec!["v1", "u1", "v2", "v3"]
-    );
+    storage.ingest(&[event("v3", None, Some("anon-1"), "page", 50)], 3).unwrap();
+    assert_eq!(names(&storage.events_of(known).unwrap()), vec!["v1", "u1", "v2", "v3"]);
 }
 
 #[test]
@@ -185,24 +123,12 @@ fn alias_merges_a_previous_id_into_a_user() {
     let storage = Storage::temporary().unwrap();
     storage
         .ingest(
-            &[
-                event("a", Some("old-id"), None, "page", 1),
-                event("b", Some("new-id"), None, "page", 2),
-            ],
+            &[event("a", Some("old-id"), None, "page", 1), event("b", Some("new-id"), None, "page", 2)],
             1,
         )
         .unwrap();
-    let survivor = storage
-        .alias(&Identity::User("old-id".into()), "new-id", 3)
-        .unwrap();
-    assert_eq!(
-        storage
-            .profile_by_identity(&Identity::User("old-id".into()))
-            .unwrap()
-            .unwrap()
-            .id,
-        survivor
-    );
+    let survivor = storage.alias(&Identity::User("old-id".into()), "new-id", 3).unwrap();
+    assert_eq!(storage.profile_by_identity(&Identity::User("old-id".into())).unwrap().unwrap().id, survivor);
     assert_eq!(names(&storage.events_of(survivor).unwrap()), vec!["a", "b"]);
 }
 
@@ -218,10 +144,7 @@ fn acknowledged_events_survive_kill_dash_nine() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
     let kill_after = 20 + (nanos % 60) as usize;
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut acked = Vec::new();
@@ -237,35 +160,20 @@ fn acknowledged_events_survive_kill_dash_nine() {
     let storage = Storage::open(dir.path()).unwrap();
     let mut highest = [0usize; 4];
     for line in &acked {
-        let parts: Vec<usize> = line
-            .split_whitespace()
-            .skip(1)
-            .map(|p| p.parse().unwrap())
-            .collect();
+        let parts: Vec<usize> = line.split_whitespace().skip(1).map(|p| p.parse().unwrap()).collect();
         let (thread, batch) = (parts[0], parts[1]);
         highest[thread] = highest[thread].max(batch);
         for i in 0..20 {
             let id = format!("t{thread}-b{batch}-e{i}");
-            assert!(
-                storage.event(&id).unwrap().is_some(),
-                "acknowledged event {id} lost"
-            );
+            assert!(storage.event(&id).unwrap().is_some(), "acknowledged event {id} lost");
         }
     }
     for (thread, top) in highest.iter().enumerate() {
         for batch in 0..top + 3 {
             let present = (0..20)
-                .filter(|i| {
-                    storage
-                        .event(&format!("t{thread}-b{batch}-e{i}"))
-                        .unwrap()
-                        .is_some()
-                })
+                .filter(|i| storage.event(&format!("t{thread}-b{batch}-e{i}")).unwrap().is_some())
                 .count();
-            assert!(
-                present == 0 || present == 20,
-                "batch t{thread}-b{batch} is partial: {present} of 20"
-            );
+            assert!(present == 0 || present == 20, "batch t{thread}-b{batch} is partial: {present} of 20");
         }
     }
 }
@@ -274,9 +182,7 @@ fn acknowledged_events_survive_kill_dash_nine() {
 fn a_data_directory_in_use_is_refused_with_a_clear_message() {
     let dir = tempfile::tempdir().unwrap();
     let _held = Storage::open(dir.path()).unwrap();
-    let err = Storage::open(dir.path())
-        .err()
-        .expect("a second handle must be refused");
+    let err = Storage::open(dir.path()).err().expect("a second handle must be refused");
     assert_eq!(
         err.to_string(),
         format!(
@@ -292,18 +198,7 @@ fn reopening_right_after_closing_works_every_time() {
     let dir = tempfile::tempdir().unwrap();
     for round in 0..20 {
         let storage = Storage::open(dir.path()).unwrap();
-        storage
-            .ingest(
-                &[event(
-                    &format!("r{round}"),
-                    Some("eve"),
-                    None,
-                    "page",
-                    round,
-                )],
-                1,
-            )
-            .unwrap();
+        storage.ingest(&[event(&format!("r{round}"), Some("eve"), None, "page", round)], 1).unwrap();
         assert_eq!(storage.event_count(), usize::try_from(round).unwrap() + 1);
     }
 }
@@ -314,24 +209,13 @@ fn consents_suppressions_and_time_zone_are_updated_durably() {
     let dir = tempfile::tempdir().unwrap();
     let id = {
         let storage = Storage::open(dir.path()).unwrap();
-        storage
-            .ingest(&[event("f1", Some("fay"), Some("anon-f"), "page", 1)], 1)
-            .unwrap();
-        let fay = storage
-            .profile_by_identity(&Identity::User("fay".into()))
-            .unwrap()
-            .unwrap()
-            .id;
+        storage.ingest(&[event("f1", Some("fay"), Some("anon-f"), "page", 1)], 1).unwrap();
+        let fay = storage.profile_by_identity(&Identity::User("fay".into())).unwrap().unwrap().id;
         let updated = storage
             .update_profile(fay, 50, |p| {
                 p.set_consent("email", "marketing", ConsentState::Granted, 50);
-                p.suppressions.insert(
-                    "sms".into(),
-                    Suppression {
-                        reason: SuppressionReason::Unsubscribed,
-                        since: 50,
-                    },
-                );
+                p.suppressions
+                    .insert("sms".into(), Suppression { reason: SuppressionReason::Unsubscribed, since: 50 });
                 p.timezone = Some("Europe/Paris".into());
                 p.identities.clear(); // Ignored: identities change only through ingest/identify/alias.
             })
@@ -342,21 +226,10 @@ fn consents_suppressions_and_time_zone_are_updated_durably() {
     };
     let storage = Storage::open(dir.path()).unwrap();
     let fay = storage.profile(id).unwrap().unwrap();
-    assert_eq!(
-        fay.consent("email", "marketing"),
-        Some(ConsentState::Granted)
-    );
+    assert_eq!(fay.consent("email", "marketing"), Some(ConsentState::Granted));
     assert_eq!(fay.consent("sms", "marketing"), None);
-    assert_eq!(
-        fay.suppressions["sms"].reason,
-        SuppressionReason::Unsubscribed
-    );
+    assert_eq!(fay.suppressions["sms"].reason, SuppressionReason::Unsubscribed);
     assert_eq!(fay.timezone.as_deref(), Some("Europe/Paris"));
     assert_eq!(fay.updated_at, 50);
-    assert_eq!(
-        storage
-            .update_profile(baton::ProfileId(999_999), 1, |_| {})
-            .unwrap(),
-        None
-    );
+    assert_eq!(storage.update_profile(baton::ProfileId(999_999), 1, |_| {}).unwrap(), None);
 }

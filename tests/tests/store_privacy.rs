@@ -27,19 +27,9 @@ fn erasure_removes_a_customer_and_only_that_customer() {
             1,
         )
         .unwrap();
-    storage
-        .identify(Some("ann"), Some("anon-9"), &serde_json::Map::new(), 2)
-        .unwrap();
-    let ann = storage
-        .profile_by_identity(&Identity::User("ann".into()))
-        .unwrap()
-        .unwrap()
-        .id;
-    let ben = storage
-        .profile_by_identity(&Identity::User("ben".into()))
-        .unwrap()
-        .unwrap()
-        .id;
+    storage.identify(Some("ann"), Some("anon-9"), &serde_json::Map::new(), 2).unwrap();
+    let ann = storage.profile_by_identity(&Identity::User("ann".into())).unwrap().unwrap().id;
+    let ben = storage.profile_by_identity(&Identity::User("ben".into())).unwrap().unwrap().id;
     storage
         .enqueue(&[
             baton_tests::pending_send("promo", ann, "1", 5),
@@ -48,11 +38,7 @@ fn erasure_removes_a_customer_and_only_that_customer() {
         ])
         .unwrap();
     storage
-        .finish_send(
-            &format!("promo:{ann}:1"),
-            baton::SendOutcome::Delivered { receipt: None },
-            7,
-        )
+        .finish_send(&format!("promo:{ann}:1"), baton::SendOutcome::Delivered { receipt: None }, 7)
         .unwrap();
     storage
         .record_skips(&[baton::SkipRecord {
@@ -64,51 +50,20 @@ fn erasure_removes_a_customer_and_only_that_customer() {
         }])
         .unwrap();
 
-    let erased = storage
-        .erase_profile(ann, "admin-token", 10)
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        erased,
-        baton::Erasure {
-            identities: 2,
-            events: 2,
-            sends: 2,
-            skips: 1
-        }
-    );
+    let erased = storage.erase_profile(ann, "admin-token", 10).unwrap().unwrap();
+    assert_eq!(erased, baton::Erasure { identities: 2, events: 2, sends: 2, skips: 1 });
     assert!(storage.deliveries("promo").unwrap().is_empty());
     assert!(storage.skips("promo").unwrap().is_empty());
     assert!(storage.sends_to(ann, 0).unwrap().is_empty());
-    let pending: Vec<_> = storage
-        .pending_sends()
-        .unwrap()
-        .iter()
-        .map(|s| s.profile)
-        .collect();
+    let pending: Vec<_> = storage.pending_sends().unwrap().iter().map(|s| s.profile).collect();
     assert_eq!(pending, vec![ben]);
     assert_eq!(storage.profile(ann).unwrap(), None);
-    assert_eq!(
-        storage
-            .profile_by_identity(&Identity::User("ann".into()))
-            .unwrap(),
-        None
-    );
-    assert_eq!(
-        storage
-            .profile_by_identity(&Identity::Anonymous("anon-9".into()))
-            .unwrap(),
-        None
-    );
+    assert_eq!(storage.profile_by_identity(&Identity::User("ann".into())).unwrap(), None);
+    assert_eq!(storage.profile_by_identity(&Identity::Anonymous("anon-9".into())).unwrap(), None);
     assert_eq!(storage.event("a1").unwrap(), None);
     assert_eq!(storage.event("a2").unwrap(), None);
     assert_eq!(
-        storage
-            .campaign_events("promo")
-            .unwrap()
-            .iter()
-            .map(|e| e.id.as_str())
-            .collect::<Vec<_>>(),
+        storage.campaign_events("promo").unwrap().iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
         vec!["b1"]
     );
     assert_eq!(storage.event_count(), 1);
@@ -118,22 +73,13 @@ fn erasure_removes_a_customer_and_only_that_customer() {
     assert_eq!(audit[0].action, "profile_erased");
     assert_eq!(audit[0].actor, "admin-token");
     assert_eq!(audit[0].target, ann.to_string());
-    assert_eq!(
-        audit[0].detail,
-        serde_json::json!({"identities": 2, "events": 2, "sends": 2, "skips": 1})
-    );
-    assert!(
-        !audit[0].detail.to_string().contains("ann"),
-        "no personal data in the audit log"
-    );
+    assert_eq!(audit[0].detail, serde_json::json!({"identities": 2, "events": 2, "sends": 2, "skips": 1}));
+    assert!(!audit[0].detail.to_string().contains("ann"), "no personal data in the audit log");
 
     assert_eq!(storage.erase_profile(ann, "admin-token", 11).unwrap(), None);
     // The same customer can come back as new data.
     storage.ingest(&[event("a3", "ann", 5, None)], 12).unwrap();
-    let again = storage
-        .profile_by_identity(&Identity::User("ann".into()))
-        .unwrap()
-        .unwrap();
+    let again = storage.profile_by_identity(&Identity::User("ann".into())).unwrap().unwrap();
     assert_ne!(again.id, ann);
 }
 
@@ -141,39 +87,16 @@ fn erasure_removes_a_customer_and_only_that_customer() {
 fn export_returns_everything_about_a_customer_and_is_audited() {
     let storage = Storage::temporary().unwrap();
     storage
-        .ingest(
-            &[
-                event("c2", "cat", 20, None),
-                event("c1", "cat", 10, None),
-                event("d1", "dan", 5, None),
-            ],
-            1,
-        )
+        .ingest(&[event("c2", "cat", 20, None), event("c1", "cat", 10, None), event("d1", "dan", 5, None)], 1)
         .unwrap();
-    let traits = serde_json::json!({"email": "cat@example.com"})
-        .as_object()
-        .unwrap()
-        .clone();
+    let traits = serde_json::json!({"email": "cat@example.com"}).as_object().unwrap().clone();
     let cat = storage.identify(Some("cat"), None, &traits, 2).unwrap();
 
     let export = storage.export_profile(cat, "viewer", 3).unwrap().unwrap();
-    assert_eq!(
-        export.profile.attributes.get("email"),
-        Some(&serde_json::json!("cat@example.com"))
-    );
-    assert_eq!(
-        export
-            .events
-            .iter()
-            .map(|e| e.id.as_str())
-            .collect::<Vec<_>>(),
-        vec!["c1", "c2"]
-    );
+    assert_eq!(export.profile.attributes.get("email"), Some(&serde_json::json!("cat@example.com")));
+    assert_eq!(export.events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), vec!["c1", "c2"]);
     let json = serde_json::to_value(&export).unwrap();
-    assert_eq!(
-        json["profile"]["identities"],
-        serde_json::json!([{"kind": "user", "value": "cat"}])
-    );
+    assert_eq!(json["profile"]["identities"], serde_json::json!([{"kind": "user", "value": "cat"}]));
     assert_eq!(storage.audit_log(1).unwrap()[0].action, "profile_exported");
 }
 
@@ -181,14 +104,7 @@ fn export_returns_everything_about_a_customer_and_is_audited() {
 fn retention_purges_old_events_and_keeps_the_rest() {
     let storage = Storage::temporary().unwrap();
     let batch: Vec<NewEvent> = (0..25_000)
-        .map(|i| {
-            event(
-                &format!("e{i}"),
-                &format!("u{}", i % 50),
-                i,
-                (i % 2 == 0).then_some("c"),
-            )
-        })
+        .map(|i| event(&format!("e{i}"), &format!("u{}", i % 50), i, (i % 2 == 0).then_some("c")))
         .collect();
     storage.ingest(&batch, 1).unwrap();
 

@@ -14,46 +14,19 @@ const P2: ProfileId = ProfileId(2);
 fn an_idempotency_key_is_accepted_once_ever() {
     let storage = Storage::temporary().unwrap();
     let first = storage
-        .enqueue(&[
-            pending_send("welcome", P1, "signup", 100),
-            pending_send("welcome", P1, "signup", 100),
-        ])
+        .enqueue(&[pending_send("welcome", P1, "signup", 100), pending_send("welcome", P1, "signup", 100)])
         .unwrap();
     assert_eq!(first, vec![true, false]);
     let claimed = storage.claim_due(100, 10, 30_000).unwrap();
     assert_eq!(claimed.len(), 1);
     let key = &claimed[0].idempotency_key;
-    assert!(
-        storage
-            .finish_send(
-                key,
-                SendOutcome::Delivered {
-                    receipt: Some("m-1".into())
-                },
-                150
-            )
-            .unwrap()
-    );
+    assert!(storage.finish_send(key, SendOutcome::Delivered { receipt: Some("m-1".into()) }, 150).unwrap());
     // Even after the send finished, the same key is refused: no second delivery.
-    assert_eq!(
-        storage
-            .enqueue(&[pending_send("welcome", P1, "signup", 200)])
-            .unwrap(),
-        vec![false]
-    );
-    assert!(
-        !storage
-            .finish_send(key, SendOutcome::Delivered { receipt: None }, 160)
-            .unwrap()
-    );
+    assert_eq!(storage.enqueue(&[pending_send("welcome", P1, "signup", 200)]).unwrap(), vec![false]);
+    assert!(!storage.finish_send(key, SendOutcome::Delivered { receipt: None }, 160).unwrap());
     let deliveries = storage.deliveries("welcome").unwrap();
     assert_eq!(deliveries.len(), 1);
-    assert_eq!(
-        deliveries[0].outcome,
-        SendOutcome::Delivered {
-            receipt: Some("m-1".into())
-        }
-    );
+    assert_eq!(deliveries[0].outcome, SendOutcome::Delivered { receipt: Some("m-1".into()) });
     assert_eq!(deliveries[0].attempts, 1);
     assert_eq!(storage.outbox_len(), 0);
 }
@@ -69,58 +42,30 @@ fn claims_take_due_sends_in_order_and_lease_them() {
         ])
         .unwrap();
     let due = storage.claim_due(250, 10, 1_000).unwrap();
-    assert_eq!(
-        due.iter().map(|s| s.step.as_str()).collect::<Vec<_>>(),
-        vec!["early", "mid"]
-    );
+    assert_eq!(due.iter().map(|s| s.step.as_str()).collect::<Vec<_>>(), vec!["early", "mid"]);
     assert!(due.iter().all(|s| s.next_attempt_at == 1_250));
     // Leased: not due again until the lease runs out (only `late` is due at 400)...
-    let steps =
-        |sends: Vec<baton::PendingSend>| sends.into_iter().map(|s| s.step).collect::<Vec<_>>();
-    assert_eq!(
-        steps(storage.claim_due(400, 10, 1_000).unwrap()),
-        vec!["late"]
-    );
+    let steps = |sends: Vec<baton::PendingSend>| sends.into_iter().map(|s| s.step).collect::<Vec<_>>();
+    assert_eq!(steps(storage.claim_due(400, 10, 1_000).unwrap()), vec!["late"]);
     // ...then due again (the claimant died): at-least-once. `late` is leased until 1,400.
-    assert_eq!(
-        steps(storage.claim_due(1_300, 10, 1_000).unwrap()),
-        vec!["early", "mid"]
-    );
-    assert_eq!(
-        steps(storage.claim_due(1_400, 10, 1_000).unwrap()),
-        vec!["late"]
-    );
+    assert_eq!(steps(storage.claim_due(1_300, 10, 1_000).unwrap()), vec!["early", "mid"]);
+    assert_eq!(steps(storage.claim_due(1_400, 10, 1_000).unwrap()), vec!["late"]);
 }
 
 #[test]
 fn retries_then_dead_letters_then_replay() {
     let storage = Storage::temporary().unwrap();
-    storage
-        .enqueue(&[pending_send("promo", P1, "run-1", 0)])
-        .unwrap();
+    storage.enqueue(&[pending_send("promo", P1, "run-1", 0)]).unwrap();
     let key = "promo:pr_0000000000000001:run-1";
-    assert!(
-        storage
-            .retry_send(key, 5_000, "vendor answered 503")
-            .unwrap()
-    );
+    assert!(storage.retry_send(key, 5_000, "vendor answered 503").unwrap());
     assert!(storage.claim_due(4_999, 10, 100).unwrap().is_empty());
     let retried = storage.claim_due(5_000, 10, 100).unwrap();
     assert_eq!(retried[0].attempts, 1);
-    assert_eq!(
-        retried[0].last_error.as_deref(),
-        Some("vendor answered 503")
-    );
+    assert_eq!(retried[0].last_error.as_deref(), Some("vendor answered 503"));
 
     assert!(
         storage
-            .finish_send(
-                key,
-                SendOutcome::DeadLettered {
-                    reason: "503 after 2 attempts".into()
-                },
-                6_000
-            )
+            .finish_send(key, SendOutcome::DeadLettered { reason: "503 after 2 attempts".into() }, 6_000)
             .unwrap()
     );
     let dead = storage.dead_letters("promo").unwrap();
@@ -134,23 +79,13 @@ fn retries_then_dead_letters_then_replay() {
     let replayed = storage.claim_due(7_000, 10, 100).unwrap();
     assert_eq!(replayed.len(), 1);
     assert_eq!(replayed[0].attempts, 0);
-    assert!(
-        storage
-            .finish_send(key, SendOutcome::Delivered { receipt: None }, 7_100)
-            .unwrap()
-    );
-    let outcomes: Vec<SendOutcome> = storage
-        .deliveries("promo")
-        .unwrap()
-        .into_iter()
-        .map(|d| d.outcome)
-        .collect();
+    assert!(storage.finish_send(key, SendOutcome::Delivered { receipt: None }, 7_100).unwrap());
+    let outcomes: Vec<SendOutcome> =
+        storage.deliveries("promo").unwrap().into_iter().map(|d| d.outcome).collect();
     assert_eq!(
         outcomes,
         vec![
-            SendOutcome::DeadLettered {
-                reason: "503 after 2 attempts".into()
-            },
+            SendOutcome::DeadLettered { reason: "503 after 2 attempts".into() },
             SendOutcome::Delivered { receipt: None }
         ]
     );
@@ -168,39 +103,19 @@ fn send_history_per_profile_serves_frequency_caps() {
         .unwrap();
     let since = storage.sends_to(P1, 2_000).unwrap();
     assert_eq!(since.len(), 1);
-    assert_eq!(
-        (
-            since[0].at,
-            since[0].campaign.as_str(),
-            since[0].channel.as_str()
-        ),
-        (5_000, "b", "email")
-    );
+    assert_eq!((since[0].at, since[0].campaign.as_str(), since[0].channel.as_str()), (5_000, "b", "email"));
     assert_eq!(storage.sends_to(P1, 0).unwrap().len(), 2);
 }
 
 #[test]
 fn skips_and_kpi_snapshots_are_kept_per_campaign_in_time_order() {
     let storage = Storage::temporary().unwrap();
-    let skip = |profile, reason, at| SkipRecord {
-        campaign: "c".into(),
-        profile,
-        reason,
-        detail: String::new(),
-        at,
-    };
+    let skip =
+        |profile, reason, at| SkipRecord { campaign: "c".into(), profile, reason, detail: String::new(), at };
     storage
-        .record_skips(&[
-            skip(P2, SkipReason::QuietHours, 20),
-            skip(P1, SkipReason::NoConsent, 10),
-        ])
+        .record_skips(&[skip(P2, SkipReason::QuietHours, 20), skip(P1, SkipReason::NoConsent, 10)])
         .unwrap();
-    let reasons: Vec<&str> = storage
-        .skips("c")
-        .unwrap()
-        .iter()
-        .map(|s| s.reason.code())
-        .collect();
+    let reasons: Vec<&str> = storage.skips("c").unwrap().iter().map(|s| s.reason.code()).collect();
     assert_eq!(reasons, vec!["no_consent", "quiet_hours"]);
     assert!(storage.skips("other").unwrap().is_empty());
 
@@ -217,10 +132,7 @@ fn skips_and_kpi_snapshots_are_kept_per_campaign_in_time_order() {
             .unwrap();
     }
     let snapshots = storage.kpi_snapshots("c").unwrap();
-    assert_eq!(
-        snapshots.iter().map(|s| s.at).collect::<Vec<_>>(),
-        vec![100, 200]
-    );
+    assert_eq!(snapshots.iter().map(|s| s.at).collect::<Vec<_>>(), vec![100, 200]);
 }
 
 #[test]
@@ -230,10 +142,7 @@ fn campaigns_and_bindings_round_trip() {
         id: "welcome".into(),
         name: "Welcome".into(),
         state: CampaignState::Draft,
-        trigger: Trigger::Event {
-            event: "signed_up".into(),
-            filter: Default::default(),
-        },
+        trigger: Trigger::Event { event: "signed_up".into(), filter: Default::default() },
         channel: "email".into(),
         purpose: "marketing".into(),
         transactional: false,
@@ -262,20 +171,12 @@ fn campaigns_and_bindings_round_trip() {
         let storage = Storage::open(dir.path()).unwrap();
         storage.put_campaign(&campaign).unwrap();
         storage.put_binding(&binding).unwrap();
-        storage
-            .put_binding(&Binding {
-                slot: Slot::Kpi("funnel".into()),
-                ..binding.clone()
-            })
-            .unwrap();
+        storage.put_binding(&Binding { slot: Slot::Kpi("funnel".into()), ..binding.clone() }).unwrap();
     }
     let storage = Storage::open(dir.path()).unwrap();
     assert_eq!(storage.campaign("welcome").unwrap(), Some(campaign.clone()));
     assert_eq!(storage.campaigns().unwrap(), vec![campaign]);
-    assert_eq!(
-        storage.binding("welcome", &Slot::Segment).unwrap(),
-        Some(binding.clone())
-    );
+    assert_eq!(storage.binding("welcome", &Slot::Segment).unwrap(), Some(binding.clone()));
     assert_eq!(storage.bindings("welcome").unwrap().len(), 2);
     assert_eq!(storage.bindings_of_plugin(&plugin).unwrap().len(), 2);
     assert!(storage.remove_binding("welcome", &Slot::Segment).unwrap());
@@ -308,8 +209,5 @@ fn campaign_definitions_are_checked_field_by_field() {
     let typo = serde_json::json!({"id": "x", "name": "x", "state": "draft", "trigger": {"type": "batch"},
         "channel": "email", "message": {"body": "x"}, "priorty": 3, "created_at": 0, "updated_at": 0});
     let err = serde_json::from_value::<Campaign>(typo).unwrap_err();
-    assert!(
-        err.to_string().starts_with("unknown field `priorty`"),
-        "{err}"
-    );
+    assert!(err.to_string().starts_with("unknown field `priorty`"), "{err}");
 }

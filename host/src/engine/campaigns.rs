@@ -51,9 +51,7 @@ impl Engine {
 
     /// The campaign with this id.
     pub fn campaign(&self, id: &str) -> Result<Campaign, EngineError> {
-        self.storage
-            .campaign(id)?
-            .ok_or_else(|| EngineError::CampaignNotFound(id.to_owned()))
+        self.storage.campaign(id)?.ok_or_else(|| EngineError::CampaignNotFound(id.to_owned()))
     }
 
     /// Moves a campaign through its lifecycle. Activation requires a segment and a channel
@@ -61,19 +59,12 @@ impl Engine {
     pub fn transition(&self, id: &str, to: CampaignState) -> Result<Campaign, EngineError> {
         let mut campaign = self.campaign(id)?;
         if !campaign.state.can_become(to) {
-            return Err(EngineError::InvalidTransition {
-                campaign: id.to_owned(),
-                from: campaign.state,
-                to,
-            });
+            return Err(EngineError::InvalidTransition { campaign: id.to_owned(), from: campaign.state, to });
         }
         if to == CampaignState::Active {
             let problems = self.readiness_problems(&campaign)?;
             if !problems.is_empty() {
-                return Err(EngineError::NotReady {
-                    campaign: id.to_owned(),
-                    problems,
-                });
+                return Err(EngineError::NotReady { campaign: id.to_owned(), problems });
             }
         }
         campaign.state = to;
@@ -103,14 +94,8 @@ impl Engine {
         }
         let loaded = self.runtime.plugin(&plugin)?;
         check_binding(&self.runtime, &loaded, &slot, &config, &grants)?;
-        let binding = Binding {
-            campaign: campaign.to_owned(),
-            slot,
-            plugin,
-            config,
-            grants,
-            bound_at: self.now(),
-        };
+        let binding =
+            Binding { campaign: campaign.to_owned(), slot, plugin, config, grants, bound_at: self.now() };
         self.storage.put_binding(&binding)?;
         tracing::info!(campaign = %campaign, slot = %binding.slot.key(), plugin = %loaded.label(), "Plugin bound.");
         Ok(binding)
@@ -140,19 +125,9 @@ impl Engine {
             }
         }
         for binding in self.storage.bindings(&campaign.id)? {
-            let checked = self
-                .runtime
-                .plugin(&binding.plugin)
-                .map_err(EngineError::from)
-                .and_then(|p| {
-                    check_binding(
-                        &self.runtime,
-                        &p,
-                        &binding.slot,
-                        &binding.config,
-                        &binding.grants,
-                    )
-                });
+            let checked = self.runtime.plugin(&binding.plugin).map_err(EngineError::from).and_then(|p| {
+                check_binding(&self.runtime, &p, &binding.slot, &binding.config, &binding.grants)
+            });
             if let Err(err) = checked {
                 problems.push(format!("{}: {err}", binding.slot.key()));
             }

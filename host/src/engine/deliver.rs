@@ -87,18 +87,12 @@ impl Courier {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| EngineError::Http(e.to_string()))?;
-        Ok(Courier {
-            client,
-            vendors: Mutex::new(HashMap::new()),
-        })
+        Ok(Courier { client, vendors: Mutex::new(HashMap::new()) })
     }
 
     fn vendor(&self, host: &str, limit: usize) -> Arc<Semaphore> {
         let mut vendors = self.vendors.lock().unwrap_or_else(|p| p.into_inner());
-        vendors
-            .entry(host.to_owned())
-            .or_insert_with(|| Arc::new(Semaphore::new(limit.max(1))))
-            .clone()
+        vendors.entry(host.to_owned()).or_insert_with(|| Arc::new(Semaphore::new(limit.max(1)))).clone()
     }
 }
 
@@ -106,10 +100,7 @@ impl Courier {
 enum Attempt {
     Delivered(Option<String>),
     Rejected(String),
-    Retry {
-        reason: String,
-        after_ms: Option<u64>,
-    },
+    Retry { reason: String, after_ms: Option<u64> },
 }
 
 impl Engine {
@@ -119,10 +110,7 @@ impl Engine {
         let (batch, lease) = (self.delivery.claim_batch, self.delivery.lease_ms);
         let engine = self.clone();
         let claimed = blocking(move || Ok(engine.storage.claim_due(now, batch, lease)?)).await?;
-        let mut report = DeliveryReport {
-            claimed: claimed.len(),
-            ..DeliveryReport::default()
-        };
+        let mut report = DeliveryReport { claimed: claimed.len(), ..DeliveryReport::default() };
         let mut tasks = JoinSet::new();
         for send in claimed {
             let engine = self.clone();
@@ -156,59 +144,42 @@ impl Engine {
         let key = send.idempotency_key.clone();
         let engine = self.clone();
         let attempts_after = send.attempts + 1;
-        let (fate, action): (Fate, Box<dyn FnOnce() -> Result<bool, EngineError> + Send>) =
-            match attempt {
-                Attempt::Delivered(receipt) => (
-                    Fate::Delivered,
+        let (fate, action): (Fate, Box<dyn FnOnce() -> Result<bool, EngineError> + Send>) = match attempt {
+            Attempt::Delivered(receipt) => (
+                Fate::Delivered,
+                Box::new(move || {
+                    Ok(engine.storage.finish_send(&key, SendOutcome::Delivered { receipt }, now)?)
+                }),
+            ),
+            Attempt::Rejected(reason) => {
+                tracing::warn!(campaign = %send.campaign, key = %send.idempotency_key, %reason, "Send rejected.");
+                (
+                    Fate::Rejected,
                     Box::new(move || {
-                        Ok(engine.storage.finish_send(
-                            &key,
-                            SendOutcome::Delivered { receipt },
-                            now,
-                        )?)
+                        Ok(engine.storage.finish_send(&key, SendOutcome::Rejected { reason }, now)?)
                     }),
-                ),
-                Attempt::Rejected(reason) => {
-                    tracing::warn!(campaign = %send.campaign, key = %send.idempotency_key, %reason, "Send rejected.");
-                    (
-                        Fate::Rejected,
-                        Box::new(move || {
-                            Ok(engine.storage.finish_send(
-                                &key,
-                                SendOutcome::Rejected { reason },
-                                now,
-                            )?)
-                        }),
-                    )
-                }
-                Attempt::Retry { reason, .. } if attempts_after >= self.delivery.max_attempts => {
-                    let reason = format!("{reason} (after {attempts_after} attempts)");
-                    tracing::warn!(campaign = %send.campaign, key = %send.idempotency_key, %reason, "Send dead-lettered.");
-                    (
-                        Fate::DeadLettered,
-                        Box::new(move || {
-                            Ok(engine.storage.finish_send(
-                                &key,
-                                SendOutcome::DeadLettered { reason },
-                                now,
-                            )?)
-                        }),
-                    )
-                }
-                Attempt::Retry { reason, after_ms } => {
-                    let delay = self.backoff(&send, after_ms);
-                    (
-                        Fate::Retried,
-                        Box::new(move || {
-                            Ok(engine.storage.retry_send(
-                                &key,
-                                now.saturating_add(delay),
-                                &reason,
-                            )?)
-                        }),
-                    )
-                }
-            };
+                )
+            }
+            Attempt::Retry { reason, .. } if attempts_after >= self.delivery.max_attempts => {
+                let reason = format!("{reason} (after {attempts_after} attempts)");
+                tracing::warn!(campaign = %send.campaign, key = %send.idempotency_key, %reason, "Send dead-lettered.");
+                (
+                    Fate::DeadLettered,
+                    Box::new(move || {
+                        Ok(engine.storage.finish_send(&key, SendOutcome::DeadLettered { reason }, now)?)
+                    }),
+                )
+            }
+            Attempt::Retry { reason, after_ms } => {
+                let delay = self.backoff(&send, after_ms);
+                (
+                    Fate::Retried,
+                    Box::new(move || {
+                        Ok(engine.storage.retry_send(&key, now.saturating_add(delay), &reason)?)
+                    }),
+                )
+            }
+        };
         blocking(action).await?;
         Ok(fate)
     }
@@ -220,13 +191,8 @@ impl Engine {
         if let Some(after) = after_ms {
             return i64::try_from(after).unwrap_or(i64::MAX).min(cap);
         }
-        let step = self
-            .delivery
-            .base_backoff_ms
-            .saturating_mul(1_i64 << send.attempts.min(30))
-            .min(cap);
-        let jitter =
-            super::pipeline::hash64(&[&send.idempotency_key, &send.attempts.to_string()]) % 1_000;
+        let step = self.delivery.base_backoff_ms.saturating_mul(1_i64 << send.attempts.min(30)).min(cap);
+        let jitter = super::pipeline::hash64(&[&send.idempotency_key, &send.attempts.to_string()]) % 1_000;
         step / 2 + step / 2 * i64::try_from(jitter).unwrap_or(0) / 1_000
     }
 
@@ -240,10 +206,7 @@ impl Engine {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(reason)) => return Attempt::Rejected(reason),
             Err(err) => {
-                return Attempt::Retry {
-                    reason: err.to_string(),
-                    after_ms: None,
-                };
+                return Attempt::Retry { reason: err.to_string(), after_ms: None };
             }
         };
         let mut receipt = None;
@@ -255,10 +218,7 @@ impl Engine {
             let response = match self.send(request).await {
                 Ok(response) => response,
                 Err(reason) => {
-                    return Attempt::Retry {
-                        reason,
-                        after_ms: None,
-                    };
+                    return Attempt::Retry { reason, after_ms: None };
                 }
             };
             let retry_after = retry_after_header(&response);
@@ -267,12 +227,7 @@ impl Engine {
                 let (runtime, plugin, invocation) =
                     (self.runtime.clone(), plugin.clone(), invocation.clone());
                 let index = u32::try_from(index).unwrap_or(u32::MAX);
-                blocking(move || {
-                    Ok(runtime
-                        .call(&plugin)
-                        .classify(&invocation, index, &response)?)
-                })
-                .await
+                blocking(move || Ok(runtime.call(&plugin).classify(&invocation, index, &response)?)).await
             };
             match classified.map(|c| c.value) {
                 Ok(DeliveryOutcome::Delivered(id)) => receipt = id.or(receipt),
@@ -302,27 +257,13 @@ impl Engine {
     fn prepare(
         &self,
         send: &PendingSend,
-    ) -> Result<
-        (
-            Arc<crate::runtime::LoadedPlugin>,
-            Invocation,
-            Grants,
-            Vec<HttpRequest>,
-        ),
-        String,
-    > {
-        let plugin = self
-            .runtime
-            .plugin(&send.channel_plugin)
-            .map_err(|e| e.to_string())?;
+    ) -> Result<(Arc<crate::runtime::LoadedPlugin>, Invocation, Grants, Vec<HttpRequest>), String> {
+        let plugin = self.runtime.plugin(&send.channel_plugin).map_err(|e| e.to_string())?;
         // Grants come from the current binding: a revoked grant takes effect on queued sends too.
         let grants = match self.storage.binding(&send.campaign, &Slot::Channel) {
             Ok(Some(binding)) => binding.grants,
             Ok(None) => {
-                return Err(format!(
-                    "campaign `{}` has no channel binding",
-                    send.campaign
-                ));
+                return Err(format!("campaign `{}` has no channel binding", send.campaign));
             }
             Err(err) => return Err(err.to_string()),
         };
@@ -334,12 +275,8 @@ impl Engine {
             now: self.now(),
             seed: super::pipeline::hash64(&[&send.idempotency_key]),
         };
-        let requests = self
-            .runtime
-            .call(&plugin)
-            .build(&invocation, &message)
-            .map_err(|e| e.to_string())?
-            .value;
+        let requests =
+            self.runtime.call(&plugin).build(&invocation, &message).map_err(|e| e.to_string())?.value;
         Ok((plugin, invocation, grants, requests))
     }
 
@@ -347,10 +284,7 @@ impl Engine {
     fn authorize(&self, mut request: HttpRequest, grants: &Grants) -> Result<HttpRequest, String> {
         let url = reqwest::Url::parse(&request.url).map_err(|e| format!("invalid URL: {e}"))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!(
-                "scheme `{}` is not allowed; use https",
-                url.scheme()
-            ));
+            return Err(format!("scheme `{}` is not allowed; use https", url.scheme()));
         }
         let host = url.host_str().unwrap_or_default();
         if !grants.allowed_hosts.iter().any(|h| h == host) {
@@ -373,9 +307,7 @@ impl Engine {
         while let Some(start) = rest.find("{{secret:") {
             out.push_str(&rest[..start]);
             let after = &rest[start + "{{secret:".len()..];
-            let end = after
-                .find("}}")
-                .ok_or("unterminated {{secret:...}} placeholder")?;
+            let end = after.find("}}").ok_or("unterminated {{secret:...}} placeholder")?;
             let name = &after[..end];
             if !grants.secrets.iter().any(|s| s == name) {
                 return Err(format!("secret `{name}` is not granted to this binding"));
@@ -398,42 +330,24 @@ impl Engine {
         let host = url.host_str().unwrap_or_default().to_owned();
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| format!("invalid method `{}`", request.method))?;
-        let permit = self
-            .courier
-            .vendor(&host, self.delivery.per_vendor_concurrency)
-            .acquire_owned()
-            .await;
+        let permit = self.courier.vendor(&host, self.delivery.per_vendor_concurrency).acquire_owned().await;
         let mut builder = self.courier.client.request(method, url).body(request.body);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| transport_error(&host, &e))?;
+        let response = builder.send().await.map_err(|e| transport_error(&host, &e))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
             .iter()
             .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                )
+                (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
             })
             .collect();
-        let mut body = response
-            .bytes()
-            .await
-            .map(|b| b.to_vec())
-            .unwrap_or_default();
+        let mut body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
         body.truncate(self.delivery.response_body_cap);
         drop(permit);
-        Ok(HttpResponse {
-            status,
-            headers,
-            body,
-        })
+        Ok(HttpResponse { status, headers, body })
     }
 }
 

@@ -70,9 +70,7 @@ pub enum EngineError {
         message: String,
     },
     /// The binding grants something the plugin does not declare it needs.
-    #[error(
-        "binding grants {what} `{name}`, which plugin {plugin} does not declare in info().needs"
-    )]
+    #[error("binding grants {what} `{name}`, which plugin {plugin} does not declare in info().needs")]
     UndeclaredGrant {
         /// The plugin.
         plugin: String,

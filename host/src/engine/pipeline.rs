@@ -63,9 +63,7 @@ impl Engine {
             .storage
             .campaigns()?
             .into_iter()
-            .filter(|c| {
-                c.state == CampaignState::Active && matches!(c.trigger, Trigger::Event { .. })
-            })
+            .filter(|c| c.state == CampaignState::Active && matches!(c.trigger, Trigger::Event { .. }))
             .collect();
         for campaign in &campaigns {
             let matching: Vec<&Event> = events.iter().filter(|e| triggers(campaign, e)).collect();
@@ -79,15 +77,7 @@ impl Engine {
                 };
                 let history = self.storage.events_of(profile.id)?;
                 let candidates = vec![(profile, history)];
-                self.judge(
-                    campaign,
-                    &plugins,
-                    candidates,
-                    Some(event),
-                    &event.id,
-                    Mode::Live,
-                    &mut report,
-                )?;
+                self.judge(campaign, &plugins, candidates, Some(event), &event.id, Mode::Live, &mut report)?;
             }
         }
         Ok(report)
@@ -128,15 +118,7 @@ impl Engine {
             let history = self.storage.events_of(profile.id)?;
             batch.push((profile, history));
             if batch.len() == SEGMENT_BATCH {
-                self.judge(
-                    campaign,
-                    &plugins,
-                    std::mem::take(&mut batch),
-                    None,
-                    run,
-                    mode,
-                    &mut report,
-                )?;
+                self.judge(campaign, &plugins, std::mem::take(&mut batch), None, run, mode, &mut report)?;
             }
         }
         if !batch.is_empty() {
@@ -179,10 +161,8 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let now = self.now();
         let (segment, segment_binding) = &plugins.segment;
-        let subjects: Vec<Subject> = candidates
-            .iter()
-            .map(|(p, events)| subject(segment.record(), p, events, trigger, now))
-            .collect();
+        let subjects: Vec<Subject> =
+            candidates.iter().map(|(p, events)| subject(segment.record(), p, events, trigger, now)).collect();
         let invocation = self.invocation(campaign, segment_binding, step, now);
         report.evaluated += subjects.len();
         let verdicts = match self.runtime.call(segment).evaluate(&invocation, &subjects) {
@@ -219,13 +199,7 @@ impl Engine {
             let (variant, template) = match assign(campaign, &profile) {
                 Assignment::Control => {
                     *report.skipped.entry(SkipReason::ControlGroup).or_default() += 1;
-                    skips.push(skip(
-                        campaign,
-                        &profile,
-                        SkipReason::ControlGroup,
-                        "held out".into(),
-                        now,
-                    ));
+                    skips.push(skip(campaign, &profile, SkipReason::ControlGroup, "held out".into(), now));
                     continue;
                 }
                 Assignment::Send { variant, template } => (variant, template),
@@ -246,11 +220,7 @@ impl Engine {
                 Some((personalizer, binding)) => {
                     let subject = subject(personalizer.record(), &profile, &events, trigger, now);
                     let invocation = self.invocation(campaign, binding, &key, now);
-                    match self.runtime.call(personalizer).personalize(
-                        &invocation,
-                        &subject,
-                        &message,
-                    ) {
+                    match self.runtime.call(personalizer).personalize(&invocation, &subject, &message) {
                         Ok(called) => called.value,
                         Err(err) => {
                             *report.skipped.entry(SkipReason::PluginFailed).or_default() += 1;
@@ -266,10 +236,7 @@ impl Engine {
                     }
                 }
             };
-            *report
-                .variants
-                .entry(variant.clone().unwrap_or_else(|| "-".into()))
-                .or_default() += 1;
+            *report.variants.entry(variant.clone().unwrap_or_else(|| "-".into())).or_default() += 1;
             if mode == Mode::Preview {
                 report.queued += 1;
                 if report.samples.len() < PREVIEW_SAMPLES {
@@ -312,13 +279,7 @@ impl Engine {
         Ok(())
     }
 
-    fn invocation(
-        &self,
-        campaign: &Campaign,
-        binding: &Binding,
-        step: &str,
-        now: i64,
-    ) -> Invocation {
+    fn invocation(&self, campaign: &Campaign, binding: &Binding, step: &str, now: i64) -> Invocation {
         Invocation {
             campaign_id: campaign.id.clone(),
             config: binding.config.to_string(),
@@ -331,14 +292,8 @@ impl Engine {
 /// Whether an event triggers a campaign: its name, and every filter property equal.
 fn triggers(campaign: &Campaign, event: &Event) -> bool {
     match &campaign.trigger {
-        Trigger::Event {
-            event: name,
-            filter,
-        } => {
-            *name == event.name
-                && filter
-                    .iter()
-                    .all(|(k, v)| event.properties.get(k) == Some(v))
+        Trigger::Event { event: name, filter } => {
+            *name == event.name && filter.iter().all(|(k, v)| event.properties.get(k) == Some(v))
         }
         Trigger::Batch { .. } => false,
     }
@@ -346,31 +301,21 @@ fn triggers(campaign: &Campaign, event: &Event) -> bool {
 
 enum Assignment<'c> {
     Control,
-    Send {
-        variant: Option<String>,
-        template: &'c MessageTemplate,
-    },
+    Send { variant: Option<String>, template: &'c MessageTemplate },
 }
 
 /// Deterministic experiment assignment from a hash of campaign and profile: the same profile
 /// always lands in the same group, and the hold-out is independent of everything else.
 fn assign<'c>(campaign: &'c Campaign, profile: &Profile) -> Assignment<'c> {
     let Some(experiment) = &campaign.experiment else {
-        return Assignment::Send {
-            variant: None,
-            template: &campaign.message,
-        };
+        return Assignment::Send { variant: None, template: &campaign.message };
     };
     let id = profile.id.to_string();
     let bucket = hash64(&[&campaign.id, &id, "control"]) % 10_000;
     if bucket < u64::from(experiment.control_percent) * 100 {
         return Assignment::Control;
     }
-    let total: u64 = experiment
-        .variants
-        .iter()
-        .map(|v| u64::from(v.weight))
-        .sum();
+    let total: u64 = experiment.variants.iter().map(|v| u64::from(v.weight)).sum();
     let mut pick = hash64(&[&campaign.id, &id, "variant"]) % total.max(1);
     for variant in &experiment.variants {
         let weight = u64::from(variant.weight);
@@ -382,10 +327,7 @@ fn assign<'c>(campaign: &'c Campaign, profile: &Profile) -> Assignment<'c> {
         }
         pick -= weight;
     }
-    Assignment::Send {
-        variant: None,
-        template: &campaign.message,
-    }
+    Assignment::Send { variant: None, template: &campaign.message }
 }
 
 pub(crate) fn hash64(parts: &[&str]) -> u64 {
@@ -400,18 +342,6 @@ pub(crate) fn hash64(parts: &[&str]) -> u64 {
     u64::from_be_bytes(first)
 }
 
-fn skip(
-    campaign: &Campaign,
-    profile: &Profile,
-    reason: SkipReason,
-    detail: String,
-    at: i64,
-) -> SkipRecord {
-    SkipRecord {
-        campaign: campaign.id.clone(),
-        profile: profile.id,
-        reason,
-        detail,
-        at,
-    }
+fn skip(campaign: &Campaign, profile: &Profile, reason: SkipReason, detail: String, at: i64) -> SkipRecord {
+    SkipRecord { campaign: campaign.id.clone(), profile: profile.id, reason, detail, at }
 }

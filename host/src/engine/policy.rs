@@ -6,10 +6,7 @@ use crate::delivery::SkipReason;
 use crate::profile::{ConsentState, Profile, SuppressionReason};
 
 /// Why this profile must not get this campaign's message now, if it must not.
-pub(crate) fn eligibility(
-    campaign: &Campaign,
-    profile: &Profile,
-) -> Result<String, (SkipReason, String)> {
+pub(crate) fn eligibility(campaign: &Campaign, profile: &Profile) -> Result<String, (SkipReason, String)> {
     if let Some(suppression) = profile.suppressions.get(&campaign.channel) {
         let reason = match suppression.reason {
             SuppressionReason::Unsubscribed => SkipReason::Unsubscribed,
@@ -17,18 +14,9 @@ pub(crate) fn eligibility(
             SuppressionReason::Complained => SkipReason::Complained,
             SuppressionReason::Manual => SkipReason::Suppressed,
         };
-        return Err((
-            reason,
-            format!(
-                "{} suppressed since {}",
-                campaign.channel, suppression.since
-            ),
-        ));
+        return Err((reason, format!("{} suppressed since {}", campaign.channel, suppression.since)));
     }
-    match (
-        profile.consent(&campaign.channel, &campaign.purpose),
-        campaign.transactional,
-    ) {
+    match (profile.consent(&campaign.channel, &campaign.purpose), campaign.transactional) {
         (Some(ConsentState::Granted), _) => {}
         // Transactional messages need no opt-in, but an explicit opt-out still holds.
         (None, true) => {}
@@ -39,12 +27,8 @@ pub(crate) fn eligibility(
             ));
         }
     }
-    recipient(campaign, profile).ok_or_else(|| {
-        (
-            SkipReason::NoAddress,
-            format!("no {} address on the profile", campaign.channel),
-        )
-    })
+    recipient(campaign, profile)
+        .ok_or_else(|| (SkipReason::NoAddress, format!("no {} address on the profile", campaign.channel)))
 }
 
 /// The profile's address on the campaign's channel.
@@ -55,10 +39,5 @@ fn recipient(campaign: &Campaign, profile: &Profile) -> Option<String> {
         "push" => "push_token",
         _ => return Some(profile.id.to_string()),
     };
-    profile
-        .attributes
-        .get(attribute)?
-        .as_str()
-        .filter(|s| !s.trim().is_empty())
-        .map(str::to_owned)
+    profile.attributes.get(attribute)?.as_str().filter(|s| !s.trim().is_empty()).map(str::to_owned)
 }

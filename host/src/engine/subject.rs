@@ -18,15 +18,10 @@ pub(crate) fn subject(
         .attributes
         .iter()
         .filter(|(name, _)| all_attributes || plugin.attributes.iter().any(|a| a == *name))
-        .map(|(name, value)| Attribute {
-            name: name.clone(),
-            value: value_of(value),
-        })
+        .map(|(name, value)| Attribute { name: name.clone(), value: value_of(value) })
         .collect();
     let all_events = plugin.events.iter().any(|e| e == "*");
-    let since = plugin
-        .event_window_ms
-        .map(|w| now.saturating_sub(i64::try_from(w).unwrap_or(i64::MAX)));
+    let since = plugin.event_window_ms.map(|w| now.saturating_sub(i64::try_from(w).unwrap_or(i64::MAX)));
     let events = events
         .iter()
         .filter(|e| all_events || plugin.events.iter().any(|n| *n == e.name))

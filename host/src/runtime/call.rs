@@ -11,8 +11,8 @@ use wasmtime::{Store, Trap, WasmBacktrace};
 use super::bindings::host_api::LogLevel;
 use super::bindings::kpi_calculator::KpiCalculator;
 use super::contract::{
-    ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, Invocation, Membership,
-    Message, Metric, PluginError, PluginInfo, Subject,
+    ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, Invocation, Membership, Message, Metric,
+    PluginError, PluginInfo, Subject,
 };
 use super::error::{CallMetrics, CallOutcome, Failure, InvokeError};
 use super::sandbox::{HostStop, Sandbox};
@@ -74,11 +74,7 @@ macro_rules! with_world {
 
 impl<'a> PluginCall<'a> {
     pub(super) fn new(runtime: &'a Runtime, plugin: &'a Arc<LoadedPlugin>, limits: Limits) -> Self {
-        PluginCall {
-            runtime,
-            plugin,
-            limits,
-        }
+        PluginCall { runtime, plugin, limits }
     }
 
     /// Uses these limits instead of the runtime's defaults.
@@ -90,48 +86,36 @@ impl<'a> PluginCall<'a> {
     /// Calls `info()`.
     pub fn info(&self) -> Result<Called<PluginInfo>, InvokeError> {
         self.run("info", "", 0, 0, 0, |store, pre| match pre {
-            WorldPre::Segment(p) => instantiated(p.instantiate(&mut *store))?
-                .baton_plugin_segmentation()
-                .call_info(store),
-            WorldPre::Personalizer(p) => instantiated(p.instantiate(&mut *store))?
-                .baton_plugin_personalization()
-                .call_info(store),
-            WorldPre::Channel(p) => instantiated(p.instantiate(&mut *store))?
-                .baton_plugin_channel()
-                .call_info(store),
-            WorldPre::Kpi(p) => instantiated(p.instantiate(&mut *store))?
-                .baton_plugin_kpi()
-                .call_info(store),
+            WorldPre::Segment(p) => {
+                instantiated(p.instantiate(&mut *store))?.baton_plugin_segmentation().call_info(store)
+            }
+            WorldPre::Personalizer(p) => {
+                instantiated(p.instantiate(&mut *store))?.baton_plugin_personalization().call_info(store)
+            }
+            WorldPre::Channel(p) => {
+                instantiated(p.instantiate(&mut *store))?.baton_plugin_channel().call_info(store)
+            }
+            WorldPre::Kpi(p) => instantiated(p.instantiate(&mut *store))?.baton_plugin_kpi().call_info(store),
         })
     }
 
     /// Calls `validate-config(config)`. A refused config is an `Ok(Err(_))` answer, not a failure.
-    pub fn validate_config(
-        &self,
-        config: &str,
-    ) -> Result<Called<Result<(), ConfigError>>, InvokeError> {
+    pub fn validate_config(&self, config: &str) -> Result<Called<Result<(), ConfigError>>, InvokeError> {
         let bytes_in = config.len() as u64;
-        self.run(
-            "validate-config",
-            "",
-            0,
-            0,
-            bytes_in,
-            |store, pre| match pre {
-                WorldPre::Segment(p) => instantiated(p.instantiate(&mut *store))?
-                    .baton_plugin_segmentation()
-                    .call_validate_config(store, config),
-                WorldPre::Personalizer(p) => instantiated(p.instantiate(&mut *store))?
-                    .baton_plugin_personalization()
-                    .call_validate_config(store, config),
-                WorldPre::Channel(p) => instantiated(p.instantiate(&mut *store))?
-                    .baton_plugin_channel()
-                    .call_validate_config(store, config),
-                WorldPre::Kpi(p) => instantiated(p.instantiate(&mut *store))?
-                    .baton_plugin_kpi()
-                    .call_validate_config(store, config),
-            },
-        )
+        self.run("validate-config", "", 0, 0, bytes_in, |store, pre| match pre {
+            WorldPre::Segment(p) => instantiated(p.instantiate(&mut *store))?
+                .baton_plugin_segmentation()
+                .call_validate_config(store, config),
+            WorldPre::Personalizer(p) => instantiated(p.instantiate(&mut *store))?
+                .baton_plugin_personalization()
+                .call_validate_config(store, config),
+            WorldPre::Channel(p) => instantiated(p.instantiate(&mut *store))?
+                .baton_plugin_channel()
+                .call_validate_config(store, config),
+            WorldPre::Kpi(p) => instantiated(p.instantiate(&mut *store))?
+                .baton_plugin_kpi()
+                .call_validate_config(store, config),
+        })
     }
 
     /// Calls a segment rule's `evaluate` over a batch of subjects. The result has exactly one
@@ -149,11 +133,7 @@ impl<'a> PluginCall<'a> {
         if called.value.len() != subjects.len() {
             return Err(self.bad_output(
                 "evaluate",
-                format!(
-                    "returned {} memberships for {} subjects",
-                    called.value.len(),
-                    subjects.len()
-                ),
+                format!("returned {} memberships for {} subjects", called.value.len(), subjects.len()),
                 called.metrics,
             ));
         }
@@ -219,9 +199,7 @@ impl<'a> PluginCall<'a> {
     /// Opens a KPI accumulator: one instance kept for one streamed computation.
     pub fn open_kpi(&self, invocation: &Invocation) -> Result<KpiRun, InvokeError> {
         self.expect_kind(WorldKind::Kpi, "open")?;
-        let WorldPre::Kpi(pre) = &self.plugin.pre else {
-            unreachable!("world checked by `expect_kind`")
-        };
+        let WorldPre::Kpi(pre) = &self.plugin.pre else { unreachable!("world checked by `expect_kind`") };
         let mut run = KpiRun {
             plugin: self.plugin.clone(),
             limits: self.limits.clone(),
@@ -234,10 +212,7 @@ impl<'a> PluginCall<'a> {
         let bytes_in = invocation.wire_size();
         let called = run.step("open", bytes_in, |store, bindings| {
             let instance = instantiated(pre.instantiate(&mut *store))?;
-            let opened = instance
-                .baton_plugin_kpi()
-                .accumulator()
-                .call_open(&mut *store, invocation);
+            let opened = instance.baton_plugin_kpi().accumulator().call_open(&mut *store, invocation);
             *bindings = Some(instance);
             opened
         })?;
@@ -253,14 +228,8 @@ impl<'a> PluginCall<'a> {
         Err(InvokeError {
             plugin: self.plugin.label(),
             call,
-            failure: Failure::WrongKind {
-                expected: kind.name(),
-                actual: actual.name(),
-            },
-            metrics: CallMetrics {
-                outcome: Some(CallOutcome::Rejected),
-                ..CallMetrics::default()
-            },
+            failure: Failure::WrongKind { expected: kind.name(), actual: actual.name() },
+            metrics: CallMetrics { outcome: Some(CallOutcome::Rejected), ..CallMetrics::default() },
         })
     }
 
@@ -296,38 +265,16 @@ impl<'a> PluginCall<'a> {
     ) -> Result<Called<T>, InvokeError> {
         let label = self.plugin.label();
         if bytes_in > self.limits.input_bytes {
-            let failure = Failure::InputTooLarge {
-                bytes: bytes_in,
-                cap_bytes: self.limits.input_bytes,
-            };
-            let metrics = CallMetrics {
-                bytes_in,
-                outcome: Some(failure.outcome()),
-                ..CallMetrics::default()
-            };
-            return Err(InvokeError {
-                plugin: label,
-                call,
-                failure,
-                metrics,
-            });
+            let failure = Failure::InputTooLarge { bytes: bytes_in, cap_bytes: self.limits.input_bytes };
+            let metrics =
+                CallMetrics { bytes_in, outcome: Some(failure.outcome()), ..CallMetrics::default() };
+            return Err(InvokeError { plugin: label, call, failure, metrics });
         }
         let mut store = self.new_store(now, seed);
         arm(&mut store, &self.limits, self.runtime.config.epoch_tick);
         let started = Instant::now();
         let result = f(&mut store, &self.plugin.pre);
-        settle(
-            &mut store,
-            &self.limits,
-            Settle {
-                label,
-                call,
-                campaign,
-                started,
-                bytes_in,
-            },
-            result,
-        )
+        settle(&mut store, &self.limits, Settle { label, call, campaign, started, bytes_in }, result)
     }
 
     fn new_store(&self, now: i64, seed: u64) -> Store<Sandbox> {
@@ -337,19 +284,9 @@ impl<'a> PluginCall<'a> {
         store
     }
 
-    fn bad_output(
-        &self,
-        call: &'static str,
-        reason: String,
-        mut metrics: CallMetrics,
-    ) -> InvokeError {
+    fn bad_output(&self, call: &'static str, reason: String, mut metrics: CallMetrics) -> InvokeError {
         metrics.outcome = Some(CallOutcome::BadOutput);
-        InvokeError {
-            plugin: self.plugin.label(),
-            call,
-            failure: Failure::BadOutput { reason },
-            metrics,
-        }
+        InvokeError { plugin: self.plugin.label(), call, failure: Failure::BadOutput { reason }, metrics }
     }
 }
 
@@ -368,17 +305,10 @@ impl KpiRun {
     /// Adds a batch of events (oldest first). Each batch is budgeted as one call.
     pub fn add(&mut self, events: &[Event]) -> Result<CallMetrics, InvokeError> {
         let accumulator = self.accumulator()?;
-        let called = self.step(
-            "add",
-            events.wire_size(),
-            |store, bindings| match bindings {
-                Some(b) => b
-                    .baton_plugin_kpi()
-                    .accumulator()
-                    .call_add(store, accumulator, events),
-                None => Err(wasmtime::Error::msg("accumulator is not open")),
-            },
-        )?;
+        let called = self.step("add", events.wire_size(), |store, bindings| match bindings {
+            Some(b) => b.baton_plugin_kpi().accumulator().call_add(store, accumulator, events),
+            None => Err(wasmtime::Error::msg("accumulator is not open")),
+        })?;
         Ok(self.guest(called, "add")?.metrics)
     }
 
@@ -386,10 +316,7 @@ impl KpiRun {
     pub fn finish(mut self) -> Result<Called<Vec<Metric>>, InvokeError> {
         let accumulator = self.accumulator()?;
         let called = self.step("finish", 0, |store, bindings| match bindings {
-            Some(b) => b
-                .baton_plugin_kpi()
-                .accumulator()
-                .call_finish(store, accumulator),
+            Some(b) => b.baton_plugin_kpi().accumulator().call_finish(store, accumulator),
             None => Err(wasmtime::Error::msg("accumulator is not open")),
         })?;
         let _ = accumulator.resource_drop(&mut self.store);
@@ -400,9 +327,7 @@ impl KpiRun {
         self.accumulator.ok_or_else(|| InvokeError {
             plugin: self.plugin.label(),
             call: "add",
-            failure: Failure::BadOutput {
-                reason: "accumulator was not opened".into(),
-            },
+            failure: Failure::BadOutput { reason: "accumulator was not opened".into() },
             metrics: CallMetrics::default(),
         })
     }
@@ -415,21 +340,10 @@ impl KpiRun {
     ) -> Result<Called<T>, InvokeError> {
         let label = self.plugin.label();
         if bytes_in > self.limits.input_bytes {
-            let failure = Failure::InputTooLarge {
-                bytes: bytes_in,
-                cap_bytes: self.limits.input_bytes,
-            };
-            let metrics = CallMetrics {
-                bytes_in,
-                outcome: Some(failure.outcome()),
-                ..CallMetrics::default()
-            };
-            return Err(InvokeError {
-                plugin: label,
-                call,
-                failure,
-                metrics,
-            });
+            let failure = Failure::InputTooLarge { bytes: bytes_in, cap_bytes: self.limits.input_bytes };
+            let metrics =
+                CallMetrics { bytes_in, outcome: Some(failure.outcome()), ..CallMetrics::default() };
+            return Err(InvokeError { plugin: label, call, failure, metrics });
         }
         arm(&mut self.store, &self.limits, self.tick);
         let started = Instant::now();
@@ -438,13 +352,7 @@ impl KpiRun {
         settle(
             &mut self.store,
             &self.limits,
-            Settle {
-                label,
-                call,
-                campaign: &campaign,
-                started,
-                bytes_in,
-            },
+            Settle { label, call, campaign: &campaign, started, bytes_in },
             result,
         )
     }
@@ -530,10 +438,7 @@ fn settle<T: WireSize>(
         Ok(value) => {
             metrics.bytes_out = value.wire_size();
             if metrics.bytes_out > limits.output_bytes {
-                Err(Failure::OutputTooLarge {
-                    bytes: metrics.bytes_out,
-                    cap_bytes: limits.output_bytes,
-                })
+                Err(Failure::OutputTooLarge { bytes: metrics.bytes_out, cap_bytes: limits.output_bytes })
             } else {
                 Ok(value)
             }
@@ -560,12 +465,7 @@ fn settle<T: WireSize>(
         Ok(value) => Ok(Called { value, metrics }),
         Err(failure) => {
             tracing::warn!(plugin = %ctx.label, campaign = ctx.campaign, call = ctx.call, %failure, "Plugin call failed.");
-            Err(InvokeError {
-                plugin: ctx.label,
-                call: ctx.call,
-                failure,
-                metrics,
-            })
+            Err(InvokeError { plugin: ctx.label, call: ctx.call, failure, metrics })
         }
     }
 }
@@ -573,47 +473,31 @@ fn settle<T: WireSize>(
 fn classify_error(err: &wasmtime::Error, stopped_by: Option<HostStop>, limits: &Limits) -> Failure {
     match stopped_by {
         Some(HostStop::MemoryCap) => {
-            return Failure::MemoryCapExceeded {
-                cap_bytes: limits.memory_bytes,
-            };
+            return Failure::MemoryCapExceeded { cap_bytes: limits.memory_bytes };
         }
         Some(HostStop::LogCap) => {
-            return Failure::LogCapExceeded {
-                cap_bytes: limits.log_bytes,
-            };
+            return Failure::LogCapExceeded { cap_bytes: limits.log_bytes };
         }
         None => {}
     }
     if let Some(failed) = err.downcast_ref::<InstantiateFailed>() {
-        return Failure::Instantiate {
-            reason: failed.0.clone(),
-        };
+        return Failure::Instantiate { reason: failed.0.clone() };
     }
     match err.downcast_ref::<Trap>() {
-        Some(Trap::OutOfFuel) => Failure::FuelExhausted {
-            budget: limits.fuel,
-        },
-        Some(Trap::Interrupt) => Failure::DeadlineExceeded {
-            deadline: limits.deadline,
-        },
+        Some(Trap::OutOfFuel) => Failure::FuelExhausted { budget: limits.fuel },
+        Some(Trap::Interrupt) => Failure::DeadlineExceeded { deadline: limits.deadline },
         Some(trap) => {
             let mut message = trap.to_string();
             if let Some(trace) = err.downcast_ref::<WasmBacktrace>() {
-                let frames: Vec<String> = trace
-                    .frames()
-                    .iter()
-                    .take(4)
-                    .map(|f| f.func_name().unwrap_or("?").to_owned())
-                    .collect();
+                let frames: Vec<String> =
+                    trace.frames().iter().take(4).map(|f| f.func_name().unwrap_or("?").to_owned()).collect();
                 if !frames.is_empty() {
                     message.push_str(&format!(" (in {})", frames.join(" <- ")));
                 }
             }
             Failure::Trap { message }
         }
-        None => Failure::Trap {
-            message: format!("{err:#}"),
-        },
+        None => Failure::Trap { message: format!("{err:#}") },
     }
 }
 
@@ -630,10 +514,7 @@ fn guest_result<T>(
             Err(InvokeError {
                 plugin: label.to_owned(),
                 call,
-                failure: Failure::Guest {
-                    code: err.code,
-                    message: err.message,
-                },
+                failure: Failure::Guest { code: err.code, message: err.message },
                 metrics,
             })
         }
@@ -651,8 +532,5 @@ fn forward_log(plugin: &str, campaign: &str, level: &LogLevel, message: &str) {
 }
 
 fn is_json_object(text: &str) -> bool {
-    matches!(
-        serde_json::from_str::<serde_json::Value>(text),
-        Ok(serde_json::Value::Object(_))
-    )
+    matches!(serde_json::from_str::<serde_json::Value>(text), Ok(serde_json::Value::Object(_)))
 }

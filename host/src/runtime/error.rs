@@ -122,9 +122,9 @@ impl Failure {
             | Failure::MemoryCapExceeded { .. }
             | Failure::OutputTooLarge { .. }
             | Failure::LogCapExceeded { .. } => CallOutcome::LimitExceeded,
-            Failure::InputTooLarge { .. }
-            | Failure::Instantiate { .. }
-            | Failure::WrongKind { .. } => CallOutcome::Rejected,
+            Failure::InputTooLarge { .. } | Failure::Instantiate { .. } | Failure::WrongKind { .. } => {
+                CallOutcome::Rejected
+            }
             Failure::Trap { .. } => CallOutcome::Trap,
             Failure::Guest { .. } => CallOutcome::GuestError,
             Failure::BadOutput { .. } => CallOutcome::BadOutput,
@@ -139,22 +139,14 @@ impl fmt::Display for Failure {
                 write!(f, "fuel exhausted after {budget} units (limit `fuel`)")
             }
             Failure::DeadlineExceeded { deadline } => {
-                write!(
-                    f,
-                    "deadline of {} ms exceeded (limit `deadline`)",
-                    deadline.as_millis()
-                )
+                write!(f, "deadline of {} ms exceeded (limit `deadline`)", deadline.as_millis())
             }
             Failure::MemoryCapExceeded { cap_bytes } => {
-                write!(
-                    f,
-                    "memory cap of {cap_bytes} bytes exceeded (limit `memory_bytes`)"
-                )
+                write!(f, "memory cap of {cap_bytes} bytes exceeded (limit `memory_bytes`)")
             }
-            Failure::InputTooLarge { bytes, cap_bytes } => write!(
-                f,
-                "input of {bytes} bytes exceeds the cap of {cap_bytes} bytes (limit `input_bytes`)"
-            ),
+            Failure::InputTooLarge { bytes, cap_bytes } => {
+                write!(f, "input of {bytes} bytes exceeds the cap of {cap_bytes} bytes (limit `input_bytes`)")
+            }
             Failure::OutputTooLarge { bytes, cap_bytes } => write!(
                 f,
                 "output of {bytes} bytes exceeds the cap of {cap_bytes} bytes (limit `output_bytes`)"
@@ -223,17 +215,13 @@ pub enum InstallError {
         exports: String,
     },
     /// The component exports more than one plugin kind.
-    #[error(
-        "component exports several plugin kinds ({kinds}); a plugin implements exactly one world"
-    )]
+    #[error("component exports several plugin kinds ({kinds}); a plugin implements exactly one world")]
     SeveralWorlds {
         /// The kinds found.
         kinds: String,
     },
     /// The component was built against a contract version this host does not support.
-    #[error(
-        "component was built against contract baton:plugin@{found}; this host supports {supported}"
-    )]
+    #[error("component was built against contract baton:plugin@{found}; this host supports {supported}")]
     UnsupportedContract {
         /// The version the component targets.
         found: String,

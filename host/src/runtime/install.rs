@@ -19,19 +19,15 @@ impl Runtime {
     pub fn install(&self, bytes: &[u8]) -> Result<Arc<LoadedPlugin>, InstallError> {
         let size = bytes.len() as u64;
         if size > self.config.max_component_bytes {
-            return Err(InstallError::TooLarge {
-                size,
-                limit: self.config.max_component_bytes,
-            });
+            return Err(InstallError::TooLarge { size, limit: self.config.max_component_bytes });
         }
         check_header(bytes)?;
         let hash = ContentHash::of(bytes);
         if let Some(plugin) = self.cached(&hash) {
             return Ok(plugin);
         }
-        let component = self.compile(bytes).map_err(|e| InstallError::Invalid {
-            reason: format!("{e:#}"),
-        })?;
+        let component =
+            self.compile(bytes).map_err(|e| InstallError::Invalid { reason: format!("{e:#}") })?;
         let (kind, contract) = detect_world(&self.engine, &component)?;
         let pre = link(&self.linker, &component, kind)?;
 
@@ -54,32 +50,21 @@ impl Runtime {
             },
             pre,
         });
-        let info = self
-            .call(&provisional)
-            .info()
-            .map_err(InstallError::Info)?
-            .value;
+        let info = self.call(&provisional).info().map_err(InstallError::Info)?.value;
         let record = record_from_info(hash, kind, contract, size, info)?;
         let Ok(provisional) = Arc::try_unwrap(provisional) else {
-            return Err(InstallError::BadInfo(
-                "was still running after it returned".into(),
-            ));
+            return Err(InstallError::BadInfo("was still running after it returned".into()));
         };
 
         self.storage.put_plugin(&record, bytes)?;
         match component.serialize() {
-            Ok(artifact) => self
-                .storage
-                .put_artifact(&hash, &self.engine_key, &artifact)?,
+            Ok(artifact) => self.storage.put_artifact(&hash, &self.engine_key, &artifact)?,
             Err(err) => {
                 tracing::warn!(plugin = %record.label(), error = %err, "Artifact not cached; the next start recompiles.")
             }
         }
         tracing::info!(plugin = %record.label(), hash = %hash, kind = %kind, "Plugin installed.");
-        Ok(self.remember(LoadedPlugin {
-            record,
-            pre: provisional.pre,
-        }))
+        Ok(self.remember(LoadedPlugin { record, pre: provisional.pre }))
     }
 }
 
@@ -95,10 +80,7 @@ fn check_header(bytes: &[u8]) -> Result<(), InstallError> {
 }
 
 /// Finds the world from the exported kind interface (`baton:plugin/<interface>@<version>`).
-fn detect_world(
-    engine: &Engine,
-    component: &Component,
-) -> Result<(PluginKind, String), InstallError> {
+fn detect_world(engine: &Engine, component: &Component) -> Result<(PluginKind, String), InstallError> {
     let ty = component.component_type();
     let mut exports = Vec::new();
     let mut kinds = Vec::new();
@@ -114,32 +96,20 @@ fn detect_world(
     }
     match kinds.as_slice() {
         [] => Err(InstallError::UnknownWorld {
-            exports: if exports.is_empty() {
-                "nothing".into()
-            } else {
-                exports.join(", ")
-            },
+            exports: if exports.is_empty() { "nothing".into() } else { exports.join(", ") },
         }),
         [(kind, version)] => {
             if SUPPORTED_CONTRACTS.contains(&version.as_str()) {
                 Ok((*kind, version.clone()))
             } else {
                 Err(InstallError::UnsupportedContract {
-                    found: if version.is_empty() {
-                        "(unversioned)".into()
-                    } else {
-                        version.clone()
-                    },
+                    found: if version.is_empty() { "(unversioned)".into() } else { version.clone() },
                     supported: SUPPORTED_CONTRACTS.join(", "),
                 })
             }
         }
         several => Err(InstallError::SeveralWorlds {
-            kinds: several
-                .iter()
-                .map(|(k, _)| k.world())
-                .collect::<Vec<_>>()
-                .join(", "),
+            kinds: several.iter().map(|(k, _)| k.world()).collect::<Vec<_>>().join(", "),
         }),
     }
 }
@@ -152,26 +122,17 @@ pub(super) fn link(
 ) -> Result<WorldPre, InstallError> {
     let pre = linker
         .instantiate_pre(component)
-        .map_err(|e| InstallError::ImportNotProvided {
-            reason: format!("{e:#}"),
-        })?;
-    let bad = |e: wasmtime::Error| InstallError::BadExports {
-        world: kind.world(),
-        reason: format!("{e:#}"),
-    };
+        .map_err(|e| InstallError::ImportNotProvided { reason: format!("{e:#}") })?;
+    let bad = |e: wasmtime::Error| InstallError::BadExports { world: kind.world(), reason: format!("{e:#}") };
     Ok(match kind {
-        PluginKind::SegmentRule => {
-            WorldPre::Segment(segment_rule::SegmentRulePre::new(pre).map_err(bad)?)
-        }
+        PluginKind::SegmentRule => WorldPre::Segment(segment_rule::SegmentRulePre::new(pre).map_err(bad)?),
         PluginKind::Personalizer => {
             WorldPre::Personalizer(personalizer::PersonalizerPre::new(pre).map_err(bad)?)
         }
         PluginKind::ChannelAdapter => {
             WorldPre::Channel(channel_adapter::ChannelAdapterPre::new(pre).map_err(bad)?)
         }
-        PluginKind::KpiCalculator => {
-            WorldPre::Kpi(kpi_calculator::KpiCalculatorPre::new(pre).map_err(bad)?)
-        }
+        PluginKind::KpiCalculator => WorldPre::Kpi(kpi_calculator::KpiCalculatorPre::new(pre).map_err(bad)?),
     })
 }
 
@@ -206,9 +167,7 @@ fn record_from_info(
         )));
     }
     if serde_json::from_str::<serde_json::Value>(&info.config_schema).is_err() {
-        return Err(InstallError::BadInfo(
-            "config-schema is not valid JSON".into(),
-        ));
+        return Err(InstallError::BadInfo("config-schema is not valid JSON".into()));
     }
     Ok(PluginRecord {
         hash,
@@ -230,19 +189,14 @@ fn record_from_info(
 fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     (1..=64).contains(&name.len())
-        && chars
-            .next()
-            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 fn valid_version(version: &str) -> bool {
     let core = version.split(['-', '+']).next().unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    parts.len() == 3
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
 }
 
 #[cfg(test)]
@@ -252,10 +206,7 @@ mod tests {
     #[test]
     fn header_check_tells_garbage_modules_and_components_apart() {
         assert!(matches!(check_header(b"hello"), Err(InstallError::NotWasm)));
-        assert!(matches!(
-            check_header(b"\0asm\x01\0\0\0"),
-            Err(InstallError::CoreModule)
-        ));
+        assert!(matches!(check_header(b"\0asm\x01\0\0\0"), Err(InstallError::CoreModule)));
         assert!(check_header(b"\0asm\x0d\0\x01\0").is_ok());
     }
 

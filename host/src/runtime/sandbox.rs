@@ -84,20 +84,12 @@ impl Sandbox {
 
 impl WasiView for Sandbox {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
     }
 }
 
 impl ResourceLimiter for Sandbox {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> Result<bool> {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> Result<bool> {
         let desired = desired as u64;
         if desired > self.memory_cap {
             self.stopped_by = Some(HostStop::MemoryCap);
@@ -107,12 +99,7 @@ impl ResourceLimiter for Sandbox {
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        maximum: Option<usize>,
-    ) -> Result<bool> {
+    fn table_growing(&mut self, _current: usize, desired: usize, maximum: Option<usize>) -> Result<bool> {
         Ok(maximum.is_none_or(|max| desired <= max))
     }
 }
@@ -159,7 +146,6 @@ impl HostMonotonicClock for SteppingMonotonicClock {
         1_000
     }
     fn now(&self) -> u64 {
-        self.0
-            .fetch_add(1_000, std::sync::atomic::Ordering::Relaxed)
+        self.0.fetch_add(1_000, std::sync::atomic::Ordering::Relaxed)
     }
 }

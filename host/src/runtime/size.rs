@@ -3,8 +3,8 @@
 //! caps measured in megabytes, and cheap.
 
 use super::contract::{
-    Attribute, DeliveryOutcome, Event, HttpRequest, HttpResponse, Invocation, Membership, Message,
-    Metric, Subject, Value,
+    Attribute, DeliveryOutcome, Event, HttpRequest, HttpResponse, Invocation, Membership, Message, Metric,
+    Subject, Value,
 };
 
 pub(crate) trait WireSize {
@@ -110,10 +110,7 @@ impl WireSize for Membership {
 
 impl WireSize for HttpRequest {
     fn wire_size(&self) -> u64 {
-        self.method.wire_size()
-            + self.url.wire_size()
-            + self.headers.wire_size()
-            + self.body.len() as u64
+        self.method.wire_size() + self.url.wire_size() + self.headers.wire_size() + self.body.len() as u64
     }
 }
 

@@ -9,49 +9,32 @@ impl Storage {
     /// Creates or replaces a campaign, durably. Validation belongs to the engine.
     pub fn put_campaign(&self, campaign: &Campaign) -> Result<(), StorageError> {
         let mut writes = WriteSet::new(self);
-        writes.put(
-            TreeId::Campaigns,
-            campaign.id.as_bytes().to_vec(),
-            encode(campaign)?,
-        );
+        writes.put(TreeId::Campaigns, campaign.id.as_bytes().to_vec(), encode(campaign)?);
         writes.commit()?;
         self.commit.wait_durable()
     }
 
     /// The campaign with this id.
     pub fn campaign(&self, id: &str) -> Result<Option<Campaign>, StorageError> {
-        self.tree(TreeId::Campaigns)
-            .get(id.as_bytes())?
-            .map(|raw| decode(&raw, "campaign"))
-            .transpose()
+        self.tree(TreeId::Campaigns).get(id.as_bytes())?.map(|raw| decode(&raw, "campaign")).transpose()
     }
 
     /// Every campaign, by id.
     pub fn campaigns(&self) -> Result<Vec<Campaign>, StorageError> {
-        self.tree(TreeId::Campaigns)
-            .iter()
-            .map(|entry| decode(&entry?.1, "campaign"))
-            .collect()
+        self.tree(TreeId::Campaigns).iter().map(|entry| decode(&entry?.1, "campaign")).collect()
     }
 
     /// Binds (or rebinds) a plugin to a campaign slot, durably.
     pub fn put_binding(&self, binding: &Binding) -> Result<(), StorageError> {
         let mut writes = WriteSet::new(self);
-        writes.put(
-            TreeId::Bindings,
-            binding_key(&binding.campaign, &binding.slot),
-            encode(binding)?,
-        );
+        writes.put(TreeId::Bindings, binding_key(&binding.campaign, &binding.slot), encode(binding)?);
         writes.commit()?;
         self.commit.wait_durable()
     }
 
     /// Removes a binding, durably. Returns whether there was one.
     pub fn remove_binding(&self, campaign: &str, slot: &Slot) -> Result<bool, StorageError> {
-        let existed = self
-            .tree(TreeId::Bindings)
-            .remove(binding_key(campaign, slot))?
-            .is_some();
+        let existed = self.tree(TreeId::Bindings).remove(binding_key(campaign, slot))?.is_some();
         self.commit.wait_durable()?;
         Ok(existed)
     }

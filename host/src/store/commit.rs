@@ -29,11 +29,7 @@ struct State {
 
 impl GroupCommit {
     pub(crate) fn new(db: sled::Db) -> Self {
-        GroupCommit {
-            db,
-            state: Mutex::new(State::default()),
-            flushed: Condvar::new(),
-        }
+        GroupCommit { db, state: Mutex::new(State::default()), flushed: Condvar::new() }
     }
 
     /// Blocks until everything applied before this call is on disk.
@@ -44,9 +40,7 @@ impl GroupCommit {
         loop {
             if state.durable >= ticket {
                 return match &state.failed {
-                    Some((upto, err)) if *upto >= ticket => {
-                        Err(StorageError::Database(err.clone()))
-                    }
+                    Some((upto, err)) if *upto >= ticket => Err(StorageError::Database(err.clone())),
                     _ => Ok(()),
                 };
             }

@@ -116,40 +116,19 @@ impl Storage {
             }
             writes.remove(TreeId::Profiles, keys::profile(profile.id).to_vec());
             let mut events = 0;
-            for entry in self
-                .tree(TreeId::Events)
-                .scan_prefix(keys::profile(profile.id))
-            {
+            for entry in self.tree(TreeId::Events).scan_prefix(keys::profile(profile.id)) {
                 let (key, raw) = entry?;
                 plan_event_removal(&mut writes, &key, &decode(&raw, "event")?);
                 events += 1;
             }
-            let sends =
-                self.plan_profile_removal::<PendingSend>(&mut writes, TreeId::Outbox, profile.id)?
-                    + self.plan_profile_removal::<PendingSend>(
-                        &mut writes,
-                        TreeId::DeadLetters,
-                        profile.id,
-                    )?
-                    + self.plan_profile_removal::<DeliveryRecord>(
-                        &mut writes,
-                        TreeId::Deliveries,
-                        profile.id,
-                    )?;
-            let skips =
-                self.plan_profile_removal::<SkipRecord>(&mut writes, TreeId::Skips, profile.id)?;
-            for entry in self
-                .tree(TreeId::ProfileSends)
-                .scan_prefix(keys::profile(profile.id))
-            {
+            let sends = self.plan_profile_removal::<PendingSend>(&mut writes, TreeId::Outbox, profile.id)?
+                + self.plan_profile_removal::<PendingSend>(&mut writes, TreeId::DeadLetters, profile.id)?
+                + self.plan_profile_removal::<DeliveryRecord>(&mut writes, TreeId::Deliveries, profile.id)?;
+            let skips = self.plan_profile_removal::<SkipRecord>(&mut writes, TreeId::Skips, profile.id)?;
+            for entry in self.tree(TreeId::ProfileSends).scan_prefix(keys::profile(profile.id)) {
                 writes.remove(TreeId::ProfileSends, entry?.0.to_vec());
             }
-            let erasure = Erasure {
-                identities: profile.identities.len(),
-                events,
-                sends,
-                skips,
-            };
+            let erasure = Erasure { identities: profile.identities.len(), events, sends, skips };
             // The audit record names the internal id only: no personal data survives erasure.
             self.plan_audit(
                 &mut writes,
@@ -170,12 +149,7 @@ impl Storage {
 
     /// Deletes every event older than `cutoff` (ms since the epoch) and audits the purge.
     /// Returns how many were deleted.
-    pub fn purge_events_before(
-        &self,
-        cutoff: i64,
-        actor: &str,
-        now: i64,
-    ) -> Result<usize, StorageError> {
+    pub fn purge_events_before(&self, cutoff: i64, actor: &str, now: i64) -> Result<usize, StorageError> {
         let cutoff_key = keys::time(cutoff);
         let mut purged = 0;
         let mut resume: Vec<u8> = Vec::new();

@@ -17,11 +17,7 @@ impl Storage {
     /// Stores a batch of events. Returns one outcome per event, in order: stored (on which
     /// profile), duplicate (same id already stored), or rejected (with the reason). When this
     /// returns, every stored event is on disk; after a crash, a batch is all there or not at all.
-    pub fn ingest(
-        &self,
-        events: &[NewEvent],
-        now: i64,
-    ) -> Result<Vec<IngestOutcome>, StorageError> {
+    pub fn ingest(&self, events: &[NewEvent], now: i64) -> Result<Vec<IngestOutcome>, StorageError> {
         let outcomes = {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut writes = WriteSet::new(self);
@@ -32,10 +28,7 @@ impl Storage {
             writes.commit()?;
             outcomes
         };
-        if outcomes
-            .iter()
-            .any(|o| matches!(o, IngestOutcome::Stored { .. }))
-        {
+        if outcomes.iter().any(|o| matches!(o, IngestOutcome::Stored { .. })) {
             self.commit.wait_durable()?;
         }
         Ok(outcomes)
@@ -69,21 +62,12 @@ impl Storage {
 
     /// Declares that `previous` and `user_id` are one customer (Segment `alias`): the profile of
     /// `previous` is merged into the user's, its events following.
-    pub fn alias(
-        &self,
-        previous: &Identity,
-        user_id: &str,
-        now: i64,
-    ) -> Result<ProfileId, StorageError> {
+    pub fn alias(&self, previous: &Identity, user_id: &str, now: i64) -> Result<ProfileId, StorageError> {
         let id = {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut writes = WriteSet::new(self);
-            let id = resolve(
-                self,
-                &mut writes,
-                vec![Identity::User(user_id.to_owned()), previous.clone()],
-                now,
-            )?;
+            let id =
+                resolve(self, &mut writes, vec![Identity::User(user_id.to_owned()), previous.clone()], now)?;
             writes.commit()?;
             id
         };
@@ -126,17 +110,11 @@ impl Storage {
         let Some(id) = live_id(&writes, id)? else {
             return Ok(None);
         };
-        writes
-            .get(TreeId::Profiles, &keys::profile(id))?
-            .map(|raw| decode(&raw, "profile"))
-            .transpose()
+        writes.get(TreeId::Profiles, &keys::profile(id))?.map(|raw| decode(&raw, "profile")).transpose()
     }
 
     /// The profile an identity points to.
-    pub fn profile_by_identity(
-        &self,
-        identity: &Identity,
-    ) -> Result<Option<Profile>, StorageError> {
+    pub fn profile_by_identity(&self, identity: &Identity) -> Result<Option<Profile>, StorageError> {
         match self.tree(TreeId::Identities).get(identity.key())? {
             Some(raw) => match keys::profile_from(&raw) {
                 Some(id) => self.profile(id),
@@ -151,10 +129,7 @@ impl Storage {
         let Some(key) = self.tree(TreeId::EventIds).get(id.as_bytes())? else {
             return Ok(None);
         };
-        self.tree(TreeId::Events)
-            .get(key)?
-            .map(|raw| decode(&raw, "event"))
-            .transpose()
+        self.tree(TreeId::Events).get(key)?.map(|raw| decode(&raw, "event")).transpose()
     }
 
     /// A profile's events, oldest first.
@@ -173,10 +148,7 @@ impl Storage {
     pub fn campaign_events(&self, campaign: &str) -> Result<Vec<Event>, StorageError> {
         let events = self.tree(TreeId::Events);
         let mut out = Vec::new();
-        for entry in self
-            .tree(TreeId::CampaignEvents)
-            .scan_prefix(keys::campaign_prefix(campaign))
-        {
+        for entry in self.tree(TreeId::CampaignEvents).scan_prefix(keys::campaign_prefix(campaign)) {
             let (_, event_key) = entry?;
             if let Some(raw) = events.get(&event_key)? {
                 out.push(decode(&raw, "event")?);
@@ -187,16 +159,12 @@ impl Storage {
 
     /// Every live profile, by id.
     pub fn scan_profiles(&self) -> impl Iterator<Item = Result<Profile, StorageError>> + '_ {
-        self.tree(TreeId::Profiles)
-            .iter()
-            .map(|entry| decode(&entry?.1, "profile"))
+        self.tree(TreeId::Profiles).iter().map(|entry| decode(&entry?.1, "profile"))
     }
 
     /// Every event, grouped by profile and oldest first within a profile.
     pub fn scan_events(&self) -> impl Iterator<Item = Result<Event, StorageError>> + '_ {
-        self.tree(TreeId::Events)
-            .iter()
-            .map(|entry| decode(&entry?.1, "event"))
+        self.tree(TreeId::Events).iter().map(|entry| decode(&entry?.1, "event"))
     }
 
     /// How many events are stored.
@@ -216,12 +184,8 @@ impl Storage {
         if writes.contains(TreeId::EventIds, event.id.as_bytes())? {
             return Ok(IngestOutcome::Duplicate);
         }
-        let profile = resolve(
-            self,
-            writes,
-            identities(event.user_id.as_deref(), event.anonymous_id.as_deref()),
-            now,
-        )?;
+        let profile =
+            resolve(self, writes, identities(event.user_id.as_deref(), event.anonymous_id.as_deref()), now)?;
         let key = keys::event(profile, event.timestamp, self.db.generate_id()?);
         let stored = Event {
             id: event.id.clone(),
@@ -234,22 +198,14 @@ impl Storage {
         writes.put(TreeId::Events, key.clone(), encode(&stored)?);
         writes.put(TreeId::EventIds, event.id.as_bytes().to_vec(), key.clone());
         if let Some(campaign) = &event.campaign {
-            writes.put(
-                TreeId::CampaignEvents,
-                keys::campaign_event(campaign, &key),
-                key,
-            );
+            writes.put(TreeId::CampaignEvents, keys::campaign_event(campaign, &key), key);
         }
         Ok(IngestOutcome::Stored { profile })
     }
 }
 
 fn identities(user_id: Option<&str>, anonymous_id: Option<&str>) -> Vec<Identity> {
-    let present = |v: Option<&str>| {
-        v.map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-    };
+    let present = |v: Option<&str>| v.map(str::trim).filter(|s| !s.is_empty()).map(str::to_owned);
     present(user_id)
         .map(Identity::User)
         .into_iter()
@@ -269,8 +225,7 @@ fn resolve(
     for identity in &identities {
         let owner = match writes.get(TreeId::Identities, &identity.key())? {
             Some(raw) => {
-                let id = keys::profile_from(&raw)
-                    .ok_or_else(|| corrupt("identity", "bad profile id"))?;
+                let id = keys::profile_from(&raw).ok_or_else(|| corrupt("identity", "bad profile id"))?;
                 live_id(writes, id)?
             }
             None => None,
@@ -301,11 +256,7 @@ fn resolve(
             Some(other) => merge(writes, other, survivor, now)?,
             None => {
                 let mut profile = load_profile(writes, survivor)?;
-                writes.put(
-                    TreeId::Identities,
-                    identity.key(),
-                    keys::profile(survivor).to_vec(),
-                );
+                writes.put(TreeId::Identities, identity.key(), keys::profile(survivor).to_vec());
                 profile.identities.push(identity);
                 profile.updated_at = now;
                 put_profile(writes, &profile)?;
@@ -317,20 +268,11 @@ fn resolve(
 
 /// Merges profile `from` into `into`: identities, attributes and consents the survivor lacks,
 /// and every event, which keeps its time and order.
-fn merge(
-    writes: &mut WriteSet<'_>,
-    from: ProfileId,
-    into: ProfileId,
-    now: i64,
-) -> Result<(), StorageError> {
+fn merge(writes: &mut WriteSet<'_>, from: ProfileId, into: ProfileId, now: i64) -> Result<(), StorageError> {
     let loser = load_profile(writes, from)?;
     let mut survivor = load_profile(writes, into)?;
     for identity in &loser.identities {
-        writes.put(
-            TreeId::Identities,
-            identity.key(),
-            keys::profile(into).to_vec(),
-        );
+        writes.put(TreeId::Identities, identity.key(), keys::profile(into).to_vec());
         if !survivor.identities.contains(identity) {
             survivor.identities.push(identity.clone());
         }
@@ -342,10 +284,7 @@ fn merge(
         survivor.suppressions.entry(channel).or_insert(suppression);
     }
     for (purpose, consent) in loser.consents {
-        let newer = survivor
-            .consents
-            .get(&purpose)
-            .is_none_or(|c| c.updated_at < consent.updated_at);
+        let newer = survivor.consents.get(&purpose).is_none_or(|c| c.updated_at < consent.updated_at);
         if newer {
             survivor.consents.insert(purpose, consent);
         }
@@ -355,11 +294,7 @@ fn merge(
     survivor.updated_at = now;
     put_profile(writes, &survivor)?;
     writes.remove(TreeId::Profiles, keys::profile(from).to_vec());
-    writes.put(
-        TreeId::ProfileAliases,
-        keys::profile(from).to_vec(),
-        keys::profile(into).to_vec(),
-    );
+    writes.put(TreeId::ProfileAliases, keys::profile(from).to_vec(), keys::profile(into).to_vec());
 
     for (key, raw) in writes.scan_prefix(TreeId::Events, &keys::profile(from))? {
         let mut event: Event = decode(&raw, "event")?;
@@ -367,17 +302,9 @@ fn merge(
         let moved = keys::event_rekeyed(&key, into);
         writes.remove(TreeId::Events, key);
         writes.put(TreeId::Events, moved.clone(), encode(&event)?);
-        writes.put(
-            TreeId::EventIds,
-            event.id.as_bytes().to_vec(),
-            moved.clone(),
-        );
+        writes.put(TreeId::EventIds, event.id.as_bytes().to_vec(), moved.clone());
         if let Some(campaign) = &event.campaign {
-            writes.put(
-                TreeId::CampaignEvents,
-                keys::campaign_event(campaign, &moved),
-                moved,
-            );
+            writes.put(TreeId::CampaignEvents, keys::campaign_event(campaign, &moved), moved);
         }
     }
     tracing::info!(from = %from, into = %into, "Profiles stitched.");
@@ -391,9 +318,7 @@ fn live_id(writes: &WriteSet<'_>, mut id: ProfileId) -> Result<Option<ProfileId>
             return Ok(Some(id));
         }
         match writes.get(TreeId::ProfileAliases, &keys::profile(id))? {
-            Some(raw) => {
-                id = keys::profile_from(&raw).ok_or_else(|| corrupt("alias", "bad profile id"))?
-            }
+            Some(raw) => id = keys::profile_from(&raw).ok_or_else(|| corrupt("alias", "bad profile id"))?,
             None => return Ok(None),
         }
     }
@@ -408,17 +333,10 @@ fn load_profile(writes: &WriteSet<'_>, id: ProfileId) -> Result<Profile, Storage
 }
 
 fn put_profile(writes: &mut WriteSet<'_>, profile: &Profile) -> Result<(), StorageError> {
-    writes.put(
-        TreeId::Profiles,
-        keys::profile(profile.id).to_vec(),
-        encode(profile)?,
-    );
+    writes.put(TreeId::Profiles, keys::profile(profile.id).to_vec(), encode(profile)?);
     Ok(())
 }
 
 fn corrupt(what: &str, reason: &str) -> StorageError {
-    StorageError::Corrupt {
-        what: what.to_owned(),
-        reason: reason.to_owned(),
-    }
+    StorageError::Corrupt { what: what.to_owned(), reason: reason.to_owned() }
 }

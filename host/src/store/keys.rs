@@ -15,9 +15,7 @@ pub(crate) fn profile(id: ProfileId) -> [u8; 8] {
 
 /// Reads a profile id back from its 8-byte key.
 pub(crate) fn profile_from(raw: &[u8]) -> Option<ProfileId> {
-    Some(ProfileId(u64::from_be_bytes(
-        raw.get(..8)?.try_into().ok()?,
-    )))
+    Some(ProfileId(u64::from_be_bytes(raw.get(..8)?.try_into().ok()?)))
 }
 
 /// Event key: profile (8) + time (8) + sequence (8).

@@ -43,22 +43,12 @@ impl Storage {
 
     /// The component bytes of an installed plugin.
     pub fn component(&self, hash: &ContentHash) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self
-            .tree(TreeId::Components)
-            .get(hash.as_bytes())?
-            .map(|raw| raw.to_vec()))
+        Ok(self.tree(TreeId::Components).get(hash.as_bytes())?.map(|raw| raw.to_vec()))
     }
 
     /// The compiled artifact of a plugin for the engine identified by `engine_key`.
-    pub fn artifact(
-        &self,
-        hash: &ContentHash,
-        engine_key: &str,
-    ) -> Result<Option<Vec<u8>>, StorageError> {
-        Ok(self
-            .tree(TreeId::Artifacts)
-            .get(artifact_key(hash, engine_key))?
-            .map(|raw| raw.to_vec()))
+    pub fn artifact(&self, hash: &ContentHash, engine_key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self.tree(TreeId::Artifacts).get(artifact_key(hash, engine_key))?.map(|raw| raw.to_vec()))
     }
 
     /// Keeps a compiled artifact so that a restart does not recompile. Not flushed on its own:
@@ -69,8 +59,7 @@ impl Storage {
         engine_key: &str,
         artifact: &[u8],
     ) -> Result<(), StorageError> {
-        self.tree(TreeId::Artifacts)
-            .insert(artifact_key(hash, engine_key), artifact)?;
+        self.tree(TreeId::Artifacts).insert(artifact_key(hash, engine_key), artifact)?;
         Ok(())
     }
 }

@@ -37,21 +37,14 @@ impl Storage {
     /// Sets a secret, durably.
     pub fn put_secret(&self, name: &str, value: &SecretValue) -> Result<(), StorageError> {
         let mut writes = WriteSet::new(self);
-        writes.put(
-            TreeId::Secrets,
-            name.as_bytes().to_vec(),
-            value.expose().as_bytes().to_vec(),
-        );
+        writes.put(TreeId::Secrets, name.as_bytes().to_vec(), value.expose().as_bytes().to_vec());
         writes.commit()?;
         self.commit.wait_durable()
     }
 
     /// Deletes a secret, durably. Returns whether it existed.
     pub fn delete_secret(&self, name: &str) -> Result<bool, StorageError> {
-        let existed = self
-            .tree(TreeId::Secrets)
-            .remove(name.as_bytes())?
-            .is_some();
+        let existed = self.tree(TreeId::Secrets).remove(name.as_bytes())?.is_some();
         self.commit.wait_durable()?;
         Ok(existed)
     }

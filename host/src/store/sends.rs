@@ -37,10 +37,7 @@ impl SendState {
             Some((0, key)) => Ok(SendState::Pending(key.to_vec())),
             Some((1, _)) => Ok(SendState::Finished),
             Some((2, key)) => Ok(SendState::Dead(key.to_vec())),
-            _ => Err(StorageError::Corrupt {
-                what: "send key".into(),
-                reason: "unknown state".into(),
-            }),
+            _ => Err(StorageError::Corrupt { what: "send key".into(), reason: "unknown state".into() }),
         }
     }
 }
@@ -74,11 +71,7 @@ impl Storage {
                 }
                 let outbox_key = self.timed_key(send.next_attempt_at)?;
                 writes.put(TreeId::Outbox, outbox_key.clone(), encode(send)?);
-                writes.put(
-                    TreeId::SendKeys,
-                    key.to_vec(),
-                    SendState::Pending(outbox_key).encode(),
-                );
+                writes.put(TreeId::SendKeys, key.to_vec(), SendState::Pending(outbox_key).encode());
                 let mut history_key = keys::profile(send.profile).to_vec();
                 history_key.extend_from_slice(&self.timed_key(sent_to.at)?);
                 writes.put(TreeId::ProfileSends, history_key, encode(sent_to)?);
@@ -95,12 +88,7 @@ impl Storage {
 
     /// Claims up to `limit` sends due at `now`, leasing them for `lease_ms`: they are not due
     /// again until the lease runs out, unless the claimant finishes or reschedules them first.
-    pub fn claim_due(
-        &self,
-        now: i64,
-        limit: usize,
-        lease_ms: i64,
-    ) -> Result<Vec<PendingSend>, StorageError> {
+    pub fn claim_due(&self, now: i64, limit: usize, lease_ms: i64) -> Result<Vec<PendingSend>, StorageError> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
         let mut writes = WriteSet::new(self);
         let mut claimed = Vec::new();
@@ -162,11 +150,7 @@ impl Storage {
                 }
                 _ => SendState::Finished,
             };
-            writes.put(
-                TreeId::SendKeys,
-                idempotency_key.as_bytes().to_vec(),
-                state.encode(),
-            );
+            writes.put(TreeId::SendKeys, idempotency_key.as_bytes().to_vec(), state.encode());
             writes.commit()?;
             true
         };
@@ -211,10 +195,7 @@ impl Storage {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut writes = WriteSet::new(self);
             let mut replayed = 0;
-            for entry in self
-                .tree(TreeId::DeadLetters)
-                .scan_prefix(keys::campaign_prefix(campaign))
-            {
+            for entry in self.tree(TreeId::DeadLetters).scan_prefix(keys::campaign_prefix(campaign)) {
                 let (key, raw) = entry?;
                 let mut send: PendingSend = decode(&raw, "dead letter")?;
                 send.attempts = 0;
@@ -250,10 +231,7 @@ impl Storage {
 
     /// Every pending send, soonest due first.
     pub fn pending_sends(&self) -> Result<Vec<PendingSend>, StorageError> {
-        self.tree(TreeId::Outbox)
-            .iter()
-            .map(|entry| decode(&entry?.1, "pending send"))
-            .collect()
+        self.tree(TreeId::Outbox).iter().map(|entry| decode(&entry?.1, "pending send")).collect()
     }
 
     /// How many sends are pending (queue depth).

@@ -16,10 +16,7 @@ pub(crate) struct WriteSet<'s> {
 
 impl<'s> WriteSet<'s> {
     pub(crate) fn new(storage: &'s Storage) -> Self {
-        WriteSet {
-            storage,
-            pending: BTreeMap::new(),
-        }
+        WriteSet { storage, pending: BTreeMap::new() }
     }
 
     pub(crate) fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
@@ -59,10 +56,7 @@ impl<'s> WriteSet<'s> {
             }
             merged.insert(k.clone(), v.clone());
         }
-        Ok(merged
-            .into_iter()
-            .filter_map(|(k, v)| Some((k, v?)))
-            .collect())
+        Ok(merged.into_iter().filter_map(|(k, v)| Some((k, v?))).collect())
     }
 
     /// Applies every pending write atomically: after a crash, all of them or none are there.

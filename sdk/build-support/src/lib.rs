@@ -30,14 +30,7 @@ pub fn build_workspace(
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let manifest = workspace.join("Cargo.toml");
     let status = Command::new(&cargo)
-        .args([
-            "build",
-            "--release",
-            "--workspace",
-            "--target",
-            TARGET,
-            "--manifest-path",
-        ])
+        .args(["build", "--release", "--workspace", "--target", TARGET, "--manifest-path"])
         .arg(&manifest)
         .arg("--target-dir")
         .arg(&target_dir)
@@ -61,10 +54,7 @@ pub fn build_workspace(
     for name in workspace_crates(workspace)? {
         let path = out.join(format!("{}.wasm", name.replace('-', "_")));
         if !path.exists() {
-            return Err(format!(
-                "expected component {} was not produced",
-                path.display()
-            ));
+            return Err(format!("expected component {} was not produced", path.display()));
         }
         components.insert(name, path);
     }
@@ -87,17 +77,13 @@ fn ensure_target() -> Result<(), String> {
         .args(["target", "add", TARGET])
         .status()
         .map_err(|e| format!("the {TARGET} target is missing and rustup cannot be run: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("`rustup target add {TARGET}` failed"))
-    }
+    if status.success() { Ok(()) } else { Err(format!("`rustup target add {TARGET}` failed")) }
 }
 
 /// `<caller target dir>/wasm-guests`, found from `OUT_DIR` (`<target>/<profile>/build/<pkg>/out`).
 fn guest_target_dir() -> Result<PathBuf, String> {
-    let out_dir = env::var("OUT_DIR")
-        .map_err(|_| "OUT_DIR is not set: call from a build script".to_owned())?;
+    let out_dir =
+        env::var("OUT_DIR").map_err(|_| "OUT_DIR is not set: call from a build script".to_owned())?;
     let out_dir = PathBuf::from(out_dir);
     let target = out_dir
         .ancestors()
@@ -108,8 +94,7 @@ fn guest_target_dir() -> Result<PathBuf, String> {
 
 /// The package names of the workspace's members (one folder per crate, each with a Cargo.toml).
 fn workspace_crates(workspace: &Path) -> Result<Vec<String>, String> {
-    let entries =
-        std::fs::read_dir(workspace).map_err(|e| format!("{}: {e}", workspace.display()))?;
+    let entries = std::fs::read_dir(workspace).map_err(|e| format!("{}: {e}", workspace.display()))?;
     let mut names = Vec::new();
     for entry in entries {
         let dir = entry.map_err(|e| e.to_string())?.path();
@@ -117,16 +102,10 @@ fn workspace_crates(workspace: &Path) -> Result<Vec<String>, String> {
         if !manifest.exists() {
             continue;
         }
-        let text = std::fs::read_to_string(&manifest)
-            .map_err(|e| format!("{}: {e}", manifest.display()))?;
+        let text = std::fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
         let name = text
             .lines()
-            .find_map(|line| {
-                line.trim()
-                    .strip_prefix("name = \"")?
-                    .strip_suffix('"')
-                    .map(str::to_owned)
-            })
+            .find_map(|line| line.trim().strip_prefix("name = \"")?.strip_suffix('"').map(str::to_owned))
             .ok_or_else(|| format!("{}: no `name = \"...\"` line", manifest.display()))?;
         names.push(name);
     }

@@ -11,9 +11,7 @@ const BATCH: usize = 20;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let dir = args
-        .next()
-        .expect("usage: baton-ingest-writer <dir> <threads>");
+    let dir = args.next().expect("usage: baton-ingest-writer <dir> <threads>");
     let threads: usize = args.next().and_then(|t| t.parse().ok()).unwrap_or(4);
     let storage = Storage::open(&dir).expect("open store");
     std::thread::scope(|scope| {
