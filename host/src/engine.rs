@@ -16,6 +16,7 @@ use std::sync::Arc;
 pub use deliver::{DeliveryConfig, DeliveryReport};
 pub use error::EngineError;
 pub use pipeline::RunReport;
+pub use policy::{Policies, QuietHours, RollingCap};
 
 use crate::runtime::Runtime;
 use crate::store::Storage;
@@ -68,19 +69,34 @@ pub struct Engine {
     runtime: Arc<Runtime>,
     clock: Arc<dyn Clock>,
     delivery: DeliveryConfig,
+    policies: Policies,
     courier: deliver::Courier,
 }
 
+/// The engine's settings: delivery and pacing policies.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineConfig {
+    /// Retries, timeouts, concurrency.
+    pub delivery: DeliveryConfig,
+    /// Caps, quiet hours, priority.
+    pub policies: Policies,
+}
+
 impl Engine {
-    /// An engine over this store and runtime, reading `clock`, delivering with `delivery`.
+    /// An engine over this store and runtime, reading `clock`. Refuses invalid policies.
     pub fn new(
         storage: Storage,
         runtime: Arc<Runtime>,
         clock: Arc<dyn Clock>,
-        delivery: DeliveryConfig,
+        config: EngineConfig,
     ) -> Result<Self, EngineError> {
-        let courier = deliver::Courier::new(&delivery)?;
-        Ok(Engine { storage, runtime, clock, delivery, courier })
+        let problems = config.policies.problems();
+        if !problems.is_empty() {
+            return Err(EngineError::InvalidPolicies(problems));
+        }
+        let courier = deliver::Courier::new(&config.delivery)?;
+        Ok(Engine { storage, runtime, clock, delivery: config.delivery, policies: config.policies, courier })
     }
 
     /// The store.

@@ -17,7 +17,8 @@ pub use campaign::{
 };
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use engine::{
-    Clock, DeliveryConfig, DeliveryReport, Engine, EngineError, FixedClock, RunReport, SystemClock,
+    Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError, FixedClock, Policies,
+    QuietHours, RollingCap, RunReport, SystemClock,
 };
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
 pub use profile::{

@@ -86,19 +86,30 @@ pub fn pending_send(
         enqueued_at: due,
         last_error: None,
     };
-    let sent_to =
-        baton::SentTo { at: due, channel: "email".into(), campaign: campaign.into(), transactional: false };
+    let sent_to = baton::SentTo {
+        at: due,
+        channel: "email".into(),
+        campaign: campaign.into(),
+        transactional: false,
+        priority: 0,
+    };
     (send, sent_to)
 }
 
 /// An engine over a fresh sled store and runtime, with a clock the test controls.
 pub fn engine() -> (baton::Engine, Arc<baton::FixedClock>, tempfile::TempDir) {
+    engine_with(baton::EngineConfig::default())
+}
+
+/// Like [`engine`], with these settings.
+pub fn engine_with(
+    config: baton::EngineConfig,
+) -> (baton::Engine, Arc<baton::FixedClock>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(dir.path()).unwrap();
     let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
     let clock = Arc::new(baton::FixedClock::at(1_750_000_000_000));
-    let engine =
-        baton::Engine::new(storage, runtime, clock.clone(), baton::DeliveryConfig::default()).unwrap();
+    let engine = baton::Engine::new(storage, runtime, clock.clone(), config).unwrap();
     (engine, clock, dir)
 }
 

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use baton::{Engine, Grants, NewEvent, SecretValue, SendOutcome, Slot};
-use baton_tests::{Vendor, activate, customer, echo_grants, welcome_campaign};
+use baton_tests::{Vendor, activate, customer, echo_grants, engine_with, welcome_campaign};
 
 struct Setup {
     engine: Arc<Engine>,
@@ -18,11 +18,8 @@ const NOW: i64 = 1_750_000_000_000;
 /// An active welcome campaign sending through `chan-echo` to the stand-in, and one customer.
 async fn setup(grants: Grants, delivery: baton::DeliveryConfig) -> Setup {
     let vendor = Vendor::start().await;
-    let dir = tempfile::tempdir().unwrap();
-    let storage = baton::Storage::open(dir.path()).unwrap();
-    let runtime = Arc::new(baton::Runtime::new(baton_tests::test_config(), storage.clone()).unwrap());
-    let clock = Arc::new(baton::FixedClock::at(NOW));
-    let engine = Arc::new(Engine::new(storage, runtime, clock.clone(), delivery).unwrap());
+    let (engine, clock, dir) = engine_with(baton::EngineConfig { delivery, ..Default::default() });
+    let engine = Arc::new(engine);
     let url = vendor.url("/send");
     activate(&engine, welcome_campaign(), serde_json::json!({}), false, &url, grants);
     engine.storage().put_secret("ECHO_TOKEN", &SecretValue::new("s3cret-token")).unwrap();

@@ -79,6 +79,9 @@ pub enum EngineError {
         /// The host or secret name.
         name: String,
     },
+    /// The pacing policies are invalid.
+    #[error("policies are invalid: {}", .0.join("; "))]
+    InvalidPolicies(Vec<String>),
     /// The HTTP client could not be set up or a delivery task failed.
     #[error("delivery: {0}")]
     Http(String),

@@ -8,8 +8,9 @@ use std::sync::Arc;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::policy::{self, Pacing};
 use super::subject::subject;
-use super::{Engine, EngineError, policy};
+use super::{Engine, EngineError};
 use crate::campaign::{Binding, Campaign, CampaignState, MessageTemplate, Slot, Trigger};
 use crate::delivery::{PendingSend, SkipReason, SkipRecord};
 use crate::profile::{Event, Profile};
@@ -59,12 +60,15 @@ impl Engine {
     /// Runs the triggered campaigns that the given (stored) events trigger.
     pub fn on_events(&self, events: &[Event]) -> Result<RunReport, EngineError> {
         let mut report = RunReport::default();
-        let campaigns: Vec<Campaign> = self
+        let mut campaigns: Vec<Campaign> = self
             .storage
             .campaigns()?
             .into_iter()
             .filter(|c| c.state == CampaignState::Active && matches!(c.trigger, Trigger::Event { .. }))
             .collect();
+        // Campaigns competing for the same profiles go highest priority first, so the winner's
+        // send is on record when the others check the priority window.
+        campaigns.sort_by(|a, b| b.priority.cmp(&a.priority).then_with(|| a.id.cmp(&b.id)));
         for campaign in &campaigns {
             let matching: Vec<&Event> = events.iter().filter(|e| triggers(campaign, e)).collect();
             if matching.is_empty() {
@@ -196,6 +200,21 @@ impl Engine {
                     continue;
                 }
             };
+            let recent = self.storage.sends_to(profile.id, now.saturating_sub(self.lookback_ms()))?;
+            let due_at = match policy::pacing(&self.policies, campaign, &profile, &recent, now) {
+                Pacing::Now => now,
+                Pacing::Skip(reason, detail) => {
+                    *report.skipped.entry(reason).or_default() += 1;
+                    skips.push(skip(campaign, &profile, reason, detail, now));
+                    continue;
+                }
+                Pacing::Delay { until, detail } => {
+                    // Delayed, not dropped: recorded, and queued for when quiet hours end.
+                    *report.skipped.entry(SkipReason::QuietHours).or_default() += 1;
+                    skips.push(skip(campaign, &profile, SkipReason::QuietHours, detail, now));
+                    until
+                }
+            };
             let (variant, template) = match assign(campaign, &profile) {
                 Assignment::Control => {
                     *report.skipped.entry(SkipReason::ControlGroup).or_default() += 1;
@@ -254,7 +273,7 @@ impl Engine {
                 message: serde_json::to_value(&message).unwrap_or_default(),
                 variant,
                 attempts: 0,
-                next_attempt_at: now,
+                next_attempt_at: due_at,
                 enqueued_at: now,
                 last_error: None,
             };
@@ -263,6 +282,7 @@ impl Engine {
                 channel: campaign.channel.clone(),
                 campaign: campaign.id.clone(),
                 transactional: campaign.transactional,
+                priority: campaign.priority,
             };
             sends.push((send, sent_to));
         }
@@ -277,6 +297,13 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// How far back a profile's sends matter to pacing: the longest cap window, the priority
+    /// window, and two days for calendar-day caps in any time zone.
+    fn lookback_ms(&self) -> i64 {
+        let caps = self.policies.frequency_caps.values().map(|c| c.window_ms).max().unwrap_or(0);
+        caps.max(self.policies.priority_window_ms).max(48 * 3_600_000)
     }
 
     fn invocation(&self, campaign: &Campaign, binding: &Binding, step: &str, now: i64) -> Invocation {

@@ -53,6 +53,9 @@ pub struct SentTo {
     pub campaign: String,
     /// Whether the campaign was transactional (exempt from marketing caps).
     pub transactional: bool,
+    /// The campaign's priority when it was sent.
+    #[serde(default)]
+    pub priority: i32,
 }
 
 impl Storage {
