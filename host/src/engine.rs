@@ -7,6 +7,7 @@
 mod campaigns;
 mod deliver;
 mod error;
+mod measure;
 mod pipeline;
 mod policy;
 mod subject;

@@ -159,3 +159,44 @@ async fn hosts_and_secrets_not_granted_are_refused_before_anything_is_sent() {
         SendOutcome::Rejected { reason: "request 0: host `127.0.0.1` is not granted to this binding".into() }
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_and_response_events_are_measured_by_the_bound_kpi_calculators() {
+    let s = setup(granted(), Default::default()).await;
+    let kpi = s.engine.runtime().install(&baton_tests::fixture("kpi-count")).unwrap().hash();
+    s.engine
+        .bind("welcome", Slot::Kpi("counts".into()), kpi, serde_json::json!({}), Grants::default())
+        .unwrap();
+    trigger(&s.engine, "evt-1");
+    assert_eq!(s.engine.deliver_due().await.unwrap().delivered, 1);
+    // The vendor reports an open, attributed to the campaign.
+    let opened = NewEvent {
+        id: "open-1".into(),
+        user_id: Some("ada".into()),
+        anonymous_id: None,
+        name: "email_opened".into(),
+        timestamp: NOW + 60_000,
+        properties: serde_json::Map::new(),
+        campaign: Some("welcome".into()),
+    };
+    s.engine.storage().ingest(&[opened], NOW + 60_000).unwrap();
+
+    let snapshots = s.engine.compute_kpis("welcome").unwrap();
+    assert_eq!(snapshots.len(), 1);
+    assert_eq!((snapshots[0].kpi.as_str(), snapshots[0].events), ("counts", 2));
+    let counts: Vec<(String, f64)> = snapshots[0]
+        .metrics
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let label = m["dimensions"].get(0).map_or("total".into(), |d| d[1].as_str().unwrap().to_owned());
+            (label, m["value"].as_f64().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        vec![("email_opened".into(), 1.0), ("message_delivered".into(), 1.0), ("total".into(), 2.0)]
+    );
+    assert_eq!(s.engine.storage().kpi_snapshots("welcome").unwrap(), snapshots);
+}

@@ -159,6 +159,9 @@ fn a_batch_run_reaches_exactly_its_audience_and_holds_out_the_control_group() {
         engine.storage().skips("winback").unwrap().iter().map(|s| s.profile).collect();
     assert!(pending.iter().all(|s| vips.contains(&s.profile) && !held_out.contains(&s.profile)));
     assert!(held_out.iter().all(|p| vips.contains(p)));
+    let controls: Vec<_> = engine.storage().campaign_events("winback").unwrap();
+    assert_eq!(controls.len(), control, "each holdout is on the campaign's record for lift");
+    assert!(controls.iter().all(|e| e.name == "control_assigned" && held_out.contains(&e.profile)));
 
     // Retrying the same run sends nothing twice.
     let retry = engine.run_batch("winback", "run-1").unwrap();

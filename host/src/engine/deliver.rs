@@ -180,7 +180,11 @@ impl Engine {
                 )
             }
         };
-        blocking(action).await?;
+        let recorded = blocking(action).await?;
+        if let (true, Some(event)) = (recorded, outcome_event(&send, &fate, now)) {
+            let engine = self.clone();
+            blocking(move || Ok(engine.storage.append_events(&[event])?)).await?;
+        }
         Ok(fate)
     }
 
@@ -356,6 +360,28 @@ enum Fate {
     Rejected,
     Retried,
     DeadLettered,
+}
+
+/// The event a finished send leaves on the campaign's record, for KPIs (retries leave none).
+fn outcome_event(send: &PendingSend, fate: &Fate, now: i64) -> Option<crate::profile::Event> {
+    let name = match fate {
+        Fate::Delivered => "message_delivered",
+        Fate::Rejected => "message_rejected",
+        Fate::DeadLettered => "message_failed",
+        Fate::Retried => return None,
+    };
+    let mut properties = serde_json::Map::new();
+    properties.insert("channel".into(), send.message.get("channel").cloned().unwrap_or_default());
+    properties.insert("variant".into(), send.variant.clone().into());
+    properties.insert("idempotency_key".into(), send.idempotency_key.clone().into());
+    Some(crate::profile::Event {
+        id: format!("{}:{name}", send.idempotency_key),
+        profile: send.profile,
+        name: name.into(),
+        timestamp: now,
+        properties,
+        campaign: Some(send.campaign.clone()),
+    })
 }
 
 fn transport_error(host: &str, err: &reqwest::Error) -> String {

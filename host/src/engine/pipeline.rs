@@ -187,6 +187,7 @@ impl Engine {
 
         let mut skips = Vec::new();
         let mut sends = Vec::new();
+        let mut controls = Vec::new();
         for ((profile, events), verdict) in candidates.into_iter().zip(verdicts) {
             if !verdict.member {
                 continue;
@@ -219,6 +220,15 @@ impl Engine {
                 Assignment::Control => {
                     *report.skipped.entry(SkipReason::ControlGroup).or_default() += 1;
                     skips.push(skip(campaign, &profile, SkipReason::ControlGroup, "held out".into(), now));
+                    // On the campaign's record too, so KPI calculators can measure lift.
+                    controls.push(Event {
+                        id: format!("{}:{}:{step}:control_assigned", campaign.id, profile.id),
+                        profile: profile.id,
+                        name: "control_assigned".into(),
+                        timestamp: now,
+                        properties: serde_json::Map::new(),
+                        campaign: Some(campaign.id.clone()),
+                    });
                     continue;
                 }
                 Assignment::Send { variant, template } => (variant, template),
@@ -288,6 +298,7 @@ impl Engine {
         }
         if mode == Mode::Live {
             self.storage.record_skips(&skips)?;
+            self.storage.append_events(&controls)?;
             for accepted in self.storage.enqueue(&sends)? {
                 if accepted {
                     report.queued += 1;

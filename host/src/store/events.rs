@@ -34,6 +34,40 @@ impl Storage {
         Ok(outcomes)
     }
 
+    /// Stores events the engine generates for a known profile (delivery outcomes, control-group
+    /// assignments), idempotent by id and durable. Returns, per event, whether it was new.
+    pub fn append_events(&self, events: &[Event]) -> Result<Vec<bool>, StorageError> {
+        let added = {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writes = WriteSet::new(self);
+            let mut added = Vec::with_capacity(events.len());
+            for event in events {
+                if writes.contains(TreeId::EventIds, event.id.as_bytes())? {
+                    added.push(false);
+                    continue;
+                }
+                let Some(profile) = live_id(&writes, event.profile)? else {
+                    added.push(false);
+                    continue;
+                };
+                let stored = Event { profile, ..event.clone() };
+                let key = keys::event(profile, event.timestamp, self.db.generate_id()?);
+                writes.put(TreeId::Events, key.clone(), encode(&stored)?);
+                writes.put(TreeId::EventIds, event.id.as_bytes().to_vec(), key.clone());
+                if let Some(campaign) = &event.campaign {
+                    writes.put(TreeId::CampaignEvents, keys::campaign_event(campaign, &key), key);
+                }
+                added.push(true);
+            }
+            writes.commit()?;
+            added
+        };
+        if added.contains(&true) {
+            self.commit.wait_durable()?;
+        }
+        Ok(added)
+    }
+
     /// Records traits for a customer (Segment `identify`): resolves or creates the profile,
     /// stitching the anonymous id to the user id when both are given, and merges the traits.
     pub fn identify(
