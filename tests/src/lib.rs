@@ -159,6 +159,7 @@ impl Received {
 pub struct Vendor {
     /// Where it listens (`127.0.0.1:<port>`).
     pub addr: std::net::SocketAddr,
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
     received: Arc<std::sync::Mutex<Vec<Received>>>,
     script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, Vec<(String, String)>)>>>,
 }
@@ -169,10 +170,15 @@ impl Vendor {
         let received: Arc<std::sync::Mutex<Vec<Received>>> = Arc::default();
         let script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, Vec<(String, String)>)>>> =
             Arc::default();
-        let (log, answers) = (received.clone(), script.clone());
+        let delay_ms: Arc<std::sync::atomic::AtomicU64> = Arc::default();
+        let (log, answers, delay) = (received.clone(), script.clone(), delay_ms.clone());
         let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-            let (log, answers) = (log.clone(), answers.clone());
+            let (log, answers, delay) = (log.clone(), answers.clone(), delay.clone());
             async move {
+                let pause = delay.load(std::sync::atomic::Ordering::Relaxed);
+                if pause > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
                 let line = format!("{} {}", request.method(), request.uri().path());
                 let headers = request
                     .headers()
@@ -200,7 +206,7 @@ impl Vendor {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Vendor { addr, received, script }
+        Vendor { addr, delay_ms, received, script }
     }
 
     /// Queues responses: each request takes the next one.
@@ -212,6 +218,11 @@ impl Vendor {
                 headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
             ));
         }
+    }
+
+    /// Makes every answer take this long (a slow vendor).
+    pub fn set_delay_ms(&self, ms: u64) {
+        self.delay_ms.store(ms, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Everything received so far.
