@@ -10,6 +10,7 @@ mod error;
 mod measure;
 mod pipeline;
 mod policy;
+mod schedule;
 mod subject;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ pub use deliver::{DeliveryConfig, DeliveryReport};
 pub use error::EngineError;
 pub use pipeline::RunReport;
 pub use policy::{Policies, QuietHours, RollingCap};
+pub use schedule::TickReport;
 
 use crate::runtime::Runtime;
 use crate::store::Storage;
@@ -71,17 +73,35 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     delivery: DeliveryConfig,
     policies: Policies,
+    kpi_every_ms: Option<i64>,
+    batch_workers: usize,
     courier: deliver::Courier,
 }
 
 /// The engine's settings: delivery and pacing policies.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EngineConfig {
     /// Retries, timeouts, concurrency.
     pub delivery: DeliveryConfig,
     /// Caps, quiet hours, priority.
     pub policies: Policies,
+    /// How often `tick` recomputes the KPIs of live campaigns, in milliseconds (none: on request
+    /// only).
+    pub kpi_every_ms: Option<i64>,
+    /// Threads that judge a batch audience in parallel (0: one per core).
+    pub batch_workers: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            delivery: DeliveryConfig::default(),
+            policies: Policies::default(),
+            kpi_every_ms: Some(3_600_000),
+            batch_workers: 0,
+        }
+    }
 }
 
 impl Engine {
@@ -97,7 +117,23 @@ impl Engine {
             return Err(EngineError::InvalidPolicies(problems));
         }
         let courier = deliver::Courier::new(&config.delivery)?;
-        Ok(Engine { storage, runtime, clock, delivery: config.delivery, policies: config.policies, courier })
+        if config.kpi_every_ms.is_some_and(|ms| ms <= 0) {
+            return Err(EngineError::InvalidPolicies(vec!["kpi_every_ms: must be more than 0".into()]));
+        }
+        let batch_workers = match config.batch_workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        Ok(Engine {
+            storage,
+            runtime,
+            clock,
+            delivery: config.delivery,
+            policies: config.policies,
+            kpi_every_ms: config.kpi_every_ms,
+            batch_workers,
+            courier,
+        })
     }
 
     /// The store.

@@ -255,6 +255,27 @@ impl Storage {
         &self.trees[id as usize]
     }
 
+    /// The last schedule slot recorded under `name` (see [`Storage::set_schedule_slot`]).
+    pub fn schedule_slot(&self, name: &str) -> Result<Option<i64>, StorageError> {
+        let key = format!("schedule:{name}");
+        match self.tree(TreeId::Meta).get(key.as_bytes())? {
+            Some(raw) => {
+                let bytes: [u8; 8] = raw.as_ref().try_into().map_err(|_| StorageError::Corrupt {
+                    what: key.clone(),
+                    reason: "expected 8 bytes".into(),
+                })?;
+                Ok(Some(i64::from_be_bytes(bytes)))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// Records that the scheduled job `name` ran for `slot`, durably.
+    pub fn set_schedule_slot(&self, name: &str, slot: i64) -> Result<(), StorageError> {
+        self.tree(TreeId::Meta).insert(format!("schedule:{name}").as_bytes(), &slot.to_be_bytes())?;
+        self.commit.wait_durable()
+    }
+
     /// Writes everything buffered to disk.
     pub fn flush(&self) -> Result<(), StorageError> {
         self.db.flush()?;

@@ -42,6 +42,24 @@ pub struct RunReport {
     pub samples: Vec<contract::Message>,
 }
 
+impl RunReport {
+    /// Adds another part of the same run.
+    fn absorb(&mut self, part: RunReport) {
+        self.evaluated += part.evaluated;
+        self.audience += part.audience;
+        self.queued += part.queued;
+        self.duplicates += part.duplicates;
+        for (reason, n) in part.skipped {
+            *self.skipped.entry(reason).or_default() += n;
+        }
+        for (variant, n) in part.variants {
+            *self.variants.entry(variant).or_default() += n;
+        }
+        let room = PREVIEW_SAMPLES.saturating_sub(self.samples.len());
+        self.samples.extend(part.samples.into_iter().take(room));
+    }
+}
+
 /// A campaign's plugins, loaded once per run: swaps take effect on the next run, never midway.
 struct Plugins {
     segment: (Arc<LoadedPlugin>, Binding),
@@ -108,6 +126,8 @@ impl Engine {
         self.over_all_profiles(&campaign, "preview", Mode::Preview)
     }
 
+    /// Judges every profile: this thread scans the store into batches, `batch_workers` threads
+    /// judge them (plugin calls and store writes), and their reports are merged.
     fn over_all_profiles(
         &self,
         campaign: &Campaign,
@@ -115,21 +135,68 @@ impl Engine {
         mode: Mode,
     ) -> Result<RunReport, EngineError> {
         let plugins = self.plugins(campaign)?;
+        let workers = self.batch_workers.max(1);
+        let (batches, inbox) = std::sync::mpsc::sync_channel::<Vec<(Profile, Vec<Event>)>>(workers * 2);
+        let inbox = std::sync::Mutex::new(inbox);
+        let (produced, judged) = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let mut report = RunReport::default();
+                        let mut failed = None;
+                        // After a failure keep draining, so the scanning thread never blocks.
+                        loop {
+                            let next = inbox.lock().unwrap_or_else(|p| p.into_inner()).recv();
+                            let Ok(batch) = next else { break };
+                            if failed.is_none() {
+                                let judged =
+                                    self.judge(campaign, &plugins, batch, None, run, mode, &mut report);
+                                failed = judged.err();
+                            }
+                        }
+                        match failed {
+                            Some(err) => Err(err),
+                            None => Ok(report),
+                        }
+                    })
+                })
+                .collect();
+            let produced = self.scan_batches(&batches);
+            drop(batches);
+            let judged: Vec<Result<RunReport, EngineError>> = handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| Err(EngineError::Http("a batch worker panicked".into())))
+                })
+                .collect();
+            (produced, judged)
+        });
+        produced?;
         let mut report = RunReport::default();
+        for part in judged {
+            report.absorb(part?);
+        }
+        tracing::info!(campaign = %campaign.id, run, audience = report.audience, queued = report.queued, "Campaign run finished.");
+        Ok(report)
+    }
+
+    fn scan_batches(
+        &self,
+        batches: &std::sync::mpsc::SyncSender<Vec<(Profile, Vec<Event>)>>,
+    ) -> Result<(), EngineError> {
         let mut batch = Vec::with_capacity(SEGMENT_BATCH);
         for profile in self.storage.scan_profiles() {
             let profile = profile?;
             let history = self.storage.events_of(profile.id)?;
             batch.push((profile, history));
-            if batch.len() == SEGMENT_BATCH {
-                self.judge(campaign, &plugins, std::mem::take(&mut batch), None, run, mode, &mut report)?;
+            if batch.len() == SEGMENT_BATCH && batches.send(std::mem::take(&mut batch)).is_err() {
+                return Ok(());
             }
         }
         if !batch.is_empty() {
-            self.judge(campaign, &plugins, batch, None, run, mode, &mut report)?;
+            let _ = batches.send(batch);
         }
-        tracing::info!(campaign = %campaign.id, run, audience = report.audience, queued = report.queued, "Campaign run finished.");
-        Ok(report)
+        Ok(())
     }
 
     fn plugins(&self, campaign: &Campaign) -> Result<Plugins, EngineError> {

@@ -1,0 +1,54 @@
+//! Scheduled work: batch campaigns with an interval, and periodic KPI snapshots. `tick` runs
+//! whatever is due; `baton serve` calls it on a timer. Each job's schedule slot is recorded, and a
+//! batch run's id is derived from its slot, so a tick retried after a crash sends nobody twice.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{Engine, EngineError, RunReport};
+use crate::campaign::{CampaignState, Slot, Trigger};
+
+/// What one tick did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct TickReport {
+    /// Scheduled batch runs, by campaign.
+    pub batch_runs: BTreeMap<String, RunReport>,
+    /// Campaigns whose KPIs were recomputed.
+    pub kpis: Vec<String>,
+}
+
+impl Engine {
+    /// Runs the scheduled batch campaigns and KPI computations that are due now.
+    pub fn tick(&self) -> Result<TickReport, EngineError> {
+        let now = self.now();
+        let mut report = TickReport::default();
+        for campaign in self.storage.campaigns()? {
+            if campaign.state == CampaignState::Active {
+                if let Trigger::Batch { every_ms: Some(every) } = campaign.trigger {
+                    let slot = now / i64::try_from(every).unwrap_or(i64::MAX).max(1);
+                    let job = format!("batch:{}", campaign.id);
+                    if self.storage.schedule_slot(&job)?.is_none_or(|last| last < slot) {
+                        let run = self.run_batch(&campaign.id, &format!("every-{slot}"))?;
+                        self.storage.set_schedule_slot(&job, slot)?;
+                        report.batch_runs.insert(campaign.id.clone(), run);
+                    }
+                }
+            }
+            let Some(every) = self.kpi_every_ms else { continue };
+            let measured = matches!(campaign.state, CampaignState::Active | CampaignState::Paused);
+            let has_kpis =
+                self.storage.bindings(&campaign.id)?.iter().any(|b| matches!(b.slot, Slot::Kpi(_)));
+            if measured && has_kpis {
+                let slot = now / every;
+                let job = format!("kpi:{}", campaign.id);
+                if self.storage.schedule_slot(&job)?.is_none_or(|last| last < slot) {
+                    self.compute_kpis(&campaign.id)?;
+                    self.storage.set_schedule_slot(&job, slot)?;
+                    report.kpis.push(campaign.id.clone());
+                }
+            }
+        }
+        Ok(report)
+    }
+}
