@@ -188,3 +188,29 @@ fn swapping_the_segment_plugin_changes_membership_without_a_restart() {
         .unwrap();
     assert_eq!(engine.run_batch("winback", "run-2").unwrap().audience, 7);
 }
+
+#[test]
+fn an_unsubscribe_event_suppresses_the_channel_for_later_sends() {
+    let (engine, _clock, _dir) = engine();
+    active(&engine, welcome_campaign());
+    let ada = customer(&engine, "ada", serde_json::json!({"email": "ada@example.com", "tier": "vip"}), true);
+    let unsubscribed = NewEvent {
+        id: "unsub-1".into(),
+        user_id: Some("ada".into()),
+        anonymous_id: None,
+        name: "unsubscribed".into(),
+        timestamp: 1_749_999_000_000,
+        properties: serde_json::json!({"channel": "email"}).as_object().unwrap().clone(),
+        campaign: Some("welcome".into()),
+    };
+    engine.storage().ingest(&[unsubscribed], 5).unwrap();
+    engine.on_events(&[engine.storage().event("unsub-1").unwrap().unwrap()]).unwrap();
+    let profile = engine.storage().profile(ada).unwrap().unwrap();
+    assert_eq!(
+        profile.suppressions["email"],
+        Suppression { reason: SuppressionReason::Unsubscribed, since: 1_749_999_000_000 }
+    );
+
+    let report = engine.on_events(&signed_up(&engine, "evt-1", "ada")).unwrap();
+    assert_eq!((report.queued, report.skipped.get(&SkipReason::Unsubscribed).copied()), (0, Some(1)));
+}

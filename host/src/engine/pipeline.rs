@@ -13,7 +13,7 @@ use super::subject::subject;
 use super::{Engine, EngineError};
 use crate::campaign::{Binding, Campaign, CampaignState, MessageTemplate, Slot, Trigger};
 use crate::delivery::{PendingSend, SkipReason, SkipRecord};
-use crate::profile::{Event, Profile};
+use crate::profile::{Event, Profile, Suppression, SuppressionReason};
 use crate::runtime::LoadedPlugin;
 use crate::runtime::contract::{self, Invocation, Subject};
 use crate::store::SentTo;
@@ -77,6 +77,7 @@ enum Mode {
 impl Engine {
     /// Runs the triggered campaigns that the given (stored) events trigger.
     pub fn on_events(&self, events: &[Event]) -> Result<RunReport, EngineError> {
+        self.apply_responses(events)?;
         let mut report = RunReport::default();
         let mut campaigns: Vec<Campaign> = self
             .storage
@@ -103,6 +104,27 @@ impl Engine {
             }
         }
         Ok(report)
+    }
+
+    /// Response events that change what may be sent: `unsubscribed`, `bounced` and `complained`
+    /// suppress the channel named in their `channel` property (`email` when absent).
+    fn apply_responses(&self, events: &[Event]) -> Result<(), EngineError> {
+        for event in events {
+            let reason = match event.name.as_str() {
+                "unsubscribed" => SuppressionReason::Unsubscribed,
+                "bounced" => SuppressionReason::Bounced,
+                "complained" => SuppressionReason::Complained,
+                _ => continue,
+            };
+            let channel =
+                event.properties.get("channel").and_then(|c| c.as_str()).unwrap_or("email").to_owned();
+            let since = event.timestamp;
+            self.storage.update_profile(event.profile, self.now(), |profile| {
+                profile.suppressions.entry(channel.clone()).or_insert(Suppression { reason, since });
+            })?;
+            tracing::info!(profile = %event.profile, %channel, ?reason, "Channel suppressed by a response event.");
+        }
+        Ok(())
     }
 
     /// Sends a batch campaign to its whole audience now. `run` names this run: each audience
