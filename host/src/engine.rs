@@ -146,6 +146,11 @@ impl Engine {
         &self.runtime
     }
 
+    /// The engine's current time, ms since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
     fn now(&self) -> i64 {
         self.clock.now_ms()
     }

@@ -4,6 +4,7 @@
 //! (wasmtime: install, sandbox, typed calls) → [`Engine`] (campaigns, policies, delivery) → API.
 //! Only the items re-exported here are public.
 
+mod api;
 mod campaign;
 mod delivery;
 mod engine;
@@ -12,6 +13,7 @@ mod profile;
 mod runtime;
 mod store;
 
+pub use api::{ApiConfig, ApiError, AppState, Caller, router};
 pub use campaign::{
     Binding, Campaign, CampaignState, Experiment, Grants, MessageTemplate, Slot, Trigger, Variant,
 };
@@ -30,4 +32,6 @@ pub use runtime::{
     CallMetrics, CallOutcome, Called, Failure, InstallError, InvokeError, KpiRun, Limits, LoadedPlugin,
     PluginCall, Runtime, RuntimeConfig, RuntimeError, RuntimeStats, SUPPORTED_CONTRACTS,
 };
-pub use store::{AuditRecord, Erasure, ProfileExport, SecretValue, SentTo, Storage, StorageError};
+pub use store::{
+    AuditRecord, Erasure, ProfileExport, Role, SecretValue, SentTo, Storage, StorageError, TokenRecord,
+};

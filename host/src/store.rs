@@ -15,6 +15,7 @@ mod keys;
 mod plugins;
 mod secrets;
 mod sends;
+mod tokens;
 mod writes;
 
 use std::path::Path;
@@ -25,6 +26,7 @@ use commit::GroupCommit;
 pub use erasure::{Erasure, ProfileExport};
 pub use secrets::SecretValue;
 pub use sends::SentTo;
+pub use tokens::{Role, TokenRecord};
 
 /// How long `open` waits for a directory another handle is releasing.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
@@ -77,10 +79,12 @@ pub(crate) enum TreeId {
     KpiSnapshots,
     /// Secret values by name: write-only through every interface but delivery.
     Secrets,
+    /// API tokens by the sha256 of the token: the token itself is never stored.
+    Tokens,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 21] = [
+    const ALL: [TreeId; 22] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -102,6 +106,7 @@ impl TreeId {
         TreeId::ProfileSends,
         TreeId::KpiSnapshots,
         TreeId::Secrets,
+        TreeId::Tokens,
     ];
 
     fn name(self) -> &'static str {
@@ -127,6 +132,7 @@ impl TreeId {
             TreeId::ProfileSends => "profile_sends",
             TreeId::KpiSnapshots => "kpi_snapshots",
             TreeId::Secrets => "secrets",
+            TreeId::Tokens => "tokens",
         }
     }
 }

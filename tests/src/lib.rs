@@ -282,3 +282,18 @@ pub fn customer(
     }
     id
 }
+
+/// Starts the real API server on an ephemeral loopback port over `engine`; returns its base URL.
+pub async fn serve(engine: Arc<baton::Engine>, config: baton::ApiConfig) -> String {
+    let state = baton::AppState { engine, config: Arc::new(config) };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, baton::router(state)).await });
+    format!("http://{addr}")
+}
+
+/// An HTTP client for talking to the server under test.
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

@@ -1,0 +1,71 @@
+//! The admin and ingest HTTP API (axum), under `/v1`. Handlers ask the engine; they never touch
+//! a wasmtime store or a sled tree. Every error is an [`ApiError`] with a stable code.
+//!
+//! Depends on: `engine` (and the domain types it exposes).
+
+mod auth;
+mod error;
+mod events;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+
+pub use auth::Caller;
+pub use error::ApiError;
+
+use crate::engine::Engine;
+
+/// API limits; every one explicit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiConfig {
+    /// The largest ingest body, in bytes.
+    pub max_ingest_bytes: usize,
+    /// The largest body of other JSON routes, in bytes.
+    pub max_json_bytes: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { max_ingest_bytes: 16 << 20, max_json_bytes: 1 << 20 }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The campaign engine (and through it the store and runtime).
+    pub engine: Arc<Engine>,
+    /// The API's limits.
+    pub config: Arc<ApiConfig>,
+}
+
+/// Builds the router: health, then `/v1`.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/v1/events", post(events::ingest))
+        .fallback(|| async { ApiError::not_found("route_not_found", "no such route; see /v1/openapi.json") })
+        .with_state(state)
+}
+
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<&'static str, ApiError> {
+    let storage = state.engine.storage().clone();
+    tokio::task::spawn_blocking(move || storage.campaigns().map(|_| ()))
+        .await
+        .map_err(|e| ApiError::internal(&e))??;
+    Ok("ready")
+}
+
+/// Reads a body up to `limit` bytes; larger bodies are refused with 413, whatever their
+/// `Content-Length` claims.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::too_large(limit))
+}

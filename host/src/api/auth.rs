@@ -1,0 +1,52 @@
+//! Bearer-token authentication and role checks. Every route but health needs a token.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
+use super::{ApiError, AppState};
+use crate::store::{Role, TokenRecord};
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone)]
+pub struct Caller(pub TokenRecord);
+
+impl Caller {
+    /// Refuses the call unless the caller's role is one of `roles` (admin may do anything).
+    pub fn require(&self, roles: &[Role], what: &str) -> Result<(), ApiError> {
+        if self.0.role == Role::Admin || roles.contains(&self.0.role) {
+            return Ok(());
+        }
+        Err(ApiError::forbidden(format!(
+            "token `{}` has role {:?}, which may not {what}; use a token with role {}",
+            self.0.name,
+            self.0.role,
+            roles.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(" or ")
+        )))
+    }
+
+    /// Who the caller is, for the audit log.
+    pub fn actor(&self) -> String {
+        format!("token:{}", self.0.name)
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| ApiError::unauthorized("send an `Authorization: Bearer <token>` header"))?;
+        let token = header
+            .strip_prefix("Bearer ")
+            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let storage = state.engine.storage().clone();
+        let token = token.trim().to_owned();
+        let record = tokio::task::spawn_blocking(move || storage.verify_token(&token))
+            .await
+            .map_err(|e| ApiError::internal(&e))??;
+        record.map(Caller).ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
+    }
+}

@@ -1,0 +1,131 @@
+//! Native ingest: batches of events as NDJSON or a JSON array, answered per event. A malformed
+//! event is rejected with its reason; the valid events of the same batch are still stored.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use serde::Serialize;
+
+use super::{ApiError, AppState, Caller, read_body};
+use crate::profile::{Event, IngestOutcome, NewEvent};
+use crate::store::Role;
+
+/// The answer to an ingest batch.
+#[derive(Debug, Serialize)]
+pub struct IngestResponse {
+    /// Events stored.
+    pub stored: usize,
+    /// Events already stored before (same id).
+    pub duplicates: usize,
+    /// Events refused.
+    pub rejected: usize,
+    /// One result per event, in order.
+    pub results: Vec<IngestOutcome>,
+}
+
+/// `POST /v1/events`.
+pub async fn ingest(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<IngestResponse>, ApiError> {
+    caller.require(&[Role::Connector], "ingest events")?;
+    let bytes = read_body(body, state.config.max_ingest_bytes).await?;
+    let ndjson = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-ndjson") || t.starts_with("application/ndjson"));
+    let parsed = if ndjson { parse_ndjson(&bytes) } else { parse_array(&bytes)? };
+    ingest_parsed(&state, parsed).await.map(Json)
+}
+
+/// Stores the valid events, merges the outcomes with the parse failures, and hands the stored
+/// events to the campaign engine.
+pub(super) async fn ingest_parsed(
+    state: &AppState,
+    parsed: Vec<Result<NewEvent, String>>,
+) -> Result<IngestResponse, ApiError> {
+    let valid: Vec<NewEvent> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
+    let engine = state.engine.clone();
+    let now = engine.now_ms();
+    let (outcomes, valid) = tokio::task::spawn_blocking(move || {
+        let outcomes = engine.storage().ingest(&valid, now);
+        (outcomes, valid)
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
+    let outcomes = outcomes?;
+
+    let mut stored_events = Vec::new();
+    let mut stored_outcomes = outcomes.into_iter();
+    let mut results = Vec::with_capacity(parsed.len());
+    let mut valid_events = valid.into_iter();
+    for item in parsed {
+        match item {
+            Err(reason) => results.push(IngestOutcome::Rejected { reason }),
+            Ok(_) => {
+                let outcome = stored_outcomes.next().unwrap_or(IngestOutcome::Duplicate);
+                let event = valid_events.next();
+                if let (IngestOutcome::Stored { profile }, Some(e)) = (&outcome, event) {
+                    stored_events.push(Event {
+                        id: e.id,
+                        profile: *profile,
+                        name: e.name,
+                        timestamp: e.timestamp,
+                        properties: e.properties,
+                        campaign: e.campaign,
+                    });
+                }
+                results.push(outcome);
+            }
+        }
+    }
+    if !stored_events.is_empty() {
+        // Triggers run after the acknowledgement; a failure there is the engine's to log.
+        let engine = state.engine.clone();
+        tokio::task::spawn_blocking(move || {
+            if let Err(err) = engine.on_events(&stored_events) {
+                tracing::error!(error = %err, "Triggered campaigns failed for an ingested batch.");
+            }
+        });
+    }
+    let count = |f: fn(&IngestOutcome) -> bool| results.iter().filter(|o| f(o)).count();
+    Ok(IngestResponse {
+        stored: count(|o| matches!(o, IngestOutcome::Stored { .. })),
+        duplicates: count(|o| matches!(o, IngestOutcome::Duplicate)),
+        rejected: count(|o| matches!(o, IngestOutcome::Rejected { .. })),
+        results,
+    })
+}
+
+fn parse_ndjson(bytes: &[u8]) -> Vec<Result<NewEvent, String>> {
+    bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, line)| serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", i + 1)))
+        .collect()
+}
+
+fn parse_array(bytes: &[u8]) -> Result<Vec<Result<NewEvent, String>>, ApiError> {
+    let items: Vec<serde_json::Value> = match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(serde_json::Value::Array(items)) => items,
+        Ok(single @ serde_json::Value::Object(_)) => vec![single],
+        Ok(_) => {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "send a JSON array of events, one event object, or NDJSON",
+            ));
+        }
+        Err(err) => {
+            return Err(ApiError::bad_request("invalid_json", format!("the body is not JSON: {err}")));
+        }
+    };
+    Ok(items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| serde_json::from_value(item).map_err(|e| format!("event {i}: {e}")))
+        .collect())
+}
