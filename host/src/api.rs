@@ -6,6 +6,7 @@
 mod auth;
 mod error;
 mod events;
+mod segment;
 
 use std::sync::Arc;
 
@@ -50,6 +51,8 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/v1/events", post(events::ingest))
+        .route("/v1/batch", post(segment::batch))
+        .route("/v1/{call}", post(segment::single))
         .fallback(|| async { ApiError::not_found("route_not_found", "no such route; see /v1/openapi.json") })
         .with_state(state)
 }

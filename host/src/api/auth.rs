@@ -39,14 +39,32 @@ impl FromRequestParts<AppState> for Caller {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| ApiError::unauthorized("send an `Authorization: Bearer <token>` header"))?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .ok_or_else(|| ApiError::unauthorized("the Authorization header must be `Bearer <token>`"))?;
+        let token = presented_token(header)?;
         let storage = state.engine.storage().clone();
-        let token = token.trim().to_owned();
         let record = tokio::task::spawn_blocking(move || storage.verify_token(&token))
             .await
             .map_err(|e| ApiError::internal(&e))??;
         record.map(Caller).ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
     }
+}
+
+/// The token in an Authorization header: `Bearer <token>`, or HTTP Basic with the token as the
+/// user name and an empty password (how Segment clients send their write key).
+fn presented_token(header: &str) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    if let Some(token) = header.strip_prefix("Bearer ") {
+        return Ok(token.trim().to_owned());
+    }
+    if let Some(encoded) = header.strip_prefix("Basic ") {
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(encoded.trim())
+            .map_err(|_| ApiError::unauthorized("the Basic credentials are not valid base64"))?;
+        let text = String::from_utf8(decoded)
+            .map_err(|_| ApiError::unauthorized("the Basic credentials are not UTF-8"))?;
+        let user = text.split(':').next().unwrap_or_default();
+        return Ok(user.trim().to_owned());
+    }
+    Err(ApiError::unauthorized(
+        "the Authorization header must be `Bearer <token>` or Basic with the write key as user",
+    ))
 }

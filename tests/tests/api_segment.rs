@@ -1,0 +1,92 @@
+//! The Segment-compatible Tracking API, as analytics client libraries call it.
+
+use std::sync::Arc;
+
+use baton::{ApiConfig, Identity, Role};
+use baton_tests::{engine, http, serve};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_with_identify_then_track_is_stitched_to_one_profile_and_message_ids_dedupe() {
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let (write_key, _) = engine.storage().create_token("web-source", Role::Connector, 1).unwrap();
+    let base = serve(engine.clone(), ApiConfig::default()).await;
+    let batch = serde_json::json!({
+        "batch": [
+            {"type": "page", "messageId": "m0", "anonymousId": "anon-7", "name": "Pricing",
+             "timestamp": "2025-06-10T10:00:00Z", "context": {"ip": "8.8.8.8"}},
+            {"type": "identify", "messageId": "m1", "anonymousId": "anon-7", "userId": "user-42",
+             "traits": {"email": "ada@example.com", "plan": "pro"}},
+            {"type": "track", "messageId": "m2", "userId": "user-42", "event": "Order Completed",
+             "properties": {"revenue": 42.5}, "timestamp": "2025-06-10T10:05:00Z"}
+        ],
+        "sentAt": "2025-06-10T10:05:01Z"
+    });
+    let client = http();
+    let send =
+        || client.post(format!("{base}/v1/batch")).basic_auth(&write_key, Some("")).json(&batch).send();
+    let answer: serde_json::Value = send().await.unwrap().json().await.unwrap();
+    assert_eq!(answer["success"], true);
+    assert_eq!(answer["stored"], 3);
+
+    let profile = engine.storage().profile_by_identity(&Identity::User("user-42".into())).unwrap().unwrap();
+    assert_eq!(
+        profile.identities,
+        vec![Identity::Anonymous("anon-7".into()), Identity::User("user-42".into())]
+    );
+    assert_eq!(profile.attributes["plan"], "pro");
+    let events = engine.storage().events_of(profile.id).unwrap();
+    let names: Vec<(&str, &str)> = events.iter().map(|e| (e.id.as_str(), e.name.as_str())).collect();
+    assert_eq!(names, vec![("m0", "page"), ("m2", "Order Completed")]);
+    assert_eq!(events[0].properties["name"], "Pricing");
+    assert_eq!(events[0].timestamp, 1_749_549_600_000);
+    assert_eq!(events[1].properties["revenue"], 42.5);
+
+    // A client retrying the batch: stored once.
+    let again: serde_json::Value = send().await.unwrap().json().await.unwrap();
+    assert_eq!((again["stored"].as_u64(), again["duplicates"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(engine.storage().event_count(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_calls_alias_and_errors() {
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let (write_key, _) = engine.storage().create_token("app", Role::Connector, 1).unwrap();
+    let base = serve(engine.clone(), ApiConfig::default()).await;
+    let client = http();
+    let post = |path: &str, body: serde_json::Value| {
+        client.post(format!("{base}{path}")).basic_auth(&write_key, None::<&str>).json(&body).send()
+    };
+    let tracked =
+        post("/v1/track", serde_json::json!({"messageId": "t1", "userId": 1001, "event": "Signed Up"}))
+            .await
+            .unwrap();
+    assert_eq!(tracked.status().as_u16(), 200);
+    post("/v1/track", serde_json::json!({"messageId": "t2", "userId": "old-id", "event": "Login"}))
+        .await
+        .unwrap();
+    let aliased: serde_json::Value =
+        post("/v1/alias", serde_json::json!({"previousId": "old-id", "userId": "1001"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(aliased["stored"], 1);
+    let profile = engine.storage().profile_by_identity(&Identity::User("old-id".into())).unwrap().unwrap();
+    assert_eq!(profile.identities.len(), 2);
+    assert_eq!(engine.storage().events_of(profile.id).unwrap().len(), 2);
+
+    let missing_id: serde_json::Value = post("/v1/track", serde_json::json!({"userId": "x", "event": "E"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(missing_id["results"][0]["reason"], "message 0: `messageId` is required");
+    let unknown = post("/v1/purchase", serde_json::json!({})).await.unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+    let no_key = client.post(format!("{base}/v1/track")).json(&serde_json::json!({})).send().await.unwrap();
+    assert_eq!(no_key.status().as_u16(), 401);
+}
