@@ -54,6 +54,9 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/batch", post(segment::batch))
         .route("/v1/{call}", post(segment::single))
         .fallback(|| async { ApiError::not_found("route_not_found", "no such route; see /v1/openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::method_not_allowed("this route does not take that method; see /v1/openapi.json")
+        })
         .with_state(state)
 }
 

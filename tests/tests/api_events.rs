@@ -48,8 +48,10 @@ async fn health_is_open_and_everything_else_needs_a_token_of_the_right_role() {
     );
     let revoked_id = engine.storage().tokens().unwrap()[0].id.clone();
     assert!(engine.storage().revoke_token(&revoked_id, 2).unwrap());
-    let revoked = client.get(format!("{base}/v1/nothing")).bearer_auth(&viewer).send().await.unwrap();
-    assert_eq!(error_of(revoked).await.1, "route_not_found");
+    let unknown = client.get(format!("{base}/v1/no/such/route")).send().await.unwrap();
+    assert_eq!(error_of(unknown).await.1, "route_not_found");
+    let wrong_method = client.get(format!("{base}/v1/events")).send().await.unwrap();
+    assert_eq!(error_of(wrong_method).await.0, 405);
     let revoked =
         client.post(format!("{base}/v1/events")).bearer_auth(&viewer).body("[]").send().await.unwrap();
     assert_eq!(
