@@ -3,20 +3,23 @@
 //!
 //! Depends on: `engine` (and the domain types it exposes).
 
+mod admin;
 mod auth;
 mod error;
 mod events;
+mod openapi;
+mod routes;
 mod segment;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 
 pub use auth::Caller;
 pub use error::ApiError;
+pub use routes::{RouteSpec, table as routes};
 
 use crate::engine::Engine;
 
@@ -45,19 +48,13 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
 }
 
-/// Builds the router: health, then `/v1`.
+/// Builds the router from the route table, with JSON errors for unknown routes and methods.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(ready))
-        .route("/v1/events", post(events::ingest))
-        .route("/v1/batch", post(segment::batch))
-        .route("/v1/{call}", post(segment::single))
+    routes::build(state)
         .fallback(|| async { ApiError::not_found("route_not_found", "no such route; see /v1/openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::method_not_allowed("this route does not take that method; see /v1/openapi.json")
         })
-        .with_state(state)
 }
 
 async fn ready(

@@ -13,7 +13,7 @@ mod profile;
 mod runtime;
 mod store;
 
-pub use api::{ApiConfig, ApiError, AppState, Caller, router};
+pub use api::{ApiConfig, ApiError, AppState, Caller, RouteSpec, router, routes};
 pub use campaign::{
     Binding, Campaign, CampaignState, Experiment, Grants, MessageTemplate, Slot, Trigger, Variant,
 };

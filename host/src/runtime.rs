@@ -168,6 +168,11 @@ impl Runtime {
         Ok(self.remember(LoadedPlugin { record, pre }))
     }
 
+    /// Forgets a loaded plugin (after it was removed from the store). Calls in flight finish on it.
+    pub fn forget(&self, hash: &ContentHash) {
+        self.loaded.write().unwrap_or_else(|p| p.into_inner()).remove(hash);
+    }
+
     /// Starts a call to `plugin` with the runtime's default limits.
     pub fn call<'a>(&'a self, plugin: &'a Arc<LoadedPlugin>) -> PluginCall<'a> {
         PluginCall::new(self, plugin, self.config.limits.clone())

@@ -22,6 +22,21 @@ impl Storage {
         Ok(())
     }
 
+    /// Removes a plugin, its component and its compiled artifacts, durably. Callers check that no
+    /// binding pins it first. Returns whether it was installed.
+    pub fn remove_plugin(&self, hash: &ContentHash) -> Result<bool, StorageError> {
+        let existed = self.tree(TreeId::Plugins).contains_key(hash.as_bytes())?;
+        let mut writes = super::writes::WriteSet::new(self);
+        writes.remove(TreeId::Plugins, hash.as_bytes().to_vec());
+        writes.remove(TreeId::Components, hash.as_bytes().to_vec());
+        for entry in self.tree(TreeId::Artifacts).scan_prefix(hash.as_bytes()) {
+            writes.remove(TreeId::Artifacts, entry?.0.to_vec());
+        }
+        writes.commit()?;
+        self.commit.wait_durable()?;
+        Ok(existed)
+    }
+
     /// The registry record of a plugin, if installed.
     pub fn plugin(&self, hash: &ContentHash) -> Result<Option<PluginRecord>, StorageError> {
         self.tree(TreeId::Plugins)

@@ -1,0 +1,256 @@
+//! Every route of the API, declared once: path, method, the roles that may call it, a summary,
+//! and the handler. The router is built from this table and so is the OpenAPI document, so the
+//! two cannot drift; a per-route middleware enforces the roles, so no handler can forget to.
+
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
+
+use super::auth::Caller;
+use super::{AppState, admin, events, openapi, segment};
+use crate::store::Role;
+
+/// One route of the API.
+pub struct RouteSpec {
+    /// The HTTP method.
+    pub method: Method,
+    /// The path, with `{param}` segments.
+    pub path: &'static str,
+    /// Roles allowed besides admin; `None` means no token is needed (health only).
+    pub roles: Option<&'static [Role]>,
+    /// One line for people.
+    pub summary: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+const READ: &[Role] = &[Role::Viewer, Role::Orchestrator, Role::Connector];
+const ORCHESTRATE: &[Role] = &[Role::Orchestrator];
+const CONNECT: &[Role] = &[Role::Connector];
+const ADMIN: &[Role] = &[];
+
+fn spec(
+    method: Method,
+    path: &'static str,
+    roles: Option<&'static [Role]>,
+    summary: &'static str,
+    handler: MethodRouter<AppState>,
+) -> RouteSpec {
+    RouteSpec { method, path, roles, summary, handler }
+}
+
+/// The table.
+pub fn table() -> Vec<RouteSpec> {
+    use Method as M;
+    vec![
+        spec(M::GET, "/healthz", None, "Liveness: the process answers.", get(|| async { "ok" })),
+        spec(M::GET, "/readyz", None, "Readiness: the store answers.", get(super::ready)),
+        spec(
+            M::POST,
+            "/v1/events",
+            Some(CONNECT),
+            "Ingest events (NDJSON or JSON array), per-event results.",
+            post(events::ingest),
+        ),
+        spec(M::POST, "/v1/batch", Some(CONNECT), "Segment-compatible batch.", post(segment::batch)),
+        spec(
+            M::POST,
+            "/v1/{call}",
+            Some(CONNECT),
+            "Segment-compatible identify, track, page, screen, group, alias.",
+            post(segment::single),
+        ),
+        spec(M::GET, "/v1/openapi.json", Some(READ), "This document.", get(openapi::document)),
+        spec(M::GET, "/v1/plugins", Some(READ), "List installed plugins.", get(admin::list_plugins)),
+        spec(
+            M::POST,
+            "/v1/plugins",
+            Some(CONNECT),
+            "Install a component (body: the .wasm bytes).",
+            post(admin::install_plugin),
+        ),
+        spec(
+            M::GET,
+            "/v1/plugins/{hash}",
+            Some(READ),
+            "Show a plugin and the bindings that pin it.",
+            get(admin::show_plugin),
+        ),
+        spec(
+            M::DELETE,
+            "/v1/plugins/{hash}",
+            Some(CONNECT),
+            "Remove a plugin no binding pins.",
+            delete(admin::remove_plugin),
+        ),
+        spec(M::GET, "/v1/campaigns", Some(READ), "List campaigns.", get(admin::list_campaigns)),
+        spec(
+            M::POST,
+            "/v1/campaigns",
+            Some(ORCHESTRATE),
+            "Create a campaign (draft).",
+            post(admin::create_campaign),
+        ),
+        spec(
+            M::GET,
+            "/v1/campaigns/{id}",
+            Some(READ),
+            "Show a campaign with its bindings.",
+            get(admin::show_campaign),
+        ),
+        spec(
+            M::PUT,
+            "/v1/campaigns/{id}",
+            Some(ORCHESTRATE),
+            "Replace a campaign's definition.",
+            put(admin::update_campaign),
+        ),
+        spec(
+            M::POST,
+            "/v1/campaigns/{id}/{transition}",
+            Some(ORCHESTRATE),
+            "activate, pause or end a campaign.",
+            post(admin::transition),
+        ),
+        spec(
+            M::PUT,
+            "/v1/campaigns/{id}/bindings/{slot}",
+            Some(ORCHESTRATE),
+            "Bind or swap the plugin of a slot.",
+            put(admin::bind),
+        ),
+        spec(
+            M::DELETE,
+            "/v1/campaigns/{id}/bindings/{slot}",
+            Some(ORCHESTRATE),
+            "Unbind a slot.",
+            delete(admin::unbind),
+        ),
+        spec(
+            M::GET,
+            "/v1/campaigns/{id}/preview",
+            Some(READ),
+            "Dry run: counts, skip reasons, variants, samples.",
+            get(admin::preview),
+        ),
+        spec(
+            M::POST,
+            "/v1/campaigns/{id}/runs",
+            Some(ORCHESTRATE),
+            "Send a batch campaign to its audience now.",
+            post(admin::run),
+        ),
+        spec(M::GET, "/v1/campaigns/{id}/kpis", Some(READ), "KPI snapshots.", get(admin::kpis)),
+        spec(
+            M::POST,
+            "/v1/campaigns/{id}/kpis",
+            Some(ORCHESTRATE),
+            "Compute KPIs now.",
+            post(admin::compute_kpis),
+        ),
+        spec(
+            M::GET,
+            "/v1/campaigns/{id}/skips",
+            Some(READ),
+            "Suppressed and delayed sends with reason codes.",
+            get(admin::skips),
+        ),
+        spec(M::GET, "/v1/campaigns/{id}/deliveries", Some(READ), "Finished sends.", get(admin::deliveries)),
+        spec(
+            M::GET,
+            "/v1/campaigns/{id}/dead-letters",
+            Some(READ),
+            "Sends whose retries ran out.",
+            get(admin::dead_letters),
+        ),
+        spec(
+            M::POST,
+            "/v1/campaigns/{id}/dead-letters/replay",
+            Some(ORCHESTRATE),
+            "Replay dead letters.",
+            post(admin::replay),
+        ),
+        spec(M::GET, "/v1/profiles/{id}", Some(READ), "Show a profile.", get(admin::show_profile)),
+        spec(
+            M::PATCH,
+            "/v1/profiles/{id}",
+            Some(ORCHESTRATE),
+            "Update consents, suppressions, time zone.",
+            patch(admin::update_profile),
+        ),
+        spec(
+            M::DELETE,
+            "/v1/profiles/{id}",
+            Some(ADMIN),
+            "Erase a profile and everything about it.",
+            delete(admin::erase_profile),
+        ),
+        spec(
+            M::GET,
+            "/v1/profiles/{id}/export",
+            Some(ADMIN),
+            "Export everything about a profile.",
+            get(admin::export_profile),
+        ),
+        spec(
+            M::GET,
+            "/v1/secrets",
+            Some(ADMIN),
+            "List secret names (never values).",
+            get(admin::list_secrets),
+        ),
+        spec(M::PUT, "/v1/secrets/{name}", Some(ADMIN), "Set a secret (write-only).", put(admin::set_secret)),
+        spec(M::DELETE, "/v1/secrets/{name}", Some(ADMIN), "Delete a secret.", delete(admin::delete_secret)),
+        spec(
+            M::GET,
+            "/v1/tokens",
+            Some(ADMIN),
+            "List tokens (never the tokens themselves).",
+            get(admin::list_tokens),
+        ),
+        spec(
+            M::POST,
+            "/v1/tokens",
+            Some(ADMIN),
+            "Create a token; it is shown once.",
+            post(admin::create_token),
+        ),
+        spec(M::DELETE, "/v1/tokens/{id}", Some(ADMIN), "Revoke a token.", delete(admin::revoke_token)),
+        spec(M::GET, "/v1/audit", Some(ADMIN), "The newest audit records.", get(admin::audit_log)),
+    ]
+}
+
+/// Builds the router from the table, each route behind its role check.
+pub fn build(state: AppState) -> axum::Router {
+    let mut router = axum::Router::new();
+    for route in table() {
+        let handler = match route.roles {
+            None => route.handler,
+            Some(roles) => route.handler.route_layer(axum::middleware::from_fn_with_state(
+                state.clone(),
+                move |State(state): State<AppState>, request: Request, next: Next| async move {
+                    authorize(state, roles, request, next).await
+                },
+            )),
+        };
+        router = router.route(route.path, handler);
+    }
+    router.with_state(state)
+}
+
+async fn authorize(state: AppState, roles: &'static [Role], request: Request, next: Next) -> Response {
+    use axum::extract::FromRequestParts;
+    use axum::response::IntoResponse;
+    let (mut parts, body) = request.into_parts();
+    let caller = match Caller::from_request_parts(&mut parts, &state).await {
+        Ok(caller) => caller,
+        Err(err) => return err.into_response(),
+    };
+    let what = format!("call {} {}", parts.method, parts.uri.path());
+    if let Err(err) = caller.require(roles, &what) {
+        return err.into_response();
+    }
+    parts.extensions.insert(caller);
+    next.run(Request::from_parts(parts, body)).await
+}

@@ -1,0 +1,135 @@
+//! Access control and the OpenAPI document, checked over the whole route table: every route the
+//! router serves needs a token of an allowed role (health excepted), and the document lists
+//! exactly those routes.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use baton::{ApiConfig, Role};
+use baton_tests::{engine, http, serve};
+
+/// A concrete path for a route, with placeholder parameters.
+fn concrete(path: &str) -> String {
+    path.split('/')
+        .map(|segment| match segment {
+            "{hash}" => "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            "{call}" => "track",
+            "{transition}" => "activate",
+            "{slot}" => "segment",
+            "{name}" => "SOME_SECRET",
+            "{id}" => "nothing-here",
+            other => other,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+async fn code_of(response: reqwest::Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: serde_json::Value = response.json().await.unwrap_or_default();
+    (status, body["error"]["code"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_needs_a_token_of_an_allowed_role() {
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let mut tokens = std::collections::BTreeMap::new();
+    for role in [Role::Admin, Role::Orchestrator, Role::Connector, Role::Viewer] {
+        tokens.insert(role, engine.storage().create_token(&format!("{role:?}"), role, 1).unwrap().0);
+    }
+    let base = serve(engine.clone(), ApiConfig::default()).await;
+    let client = http();
+    let routes = baton::routes();
+    assert!(routes.len() >= 35, "the table lists every route");
+    for route in &routes {
+        let url = format!("{base}{}", concrete(route.path));
+        let request = |token: Option<&str>| {
+            let builder = client.request(route.method.clone(), &url).body("{}");
+            match token {
+                Some(token) => builder.bearer_auth(token),
+                None => builder,
+            }
+        };
+        let Some(allowed) = route.roles else {
+            assert_eq!(
+                request(None).send().await.unwrap().status().as_u16(),
+                200,
+                "{} {}",
+                route.method,
+                route.path
+            );
+            continue;
+        };
+        let (status, code) = code_of(request(None).send().await.unwrap()).await;
+        assert_eq!(
+            (status, code.as_str()),
+            (401, "unauthorized"),
+            "{} {} without a token",
+            route.method,
+            route.path
+        );
+        for role in [Role::Orchestrator, Role::Connector, Role::Viewer] {
+            if allowed.contains(&role) {
+                continue;
+            }
+            let (status, code) = code_of(request(Some(&tokens[&role])).send().await.unwrap()).await;
+            assert_eq!(
+                (status, code.as_str()),
+                (403, "forbidden"),
+                "{} {} as {role:?}",
+                route.method,
+                route.path
+            );
+        }
+        let (status, code) = code_of(request(Some(&tokens[&Role::Admin])).send().await.unwrap()).await;
+        assert!(
+            status < 500
+                && code != "route_not_found"
+                && code != "method_not_allowed"
+                && code != "unauthorized",
+            "{} {} as admin answered {status} {code}",
+            route.method,
+            route.path
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_valid_and_lists_every_route() {
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let (viewer, _) = engine.storage().create_token("docs", Role::Viewer, 1).unwrap();
+    let base = serve(engine.clone(), ApiConfig::default()).await;
+    let document: serde_json::Value = http()
+        .get(format!("{base}/v1/openapi.json"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let parsed: openapiv3::OpenAPI = serde_json::from_value(document.clone()).expect("valid OpenAPI 3");
+    assert!(parsed.openapi.starts_with("3."));
+
+    let documented: BTreeSet<(String, String)> = parsed
+        .paths
+        .paths
+        .iter()
+        .flat_map(|(path, item)| {
+            let item = item.as_item().unwrap();
+            item.iter().map(move |(method, _)| (method.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let served: BTreeSet<(String, String)> =
+        baton::routes().iter().map(|r| (r.method.as_str().to_owned(), r.path.to_owned())).collect();
+    assert_eq!(documented, served);
+    // Every path parameter is declared.
+    for (path, item) in &parsed.paths.paths {
+        let params = path.matches('{').count();
+        for (_, op) in item.as_item().unwrap().iter() {
+            assert_eq!(op.parameters.len(), params, "{path}");
+        }
+    }
+}
