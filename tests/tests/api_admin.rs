@@ -1,0 +1,225 @@
+//! The admin API's happy paths and error codes, over HTTP against the real server, with real
+//! plugins installed by upload.
+
+use std::sync::Arc;
+
+use baton::{ApiConfig, Role};
+use baton_tests::{engine, fixture, http, serve, welcome_campaign};
+
+struct Api {
+    base: String,
+    client: reqwest::Client,
+    token: String,
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (u16, serde_json::Value) {
+        let mut request =
+            self.client.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    async fn post(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn put(&self, path: &str, body: serde_json::Value) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::PUT, path, Some(body)).await
+    }
+
+    async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        self.call(reqwest::Method::DELETE, path, None).await
+    }
+
+    async fn install(&self, name: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .post(format!("{}/v1/plugins", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/wasm")
+            .body(fixture(name))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.json().await.unwrap())
+    }
+}
+
+fn code(body: &serde_json::Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or("(none)")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_runs_a_campaign_end_to_end_over_the_api() {
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let (token, _) = engine.storage().create_token("ops", Role::Admin, 1).unwrap();
+    let api = Api { base: serve(engine.clone(), ApiConfig::default()).await, client: http(), token };
+
+    // Plugins.
+    let (status, segment) = api.install("seg-vip").await;
+    assert_eq!((status, segment["name"].as_str()), (201, Some("seg-vip")));
+    let segment_hash = segment["hash"].as_str().unwrap().to_owned();
+    let (_, channel) = api.install("chan-echo").await;
+    let channel_hash = channel["hash"].as_str().unwrap().to_owned();
+    let (status, listed) = api.get("/v1/plugins").await;
+    assert_eq!((status, listed.as_array().unwrap().len()), (200, 2));
+    let (status, bad) = api
+        .client
+        .post(format!("{}/v1/plugins", api.base))
+        .bearer_auth(&api.token)
+        .body("not wasm")
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), r))
+        .unwrap();
+    assert_eq!(status, 422);
+    assert_eq!(code(&bad.json().await.unwrap()), "invalid_plugin");
+
+    // Campaign lifecycle.
+    let campaign = serde_json::to_value(welcome_campaign()).unwrap();
+    let (status, created) = api.post("/v1/campaigns", campaign.clone()).await;
+    assert_eq!((status, created["state"].as_str()), (201, Some("draft")));
+    assert_eq!(code(&api.post("/v1/campaigns", campaign.clone()).await.1), "campaign_exists");
+    let (status, body) = api.post("/v1/campaigns/welcome/activate", serde_json::json!({})).await;
+    assert_eq!((status, code(&body)), (409, "campaign_not_ready"));
+    let (status, body) = api
+        .put(
+            "/v1/campaigns/welcome/bindings/segment",
+            serde_json::json!({"plugin": segment_hash, "config": {"tier": 3}}),
+        )
+        .await;
+    assert_eq!((status, code(&body)), (422, "invalid_binding_config"));
+    let (status, _) =
+        api.put("/v1/campaigns/welcome/bindings/segment", serde_json::json!({"plugin": segment_hash})).await;
+    assert_eq!(status, 200);
+    let grants = serde_json::json!({"allowed_hosts": ["127.0.0.1"], "secrets": ["ECHO_TOKEN"]});
+    let (status, _) = api
+        .put("/v1/campaigns/welcome/bindings/channel", serde_json::json!({"plugin": channel_hash, "config": {"url": "http://127.0.0.1:9/"}, "grants": grants}))
+        .await;
+    assert_eq!(status, 200);
+    let (status, active) = api.post("/v1/campaigns/welcome/activate", serde_json::json!({})).await;
+    assert_eq!((status, active["state"].as_str()), (200, Some("active")));
+    let (status, shown) = api.get("/v1/campaigns/welcome").await;
+    assert_eq!((status, shown["bindings"].as_array().unwrap().len()), (200, 2));
+    let (status, body) = api.delete(&format!("/v1/plugins/{segment_hash}")).await;
+    assert_eq!((status, code(&body)), (409, "plugin_bound"));
+
+    // An audience, a preview, a run.
+    let (connector, _) = engine.storage().create_token("app", Role::Connector, 2).unwrap();
+    let events = serde_json::json!({"batch": [
+        {"type": "identify", "userId": "ada", "traits": {"email": "ada@example.com", "tier": "vip"}},
+        {"type": "identify", "userId": "bob", "traits": {"email": "bob@example.com", "tier": "basic"}}
+    ]});
+    let ingested = api
+        .client
+        .post(format!("{}/v1/batch", api.base))
+        .basic_auth(&connector, Some(""))
+        .json(&events)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ingested.status().as_u16(), 200);
+    let ada = engine.storage().profile_by_identity(&baton::Identity::User("ada".into())).unwrap().unwrap().id;
+    let (status, profile) = api
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/v1/profiles/{ada}"),
+            Some(serde_json::json!({"consents": {"email:marketing": "granted"}, "timezone": "Europe/Paris"})),
+        )
+        .await;
+    assert_eq!((status, profile["timezone"].as_str()), (200, Some("Europe/Paris")));
+    let (status, preview) = api.get("/v1/campaigns/welcome/preview").await;
+    assert_eq!((status, preview["audience"].as_u64(), preview["queued"].as_u64()), (200, Some(1), Some(1)));
+    assert_eq!(engine.storage().outbox_len(), 0, "a preview sends nothing");
+    let (status, body) = api.post("/v1/campaigns/welcome/runs", serde_json::json!({"run": "r1"})).await;
+    assert_eq!((status, body["report"]["queued"].as_u64()), (200, Some(1)));
+    for path in ["skips", "deliveries", "dead-letters", "kpis"] {
+        let (status, list) = api.get(&format!("/v1/campaigns/welcome/{path}")).await;
+        assert_eq!((status, list.is_array()), (200, true), "{path}");
+    }
+    let (status, replayed) =
+        api.post("/v1/campaigns/welcome/dead-letters/replay", serde_json::json!({})).await;
+    assert_eq!((status, replayed["replayed"].as_u64()), (200, Some(0)));
+    let (status, computed) = api.post("/v1/campaigns/welcome/kpis", serde_json::json!({})).await;
+    assert_eq!((status, computed.as_array().map(Vec::len)), (200, Some(0)));
+
+    // Secrets are write-only; tokens are shown once.
+    let (status, _) = api.put("/v1/secrets/ECHO_TOKEN", serde_json::json!({"value": "s3cret"})).await;
+    assert_eq!(status, 200);
+    let (_, names) = api.get("/v1/secrets").await;
+    assert_eq!(names, serde_json::json!(["ECHO_TOKEN"]));
+    let (status, created) =
+        api.post("/v1/tokens", serde_json::json!({"name": "analyst", "role": "viewer"})).await;
+    assert_eq!(status, 201);
+    assert!(created["token"].as_str().unwrap().starts_with("bt_"));
+    let (_, listed) = api.get("/v1/tokens").await;
+    assert!(!listed.to_string().contains(created["token"].as_str().unwrap()), "token never listed");
+    let id = created["record"]["id"].as_str().unwrap();
+    assert_eq!(api.delete(&format!("/v1/tokens/{id}")).await.0, 200);
+    assert_eq!(code(&api.delete(&format!("/v1/tokens/{id}")).await.1), "token_not_found");
+
+    // Profiles: export and erasure.
+    let (status, export) = api.get(&format!("/v1/profiles/{ada}/export")).await;
+    assert_eq!((status, export["profile"]["attributes"]["email"].as_str()), (200, Some("ada@example.com")));
+    let (status, erased) = api.delete(&format!("/v1/profiles/{ada}")).await;
+    assert_eq!((status, erased["identities"].as_u64()), (200, Some(1)));
+    assert_eq!(code(&api.get(&format!("/v1/profiles/{ada}")).await.1), "profile_not_found");
+
+    // Audit and remaining error codes.
+    let (status, audit) = api.get("/v1/audit?limit=500").await;
+    assert_eq!(status, 200);
+    let actions: Vec<&str> =
+        audit.as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+    for action in [
+        "plugin_installed",
+        "campaign_created",
+        "plugin_bound",
+        "campaign_state_changed",
+        "campaign_run",
+        "secret_set",
+        "token_created",
+        "token_revoked",
+        "profile_exported",
+        "profile_erased",
+    ] {
+        assert!(actions.contains(&action), "{action} missing from {actions:?}");
+    }
+    assert!(!audit.to_string().contains("s3cret"), "no secret in the audit log");
+    assert_eq!(code(&api.get("/v1/campaigns/nope").await.1), "campaign_not_found");
+    assert_eq!(code(&api.get("/v1/profiles/ada").await.1), "invalid_profile_id");
+    assert_eq!(api.post("/v1/campaigns/welcome/end", serde_json::json!({})).await.0, 200);
+    let (status, body) = api.post("/v1/campaigns/welcome/activate", serde_json::json!({})).await;
+    assert_eq!((status, code(&body)), (409, "invalid_transition"));
+    let (status, body) =
+        api.put("/v1/campaigns/welcome/bindings/lunch", serde_json::json!({"plugin": segment_hash})).await;
+    assert_eq!((status, code(&body)), (400, "invalid_slot"));
+    let (status, body) = api.post("/v1/campaigns", serde_json::json!({"id": "x"})).await;
+    assert_eq!((status, code(&body)), (422, "invalid_request"));
+    let raw = api
+        .client
+        .post(format!("{}/v1/campaigns", api.base))
+        .bearer_auth(&api.token)
+        .body("{")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (raw.status().as_u16(), code(&raw.json().await.unwrap()).to_owned()),
+        (400, "invalid_json".to_owned())
+    );
+}
