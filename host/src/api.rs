@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod error;
 mod events;
+mod metrics;
 mod openapi;
 mod routes;
 mod segment;
@@ -46,6 +47,15 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// The API's limits.
     pub config: Arc<ApiConfig>,
+    /// Ingest counters since start: stored, duplicate, rejected.
+    pub(crate) ingested: Arc<[std::sync::atomic::AtomicU64; 3]>,
+}
+
+impl AppState {
+    /// The state of a server over `engine` with these limits.
+    pub fn new(engine: Arc<Engine>, config: ApiConfig) -> Self {
+        AppState { engine, config: Arc::new(config), ingested: Arc::new(Default::default()) }
+    }
 }
 
 /// Builds the router from the route table, with JSON errors for unknown routes and methods.

@@ -76,6 +76,7 @@ pub struct Engine {
     kpi_every_ms: Option<i64>,
     batch_workers: usize,
     courier: deliver::Courier,
+    delivered: [std::sync::atomic::AtomicU64; 4],
 }
 
 /// The engine's settings: delivery and pacing policies.
@@ -133,7 +134,14 @@ impl Engine {
             kpi_every_ms: config.kpi_every_ms,
             batch_workers,
             courier,
+            delivered: Default::default(),
         })
+    }
+
+    /// Sends finished since start, by outcome: delivered, rejected, retried, dead-lettered.
+    pub fn delivery_totals(&self) -> [(&'static str, u64); 4] {
+        let load = |i: usize| self.delivered[i].load(std::sync::atomic::Ordering::Relaxed);
+        [("delivered", load(0)), ("rejected", load(1)), ("retried", load(2)), ("dead_lettered", load(3))]
     }
 
     /// The store.

@@ -36,6 +36,9 @@ use crate::plugin::{ContentHash, PluginKind, PluginRecord};
 use crate::store::Storage;
 use sandbox::Sandbox;
 
+/// Plugin calls by outcome.
+pub(crate) type CallCounters = Arc<[AtomicU64; CallOutcome::COUNT]>;
+
 /// Contract versions (`baton:plugin@X`) this host runs.
 pub const SUPPORTED_CONTRACTS: &[&str] = &["0.1.0"];
 
@@ -104,16 +107,20 @@ pub struct Runtime {
     loaded: RwLock<HashMap<ContentHash, Arc<LoadedPlugin>>>,
     compilations: AtomicU64,
     artifact_loads: AtomicU64,
+    /// Plugin calls by outcome, indexed by `CallOutcome::index`; shared with calls in flight.
+    calls: CallCounters,
     ticker: EpochTicker,
 }
 
 /// Counters of the expensive things the runtime does, for metrics and tests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RuntimeStats {
     /// Components compiled with Cranelift (at install, or when no usable artifact was cached).
     pub compilations: u64,
     /// Components loaded from a cached compiled artifact.
     pub artifact_loads: u64,
+    /// Plugin calls by outcome.
+    pub calls: Vec<(CallOutcome, u64)>,
 }
 
 impl Runtime {
@@ -132,6 +139,7 @@ impl Runtime {
             loaded: RwLock::new(HashMap::new()),
             compilations: AtomicU64::new(0),
             artifact_loads: AtomicU64::new(0),
+            calls: Arc::new(Default::default()),
             ticker,
         })
     }
@@ -146,6 +154,10 @@ impl Runtime {
         RuntimeStats {
             compilations: self.compilations.load(Ordering::Relaxed),
             artifact_loads: self.artifact_loads.load(Ordering::Relaxed),
+            calls: CallOutcome::ALL
+                .iter()
+                .map(|o| (*o, self.calls[o.index()].load(Ordering::Relaxed)))
+                .collect(),
         }
     }
 

@@ -285,7 +285,7 @@ pub fn customer(
 
 /// Starts the real API server on an ephemeral loopback port over `engine`; returns its base URL.
 pub async fn serve(engine: Arc<baton::Engine>, config: baton::ApiConfig) -> String {
-    let state = baton::AppState { engine, config: Arc::new(config) };
+    let state = baton::AppState::new(engine, config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, baton::router(state)).await });

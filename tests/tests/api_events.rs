@@ -108,6 +108,15 @@ async fn ndjson_ingest_answers_per_event_and_keeps_the_valid_ones() {
     assert_eq!((status, code.as_str()), (413, "payload_too_large"));
     assert!(message.contains("4096 bytes"), "{message}");
 
+    let (admin, _) = engine.storage().create_token("prometheus", Role::Viewer, 3).unwrap();
+    let metrics =
+        client.get(format!("{base}/metrics")).bearer_auth(&admin).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("baton_ingested_events_total{result=\"stored\"} 2\n"), "{metrics}");
+    assert!(metrics.contains("baton_ingested_events_total{result=\"duplicate\"} 2\n"), "{metrics}");
+    assert!(metrics.contains("baton_ingested_events_total{result=\"rejected\"} 4\n"), "{metrics}");
+    assert!(metrics.contains("# TYPE baton_outbox_depth gauge\nbaton_outbox_depth 0\n"), "{metrics}");
+    assert!(metrics.contains("baton_plugin_calls_total{outcome=\"ok\"} 0\n"), "{metrics}");
+
     let not_json = client
         .post(format!("{base}/v1/events"))
         .bearer_auth(&connector)

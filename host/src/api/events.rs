@@ -90,6 +90,14 @@ pub(super) async fn ingest_parsed(
         });
     }
     let count = |f: fn(&IngestOutcome) -> bool| results.iter().filter(|o| f(o)).count();
+    let totals = [
+        count(|o| matches!(o, IngestOutcome::Stored { .. })),
+        count(|o| matches!(o, IngestOutcome::Duplicate)),
+        count(|o| matches!(o, IngestOutcome::Rejected { .. })),
+    ];
+    for (counter, n) in state.ingested.iter().zip(totals) {
+        counter.fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+    }
     Ok(IngestResponse {
         stored: count(|o| matches!(o, IngestOutcome::Stored { .. })),
         duplicates: count(|o| matches!(o, IngestOutcome::Duplicate)),

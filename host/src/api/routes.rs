@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use super::auth::Caller;
-use super::{AppState, admin, events, openapi, segment};
+use super::{AppState, admin, events, metrics, openapi, segment};
 use crate::store::Role;
 
 /// One route of the API.
@@ -61,6 +61,7 @@ pub fn table() -> Vec<RouteSpec> {
             "Segment-compatible identify, track, page, screen, group, alias.",
             post(segment::single),
         ),
+        spec(M::GET, "/metrics", Some(READ), "Prometheus metrics.", get(metrics::render)),
         spec(M::GET, "/v1/openapi.json", Some(READ), "This document.", get(openapi::document)),
         spec(M::GET, "/v1/plugins", Some(READ), "List installed plugins.", get(admin::list_plugins)),
         spec(

@@ -132,6 +132,11 @@ impl Engine {
                 Err(err) => tracing::error!(error = %err, "Delivery task failed."),
             }
         }
+        for (i, n) in
+            [report.delivered, report.rejected, report.retried, report.dead_lettered].into_iter().enumerate()
+        {
+            self.delivered[i].fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
         match first_error {
             Some(err) => Err(err),
             None => Ok(report),

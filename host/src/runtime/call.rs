@@ -72,6 +72,21 @@ macro_rules! with_world {
     };
 }
 
+/// Counts a finished call by its final outcome (after the contract checks).
+fn counted<T>(
+    counters: &super::CallCounters,
+    result: Result<Called<T>, InvokeError>,
+) -> Result<Called<T>, InvokeError> {
+    let outcome = match &result {
+        Ok(called) => called.metrics.outcome,
+        Err(err) => err.metrics.outcome,
+    };
+    if let Some(outcome) = outcome {
+        counters[outcome.index()].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    result
+}
+
 impl<'a> PluginCall<'a> {
     pub(super) fn new(runtime: &'a Runtime, plugin: &'a Arc<LoadedPlugin>, limits: Limits) -> Self {
         PluginCall { runtime, plugin, limits }
@@ -84,7 +99,7 @@ impl<'a> PluginCall<'a> {
     }
 
     /// Calls `info()`.
-    pub fn info(&self) -> Result<Called<PluginInfo>, InvokeError> {
+    fn info_uncounted(&self) -> Result<Called<PluginInfo>, InvokeError> {
         self.run("info", "", 0, 0, 0, |store, pre| match pre {
             WorldPre::Segment(p) => {
                 instantiated(p.instantiate(&mut *store))?.baton_plugin_segmentation().call_info(store)
@@ -100,7 +115,10 @@ impl<'a> PluginCall<'a> {
     }
 
     /// Calls `validate-config(config)`. A refused config is an `Ok(Err(_))` answer, not a failure.
-    pub fn validate_config(&self, config: &str) -> Result<Called<Result<(), ConfigError>>, InvokeError> {
+    fn validate_config_uncounted(
+        &self,
+        config: &str,
+    ) -> Result<Called<Result<(), ConfigError>>, InvokeError> {
         let bytes_in = config.len() as u64;
         self.run("validate-config", "", 0, 0, bytes_in, |store, pre| match pre {
             WorldPre::Segment(p) => instantiated(p.instantiate(&mut *store))?
@@ -120,7 +138,7 @@ impl<'a> PluginCall<'a> {
 
     /// Calls a segment rule's `evaluate` over a batch of subjects. The result has exactly one
     /// membership per subject, in order (checked).
-    pub fn evaluate(
+    fn evaluate_uncounted(
         &self,
         invocation: &Invocation,
         subjects: &[Subject],
@@ -142,7 +160,7 @@ impl<'a> PluginCall<'a> {
 
     /// Calls a personalizer's `personalize`. The recipient and idempotency key must come back
     /// unchanged (checked), so a personalizer can never redirect a message.
-    pub fn personalize(
+    fn personalize_uncounted(
         &self,
         invocation: &Invocation,
         subject: &Subject,
@@ -170,7 +188,7 @@ impl<'a> PluginCall<'a> {
     }
 
     /// Calls a channel adapter's `build`.
-    pub fn build(
+    fn build_uncounted(
         &self,
         invocation: &Invocation,
         message: &Message,
@@ -183,7 +201,7 @@ impl<'a> PluginCall<'a> {
     }
 
     /// Calls a channel adapter's `classify` for the response to request `request_index`.
-    pub fn classify(
+    fn classify_uncounted(
         &self,
         invocation: &Invocation,
         request_index: u32,
@@ -196,12 +214,63 @@ impl<'a> PluginCall<'a> {
         })
     }
 
+    /// Calls `info()`.
+    pub fn info(&self) -> Result<Called<PluginInfo>, InvokeError> {
+        counted(&self.runtime.calls, self.info_uncounted())
+    }
+
+    /// Calls `validate-config(config)`. A refused config is an `Ok(Err(_))` answer, not a failure.
+    pub fn validate_config(&self, config: &str) -> Result<Called<Result<(), ConfigError>>, InvokeError> {
+        counted(&self.runtime.calls, self.validate_config_uncounted(config))
+    }
+
+    /// Calls a segment rule's `evaluate` over a batch of subjects. The result has exactly one
+    /// membership per subject, in order (checked).
+    pub fn evaluate(
+        &self,
+        invocation: &Invocation,
+        subjects: &[Subject],
+    ) -> Result<Called<Vec<Membership>>, InvokeError> {
+        counted(&self.runtime.calls, self.evaluate_uncounted(invocation, subjects))
+    }
+
+    /// Calls a personalizer's `personalize`. The recipient and idempotency key must come back
+    /// unchanged (checked), so a personalizer can never redirect a message.
+    pub fn personalize(
+        &self,
+        invocation: &Invocation,
+        subject: &Subject,
+        template: &Message,
+    ) -> Result<Called<Message>, InvokeError> {
+        counted(&self.runtime.calls, self.personalize_uncounted(invocation, subject, template))
+    }
+
+    /// Calls a channel adapter's `build`.
+    pub fn build(
+        &self,
+        invocation: &Invocation,
+        message: &Message,
+    ) -> Result<Called<Vec<HttpRequest>>, InvokeError> {
+        counted(&self.runtime.calls, self.build_uncounted(invocation, message))
+    }
+
+    /// Calls a channel adapter's `classify` for the response to request `request_index`.
+    pub fn classify(
+        &self,
+        invocation: &Invocation,
+        request_index: u32,
+        response: &HttpResponse,
+    ) -> Result<Called<DeliveryOutcome>, InvokeError> {
+        counted(&self.runtime.calls, self.classify_uncounted(invocation, request_index, response))
+    }
+
     /// Opens a KPI accumulator: one instance kept for one streamed computation.
     pub fn open_kpi(&self, invocation: &Invocation) -> Result<KpiRun, InvokeError> {
         self.expect_kind(WorldKind::Kpi, "open")?;
         let WorldPre::Kpi(pre) = &self.plugin.pre else { unreachable!("world checked by `expect_kind`") };
         let mut run = KpiRun {
             plugin: self.plugin.clone(),
+            counters: self.runtime.calls.clone(),
             limits: self.limits.clone(),
             store: self.new_store(invocation.now, invocation.seed),
             bindings: None,
@@ -293,6 +362,7 @@ impl<'a> PluginCall<'a> {
 /// One streamed KPI computation: `add` batches of events, then `finish`.
 pub struct KpiRun {
     plugin: Arc<LoadedPlugin>,
+    counters: super::CallCounters,
     limits: Limits,
     store: Store<Sandbox>,
     bindings: Option<KpiCalculator>,
@@ -349,12 +419,17 @@ impl KpiRun {
         let started = Instant::now();
         let result = f(&mut self.store, &mut self.bindings);
         let campaign = self.campaign.clone();
-        settle(
+        let result = settle(
             &mut self.store,
             &self.limits,
             Settle { label, call, campaign: &campaign, started, bytes_in },
             result,
-        )
+        );
+        if result.is_err() {
+            // Failures end here; successes are counted when their guest result is read.
+            return counted(&self.counters, result);
+        }
+        result
     }
 
     fn guest<T>(
@@ -362,7 +437,7 @@ impl KpiRun {
         called: Called<Result<T, PluginError>>,
         call: &'static str,
     ) -> Result<Called<T>, InvokeError> {
-        guest_result(&self.plugin.label(), call, called)
+        counted(&self.counters, guest_result(&self.plugin.label(), call, called))
     }
 }
 

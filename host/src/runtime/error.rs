@@ -26,6 +26,37 @@ pub enum CallOutcome {
     Rejected,
 }
 
+impl CallOutcome {
+    /// How many outcomes there are.
+    pub const COUNT: usize = 6;
+    /// Every outcome, in index order.
+    pub const ALL: [CallOutcome; Self::COUNT] = [
+        CallOutcome::Ok,
+        CallOutcome::GuestError,
+        CallOutcome::LimitExceeded,
+        CallOutcome::Trap,
+        CallOutcome::BadOutput,
+        CallOutcome::Rejected,
+    ];
+
+    /// The outcome's position in [`CallOutcome::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The snake_case name, for metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            CallOutcome::Ok => "ok",
+            CallOutcome::GuestError => "guest_error",
+            CallOutcome::LimitExceeded => "limit_exceeded",
+            CallOutcome::Trap => "trap",
+            CallOutcome::BadOutput => "bad_output",
+            CallOutcome::Rejected => "rejected",
+        }
+    }
+}
+
 /// Measurements of one plugin call.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CallMetrics {
