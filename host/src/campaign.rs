@@ -200,8 +200,8 @@ pub enum Slot {
 }
 
 impl Slot {
-    /// The slot's key within its campaign in the store.
-    pub(crate) fn key(&self) -> String {
+    /// The slot as text: `segment`, `personalizer`, `channel` or `kpi:<name>`.
+    pub fn key(&self) -> String {
         match self {
             Slot::Segment => "segment".into(),
             Slot::Personalizer => "personalizer".into(),

@@ -11,6 +11,7 @@ mod engine;
 mod plugin;
 mod profile;
 mod runtime;
+mod serve;
 mod store;
 
 pub use api::{ApiConfig, ApiError, AppState, Caller, RouteSpec, router, routes};
@@ -32,6 +33,7 @@ pub use runtime::{
     CallMetrics, CallOutcome, Called, Failure, InstallError, InvokeError, KpiRun, Limits, LoadedPlugin,
     PluginCall, Runtime, RuntimeConfig, RuntimeError, RuntimeStats, SUPPORTED_CONTRACTS,
 };
+pub use serve::{LoopConfig, ServeConfig, ServeError, open_engine, serve};
 pub use store::{
     AuditRecord, Erasure, ProfileExport, Role, SecretValue, SentTo, Storage, StorageError, TokenRecord,
 };

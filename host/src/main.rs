@@ -1,10 +1,78 @@
-//! The `baton` command line. Subcommands arrive with the engine and API layers; for now it reports
-//! its version and the contract versions it runs.
+//! The `baton` command line: `serve`, and commands that work on a data directory directly
+//! (plugins, campaigns, events import/export, KPIs, secrets, tokens).
 
-fn main() {
-    println!(
-        "baton {} (plugin contracts: {})",
-        env!("CARGO_PKG_VERSION"),
-        baton::SUPPORTED_CONTRACTS.join(", ")
-    );
+mod cli;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Baton: a WebAssembly plugin host for marketing rules and automations.
+#[derive(Parser)]
+#[command(name = "baton", version, about, long_about = None)]
+struct Cli {
+    /// The data directory (an embedded sled store).
+    #[arg(long, global = true, env = "BATON_DATA", default_value = "baton-data")]
+    data: PathBuf,
+    /// A TOML config file (runtime limits, engine policies, API limits, loops).
+    #[arg(long, global = true, env = "BATON_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format: text or json.
+    #[arg(long, global = true, default_value = "text")]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the admin and ingest API and run deliveries and schedules until stopped.
+    Serve {
+        /// Address to listen on; port 0 picks a free port (the bound address is printed).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+    /// Install, list, show and remove plugins.
+    #[command(subcommand)]
+    Plugin(cli::PluginCommand),
+    /// Create, bind, activate, preview and run campaigns.
+    #[command(subcommand)]
+    Campaign(cli::CampaignCommand),
+    /// Import and export events.
+    #[command(subcommand)]
+    Events(cli::EventsCommand),
+    /// Show or compute a campaign's KPIs.
+    #[command(subcommand)]
+    Kpi(cli::KpiCommand),
+    /// Set, list and delete secrets for channel adapters.
+    #[command(subcommand)]
+    Secret(cli::SecretCommand),
+    /// Create, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(cli::TokenCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    cli::init_logging(&cli.log_format);
+    match run(cli) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = cli::load_config(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve { addr } => cli::serve(&cli.data, &addr, config),
+        Command::Plugin(command) => cli::plugin(&cli.data, &config, command),
+        Command::Campaign(command) => cli::campaign(&cli.data, &config, command),
+        Command::Events(command) => cli::events(&cli.data, &config, command),
+        Command::Kpi(command) => cli::kpi(&cli.data, &config, command),
+        Command::Secret(command) => cli::secret(&cli.data, &config, command),
+        Command::Token(command) => cli::token(&cli.data, &config, command),
+    }
 }

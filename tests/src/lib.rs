@@ -297,3 +297,22 @@ pub fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
 }
+
+/// The `baton` binary built by this `cargo test` run (beside the test executables).
+pub fn baton_bin() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let bin = dir.join(format!("baton{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} not built; run the tests with `cargo test --workspace`", bin.display());
+    bin
+}
+
+/// Runs `baton` with `args` on a data directory; returns (success, stdout, stderr).
+pub fn baton(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(baton_bin()).arg("--data").arg(data).args(args).output().unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

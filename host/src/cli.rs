@@ -1,0 +1,588 @@
+//! The commands behind `baton`. Each opens the data directory, does one thing, and prints JSON
+//! (for data) or a summary (for work done). Errors say what to fix.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use baton::{
+    Campaign, CampaignState, ContentHash, Engine, Grants, NewEvent, Role, SecretValue, ServeConfig, Slot,
+};
+use clap::Subcommand;
+
+/// Sets up `tracing` from `RUST_LOG` (default `info`), as text or JSON lines.
+pub fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Reads the config file, if one was given.
+pub fn load_config(path: Option<&Path>) -> anyhow::Result<ServeConfig> {
+    match path {
+        None => Ok(ServeConfig::default()),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config {}", path.display()))?;
+            ServeConfig::from_toml(&text).map_err(|e| anyhow::anyhow!("config {}: {e}", path.display()))
+        }
+    }
+}
+
+fn open(data: &Path, config: &ServeConfig) -> anyhow::Result<Arc<Engine>> {
+    Ok(baton::open_engine(data, config)?)
+}
+
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+pub fn serve(data: &Path, addr: &str, config: ServeConfig) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let engine = open(data, &config)?;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+        let bound = listener.local_addr()?;
+        println!("baton listening on http://{bound}");
+        std::io::stdout().flush()?;
+        baton::serve(engine, listener, config, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+    tracing::info!("Shutdown requested.");
+}
+
+// ---- plugins
+
+/// Plugin commands.
+#[derive(Subcommand)]
+pub enum PluginCommand {
+    /// Install a component (.wasm) and print its record.
+    Install {
+        /// The component file.
+        file: std::path::PathBuf,
+    },
+    /// List installed plugins.
+    List,
+    /// Show a plugin and the bindings that pin it.
+    Show {
+        /// The plugin's content hash (sha256:...).
+        hash: String,
+    },
+    /// Remove a plugin that no binding pins.
+    Remove {
+        /// The plugin's content hash.
+        hash: String,
+    },
+}
+
+fn parse_hash(text: &str) -> anyhow::Result<ContentHash> {
+    text.parse().map_err(|e: String| anyhow::anyhow!(e))
+}
+
+pub fn plugin(data: &Path, config: &ServeConfig, command: PluginCommand) -> anyhow::Result<()> {
+    let engine = open(data, config)?;
+    match command {
+        PluginCommand::Install { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let plugin = engine.runtime().install(&bytes)?;
+            print_json(plugin.record())
+        }
+        PluginCommand::List => print_json(&engine.storage().plugins()?),
+        PluginCommand::Show { hash } => {
+            let hash = parse_hash(&hash)?;
+            let record =
+                engine.storage().plugin(&hash)?.with_context(|| format!("plugin {hash} is not installed"))?;
+            let bound_by = engine.storage().bindings_of_plugin(&hash)?;
+            print_json(&serde_json::json!({ "plugin": record, "bound_by": bound_by }))
+        }
+        PluginCommand::Remove { hash } => {
+            let hash = parse_hash(&hash)?;
+            if let Some(binding) = engine.storage().bindings_of_plugin(&hash)?.first() {
+                bail!(
+                    "plugin {hash} is bound to campaign `{}` ({}); unbind or swap it first",
+                    binding.campaign,
+                    binding.slot.key()
+                );
+            }
+            if !engine.storage().remove_plugin(&hash)? {
+                bail!("plugin {hash} is not installed");
+            }
+            println!("removed {hash}");
+            Ok(())
+        }
+    }
+}
+
+// ---- campaigns
+
+/// Campaign commands.
+#[derive(Subcommand)]
+pub enum CampaignCommand {
+    /// List campaigns.
+    List,
+    /// Show a campaign and its bindings.
+    Show {
+        /// The campaign id.
+        id: String,
+    },
+    /// Create a campaign from a JSON definition file.
+    Create {
+        /// The definition (JSON).
+        file: std::path::PathBuf,
+    },
+    /// Activate a campaign (needs segment and channel bindings).
+    Activate {
+        /// The campaign id.
+        id: String,
+    },
+    /// Pause a campaign.
+    Pause {
+        /// The campaign id.
+        id: String,
+    },
+    /// End a campaign for good.
+    End {
+        /// The campaign id.
+        id: String,
+    },
+    /// Bind (or swap) a plugin to a slot: segment, personalizer, channel or kpi:<name>.
+    Bind {
+        /// The campaign id.
+        id: String,
+        /// The slot.
+        slot: String,
+        /// The plugin's content hash.
+        #[arg(long)]
+        plugin: String,
+        /// The binding config (JSON).
+        #[arg(long, default_value = "{}")]
+        config: String,
+        /// A host the channel adapter may send to (repeatable).
+        #[arg(long = "grant-host")]
+        hosts: Vec<String>,
+        /// A secret the channel adapter may use (repeatable).
+        #[arg(long = "grant-secret")]
+        secrets: Vec<String>,
+    },
+    /// Dry run: audience, skip reasons, variants, sample messages. Sends nothing.
+    Preview {
+        /// The campaign id.
+        id: String,
+    },
+    /// Send a batch campaign to its audience now (queued; `baton serve` delivers).
+    Run {
+        /// The campaign id.
+        id: String,
+        /// Names the run; each member gets at most one message per run.
+        #[arg(long)]
+        run: Option<String>,
+    },
+    /// Suppressed and delayed sends, with reason codes.
+    Skips {
+        /// The campaign id.
+        id: String,
+    },
+    /// Finished sends.
+    Deliveries {
+        /// The campaign id.
+        id: String,
+    },
+}
+
+fn parse_slot(text: &str) -> anyhow::Result<Slot> {
+    Ok(match text {
+        "segment" => Slot::Segment,
+        "personalizer" => Slot::Personalizer,
+        "channel" => Slot::Channel,
+        other => match other.strip_prefix("kpi:") {
+            Some(name) if !name.is_empty() => Slot::Kpi(name.to_owned()),
+            _ => bail!("slot `{other}`: use segment, personalizer, channel or kpi:<name>"),
+        },
+    })
+}
+
+pub fn campaign(data: &Path, config: &ServeConfig, command: CampaignCommand) -> anyhow::Result<()> {
+    let engine = open(data, config)?;
+    match command {
+        CampaignCommand::List => print_json(&engine.storage().campaigns()?),
+        CampaignCommand::Show { id } => {
+            let campaign = engine.campaign(&id)?;
+            print_json(
+                &serde_json::json!({ "campaign": campaign, "bindings": engine.storage().bindings(&id)? }),
+            )
+        }
+        CampaignCommand::Create { file } => {
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let campaign: Campaign = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a campaign definition", file.display()))?;
+            print_json(&engine.create_campaign(campaign)?)
+        }
+        CampaignCommand::Activate { id } => print_json(&engine.transition(&id, CampaignState::Active)?),
+        CampaignCommand::Pause { id } => print_json(&engine.transition(&id, CampaignState::Paused)?),
+        CampaignCommand::End { id } => print_json(&engine.transition(&id, CampaignState::Ended)?),
+        CampaignCommand::Bind { id, slot, plugin, config, hosts, secrets } => {
+            let config: serde_json::Value = serde_json::from_str(&config).context("--config is not JSON")?;
+            let grants = Grants { allowed_hosts: hosts, secrets };
+            print_json(&engine.bind(&id, parse_slot(&slot)?, parse_hash(&plugin)?, config, grants)?)
+        }
+        CampaignCommand::Preview { id } => print_json(&engine.preview(&id)?),
+        CampaignCommand::Run { id, run } => {
+            let run = run.unwrap_or_else(|| format!("manual-{}", engine.now_ms()));
+            print_json(&serde_json::json!({ "run": run, "report": engine.run_batch(&id, &run)? }))
+        }
+        CampaignCommand::Skips { id } => print_json(&engine.storage().skips(&id)?),
+        CampaignCommand::Deliveries { id } => print_json(&engine.storage().deliveries(&id)?),
+    }
+}
+
+// ---- events
+
+/// Event commands.
+#[derive(Subcommand)]
+pub enum EventsCommand {
+    /// Import events from NDJSON or CSV, with a progress bar and a summary.
+    Import {
+        /// The file (`-` for standard input).
+        file: String,
+        /// ndjson or csv (default: from the file name; ndjson for standard input).
+        #[arg(long)]
+        format: Option<String>,
+        /// Events per durable batch.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// Export every event as NDJSON.
+    Export {
+        /// The output file (default: standard output).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+pub fn events(data: &Path, config: &ServeConfig, command: EventsCommand) -> anyhow::Result<()> {
+    let engine = open(data, config)?;
+    match command {
+        EventsCommand::Import { file, format, batch } => {
+            import(&engine, &file, format.as_deref(), batch.max(1))
+        }
+        EventsCommand::Export { out } => {
+            let mut writer: Box<dyn Write> = match out {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let mut count = 0u64;
+            for event in engine.storage().scan_events() {
+                serde_json::to_writer(&mut writer, &event?)?;
+                writer.write_all(b"\n")?;
+                count += 1;
+            }
+            writer.flush()?;
+            eprintln!("exported {count} events");
+            Ok(())
+        }
+    }
+}
+
+/// Counts of an import.
+#[derive(Default)]
+struct Tally {
+    stored: u64,
+    duplicates: u64,
+    rejected: u64,
+    reasons: Vec<String>,
+}
+
+impl Tally {
+    fn record(&mut self, outcome: &baton::IngestOutcome) {
+        match outcome {
+            baton::IngestOutcome::Stored { .. } => self.stored += 1,
+            baton::IngestOutcome::Duplicate => self.duplicates += 1,
+            baton::IngestOutcome::Rejected { reason } => self.reject(reason.clone()),
+        }
+    }
+
+    fn reject(&mut self, reason: String) {
+        self.rejected += 1;
+        if self.reasons.len() < 10 {
+            self.reasons.push(reason);
+        }
+    }
+}
+
+fn import(engine: &Engine, file: &str, format: Option<&str>, batch_size: usize) -> anyhow::Result<()> {
+    let csv = match format {
+        Some("csv") => true,
+        Some("ndjson") | Some("jsonl") => false,
+        Some(other) => bail!("format `{other}`: use ndjson or csv"),
+        None => file.ends_with(".csv"),
+    };
+    let (reader, size): (Box<dyn BufRead>, u64) = if file == "-" {
+        (Box::new(std::io::BufReader::new(std::io::stdin())), 0)
+    } else {
+        let handle = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
+        let size = handle.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(std::io::BufReader::new(handle)), size)
+    };
+    let progress =
+        if size > 0 { indicatif::ProgressBar::new(size) } else { indicatif::ProgressBar::new_spinner() };
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut tally = Tally::default();
+    let mut batch = Vec::with_capacity(batch_size);
+    let now = engine.now_ms();
+    let flush = |batch: &mut Vec<NewEvent>, tally: &mut Tally| -> anyhow::Result<()> {
+        for outcome in engine.storage().ingest(batch, now)? {
+            tally.record(&outcome);
+        }
+        batch.clear();
+        Ok(())
+    };
+    let mut rows = rows(reader, csv)?;
+    let mut row_number = 0usize;
+    while let Some(row) = rows.next() {
+        row_number += 1;
+        let (bytes, parsed) = row;
+        progress.inc(bytes);
+        match parsed {
+            Ok(event) => batch.push(event),
+            Err(reason) => tally.reject(format!("row {row_number}: {reason}")),
+        }
+        if batch.len() == batch_size {
+            flush(&mut batch, &mut tally)?;
+            progress.set_message(format!(
+                "stored {} duplicate {} rejected {}",
+                tally.stored, tally.duplicates, tally.rejected
+            ));
+        }
+    }
+    flush(&mut batch, &mut tally)?;
+    progress.finish_and_clear();
+    println!(
+        "imported {row_number} rows: {} stored, {} duplicate, {} rejected",
+        tally.stored, tally.duplicates, tally.rejected
+    );
+    for reason in &tally.reasons {
+        println!("  rejected {reason}");
+    }
+    Ok(())
+}
+
+type Row = (u64, Result<NewEvent, String>);
+
+/// Rows of an NDJSON or CSV file as events, with the bytes each took (for progress).
+fn rows(reader: Box<dyn BufRead>, csv: bool) -> anyhow::Result<Box<dyn Iterator<Item = Row>>> {
+    if !csv {
+        return Ok(Box::new(reader.lines().filter_map(|line| match line {
+            Ok(line) if line.trim().is_empty() => None,
+            Ok(line) => Some((line.len() as u64 + 1, serde_json::from_str(&line).map_err(|e| e.to_string()))),
+            Err(e) => Some((0, Err(e.to_string()))),
+        })));
+    }
+    let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+    let headers = csv.headers().context("reading the CSV header row")?.clone();
+    for required in ["id", "name", "timestamp"] {
+        if !headers.iter().any(|h| h == required) {
+            bail!(
+                "the CSV header needs a `{required}` column (have: {})",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(Box::new(csv.into_records().map(move |record| match record {
+        Ok(record) => {
+            let bytes = record.as_slice().len() as u64 + record.len() as u64;
+            (bytes, csv_event(&headers, &record))
+        }
+        Err(e) => (0, Err(e.to_string())),
+    })))
+}
+
+/// A CSV row as an event: known columns, and every other column as a text property.
+fn csv_event(headers: &csv::StringRecord, record: &csv::StringRecord) -> Result<NewEvent, String> {
+    let mut event = NewEvent {
+        id: String::new(),
+        user_id: None,
+        anonymous_id: None,
+        name: String::new(),
+        timestamp: 0,
+        properties: serde_json::Map::new(),
+        campaign: None,
+    };
+    for (header, value) in headers.iter().zip(record.iter()) {
+        let present = (!value.is_empty()).then(|| value.to_owned());
+        match header {
+            "id" => event.id = value.to_owned(),
+            "user_id" => event.user_id = present,
+            "anonymous_id" => event.anonymous_id = present,
+            "name" => event.name = value.to_owned(),
+            "campaign" => event.campaign = present,
+            "timestamp" => {
+                event.timestamp = match value.parse::<i64>() {
+                    Ok(ms) => ms,
+                    Err(_) => value
+                        .parse::<jiff::Timestamp>()
+                        .map_err(|_| {
+                            format!("timestamp `{value}` is neither ms since the epoch nor ISO 8601")
+                        })?
+                        .as_millisecond(),
+                }
+            }
+            other => {
+                event.properties.insert(other.to_owned(), value.into());
+            }
+        }
+    }
+    Ok(event)
+}
+
+// ---- KPIs, secrets, tokens
+
+/// KPI commands.
+#[derive(Subcommand)]
+pub enum KpiCommand {
+    /// Show a campaign's latest KPI snapshots (compute them first with --compute).
+    Show {
+        /// The campaign id.
+        campaign: String,
+        /// Compute the KPIs now before showing them.
+        #[arg(long)]
+        compute: bool,
+    },
+}
+
+pub fn kpi(data: &Path, config: &ServeConfig, command: KpiCommand) -> anyhow::Result<()> {
+    let engine = open(data, config)?;
+    let KpiCommand::Show { campaign, compute } = command;
+    if compute {
+        return print_json(&engine.compute_kpis(&campaign)?);
+    }
+    engine.campaign(&campaign)?;
+    print_json(&engine.storage().kpi_snapshots(&campaign)?)
+}
+
+/// Secret commands.
+#[derive(Subcommand)]
+pub enum SecretCommand {
+    /// Set a secret; the value is read from standard input (never from the command line).
+    Set {
+        /// The secret's name.
+        name: String,
+    },
+    /// List secret names (never values).
+    List,
+    /// Delete a secret.
+    Delete {
+        /// The secret's name.
+        name: String,
+    },
+}
+
+pub fn secret(data: &Path, config: &ServeConfig, command: SecretCommand) -> anyhow::Result<()> {
+    let engine = open(data, config)?;
+    match command {
+        SecretCommand::Set { name } => {
+            let mut value = String::new();
+            std::io::stdin().read_line(&mut value)?;
+            let value = value.trim_end_matches(['\n', '\r']);
+            if value.is_empty() {
+                bail!(
+                    "no value on standard input; pipe it in, for example `printf %s \"$KEY\" | baton secret set {name}`"
+                );
+            }
+            engine.storage().put_secret(&name, &SecretValue::new(value))?;
+            println!("secret {name} set");
+            Ok(())
+        }
+        SecretCommand::List => print_json(&engine.storage().secret_names()?),
+        SecretCommand::Delete { name } => {
+            if !engine.storage().delete_secret(&name)? {
+                bail!("secret `{name}` is not set");
+            }
+            println!("secret {name} deleted");
+            Ok(())
+        }
+    }
+}
+
+/// Token commands.
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create a token; it is printed once.
+    Create {
+        /// A name for people.
+        #[arg(long)]
+        name: String,
+        /// admin, orchestrator, connector or viewer.
+        #[arg(long)]
+        role: String,
+    },
+    /// List tokens (never the tokens themselves).
+    List,
+    /// Revoke a token by id.
+    Revoke {
+        /// The token's id (from `baton token list`).
+        id: String,
+    },
+}
+
+pub fn token(data: &Path, config: &ServeConfig, command: TokenCommand) -> anyhow::Result<()> {
+    let engine = open(data, config)?;
+    match command {
+        TokenCommand::Create { name, role } => {
+            let role = match role.as_str() {
+                "admin" => Role::Admin,
+                "orchestrator" => Role::Orchestrator,
+                "connector" => Role::Connector,
+                "viewer" => Role::Viewer,
+                other => bail!("role `{other}`: use admin, orchestrator, connector or viewer"),
+            };
+            let (token, record) = engine.storage().create_token(&name, role, engine.now_ms())?;
+            println!("{token}");
+            eprintln!("token {} ({:?}) created; it is shown once", record.id, record.role);
+            Ok(())
+        }
+        TokenCommand::List => print_json(&engine.storage().tokens()?),
+        TokenCommand::Revoke { id } => {
+            if !engine.storage().revoke_token(&id, engine.now_ms())? {
+                bail!("no live token has id `{id}`");
+            }
+            println!("revoked {id}");
+            Ok(())
+        }
+    }
+}

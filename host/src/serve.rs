@@ -1,0 +1,144 @@
+//! `baton serve`: the API plus the engine's background work (delivery rounds, scheduled runs and
+//! KPIs), with graceful shutdown: stop accepting, finish in-flight requests, stop the loops after
+//! their current round, flush the store.
+//!
+//! Depends on: `api`, `engine`, `runtime`, `store`.
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::api::{self, ApiConfig, AppState};
+use crate::engine::{Engine, EngineConfig, EngineError, SystemClock};
+use crate::runtime::{Runtime, RuntimeConfig, RuntimeError};
+use crate::store::{Storage, StorageError};
+
+/// Everything `baton serve` can be configured with (a TOML file; every field optional).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServeConfig {
+    /// Plugin runtime limits.
+    pub runtime: RuntimeConfig,
+    /// Engine: delivery, policies, schedules.
+    pub engine: EngineConfig,
+    /// API limits.
+    pub api: ApiConfig,
+    /// Background loops.
+    pub loops: LoopConfig,
+}
+
+/// How often the background work runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoopConfig {
+    /// Pause between delivery rounds when the last round found nothing to do, in ms.
+    pub delivery_idle_ms: u64,
+    /// Period of `tick` (scheduled batch runs and KPIs), in ms.
+    pub tick_ms: u64,
+}
+
+impl Default for LoopConfig {
+    fn default() -> Self {
+        LoopConfig { delivery_idle_ms: 200, tick_ms: 1_000 }
+    }
+}
+
+impl ServeConfig {
+    /// Reads a TOML config file; unknown keys are errors that name the key.
+    pub fn from_toml(text: &str) -> Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string())
+    }
+}
+
+/// Why Baton could not start or stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The store failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The runtime could not start.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+    /// The engine could not start.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// The server failed.
+    #[error("server: {0}")]
+    Server(String),
+}
+
+/// Opens the store, runtime and engine of a data directory.
+pub fn open_engine(data: &Path, config: &ServeConfig) -> Result<Arc<Engine>, ServeError> {
+    let storage = Storage::open(data)?;
+    let runtime = Arc::new(Runtime::new(config.runtime.clone(), storage.clone())?);
+    Ok(Arc::new(Engine::new(storage, runtime, Arc::new(SystemClock), config.engine.clone())?))
+}
+
+/// Serves until `shutdown` completes, then shuts down gracefully.
+pub async fn serve(
+    engine: Arc<Engine>,
+    listener: TcpListener,
+    config: ServeConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let (stop, stopped) = watch::channel(false);
+    let deliveries = tokio::spawn(delivery_loop(engine.clone(), config.loops.clone(), stopped.clone()));
+    let ticks = tokio::spawn(tick_loop(engine.clone(), config.loops.clone(), stopped));
+    let app = api::router(AppState::new(engine.clone(), config.api.clone()));
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    tracing::info!("Stopped accepting requests; finishing background work.");
+    let _ = stop.send(true);
+    let _ = deliveries.await;
+    let _ = ticks.await;
+    let storage = engine.storage().clone();
+    tokio::task::spawn_blocking(move || storage.flush())
+        .await
+        .map_err(|e| ServeError::Server(e.to_string()))??;
+    tracing::info!("Baton stopped cleanly.");
+    result.map_err(|e| ServeError::Server(e.to_string()))
+}
+
+async fn delivery_loop(engine: Arc<Engine>, config: LoopConfig, mut stopped: watch::Receiver<bool>) {
+    while !*stopped.borrow() {
+        let idle = match engine.deliver_due().await {
+            Ok(report) => report.claimed == 0,
+            Err(err) => {
+                tracing::error!(error = %err, "Delivery round failed.");
+                true
+            }
+        };
+        if idle {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(config.delivery_idle_ms)) => {}
+                _ = stopped.changed() => {}
+            }
+        }
+    }
+}
+
+async fn tick_loop(engine: Arc<Engine>, config: LoopConfig, mut stopped: watch::Receiver<bool>) {
+    while !*stopped.borrow() {
+        let engine = engine.clone();
+        match tokio::task::spawn_blocking(move || engine.tick()).await {
+            Ok(Ok(report)) if !report.batch_runs.is_empty() || !report.kpis.is_empty() => {
+                tracing::info!(
+                    runs = report.batch_runs.len(),
+                    kpis = report.kpis.len(),
+                    "Scheduled work done."
+                );
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "Scheduled work failed."),
+            Err(err) => tracing::error!(error = %err, "Scheduled work panicked."),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(config.tick_ms)) => {}
+            _ = stopped.changed() => {}
+        }
+    }
+}

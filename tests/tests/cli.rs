@@ -1,0 +1,119 @@
+//! The `baton` binary: commands on a data directory, and `serve` with a graceful shutdown.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use baton_tests::{baton, baton_bin};
+
+#[test]
+fn every_command_explains_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["plugin", "--help"],
+        vec!["plugin", "install", "--help"],
+        vec!["campaign", "--help"],
+        vec!["campaign", "bind", "--help"],
+        vec!["events", "import", "--help"],
+        vec!["events", "export", "--help"],
+        vec!["kpi", "show", "--help"],
+        vec!["secret", "set", "--help"],
+        vec!["token", "create", "--help"],
+    ] {
+        let (ok, out, _) = baton(dir.path(), &args);
+        assert!(ok && out.contains("Usage:"), "{args:?}: {out}");
+    }
+}
+
+#[test]
+fn tokens_plugins_and_events_on_a_data_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (ok, out, err) = baton(&data, &["token", "create", "--name", "root", "--role", "admin"]);
+    assert!(ok, "{err}");
+    assert!(out.trim().starts_with("bt_") && out.trim().len() == 67, "{out}");
+    let (ok, _, err) = baton(&data, &["token", "create", "--name", "x", "--role", "king"]);
+    assert!(!ok);
+    assert!(err.contains("role `king`: use admin, orchestrator, connector or viewer"), "{err}");
+
+    let component = std::path::PathBuf::from(env!("BATON_FIXTURES_DIR")).join("seg_vip.wasm");
+    let (ok, out, err) = baton(&data, &["plugin", "install", component.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let record: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(record["name"], "seg-vip");
+    let (ok, out, _) = baton(&data, &["plugin", "list"]);
+    assert!(ok);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().len(), 1);
+
+    let csv = dir.path().join("events.csv");
+    std::fs::write(
+        &csv,
+        "id,user_id,name,timestamp,plan\n\
+         e1,ada,signed_up,2025-06-10T10:00:00Z,pro\n\
+         e2,bob,signed_up,1749549600000,free\n\
+         e3,cy,signed_up,yesterday,free\n\
+         e1,ada,signed_up,2025-06-10T10:00:00Z,pro\n",
+    )
+    .unwrap();
+    let (ok, out, err) = baton(&data, &["events", "import", csv.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("imported 4 rows: 2 stored, 1 duplicate, 1 rejected\n"), "{out}");
+    assert!(
+        out.contains("rejected row 3: timestamp `yesterday` is neither ms since the epoch nor ISO 8601"),
+        "{out}"
+    );
+
+    let (ok, out, err) = baton(&data, &["events", "export"]);
+    assert!(ok, "{err}");
+    let exported: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(exported.len(), 2);
+    assert!(exported.iter().any(|e| e["properties"]["plan"] == "pro"));
+    assert!(err.contains("exported 2 events"));
+}
+
+#[test]
+fn serve_answers_refuses_a_second_process_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (_, token, _) = baton(&data, &["token", "create", "--name", "root", "--role", "admin"]);
+    let token = token.trim().to_owned();
+
+    let mut server = Command::new(baton_bin())
+        .args(["--data", data.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
+    let base = first_line.trim().strip_prefix("baton listening on ").unwrap().to_owned();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = baton_tests::http();
+        assert_eq!(client.get(format!("{base}/healthz")).send().await.unwrap().status().as_u16(), 200);
+        let plugins = client.get(format!("{base}/v1/plugins")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!((plugins.status().as_u16(), plugins.text().await.unwrap()), (200, "[]".to_owned()));
+    });
+
+    let (ok, _, err) = baton(&data, &["plugin", "list"]);
+    assert!(!ok);
+    assert!(err.contains("is in use by another Baton process"), "{err}");
+
+    let pid = server.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "serve did not stop after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "serve exited with {status}");
+    let (ok, out, err) = baton(&data, &["token", "list"]);
+    assert!(ok, "the directory is released after a clean stop: {err}");
+    assert!(out.contains("\"root\""));
+}
