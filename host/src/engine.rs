@@ -4,6 +4,7 @@
 //!
 //! Depends on: domain types, `store`, `runtime`. Never on the API layer.
 
+mod audience;
 mod campaigns;
 mod deliver;
 mod error;
@@ -15,6 +16,7 @@ mod subject;
 
 use std::sync::Arc;
 
+pub use audience::{Audience, Member};
 pub use deliver::{DeliveryConfig, DeliveryReport};
 pub use error::EngineError;
 pub use pipeline::RunReport;

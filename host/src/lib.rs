@@ -20,8 +20,8 @@ pub use campaign::{
 };
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use engine::{
-    Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError, FixedClock, Policies,
-    QuietHours, RollingCap, RunReport, SystemClock, TickReport,
+    Audience, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError, FixedClock, Member,
+    Policies, QuietHours, RollingCap, RunReport, SystemClock, TickReport,
 };
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
 pub use profile::{

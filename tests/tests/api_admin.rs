@@ -223,3 +223,50 @@ async fn an_admin_runs_a_campaign_end_to_end_over_the_api() {
         (400, "invalid_json".to_owned())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_analyst_counts_an_audience_without_a_campaign() {
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let (token, _) = engine.storage().create_token("analyst", Role::Viewer, 1).unwrap();
+    let plugin = engine.runtime().install(&fixture("seg-vip")).unwrap().hash().to_string();
+    let channel = engine.runtime().install(&fixture("chan-echo")).unwrap().hash().to_string();
+    for i in 0..30 {
+        let tier = if i % 3 == 0 { "vip" } else { "basic" };
+        baton_tests::customer(
+            &engine,
+            &format!("u{i}"),
+            serde_json::json!({"tier": tier, "lifetime_value": i}),
+            false,
+        );
+    }
+    let api = Api { base: serve(engine.clone(), ApiConfig::default()).await, client: http(), token };
+    let (status, answer) = api
+        .post("/v1/audiences", serde_json::json!({"plugin": plugin, "config": {"tier": "vip"}, "sample": 3}))
+        .await;
+    assert_eq!((status, answer["evaluated"].as_u64(), answer["count"].as_u64()), (200, Some(30), Some(10)));
+    assert_eq!(answer["sample"].as_array().unwrap().len(), 3);
+    assert!(answer.get("members").is_none());
+
+    let csv = api
+        .client
+        .post(format!("{}/v1/audiences", api.base))
+        .bearer_auth(&api.token)
+        .json(&serde_json::json!({"plugin": plugin, "config": {"tier": "vip"}, "format": "csv"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv");
+    let text = csv.text().await.unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 11);
+    assert_eq!(lines[0], "profile_id,score");
+    assert!(lines[1].starts_with("pr_") && lines[1].ends_with(",0"), "{}", lines[1]);
+    assert_eq!(engine.storage().outbox_len(), 0, "nothing is sent");
+
+    let (status, body) = api.post("/v1/audiences", serde_json::json!({"plugin": channel})).await;
+    assert_eq!((status, code(&body)), (422, "wrong_plugin_kind"));
+    let (status, body) =
+        api.post("/v1/audiences", serde_json::json!({"plugin": plugin, "config": {"tier": 1}})).await;
+    assert_eq!((status, code(&body)), (422, "invalid_binding_config"));
+}

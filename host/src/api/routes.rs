@@ -172,6 +172,13 @@ pub fn table() -> Vec<RouteSpec> {
             "Replay dead letters.",
             post(admin::replay),
         ),
+        spec(
+            M::POST,
+            "/v1/audiences",
+            Some(READ),
+            "How many would a segment rule reach? Count, sample, or every member as CSV/NDJSON.",
+            post(admin::audience),
+        ),
         spec(M::GET, "/v1/profiles/{id}", Some(READ), "Show a profile.", get(admin::show_profile)),
         spec(
             M::PATCH,

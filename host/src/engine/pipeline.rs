@@ -157,49 +157,68 @@ impl Engine {
         mode: Mode,
     ) -> Result<RunReport, EngineError> {
         let plugins = self.plugins(campaign)?;
+        let parts = self.in_parallel(|batch| {
+            let mut report = RunReport::default();
+            self.judge(campaign, &plugins, batch, None, run, mode, &mut report)?;
+            Ok(report)
+        })?;
+        let mut report = RunReport::default();
+        for part in parts {
+            report.absorb(part);
+        }
+        tracing::info!(campaign = %campaign.id, run, audience = report.audience, queued = report.queued, "Campaign run finished.");
+        Ok(report)
+    }
+
+    /// Runs `work` over every profile (with its events) in batches: this thread scans the store,
+    /// `batch_workers` threads do the work. Returns each batch's result, in no particular order.
+    pub(crate) fn in_parallel<R: Send>(
+        &self,
+        work: impl Fn(Vec<(Profile, Vec<Event>)>) -> Result<R, EngineError> + Sync,
+    ) -> Result<Vec<R>, EngineError> {
         let workers = self.batch_workers.max(1);
         let (batches, inbox) = std::sync::mpsc::sync_channel::<Vec<(Profile, Vec<Event>)>>(workers * 2);
         let inbox = std::sync::Mutex::new(inbox);
-        let (produced, judged) = std::thread::scope(|scope| {
+        let (produced, done) = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
                 .map(|_| {
                     scope.spawn(|| {
-                        let mut report = RunReport::default();
+                        let mut results = Vec::new();
                         let mut failed = None;
                         // After a failure keep draining, so the scanning thread never blocks.
                         loop {
                             let next = inbox.lock().unwrap_or_else(|p| p.into_inner()).recv();
                             let Ok(batch) = next else { break };
                             if failed.is_none() {
-                                let judged =
-                                    self.judge(campaign, &plugins, batch, None, run, mode, &mut report);
-                                failed = judged.err();
+                                match work(batch) {
+                                    Ok(result) => results.push(result),
+                                    Err(err) => failed = Some(err),
+                                }
                             }
                         }
                         match failed {
                             Some(err) => Err(err),
-                            None => Ok(report),
+                            None => Ok(results),
                         }
                     })
                 })
                 .collect();
             let produced = self.scan_batches(&batches);
             drop(batches);
-            let judged: Vec<Result<RunReport, EngineError>> = handles
+            let done: Vec<Result<Vec<R>, EngineError>> = handles
                 .into_iter()
                 .map(|h| {
                     h.join().unwrap_or_else(|_| Err(EngineError::Http("a batch worker panicked".into())))
                 })
                 .collect();
-            (produced, judged)
+            (produced, done)
         });
         produced?;
-        let mut report = RunReport::default();
-        for part in judged {
-            report.absorb(part?);
+        let mut results = Vec::new();
+        for part in done {
+            results.extend(part?);
         }
-        tracing::info!(campaign = %campaign.id, run, audience = report.audience, queued = report.queued, "Campaign run finished.");
-        Ok(report)
+        Ok(results)
     }
 
     fn scan_batches(
