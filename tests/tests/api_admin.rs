@@ -270,3 +270,42 @@ async fn an_analyst_counts_an_audience_without_a_campaign() {
         api.post("/v1/audiences", serde_json::json!({"plugin": plugin, "config": {"tier": 1}})).await;
     assert_eq!((status, code(&body)), (422, "invalid_binding_config"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plugins_can_be_shown_unbound_and_removed_and_campaigns_updated() {
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let (token, _) = engine.storage().create_token("ops", Role::Admin, 1).unwrap();
+    let api = Api { base: serve(engine.clone(), ApiConfig::default()).await, client: http(), token };
+    let (_, plugin) = api.install("seg-vip").await;
+    let hash = plugin["hash"].as_str().unwrap().to_owned();
+    api.post("/v1/campaigns", serde_json::to_value(welcome_campaign()).unwrap()).await;
+    api.put("/v1/campaigns/welcome/bindings/segment", serde_json::json!({"plugin": hash})).await;
+
+    let (status, shown) = api.get(&format!("/v1/plugins/{hash}")).await;
+    assert_eq!((status, shown["plugin"]["kind"].as_str()), (200, Some("segment-rule")));
+    assert_eq!(shown["bound_by"][0]["campaign"], "welcome");
+
+    let mut renamed = welcome_campaign();
+    renamed.name = "Welcome series".into();
+    let (status, updated) = api.put("/v1/campaigns/welcome", serde_json::to_value(&renamed).unwrap()).await;
+    assert_eq!((status, updated["name"].as_str()), (200, Some("Welcome series")));
+    let mut other = renamed.clone();
+    other.id = "other".into();
+    let (status, body) = api.put("/v1/campaigns/welcome", serde_json::to_value(&other).unwrap()).await;
+    assert_eq!((status, code(&body)), (422, "invalid_campaign"));
+
+    assert_eq!(api.delete("/v1/campaigns/welcome/bindings/segment").await.0, 200);
+    let (status, body) = api.delete("/v1/campaigns/welcome/bindings/segment").await;
+    assert_eq!((status, code(&body)), (404, "binding_not_found"));
+    let (status, removed) = api.delete(&format!("/v1/plugins/{hash}")).await;
+    assert_eq!((status, removed["removed"].as_str()), (200, Some(hash.as_str())));
+    assert_eq!(code(&api.get(&format!("/v1/plugins/{hash}")).await.1), "plugin_not_found");
+    assert_eq!(code(&api.delete(&format!("/v1/plugins/{hash}")).await.1), "plugin_not_found");
+
+    api.put("/v1/secrets/API_KEY", serde_json::json!({"value": "k"})).await;
+    assert_eq!(api.delete("/v1/secrets/API_KEY").await.0, 200);
+    assert_eq!(code(&api.delete("/v1/secrets/API_KEY").await.1), "secret_not_found");
+    let (status, body) = api.put("/v1/secrets/bad name", serde_json::json!({"value": "k"})).await;
+    assert_eq!((status, code(&body)), (422, "invalid_request"));
+}
