@@ -294,7 +294,13 @@ pub fn events(data: &Path, config: &ServeConfig, command: EventsCommand) -> anyh
     let engine = open(data, config)?;
     match command {
         EventsCommand::Import { file, format, batch } => {
-            import(&engine, &file, format.as_deref(), batch.max(1))
+            let now = engine.now_ms();
+            import(&file, format.as_deref(), batch.max(1), &mut |events, tally| {
+                for outcome in engine.storage().ingest(events, now)? {
+                    tally.record(&outcome);
+                }
+                Ok(())
+            })
         }
         EventsCommand::Export { out } => {
             let mut writer: Box<dyn Write> = match out {
@@ -318,7 +324,7 @@ pub fn events(data: &Path, config: &ServeConfig, command: EventsCommand) -> anyh
 
 /// Counts of an import.
 #[derive(Default)]
-struct Tally {
+pub struct Tally {
     stored: u64,
     duplicates: u64,
     rejected: u64,
@@ -342,7 +348,10 @@ impl Tally {
     }
 }
 
-fn import(engine: &Engine, file: &str, format: Option<&str>, batch_size: usize) -> anyhow::Result<()> {
+/// Where imported batches go: the store directly, or a server.
+type Sink<'a> = dyn FnMut(&[NewEvent], &mut Tally) -> anyhow::Result<()> + 'a;
+
+fn import(file: &str, format: Option<&str>, batch_size: usize, sink: &mut Sink<'_>) -> anyhow::Result<()> {
     let csv = match format {
         Some("csv") => true,
         Some("ndjson") | Some("jsonl") => false,
@@ -364,11 +373,8 @@ fn import(engine: &Engine, file: &str, format: Option<&str>, batch_size: usize) 
     );
     let mut tally = Tally::default();
     let mut batch = Vec::with_capacity(batch_size);
-    let now = engine.now_ms();
-    let flush = |batch: &mut Vec<NewEvent>, tally: &mut Tally| -> anyhow::Result<()> {
-        for outcome in engine.storage().ingest(batch, now)? {
-            tally.record(&outcome);
-        }
+    let mut flush = |batch: &mut Vec<NewEvent>, tally: &mut Tally| -> anyhow::Result<()> {
+        sink(batch, tally)?;
         batch.clear();
         Ok(())
     };
@@ -584,5 +590,125 @@ pub fn token(data: &Path, config: &ServeConfig, command: TokenCommand) -> anyhow
             println!("revoked {id}");
             Ok(())
         }
+    }
+}
+
+// ---- remote mode: the same commands through a running server's API
+
+use crate::remote::{Body, Remote};
+
+pub fn plugin_remote(remote: &Remote, command: PluginCommand) -> anyhow::Result<()> {
+    match command {
+        PluginCommand::Install { file } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            print_json(&remote.call(
+                reqwest::Method::POST,
+                "/v1/plugins",
+                Some(Body::Bytes(bytes, "application/wasm")),
+            )?)
+        }
+        PluginCommand::List => print_json(&remote.get("/v1/plugins")?),
+        PluginCommand::Show { hash } => print_json(&remote.get(&format!("/v1/plugins/{hash}"))?),
+        PluginCommand::Remove { hash } => print_json(&remote.delete(&format!("/v1/plugins/{hash}"))?),
+    }
+}
+
+pub fn campaign_remote(remote: &Remote, command: CampaignCommand) -> anyhow::Result<()> {
+    let value = match command {
+        CampaignCommand::List => remote.get("/v1/campaigns")?,
+        CampaignCommand::Show { id } => remote.get(&format!("/v1/campaigns/{id}"))?,
+        CampaignCommand::Create { file } => {
+            let text =
+                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
+            let definition: serde_json::Value =
+                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+            remote.post("/v1/campaigns", definition)?
+        }
+        CampaignCommand::Activate { id } => {
+            remote.post(&format!("/v1/campaigns/{id}/activate"), serde_json::json!({}))?
+        }
+        CampaignCommand::Pause { id } => {
+            remote.post(&format!("/v1/campaigns/{id}/pause"), serde_json::json!({}))?
+        }
+        CampaignCommand::End { id } => {
+            remote.post(&format!("/v1/campaigns/{id}/end"), serde_json::json!({}))?
+        }
+        CampaignCommand::Bind { id, slot, plugin, config, hosts, secrets } => {
+            let config: serde_json::Value = serde_json::from_str(&config).context("--config is not JSON")?;
+            let body = serde_json::json!({ "plugin": plugin, "config": config, "grants": { "allowed_hosts": hosts, "secrets": secrets } });
+            remote.put(&format!("/v1/campaigns/{id}/bindings/{slot}"), body)?
+        }
+        CampaignCommand::Preview { id } => remote.get(&format!("/v1/campaigns/{id}/preview"))?,
+        CampaignCommand::Run { id, run } => {
+            remote.post(&format!("/v1/campaigns/{id}/runs"), serde_json::json!({ "run": run }))?
+        }
+        CampaignCommand::Skips { id } => remote.get(&format!("/v1/campaigns/{id}/skips"))?,
+        CampaignCommand::Deliveries { id } => remote.get(&format!("/v1/campaigns/{id}/deliveries"))?,
+    };
+    print_json(&value)
+}
+
+pub fn events_remote(remote: &Remote, command: EventsCommand) -> anyhow::Result<()> {
+    match command {
+        EventsCommand::Import { file, format, batch } => {
+            import(&file, format.as_deref(), batch.max(1), &mut |events, tally| {
+                let mut body = Vec::new();
+                for event in events {
+                    serde_json::to_writer(&mut body, event)?;
+                    body.push(b'\n');
+                }
+                let answer = remote.call(
+                    reqwest::Method::POST,
+                    "/v1/events",
+                    Some(Body::Bytes(body, "application/x-ndjson")),
+                )?;
+                for result in answer["results"].as_array().into_iter().flatten() {
+                    match result["status"].as_str() {
+                        Some("stored") => tally.stored += 1,
+                        Some("duplicate") => tally.duplicates += 1,
+                        _ => tally.reject(result["reason"].as_str().unwrap_or("rejected").to_owned()),
+                    }
+                }
+                Ok(())
+            })
+        }
+        EventsCommand::Export { .. } => {
+            bail!("events export reads the data directory; run it where the data is, without --server")
+        }
+    }
+}
+
+pub fn kpi_remote(remote: &Remote, command: KpiCommand) -> anyhow::Result<()> {
+    let KpiCommand::Show { campaign, compute } = command;
+    let path = format!("/v1/campaigns/{campaign}/kpis");
+    print_json(&if compute { remote.post(&path, serde_json::json!({}))? } else { remote.get(&path)? })
+}
+
+pub fn secret_remote(remote: &Remote, command: SecretCommand) -> anyhow::Result<()> {
+    let value = match command {
+        SecretCommand::Set { name } => {
+            let mut value = String::new();
+            std::io::stdin().read_line(&mut value)?;
+            let value = value.trim_end_matches(['\n', '\r']);
+            if value.is_empty() {
+                bail!("no value on standard input; pipe it in");
+            }
+            remote.put(&format!("/v1/secrets/{name}"), serde_json::json!({ "value": value }))?
+        }
+        SecretCommand::List => remote.get("/v1/secrets")?,
+        SecretCommand::Delete { name } => remote.delete(&format!("/v1/secrets/{name}"))?,
+    };
+    print_json(&value)
+}
+
+pub fn token_remote(remote: &Remote, command: TokenCommand) -> anyhow::Result<()> {
+    match command {
+        TokenCommand::Create { name, role } => {
+            let answer = remote.post("/v1/tokens", serde_json::json!({ "name": name, "role": role }))?;
+            println!("{}", answer["token"].as_str().unwrap_or_default());
+            Ok(())
+        }
+        TokenCommand::List => print_json(&remote.get("/v1/tokens")?),
+        TokenCommand::Revoke { id } => print_json(&remote.delete(&format!("/v1/tokens/{id}"))?),
     }
 }

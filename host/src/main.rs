@@ -2,6 +2,7 @@
 //! (plugins, campaigns, events import/export, KPIs, secrets, tokens).
 
 mod cli;
+mod remote;
 
 use std::path::PathBuf;
 
@@ -17,6 +18,12 @@ struct Cli {
     /// A TOML config file (runtime limits, engine policies, API limits, loops).
     #[arg(long, global = true, env = "BATON_CONFIG")]
     config: Option<PathBuf>,
+    /// Talk to the server at this URL through its API instead of opening the data directory.
+    #[arg(long, global = true, env = "BATON_SERVER")]
+    server: Option<String>,
+    /// The API token for --server.
+    #[arg(long, global = true, env = "BATON_TOKEN", hide_env_values = true)]
+    token: Option<String>,
     /// Log format: text or json.
     #[arg(long, global = true, default_value = "text")]
     log_format: String,
@@ -65,6 +72,18 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Some(server) = &cli.server {
+        let remote = remote::Remote::new(server, cli.token.clone())?;
+        return match cli.command {
+            Command::Serve { .. } => anyhow::bail!("serve runs a server; it does not take --server"),
+            Command::Plugin(command) => cli::plugin_remote(&remote, command),
+            Command::Campaign(command) => cli::campaign_remote(&remote, command),
+            Command::Events(command) => cli::events_remote(&remote, command),
+            Command::Kpi(command) => cli::kpi_remote(&remote, command),
+            Command::Secret(command) => cli::secret_remote(&remote, command),
+            Command::Token(command) => cli::token_remote(&remote, command),
+        };
+    }
     let config = cli::load_config(cli.config.as_deref())?;
     match cli.command {
         Command::Serve { addr } => cli::serve(&cli.data, &addr, config),

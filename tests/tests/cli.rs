@@ -102,6 +102,25 @@ fn serve_answers_refuses_a_second_process_and_stops_gracefully_on_sigterm() {
     assert!(!ok);
     assert!(err.contains("is in use by another Baton process"), "{err}");
 
+    // The same commands through the running server's API.
+    let remote = |args: &[&str]| {
+        let mut all = vec!["--server", base.as_str(), "--token", token.as_str()];
+        all.extend_from_slice(args);
+        baton(&data, &all)
+    };
+    let component = std::path::PathBuf::from(env!("BATON_FIXTURES_DIR")).join("seg_vip.wasm");
+    let (ok, out, err) = remote(&["plugin", "install", component.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["name"], "seg-vip");
+    let csv = dir.path().join("events.csv");
+    std::fs::write(&csv, "id,user_id,name,timestamp\ne1,ada,page,1\ne2,,page,2\n").unwrap();
+    let (ok, out, err) = remote(&["events", "import", csv.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("imported 2 rows: 1 stored, 0 duplicate, 1 rejected"), "{out}");
+    let (ok, _, err) = remote(&["campaign", "show", "nope"]);
+    assert!(!ok);
+    assert!(err.contains("campaign_not_found: campaign `nope` does not exist"), "{err}");
+
     let pid = server.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(30);
