@@ -173,7 +173,11 @@ async fn an_admin_runs_a_campaign_end_to_end_over_the_api() {
     assert_eq!(api.delete(&format!("/v1/tokens/{id}")).await.0, 200);
     assert_eq!(code(&api.delete(&format!("/v1/tokens/{id}")).await.1), "token_not_found");
 
-    // Profiles: export and erasure.
+    // Profiles: show, export and erasure.
+    let (status, shown) = api.get(&format!("/v1/profiles/{ada}")).await;
+    assert_eq!((status, shown["consents"]["email:marketing"]["state"].as_str()), (200, Some("granted")));
+    let (status, campaigns) = api.get("/v1/campaigns").await;
+    assert_eq!((status, campaigns[0]["id"].as_str()), (200, Some("welcome")));
     let (status, export) = api.get(&format!("/v1/profiles/{ada}/export")).await;
     assert_eq!((status, export["profile"]["attributes"]["email"].as_str()), (200, Some("ada@example.com")));
     let (status, erased) = api.delete(&format!("/v1/profiles/{ada}")).await;
