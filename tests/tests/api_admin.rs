@@ -313,3 +313,31 @@ async fn plugins_can_be_shown_unbound_and_removed_and_campaigns_updated() {
     let (status, body) = api.put("/v1/secrets/bad name", serde_json::json!({"value": "k"})).await;
     assert_eq!((status, code(&body)), (422, "invalid_request"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_remaining_error_codes() {
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let (token, _) = engine.storage().create_token("ops", Role::Admin, 1).unwrap();
+    let api = Api { base: serve(engine.clone(), ApiConfig::default()).await, client: http(), token };
+    let (_, channel) = api.install("chan-echo").await;
+    let (_, trap) = api.install("bad-trap").await;
+    api.post("/v1/campaigns", serde_json::to_value(welcome_campaign()).unwrap()).await;
+
+    let (status, body) = api.post("/v1/campaigns/welcome/runs", serde_json::json!({})).await;
+    assert_eq!((status, code(&body)), (409, "campaign_wrong_state"));
+    let bind = serde_json::json!({"plugin": channel["hash"], "config": {"url": "http://x/"}, "grants": {"allowed_hosts": ["evil.example"]}});
+    let (status, body) = api.put("/v1/campaigns/welcome/bindings/channel", bind).await;
+    assert_eq!((status, code(&body)), (422, "undeclared_grant"));
+    let (status, body) = api.get("/v1/plugins/not-a-hash").await;
+    assert_eq!((status, code(&body)), (400, "invalid_hash"));
+    let (status, body) = api.get("/v1/profiles/pr_zz").await;
+    assert_eq!((status, code(&body)), (400, "invalid_profile_id"));
+    baton_tests::customer(&engine, "ada", serde_json::json!({"tier": "vip"}), false);
+    let (status, body) = api.post("/v1/audiences", serde_json::json!({"plugin": trap["hash"]})).await;
+    assert_eq!((status, code(&body)), (422, "plugin_failed"));
+    assert!(
+        body["error"]["message"].as_str().unwrap().starts_with("plugin bad-trap@0.1.0 evaluate: trapped"),
+        "{body}"
+    );
+}
