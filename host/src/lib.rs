@@ -31,7 +31,7 @@ pub use profile::{
 pub use runtime::contract;
 pub use runtime::{
     CallMetrics, CallOutcome, Called, Failure, InstallError, InvokeError, KpiRun, Limits, LoadedPlugin,
-    PluginCall, Runtime, RuntimeConfig, RuntimeError, RuntimeStats, SUPPORTED_CONTRACTS,
+    PluginCall, PluginStats, Runtime, RuntimeConfig, RuntimeError, RuntimeStats, SUPPORTED_CONTRACTS,
 };
 pub use serve::{LoopConfig, ServeConfig, ServeError, open_engine, serve};
 pub use store::{

@@ -59,6 +59,29 @@ pub mod contract {
 pub struct LoadedPlugin {
     record: PluginRecord,
     pre: WorldPre,
+    stats: PluginStatsCell,
+}
+
+/// Counters of one plugin's calls since it was loaded in this process.
+#[derive(Default)]
+struct PluginStatsCell {
+    calls: [AtomicU64; CallOutcome::COUNT],
+    fuel_used: AtomicU64,
+    wall_micros: AtomicU64,
+    last_failure: std::sync::Mutex<Option<String>>,
+}
+
+/// A snapshot of one plugin's call statistics since it was loaded in this process.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PluginStats {
+    /// Calls by outcome.
+    pub calls: std::collections::BTreeMap<&'static str, u64>,
+    /// Fuel used by all calls.
+    pub fuel_used: u64,
+    /// Wall time of all calls, in microseconds.
+    pub wall_micros: u64,
+    /// The last failure, if any.
+    pub last_failure: Option<String>,
 }
 
 /// The pre-instantiated component, typed by the world it implements.
@@ -94,6 +117,34 @@ impl LoadedPlugin {
     /// `name@version`.
     pub fn label(&self) -> String {
         self.record.label()
+    }
+
+    /// Call statistics since the plugin was loaded in this process.
+    pub fn stats(&self) -> PluginStats {
+        let cell = &self.stats;
+        PluginStats {
+            calls: CallOutcome::ALL
+                .iter()
+                .map(|o| (o.name(), cell.calls[o.index()].load(Ordering::Relaxed)))
+                .collect(),
+            fuel_used: cell.fuel_used.load(Ordering::Relaxed),
+            wall_micros: cell.wall_micros.load(Ordering::Relaxed),
+            last_failure: cell.last_failure.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        }
+    }
+
+    /// Records a finished call.
+    pub(crate) fn note(&self, metrics: &CallMetrics, failure: Option<String>) {
+        let cell = &self.stats;
+        if let Some(outcome) = metrics.outcome {
+            cell.calls[outcome.index()].fetch_add(1, Ordering::Relaxed);
+        }
+        cell.fuel_used.fetch_add(metrics.fuel_used, Ordering::Relaxed);
+        let micros = u64::try_from(metrics.wall_time.as_micros()).unwrap_or(u64::MAX);
+        cell.wall_micros.fetch_add(micros, Ordering::Relaxed);
+        if failure.is_some() {
+            *cell.last_failure.lock().unwrap_or_else(|p| p.into_inner()) = failure;
+        }
     }
 }
 
@@ -177,7 +228,7 @@ impl Runtime {
         let component = self.load_component(hash)?;
         let pre = install::link(&self.linker, &component, record.kind)
             .map_err(|e| RuntimeError::Load { hash: hash.to_string(), reason: e.to_string() })?;
-        Ok(self.remember(LoadedPlugin { record, pre }))
+        Ok(self.remember(LoadedPlugin { record, pre, stats: PluginStatsCell::default() }))
     }
 
     /// Forgets a loaded plugin (after it was removed from the store). Calls in flight finish on it.

@@ -288,6 +288,10 @@ async fn plugins_can_be_shown_unbound_and_removed_and_campaigns_updated() {
 
     let (status, shown) = api.get(&format!("/v1/plugins/{hash}")).await;
     assert_eq!((status, shown["plugin"]["kind"].as_str()), (200, Some("segment-rule")));
+    // Per-plugin call statistics: install's info() and bind's validate-config so far.
+    assert_eq!(shown["stats"]["calls"]["ok"], 2);
+    assert!(shown["stats"]["fuel_used"].as_u64().unwrap() > 0);
+    assert_eq!(shown["stats"]["last_failure"], serde_json::Value::Null);
     assert_eq!(shown["bound_by"][0]["campaign"], "welcome");
 
     let mut renamed = welcome_campaign();

@@ -116,7 +116,8 @@ pub async fn show_plugin(State(state): State<AppState>, Path(id): Path<String>) 
             ApiError::not_found("plugin_not_found", format!("plugin {hash} is not installed"))
         })?;
         let bound_by = e.storage().bindings_of_plugin(&hash)?;
-        Ok(serde_json::json!({ "plugin": record, "bound_by": bound_by }))
+        let stats = e.runtime().plugin(&hash).map_err(crate::engine::EngineError::from)?.stats();
+        Ok(serde_json::json!({ "plugin": record, "bound_by": bound_by, "stats": stats }))
     })
     .await
 }

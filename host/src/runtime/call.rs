@@ -75,11 +75,18 @@ macro_rules! with_world {
 /// Counts a finished call by its final outcome (after the contract checks).
 fn counted<T>(
     counters: &super::CallCounters,
+    plugin: &LoadedPlugin,
     result: Result<Called<T>, InvokeError>,
 ) -> Result<Called<T>, InvokeError> {
     let outcome = match &result {
-        Ok(called) => called.metrics.outcome,
-        Err(err) => err.metrics.outcome,
+        Ok(called) => {
+            plugin.note(&called.metrics, None);
+            called.metrics.outcome
+        }
+        Err(err) => {
+            plugin.note(&err.metrics, Some(err.to_string()));
+            err.metrics.outcome
+        }
     };
     if let Some(outcome) = outcome {
         counters[outcome.index()].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -216,12 +223,12 @@ impl<'a> PluginCall<'a> {
 
     /// Calls `info()`.
     pub fn info(&self) -> Result<Called<PluginInfo>, InvokeError> {
-        counted(&self.runtime.calls, self.info_uncounted())
+        counted(&self.runtime.calls, self.plugin, self.info_uncounted())
     }
 
     /// Calls `validate-config(config)`. A refused config is an `Ok(Err(_))` answer, not a failure.
     pub fn validate_config(&self, config: &str) -> Result<Called<Result<(), ConfigError>>, InvokeError> {
-        counted(&self.runtime.calls, self.validate_config_uncounted(config))
+        counted(&self.runtime.calls, self.plugin, self.validate_config_uncounted(config))
     }
 
     /// Calls a segment rule's `evaluate` over a batch of subjects. The result has exactly one
@@ -231,7 +238,7 @@ impl<'a> PluginCall<'a> {
         invocation: &Invocation,
         subjects: &[Subject],
     ) -> Result<Called<Vec<Membership>>, InvokeError> {
-        counted(&self.runtime.calls, self.evaluate_uncounted(invocation, subjects))
+        counted(&self.runtime.calls, self.plugin, self.evaluate_uncounted(invocation, subjects))
     }
 
     /// Calls a personalizer's `personalize`. The recipient and idempotency key must come back
@@ -242,7 +249,7 @@ impl<'a> PluginCall<'a> {
         subject: &Subject,
         template: &Message,
     ) -> Result<Called<Message>, InvokeError> {
-        counted(&self.runtime.calls, self.personalize_uncounted(invocation, subject, template))
+        counted(&self.runtime.calls, self.plugin, self.personalize_uncounted(invocation, subject, template))
     }
 
     /// Calls a channel adapter's `build`.
@@ -251,7 +258,7 @@ impl<'a> PluginCall<'a> {
         invocation: &Invocation,
         message: &Message,
     ) -> Result<Called<Vec<HttpRequest>>, InvokeError> {
-        counted(&self.runtime.calls, self.build_uncounted(invocation, message))
+        counted(&self.runtime.calls, self.plugin, self.build_uncounted(invocation, message))
     }
 
     /// Calls a channel adapter's `classify` for the response to request `request_index`.
@@ -261,7 +268,11 @@ impl<'a> PluginCall<'a> {
         request_index: u32,
         response: &HttpResponse,
     ) -> Result<Called<DeliveryOutcome>, InvokeError> {
-        counted(&self.runtime.calls, self.classify_uncounted(invocation, request_index, response))
+        counted(
+            &self.runtime.calls,
+            self.plugin,
+            self.classify_uncounted(invocation, request_index, response),
+        )
     }
 
     /// Opens a KPI accumulator: one instance kept for one streamed computation.
@@ -427,7 +438,7 @@ impl KpiRun {
         );
         if result.is_err() {
             // Failures end here; successes are counted when their guest result is read.
-            return counted(&self.counters, result);
+            return counted(&self.counters, &self.plugin, result);
         }
         result
     }
@@ -437,7 +448,7 @@ impl KpiRun {
         called: Called<Result<T, PluginError>>,
         call: &'static str,
     ) -> Result<Called<T>, InvokeError> {
-        counted(&self.counters, guest_result(&self.plugin.label(), call, called))
+        counted(&self.counters, &self.plugin, guest_result(&self.plugin.label(), call, called))
     }
 }
 

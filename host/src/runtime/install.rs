@@ -49,6 +49,7 @@ impl Runtime {
                 size,
             },
             pre,
+            stats: Default::default(),
         });
         let info = self.call(&provisional).info().map_err(InstallError::Info)?.value;
         let record = record_from_info(hash, kind, contract, size, info)?;
@@ -64,7 +65,7 @@ impl Runtime {
             }
         }
         tracing::info!(plugin = %record.label(), hash = %hash, kind = %kind, "Plugin installed.");
-        Ok(self.remember(LoadedPlugin { record, pre: provisional.pre }))
+        Ok(self.remember(LoadedPlugin { record, pre: provisional.pre, stats: provisional.stats }))
     }
 }
 
