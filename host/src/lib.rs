@@ -8,6 +8,7 @@ mod api;
 mod campaign;
 mod delivery;
 mod engine;
+mod first_party;
 mod plugin;
 mod profile;
 mod runtime;
@@ -23,6 +24,7 @@ pub use engine::{
     Audience, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError, FixedClock, Member,
     Policies, QuietHours, RollingCap, RunReport, SystemClock, TickReport,
 };
+pub use first_party::{FIRST_PARTY, first_party};
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
 pub use profile::{
     Consent, ConsentState, Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId, Suppression,

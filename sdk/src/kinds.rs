@@ -112,6 +112,9 @@ macro_rules! segment_rule {
                     <$ty as $crate::SegmentRule>::evaluate(invocation, subjects)
                 }
             }
+            // Component exports exist only in the Wasm build; natively the crate is a library
+            // whose unit tests call the plugin's functions directly.
+            #[cfg(target_arch = "wasm32")]
             $crate::__private::segment_rule::__export_segment_rule!($ty);
         };
     };
@@ -132,6 +135,9 @@ macro_rules! personalizer {
                     <$ty as $crate::Personalizer>::personalize(invocation, subject, template)
                 }
             }
+            // Component exports exist only in the Wasm build; natively the crate is a library
+            // whose unit tests call the plugin's functions directly.
+            #[cfg(target_arch = "wasm32")]
             $crate::__private::personalizer::__export_personalizer!($ty);
         };
     };
@@ -158,6 +164,9 @@ macro_rules! channel_adapter {
                     <$ty as $crate::ChannelAdapter>::classify(invocation, request_index, response)
                 }
             }
+            // Component exports exist only in the Wasm build; natively the crate is a library
+            // whose unit tests call the plugin's functions directly.
+            #[cfg(target_arch = "wasm32")]
             $crate::__private::channel_adapter::__export_channel_adapter!($ty);
         };
     };
@@ -172,6 +181,9 @@ macro_rules! kpi_calculator {
                 $crate::__meta_fns!($ty);
                 type Accumulator = $crate::__private::AccumulatorCell<$ty>;
             }
+            // Component exports exist only in the Wasm build; natively the crate is a library
+            // whose unit tests call the plugin's functions directly.
+            #[cfg(target_arch = "wasm32")]
             $crate::__private::kpi_calculator::__export_kpi_calculator!($ty);
         };
     };

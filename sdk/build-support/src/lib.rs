@@ -22,16 +22,39 @@ pub fn build_workspace(
     workspace: &Path,
     extra_inputs: &[&Path],
 ) -> Result<BTreeMap<String, PathBuf>, String> {
-    for input in std::iter::once(workspace).chain(extra_inputs.iter().copied()) {
+    let crates = crates_in(workspace)?;
+    build(&workspace.join("Cargo.toml"), &["--workspace".to_owned()], &crates, workspace, extra_inputs)
+}
+
+/// Builds the crates in the folders under `dir` (each a member of the workspace whose manifest is
+/// `workspace_manifest`) for the guest target, and returns the component paths by crate name.
+pub fn build_members(
+    workspace_manifest: &Path,
+    dir: &Path,
+    extra_inputs: &[&Path],
+) -> Result<BTreeMap<String, PathBuf>, String> {
+    let crates = crates_in(dir)?;
+    let packages: Vec<String> = crates.iter().flat_map(|name| ["-p".to_owned(), name.clone()]).collect();
+    build(workspace_manifest, &packages, &crates, dir, extra_inputs)
+}
+
+fn build(
+    manifest: &Path,
+    selection: &[String],
+    crates: &[String],
+    watched: &Path,
+    extra_inputs: &[&Path],
+) -> Result<BTreeMap<String, PathBuf>, String> {
+    for input in std::iter::once(watched).chain(extra_inputs.iter().copied()) {
         println!("cargo:rerun-if-changed={}", input.display());
     }
     ensure_target()?;
     let target_dir = guest_target_dir()?;
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let manifest = workspace.join("Cargo.toml");
     let status = Command::new(&cargo)
-        .args(["build", "--release", "--workspace", "--target", TARGET, "--manifest-path"])
-        .arg(&manifest)
+        .args(["build", "--release", "--target", TARGET, "--manifest-path"])
+        .arg(manifest)
+        .args(selection)
         .arg("--target-dir")
         .arg(&target_dir)
         // The caller's flags are for the host target; they must not leak into the guest build.
@@ -45,18 +68,18 @@ pub fn build_workspace(
         .map_err(|e| format!("cannot run {cargo}: {e}"))?;
     if !status.success() {
         return Err(format!(
-            "building the guest workspace {} for {TARGET} failed (see the cargo output above)",
+            "building {} for {TARGET} failed (see the cargo output above)",
             manifest.display()
         ));
     }
     let out = target_dir.join(TARGET).join("release");
     let mut components = BTreeMap::new();
-    for name in workspace_crates(workspace)? {
+    for name in crates {
         let path = out.join(format!("{}.wasm", name.replace('-', "_")));
         if !path.exists() {
             return Err(format!("expected component {} was not produced", path.display()));
         }
-        components.insert(name, path);
+        components.insert(name.clone(), path);
     }
     Ok(components)
 }
@@ -92,8 +115,8 @@ fn guest_target_dir() -> Result<PathBuf, String> {
     Ok(target.join("wasm-guests"))
 }
 
-/// The package names of the workspace's members (one folder per crate, each with a Cargo.toml).
-fn workspace_crates(workspace: &Path) -> Result<Vec<String>, String> {
+/// The package names of the crates in the folders under `workspace` (each with a Cargo.toml).
+fn crates_in(workspace: &Path) -> Result<Vec<String>, String> {
     let entries = std::fs::read_dir(workspace).map_err(|e| format!("{}: {e}", workspace.display()))?;
     let mut names = Vec::new();
     for entry in entries {

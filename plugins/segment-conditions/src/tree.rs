@@ -1,0 +1,497 @@
+//! The condition tree: parsed once per call (with the path of every fault), evaluated per subject.
+
+use std::cmp::Ordering;
+
+use baton_sdk::{Event, PluginError, Subject, Value};
+use serde_json::Value as Json;
+
+/// A comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Equal.
+    Eq,
+    /// Not equal.
+    Ne,
+    /// Greater than.
+    Gt,
+    /// Greater than or equal.
+    Gte,
+    /// Less than.
+    Lt,
+    /// Less than or equal.
+    Lte,
+}
+
+impl Op {
+    fn parse(text: &str) -> Option<Op> {
+        Some(match text {
+            "eq" => Op::Eq,
+            "ne" => Op::Ne,
+            "gt" => Op::Gt,
+            "gte" => Op::Gte,
+            "lt" => Op::Lt,
+            "lte" => Op::Lte,
+            _ => return None,
+        })
+    }
+
+    fn holds(self, ordering: Ordering) -> bool {
+        match self {
+            Op::Eq => ordering == Ordering::Equal,
+            Op::Ne => ordering != Ordering::Equal,
+            Op::Gt => ordering == Ordering::Greater,
+            Op::Gte => ordering != Ordering::Less,
+            Op::Lt => ordering == Ordering::Less,
+            Op::Lte => ordering != Ordering::Greater,
+        }
+    }
+}
+
+/// One node of the tree.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// Every child holds.
+    All(Vec<Condition>),
+    /// At least one child holds.
+    Any(Vec<Condition>),
+    /// The child does not hold.
+    Not(Box<Condition>),
+    /// An attribute compared with a value.
+    Compare { attribute: String, op: Op, value: Json },
+    /// The attribute is present (and not null).
+    Exists(String),
+    /// The attribute is absent or null.
+    NotExists(String),
+    /// A text attribute contains the text, or a list attribute contains the value.
+    Contains { attribute: String, value: Json },
+    /// The attribute equals one of the values.
+    In { attribute: String, values: Vec<Json> },
+    /// A timestamp attribute is at most this old.
+    WithinMs { attribute: String, ms: i64 },
+    /// A timestamp attribute is older than this.
+    OlderThanMs { attribute: String, ms: i64 },
+    /// The number of matching events compared with a count.
+    Performed {
+        event: String,
+        op: Op,
+        count: u64,
+        within_ms: Option<i64>,
+        filter: serde_json::Map<String, Json>,
+    },
+    /// The newest event of that name happened within the window.
+    LastPerformed { event: String, within_ms: i64 },
+    /// A deterministic share of profiles.
+    Bucket { salt: String, percent: u64 },
+}
+
+type Fault = (String, String);
+
+fn fault(path: &str, message: impl Into<String>) -> Fault {
+    (path.to_owned(), message.into())
+}
+
+fn text<'a>(node: &'a serde_json::Map<String, Json>, key: &str, path: &str) -> Result<&'a str, Fault> {
+    node.get(key)
+        .and_then(Json::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| fault(&format!("{path}/{key}"), "must be a non-empty string"))
+}
+
+fn millis(node: &serde_json::Map<String, Json>, key: &str, path: &str) -> Result<Option<i64>, Fault> {
+    match node.get(key) {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .filter(|ms| *ms > 0)
+            .map(Some)
+            .ok_or_else(|| fault(&format!("{path}/{key}"), "must be a positive number of milliseconds")),
+    }
+}
+
+/// Parses a tree, reporting the JSON pointer of the first fault.
+pub fn parse(value: &Json, path: &str) -> Result<Condition, Fault> {
+    let node = value.as_object().ok_or_else(|| fault(path, "a condition must be a JSON object"))?;
+    let children = |key: &str| -> Result<Vec<Condition>, Fault> {
+        let list = node[key]
+            .as_array()
+            .ok_or_else(|| fault(&format!("{path}/{key}"), "must be a list of conditions"))?;
+        if list.is_empty() {
+            return Err(fault(&format!("{path}/{key}"), "needs at least one condition"));
+        }
+        list.iter().enumerate().map(|(i, c)| parse(c, &format!("{path}/{key}/{i}"))).collect()
+    };
+    if node.contains_key("all") {
+        return Ok(Condition::All(children("all")?));
+    }
+    if node.contains_key("any") {
+        return Ok(Condition::Any(children("any")?));
+    }
+    if let Some(inner) = node.get("not") {
+        return Ok(Condition::Not(Box::new(parse(inner, &format!("{path}/not"))?)));
+    }
+    if node.contains_key("attribute") {
+        return parse_attribute(node, path);
+    }
+    if node.contains_key("event") {
+        let event = text(node, "event", path)?.to_owned();
+        let (op, count) = match node.get("count") {
+            None => (Op::Gte, 1),
+            Some(count) => {
+                let op =
+                    count.get("op").and_then(Json::as_str).and_then(Op::parse).ok_or_else(|| {
+                        fault(&format!("{path}/count/op"), "use eq, ne, gt, gte, lt or lte")
+                    })?;
+                let n = count
+                    .get("value")
+                    .and_then(Json::as_u64)
+                    .ok_or_else(|| fault(&format!("{path}/count/value"), "must be a whole number"))?;
+                (op, n)
+            }
+        };
+        let filter = match node.get("where") {
+            None => serde_json::Map::new(),
+            Some(Json::Object(map)) => map.clone(),
+            Some(_) => return Err(fault(&format!("{path}/where"), "must be an object of property values")),
+        };
+        return Ok(Condition::Performed {
+            event,
+            op,
+            count,
+            within_ms: millis(node, "within_ms", path)?,
+            filter,
+        });
+    }
+    if node.contains_key("last_performed") {
+        let event = text(node, "last_performed", path)?.to_owned();
+        let within_ms = millis(node, "within_ms", path)?
+            .ok_or_else(|| fault(&format!("{path}/within_ms"), "last_performed needs a window"))?;
+        return Ok(Condition::LastPerformed { event, within_ms });
+    }
+    if let Some(bucket) = node.get("bucket") {
+        let percent =
+            bucket.get("percent").and_then(Json::as_u64).filter(|p| *p <= 100).ok_or_else(|| {
+                fault(&format!("{path}/bucket/percent"), "must be a whole number from 0 to 100")
+            })?;
+        let salt = bucket.get("salt").and_then(Json::as_str).unwrap_or_default().to_owned();
+        return Ok(Condition::Bucket { salt, percent });
+    }
+    Err(fault(path, "unknown condition: use all, any, not, attribute, event, last_performed or bucket"))
+}
+
+fn parse_attribute(node: &serde_json::Map<String, Json>, path: &str) -> Result<Condition, Fault> {
+    let attribute = text(node, "attribute", path)?.to_owned();
+    let op = text(node, "op", path)?;
+    let value = || {
+        node.get("value")
+            .cloned()
+            .ok_or_else(|| fault(&format!("{path}/value"), format!("`{op}` needs a value")))
+    };
+    Ok(match op {
+        "exists" => Condition::Exists(attribute),
+        "not_exists" => Condition::NotExists(attribute),
+        "contains" => Condition::Contains { attribute, value: value()? },
+        "in" => match value()? {
+            Json::Array(values) => Condition::In { attribute, values },
+            _ => return Err(fault(&format!("{path}/value"), "`in` needs a list")),
+        },
+        "within_ms" | "older_than_ms" => {
+            let ms = value()?.as_i64().filter(|ms| *ms > 0).ok_or_else(|| {
+                fault(&format!("{path}/value"), "must be a positive number of milliseconds")
+            })?;
+            if op == "within_ms" {
+                Condition::WithinMs { attribute, ms }
+            } else {
+                Condition::OlderThanMs { attribute, ms }
+            }
+        }
+        other => match Op::parse(other) {
+            Some(op) => Condition::Compare { attribute, op, value: value()? },
+            None => {
+                return Err(fault(
+                    &format!("{path}/op"),
+                    format!(
+                        "unknown operator `{other}`: use eq, ne, gt, gte, lt, lte, exists, not_exists, contains, in, within_ms or older_than_ms"
+                    ),
+                ));
+            }
+        },
+    })
+}
+
+/// A profile attribute as JSON, for comparisons.
+fn attribute_json(subject: &Subject, name: &str) -> Option<Json> {
+    Some(match subject.attribute(name)? {
+        Value::Null => Json::Null,
+        Value::Boolean(b) => Json::Bool(*b),
+        Value::Integer(i) | Value::Timestamp(i) => Json::from(*i),
+        Value::Float(f) => serde_json::Number::from_f64(*f).map(Json::Number)?,
+        Value::Text(t) => Json::String(t.clone()),
+        Value::Json(text) => serde_json::from_str(text).ok()?,
+    })
+}
+
+/// Orders two JSON values of the same kind (numbers numerically, text lexically).
+fn compare(left: &Json, right: &Json) -> Option<Ordering> {
+    match (left, right) {
+        (Json::Number(a), Json::Number(b)) => a.as_f64()?.partial_cmp(&b.as_f64()?),
+        (Json::String(a), Json::String(b)) => Some(a.cmp(b)),
+        (Json::Bool(a), Json::Bool(b)) => Some(a.cmp(b)),
+        (Json::Null, Json::Null) => Some(Ordering::Equal),
+        _ => None,
+    }
+}
+
+fn event_matches(
+    event: &Event,
+    name: &str,
+    filter: &serde_json::Map<String, Json>,
+) -> Result<bool, PluginError> {
+    if event.name != name {
+        return Ok(false);
+    }
+    if filter.is_empty() {
+        return Ok(true);
+    }
+    let properties = event.properties_json()?;
+    Ok(filter.iter().all(|(k, v)| properties.get(k) == Some(v)))
+}
+
+/// FNV-1a: small, stable across platforms, enough to spread profiles over buckets.
+fn bucket_of(profile: &str, salt: &str) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in salt.bytes().chain([0]).chain(profile.bytes()) {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    hash % 100
+}
+
+impl Condition {
+    /// Whether `subject` satisfies the condition at time `now`.
+    pub fn matches(&self, subject: &Subject, now: i64) -> Result<bool, PluginError> {
+        Ok(match self {
+            Condition::All(children) => {
+                for child in children {
+                    if !child.matches(subject, now)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Condition::Any(children) => {
+                for child in children {
+                    if child.matches(subject, now)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            Condition::Not(child) => !child.matches(subject, now)?,
+            Condition::Exists(name) => attribute_json(subject, name).is_some_and(|v| !v.is_null()),
+            Condition::NotExists(name) => attribute_json(subject, name).is_none_or(|v| v.is_null()),
+            Condition::Compare { attribute, op, value } => match attribute_json(subject, attribute) {
+                Some(actual) => compare(&actual, value).is_some_and(|o| op.holds(o)),
+                // A missing attribute differs from everything.
+                None => *op == Op::Ne,
+            },
+            Condition::Contains { attribute, value } => match (attribute_json(subject, attribute), value) {
+                (Some(Json::String(text)), Json::String(part)) => text.contains(part.as_str()),
+                (Some(Json::Array(items)), wanted) => items.contains(wanted),
+                _ => false,
+            },
+            Condition::In { attribute, values } => {
+                attribute_json(subject, attribute).is_some_and(|v| values.contains(&v))
+            }
+            Condition::WithinMs { attribute, ms } => {
+                subject.attribute(attribute).and_then(Value::as_f64).is_some_and(|t| t as i64 >= now - ms)
+            }
+            Condition::OlderThanMs { attribute, ms } => {
+                subject.attribute(attribute).and_then(Value::as_f64).is_some_and(|t| (t as i64) < now - ms)
+            }
+            Condition::Performed { event, op, count, within_ms, filter } => {
+                let since = within_ms.map(|w| now - w);
+                let mut n = 0u64;
+                for e in &subject.events {
+                    if since.is_none_or(|s| e.timestamp >= s)
+                        && e.timestamp <= now
+                        && event_matches(e, event, filter)?
+                    {
+                        n += 1;
+                    }
+                }
+                op.holds(n.cmp(count))
+            }
+            Condition::LastPerformed { event, within_ms } => subject
+                .events
+                .iter()
+                .filter(|e| e.name == *event)
+                .map(|e| e.timestamp)
+                .max()
+                .is_some_and(|t| t >= now - within_ms),
+            Condition::Bucket { salt, percent } => bucket_of(&subject.profile_id, salt) < *percent,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use baton_sdk::Attribute;
+
+    const NOW: i64 = 1_750_000_000_000;
+    const DAY: i64 = 86_400_000;
+
+    fn subject(attributes: Vec<(&str, Value)>, events: Vec<(&str, i64, &str)>) -> Subject {
+        Subject {
+            profile_id: "pr_1".into(),
+            attributes: attributes.into_iter().map(|(n, v)| Attribute { name: n.into(), value: v }).collect(),
+            events: events
+                .into_iter()
+                .enumerate()
+                .map(|(i, (name, ts, props))| Event {
+                    id: format!("e{i}"),
+                    profile_id: "pr_1".into(),
+                    name: name.into(),
+                    timestamp: ts,
+                    properties: props.into(),
+                    campaign_id: None,
+                })
+                .collect(),
+            timezone: None,
+            trigger: None,
+        }
+    }
+
+    fn holds(tree: Json, subject: &Subject) -> bool {
+        parse(&tree, "").unwrap().matches(subject, NOW).unwrap()
+    }
+
+    #[test]
+    fn attribute_conditions() {
+        let s = subject(
+            vec![
+                ("plan", Value::Text("pro".into())),
+                ("ltv", Value::Float(250.0)),
+                ("orders", Value::Integer(3)),
+                ("tags", Value::Json(r#"["beta","vip"]"#.into())),
+                ("signed_up_at", Value::Timestamp(NOW - 3 * DAY)),
+                ("nothing", Value::Null),
+            ],
+            vec![],
+        );
+        let cases = [
+            (serde_json::json!({"attribute": "plan", "op": "eq", "value": "pro"}), true),
+            (serde_json::json!({"attribute": "plan", "op": "ne", "value": "pro"}), false),
+            (serde_json::json!({"attribute": "missing", "op": "ne", "value": "pro"}), true),
+            (serde_json::json!({"attribute": "ltv", "op": "gt", "value": 200}), true),
+            (serde_json::json!({"attribute": "ltv", "op": "lte", "value": 249.5}), false),
+            (serde_json::json!({"attribute": "orders", "op": "gte", "value": 3}), true),
+            (serde_json::json!({"attribute": "plan", "op": "exists"}), true),
+            (serde_json::json!({"attribute": "nothing", "op": "exists"}), false),
+            (serde_json::json!({"attribute": "nothing", "op": "not_exists"}), true),
+            (serde_json::json!({"attribute": "plan", "op": "contains", "value": "r"}), true),
+            (serde_json::json!({"attribute": "tags", "op": "contains", "value": "vip"}), true),
+            (serde_json::json!({"attribute": "tags", "op": "contains", "value": "gold"}), false),
+            (serde_json::json!({"attribute": "plan", "op": "in", "value": ["team", "pro"]}), true),
+            (serde_json::json!({"attribute": "signed_up_at", "op": "within_ms", "value": 7 * DAY}), true),
+            (serde_json::json!({"attribute": "signed_up_at", "op": "within_ms", "value": DAY}), false),
+            (serde_json::json!({"attribute": "signed_up_at", "op": "older_than_ms", "value": DAY}), true),
+            (serde_json::json!({"attribute": "plan", "op": "gt", "value": 3}), false),
+        ];
+        for (tree, expected) in cases {
+            assert_eq!(holds(tree.clone(), &s), expected, "{tree}");
+        }
+    }
+
+    #[test]
+    fn event_conditions_count_within_windows_and_filters() {
+        let s = subject(
+            vec![],
+            vec![
+                ("order_completed", NOW - 40 * DAY, r#"{"currency":"EUR"}"#),
+                ("order_completed", NOW - 10 * DAY, r#"{"currency":"EUR"}"#),
+                ("order_completed", NOW - 2 * DAY, r#"{"currency":"USD"}"#),
+                ("page", NOW - DAY, "{}"),
+            ],
+        );
+        let cases = [
+            (serde_json::json!({"event": "order_completed"}), true),
+            (serde_json::json!({"event": "order_completed", "count": {"op": "eq", "value": 3}}), true),
+            (
+                serde_json::json!({"event": "order_completed", "count": {"op": "gte", "value": 2}, "within_ms": 30 * DAY}),
+                true,
+            ),
+            (
+                serde_json::json!({"event": "order_completed", "count": {"op": "gte", "value": 3}, "within_ms": 30 * DAY}),
+                false,
+            ),
+            (
+                serde_json::json!({"event": "order_completed", "where": {"currency": "EUR"}, "count": {"op": "eq", "value": 2}}),
+                true,
+            ),
+            (
+                serde_json::json!({"event": "order_completed", "where": {"currency": "EUR"}, "within_ms": 5 * DAY, "count": {"op": "eq", "value": 0}}),
+                true,
+            ),
+            (
+                serde_json::json!({"event": "refund", "count": {"op": "eq", "value": 0}, "within_ms": 90 * DAY}),
+                true,
+            ),
+            (serde_json::json!({"event": "order_completed", "count": {"op": "lte", "value": 1}}), false),
+            (serde_json::json!({"last_performed": "order_completed", "within_ms": 3 * DAY}), true),
+            (serde_json::json!({"last_performed": "order_completed", "within_ms": DAY}), false),
+            (serde_json::json!({"last_performed": "refund", "within_ms": DAY}), false),
+        ];
+        for (tree, expected) in cases {
+            assert_eq!(holds(tree.clone(), &s), expected, "{tree}");
+        }
+    }
+
+    #[test]
+    fn nesting_and_buckets() {
+        let s = subject(vec![("plan", Value::Text("pro".into()))], vec![("page", NOW - DAY, "{}")]);
+        let tree = serde_json::json!({"all": [
+            {"attribute": "plan", "op": "eq", "value": "pro"},
+            {"any": [{"event": "order_completed"}, {"last_performed": "page", "within_ms": 2 * DAY}]},
+            {"not": {"attribute": "plan", "op": "eq", "value": "free"}}
+        ]});
+        assert!(holds(tree, &s));
+        assert!(holds(serde_json::json!({"bucket": {"percent": 100}}), &s));
+        assert!(!holds(serde_json::json!({"bucket": {"percent": 0}}), &s));
+        // About `percent` of many profiles fall in, always the same ones.
+        let inside = (0..10_000).filter(|i| bucket_of(&format!("pr_{i}"), "spring") < 20).count();
+        assert!((1_800..=2_200).contains(&inside), "{inside}");
+        assert_eq!(bucket_of("pr_42", "spring"), bucket_of("pr_42", "spring"));
+    }
+
+    #[test]
+    fn invalid_trees_are_refused_with_the_path_of_the_fault() {
+        let cases = [
+            (serde_json::json!([]), "", "a condition must be a JSON object"),
+            (serde_json::json!({"all": []}), "/all", "needs at least one condition"),
+            (
+                serde_json::json!({"all": [{"attribute": "x", "op": "approx", "value": 1}]}),
+                "/all/0/op",
+                "unknown operator",
+            ),
+            (
+                serde_json::json!({"any": [{"event": "x"}, {"event": "y", "count": {"op": "gte"}}]}),
+                "/any/1/count/value",
+                "must be a whole number",
+            ),
+            (
+                serde_json::json!({"not": {"attribute": "x", "op": "in", "value": 3}}),
+                "/not/value",
+                "`in` needs a list",
+            ),
+            (serde_json::json!({"last_performed": "x"}), "/within_ms", "last_performed needs a window"),
+            (serde_json::json!({"bucket": {"percent": 150}}), "/bucket/percent", "0 to 100"),
+            (serde_json::json!({"weather": "sunny"}), "", "unknown condition"),
+        ];
+        for (tree, path, message) in cases {
+            let (at, text) = parse(&tree, "").unwrap_err();
+            assert_eq!(at, path, "{tree}");
+            assert!(text.contains(message), "{tree}: {text}");
+        }
+    }
+}
