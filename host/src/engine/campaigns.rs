@@ -164,7 +164,7 @@ fn check_binding(
     }
     let record = plugin.record();
     for host in &grants.allowed_hosts {
-        if !record.allowed_hosts.contains(host) {
+        if !declares(&record.allowed_hosts, host) {
             return Err(EngineError::UndeclaredGrant {
                 plugin: plugin.label(),
                 what: "host",
@@ -173,7 +173,7 @@ fn check_binding(
         }
     }
     for secret in &grants.secrets {
-        if !record.secrets.contains(secret) {
+        if !declares(&record.secrets, secret) {
             return Err(EngineError::UndeclaredGrant {
                 plugin: plugin.label(),
                 what: "secret",
@@ -187,4 +187,10 @@ fn check_binding(
         path: refusal.path,
         message: refusal.message,
     })
+}
+
+/// Whether a plugin's declared needs cover `name`; `*` declares "whatever the binding grants"
+/// (a generic webhook cannot know its hosts when it is built).
+fn declares(needs: &[String], name: &str) -> bool {
+    needs.iter().any(|n| n == name || n == "*")
 }

@@ -299,13 +299,14 @@ impl Engine {
         if !grants.allowed_hosts.iter().any(|h| h == host) {
             return Err(format!("host `{host}` is not granted to this binding"));
         }
-        for (_, value) in request.headers.iter_mut() {
-            *value = self.substitute(value, grants)?;
-        }
         if let Ok(body) = std::str::from_utf8(&request.body) {
             if body.contains("{{secret:") {
                 request.body = self.substitute(body, grants)?.into_bytes();
             }
+        }
+        for (_, value) in request.headers.iter_mut() {
+            *value = self.substitute(value, grants)?;
+            *value = self.sign(value, &request.body, grants)?;
         }
         Ok(request)
     }
@@ -331,6 +332,30 @@ impl Engine {
         }
         out.push_str(rest);
         Ok(out)
+    }
+
+    /// Replaces `{{hmac-sha256:NAME}}` with the hex HMAC-SHA256 of the final body under the granted
+    /// secret NAME: the adapter asks for a signature without ever seeing the key.
+    fn sign(&self, text: &str, body: &[u8], grants: &Grants) -> Result<String, String> {
+        use hmac::{Hmac, Mac};
+        const PLACEHOLDER: &str = "{{hmac-sha256:";
+        let Some(start) = text.find(PLACEHOLDER) else { return Ok(text.to_owned()) };
+        let after = &text[start + PLACEHOLDER.len()..];
+        let end = after.find("}}").ok_or("unterminated {{hmac-sha256:...}} placeholder")?;
+        let name = &after[..end];
+        if !grants.secrets.iter().any(|s| s == name) {
+            return Err(format!("secret `{name}` is not granted to this binding"));
+        }
+        let key = self
+            .storage
+            .secret(name)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("secret `{name}` is not set"))?;
+        let mut mac =
+            Hmac::<sha2::Sha256>::new_from_slice(key.expose().as_bytes()).map_err(|e| e.to_string())?;
+        mac.update(body);
+        let signature = hex::encode(mac.finalize().into_bytes());
+        Ok(format!("{}{signature}{}", &text[..start], &after[end + 2..]))
     }
 
     /// Sends one request. Errors never include the URL: query strings may carry secrets.
