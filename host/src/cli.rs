@@ -11,10 +11,10 @@ use baton::{
 };
 use clap::Subcommand;
 
-/// Sets up `tracing` from `RUST_LOG` (default `info`), as text or JSON lines.
-pub fn init_logging(format: &str) {
+/// Sets up `tracing` from `RUST_LOG` (default `default_level`), as text or JSON lines.
+pub fn init_logging(format: &str, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if format == "json" {
         builder.json().init();
@@ -79,6 +79,25 @@ async fn shutdown_signal() {
         _ = terminate => {}
     }
     tracing::info!("Shutdown requested.");
+}
+
+/// `baton demo`.
+pub fn demo(dir: Option<std::path::PathBuf>, profiles: usize, seed: u64) -> anyhow::Result<()> {
+    let temporary = match &dir {
+        Some(_) => None,
+        None => Some(tempfile::tempdir()?),
+    };
+    let path = dir.or_else(|| temporary.as_ref().map(|t| t.path().to_path_buf())).context("no directory")?;
+    eprintln!("Running the demo with {profiles} customers (seed {seed}) in {}...", path.display());
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let report = runtime.block_on(baton::demo_scenario::run(&path, profiles, seed))?;
+    print!("{}", baton::demo_scenario::render(&report));
+    if temporary.is_some() {
+        eprintln!(
+            "\n(The store was temporary; pass --dir to keep it and explore it with `baton --data DIR ...`.)"
+        );
+    }
+    Ok(())
 }
 
 // ---- plugins

@@ -7,6 +7,7 @@
 mod api;
 mod campaign;
 mod delivery;
+mod demo;
 mod engine;
 mod first_party;
 mod plugin;
@@ -24,6 +25,10 @@ pub use engine::{
     Audience, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError, FixedClock, Member,
     Policies, QuietHours, RollingCap, RunReport, SystemClock, TickReport,
 };
+pub mod demo_scenario {
+    //! The `baton demo` scenario.
+    pub use crate::demo::{DemoError, DemoReport, SplitMix, render, run};
+}
 pub use first_party::{FIRST_PARTY, first_party};
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
 pub use profile::{

@@ -39,6 +39,19 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
     },
+    /// Run an end-to-end scenario on an embedded store: data, campaigns, delivery to a local
+    /// stand-in vendor, engagement, KPIs.
+    Demo {
+        /// Keep the store in this directory (default: a temporary one, removed at exit).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// How many customers to generate.
+        #[arg(long, default_value_t = 3000)]
+        profiles: usize,
+        /// The data set's seed: the same seed gives the same scenario.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Install, list, show and remove plugins.
     #[command(subcommand)]
     Plugin(cli::PluginCommand),
@@ -61,7 +74,9 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    cli::init_logging(&cli.log_format);
+    // The demo prints a report; its logs would drown it unless asked for.
+    let default_level = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
+    cli::init_logging(&cli.log_format, default_level);
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
@@ -75,7 +90,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(server) = &cli.server {
         let remote = remote::Remote::new(server, cli.token.clone())?;
         return match cli.command {
-            Command::Serve { .. } => anyhow::bail!("serve runs a server; it does not take --server"),
+            Command::Serve { .. } | Command::Demo { .. } => {
+                anyhow::bail!("serve and demo run locally; they do not take --server")
+            }
             Command::Plugin(command) => cli::plugin_remote(&remote, command),
             Command::Campaign(command) => cli::campaign_remote(&remote, command),
             Command::Events(command) => cli::events_remote(&remote, command),
@@ -87,6 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli::load_config(cli.config.as_deref())?;
     match cli.command {
         Command::Serve { addr } => cli::serve(&cli.data, &addr, config),
+        Command::Demo { dir, profiles, seed } => cli::demo(dir, profiles, seed),
         Command::Plugin(command) => cli::plugin(&cli.data, &config, command),
         Command::Campaign(command) => cli::campaign(&cli.data, &config, command),
         Command::Events(command) => cli::events(&cli.data, &config, command),

@@ -1,0 +1,545 @@
+//! `baton demo`: an end-to-end scenario on an embedded store, with the first-party plugins and a
+//! local stand-in vendor, printing what happened.
+//!
+//! 1. A deterministic data set (seeded): profiles with traits, consents and time zones; sign-ups,
+//!    page views and purchases (skewed: a few customers spend a lot) over four months.
+//! 2. A welcome campaign triggered by sign-ups, and a win-back batch campaign to lapsed
+//!    high-value customers with two variants and a 20% control group.
+//! 3. Delivery to a stand-in vendor on loopback; simulated engagement (opens, clicks, purchases
+//!    attributed to the campaign, more often for treated than for held-out customers).
+//! 4. KPIs from the bound calculators.
+//!
+//! Depends on: `engine`, `store`, `runtime`, first-party plugins.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+
+use crate::campaign::{Campaign, CampaignState, Experiment, Grants, MessageTemplate, Slot, Trigger, Variant};
+use crate::delivery::KpiSnapshot;
+use crate::engine::{Engine, EngineConfig, FixedClock, RunReport};
+use crate::first_party::first_party;
+use crate::profile::{ConsentState, Event, NewEvent};
+use crate::runtime::{Runtime, RuntimeConfig};
+use crate::store::Storage;
+
+const DAY: i64 = 86_400_000;
+/// The scenario's "now": 30 June 2025, 10:00 UTC.
+const NOW: i64 = 1_751_277_600_000;
+const HISTORY_DAYS: i64 = 120;
+
+/// What the demo did, for people and tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoReport {
+    /// Profiles created.
+    pub profiles: usize,
+    /// Events stored.
+    pub events: usize,
+    /// The welcome campaign's triggered runs, merged.
+    pub welcome: RunReport,
+    /// The win-back batch run.
+    pub winback: RunReport,
+    /// Requests the stand-in vendor received.
+    pub vendor_requests: u64,
+    /// Sends delivered, by campaign.
+    pub delivered: BTreeMap<String, usize>,
+    /// KPI snapshots, by campaign.
+    pub kpis: BTreeMap<String, Vec<KpiSnapshot>>,
+}
+
+/// Runs the scenario in `dir` with `profiles` customers, generated from `seed`.
+pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<DemoReport, DemoError> {
+    let (vendor, requests) = stand_in_vendor().await?;
+    let storage = Storage::open(dir)?;
+    let runtime = Arc::new(Runtime::new(RuntimeConfig::default(), storage.clone())?);
+    let clock = Arc::new(FixedClock::at(NOW - HISTORY_DAYS * DAY));
+    let engine = Arc::new(Engine::new(storage, runtime, clock.clone(), EngineConfig::default())?);
+    let store = engine.storage().clone();
+
+    // Plugins and campaigns.
+    let install = |name: &str| -> Result<crate::plugin::ContentHash, DemoError> {
+        let bytes =
+            first_party(name).ok_or_else(|| DemoError(format!("first-party plugin {name} is not built")))?;
+        Ok(engine.runtime().install(bytes)?.hash())
+    };
+    let conditions = install("segment-conditions")?;
+    let liquid = install("personalize-liquid")?;
+    let webhook = install("channel-webhook")?;
+    let funnel = install("kpi-funnel")?;
+    store.put_secret("VENDOR_KEY", &crate::store::SecretValue::new("demo-key"))?;
+    let grants = Grants { allowed_hosts: vec!["127.0.0.1".into()], secrets: vec!["VENDOR_KEY".into()] };
+    let channel_config = |path: &str| {
+        serde_json::json!({
+            "url": format!("http://{vendor}{path}"),
+            "headers": { "authorization": "Bearer {{secret:VENDOR_KEY}}" },
+            "fields": { "to": "recipient", "subject": "subject", "text": "body", "variant": "variant" }
+        })
+    };
+    let welcome = campaign(
+        "welcome",
+        "Welcome series",
+        Trigger::Event { event: "signed_up".into(), filter: BTreeMap::new() },
+        "Welcome, {{ profile.first_name }}!",
+        "Hi {{ profile.first_name }}, thanks for joining. Here is 10% off your first order.",
+        None,
+    );
+    let winback = campaign(
+        "win-back",
+        "Win back lapsed high-value customers",
+        Trigger::Batch { every_ms: None },
+        "We miss you, {{ profile.first_name }}",
+        "It has been a while. {{ profile.first_name }}, your favourites are back in stock.",
+        Some(Experiment {
+            variants: vec![
+                Variant {
+                    id: "discount".into(),
+                    weight: 1,
+                    message: Some(template(
+                        "{{ profile.first_name }}, 20% off to welcome you back",
+                        "Come back this week: 20% off everything, {{ profile.first_name }}.",
+                    )),
+                },
+                Variant { id: "news".into(), weight: 1, message: None },
+            ],
+            control_percent: 20,
+        }),
+    );
+    for (campaign, segment) in [
+        (welcome, serde_json::json!({"attribute": "email", "op": "exists"})),
+        (
+            winback,
+            serde_json::json!({"all": [
+                {"attribute": "lifetime_value", "op": "gte", "value": 200},
+                {"event": "order_completed", "count": {"op": "gte", "value": 2}},
+                {"event": "order_completed", "count": {"op": "eq", "value": 0}, "within_ms": 45 * DAY}
+            ]}),
+        ),
+    ] {
+        let id = campaign.id.clone();
+        engine.create_campaign(campaign)?;
+        engine.bind(&id, Slot::Segment, conditions, segment, Grants::default())?;
+        engine.bind(&id, Slot::Personalizer, liquid, serde_json::json!({}), Grants::default())?;
+        engine.bind(&id, Slot::Channel, webhook, channel_config(&format!("/send/{id}")), grants.clone())?;
+        engine.bind(&id, Slot::Kpi("funnel".into()), funnel, serde_json::json!({}), Grants::default())?;
+        engine.transition(&id, CampaignState::Active)?;
+    }
+
+    // History, day by day, so the welcome campaign reacts to each day's sign-ups.
+    let mut rng = SplitMix(seed);
+    let people = population(&mut rng, profiles);
+    let mut welcome_report = RunReport::default();
+    let mut stored = 0usize;
+    for day in 0..HISTORY_DAYS {
+        let today = NOW - (HISTORY_DAYS - day) * DAY;
+        clock.set(today + 9 * 3_600_000);
+        let mut events = Vec::new();
+        for (i, person) in people.iter().enumerate() {
+            if person.signup_day == day {
+                let traits = serde_json::json!({
+                    "first_name": person.first_name, "email": person.email, "lifetime_value": 0,
+                });
+                let id = store.identify(Some(&person.user), None, as_map(&traits), today)?;
+                let consent = if person.consents { ConsentState::Granted } else { ConsentState::Denied };
+                store.update_profile(id, today, |p| {
+                    p.set_consent("email", "marketing", consent, today);
+                    p.timezone = Some(person.timezone.into());
+                })?;
+                events.push(new_event(
+                    &format!("signup-{i}"),
+                    &person.user,
+                    "signed_up",
+                    today,
+                    serde_json::json!({}),
+                ));
+            }
+            if day > person.signup_day {
+                for (n, (name, properties)) in person.activity(&mut rng, day).into_iter().enumerate() {
+                    events.push(new_event(
+                        &format!("{i}-{day}-{n}"),
+                        &person.user,
+                        name,
+                        today + 3_600_000,
+                        properties,
+                    ));
+                }
+            }
+        }
+        let outcomes = store.ingest(&events, today)?;
+        let triggered: Vec<Event> = events
+            .iter()
+            .zip(&outcomes)
+            .filter_map(|(e, o)| match o {
+                crate::profile::IngestOutcome::Stored { profile } => Some(stored_event(e, *profile)),
+                _ => None,
+            })
+            .collect();
+        stored += triggered.len();
+        merge(&mut welcome_report, engine.on_events(&triggered)?);
+        engine.deliver_due().await?;
+    }
+    // Keep lifetime value current for the segment (a warehouse job would do this in production).
+    update_lifetime_values(&store, &people)?;
+
+    clock.set(NOW);
+    let winback_report = engine.run_batch("win-back", "2025-06-30")?;
+    while store.outbox_len() > 0 {
+        if engine.deliver_due().await?.claimed == 0 {
+            break;
+        }
+    }
+
+    // Engagement with what was delivered, and the control group's own purchases.
+    let mut responses = Vec::new();
+    for id in ["welcome", "win-back"] {
+        for delivery in store.deliveries(id)? {
+            let roll = rng.unit();
+            let profile = delivery.profile;
+            let base = format!("{}:resp", delivery.idempotency_key);
+            if roll < 0.45 {
+                responses.push(response(&base, "email_opened", profile, id, serde_json::json!({})));
+            }
+            if roll < 0.14 {
+                responses.push(response(&base, "email_clicked", profile, id, serde_json::json!({})));
+            }
+            let converts = if id == "win-back" { roll < 0.09 } else { roll < 0.06 };
+            if converts {
+                let revenue = 40.0 + (rng.next() % 12_000) as f64 / 100.0;
+                responses.push(response(
+                    &base,
+                    "order_completed",
+                    profile,
+                    id,
+                    serde_json::json!({"revenue": revenue}),
+                ));
+            }
+        }
+    }
+    for skip in
+        store.skips("win-back")?.iter().filter(|s| s.reason == crate::delivery::SkipReason::ControlGroup)
+    {
+        if rng.unit() < 0.03 {
+            let revenue = 40.0 + (rng.next() % 12_000) as f64 / 100.0;
+            let base = format!("win-back:{}:control", skip.profile);
+            responses.push(response(
+                &base,
+                "order_completed",
+                skip.profile,
+                "win-back",
+                serde_json::json!({"revenue": revenue}),
+            ));
+        }
+    }
+    store.append_events(&responses)?;
+
+    let mut kpis = BTreeMap::new();
+    let mut delivered = BTreeMap::new();
+    for id in ["welcome", "win-back"] {
+        kpis.insert(id.to_owned(), engine.compute_kpis(id)?);
+        let count = store
+            .deliveries(id)?
+            .iter()
+            .filter(|d| matches!(d.outcome, crate::delivery::SendOutcome::Delivered { .. }))
+            .count();
+        delivered.insert(id.to_owned(), count);
+    }
+    Ok(DemoReport {
+        profiles: people.len(),
+        events: store.event_count().max(stored),
+        welcome: welcome_report,
+        winback: winback_report,
+        vendor_requests: requests.load(Ordering::Relaxed),
+        delivered,
+        kpis,
+    })
+}
+
+/// Why the demo could not run, in a sentence.
+#[derive(Debug)]
+pub struct DemoError(String);
+
+impl std::fmt::Display for DemoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for DemoError {}
+
+macro_rules! demo_error_from {
+    ($($t:ty),*) => { $(impl From<$t> for DemoError { fn from(e: $t) -> Self { DemoError(e.to_string()) } })* };
+}
+
+demo_error_from!(
+    crate::store::StorageError,
+    crate::runtime::RuntimeError,
+    crate::runtime::InstallError,
+    crate::engine::EngineError,
+    std::io::Error
+);
+
+fn template(subject: &str, body: &str) -> MessageTemplate {
+    MessageTemplate {
+        subject: Some(subject.into()),
+        body: body.into(),
+        html: None,
+        data: serde_json::json!({}),
+    }
+}
+
+fn campaign(
+    id: &str,
+    name: &str,
+    trigger: Trigger,
+    subject: &str,
+    body: &str,
+    experiment: Option<Experiment>,
+) -> Campaign {
+    Campaign {
+        id: id.into(),
+        name: name.into(),
+        state: CampaignState::Draft,
+        trigger,
+        channel: "email".into(),
+        purpose: "marketing".into(),
+        transactional: false,
+        priority: 0,
+        message: template(subject, body),
+        experiment,
+        created_at: 0,
+        updated_at: 0,
+    }
+}
+
+fn merge(total: &mut RunReport, part: RunReport) {
+    total.evaluated += part.evaluated;
+    total.audience += part.audience;
+    total.queued += part.queued;
+    total.duplicates += part.duplicates;
+    for (reason, n) in part.skipped {
+        *total.skipped.entry(reason).or_default() += n;
+    }
+    for (variant, n) in part.variants {
+        *total.variants.entry(variant).or_default() += n;
+    }
+}
+
+fn as_map(value: &serde_json::Value) -> &serde_json::Map<String, serde_json::Value> {
+    static EMPTY: std::sync::OnceLock<serde_json::Map<String, serde_json::Value>> =
+        std::sync::OnceLock::new();
+    value.as_object().unwrap_or_else(|| EMPTY.get_or_init(serde_json::Map::new))
+}
+
+fn new_event(id: &str, user: &str, name: &str, at: i64, properties: serde_json::Value) -> NewEvent {
+    NewEvent {
+        id: id.into(),
+        user_id: Some(user.into()),
+        anonymous_id: None,
+        name: name.into(),
+        timestamp: at,
+        properties: as_map(&properties).clone(),
+        campaign: None,
+    }
+}
+
+fn stored_event(e: &NewEvent, profile: crate::profile::ProfileId) -> Event {
+    Event {
+        id: e.id.clone(),
+        profile,
+        name: e.name.clone(),
+        timestamp: e.timestamp,
+        properties: e.properties.clone(),
+        campaign: e.campaign.clone(),
+    }
+}
+
+fn response(
+    base: &str,
+    name: &str,
+    profile: crate::profile::ProfileId,
+    campaign: &str,
+    properties: serde_json::Value,
+) -> Event {
+    Event {
+        id: format!("{base}:{name}"),
+        profile,
+        name: name.into(),
+        timestamp: NOW + DAY,
+        properties: as_map(&properties).clone(),
+        campaign: Some(campaign.into()),
+    }
+}
+
+/// One simulated customer.
+struct Person {
+    user: String,
+    first_name: &'static str,
+    email: String,
+    timezone: &'static str,
+    consents: bool,
+    signup_day: i64,
+    /// Orders per month, skewed: most buy rarely, a few often.
+    orders_per_month: f64,
+    /// The customer stopped buying after this day (lapsed), if they did.
+    lapsed_after: Option<i64>,
+    spend: f64,
+}
+
+const NAMES: [&str; 12] =
+    ["Ada", "Ben", "Chloé", "Dmitri", "Emma", "Femi", "Grace", "Hiro", "Inès", "Jonas", "Kemal", "Lina"];
+const ZONES: [&str; 6] = [
+    "Europe/Paris",
+    "Europe/London",
+    "America/New_York",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Europe/Berlin",
+];
+
+fn population(rng: &mut SplitMix, n: usize) -> Vec<Person> {
+    (0..n)
+        .map(|i| {
+            let intensity = rng.unit();
+            Person {
+                user: format!("user-{i:05}"),
+                first_name: NAMES[(rng.next() % NAMES.len() as u64) as usize],
+                email: format!("customer{i}@example.com"),
+                timezone: ZONES[(rng.next() % ZONES.len() as u64) as usize],
+                consents: rng.unit() < 0.85,
+                signup_day: (rng.next() % HISTORY_DAYS as u64) as i64,
+                orders_per_month: 0.2 + 6.0 * intensity * intensity * intensity,
+                lapsed_after: (rng.unit() < 0.35).then(|| (rng.next() % 60) as i64),
+                spend: 25.0 + 150.0 * intensity,
+            }
+        })
+        .collect()
+}
+
+impl Person {
+    /// Today's events: page views and, sometimes, an order.
+    fn activity(&self, rng: &mut SplitMix, day: i64) -> Vec<(&'static str, serde_json::Value)> {
+        let mut events = Vec::new();
+        if rng.unit() < 0.15 {
+            events.push(("page", serde_json::json!({"path": format!("/products/{}", rng.next() % 400)})));
+        }
+        let active = self.lapsed_after.is_none_or(|last| day <= last);
+        if active && rng.unit() < self.orders_per_month / 30.0 {
+            let revenue = (self.spend * (0.5 + rng.unit()) * 100.0).round() / 100.0;
+            events.push(("order_completed", serde_json::json!({"revenue": revenue, "currency": "EUR"})));
+        }
+        events
+    }
+}
+
+fn update_lifetime_values(store: &Storage, people: &[Person]) -> Result<(), DemoError> {
+    for person in people {
+        let Some(profile) =
+            store.profile_by_identity(&crate::profile::Identity::User(person.user.clone()))?
+        else {
+            continue;
+        };
+        let total: f64 = store
+            .events_of(profile.id)?
+            .iter()
+            .filter(|e| e.name == "order_completed")
+            .filter_map(|e| e.properties.get("revenue").and_then(|v| v.as_f64()))
+            .sum();
+        store.update_profile(profile.id, NOW, |p| {
+            p.attributes.insert("lifetime_value".into(), ((total * 100.0).round() / 100.0).into());
+        })?;
+    }
+    Ok(())
+}
+
+/// A loopback HTTP server that accepts every message, counting requests.
+async fn stand_in_vendor() -> Result<(SocketAddr, Arc<AtomicU64>), DemoError> {
+    let count = Arc::new(AtomicU64::new(0));
+    let seen = count.clone();
+    let app = axum::Router::new().fallback(move || {
+        let n = seen.fetch_add(1, Ordering::Relaxed) + 1;
+        async move { ([("x-message-id", format!("vendor-{n}"))], axum::http::StatusCode::ACCEPTED) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok((addr, count))
+}
+
+/// A small deterministic generator (SplitMix64): the same seed gives the same data set.
+pub struct SplitMix(pub u64);
+
+impl SplitMix {
+    /// The next 64 random bits.
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform draw in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+/// The report as a person reads it.
+pub fn render(report: &DemoReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "Baton demo: {} profiles, {} events over {} days\n",
+        report.profiles, report.events, HISTORY_DAYS
+    );
+    for (name, run) in [
+        ("welcome (triggered on sign-up)", &report.welcome),
+        ("win-back (batch, 20% control)", &report.winback),
+    ] {
+        let _ = writeln!(out, "{name}");
+        let _ = writeln!(
+            out,
+            "  evaluated {:>6}   audience {:>6}   queued {:>6}",
+            run.evaluated, run.audience, run.queued
+        );
+        let skips: Vec<String> = run.skipped.iter().map(|(r, n)| format!("{}={n}", r.code())).collect();
+        let _ =
+            writeln!(out, "  skipped   {}", if skips.is_empty() { "none".into() } else { skips.join(", ") });
+        if run.variants.keys().any(|v| v != "-") {
+            let variants: Vec<String> = run.variants.iter().map(|(v, n)| format!("{v}={n}")).collect();
+            let _ = writeln!(out, "  variants  {}", variants.join(", "));
+        }
+    }
+    let _ = writeln!(out, "\nvendor stand-in received {} requests", report.vendor_requests);
+    for (campaign, snapshots) in &report.kpis {
+        let _ = writeln!(
+            out,
+            "\nKPIs: {campaign} (delivered {})",
+            report.delivered.get(campaign).copied().unwrap_or(0)
+        );
+        for snapshot in snapshots {
+            for metric in snapshot.metrics.as_array().into_iter().flatten() {
+                let name = metric["name"].as_str().unwrap_or_default();
+                let value = metric["value"].as_f64().unwrap_or_default();
+                let shown = match metric["unit"].as_str() {
+                    Some("ratio") => format!("{:>9.1}%", value * 100.0),
+                    Some("currency") => format!("{value:>10.2}"),
+                    _ => format!("{value:>10.0}"),
+                };
+                let of = match (
+                    metric["numerator"].as_f64(),
+                    metric["denominator"].as_f64(),
+                    metric["denominator_name"].as_str(),
+                ) {
+                    (Some(n), Some(d), Some(what)) => format!("  ({n:.0} of {d:.0} {what})"),
+                    _ => String::new(),
+                };
+                let _ = writeln!(out, "  {name:<20} {shown}{of}");
+            }
+        }
+    }
+    out
+}
