@@ -7,7 +7,8 @@
 //!    high-value customers with two variants and a 20% control group.
 //! 3. Delivery to a stand-in vendor on loopback; simulated engagement (opens, clicks, purchases
 //!    attributed to the campaign, more often for treated than for held-out customers).
-//! 4. KPIs from the bound calculators.
+//! 4. KPIs from the bound calculators: the funnel for both, ROMI with lift against the control
+//!    group for the win-back.
 //!
 //! Depends on: `engine`, `store`, `runtime`, first-party plugins.
 
@@ -69,6 +70,7 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
     let liquid = install("personalize-liquid")?;
     let webhook = install("channel-webhook")?;
     let funnel = install("kpi-funnel")?;
+    let romi = install("kpi-romi")?;
     store.put_secret("VENDOR_KEY", &crate::store::SecretValue::new("demo-key"))?;
     let grants = Grants { allowed_hosts: vec!["127.0.0.1".into()], secrets: vec!["VENDOR_KEY".into()] };
     let channel_config = |path: &str| {
@@ -124,6 +126,10 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
         engine.bind(&id, Slot::Personalizer, liquid, serde_json::json!({}), Grants::default())?;
         engine.bind(&id, Slot::Channel, webhook, channel_config(&format!("/send/{id}")), grants.clone())?;
         engine.bind(&id, Slot::Kpi("funnel".into()), funnel, serde_json::json!({}), Grants::default())?;
+        if id == "win-back" {
+            let costs = serde_json::json!({"fixed": 200, "per_message": 0.01, "margin": 0.4});
+            engine.bind(&id, Slot::Kpi("romi".into()), romi, costs, Grants::default())?;
+        }
         engine.transition(&id, CampaignState::Active)?;
     }
 
@@ -521,6 +527,7 @@ pub fn render(report: &DemoReport) -> String {
             report.delivered.get(campaign).copied().unwrap_or(0)
         );
         for snapshot in snapshots {
+            let _ = writeln!(out, "  [{}]", snapshot.kpi);
             for metric in snapshot.metrics.as_array().into_iter().flatten() {
                 let name = metric["name"].as_str().unwrap_or_default();
                 let value = metric["value"].as_f64().unwrap_or_default();
@@ -537,7 +544,7 @@ pub fn render(report: &DemoReport) -> String {
                     (Some(n), Some(d), Some(what)) => format!("  ({n:.0} of {d:.0} {what})"),
                     _ => String::new(),
                 };
-                let _ = writeln!(out, "  {name:<20} {shown}{of}");
+                let _ = writeln!(out, "    {name:<26} {shown}{of}");
             }
         }
     }

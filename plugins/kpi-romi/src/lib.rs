@@ -1,0 +1,284 @@
+//! `kpi-romi`: what a campaign cost and what it brought, against its control group.
+//!
+//! Costs come from the binding config: `{"fixed": 500, "per_message": 0.002}` (per message sent).
+//! Treated profiles are those the campaign delivered to; held-out profiles are those with a
+//! `control_assigned` event. Conversions are the configured events (default `order_completed`)
+//! attributed to the campaign, by either group; revenue is their `revenue` property.
+//!
+//! - `cost` = fixed + per_message × messages sent
+//! - `cost_per_lead` = cost / leads (profiles with a lead event, default `email_clicked`)
+//! - `customer_acquisition_cost` = cost / treated converters
+//! - `roas` = treated revenue / cost
+//! - `roi` = (treated revenue − cost) / cost
+//! - with a control group: `lift` = (treated conversion rate − control rate) / control rate,
+//!   `incremental_conversions` = (treated rate − control rate) × treated,
+//!   `incremental_revenue` = (revenue per treated − revenue per held-out) × treated,
+//!   `romi` = (incremental revenue × margin − cost) / cost (`margin` from config, default 1).
+//!   Lift is left out when no held-out profile converted (it would divide by zero).
+
+use std::collections::{HashMap, HashSet};
+
+use baton_sdk::*;
+use serde::Deserialize;
+
+/// The plugin.
+pub struct Romi;
+
+/// The binding config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    fixed: f64,
+    per_message: f64,
+    margin: f64,
+    conversion_events: Vec<String>,
+    lead_events: Vec<String>,
+    revenue_property: String,
+    currency: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            fixed: 0.0,
+            per_message: 0.0,
+            margin: 1.0,
+            conversion_events: vec!["order_completed".into()],
+            lead_events: vec!["email_clicked".into()],
+            revenue_property: "revenue".into(),
+            currency: "EUR".into(),
+        }
+    }
+}
+
+/// Running state: sets and sums per profile, never the events themselves.
+#[derive(Default)]
+pub struct Ledger {
+    config: Config,
+    sent: u64,
+    treated: HashSet<String>,
+    control: HashSet<String>,
+    leads: HashSet<String>,
+    /// Conversions and revenue by profile.
+    converted: HashMap<String, (u64, f64)>,
+}
+
+impl Plugin for Romi {
+    fn info() -> PluginInfo {
+        PluginInfo::new(
+            "kpi-romi",
+            env!("CARGO_PKG_VERSION"),
+            PluginKind::KpiCalculator,
+            "Cost per lead, customer acquisition cost, ROAS, ROI and ROMI, with lift and incremental conversions from the control group.",
+        )
+        .with_needs(Needs::none().with_events(["*"], None))
+    }
+
+    fn validate_config(config: &str) -> Result<(), ConfigError> {
+        let config: Config =
+            serde_json::from_str(config).map_err(|e| ConfigError::new("", &e.to_string()))?;
+        for (path, value) in [("/fixed", config.fixed), ("/per_message", config.per_message)] {
+            if !(value >= 0.0 && value.is_finite()) {
+                return Err(ConfigError::new(path, "must be a cost of 0 or more"));
+            }
+        }
+        if !(config.margin > 0.0 && config.margin <= 1.0) {
+            return Err(ConfigError::new("/margin", "must be a gross margin above 0 and at most 1"));
+        }
+        Ok(())
+    }
+}
+
+impl KpiCalculator for Romi {
+    type Accumulator = Ledger;
+
+    fn open(invocation: Invocation) -> Result<Ledger, PluginError> {
+        Ok(Ledger { config: invocation.config()?, ..Ledger::default() })
+    }
+}
+
+impl Accumulator for Ledger {
+    fn add(&mut self, events: Vec<Event>) -> Result<(), PluginError> {
+        for event in events {
+            let profile = event.profile_id.clone();
+            match event.name.as_str() {
+                "message_delivered" => {
+                    self.sent += 1;
+                    self.treated.insert(profile);
+                }
+                "message_rejected" | "message_failed" => self.sent += 1,
+                "control_assigned" => {
+                    self.control.insert(profile);
+                }
+                name if self.config.conversion_events.iter().any(|n| n == name) => {
+                    let revenue = event
+                        .properties_json()?
+                        .get(&self.config.revenue_property)
+                        .and_then(|v| v.as_f64())
+                        .unwrap_or(0.0);
+                    let entry = self.converted.entry(profile).or_default();
+                    entry.0 += 1;
+                    entry.1 += revenue;
+                }
+                name if self.config.lead_events.iter().any(|n| n == name) => {
+                    self.leads.insert(profile);
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<Vec<Metric>, PluginError> {
+        let c = &self.config;
+        let cost = c.fixed + c.per_message * self.sent as f64;
+        let group = |members: &HashSet<String>| {
+            let mut converters = 0.0;
+            let mut revenue = 0.0;
+            for member in members {
+                if let Some((_, r)) = self.converted.get(member) {
+                    converters += 1.0;
+                    revenue += r;
+                }
+            }
+            (members.len() as f64, converters, revenue)
+        };
+        let (treated, treated_converters, treated_revenue) = group(&self.treated);
+        let money = |name: &str, value: f64| {
+            let mut m = metric(name, value, "currency", None);
+            m.dimensions.push(("currency".into(), c.currency.clone()));
+            m
+        };
+        let ratio = |name: &str, numerator: f64, denominator: f64, of: &str| {
+            let value = if denominator > 0.0 { numerator / denominator } else { 0.0 };
+            metric(name, value, "ratio", Some((numerator, denominator, of)))
+        };
+        let per = |name: &str, numerator: f64, denominator: f64, of: &str| {
+            let mut m = ratio(name, numerator, denominator, of);
+            m.unit = "currency".into();
+            m.dimensions.push(("currency".into(), c.currency.clone()));
+            m
+        };
+        let mut metrics = vec![
+            money("cost", cost),
+            metric("messages_sent", self.sent as f64, "count", None),
+            metric("treated", treated, "count", None),
+            metric("treated_converters", treated_converters, "count", None),
+            money("revenue", treated_revenue),
+            per("cost_per_lead", cost, self.leads.len() as f64, "leads"),
+            per("customer_acquisition_cost", cost, treated_converters, "treated converters"),
+            ratio("roas", treated_revenue, cost, "cost"),
+            ratio("roi", treated_revenue - cost, cost, "cost"),
+        ];
+        if !self.control.is_empty() {
+            let (held_out, control_converters, control_revenue) = group(&self.control);
+            let treated_rate = if treated > 0.0 { treated_converters / treated } else { 0.0 };
+            let control_rate = control_converters / held_out;
+            let incremental_conversions = (treated_rate - control_rate) * treated;
+            let revenue_per_treated = if treated > 0.0 { treated_revenue / treated } else { 0.0 };
+            let incremental_revenue = (revenue_per_treated - control_revenue / held_out) * treated;
+            metrics.extend([
+                metric("held_out", held_out, "count", None),
+                ratio("treated_conversion_rate", treated_converters, treated, "treated"),
+                ratio("control_conversion_rate", control_converters, held_out, "held out"),
+                metric("incremental_conversions", incremental_conversions, "count", None),
+                money("incremental_revenue", incremental_revenue),
+                ratio("romi", incremental_revenue * c.margin - cost, cost, "cost"),
+            ]);
+            // Lift is relative to the control rate: undefined when no held-out profile converted.
+            if control_rate > 0.0 {
+                metrics.push(ratio(
+                    "lift",
+                    treated_rate - control_rate,
+                    control_rate,
+                    "control conversion rate",
+                ));
+            }
+        }
+        Ok(metrics)
+    }
+}
+
+fn metric(name: &str, value: f64, unit: &str, ratio: Option<(f64, f64, &str)>) -> Metric {
+    Metric {
+        name: name.into(),
+        value,
+        unit: unit.into(),
+        numerator: ratio.map(|r| r.0),
+        denominator: ratio.map(|r| r.1),
+        denominator_name: ratio.map(|r| r.2.to_owned()),
+        dimensions: Vec::new(),
+    }
+}
+
+baton_sdk::kpi_calculator!(Romi);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(name: &str, profile: String, properties: &str) -> Event {
+        Event {
+            id: String::new(),
+            profile_id: profile,
+            name: name.into(),
+            timestamp: 0,
+            properties: properties.into(),
+            campaign_id: None,
+        }
+    }
+
+    fn ledger(config: &str) -> Ledger {
+        Romi::open(Invocation { campaign_id: "c".into(), config: config.into(), now: 0, seed: 0 }).unwrap()
+    }
+
+    #[test]
+    fn a_campaign_with_a_control_group_worked_by_hand() {
+        // 100 treated (delivered), 25 held out. 10 treated convert for 100 each; 1 held-out
+        // profile converts for 100. 30 treated click. Cost: 100 fixed + 0.5 x 100 messages = 150.
+        let mut l = ledger(r#"{"fixed": 100, "per_message": 0.5, "margin": 0.5}"#);
+        let mut events = Vec::new();
+        for i in 0..100 {
+            events.push(event("message_delivered", format!("t{i}"), "{}"));
+        }
+        for i in 0..25 {
+            events.push(event("control_assigned", format!("c{i}"), "{}"));
+        }
+        for i in 0..10 {
+            events.push(event("order_completed", format!("t{i}"), r#"{"revenue": 100}"#));
+        }
+        events.push(event("order_completed", "c0".into(), r#"{"revenue": 100}"#));
+        for i in 0..30 {
+            events.push(event("email_clicked", format!("t{i}"), "{}"));
+        }
+        l.add(events).unwrap();
+        let metrics = l.finish().unwrap();
+        let get =
+            |name: &str| metrics.iter().find(|m| m.name == name).unwrap_or_else(|| panic!("{name}")).value;
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        assert_eq!(get("cost"), 150.0);
+        assert_eq!(get("revenue"), 1000.0);
+        assert!(close(get("roas"), 1000.0 / 150.0));
+        assert!(close(get("roi"), 850.0 / 150.0));
+        assert_eq!(get("cost_per_lead"), 5.0);
+        assert_eq!(get("customer_acquisition_cost"), 15.0);
+        assert_eq!(get("treated_conversion_rate"), 0.1);
+        assert_eq!(get("control_conversion_rate"), 0.04);
+        assert!(close(get("lift"), 1.5));
+        assert!(close(get("incremental_conversions"), 6.0));
+        assert!(close(get("incremental_revenue"), 600.0));
+        assert!(close(get("romi"), 1.0), "(600 x 0.5 - 150) / 150");
+    }
+
+    #[test]
+    fn without_a_control_group_there_is_no_lift_and_configs_are_checked() {
+        let mut l = ledger(r#"{"fixed": 10}"#);
+        l.add(vec![event("message_delivered", "a".into(), "{}")]).unwrap();
+        let metrics = l.finish().unwrap();
+        assert!(metrics.iter().all(|m| m.name != "lift" && m.name != "romi"));
+        assert_eq!(metrics.iter().find(|m| m.name == "roi").unwrap().value, -1.0);
+        assert_eq!(Romi::validate_config(r#"{"margin": 0}"#).unwrap_err().path, "/margin");
+        assert_eq!(Romi::validate_config(r#"{"fixed": -1}"#).unwrap_err().path, "/fixed");
+        assert!(Romi::validate_config("{}").is_ok());
+    }
+}
