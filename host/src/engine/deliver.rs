@@ -306,6 +306,7 @@ impl Engine {
         }
         for (_, value) in request.headers.iter_mut() {
             *value = self.substitute(value, grants)?;
+            *value = encode_base64_placeholders(value)?;
             *value = self.sign(value, &request.body, grants)?;
         }
         Ok(request)
@@ -414,6 +415,24 @@ fn outcome_event(send: &PendingSend, fate: &Fate, now: i64) -> Option<crate::pro
     })
 }
 
+/// Replaces `{{base64:TEXT}}` (after secret substitution) with TEXT in base64: HTTP Basic
+/// credentials built from a secret the adapter never sees.
+fn encode_base64_placeholders(text: &str) -> Result<String, String> {
+    use base64::Engine as _;
+    const PLACEHOLDER: &str = "{{base64:";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find(PLACEHOLDER) {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + PLACEHOLDER.len()..];
+        let end = after.find("}}").ok_or("unterminated {{base64:...}} placeholder")?;
+        out.push_str(&base64::engine::general_purpose::STANDARD.encode(&after[..end]));
+        rest = &after[end + 2..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
 fn transport_error(host: &str, err: &reqwest::Error) -> String {
     let what = if err.is_timeout() {
         "timed out"
@@ -442,4 +461,16 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| EngineError::Http(format!("worker task failed: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_encoded_after_secret_substitution() {
+        assert_eq!(encode_base64_placeholders("Basic {{base64:AC1:tok}}").unwrap(), "Basic QUMxOnRvaw==");
+        assert_eq!(encode_base64_placeholders("no placeholder").unwrap(), "no placeholder");
+        assert!(encode_base64_placeholders("Basic {{base64:open").is_err());
+    }
 }
