@@ -31,6 +31,7 @@
 // this crate.
 extern crate self as baton_sdk;
 
+pub mod conditions;
 mod helpers;
 mod kinds;
 

@@ -19,13 +19,11 @@
 //! - `last_performed`: the newest event of that name happened within the window.
 //! - `all`, `any`, `not` nest; `bucket` puts a deterministic share of profiles in.
 //!
-//! `validate-config` refuses an invalid tree with the JSON pointer of the fault.
+//! `validate-config` refuses an invalid tree with the JSON pointer of the fault. The language lives
+//! in `baton_sdk::conditions`, so other plugins can use it too.
 
-mod tree;
-
+use baton_sdk::conditions::parse;
 use baton_sdk::*;
-
-use tree::parse;
 
 /// The plugin: evaluates the binding's condition tree for each subject.
 pub struct Conditions;

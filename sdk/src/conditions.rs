@@ -1,8 +1,11 @@
-//! The condition tree: parsed once per call (with the path of every fault), evaluated per subject.
+//! Condition trees over a subject's attributes and events: the language of `segment-conditions`,
+//! available to every plugin (offer eligibility, custom rules). Parse once per call with
+//! [`parse`], which names the JSON pointer of the first fault; evaluate per subject with
+//! [`Condition::matches`].
 
 use std::cmp::Ordering;
 
-use baton_sdk::{Event, PluginError, Subject, Value};
+use crate::{Event, PluginError, Subject, Value};
 use serde_json::Value as Json;
 
 /// A comparison.
@@ -57,34 +60,77 @@ pub enum Condition {
     /// The child does not hold.
     Not(Box<Condition>),
     /// An attribute compared with a value.
-    Compare { attribute: String, op: Op, value: Json },
+    Compare {
+        /// The attribute.
+        attribute: String,
+        /// The comparison.
+        op: Op,
+        /// The value compared with.
+        value: Json,
+    },
     /// The attribute is present (and not null).
     Exists(String),
     /// The attribute is absent or null.
     NotExists(String),
     /// A text attribute contains the text, or a list attribute contains the value.
-    Contains { attribute: String, value: Json },
+    Contains {
+        /// The attribute.
+        attribute: String,
+        /// The text or list item looked for.
+        value: Json,
+    },
     /// The attribute equals one of the values.
-    In { attribute: String, values: Vec<Json> },
+    In {
+        /// The attribute.
+        attribute: String,
+        /// The accepted values.
+        values: Vec<Json>,
+    },
     /// A timestamp attribute is at most this old.
-    WithinMs { attribute: String, ms: i64 },
+    WithinMs {
+        /// The timestamp attribute.
+        attribute: String,
+        /// The largest age, in milliseconds.
+        ms: i64,
+    },
     /// A timestamp attribute is older than this.
-    OlderThanMs { attribute: String, ms: i64 },
+    OlderThanMs {
+        /// The timestamp attribute.
+        attribute: String,
+        /// The smallest age, in milliseconds.
+        ms: i64,
+    },
     /// The number of matching events compared with a count.
     Performed {
+        /// The event name.
         event: String,
+        /// How the count compares.
         op: Op,
+        /// The count compared with.
         count: u64,
+        /// Only events this recent count.
         within_ms: Option<i64>,
+        /// Property values the events must have.
         filter: serde_json::Map<String, Json>,
     },
     /// The newest event of that name happened within the window.
-    LastPerformed { event: String, within_ms: i64 },
+    LastPerformed {
+        /// The event name.
+        event: String,
+        /// The window, in milliseconds.
+        within_ms: i64,
+    },
     /// A deterministic share of profiles.
-    Bucket { salt: String, percent: u64 },
+    Bucket {
+        /// Varies the buckets between rules.
+        salt: String,
+        /// The share of profiles in, 0 to 100.
+        percent: u64,
+    },
 }
 
-type Fault = (String, String);
+/// A fault in a tree: its JSON pointer and what is wrong.
+pub type Fault = (String, String);
 
 fn fault(path: &str, message: impl Into<String>) -> Fault {
     (path.to_owned(), message.into())
@@ -336,7 +382,7 @@ impl Condition {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use baton_sdk::Attribute;
+    use crate::Attribute;
 
     const NOW: i64 = 1_750_000_000_000;
     const DAY: i64 = 86_400_000;
