@@ -107,7 +107,10 @@ pub fn demo(dir: Option<std::path::PathBuf>, profiles: usize, seed: u64) -> anyh
 pub enum PluginCommand {
     /// Install a component (.wasm) and print its record.
     Install {
-        /// The component file.
+        /// The component file, or `first-party:NAME` for a plugin built into baton
+        /// (segment-conditions, segment-rfm, personalize-liquid, personalize-offers,
+        /// channel-webhook, channel-sendgrid, channel-twilio-sms, kpi-funnel, kpi-romi,
+        /// kpi-attribution).
         file: std::path::PathBuf,
     },
     /// List installed plugins.
@@ -124,6 +127,18 @@ pub enum PluginCommand {
     },
 }
 
+/// A component from a file, or a first-party plugin embedded in this binary (`first-party:NAME`).
+fn component_bytes(file: &Path) -> anyhow::Result<Vec<u8>> {
+    let text = file.to_string_lossy();
+    if let Some(name) = text.strip_prefix("first-party:") {
+        let names: Vec<&str> = baton::FIRST_PARTY.iter().map(|(n, _)| *n).collect();
+        return baton::first_party(name)
+            .map(<[u8]>::to_vec)
+            .with_context(|| format!("no first-party plugin `{name}`; there are: {}", names.join(", ")));
+    }
+    std::fs::read(file).with_context(|| format!("reading {}", file.display()))
+}
+
 fn parse_hash(text: &str) -> anyhow::Result<ContentHash> {
     text.parse().map_err(|e: String| anyhow::anyhow!(e))
 }
@@ -132,7 +147,7 @@ pub fn plugin(data: &Path, config: &ServeConfig, command: PluginCommand) -> anyh
     let engine = open(data, config)?;
     match command {
         PluginCommand::Install { file } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = component_bytes(&file)?;
             let plugin = engine.runtime().install(&bytes)?;
             print_json(plugin.record())
         }
@@ -619,7 +634,7 @@ use crate::remote::{Body, Remote};
 pub fn plugin_remote(remote: &Remote, command: PluginCommand) -> anyhow::Result<()> {
     match command {
         PluginCommand::Install { file } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+            let bytes = component_bytes(&file)?;
             print_json(&remote.call(
                 reqwest::Method::POST,
                 "/v1/plugins",

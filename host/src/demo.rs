@@ -8,7 +8,7 @@
 //! 3. Delivery to a stand-in vendor on loopback; simulated engagement (opens, clicks, purchases
 //!    attributed to the campaign, more often for treated than for held-out customers).
 //! 4. KPIs from the bound calculators: the funnel for both, ROMI with lift against the control
-//!    group for the win-back.
+//!    group for the win-back, and multi-touch attribution across both campaigns.
 //!
 //! Depends on: `engine`, `store`, `runtime`, first-party plugins.
 
@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::Serialize;
 
-use crate::campaign::{Campaign, CampaignState, Experiment, Grants, MessageTemplate, Slot, Trigger, Variant};
+use crate::campaign::{Campaign, CampaignState, Grants, Slot};
 use crate::delivery::KpiSnapshot;
 use crate::engine::{Engine, EngineConfig, FixedClock, RunReport};
 use crate::first_party::first_party;
@@ -71,6 +71,7 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
     let webhook = install("channel-webhook")?;
     let funnel = install("kpi-funnel")?;
     let romi = install("kpi-romi")?;
+    let attribution = install("kpi-attribution")?;
     store.put_secret("VENDOR_KEY", &crate::store::SecretValue::new("demo-key"))?;
     let grants = Grants { allowed_hosts: vec!["127.0.0.1".into()], secrets: vec!["VENDOR_KEY".into()] };
     let channel_config = |path: &str| {
@@ -80,35 +81,8 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
             "fields": { "to": "recipient", "subject": "subject", "text": "body", "variant": "variant" }
         })
     };
-    let welcome = campaign(
-        "welcome",
-        "Welcome series",
-        Trigger::Event { event: "signed_up".into(), filter: BTreeMap::new() },
-        "Welcome, {{ profile.first_name }}!",
-        "Hi {{ profile.first_name }}, thanks for joining. Here is 10% off your first order.",
-        None,
-    );
-    let winback = campaign(
-        "win-back",
-        "Win back lapsed high-value customers",
-        Trigger::Batch { every_ms: None },
-        "We miss you, {{ profile.first_name }}",
-        "It has been a while. {{ profile.first_name }}, your favourites are back in stock.",
-        Some(Experiment {
-            variants: vec![
-                Variant {
-                    id: "discount".into(),
-                    weight: 1,
-                    message: Some(template(
-                        "{{ profile.first_name }}, 20% off to welcome you back",
-                        "Come back this week: 20% off everything, {{ profile.first_name }}.",
-                    )),
-                },
-                Variant { id: "news".into(), weight: 1, message: None },
-            ],
-            control_percent: 20,
-        }),
-    );
+    let welcome = scenario_campaign(include_str!("../../examples/scenario/welcome.campaign.json"))?;
+    let winback = scenario_campaign(include_str!("../../examples/scenario/win-back.campaign.json"))?;
     for (campaign, segment) in [
         (welcome, serde_json::json!({"attribute": "email", "op": "exists"})),
         (
@@ -127,8 +101,11 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
         engine.bind(&id, Slot::Channel, webhook, channel_config(&format!("/send/{id}")), grants.clone())?;
         engine.bind(&id, Slot::Kpi("funnel".into()), funnel, serde_json::json!({}), Grants::default())?;
         if id == "win-back" {
-            let costs = serde_json::json!({"fixed": 200, "per_message": 0.01, "margin": 0.4});
+            let costs = scenario_json(include_str!("../../examples/scenario/win-back.romi.json"))?;
             engine.bind(&id, Slot::Kpi("romi".into()), romi, costs, Grants::default())?;
+            // Attribution reads every campaign's touches store-wide; one binding reports them all.
+            let config = scenario_json(include_str!("../../examples/scenario/attribution.json"))?;
+            engine.bind(&id, Slot::Kpi("attribution".into()), attribution, config, Grants::default())?;
         }
         engine.transition(&id, CampaignState::Active)?;
     }
@@ -200,7 +177,10 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
     // Engagement with what was delivered, and the control group's own purchases.
     let mut responses = Vec::new();
     for id in ["welcome", "win-back"] {
-        for delivery in store.deliveries(id)? {
+        // Delivery records are ordered by when concurrent sends finished; sort for a stable draw.
+        let mut deliveries = store.deliveries(id)?;
+        deliveries.sort_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
+        for delivery in deliveries {
             let roll = rng.unit();
             let profile = delivery.profile;
             let base = format!("{}:resp", delivery.idempotency_key);
@@ -223,9 +203,13 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
             }
         }
     }
-    for skip in
-        store.skips("win-back")?.iter().filter(|s| s.reason == crate::delivery::SkipReason::ControlGroup)
-    {
+    let mut held_out: Vec<_> = store
+        .skips("win-back")?
+        .into_iter()
+        .filter(|s| s.reason == crate::delivery::SkipReason::ControlGroup)
+        .collect();
+    held_out.sort_by_key(|s| s.profile);
+    for skip in held_out {
         if rng.unit() < 0.03 {
             let revenue = 40.0 + (rng.next() % 12_000) as f64 / 100.0;
             let base = format!("win-back:{}:control", skip.profile);
@@ -286,37 +270,14 @@ demo_error_from!(
     std::io::Error
 );
 
-fn template(subject: &str, body: &str) -> MessageTemplate {
-    MessageTemplate {
-        subject: Some(subject.into()),
-        body: body.into(),
-        html: None,
-        data: serde_json::json!({}),
-    }
+/// A campaign definition from `examples/scenario/`.
+fn scenario_campaign(text: &str) -> Result<Campaign, DemoError> {
+    serde_json::from_str(text).map_err(|e| DemoError(format!("examples/scenario campaign: {e}")))
 }
 
-fn campaign(
-    id: &str,
-    name: &str,
-    trigger: Trigger,
-    subject: &str,
-    body: &str,
-    experiment: Option<Experiment>,
-) -> Campaign {
-    Campaign {
-        id: id.into(),
-        name: name.into(),
-        state: CampaignState::Draft,
-        trigger,
-        channel: "email".into(),
-        purpose: "marketing".into(),
-        transactional: false,
-        priority: 0,
-        message: template(subject, body),
-        experiment,
-        created_at: 0,
-        updated_at: 0,
-    }
+/// A binding config from `examples/scenario/`.
+fn scenario_json(text: &str) -> Result<serde_json::Value, DemoError> {
+    serde_json::from_str(text).map_err(|e| DemoError(format!("examples/scenario config: {e}")))
 }
 
 fn merge(total: &mut RunReport, part: RunReport) {
@@ -492,6 +453,43 @@ impl SplitMix {
     }
 }
 
+/// Attributed revenue as a table: one row per campaign, one column per model.
+fn render_attribution(out: &mut String, snapshot: &KpiSnapshot) {
+    use std::fmt::Write as _;
+    const MODELS: [&str; 6] =
+        ["first_touch", "last_touch", "linear", "time_decay", "position_based", "markov"];
+    let mut rows: BTreeMap<String, BTreeMap<String, f64>> = BTreeMap::new();
+    let metrics = snapshot.metrics.as_array().cloned().unwrap_or_default();
+    for metric in &metrics {
+        if metric["name"] == "attributed_revenue" {
+            let model = metric["dimensions"][0][1].as_str().unwrap_or_default().to_owned();
+            let key = metric["dimensions"][1][1].as_str().unwrap_or_default().to_owned();
+            rows.entry(key).or_default().insert(model, metric["value"].as_f64().unwrap_or_default());
+        }
+    }
+    let total = |name: &str| {
+        metrics.iter().find(|m| m["name"] == name).and_then(|m| m["value"].as_f64()).unwrap_or_default()
+    };
+    let _ = writeln!(
+        out,
+        "  [attribution] revenue of {:.0} conversions across all campaigns ({:.0} with no touch in 30 days)",
+        total("conversions"),
+        total("unattributed_conversions")
+    );
+    let _ = write!(out, "    {:<12}", "campaign");
+    for model in MODELS {
+        let _ = write!(out, " {model:>14}");
+    }
+    let _ = writeln!(out);
+    for (campaign, credit) in rows {
+        let _ = write!(out, "    {campaign:<12}");
+        for model in MODELS {
+            let _ = write!(out, " {:>14.2}", credit.get(model).copied().unwrap_or_default());
+        }
+        let _ = writeln!(out);
+    }
+}
+
 /// The report as a person reads it.
 pub fn render(report: &DemoReport) -> String {
     use std::fmt::Write as _;
@@ -527,6 +525,10 @@ pub fn render(report: &DemoReport) -> String {
             report.delivered.get(campaign).copied().unwrap_or(0)
         );
         for snapshot in snapshots {
+            if snapshot.kpi == "attribution" {
+                render_attribution(&mut out, snapshot);
+                continue;
+            }
             let _ = writeln!(out, "  [{}]", snapshot.kpi);
             for metric in snapshot.metrics.as_array().into_iter().flatten() {
                 let name = metric["name"].as_str().unwrap_or_default();

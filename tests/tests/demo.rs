@@ -26,13 +26,9 @@ async fn the_demo_is_deterministic_and_its_numbers_add_up() {
     assert_eq!(first.vendor_requests as usize, welcome.queued + winback.queued);
     // The KPI calculator saw the same deliveries.
     for (campaign, snapshots) in &first.kpis {
-        let delivered = snapshots[0]
-            .metrics
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["name"] == "delivered")
-            .unwrap()["value"]
+        let funnel = snapshots.iter().find(|s| s.kpi == "funnel").unwrap();
+        let delivered = funnel.metrics.as_array().unwrap().iter().find(|m| m["name"] == "delivered").unwrap()
+            ["value"]
             .as_f64()
             .unwrap();
         assert_eq!(delivered as usize, first.delivered[campaign], "{campaign}");
@@ -40,4 +36,6 @@ async fn the_demo_is_deterministic_and_its_numbers_add_up() {
     let text = baton::demo_scenario::render(&first);
     assert!(text.starts_with("Baton demo: 400 profiles, "));
     assert!(text.contains("KPIs: win-back"));
+    assert!(text.contains("[attribution] revenue of "), "{text}");
+    assert!(text.contains("[romi]"));
 }
