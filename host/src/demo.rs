@@ -160,14 +160,15 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
             })
             .collect();
         stored += triggered.len();
-        merge(&mut welcome_report, engine.on_events(&triggered)?);
+        let triggered_run = on_blocking_thread(&engine, move |e| e.on_events(&triggered)).await?;
+        merge(&mut welcome_report, triggered_run);
         engine.deliver_due().await?;
     }
     // Keep lifetime value current for the segment (a warehouse job would do this in production).
     update_lifetime_values(&store, &people)?;
 
     clock.set(NOW);
-    let winback_report = engine.run_batch("win-back", "2025-06-30")?;
+    let winback_report = on_blocking_thread(&engine, |e| e.run_batch("win-back", "2025-06-30")).await?;
     while store.outbox_len() > 0 {
         if engine.deliver_due().await?.claimed == 0 {
             break;
@@ -227,7 +228,7 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
     let mut kpis = BTreeMap::new();
     let mut delivered = BTreeMap::new();
     for id in ["welcome", "win-back"] {
-        kpis.insert(id.to_owned(), engine.compute_kpis(id)?);
+        kpis.insert(id.to_owned(), on_blocking_thread(&engine, move |e| e.compute_kpis(id)).await?);
         let count = store
             .deliveries(id)?
             .iter()
@@ -269,6 +270,18 @@ demo_error_from!(
     crate::engine::EngineError,
     std::io::Error
 );
+
+/// Runs engine work (plugin calls) on a blocking thread: guests that use WASI I/O must not run on
+/// an async worker thread.
+async fn on_blocking_thread<T: Send + 'static>(
+    engine: &Arc<Engine>,
+    work: impl FnOnce(&Engine) -> Result<T, crate::engine::EngineError> + Send + 'static,
+) -> Result<T, DemoError> {
+    let engine = engine.clone();
+    let result =
+        tokio::task::spawn_blocking(move || work(&engine)).await.map_err(|e| DemoError(e.to_string()))?;
+    Ok(result?)
+}
 
 /// A campaign definition from `examples/scenario/`.
 fn scenario_campaign(text: &str) -> Result<Campaign, DemoError> {

@@ -69,6 +69,10 @@ impl Clock for FixedClock {
 }
 
 /// The campaign engine. Cheap to share behind an `Arc`.
+///
+/// Its methods call plugins synchronously: call them from blocking threads
+/// (`tokio::task::spawn_blocking`), never from an async task, because a guest's WASI I/O blocks
+/// on the runtime. The async methods (`deliver_due`) do this themselves.
 pub struct Engine {
     storage: Storage,
     runtime: Arc<Runtime>,

@@ -132,6 +132,19 @@ pub struct PluginRecord {
     pub secrets: Vec<String>,
     /// The size of the component in bytes.
     pub size: u64,
+    /// Set when the host auto-disabled the plugin for failing again and again.
+    #[serde(default)]
+    pub quarantine: Option<Quarantine>,
+}
+
+/// Why and since when a plugin is disabled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quarantine {
+    /// When, ms since the epoch.
+    pub since: i64,
+    /// The last failure, naming the limit or trap.
+    pub reason: String,
 }
 
 impl PluginRecord {

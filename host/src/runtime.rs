@@ -60,6 +60,26 @@ pub struct LoadedPlugin {
     record: PluginRecord,
     pre: WorldPre,
     stats: PluginStatsCell,
+    guard: QuarantineGuard,
+}
+
+/// Watches a plugin's failures and quarantines it after too many in a row.
+struct QuarantineGuard {
+    storage: Storage,
+    threshold: u32,
+    consecutive: std::sync::atomic::AtomicU32,
+    reason: std::sync::Mutex<Option<String>>,
+}
+
+impl QuarantineGuard {
+    fn new(storage: Storage, threshold: u32, current: Option<&crate::plugin::Quarantine>) -> Self {
+        QuarantineGuard {
+            storage,
+            threshold,
+            consecutive: std::sync::atomic::AtomicU32::new(0),
+            reason: std::sync::Mutex::new(current.map(|q| q.reason.clone())),
+        }
+    }
 }
 
 /// Counters of one plugin's calls since it was loaded in this process.
@@ -119,6 +139,49 @@ impl LoadedPlugin {
         self.record.label()
     }
 
+    /// Why the plugin is quarantined, if it is.
+    pub fn quarantined(&self) -> Option<String> {
+        self.guard.reason.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Lifts the quarantine (an operator re-enabled the plugin).
+    pub(crate) fn release(&self) {
+        *self.guard.reason.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.guard.consecutive.store(0, Ordering::Relaxed);
+    }
+
+    /// Counts a failure or a success toward quarantine; quarantines (durably, audited) when too
+    /// many calls in a row trapped, hit a limit or broke the contract.
+    fn watch(&self, outcome: Option<CallOutcome>, failure: Option<&str>) {
+        let failed =
+            matches!(outcome, Some(CallOutcome::Trap | CallOutcome::LimitExceeded | CallOutcome::BadOutput));
+        if !failed {
+            if outcome == Some(CallOutcome::Ok) || outcome == Some(CallOutcome::GuestError) {
+                self.guard.consecutive.store(0, Ordering::Relaxed);
+            }
+            return;
+        }
+        let n = self.guard.consecutive.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.guard.threshold == 0 || n < self.guard.threshold || self.quarantined().is_some() {
+            return;
+        }
+        let reason = format!("{n} failed calls in a row; the last: {}", failure.unwrap_or("unknown"));
+        *self.guard.reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.clone());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        let quarantine = crate::plugin::Quarantine { since: now, reason: reason.clone() };
+        match self.guard.storage.set_quarantine(&self.record.hash, Some(quarantine), "system", now) {
+            Ok(_) => {
+                tracing::error!(plugin = %self.label(), %reason, "Plugin quarantined; enable it again once fixed.")
+            }
+            Err(err) => {
+                tracing::error!(plugin = %self.label(), error = %err, "Plugin quarantined in memory; recording it failed.")
+            }
+        }
+    }
+
     /// Call statistics since the plugin was loaded in this process.
     pub fn stats(&self) -> PluginStats {
         let cell = &self.stats;
@@ -135,6 +198,7 @@ impl LoadedPlugin {
 
     /// Records a finished call.
     pub(crate) fn note(&self, metrics: &CallMetrics, failure: Option<String>) {
+        self.watch(metrics.outcome, failure.as_deref());
         let cell = &self.stats;
         if let Some(outcome) = metrics.outcome {
             cell.calls[outcome.index()].fetch_add(1, Ordering::Relaxed);
@@ -228,7 +292,23 @@ impl Runtime {
         let component = self.load_component(hash)?;
         let pre = install::link(&self.linker, &component, record.kind)
             .map_err(|e| RuntimeError::Load { hash: hash.to_string(), reason: e.to_string() })?;
-        Ok(self.remember(LoadedPlugin { record, pre, stats: PluginStatsCell::default() }))
+        let guard = QuarantineGuard::new(
+            self.storage.clone(),
+            self.config.quarantine_after,
+            record.quarantine.as_ref(),
+        );
+        Ok(self.remember(LoadedPlugin { record, pre, stats: PluginStatsCell::default(), guard }))
+    }
+
+    /// Enables a quarantined plugin again, durably and audited. Returns whether it was installed.
+    pub fn enable(&self, hash: &ContentHash, actor: &str, now: i64) -> Result<bool, RuntimeError> {
+        if !self.storage.set_quarantine(hash, None, actor, now)? {
+            return Ok(false);
+        }
+        if let Some(plugin) = self.cached(hash) {
+            plugin.release();
+        }
+        Ok(true)
     }
 
     /// Forgets a loaded plugin (after it was removed from the store). Calls in flight finish on it.

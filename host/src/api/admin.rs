@@ -122,6 +122,25 @@ pub async fn show_plugin(State(state): State<AppState>, Path(id): Path<String>) 
     .await
 }
 
+pub async fn enable_plugin(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
+    let hash = hash(&id)?;
+    on_engine(&state, move |e| {
+        if !e
+            .runtime()
+            .enable(&hash, &caller.actor(), e.now_ms())
+            .map_err(crate::engine::EngineError::from)?
+        {
+            return Err(ApiError::not_found("plugin_not_found", format!("plugin {hash} is not installed")));
+        }
+        Ok(serde_json::json!({ "enabled": hash }))
+    })
+    .await
+}
+
 pub async fn remove_plugin(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

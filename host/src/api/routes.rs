@@ -79,6 +79,13 @@ pub fn table() -> Vec<RouteSpec> {
             get(admin::show_plugin),
         ),
         spec(
+            M::POST,
+            "/v1/plugins/{hash}/enable",
+            Some(CONNECT),
+            "Enable a quarantined plugin again.",
+            post(admin::enable_plugin),
+        ),
+        spec(
             M::DELETE,
             "/v1/plugins/{hash}",
             Some(CONNECT),

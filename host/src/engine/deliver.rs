@@ -213,7 +213,7 @@ impl Engine {
         };
         let (plugin, invocation, grants, requests) = match prepared {
             Ok(Ok(prepared)) => prepared,
-            Ok(Err(reason)) => return Attempt::Rejected(reason),
+            Ok(Err(attempt)) => return attempt,
             Err(err) => {
                 return Attempt::Retry { reason: err.to_string(), after_ms: None };
             }
@@ -266,26 +266,41 @@ impl Engine {
     fn prepare(
         &self,
         send: &PendingSend,
-    ) -> Result<(Arc<crate::runtime::LoadedPlugin>, Invocation, Grants, Vec<HttpRequest>), String> {
-        let plugin = self.runtime.plugin(&send.channel_plugin).map_err(|e| e.to_string())?;
+    ) -> Result<(Arc<crate::runtime::LoadedPlugin>, Invocation, Grants, Vec<HttpRequest>), Attempt> {
+        let plugin =
+            self.runtime.plugin(&send.channel_plugin).map_err(|e| Attempt::Rejected(e.to_string()))?;
+        // A quarantined adapter holds its sends back until it is enabled again; none is lost.
+        if let Some(reason) = plugin.quarantined() {
+            return Err(Attempt::Retry {
+                reason: format!("channel plugin quarantined: {reason}"),
+                after_ms: Some(60_000),
+            });
+        }
         // Grants come from the current binding: a revoked grant takes effect on queued sends too.
         let grants = match self.storage.binding(&send.campaign, &Slot::Channel) {
             Ok(Some(binding)) => binding.grants,
             Ok(None) => {
-                return Err(format!("campaign `{}` has no channel binding", send.campaign));
+                return Err(Attempt::Rejected(format!(
+                    "campaign `{}` has no channel binding",
+                    send.campaign
+                )));
             }
-            Err(err) => return Err(err.to_string()),
+            Err(err) => return Err(Attempt::Retry { reason: err.to_string(), after_ms: None }),
         };
         let message: Message = serde_json::from_value(send.message.clone())
-            .map_err(|e| format!("stored message is unreadable: {e}"))?;
+            .map_err(|e| Attempt::Rejected(format!("stored message is unreadable: {e}")))?;
         let invocation = Invocation {
             campaign_id: send.campaign.clone(),
             config: send.channel_config.to_string(),
             now: self.now(),
             seed: super::pipeline::hash64(&[&send.idempotency_key]),
         };
-        let requests =
-            self.runtime.call(&plugin).build(&invocation, &message).map_err(|e| e.to_string())?.value;
+        let requests = self
+            .runtime
+            .call(&plugin)
+            .build(&invocation, &message)
+            .map_err(|e| Attempt::Rejected(e.to_string()))?
+            .value;
         Ok((plugin, invocation, grants, requests))
     }
 

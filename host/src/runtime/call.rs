@@ -278,6 +278,11 @@ impl<'a> PluginCall<'a> {
     /// Opens a KPI accumulator: one instance kept for one streamed computation.
     pub fn open_kpi(&self, invocation: &Invocation) -> Result<KpiRun, InvokeError> {
         self.expect_kind(WorldKind::Kpi, "open")?;
+        if let Some(reason) = self.plugin.quarantined() {
+            let failure = Failure::Quarantined { reason };
+            let metrics = CallMetrics { outcome: Some(failure.outcome()), ..CallMetrics::default() };
+            return Err(InvokeError { plugin: self.plugin.label(), call: "open", failure, metrics });
+        }
         let WorldPre::Kpi(pre) = &self.plugin.pre else { unreachable!("world checked by `expect_kind`") };
         let mut run = KpiRun {
             plugin: self.plugin.clone(),
@@ -344,6 +349,12 @@ impl<'a> PluginCall<'a> {
         f: impl FnOnce(&mut Store<Sandbox>, &WorldPre) -> wasmtime::Result<T>,
     ) -> Result<Called<T>, InvokeError> {
         let label = self.plugin.label();
+        if let Some(reason) = self.plugin.quarantined() {
+            let failure = Failure::Quarantined { reason };
+            let metrics =
+                CallMetrics { bytes_in, outcome: Some(failure.outcome()), ..CallMetrics::default() };
+            return Err(InvokeError { plugin: label, call, failure, metrics });
+        }
         if bytes_in > self.limits.input_bytes {
             let failure = Failure::InputTooLarge { bytes: bytes_in, cap_bytes: self.limits.input_bytes };
             let metrics =

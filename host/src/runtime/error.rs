@@ -130,6 +130,11 @@ pub enum Failure {
         /// What was wrong.
         reason: String,
     },
+    /// The plugin is quarantined: disabled after failing again and again, until enabled.
+    Quarantined {
+        /// Why it was quarantined.
+        reason: String,
+    },
     /// The plugin is not of the kind the call needs (a host-side mistake, caught before running).
     WrongKind {
         /// The world the call needs.
@@ -153,9 +158,10 @@ impl Failure {
             | Failure::MemoryCapExceeded { .. }
             | Failure::OutputTooLarge { .. }
             | Failure::LogCapExceeded { .. } => CallOutcome::LimitExceeded,
-            Failure::InputTooLarge { .. } | Failure::Instantiate { .. } | Failure::WrongKind { .. } => {
-                CallOutcome::Rejected
-            }
+            Failure::InputTooLarge { .. }
+            | Failure::Instantiate { .. }
+            | Failure::WrongKind { .. }
+            | Failure::Quarantined { .. } => CallOutcome::Rejected,
             Failure::Trap { .. } => CallOutcome::Trap,
             Failure::Guest { .. } => CallOutcome::GuestError,
             Failure::BadOutput { .. } => CallOutcome::BadOutput,
@@ -188,6 +194,9 @@ impl fmt::Display for Failure {
             Failure::Trap { message } => write!(f, "trapped: {message}"),
             Failure::Guest { code, message } => write!(f, "plugin error `{code}`: {message}"),
             Failure::BadOutput { reason } => write!(f, "broke the contract: {reason}"),
+            Failure::Quarantined { reason } => {
+                write!(f, "is quarantined ({reason}); enable it again with POST /v1/plugins/{{hash}}/enable")
+            }
             Failure::WrongKind { expected, actual } => {
                 write!(f, "needs a {expected} plugin, but this is a {actual}")
             }

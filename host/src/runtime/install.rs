@@ -47,9 +47,11 @@ impl Runtime {
                 allowed_hosts: Vec::new(),
                 secrets: Vec::new(),
                 size,
+                quarantine: None,
             },
             pre,
             stats: Default::default(),
+            guard: super::QuarantineGuard::new(self.storage.clone(), self.config.quarantine_after, None),
         });
         let info = self.call(&provisional).info().map_err(InstallError::Info)?.value;
         let record = record_from_info(hash, kind, contract, size, info)?;
@@ -65,7 +67,12 @@ impl Runtime {
             }
         }
         tracing::info!(plugin = %record.label(), hash = %hash, kind = %kind, "Plugin installed.");
-        Ok(self.remember(LoadedPlugin { record, pre: provisional.pre, stats: provisional.stats }))
+        Ok(self.remember(LoadedPlugin {
+            record,
+            pre: provisional.pre,
+            stats: provisional.stats,
+            guard: provisional.guard,
+        }))
     }
 }
 
@@ -184,6 +191,7 @@ fn record_from_info(
         allowed_hosts: info.needs.allowed_hosts,
         secrets: info.needs.secrets,
         size,
+        quarantine: None,
     })
 }
 

@@ -50,6 +50,9 @@ pub struct RuntimeConfig {
     pub max_instances: u32,
     /// The largest component accepted at install, in bytes.
     pub max_component_bytes: u64,
+    /// Consecutive failed calls (traps, limits hit, broken contract) after which a plugin is
+    /// quarantined: disabled until an operator enables it again. 0 disables quarantine.
+    pub quarantine_after: u32,
 }
 
 impl Default for RuntimeConfig {
@@ -59,6 +62,7 @@ impl Default for RuntimeConfig {
             epoch_tick: Duration::from_millis(1),
             max_instances: 256,
             max_component_bytes: 64 << 20,
+            quarantine_after: 20,
         }
     }
 }

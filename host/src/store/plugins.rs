@@ -22,6 +22,33 @@ impl Storage {
         Ok(())
     }
 
+    /// Sets or lifts a plugin's quarantine, with its audit record, durably.
+    pub fn set_quarantine(
+        &self,
+        hash: &ContentHash,
+        quarantine: Option<crate::plugin::Quarantine>,
+        actor: &str,
+        now: i64,
+    ) -> Result<bool, StorageError> {
+        let Some(mut record) = self.plugin(hash)? else { return Ok(false) };
+        let action = if quarantine.is_some() { "plugin_quarantined" } else { "plugin_enabled" };
+        let detail = serde_json::json!({ "plugin": record.label(), "reason": quarantine.as_ref().map(|q| q.reason.clone()) });
+        record.quarantine = quarantine;
+        let mut writes = super::writes::WriteSet::new(self);
+        writes.put(TreeId::Plugins, hash.as_bytes().to_vec(), encode(&record)?);
+        let audit = super::AuditRecord {
+            at: now,
+            actor: actor.into(),
+            action: action.into(),
+            target: hash.to_string(),
+            detail,
+        };
+        self.plan_audit(&mut writes, &audit)?;
+        writes.commit()?;
+        self.commit.wait_durable()?;
+        Ok(true)
+    }
+
     /// Removes a plugin, its component and its compiled artifacts, durably. Callers check that no
     /// binding pins it first. Returns whether it was installed.
     pub fn remove_plugin(&self, hash: &ContentHash) -> Result<bool, StorageError> {

@@ -1,0 +1,91 @@
+//! A plugin that keeps failing is quarantined: refused, recorded durably with an audit record,
+//! visible in the API, and enabled again by an operator.
+
+use std::sync::Arc;
+
+use baton::contract::Value;
+use baton::{ApiConfig, Failure, Role, Runtime, RuntimeConfig, Storage};
+use baton_tests::{fixture, http, invocation, serve, subject};
+
+fn config() -> RuntimeConfig {
+    RuntimeConfig { max_instances: 32, quarantine_after: 3, ..RuntimeConfig::default() }
+}
+
+#[test]
+fn a_plugin_failing_again_and_again_is_quarantined_until_enabled() {
+    let dir = tempfile::tempdir().unwrap();
+    let subjects = [subject("p", &[("tier", Value::Text("vip".into()))])];
+    let hash = {
+        let runtime = Runtime::new(config(), Storage::open(dir.path()).unwrap()).unwrap();
+        let plugin = runtime.install(&fixture("bad-trap")).unwrap();
+        for _ in 0..3 {
+            let err = runtime.call(&plugin).evaluate(&invocation("{}"), &subjects).unwrap_err();
+            assert!(matches!(err.failure, Failure::Trap { .. }));
+        }
+        let err = runtime.call(&plugin).evaluate(&invocation("{}"), &subjects).unwrap_err();
+        let Failure::Quarantined { reason } = &err.failure else { panic!("{err}") };
+        assert!(
+            reason.starts_with("3 failed calls in a row; the last: plugin bad-trap@0.1.0 evaluate: trapped"),
+            "{reason}"
+        );
+        assert!(err.to_string().contains("enable it again with POST /v1/plugins/{hash}/enable"));
+        assert_eq!(err.metrics.fuel_used, 0, "refused without running");
+        let audit = runtime.storage().audit_log(1).unwrap();
+        assert_eq!((audit[0].action.as_str(), audit[0].actor.as_str()), ("plugin_quarantined", "system"));
+        plugin.hash()
+    };
+
+    // After a restart the plugin is still quarantined.
+    let runtime = Runtime::new(config(), Storage::open(dir.path()).unwrap()).unwrap();
+    let plugin = runtime.plugin(&hash).unwrap();
+    assert!(plugin.quarantined().is_some());
+    assert!(runtime.storage().plugin(&hash).unwrap().unwrap().quarantine.is_some());
+    assert!(matches!(
+        runtime.call(&plugin).evaluate(&invocation("{}"), &subjects).unwrap_err().failure,
+        Failure::Quarantined { .. }
+    ));
+
+    // An operator enables it: it runs again (and traps again, counted from zero).
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    assert!(runtime.enable(&hash, "token:ops", now).unwrap());
+    assert!(plugin.quarantined().is_none());
+    assert!(runtime.storage().plugin(&hash).unwrap().unwrap().quarantine.is_none());
+    assert!(matches!(
+        runtime.call(&plugin).evaluate(&invocation("{}"), &subjects).unwrap_err().failure,
+        Failure::Trap { .. }
+    ));
+    assert_eq!(runtime.storage().audit_log(1).unwrap()[0].action, "plugin_enabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quarantine_is_visible_and_liftable_through_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path()).unwrap();
+    let runtime = Arc::new(Runtime::new(config(), storage.clone()).unwrap());
+    let clock = Arc::new(baton::FixedClock::at(1));
+    let engine = Arc::new(
+        baton::Engine::new(storage, runtime.clone(), clock, baton::EngineConfig::default()).unwrap(),
+    );
+    let plugin = runtime.install(&fixture("bad-trap")).unwrap();
+    // Plugin calls block (a trapping Rust guest writes its panic through WASI): off the executor.
+    let (calling, failing) = (runtime.clone(), plugin.clone());
+    tokio::task::spawn_blocking(move || {
+        for _ in 0..3 {
+            let _ = calling.call(&failing).evaluate(&invocation("{}"), &[subject("p", &[])]);
+        }
+    })
+    .await
+    .unwrap();
+    let (token, _) = engine.storage().create_token("ops", Role::Admin, 1).unwrap();
+    let base = serve(engine.clone(), ApiConfig::default()).await;
+    let client = http();
+    let url = format!("{base}/v1/plugins/{}", plugin.hash());
+    let shown: serde_json::Value =
+        client.get(&url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert!(shown["plugin"]["quarantine"]["reason"].as_str().unwrap().starts_with("3 failed calls in a row"));
+    let enabled = client.post(format!("{url}/enable")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(enabled.status().as_u16(), 200);
+    let shown: serde_json::Value =
+        client.get(&url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!(shown["plugin"]["quarantine"], serde_json::Value::Null);
+}
