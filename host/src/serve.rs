@@ -104,21 +104,25 @@ pub async fn serve(
 }
 
 async fn delivery_loop(engine: Arc<Engine>, config: LoopConfig, mut stopped: watch::Receiver<bool>) {
+    let mut in_flight = tokio::task::JoinSet::new();
     while !*stopped.borrow() {
-        let idle = match engine.deliver_due().await {
-            Ok(report) => report.claimed == 0,
+        let started = match engine.dispatch_due(&mut in_flight).await {
+            Ok(started) => started,
             Err(err) => {
-                tracing::error!(error = %err, "Delivery round failed.");
-                true
+                tracing::error!(error = %err, "Delivery dispatch failed.");
+                0
             }
         };
-        if idle {
+        if started == 0 {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(config.delivery_idle_ms)) => {}
                 _ = stopped.changed() => {}
             }
         }
     }
+    // Let sends in flight finish (each is bounded by the request timeout); a send cut short by a
+    // hard stop stays leased and is retried when its lease runs out.
+    while in_flight.join_next().await.is_some() {}
 }
 
 async fn tick_loop(engine: Arc<Engine>, config: LoopConfig, mut stopped: watch::Receiver<bool>) {

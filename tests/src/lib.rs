@@ -175,10 +175,6 @@ impl Vendor {
         let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
             let (log, answers, delay) = (log.clone(), answers.clone(), delay.clone());
             async move {
-                let pause = delay.load(std::sync::atomic::Ordering::Relaxed);
-                if pause > 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
-                }
                 let line = format!("{} {}", request.method(), request.uri().path());
                 let headers = request
                     .headers()
@@ -191,6 +187,11 @@ impl Vendor {
                     log.push(Received { line, headers, body: String::from_utf8_lossy(&body).into_owned() });
                     log.len()
                 };
+                // Recorded on arrival; a slow vendor is slow to answer.
+                let pause = delay.load(std::sync::atomic::Ordering::Relaxed);
+                if pause > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                }
                 let (status, headers) = answers
                     .lock()
                     .unwrap()

@@ -39,6 +39,8 @@ pub struct DeliveryConfig {
     pub per_vendor_concurrency: usize,
     /// Bytes of a vendor's response body handed to the adapter.
     pub response_body_cap: usize,
+    /// Sends in flight at once in continuous delivery (`baton serve`), across all vendors.
+    pub max_in_flight: usize,
 }
 
 impl Default for DeliveryConfig {
@@ -52,6 +54,7 @@ impl Default for DeliveryConfig {
             request_timeout_ms: 10_000,
             per_vendor_concurrency: 8,
             response_body_cap: 64 << 10,
+            max_in_flight: 256,
         }
     }
 }
@@ -141,6 +144,47 @@ impl Engine {
             Some(err) => Err(err),
             None => Ok(report),
         }
+    }
+
+    /// Continuous delivery: claims due sends while fewer than `max_in_flight` are in flight and
+    /// starts each as its own task in `in_flight`, without waiting for others, so a slow vendor
+    /// holds only its own sends (and at most `per_vendor_concurrency` connections). Returns how
+    /// many sends it started.
+    pub async fn dispatch_due(self: &Arc<Self>, in_flight: &mut JoinSet<()>) -> Result<usize, EngineError> {
+        while let Some(done) = in_flight.try_join_next() {
+            if let Err(err) = done {
+                tracing::error!(error = %err, "Delivery task failed.");
+            }
+        }
+        let room = self.delivery.max_in_flight.saturating_sub(in_flight.len()).min(self.delivery.claim_batch);
+        if room == 0 {
+            return Ok(0);
+        }
+        let now = self.now();
+        let lease = self.delivery.lease_ms;
+        let engine = self.clone();
+        let claimed = blocking(move || Ok(engine.storage.claim_due(now, room, lease)?)).await?;
+        let started = claimed.len();
+        for send in claimed {
+            let engine = self.clone();
+            in_flight.spawn(async move {
+                match engine.clone().deliver_one(send).await {
+                    Ok(fate) => engine.count(&fate),
+                    Err(err) => tracing::error!(error = %err, "Delivery could not record an outcome; the send stays leased and will be retried."),
+                }
+            });
+        }
+        Ok(started)
+    }
+
+    fn count(&self, fate: &Fate) {
+        let index = match fate {
+            Fate::Delivered => 0,
+            Fate::Rejected => 1,
+            Fate::Retried => 2,
+            Fate::DeadLettered => 3,
+        };
+        self.delivered[index].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     async fn deliver_one(self: Arc<Self>, send: PendingSend) -> Result<Fate, EngineError> {
