@@ -83,6 +83,8 @@ pub struct Engine {
     batch_workers: usize,
     courier: deliver::Courier,
     delivered: [std::sync::atomic::AtomicU64; 4],
+    /// One drainer of the trigger queue at a time, so a trigger runs once per drain.
+    triggers: std::sync::Mutex<()>,
 }
 
 /// The engine's settings: delivery and pacing policies.
@@ -141,6 +143,7 @@ impl Engine {
             batch_workers,
             courier,
             delivered: Default::default(),
+            triggers: std::sync::Mutex::new(()),
         })
     }
 

@@ -128,7 +128,14 @@ async fn delivery_loop(engine: Arc<Engine>, config: LoopConfig, mut stopped: wat
 async fn tick_loop(engine: Arc<Engine>, config: LoopConfig, mut stopped: watch::Receiver<bool>) {
     while !*stopped.borrow() {
         let engine = engine.clone();
-        match tokio::task::spawn_blocking(move || engine.tick()).await {
+        let work = move || {
+            // Triggers a crash left queued first, then the schedules.
+            while engine.storage().pending_trigger_count() > 0 {
+                engine.process_triggers(1_000)?;
+            }
+            engine.tick()
+        };
+        match tokio::task::spawn_blocking(work).await {
             Ok(Ok(report)) if !report.batch_runs.is_empty() || !report.kpis.is_empty() => {
                 tracing::info!(
                     runs = report.batch_runs.len(),

@@ -81,10 +81,12 @@ pub(crate) enum TreeId {
     Secrets,
     /// API tokens by the sha256 of the token: the token itself is never stored.
     Tokens,
+    /// Events waiting for the triggered campaigns, by ticket (u64 BE) → event key.
+    Triggers,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 22] = [
+    const ALL: [TreeId; 23] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -107,6 +109,7 @@ impl TreeId {
         TreeId::KpiSnapshots,
         TreeId::Secrets,
         TreeId::Tokens,
+        TreeId::Triggers,
     ];
 
     fn name(self) -> &'static str {
@@ -133,6 +136,7 @@ impl TreeId {
             TreeId::KpiSnapshots => "kpi_snapshots",
             TreeId::Secrets => "secrets",
             TreeId::Tokens => "tokens",
+            TreeId::Triggers => "triggers",
         }
     }
 }

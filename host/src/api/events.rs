@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use serde::Serialize;
 
 use super::{ApiError, AppState, Caller, read_body};
-use crate::profile::{Event, IngestOutcome, NewEvent};
+use crate::profile::{IngestOutcome, NewEvent};
 
 /// The answer to an ingest batch.
 #[derive(Debug, Serialize)]
@@ -48,44 +48,36 @@ pub(super) async fn ingest_parsed(
     let valid: Vec<NewEvent> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
     let engine = state.engine.clone();
     let now = engine.now_ms();
-    let (outcomes, valid) = tokio::task::spawn_blocking(move || {
-        let outcomes = engine.storage().ingest(&valid, now);
-        (outcomes, valid)
-    })
-    .await
-    .map_err(|e| ApiError::internal(&e))?;
+    let outcomes =
+        tokio::task::spawn_blocking(move || engine.storage().ingest_and_queue_triggers(&valid, now))
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
     let outcomes = outcomes?;
 
-    let mut stored_events = Vec::new();
     let mut stored_outcomes = outcomes.into_iter();
     let mut results = Vec::with_capacity(parsed.len());
-    let mut valid_events = valid.into_iter();
     for item in parsed {
         match item {
             Err(reason) => results.push(IngestOutcome::Rejected { reason }),
-            Ok(_) => {
-                let outcome = stored_outcomes.next().unwrap_or(IngestOutcome::Duplicate);
-                let event = valid_events.next();
-                if let (IngestOutcome::Stored { profile }, Some(e)) = (&outcome, event) {
-                    stored_events.push(Event {
-                        id: e.id,
-                        profile: *profile,
-                        name: e.name,
-                        timestamp: e.timestamp,
-                        properties: e.properties,
-                        campaign: e.campaign,
-                    });
-                }
-                results.push(outcome);
-            }
+            Ok(_) => results.push(stored_outcomes.next().unwrap_or(IngestOutcome::Duplicate)),
         }
     }
-    if !stored_events.is_empty() {
-        // Triggers run after the acknowledgement; a failure there is the engine's to log.
+    if results.iter().any(|o| matches!(o, IngestOutcome::Stored { .. })) {
+        // The triggers are queued durably with the events; run them now rather than at the next
+        // tick. A failure here leaves them queued for the tick.
         let engine = state.engine.clone();
         tokio::task::spawn_blocking(move || {
-            if let Err(err) = engine.on_events(&stored_events) {
-                tracing::error!(error = %err, "Triggered campaigns failed for an ingested batch.");
+            loop {
+                match engine.process_triggers(1_000) {
+                    Ok(report) if report.evaluated == 0 && engine.storage().pending_trigger_count() == 0 => {
+                        break;
+                    }
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::error!(error = %err, "Triggered campaigns failed; the triggers stay queued.");
+                        break;
+                    }
+                }
             }
         });
     }

@@ -106,6 +106,23 @@ impl Engine {
         Ok(report)
     }
 
+    /// Runs the triggered campaigns for up to `limit` queued triggers (events ingested with
+    /// [`Storage::ingest_and_queue_triggers`]), then clears them. A crash in between leaves them
+    /// queued: they run again, and idempotency keys keep anyone from getting a message twice.
+    ///
+    /// [`Storage::ingest_and_queue_triggers`]: crate::Storage::ingest_and_queue_triggers
+    pub fn process_triggers(&self, limit: usize) -> Result<RunReport, EngineError> {
+        let _draining = self.triggers.lock().unwrap_or_else(|p| p.into_inner());
+        let pending = self.storage.pending_triggers(limit)?;
+        if pending.is_empty() {
+            return Ok(RunReport::default());
+        }
+        let (tickets, events): (Vec<u64>, Vec<Event>) = pending.into_iter().unzip();
+        let report = self.on_events(&events)?;
+        self.storage.clear_triggers(&tickets)?;
+        Ok(report)
+    }
+
     /// Response events that change what may be sent: `unsubscribed`, `bounced` and `complained`
     /// suppress the channel named in their `channel` property (`email` when absent).
     fn apply_responses(&self, events: &[Event]) -> Result<(), EngineError> {

@@ -18,12 +18,72 @@ impl Storage {
     /// profile), duplicate (same id already stored), or rejected (with the reason). When this
     /// returns, every stored event is on disk; after a crash, a batch is all there or not at all.
     pub fn ingest(&self, events: &[NewEvent], now: i64) -> Result<Vec<IngestOutcome>, StorageError> {
+        self.ingest_events(events, now, false)
+    }
+
+    /// Like [`Storage::ingest`], and also queues each stored event for the triggered campaigns in
+    /// the same atomic write: a trigger acknowledged with its event survives a crash. Live
+    /// sources use this; imports of history use `ingest`, which triggers nothing.
+    pub fn ingest_and_queue_triggers(
+        &self,
+        events: &[NewEvent],
+        now: i64,
+    ) -> Result<Vec<IngestOutcome>, StorageError> {
+        self.ingest_events(events, now, true)
+    }
+
+    /// Up to `limit` queued triggers, oldest first: their tickets and events.
+    pub fn pending_triggers(&self, limit: usize) -> Result<Vec<(u64, Event)>, StorageError> {
+        let events = self.tree(TreeId::Events);
+        let mut out = Vec::new();
+        let mut stale = Vec::new();
+        for entry in self.tree(TreeId::Triggers).iter() {
+            if out.len() == limit {
+                break;
+            }
+            let (ticket, event_key) = entry?;
+            let ticket = u64::from_be_bytes(
+                ticket.as_ref().try_into().map_err(|_| corrupt("trigger", "ticket is not 8 bytes"))?,
+            );
+            match events.get(&event_key)? {
+                Some(raw) => out.push((ticket, decode(&raw, "event")?)),
+                // Erased (or purged) since it was queued: nothing to trigger.
+                None => stale.push(ticket),
+            }
+        }
+        if !stale.is_empty() {
+            self.clear_triggers(&stale)?;
+        }
+        Ok(out)
+    }
+
+    /// Removes handled triggers, durably.
+    pub fn clear_triggers(&self, tickets: &[u64]) -> Result<(), StorageError> {
+        let mut writes = WriteSet::new(self);
+        for ticket in tickets {
+            writes.remove(TreeId::Triggers, ticket.to_be_bytes().to_vec());
+        }
+        writes.commit()?;
+        self.commit.wait_durable()
+    }
+
+    /// How many triggers wait.
+    pub fn pending_trigger_count(&self) -> usize {
+        self.tree(TreeId::Triggers).len()
+    }
+
+    fn ingest_events(
+        &self,
+        events: &[NewEvent],
+        now: i64,
+        queue_triggers: bool,
+    ) -> Result<Vec<IngestOutcome>, StorageError> {
         let outcomes = {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut writes = WriteSet::new(self);
             let mut outcomes = Vec::with_capacity(events.len());
             for event in events {
-                outcomes.push(self.plan_event(&mut writes, event, now)?);
+                outcomes.push(self.plan_event(&mut writes, event, now, queue_triggers)?);
             }
             writes.commit()?;
             outcomes
@@ -211,6 +271,7 @@ impl Storage {
         writes: &mut WriteSet<'_>,
         event: &NewEvent,
         now: i64,
+        queue_trigger: bool,
     ) -> Result<IngestOutcome, StorageError> {
         if let Some(reason) = event.problem() {
             return Ok(IngestOutcome::Rejected { reason });
@@ -232,7 +293,10 @@ impl Storage {
         writes.put(TreeId::Events, key.clone(), encode(&stored)?);
         writes.put(TreeId::EventIds, event.id.as_bytes().to_vec(), key.clone());
         if let Some(campaign) = &event.campaign {
-            writes.put(TreeId::CampaignEvents, keys::campaign_event(campaign, &key), key);
+            writes.put(TreeId::CampaignEvents, keys::campaign_event(campaign, &key), key.clone());
+        }
+        if queue_trigger {
+            writes.put(TreeId::Triggers, self.db.generate_id()?.to_be_bytes().to_vec(), key);
         }
         Ok(IngestOutcome::Stored { profile })
     }
