@@ -42,5 +42,6 @@ pub use runtime::{
 };
 pub use serve::{LoopConfig, ServeConfig, ServeError, open_engine, serve};
 pub use store::{
-    AuditRecord, Erasure, ProfileExport, Role, SecretValue, SentTo, Storage, StorageError, TokenRecord,
+    AuditRecord, Erasure, ProfileExport, Role, SecretValue, SentTo, Storage, StorageConfig, StorageError,
+    TokenRecord,
 };

@@ -22,6 +22,8 @@ use crate::store::{Storage, StorageError};
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServeConfig {
+    /// The embedded store.
+    pub storage: crate::store::StorageConfig,
     /// Plugin runtime limits.
     pub runtime: RuntimeConfig,
     /// Engine: delivery, policies, schedules.
@@ -74,7 +76,7 @@ pub enum ServeError {
 
 /// Opens the store, runtime and engine of a data directory.
 pub fn open_engine(data: &Path, config: &ServeConfig) -> Result<Arc<Engine>, ServeError> {
-    let storage = Storage::open(data)?;
+    let storage = Storage::open_with(data, &config.storage)?;
     let runtime = Arc::new(Runtime::new(config.runtime.clone(), storage.clone())?);
     Ok(Arc::new(Engine::new(storage, runtime, Arc::new(SystemClock), config.engine.clone())?))
 }

@@ -28,6 +28,21 @@ pub use secrets::SecretValue;
 pub use sends::SentTo;
 pub use tokens::{Role, TokenRecord};
 
+/// Settings of the embedded store.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StorageConfig {
+    /// sled's `cache_capacity`, in bytes. It counts the on-disk size of cached pages; resident
+    /// memory runs several times higher (see sled issues #986, #1309), so the default is modest.
+    pub cache_bytes: u64,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig { cache_bytes: 256 << 20 }
+    }
+}
+
 /// How long `open` waits for a directory another handle is releasing.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -208,11 +223,16 @@ impl Storage {
     /// A directory held by another process is refused with [`StorageError::Locked`] after a short
     /// wait (a store being closed in this process releases its lock within moments).
     pub fn open(dir: impl AsRef<Path>) -> Result<Self, StorageError> {
+        Self::open_with(dir, &StorageConfig::default())
+    }
+
+    /// Opens the database in `dir` with explicit settings.
+    pub fn open_with(dir: impl AsRef<Path>, settings: &StorageConfig) -> Result<Self, StorageError> {
         let dir = dir.as_ref();
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         // Baton flushes explicitly before every acknowledgement, so sled's periodic background
         // flusher adds nothing; without it, dropping the store releases the directory at once.
-        let config = sled::Config::new().path(dir).flush_every_ms(None);
+        let config = sled::Config::new().path(dir).flush_every_ms(None).cache_capacity(settings.cache_bytes);
         let db = loop {
             match config.open() {
                 Ok(db) => break db,
