@@ -113,6 +113,24 @@ pub enum PluginCommand {
         /// kpi-attribution).
         file: std::path::PathBuf,
     },
+    /// Run a component against fixture cases (JSON files) without a server, comparing outputs and
+    /// reporting fuel, time and memory against the budgets.
+    Test {
+        /// The component file, or `first-party:NAME`.
+        file: std::path::PathBuf,
+        /// The folder of `*.json` cases.
+        #[arg(long)]
+        fixtures: std::path::PathBuf,
+        /// Fuel budget per call (default: the runtime's).
+        #[arg(long)]
+        fuel: Option<u64>,
+        /// Deadline per call in milliseconds (default: the runtime's).
+        #[arg(long)]
+        deadline_ms: Option<u64>,
+        /// Memory cap in MiB (default: the runtime's).
+        #[arg(long)]
+        memory_mib: Option<u64>,
+    },
     /// List installed plugins.
     List,
     /// Show a plugin and the bindings that pin it.
@@ -144,8 +162,41 @@ fn parse_hash(text: &str) -> anyhow::Result<ContentHash> {
 }
 
 pub fn plugin(data: &Path, config: &ServeConfig, command: PluginCommand) -> anyhow::Result<()> {
+    match command {
+        PluginCommand::Test { file, fixtures, fuel, deadline_ms, memory_mib } => {
+            plugin_test(config, &file, &fixtures, fuel, deadline_ms, memory_mib)
+        }
+        other => plugin_on_store(data, config, other),
+    }
+}
+
+/// Runs fixture cases on a temporary store: no data directory and no server needed.
+fn plugin_test(
+    config: &ServeConfig,
+    file: &Path,
+    fixtures: &Path,
+    fuel: Option<u64>,
+    deadline_ms: Option<u64>,
+    memory_mib: Option<u64>,
+) -> anyhow::Result<()> {
+    let mut limits = config.runtime.limits.clone();
+    limits.fuel = fuel.unwrap_or(limits.fuel);
+    limits.deadline = deadline_ms.map_or(limits.deadline, std::time::Duration::from_millis);
+    limits.memory_bytes = memory_mib.map_or(limits.memory_bytes, |m| m << 20);
+    let results = baton::run_fixtures(&component_bytes(file)?, fixtures, &limits)?;
+    print!("{}", baton::render_cases(&results, &limits));
+    if results.iter().any(|r| !r.passed) {
+        bail!("some cases failed");
+    }
+    Ok(())
+}
+
+fn plugin_on_store(data: &Path, config: &ServeConfig, command: PluginCommand) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     match command {
+        PluginCommand::Test { file, fixtures, fuel, deadline_ms, memory_mib } => {
+            plugin_test(config, &file, &fixtures, fuel, deadline_ms, memory_mib)
+        }
         PluginCommand::Install { file } => {
             let bytes = component_bytes(&file)?;
             let plugin = engine.runtime().install(&bytes)?;
@@ -633,6 +684,7 @@ use crate::remote::{Body, Remote};
 
 pub fn plugin_remote(remote: &Remote, command: PluginCommand) -> anyhow::Result<()> {
     match command {
+        PluginCommand::Test { .. } => bail!("plugin test runs locally; it does not take --server"),
         PluginCommand::Install { file } => {
             let bytes = component_bytes(&file)?;
             print_json(&remote.call(

@@ -22,6 +22,7 @@ pub use error::EngineError;
 pub use pipeline::RunReport;
 pub use policy::{Policies, QuietHours, RollingCap};
 pub use schedule::TickReport;
+pub(crate) use subject::value_of;
 
 use crate::runtime::Runtime;
 use crate::store::Storage;

@@ -10,6 +10,7 @@ mod delivery;
 mod demo;
 mod engine;
 mod first_party;
+mod harness;
 mod plugin;
 mod profile;
 mod runtime;
@@ -30,6 +31,7 @@ pub mod demo_scenario {
     pub use crate::demo::{DemoError, DemoReport, SplitMix, render, run};
 }
 pub use first_party::{FIRST_PARTY, first_party};
+pub use harness::{CaseResult, HarnessError, render as render_cases, run_fixtures};
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
 pub use profile::{
     Consent, ConsentState, Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId, Suppression,

@@ -136,3 +136,45 @@ fn serve_answers_refuses_a_second_process_and_stops_gracefully_on_sigterm() {
     assert!(ok, "the directory is released after a clean stop: {err}");
     assert!(out.contains("\"root\""));
 }
+
+#[test]
+fn plugin_test_runs_fixture_cases_and_reports_costs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/segment-conditions/fixtures");
+    let (ok, out, err) = baton(
+        dir.path(),
+        &["plugin", "test", "first-party:segment-conditions", "--fixtures", fixtures.to_str().unwrap()],
+    );
+    assert!(ok, "{out}{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines[0].starts_with("PASS evaluate       01-vip-spenders.json  fuel "), "{out}");
+    assert!(lines[0].contains(" / 5000000000 (") && lines[0].contains(" MiB / 128 MiB"), "{out}");
+    assert!(lines[1].starts_with("PASS validate_config 02-invalid-tree.json"), "{out}");
+    assert_eq!(lines.last().copied(), Some("2 passed, 0 failed"));
+
+    // A wrong expectation fails the command and shows both sides.
+    let broken = dir.path().join("broken");
+    std::fs::create_dir(&broken).unwrap();
+    std::fs::write(broken.join("case.json"), r#"{"call": "evaluate", "config": {"attribute": "tier", "op": "exists"}, "subjects": [{"profile_id": "p"}], "expect": [{"member": true, "score": null}]}"#).unwrap();
+    let (ok, out, err) = baton(
+        dir.path(),
+        &[
+            "plugin",
+            "test",
+            "first-party:segment-conditions",
+            "--fixtures",
+            broken.to_str().unwrap(),
+            "--fuel",
+            "1000000",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        out.contains("FAIL evaluate")
+            && out.contains("/ 1000000 (")
+            && out.contains("got:      [{\"member\":false,\"score\":null}]"),
+        "{out}"
+    );
+    assert!(out.contains("0 passed, 1 failed") && err.contains("some cases failed"), "{out}{err}");
+}
