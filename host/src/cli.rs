@@ -131,6 +131,16 @@ pub enum PluginCommand {
         #[arg(long)]
         memory_mib: Option<u64>,
     },
+    /// Create a ready-to-build plugin project: crate, minimal implementation, fixture, build script.
+    New {
+        /// segment-rule, personalizer, channel-adapter or kpi-calculator.
+        kind: String,
+        /// The new project's folder (its name becomes the plugin's name).
+        dir: std::path::PathBuf,
+        /// The language (rust in this version).
+        #[arg(long, default_value = "rust")]
+        lang: String,
+    },
     /// List installed plugins.
     List,
     /// Show a plugin and the bindings that pin it.
@@ -166,6 +176,7 @@ pub fn plugin(data: &Path, config: &ServeConfig, command: PluginCommand) -> anyh
         PluginCommand::Test { file, fixtures, fuel, deadline_ms, memory_mib } => {
             plugin_test(config, &file, &fixtures, fuel, deadline_ms, memory_mib)
         }
+        PluginCommand::New { kind, dir, lang } => crate::scaffold::new_plugin(&kind, &lang, &dir),
         other => plugin_on_store(data, config, other),
     }
 }
@@ -197,6 +208,7 @@ fn plugin_on_store(data: &Path, config: &ServeConfig, command: PluginCommand) ->
         PluginCommand::Test { file, fixtures, fuel, deadline_ms, memory_mib } => {
             plugin_test(config, &file, &fixtures, fuel, deadline_ms, memory_mib)
         }
+        PluginCommand::New { kind, dir, lang } => crate::scaffold::new_plugin(&kind, &lang, &dir),
         PluginCommand::Install { file } => {
             let bytes = component_bytes(&file)?;
             let plugin = engine.runtime().install(&bytes)?;
@@ -684,7 +696,9 @@ use crate::remote::{Body, Remote};
 
 pub fn plugin_remote(remote: &Remote, command: PluginCommand) -> anyhow::Result<()> {
     match command {
-        PluginCommand::Test { .. } => bail!("plugin test runs locally; it does not take --server"),
+        PluginCommand::Test { .. } | PluginCommand::New { .. } => {
+            bail!("plugin test and plugin new run locally; they do not take --server")
+        }
         PluginCommand::Install { file } => {
             let bytes = component_bytes(&file)?;
             print_json(&remote.call(

@@ -3,6 +3,7 @@
 
 mod cli;
 mod remote;
+mod scaffold;
 
 use std::path::PathBuf;
 

@@ -178,3 +178,43 @@ fn plugin_test_runs_fixture_cases_and_reports_costs() {
     );
     assert!(out.contains("0 passed, 1 failed") && err.contains("some cases failed"), "{out}{err}");
 }
+
+#[test]
+fn plugin_new_scaffolds_projects_that_build_and_pass_their_fixtures() {
+    let dir = tempfile::tempdir().unwrap();
+    let guests = baton_bin().parent().unwrap().parent().unwrap().join("wasm-guests");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    for kind in ["segment-rule", "personalizer", "channel-adapter", "kpi-calculator"] {
+        let project = dir.path().join(format!("my-{kind}"));
+        let (ok, out, err) = baton(dir.path(), &["plugin", "new", kind, project.to_str().unwrap()]);
+        assert!(ok && out.starts_with("created "), "{kind}: {out}{err}");
+        assert!(project.join("build.sh").exists() && project.join("fixtures/01-example.json").exists());
+        let status = Command::new(&cargo)
+            .args(["build", "--release", "--target", "wasm32-wasip2", "--manifest-path"])
+            .arg(project.join("Cargo.toml"))
+            .arg("--target-dir")
+            .arg(&guests)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .stdout(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "{kind} does not build");
+        let wasm = guests.join("wasm32-wasip2/release").join(format!("my_{}.wasm", kind.replace('-', "_")));
+        let fixtures = project.join("fixtures");
+        let (ok, out, err) = baton(
+            dir.path(),
+            &["plugin", "test", wasm.to_str().unwrap(), "--fixtures", fixtures.to_str().unwrap()],
+        );
+        assert!(ok, "{kind}: {out}{err}");
+        assert!(out.ends_with("1 passed, 0 failed\n"), "{kind}: {out}");
+    }
+    let (ok, _, err) = baton(
+        dir.path(),
+        &["plugin", "new", "segment-rule", dir.path().join("js").to_str().unwrap(), "--lang", "js"],
+    );
+    assert!(!ok && err.contains("this version scaffolds Rust plugins"), "{err}");
+    let (ok, _, err) =
+        baton(dir.path(), &["plugin", "new", "oracle", dir.path().join("x").to_str().unwrap()]);
+    assert!(!ok && err.contains("kind `oracle`"), "{err}");
+}
