@@ -137,9 +137,29 @@ pub enum PluginCommand {
         kind: String,
         /// The new project's folder (its name becomes the plugin's name).
         dir: std::path::PathBuf,
-        /// The language (rust in this version).
+        /// The language: rust, js, python or c.
         #[arg(long, default_value = "rust")]
         lang: String,
+    },
+    /// Write the bindings a language needs for one world (C in this version: what `wit-bindgen c`
+    /// writes, from the contract this baton speaks).
+    Bindings {
+        /// The language: c.
+        lang: String,
+        /// segment-rule, personalizer, channel-adapter or kpi-calculator.
+        world: String,
+        /// The folder to write into.
+        #[arg(long, short, default_value = ".")]
+        out: std::path::PathBuf,
+    },
+    /// Turn a core module (clang's wasm32-wasi output, linked with the bindings' component type)
+    /// into a component Baton can install.
+    Componentize {
+        /// The core module (.wasm).
+        module: std::path::PathBuf,
+        /// Where to write the component.
+        #[arg(long, short)]
+        out: std::path::PathBuf,
     },
     /// List installed plugins.
     List,
@@ -171,13 +191,54 @@ fn parse_hash(text: &str) -> anyhow::Result<ContentHash> {
     text.parse().map_err(|e: String| anyhow::anyhow!(e))
 }
 
+impl PluginCommand {
+    /// Whether the command works on local files only (no data directory, no server).
+    fn is_local(&self) -> bool {
+        matches!(
+            self,
+            PluginCommand::Test { .. }
+                | PluginCommand::New { .. }
+                | PluginCommand::Bindings { .. }
+                | PluginCommand::Componentize { .. }
+        )
+    }
+}
+
 pub fn plugin(data: &Path, config: &ServeConfig, command: PluginCommand) -> anyhow::Result<()> {
+    if command.is_local() { plugin_local(config, command) } else { plugin_on_store(data, config, command) }
+}
+
+/// The commands a plugin author runs on their own machine.
+fn plugin_local(config: &ServeConfig, command: PluginCommand) -> anyhow::Result<()> {
     match command {
         PluginCommand::Test { file, fixtures, fuel, deadline_ms, memory_mib } => {
             plugin_test(config, &file, &fixtures, fuel, deadline_ms, memory_mib)
         }
         PluginCommand::New { kind, dir, lang } => crate::scaffold::new_plugin(&kind, &lang, &dir),
-        other => plugin_on_store(data, config, other),
+        PluginCommand::Bindings { lang, world, out } => {
+            if lang != "c" {
+                bail!(
+                    "bindings for `{lang}`: baton writes C bindings; Rust plugins use baton-sdk, JavaScript and Python toolchains read the WIT directly"
+                );
+            }
+            let files = baton::toolkit::c_bindings(&world)?;
+            std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+            for (name, bytes) in files {
+                let path = out.join(&name);
+                std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            Ok(())
+        }
+        PluginCommand::Componentize { module, out } => {
+            let bytes = std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
+            let component = baton::toolkit::componentize(&bytes)
+                .with_context(|| format!("componentizing {}", module.display()))?;
+            std::fs::write(&out, &component).with_context(|| format!("writing {}", out.display()))?;
+            println!("wrote {} ({} bytes)", out.display(), component.len());
+            Ok(())
+        }
+        _ => bail!("this plugin command works on a store: give --data or --server"),
     }
 }
 
@@ -205,10 +266,10 @@ fn plugin_test(
 fn plugin_on_store(data: &Path, config: &ServeConfig, command: PluginCommand) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     match command {
-        PluginCommand::Test { file, fixtures, fuel, deadline_ms, memory_mib } => {
-            plugin_test(config, &file, &fixtures, fuel, deadline_ms, memory_mib)
-        }
-        PluginCommand::New { kind, dir, lang } => crate::scaffold::new_plugin(&kind, &lang, &dir),
+        PluginCommand::Test { .. }
+        | PluginCommand::New { .. }
+        | PluginCommand::Bindings { .. }
+        | PluginCommand::Componentize { .. } => plugin_local(config, command),
         PluginCommand::Install { file } => {
             let bytes = component_bytes(&file)?;
             let plugin = engine.runtime().install(&bytes)?;
@@ -696,8 +757,11 @@ use crate::remote::{Body, Remote};
 
 pub fn plugin_remote(remote: &Remote, command: PluginCommand) -> anyhow::Result<()> {
     match command {
-        PluginCommand::Test { .. } | PluginCommand::New { .. } => {
-            bail!("plugin test and plugin new run locally; they do not take --server")
+        PluginCommand::Test { .. }
+        | PluginCommand::New { .. }
+        | PluginCommand::Bindings { .. }
+        | PluginCommand::Componentize { .. } => {
+            bail!("plugin test, new, bindings and componentize run locally; they do not take --server")
         }
         PluginCommand::Install { file } => {
             let bytes = component_bytes(&file)?;

@@ -16,6 +16,7 @@ mod profile;
 mod runtime;
 mod serve;
 mod store;
+pub mod toolkit;
 
 pub use api::{ApiConfig, ApiError, AppState, Caller, RouteSpec, router, routes};
 pub use campaign::{

@@ -3,6 +3,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod polyglot;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 

@@ -117,12 +117,23 @@ fn guest_target_dir() -> Result<PathBuf, String> {
 
 /// The package names of the crates in the folders under `workspace` (each with a Cargo.toml).
 fn crates_in(workspace: &Path) -> Result<Vec<String>, String> {
-    let entries = std::fs::read_dir(workspace).map_err(|e| format!("{}: {e}", workspace.display()))?;
     let mut names = Vec::new();
+    collect_crates(workspace, 2, &mut names)?;
+    names.sort();
+    Ok(names)
+}
+
+/// Adds the crate names of the folders under `dir`, looking `depth` levels down (crates may sit
+/// one level deeper, as in `examples/polyglot/<plugin>/rust`).
+fn collect_crates(dir: &Path, depth: u32, names: &mut Vec<String>) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for entry in entries {
         let dir = entry.map_err(|e| e.to_string())?.path();
         let manifest = dir.join("Cargo.toml");
         if !manifest.exists() {
+            if depth > 1 && dir.is_dir() && !dir.ends_with("target") {
+                collect_crates(&dir, depth - 1, names)?;
+            }
             continue;
         }
         let text = std::fs::read_to_string(&manifest).map_err(|e| format!("{}: {e}", manifest.display()))?;
@@ -132,6 +143,5 @@ fn crates_in(workspace: &Path) -> Result<Vec<String>, String> {
             .ok_or_else(|| format!("{}: no `name = \"...\"` line", manifest.display()))?;
         names.push(name);
     }
-    names.sort();
-    Ok(names)
+    Ok(())
 }

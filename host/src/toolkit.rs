@@ -1,0 +1,154 @@
+//! The plugin author's kit: what a plugin author needs from Baton beyond the SDK, for languages
+//! whose toolchains do not emit Baton components by themselves.
+//!
+//! - The contract's WIT, embedded, so `baton plugin new` and the bindings below work without a
+//!   checkout of this repository.
+//! - C bindings for one world (what `wit-bindgen c` prints), generated in-process.
+//! - Turning a core module (what clang's `wasm32-wasi` target links) into a component, with the
+//!   WASI preview 1 adapter that matches this host's wasmtime, as `wasm-tools component new` does.
+//!
+//! Both are the same generators the command-line tools use; embedding them spares authors two
+//! tool installs and pins them to the versions this host was built and tested with.
+
+use wit_bindgen_core::Files;
+use wit_parser::{Resolve, SourceMap};
+
+/// The contract version whose WIT is embedded below.
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// The WIT files of the contract (`baton:plugin@0.1.0`), by file name.
+pub const WIT_FILES: [(&str, &str); 2] = [
+    ("types.wit", include_str!("../../wit/v0.1.0/types.wit")),
+    ("kinds.wit", include_str!("../../wit/v0.1.0/kinds.wit")),
+];
+
+/// The worlds a plugin can implement, one per plugin kind.
+pub const WORLDS: [&str; 4] = ["segment-rule", "personalizer", "channel-adapter", "kpi-calculator"];
+
+/// Why the kit could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ToolkitError {
+    /// The world name is not one of [`WORLDS`].
+    #[error("world `{0}`: use segment-rule, personalizer, channel-adapter or kpi-calculator")]
+    UnknownWorld(String),
+    /// The embedded WIT did not resolve (a defect of this build, not of the caller's input).
+    #[error("the embedded contract WIT does not resolve: {0}")]
+    Wit(String),
+    /// The bindings generator failed.
+    #[error("generating bindings failed: {0}")]
+    Bindings(String),
+    /// The input is not a WebAssembly core module.
+    #[error("{0}")]
+    NotACoreModule(String),
+    /// The core module could not be turned into a component.
+    #[error("cannot make a component of this module: {0}")]
+    Componentize(String),
+}
+
+/// The contract's WIT, resolved, with the package id of `baton:plugin`.
+fn contract() -> Result<(Resolve, wit_parser::PackageId), ToolkitError> {
+    let mut map = SourceMap::new();
+    for (name, text) in WIT_FILES {
+        map.push(std::path::Path::new(name), text);
+    }
+    let group = map.parse().map_err(|(_, e)| ToolkitError::Wit(e.to_string()))?;
+    let mut resolve = Resolve::default();
+    let package = resolve.push_group(group).map_err(|e| ToolkitError::Wit(e.to_string()))?;
+    Ok((resolve, package))
+}
+
+/// C bindings for `world`: the header, the glue source and the object file that carries the
+/// component type (link it in, or the module cannot become a component). Returns (file name,
+/// contents) pairs, for example `segment_rule.h`, `segment_rule.c`, `segment_rule_component_type.o`.
+pub fn c_bindings(world: &str) -> Result<Vec<(String, Vec<u8>)>, ToolkitError> {
+    if !WORLDS.contains(&world) {
+        return Err(ToolkitError::UnknownWorld(world.to_owned()));
+    }
+    let (mut resolve, package) = contract()?;
+    let world_id =
+        resolve.select_world(&[package], Some(world)).map_err(|e| ToolkitError::Wit(e.to_string()))?;
+    let mut files = Files::default();
+    let mut generator = wit_bindgen_c::Opts::default().build();
+    generator
+        .generate(&mut resolve, world_id, &mut files)
+        .map_err(|e| ToolkitError::Bindings(format!("{e:#}")))?;
+    Ok(files.iter().map(|(name, bytes)| (name.to_owned(), bytes.to_vec())).collect())
+}
+
+/// Turns a core module into a component: the module's embedded component type (from the
+/// bindings' object file) gives its exports and imports, and its WASI preview 1 imports are
+/// adapted to preview 2 with the reactor adapter that matches this host's wasmtime.
+pub fn componentize(module: &[u8]) -> Result<Vec<u8>, ToolkitError> {
+    if !module.starts_with(b"\0asm") {
+        return Err(ToolkitError::NotACoreModule("the file is not WebAssembly (no `\\0asm` header)".into()));
+    }
+    if wasmparser::Parser::is_component(module) {
+        return Err(ToolkitError::NotACoreModule(
+            "the file is a component already: install it as it is".into(),
+        ));
+    }
+    if !has_component_type(module) {
+        return Err(ToolkitError::Componentize(
+            "the module carries no component type: link the `<world>_component_type.o` that \
+             `baton plugin bindings c` wrote"
+                .into(),
+        ));
+    }
+    let encoded = wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(module)
+        .and_then(|encoder| {
+            encoder.adapter(
+                wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+                wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+            )
+        })
+        .and_then(|encoder| encoder.encode());
+    encoded.map_err(|e| ToolkitError::Componentize(format!("{e:#}")))
+}
+
+/// Whether the module has the custom section in which bindings generators record the world.
+fn has_component_type(module: &[u8]) -> bool {
+    wasmparser::Parser::new(0).parse_all(module).any(|payload| {
+        matches!(payload, Ok(wasmparser::Payload::CustomSection(section))
+            if section.name().starts_with("component-type"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn c_bindings_exist_for_every_world() {
+        for world in WORLDS {
+            let files = c_bindings(world).expect("bindings");
+            let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+            let stem = world.replace('-', "_");
+            assert_eq!(
+                names,
+                [format!("{stem}.c"), format!("{stem}.h"), format!("{stem}_component_type.o")],
+                "{world}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_worlds_and_non_modules_are_refused_with_a_reason() {
+        let err = c_bindings("mailer").expect_err("unknown world");
+        assert_eq!(
+            err.to_string(),
+            "world `mailer`: use segment-rule, personalizer, channel-adapter or kpi-calculator"
+        );
+        let err = componentize(b"hello").expect_err("not wasm");
+        assert_eq!(err.to_string(), "the file is not WebAssembly (no `\\0asm` header)");
+        // A core module without the bindings' component type cannot become a Baton plugin.
+        let empty = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+        let err = componentize(&empty).expect_err("no component type");
+        assert_eq!(
+            err.to_string(),
+            "cannot make a component of this module: the module carries no component type: link the \
+             `<world>_component_type.o` that `baton plugin bindings c` wrote"
+        );
+    }
+}
