@@ -89,21 +89,40 @@ pub fn component(example: &str, lang: Lang) -> Vec<u8> {
         let path = PathBuf::from(env!("BATON_POLYGLOT_DIR")).join(format!("{name}.wasm"));
         return std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     }
+    let source = repo().join("examples/polyglot").join(example).join(lang.dir());
+    cached_build(&source, world_of(example), lang, false)
+}
+
+/// Builds the JavaScript, Python or C plugin in `source` (a folder holding `app.js`, `app.py` or
+/// `plugin.c`) for `world`. JavaScript is built without HTTP support, as Baton requires.
+pub fn build(source: &Path, world: &str, lang: Lang) -> Vec<u8> {
+    assert_ne!(lang, Lang::Rust, "Rust plugins are built by the build script");
+    cached_build(source, world, lang, false)
+}
+
+/// Builds a JavaScript plugin with jco's default features, HTTP (`fetch`) included: what an author
+/// who forgot `--disable http` would try to install.
+pub fn build_js_with_http(source: &Path, world: &str) -> Vec<u8> {
+    cached_build(source, world, Lang::Js, true)
+}
+
+fn cached_build(source: &Path, world: &str, lang: Lang, http: bool) -> Vec<u8> {
     let _threads = BUILDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let root = cache_root();
     std::fs::create_dir_all(root.join("builds")).unwrap();
     let lock = File::create(root.join(".lock")).unwrap();
     lock.lock().unwrap();
 
-    let source = repo().join("examples/polyglot").join(example).join(lang.dir());
-    let key = cache_key(&source, lang);
-    let out = root.join("builds").join(format!("{example}-{}-{key}.wasm", lang.dir()));
+    let label: Vec<String> =
+        source.components().rev().take(2).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    let key = cache_key(source, lang, &format!("{world} http={http}"));
+    let out = root.join("builds").join(format!("{}-{}-{key}.wasm", label[1], label[0]));
     if !out.exists() {
         let partial = out.with_extension("partial");
         match lang {
-            Lang::Js => build_js(&source, world_of(example), &partial),
-            Lang::Python => build_python(&source, world_of(example), &partial),
-            Lang::C => build_c(&source, world_of(example), &partial),
+            Lang::Js => build_js(source, world, http, &partial),
+            Lang::Python => build_python(source, world, &partial),
+            Lang::C => build_c(source, world, &partial),
             Lang::Rust => unreachable!("built by the build script"),
         }
         std::fs::rename(&partial, &out).unwrap();
@@ -112,8 +131,9 @@ pub fn component(example: &str, lang: Lang) -> Vec<u8> {
 }
 
 /// A hash of everything a build depends on: the sources, the WIT, the toolchain's version.
-fn cache_key(source: &Path, lang: Lang) -> String {
+fn cache_key(source: &Path, lang: Lang, options: &str) -> String {
     let mut hasher = Sha256::new();
+    hasher.update(options.as_bytes());
     let tool = match lang {
         Lang::Js => format!("jco {JCO} componentize-js {COMPONENTIZE_JS}"),
         Lang::Python => format!("componentize-py {COMPONENTIZE_PY}"),
@@ -195,17 +215,14 @@ fn jco() -> PathBuf {
     bin
 }
 
-fn build_js(source: &Path, world: &str, out: &Path) {
+fn build_js(source: &Path, world: &str, http: bool, out: &Path) {
+    let mut command = Command::new(jco());
     // jco resolves the entry module relative to the working directory; give it a relative path.
-    run(
-        Command::new(jco())
-            .args(["componentize", "app.js", "--wit"])
-            .arg(wit_dir())
-            .args(["--world-name", world, "--disable", "http", "fetch-event", "-o"])
-            .arg(out)
-            .current_dir(source),
-        "jco componentize",
-    );
+    command.args(["componentize", "app.js", "--wit"]).arg(wit_dir()).args(["--world-name", world]);
+    if !http {
+        command.args(["--disable", "http", "fetch-event"]);
+    }
+    run(command.arg("-o").arg(out).current_dir(source), "jco componentize");
 }
 
 // ---- Python

@@ -26,6 +26,7 @@ impl Runtime {
         if let Some(plugin) = self.cached(&hash) {
             return Ok(plugin);
         }
+        check_imports(bytes)?;
         let component =
             self.compile(bytes).map_err(|e| InstallError::Invalid { reason: format!("{e:#}") })?;
         let (kind, contract) = detect_world(&self.engine, &component)?;
@@ -85,6 +86,59 @@ fn check_header(bytes: &[u8]) -> Result<(), InstallError> {
         return Err(InstallError::CoreModule);
     }
     Ok(())
+}
+
+/// The interface namespaces a plugin may import: Baton's host interface and the deny-all WASI
+/// the sandbox links (files, sockets and environment present but empty, clocks and randomness
+/// virtual).
+const PROVIDED_IMPORTS: [&str; 8] = [
+    "baton:plugin/host@",
+    "baton:plugin/types@",
+    "wasi:io/",
+    "wasi:clocks/",
+    "wasi:random/",
+    "wasi:cli/",
+    "wasi:filesystem/",
+    "wasi:sockets/",
+];
+
+/// Refuses, before the (slow) compile, a component that imports an interface the sandbox does not
+/// provide, naming it and saying how such imports usually arise.
+fn check_imports(bytes: &[u8]) -> Result<(), InstallError> {
+    let mut depth = 0usize;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        // Malformed bytes are reported by the compiler, with its more precise message.
+        let Ok(payload) = payload else { return Ok(()) };
+        match payload {
+            wasmparser::Payload::ModuleSection { .. } | wasmparser::Payload::ComponentSection { .. } => {
+                depth += 1
+            }
+            wasmparser::Payload::End(_) => depth = depth.saturating_sub(1),
+            wasmparser::Payload::ComponentImportSection(imports) if depth == 0 => {
+                for import in imports.into_iter().flatten() {
+                    let name = import.name.name;
+                    if !PROVIDED_IMPORTS.iter().any(|prefix| name.starts_with(prefix)) {
+                        return Err(InstallError::ImportNotProvided { reason: unprovided(name) });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Why `import` is refused, with the usual cause.
+fn unprovided(import: &str) -> String {
+    let hint = if import.starts_with("wasi:http/") {
+        "plugins have no network: a channel adapter returns requests and the host sends them. \
+         Build without HTTP support (for jco: `jco componentize --disable http fetch-event`)"
+    } else {
+        "plugins may import baton:plugin/host and WASI's io, clocks, random, cli, filesystem and \
+         sockets interfaces (granting nothing); remove the import or build against the \
+         baton:plugin world only"
+    };
+    format!("`{import}`: {hint}")
 }
 
 /// Finds the world from the exported kind interface (`baton:plugin/<interface>@<version>`).

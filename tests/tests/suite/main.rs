@@ -1,0 +1,40 @@
+//! Baton's integration tests, linked into one binary.
+//!
+//! Each module is one area, exercised through real parts: the real server on `127.0.0.1:0`, real
+//! components built from source and a real sled directory. One binary rather than one per file
+//! because every test binary statically links wasmtime: thirty links cost minutes and gigabytes
+//! of disk on every build. `no_secrets_in_logs` stays a binary of its own because it installs
+//! a process-wide log subscriber.
+
+mod api_access;
+mod api_admin;
+mod api_events;
+mod api_segment;
+mod cli;
+mod demo;
+mod durable_triggers;
+mod engine_campaigns;
+mod engine_crash;
+mod engine_delivery;
+mod engine_pipeline;
+mod engine_policies;
+mod engine_schedule;
+mod install_crash;
+mod plugin_channel_webhook;
+mod plugin_channels;
+mod plugin_kpi_attribution;
+mod plugin_personalize_liquid;
+mod plugin_rfm_offers;
+mod plugin_segment_conditions;
+mod polyglot;
+mod polyglot_sandbox;
+mod properties;
+mod quarantine;
+mod runtime_hostile;
+mod runtime_hostile_worlds;
+mod runtime_worlds;
+mod store_events;
+mod store_privacy;
+mod store_sends;
+mod vendor_faults;
+mod vendor_isolation;
