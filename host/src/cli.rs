@@ -131,7 +131,8 @@ pub enum PluginCommand {
         #[arg(long)]
         memory_mib: Option<u64>,
     },
-    /// Create a ready-to-build plugin project: crate, minimal implementation, fixture, build script.
+    /// Create a ready-to-build plugin project in Rust, JavaScript, Python or C: a minimal
+    /// implementation, the contract, fixture cases and a build script that runs them.
     New {
         /// segment-rule, personalizer, channel-adapter or kpi-calculator.
         kind: String,

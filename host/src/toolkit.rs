@@ -22,6 +22,14 @@ pub const WIT_FILES: [(&str, &str); 2] = [
     ("kinds.wit", include_str!("../../wit/v0.1.0/kinds.wit")),
 ];
 
+/// The jco release that JavaScript scaffolds (`baton plugin new --lang js`) and the test suite
+/// pin. Later lines fail offline with "failed to get path metadata" when componentizing.
+pub const JCO_VERSION: &str = "1.15.0";
+/// The componentize-js release that jco 1.15.0 depends on, pinned too so npm installs one copy.
+pub const COMPONENTIZE_JS_VERSION: &str = "0.18.5";
+/// The componentize-py release that Python scaffolds and the test suite pin.
+pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+
 /// The worlds a plugin can implement, one per plugin kind.
 pub const WORLDS: [&str; 4] = ["segment-rule", "personalizer", "channel-adapter", "kpi-calculator"];
 

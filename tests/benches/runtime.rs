@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use baton::contract::{Subject, Value};
 use baton::{Limits, Runtime, Storage};
+use baton_tests::figures::{ms, percentiles, us};
 use baton_tests::{fixture, install, invocation, subject, test_config};
 
 fn main() {
@@ -123,18 +124,4 @@ fn native_rule(subjects: &[Subject], tier: &str) -> Vec<(bool, Option<f64>)> {
             (member, score)
         })
         .collect()
-}
-
-fn percentiles(samples: &mut [Duration]) -> (Duration, Duration) {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
-    (at(0.5), at(0.99))
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
-fn us(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
 }

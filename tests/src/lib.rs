@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod figures;
 pub mod polyglot;
 
 use std::path::PathBuf;

@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 
+use baton::toolkit::{
+    COMPONENTIZE_JS_VERSION as COMPONENTIZE_JS, COMPONENTIZE_PY_VERSION as COMPONENTIZE_PY,
+    JCO_VERSION as JCO,
+};
 use sha2::{Digest, Sha256};
 
 /// The languages the examples are written in.
@@ -49,11 +53,6 @@ impl Lang {
     }
 }
 
-/// Pinned toolchain versions. Bump them here; the build cache keys on them.
-const JCO: &str = "1.15.0";
-/// The componentize-js release jco 1.15.0 depends on, pinned so npm installs one copy.
-const COMPONENTIZE_JS: &str = "0.18.5";
-const COMPONENTIZE_PY: &str = "0.25.1";
 const DEBIAN_C_PACKAGES: [&str; 4] = ["clang", "lld", "wasi-libc", "libclang-rt-dev-wasm32"];
 
 /// Serializes builds among the threads of one test process.
@@ -106,12 +105,35 @@ pub fn build_js_with_http(source: &Path, world: &str) -> Vec<u8> {
     cached_build(source, world, Lang::Js, true)
 }
 
-fn cached_build(source: &Path, world: &str, lang: Lang, http: bool) -> Vec<u8> {
-    let _threads = BUILDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+/// Installs `lang`'s toolchain if it is missing and returns the environment a scaffold's
+/// `build.sh` (`baton plugin new`) reads to use it instead of installing its own copy.
+pub fn toolchain_env(lang: Lang) -> Vec<(&'static str, PathBuf)> {
+    let _locks = exclusive();
+    match lang {
+        Lang::Rust => Vec::new(),
+        Lang::Js => vec![("JCO", jco())],
+        Lang::Python => vec![("COMPONENTIZE_PY", componentize_py())],
+        Lang::C => {
+            ensure_clang();
+            Vec::new()
+        }
+    }
+}
+
+/// Holds the cache for this thread alone: a mutex among this process's threads, a file lock
+/// among processes.
+fn exclusive() -> (std::sync::MutexGuard<'static, ()>, File) {
+    let threads = BUILDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let root = cache_root();
     std::fs::create_dir_all(root.join("builds")).unwrap();
     let lock = File::create(root.join(".lock")).unwrap();
     lock.lock().unwrap();
+    (threads, lock)
+}
+
+fn cached_build(source: &Path, world: &str, lang: Lang, http: bool) -> Vec<u8> {
+    let _locks = exclusive();
+    let root = cache_root();
 
     let label: Vec<String> =
         source.components().rev().take(2).map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
@@ -143,7 +165,7 @@ fn cache_key(source: &Path, lang: Lang, options: &str) -> String {
     hasher.update(tool.as_bytes());
     let mut inputs = vec![source.to_path_buf(), repo().join("wit/v0.1.0")];
     if lang == Lang::C {
-        inputs.push(repo().join("examples/polyglot/c-common"));
+        inputs.push(repo().join("sdk/c"));
     }
     for dir in inputs {
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -310,7 +332,7 @@ fn build_c(source: &Path, world: &str, out: &Path) {
         std::fs::write(work.path().join(name), bytes).unwrap();
     }
     let stem = world.replace('-', "_");
-    let common = repo().join("examples/polyglot/c-common");
+    let common = repo().join("sdk/c");
     let core = work.path().join("core.wasm");
     run(
         Command::new("clang")

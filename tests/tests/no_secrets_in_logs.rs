@@ -1,6 +1,8 @@
 //! Tokens and secret values never appear in logs, API responses or error messages, even at TRACE
 //! level and even when a vendor fails or echoes the request back.
 
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 

@@ -18,6 +18,7 @@ use super::{Engine, EngineError};
 use crate::campaign::{Grants, Slot};
 use crate::delivery::{PendingSend, SendOutcome};
 use crate::runtime::contract::{DeliveryOutcome, HttpRequest, HttpResponse, Invocation, Message};
+use crate::runtime::{Failure, InvokeError};
 
 /// Delivery settings; every limit explicit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,8 +104,44 @@ impl Courier {
 enum Attempt {
     Delivered(Option<String>),
     Rejected(String),
-    Retry { reason: String, after_ms: Option<u64> },
+    Retry {
+        reason: String,
+        after_ms: Option<u64>,
+    },
+    /// Straight to the dead letters, where an operator can replay it: retrying now would only
+    /// fail the same way.
+    DeadLetter(String),
 }
+
+impl Attempt {
+    /// What a failed adapter call (`stage`: build or classify) means for the send.
+    ///
+    /// A plugin's own error is its answer: rejected. A deadline depends on how busy the host
+    /// is and a busy instance pool or a quarantine passes, so those retry with backoff (and are
+    /// dead-lettered once the attempts run out). A trap, a broken limit or a broken contract
+    /// happens again on the same input, so the send goes to the dead letters at once. Nothing
+    /// a plugin does makes a send vanish.
+    fn after_failed_call(stage: &str, err: &InvokeError) -> Attempt {
+        let reason = format!("{stage}: {err}");
+        match &err.failure {
+            Failure::Guest { .. } | Failure::WrongKind { .. } => Attempt::Rejected(reason),
+            Failure::DeadlineExceeded { .. } | Failure::Instantiate { .. } => {
+                Attempt::Retry { reason, after_ms: None }
+            }
+            Failure::Quarantined { .. } => Attempt::Retry { reason, after_ms: Some(QUARANTINE_RECHECK_MS) },
+            Failure::FuelExhausted { .. }
+            | Failure::MemoryCapExceeded { .. }
+            | Failure::InputTooLarge { .. }
+            | Failure::OutputTooLarge { .. }
+            | Failure::LogCapExceeded { .. }
+            | Failure::Trap { .. }
+            | Failure::BadOutput { .. } => Attempt::DeadLetter(reason),
+        }
+    }
+}
+
+/// How long a send held back by a quarantined adapter waits before it looks again.
+const QUARANTINE_RECHECK_MS: u64 = 60_000;
 
 impl Engine {
     /// Claims the sends that are due and delivers them concurrently.
@@ -209,6 +246,15 @@ impl Engine {
                     }),
                 )
             }
+            Attempt::DeadLetter(reason) => {
+                tracing::warn!(campaign = %send.campaign, key = %send.idempotency_key, %reason, "Send dead-lettered.");
+                (
+                    Fate::DeadLettered,
+                    Box::new(move || {
+                        Ok(engine.storage.finish_send(&key, SendOutcome::DeadLettered { reason }, now)?)
+                    }),
+                )
+            }
             Attempt::Retry { reason, .. } if attempts_after >= self.delivery.max_attempts => {
                 let reason = format!("{reason} (after {attempts_after} attempts)");
                 tracing::warn!(campaign = %send.campaign, key = %send.idempotency_key, %reason, "Send dead-lettered.");
@@ -280,26 +326,33 @@ impl Engine {
                 let (runtime, plugin, invocation) =
                     (self.runtime.clone(), plugin.clone(), invocation.clone());
                 let index = u32::try_from(index).unwrap_or(u32::MAX);
-                blocking(move || Ok(runtime.call(&plugin).classify(&invocation, index, &response)?)).await
+                blocking(move || Ok(runtime.call(&plugin).classify(&invocation, index, &response))).await
             };
-            match classified.map(|c| c.value) {
-                Ok(DeliveryOutcome::Delivered(id)) => receipt = id.or(receipt),
-                Ok(DeliveryOutcome::Rejected(reason)) => {
+            let classified = match classified {
+                Ok(Ok(called)) => called.value,
+                // The vendor has the request; a retry resends it under the same idempotency key.
+                Ok(Err(err)) => {
+                    return Attempt::after_failed_call(&format!("request {index}: classify"), &err);
+                }
+                Err(err) => return Attempt::Retry { reason: err.to_string(), after_ms: None },
+            };
+            match classified {
+                DeliveryOutcome::Delivered(id) => receipt = id.or(receipt),
+                DeliveryOutcome::Rejected(reason) => {
                     return Attempt::Rejected(format!("vendor answered {status}: {reason}"));
                 }
-                Ok(DeliveryOutcome::RetryAfter(after)) => {
+                DeliveryOutcome::RetryAfter(after) => {
                     return Attempt::Retry {
                         reason: format!("vendor answered {status}, retryable"),
                         after_ms: after.or(retry_after),
                     };
                 }
-                Ok(DeliveryOutcome::Throttled(after)) => {
+                DeliveryOutcome::Throttled(after) => {
                     return Attempt::Retry {
                         reason: format!("vendor throttled ({status})"),
                         after_ms: after.or(retry_after),
                     };
                 }
-                Err(err) => return Attempt::Rejected(format!("classify failed: {err}")),
             }
         }
         Attempt::Delivered(receipt)
@@ -317,7 +370,7 @@ impl Engine {
         if let Some(reason) = plugin.quarantined() {
             return Err(Attempt::Retry {
                 reason: format!("channel plugin quarantined: {reason}"),
-                after_ms: Some(60_000),
+                after_ms: Some(QUARANTINE_RECHECK_MS),
             });
         }
         // Grants come from the current binding: a revoked grant takes effect on queued sends too.
@@ -343,7 +396,7 @@ impl Engine {
             .runtime
             .call(&plugin)
             .build(&invocation, &message)
-            .map_err(|e| Attempt::Rejected(e.to_string()))?
+            .map_err(|e| Attempt::after_failed_call("build", &e))?
             .value;
         Ok((plugin, invocation, grants, requests))
     }

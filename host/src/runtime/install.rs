@@ -27,8 +27,10 @@ impl Runtime {
             return Ok(plugin);
         }
         check_imports(bytes)?;
+        let started = std::time::Instant::now();
         let component =
             self.compile(bytes).map_err(|e| InstallError::Invalid { reason: format!("{e:#}") })?;
+        let compiled = started.elapsed();
         let (kind, contract) = detect_world(&self.engine, &component)?;
         let pre = link(&self.linker, &component, kind)?;
 
@@ -54,12 +56,15 @@ impl Runtime {
             stats: Default::default(),
             guard: super::QuarantineGuard::new(self.storage.clone(), self.config.quarantine_after, None),
         });
+        let started = std::time::Instant::now();
         let info = self.call(&provisional).info().map_err(InstallError::Info)?.value;
+        let described = started.elapsed();
         let record = record_from_info(hash, kind, contract, size, info)?;
         let Ok(provisional) = Arc::try_unwrap(provisional) else {
             return Err(InstallError::BadInfo("was still running after it returned".into()));
         };
 
+        let started = std::time::Instant::now();
         self.storage.put_plugin(&record, bytes)?;
         match component.serialize() {
             Ok(artifact) => self.storage.put_artifact(&hash, &self.engine_key, &artifact)?,
@@ -67,7 +72,16 @@ impl Runtime {
                 tracing::warn!(plugin = %record.label(), error = %err, "Artifact not cached; the next start recompiles.")
             }
         }
-        tracing::info!(plugin = %record.label(), hash = %hash, kind = %kind, "Plugin installed.");
+        tracing::info!(
+            plugin = %record.label(),
+            hash = %hash,
+            kind = %kind,
+            bytes = size,
+            compile_ms = compiled.as_millis() as u64,
+            info_ms = described.as_millis() as u64,
+            store_ms = started.elapsed().as_millis() as u64,
+            "Plugin installed."
+        );
         Ok(self.remember(LoadedPlugin {
             record,
             pre: provisional.pre,

@@ -200,3 +200,52 @@ async fn deliveries_and_response_events_are_measured_by_the_bound_kpi_calculator
     );
     assert_eq!(s.engine.storage().kpi_snapshots("welcome").unwrap(), snapshots);
 }
+
+/// An engine whose calls have a 100 ms deadline and fuel enough never to run out first, with a
+/// triggered campaign sending through `bad-chan-any` configured as `channel_config`.
+fn misbehaving_channel(channel_config: serde_json::Value) -> (Arc<Engine>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = baton::Storage::open(dir.path()).unwrap();
+    let limits = baton::Limits {
+        fuel: u64::MAX,
+        deadline: std::time::Duration::from_millis(100),
+        ..Default::default()
+    };
+    let config = baton::RuntimeConfig { limits, ..baton_tests::test_config() };
+    let runtime = Arc::new(baton::Runtime::new(config, storage.clone()).unwrap());
+    let clock = Arc::new(baton::FixedClock::at(NOW));
+    let engine = Arc::new(Engine::new(storage, runtime, clock, baton::EngineConfig::default()).unwrap());
+    let segment = engine.runtime().install(&baton_tests::fixture("seg-vip")).unwrap().hash();
+    let channel = engine.runtime().install(&baton_tests::fixture("bad-chan-any")).unwrap().hash();
+    engine.create_campaign(welcome_campaign()).unwrap();
+    engine.bind("welcome", Slot::Segment, segment, serde_json::json!({}), Grants::default()).unwrap();
+    engine.bind("welcome", Slot::Channel, channel, channel_config, Grants::default()).unwrap();
+    engine.transition("welcome", baton::CampaignState::Active).unwrap();
+    customer(&engine, "ada", serde_json::json!({"email": "ada@example.com", "tier": "vip"}), true);
+    trigger(&engine, "evt-1");
+    (engine, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adapter_that_traps_sends_the_message_to_the_dead_letters_not_to_oblivion() {
+    let (engine, _dir) = misbehaving_channel(serde_json::json!({"do": "trap"}));
+    let report = engine.deliver_due().await.unwrap();
+    assert_eq!((report.claimed, report.dead_lettered, report.rejected), (1, 1, 0));
+    let dead = engine.storage().dead_letters("welcome").unwrap();
+    assert_eq!(dead.len(), 1);
+    let reason = dead[0].last_error.as_deref().unwrap();
+    assert!(reason.starts_with("build: ") && reason.contains("trap"), "{reason}");
+    assert_eq!(engine.storage().outbox_len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_adapter_past_its_deadline_is_retried_like_a_vendor_that_is_down() {
+    let (engine, _dir) = misbehaving_channel(serde_json::json!({"do": "spin"}));
+    let report = engine.deliver_due().await.unwrap();
+    assert_eq!((report.claimed, report.retried, report.rejected, report.dead_lettered), (1, 1, 0, 0));
+    let pending = engine.storage().pending_sends().unwrap();
+    assert_eq!(pending.len(), 1, "the send waits for its next attempt");
+    let reason = pending[0].last_error.as_deref().unwrap();
+    assert!(reason.starts_with("build: ") && reason.contains("deadline"), "{reason}");
+    assert_eq!(pending[0].attempts, 1);
+}

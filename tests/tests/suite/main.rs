@@ -6,6 +6,9 @@
 //! of disk on every build. `no_secrets_in_logs` stays a binary of its own because it installs
 //! a process-wide log subscriber.
 
+// Tests state their expectations with unwrap: a failure's message and line are the report.
+#![allow(clippy::unwrap_used)]
+
 mod api_access;
 mod api_admin;
 mod api_events;
@@ -33,6 +36,7 @@ mod quarantine;
 mod runtime_hostile;
 mod runtime_hostile_worlds;
 mod runtime_worlds;
+mod scaffold;
 mod store_events;
 mod store_privacy;
 mod store_sends;

@@ -1,5 +1,6 @@
-/* A small, strict JSON reader for flat config objects and a JSON string writer, shared by the C
- * twins of the polyglot examples. It accepts exactly RFC 8259 JSON (no NaN, no comments, no
+/* A small, strict JSON reader for flat config objects and a JSON string writer for C plugins:
+ * `baton plugin new --lang c` copies it into each project, and the C twins of the polyglot
+ * examples build with it. It accepts exactly RFC 8259 JSON (no NaN, no comments, no
  * trailing commas), decodes keys and string values to UTF-8, and keeps nested values as
  * "present but not a scalar" - enough to check a plugin's binding config with precise errors.
  */
