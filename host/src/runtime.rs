@@ -13,6 +13,7 @@
 
 mod bindings;
 mod call;
+mod compile_cache;
 mod error;
 mod install;
 mod limits;
@@ -241,7 +242,13 @@ pub struct RuntimeStats {
 impl Runtime {
     /// Creates the engine (pooling allocator, fuel, epoch interruption) over `storage`.
     pub fn new(config: RuntimeConfig, storage: Storage) -> Result<Self, RuntimeError> {
-        let engine = Engine::new(&engine_config(&config)).map_err(engine_err)?;
+        let mut wasm = engine_config(&config);
+        if config.compile_cache_bytes > 0 {
+            let cache = compile_cache::CompileCache::open(storage.db(), config.compile_cache_bytes)
+                .map_err(|e| RuntimeError::Engine(format!("cannot open the compile cache: {e}")))?;
+            wasm.enable_incremental_compilation(Arc::new(cache)).map_err(engine_err)?;
+        }
+        let engine = Engine::new(&wasm).map_err(engine_err)?;
         let linker = sandbox::linker(&engine).map_err(engine_err)?;
         let engine_key = engine_key(&engine);
         let ticker = EpochTicker::start(engine.clone(), config.epoch_tick)?;

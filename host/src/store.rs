@@ -281,6 +281,12 @@ impl Storage {
         })
     }
 
+    /// The database itself, for the runtime's caches that live beside the data (never for data:
+    /// data goes through the typed methods and their transactions).
+    pub(crate) fn db(&self) -> &sled::Db {
+        &self.db
+    }
+
     fn tree(&self, id: TreeId) -> &sled::Tree {
         &self.trees[id as usize]
     }

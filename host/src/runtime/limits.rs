@@ -53,6 +53,10 @@ pub struct RuntimeConfig {
     /// Consecutive failed calls (traps, limits hit, broken contract) after which a plugin is
     /// quarantined: disabled until an operator enables it again. 0 disables quarantine.
     pub quarantine_after: u32,
+    /// The most bytes of compiled functions kept in the store to speed up later compiles
+    /// (plugins that embed the same JavaScript or Python engine share most of their code).
+    /// 0 disables the cache.
+    pub compile_cache_bytes: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -63,6 +67,7 @@ impl Default for RuntimeConfig {
             max_instances: 256,
             max_component_bytes: 64 << 20,
             quarantine_after: 20,
+            compile_cache_bytes: 512 << 20,
         }
     }
 }
