@@ -86,6 +86,8 @@ pub struct Engine {
     delivered: [std::sync::atomic::AtomicU64; 4],
     /// One drainer of the trigger queue at a time, so a trigger runs once per drain.
     triggers: std::sync::Mutex<()>,
+    /// Coalesces trigger drains requested by ingest (see [`Engine::drain_triggers_soon`]).
+    drain: pipeline::DrainGate,
 }
 
 /// The engine's settings: delivery and pacing policies.
@@ -145,6 +147,7 @@ impl Engine {
             courier,
             delivered: Default::default(),
             triggers: std::sync::Mutex::new(()),
+            drain: pipeline::DrainGate::default(),
         })
     }
 

@@ -2,7 +2,9 @@
 //! for a bounded time. Prints memory over time and checks that nothing acknowledged was lost and
 //! that every triggered send reached the vendor exactly once per idempotency key.
 //!
-//! `cargo bench -p baton-tests --bench soak -- [SECONDS] [CLIENTS]` (default 60 s, 8 clients).
+//! `cargo bench -p baton-tests --bench soak -- [SECONDS] [CLIENTS] [CACHE_MIB]` (default 60 s,
+//! 8 clients, the store's default cache). `SOAK_TRIGGER=<event>` makes the campaign react to
+//! another event name (`never`: ingest and trigger draining only).
 //! Run on demand; not part of the test suite.
 
 #![allow(clippy::unwrap_used, missing_docs)]
@@ -31,17 +33,23 @@ async fn main() {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
     let seconds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(60);
     let clients: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
+    let mut serve = ServeConfig::default();
+    if let Some(cache_mib) = args.next().and_then(|a| a.parse::<u64>().ok()) {
+        serve.storage.cache_bytes = cache_mib << 20;
+    }
     println!(
-        "soak: {seconds} s, {clients} clients, batches of 100 events; machine: {} cores",
+        "soak: {seconds} s, {clients} clients, batches of 100 events, store cache {} MiB; machine: {} cores",
+        serve.storage.cache_bytes >> 20,
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
 
     let vendor = Vendor::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let engine = baton::open_engine(dir.path(), &ServeConfig::default()).unwrap();
+    let engine = baton::open_engine(dir.path(), &serve).unwrap();
     // A transactional webhook to every profile that signs up (no consent or address needed).
     let mut campaign = welcome_campaign();
-    campaign.trigger = Trigger::Event { event: "signed_up".into(), filter: Default::default() };
+    let trigger_on = std::env::var("SOAK_TRIGGER").unwrap_or_else(|_| "signed_up".into());
+    campaign.trigger = Trigger::Event { event: trigger_on, filter: Default::default() };
     campaign.channel = "webhook".into();
     campaign.transactional = true;
     let everyone =
@@ -64,7 +72,7 @@ async fn main() {
     engine.transition("welcome", baton::CampaignState::Active).unwrap();
     let (token, _) = engine.storage().create_token("soak", Role::Connector, 1).unwrap();
 
-    let mut config = ServeConfig { api: ApiConfig::default(), ..ServeConfig::default() };
+    let mut config = ServeConfig { api: ApiConfig::default(), ..serve };
     config.loops.delivery_idle_ms = 50;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

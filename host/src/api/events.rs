@@ -65,21 +65,7 @@ pub(super) async fn ingest_parsed(
     if results.iter().any(|o| matches!(o, IngestOutcome::Stored { .. })) {
         // The triggers are queued durably with the events; run them now rather than at the next
         // tick. A failure here leaves them queued for the tick.
-        let engine = state.engine.clone();
-        tokio::task::spawn_blocking(move || {
-            loop {
-                match engine.process_triggers(1_000) {
-                    Ok(report) if report.evaluated == 0 && engine.storage().pending_trigger_count() == 0 => {
-                        break;
-                    }
-                    Ok(_) => {}
-                    Err(err) => {
-                        tracing::error!(error = %err, "Triggered campaigns failed; the triggers stay queued.");
-                        break;
-                    }
-                }
-            }
-        });
+        state.engine.drain_triggers_soon();
     }
     let count = |f: fn(&IngestOutcome) -> bool| results.iter().filter(|o| f(o)).count();
     let totals = [

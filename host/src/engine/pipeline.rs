@@ -123,6 +123,39 @@ impl Engine {
         Ok(report)
     }
 
+    /// Drains the queued triggers on a blocking thread, soon. However often ingest asks, at most
+    /// one drain runs and at most one more is pending: a request that arrives during a drain
+    /// makes it go round once more instead of starting another. (A drain per request piled up
+    /// hundreds of blocking threads under sustained ingest, each waiting for the same lock, and
+    /// memory grew with them.) Must be called within a tokio runtime.
+    pub fn drain_triggers_soon(self: &Arc<Self>) {
+        if !self.drain.request() {
+            return;
+        }
+        let engine = self.clone();
+        tokio::task::spawn_blocking(move || {
+            loop {
+                loop {
+                    match engine.process_triggers(1_000) {
+                        Ok(report)
+                            if report.evaluated == 0 && engine.storage.pending_trigger_count() == 0 =>
+                        {
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(err) => {
+                            tracing::error!(error = %err, "Triggered campaigns failed; the triggers stay queued.");
+                            break;
+                        }
+                    }
+                }
+                if !engine.drain.finish() {
+                    break;
+                }
+            }
+        });
+    }
+
     /// Response events that change what may be sent: `unsubscribed`, `bounced` and `complained`
     /// suppress the channel named in their `channel` property (`email` when absent).
     fn apply_responses(&self, events: &[Event]) -> Result<(), EngineError> {
@@ -507,4 +540,56 @@ pub(crate) fn hash64(parts: &[&str]) -> u64 {
 
 fn skip(campaign: &Campaign, profile: &Profile, reason: SkipReason, detail: String, at: i64) -> SkipRecord {
     SkipRecord { campaign: campaign.id.clone(), profile: profile.id, reason, detail, at }
+}
+
+/// The state of trigger draining: idle, running, or running with another round requested.
+#[derive(Debug, Default)]
+pub(crate) struct DrainGate(std::sync::atomic::AtomicU8);
+
+impl DrainGate {
+    const IDLE: u8 = 0;
+    const RUNNING: u8 = 1;
+    const AGAIN: u8 = 2;
+
+    /// Asks for a drain. True: the caller starts one. False: one is running and will go round
+    /// again.
+    fn request(&self) -> bool {
+        use std::sync::atomic::Ordering::AcqRel;
+        let previous = self
+            .0
+            .fetch_update(AcqRel, std::sync::atomic::Ordering::Acquire, |state| {
+                Some(if state == Self::IDLE { Self::RUNNING } else { Self::AGAIN })
+            })
+            .unwrap_or(Self::AGAIN);
+        previous == Self::IDLE
+    }
+
+    /// Called by the drain when it found nothing more. True: another round was requested
+    /// meanwhile, go again. False: the gate is idle again.
+    fn finish(&self) -> bool {
+        use std::sync::atomic::Ordering::AcqRel;
+        let previous = self
+            .0
+            .fetch_update(AcqRel, std::sync::atomic::Ordering::Acquire, |state| {
+                Some(if state == Self::AGAIN { Self::RUNNING } else { Self::IDLE })
+            })
+            .unwrap_or(Self::IDLE);
+        previous == Self::AGAIN
+    }
+}
+
+#[cfg(test)]
+mod drain_gate_tests {
+    use super::DrainGate;
+
+    #[test]
+    fn requests_during_a_drain_coalesce_into_one_more_round() {
+        let gate = DrainGate::default();
+        assert!(gate.request(), "the first request starts a drain");
+        assert!(!gate.request(), "a drain is running");
+        assert!(!gate.request(), "still one more round, not two drains");
+        assert!(gate.finish(), "requests came in: go round again");
+        assert!(!gate.finish(), "nothing new: stop");
+        assert!(gate.request(), "idle again: the next request starts a drain");
+    }
 }
