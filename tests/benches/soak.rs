@@ -17,6 +17,10 @@ use std::time::{Duration, Instant};
 use baton::{ApiConfig, Grants, Role, ServeConfig, Slot, Trigger};
 use baton_tests::{Vendor, welcome_campaign};
 
+/// The allocator `baton serve` uses, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
