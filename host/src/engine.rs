@@ -88,6 +88,8 @@ pub struct Engine {
     triggers: std::sync::Mutex<()>,
     /// Coalesces trigger drains requested by ingest (see [`Engine::drain_triggers_soon`]).
     drain: pipeline::DrainGate,
+    /// Signalled when sends are queued, so an idle delivery loop starts at once.
+    sends_queued: tokio::sync::Notify,
 }
 
 /// The engine's settings: delivery and pacing policies.
@@ -148,6 +150,7 @@ impl Engine {
             delivered: Default::default(),
             triggers: std::sync::Mutex::new(()),
             drain: pipeline::DrainGate::default(),
+            sends_queued: tokio::sync::Notify::new(),
         })
     }
 

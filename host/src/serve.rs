@@ -118,6 +118,7 @@ async fn delivery_loop(engine: Arc<Engine>, config: LoopConfig, mut stopped: wat
         if started == 0 {
             tokio::select! {
                 _ = tokio::time::sleep(Duration::from_millis(config.delivery_idle_ms)) => {}
+                _ = engine.sends_queued() => {}
                 _ = stopped.changed() => {}
             }
         }

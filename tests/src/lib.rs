@@ -148,6 +148,8 @@ pub struct Received {
     pub headers: Vec<(String, String)>,
     /// The body as text.
     pub body: String,
+    /// When it arrived.
+    pub at: std::time::Instant,
 }
 
 impl Received {
@@ -178,6 +180,7 @@ impl Vendor {
         let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
             let (log, answers, delay) = (log.clone(), answers.clone(), delay.clone());
             async move {
+                let at = std::time::Instant::now();
                 let line = format!("{} {}", request.method(), request.uri().path());
                 let headers = request
                     .headers()
@@ -187,7 +190,12 @@ impl Vendor {
                 let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
                 let n = {
                     let mut log = log.lock().unwrap();
-                    log.push(Received { line, headers, body: String::from_utf8_lossy(&body).into_owned() });
+                    log.push(Received {
+                        line,
+                        headers,
+                        body: String::from_utf8_lossy(&body).into_owned(),
+                        at,
+                    });
                     log.len()
                 };
                 // Recorded on arrival; a slow vendor is slow to answer.

@@ -48,10 +48,9 @@ pub(super) async fn ingest_parsed(
     let valid: Vec<NewEvent> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
     let engine = state.engine.clone();
     let now = engine.now_ms();
-    let outcomes =
-        tokio::task::spawn_blocking(move || engine.storage().ingest_and_queue_triggers(&valid, now))
-            .await
-            .map_err(|e| ApiError::internal(&e))?;
+    let outcomes = tokio::task::spawn_blocking(move || engine.ingest_live(&valid, now))
+        .await
+        .map_err(|e| ApiError::internal(&e))?;
     let outcomes = outcomes?;
 
     let mut stored_outcomes = outcomes.into_iter();

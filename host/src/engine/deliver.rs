@@ -144,6 +144,12 @@ impl Attempt {
 const QUARANTINE_RECHECK_MS: u64 = 60_000;
 
 impl Engine {
+    /// Waits until sends are queued (or were queued since the last wait), for a delivery loop
+    /// that found nothing due; bound it with a timeout to pick up retries coming due.
+    pub async fn sends_queued(&self) {
+        self.sends_queued.notified().await;
+    }
+
     /// Claims the sends that are due and delivers them concurrently.
     pub async fn deliver_due(self: &Arc<Self>) -> Result<DeliveryReport, EngineError> {
         let now = self.now();

@@ -13,7 +13,7 @@ use super::subject::subject;
 use super::{Engine, EngineError};
 use crate::campaign::{Binding, Campaign, CampaignState, MessageTemplate, Slot, Trigger};
 use crate::delivery::{PendingSend, SkipReason, SkipRecord};
-use crate::profile::{Event, Profile, Suppression, SuppressionReason};
+use crate::profile::{Event, IngestOutcome, NewEvent, Profile, Suppression, SuppressionReason};
 use crate::runtime::LoadedPlugin;
 use crate::runtime::contract::{self, Invocation, Subject};
 use crate::store::SentTo;
@@ -123,6 +123,22 @@ impl Engine {
         Ok(report)
     }
 
+    /// Stores events from a live source and queues as triggers the ones something reacts to:
+    /// events named by an active event-triggered campaign, and the response events that suppress
+    /// a channel. Page views and the like are stored without a trigger, so a sign-up never waits
+    /// behind them. A campaign activated meanwhile reacts to events stored after it is active.
+    pub fn ingest_live(&self, events: &[NewEvent], now: i64) -> Result<Vec<IngestOutcome>, EngineError> {
+        let mut wanted: std::collections::HashSet<String> =
+            SUPPRESSING_EVENTS.iter().map(|name| (*name).to_owned()).collect();
+        for campaign in self.storage.campaigns()? {
+            if let (CampaignState::Active, Trigger::Event { event, .. }) = (campaign.state, campaign.trigger)
+            {
+                wanted.insert(event);
+            }
+        }
+        Ok(self.storage.ingest_and_queue_triggers_for(events, now, &|name| wanted.contains(name))?)
+    }
+
     /// Drains the queued triggers on a blocking thread, soon. However often ingest asks, at most
     /// one drain runs and at most one more is pending: a request that arrives during a drain
     /// makes it go round once more instead of starting another. (A drain per request piled up
@@ -160,6 +176,7 @@ impl Engine {
     /// suppress the channel named in their `channel` property (`email` when absent).
     fn apply_responses(&self, events: &[Event]) -> Result<(), EngineError> {
         for event in events {
+            // Keep in step with SUPPRESSING_EVENTS.
             let reason = match event.name.as_str() {
                 "unsubscribed" => SuppressionReason::Unsubscribed,
                 "bounced" => SuppressionReason::Bounced,
@@ -464,6 +481,10 @@ impl Engine {
                     report.duplicates += 1;
                 }
             }
+            if report.queued > 0 {
+                // Wake the delivery loop now rather than at its next idle poll.
+                self.sends_queued.notify_one();
+            }
         }
         Ok(())
     }
@@ -541,6 +562,9 @@ pub(crate) fn hash64(parts: &[&str]) -> u64 {
 fn skip(campaign: &Campaign, profile: &Profile, reason: SkipReason, detail: String, at: i64) -> SkipRecord {
     SkipRecord { campaign: campaign.id.clone(), profile: profile.id, reason, detail, at }
 }
+
+/// Response events that suppress a channel (see `apply_responses`): always queued as triggers.
+const SUPPRESSING_EVENTS: [&str; 3] = ["unsubscribed", "bounced", "complained"];
 
 /// The state of trigger draining: idle, running, or running with another round requested.
 #[derive(Debug, Default)]

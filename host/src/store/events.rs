@@ -18,7 +18,7 @@ impl Storage {
     /// profile), duplicate (same id already stored), or rejected (with the reason). When this
     /// returns, every stored event is on disk; after a crash, a batch is all there or not at all.
     pub fn ingest(&self, events: &[NewEvent], now: i64) -> Result<Vec<IngestOutcome>, StorageError> {
-        self.ingest_events(events, now, false)
+        self.ingest_events(events, now, &|_| false)
     }
 
     /// Like [`Storage::ingest`], and also queues each stored event for the triggered campaigns in
@@ -29,7 +29,19 @@ impl Storage {
         events: &[NewEvent],
         now: i64,
     ) -> Result<Vec<IngestOutcome>, StorageError> {
-        self.ingest_events(events, now, true)
+        self.ingest_events(events, now, &|_| true)
+    }
+
+    /// Like [`Storage::ingest_and_queue_triggers`], queueing only the events whose name
+    /// `wanted` accepts: the rest have nothing to trigger, and queueing them would only make
+    /// the events that do wait behind them.
+    pub fn ingest_and_queue_triggers_for(
+        &self,
+        events: &[NewEvent],
+        now: i64,
+        wanted: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<IngestOutcome>, StorageError> {
+        self.ingest_events(events, now, wanted)
     }
 
     /// Up to `limit` queued triggers, oldest first: their tickets and events.
@@ -76,14 +88,14 @@ impl Storage {
         &self,
         events: &[NewEvent],
         now: i64,
-        queue_triggers: bool,
+        queue_trigger: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<IngestOutcome>, StorageError> {
         let outcomes = {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut writes = WriteSet::new(self);
             let mut outcomes = Vec::with_capacity(events.len());
             for event in events {
-                outcomes.push(self.plan_event(&mut writes, event, now, queue_triggers)?);
+                outcomes.push(self.plan_event(&mut writes, event, now, queue_trigger(&event.name))?);
             }
             writes.commit()?;
             outcomes
