@@ -57,3 +57,20 @@ fn a_trigger_acknowledged_before_a_crash_runs_after_the_restart() {
     // Draining again finds nothing.
     assert_eq!(engine.process_triggers(100).unwrap().evaluated, 0);
 }
+
+#[test]
+fn live_ingest_queues_only_events_a_campaign_or_a_suppression_reacts_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = open(dir.path());
+    let named = |id: &str, name: &str| NewEvent { name: name.into(), ..signed_up(id) };
+    // No active campaign yet: only the suppressing response event is queued.
+    engine
+        .ingest_live(&[named("e1", "page"), named("e2", "signed_up"), named("e3", "unsubscribed")], 1)
+        .unwrap();
+    assert_eq!(engine.storage().pending_trigger_count(), 1);
+
+    activate(&engine, welcome_campaign(), serde_json::json!({}), false, "http://127.0.0.1:9/", echo_grants());
+    engine.ingest_live(&[named("e4", "page"), named("e5", "signed_up"), named("e6", "bounced")], 1).unwrap();
+    assert_eq!(engine.storage().pending_trigger_count(), 3, "signed_up and bounced, not the page view");
+    assert_eq!(engine.storage().event_count(), 6, "every event is stored");
+}
