@@ -15,6 +15,10 @@ use std::time::Instant;
 
 use baton::{NewEvent, ProfileId, Storage};
 
+/// The allocator `baton` uses, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 const BATCH: usize = 1_000;
 const KINDS: [&str; 6] =
     ["page", "product_viewed", "added_to_cart", "order_completed", "email_opened", "email_clicked"];
