@@ -62,10 +62,25 @@ pub enum HarnessError {
     Setup(String),
 }
 
+/// The user's cache folder: `$XDG_CACHE_HOME`, else `$HOME/.cache`.
+fn user_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))
+}
+
 /// Runs every `*.json` case in `dir` (sorted by name) against `component` under `limits`.
 pub fn run_fixtures(component: &[u8], dir: &Path, limits: &Limits) -> Result<Vec<CaseResult>, HarnessError> {
     let storage = Storage::temporary().map_err(|e| HarnessError::Setup(e.to_string()))?;
-    let config = RuntimeConfig { limits: limits.clone(), max_instances: 16, ..RuntimeConfig::default() };
+    let config = RuntimeConfig {
+        limits: limits.clone(),
+        max_instances: 16,
+        // The store is thrown away after the run; the compiled functions are kept for the next
+        // one, so re-testing a JavaScript or Python plugin does not recompile its engine.
+        compile_cache_dir: user_cache_dir().map(|dir| dir.join("baton").join("compile-cache")),
+        ..RuntimeConfig::default()
+    };
     let runtime = Runtime::new(config, storage).map_err(|e| HarnessError::Setup(e.to_string()))?;
     let plugin = runtime.install(component).map_err(|e| HarnessError::Install(e.to_string()))?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)

@@ -243,9 +243,7 @@ impl Runtime {
     /// Creates the engine (pooling allocator, fuel, epoch interruption) over `storage`.
     pub fn new(config: RuntimeConfig, storage: Storage) -> Result<Self, RuntimeError> {
         let mut wasm = engine_config(&config);
-        if config.compile_cache_bytes > 0 {
-            let cache = compile_cache::CompileCache::open(storage.db(), config.compile_cache_bytes)
-                .map_err(|e| RuntimeError::Engine(format!("cannot open the compile cache: {e}")))?;
+        if let Some(cache) = open_compile_cache(&config, &storage)? {
             wasm.enable_incremental_compilation(Arc::new(cache)).map_err(engine_err)?;
         }
         let engine = Engine::new(&wasm).map_err(engine_err)?;
@@ -393,6 +391,36 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .memory_init_cow(true)
         .allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     wasm
+}
+
+/// The compile cache the config asks for: none, the store's, or one in a folder of its own.
+fn open_compile_cache(
+    config: &RuntimeConfig,
+    storage: &Storage,
+) -> Result<Option<compile_cache::CompileCache>, RuntimeError> {
+    if config.compile_cache_bytes == 0 {
+        return Ok(None);
+    }
+    let Some(dir) = &config.compile_cache_dir else {
+        return compile_cache::CompileCache::open(storage.db(), config.compile_cache_bytes)
+            .map(Some)
+            .map_err(|e| RuntimeError::Engine(format!("cannot open the compile cache: {e}")));
+    };
+    // A cache is an optimisation: a folder that cannot be opened (another process holds it, or
+    // it is not writable) means compiling without it, never failing.
+    let opened = sled::Config::new()
+        .path(dir)
+        .cache_capacity(16 << 20)
+        .flush_every_ms(Some(1_000))
+        .open()
+        .and_then(|db| compile_cache::CompileCache::open(&db, config.compile_cache_bytes));
+    match opened {
+        Ok(cache) => Ok(Some(cache)),
+        Err(err) => {
+            tracing::debug!(dir = %dir.display(), error = %err, "Compile cache unavailable; compiling without it.");
+            Ok(None)
+        }
+    }
 }
 
 /// A stable text key for "artifacts compiled by this engine can be loaded by that engine".

@@ -41,6 +41,15 @@ impl CompileCache {
     }
 }
 
+impl Drop for CompileCache {
+    fn drop(&mut self) {
+        // Writes are not flushed as they happen; keep what this run compiled for the next one.
+        if let Err(err) = self.tree.flush() {
+            tracing::debug!(error = %err, "Compile cache not flushed.");
+        }
+    }
+}
+
 impl std::fmt::Debug for CompileCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("CompileCache")

@@ -57,6 +57,10 @@ pub struct RuntimeConfig {
     /// (plugins that embed the same JavaScript or Python engine share most of their code).
     /// 0 disables the cache.
     pub compile_cache_bytes: u64,
+    /// Where to keep the compile cache: a folder of its own, shared by runs over throwaway
+    /// stores (as `baton plugin test` uses), or `None` for the store itself. A folder another
+    /// process holds is skipped: that run compiles without the cache.
+    pub compile_cache_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -68,6 +72,7 @@ impl Default for RuntimeConfig {
             max_component_bytes: 64 << 20,
             quarantine_after: 20,
             compile_cache_bytes: 512 << 20,
+            compile_cache_dir: None,
         }
     }
 }
