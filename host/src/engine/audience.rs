@@ -64,7 +64,8 @@ impl Engine {
             now,
             seed: super::pipeline::hash64(&[&plugin.to_string(), &config.to_string()]),
         };
-        let parts = self.in_parallel(|batch| {
+        let scope = super::pipeline::EventScope::of(&[loaded.record()], now);
+        let parts = self.in_parallel(&scope, |batch| {
             let subjects: Vec<_> =
                 batch.iter().map(|(p, events)| subject(loaded.record(), p, events, None, now)).collect();
             let verdicts = self.runtime.call(&loaded).evaluate(&invocation, &subjects)?.value;

@@ -224,7 +224,10 @@ impl Engine {
         mode: Mode,
     ) -> Result<RunReport, EngineError> {
         let plugins = self.plugins(campaign)?;
-        let parts = self.in_parallel(|batch| {
+        let mut readers = vec![plugins.segment.0.record()];
+        readers.extend(plugins.personalizer.as_ref().map(|(p, _)| p.record()));
+        let scope = EventScope::of(&readers, self.now());
+        let parts = self.in_parallel(&scope, |batch| {
             let mut report = RunReport::default();
             self.judge(campaign, &plugins, batch, None, run, mode, &mut report)?;
             Ok(report)
@@ -237,10 +240,12 @@ impl Engine {
         Ok(report)
     }
 
-    /// Runs `work` over every profile (with its events) in batches: this thread scans the store,
-    /// `batch_workers` threads do the work. Returns each batch's result, in no particular order.
+    /// Runs `work` over every profile (with the events `wanted`) in batches: this thread scans
+    /// the store, `batch_workers` threads do the work. Returns each batch's result, in no
+    /// particular order.
     pub(crate) fn in_parallel<R: Send>(
         &self,
+        wanted: &EventScope,
         work: impl Fn(Vec<(Profile, Vec<Event>)>) -> Result<R, EngineError> + Sync,
     ) -> Result<Vec<R>, EngineError> {
         let workers = self.batch_workers.max(1);
@@ -270,7 +275,7 @@ impl Engine {
                     })
                 })
                 .collect();
-            let produced = self.scan_batches(&batches);
+            let produced = self.scan_batches(wanted, &batches);
             drop(batches);
             let done: Vec<Result<Vec<R>, EngineError>> = handles
                 .into_iter()
@@ -290,12 +295,13 @@ impl Engine {
 
     fn scan_batches(
         &self,
+        scope: &EventScope,
         batches: &std::sync::mpsc::SyncSender<Vec<(Profile, Vec<Event>)>>,
     ) -> Result<(), EngineError> {
         let mut batch = Vec::with_capacity(SEGMENT_BATCH);
         for profile in self.storage.scan_profiles() {
             let profile = profile?;
-            let history = self.storage.events_of(profile.id)?;
+            let history = scope.load(&self.storage, &profile)?;
             batch.push((profile, history));
             if batch.len() == SEGMENT_BATCH && batches.send(std::mem::take(&mut batch)).is_err() {
                 return Ok(());
@@ -561,6 +567,52 @@ pub(crate) fn hash64(parts: &[&str]) -> u64 {
 
 fn skip(campaign: &Campaign, profile: &Profile, reason: SkipReason, detail: String, at: i64) -> SkipRecord {
     SkipRecord { campaign: campaign.id.clone(), profile: profile.id, reason, detail, at }
+}
+
+/// Which of a profile's events a scan loads: those that some plugin of the run declared it
+/// needs (`needs.events`, within `needs.event-window`). A rule that reads attributes only makes
+/// the scan read no events at all; a 30-day window reads 30 days. `subject` narrows further per
+/// plugin.
+pub(crate) struct EventScope {
+    /// Some plugin needs every event name (`*`).
+    every_name: bool,
+    /// The names needed, when not every one.
+    names: std::collections::HashSet<String>,
+    /// The oldest timestamp any plugin can see; `None`: no window, all of history.
+    since: Option<i64>,
+}
+
+impl EventScope {
+    /// The union of what `readers` need, at `now`.
+    pub(crate) fn of(readers: &[&crate::plugin::PluginRecord], now: i64) -> EventScope {
+        let mut scope = EventScope { every_name: false, names: Default::default(), since: Some(i64::MAX) };
+        for reader in readers.iter().filter(|r| !r.events.is_empty()) {
+            if reader.events.iter().any(|e| e == "*") {
+                scope.every_name = true;
+            } else {
+                scope.names.extend(reader.events.iter().cloned());
+            }
+            let since =
+                reader.event_window_ms.map(|w| now.saturating_sub(i64::try_from(w).unwrap_or(i64::MAX)));
+            scope.since = match (scope.since, since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                _ => None,
+            };
+        }
+        scope
+    }
+
+    /// The events of `profile` in this scope, oldest first.
+    fn load(&self, storage: &crate::store::Storage, profile: &Profile) -> Result<Vec<Event>, EngineError> {
+        if !self.every_name && self.names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut events = storage.events_of_since(profile.id, self.since)?;
+        if !self.every_name {
+            events.retain(|e| self.names.contains(&e.name));
+        }
+        Ok(events)
+    }
 }
 
 /// Response events that suppress a channel (see `apply_responses`): always queued as triggers.

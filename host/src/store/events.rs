@@ -250,6 +250,26 @@ impl Storage {
             .collect()
     }
 
+    /// A profile's events at or after `since` (all of them for `None`), oldest first: a range
+    /// scan, so a rule with an event window reads only the window.
+    pub fn events_of_since(&self, id: ProfileId, since: Option<i64>) -> Result<Vec<Event>, StorageError> {
+        let Some(since) = since else {
+            return self.events_of(id);
+        };
+        let writes = WriteSet::new(self);
+        let Some(id) = live_id(&writes, id)? else {
+            return Ok(Vec::new());
+        };
+        let prefix = keys::profile(id);
+        let mut start = prefix.to_vec();
+        start.extend_from_slice(&keys::time(since));
+        self.tree(TreeId::Events)
+            .range(start..)
+            .take_while(|entry| entry.as_ref().map_or(true, |(key, _)| key.starts_with(&prefix)))
+            .map(|entry| decode(&entry?.1, "event"))
+            .collect()
+    }
+
     /// A campaign's events, oldest first.
     pub fn campaign_events(&self, campaign: &str) -> Result<Vec<Event>, StorageError> {
         let events = self.tree(TreeId::Events);
