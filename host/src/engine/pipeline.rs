@@ -669,3 +669,47 @@ mod drain_gate_tests {
         assert!(gate.request(), "idle again: the next request starts a drain");
     }
 }
+
+#[cfg(test)]
+mod event_scope_tests {
+    use super::EventScope;
+    use crate::plugin::{ContentHash, PluginKind, PluginRecord};
+
+    fn reader(events: &[&str], window_ms: Option<u64>) -> PluginRecord {
+        PluginRecord {
+            hash: ContentHash::of(events.join(",").as_bytes()),
+            name: "reader".into(),
+            version: "0.1.0".into(),
+            kind: PluginKind::SegmentRule,
+            contract: "0.1.0".into(),
+            description: String::new(),
+            config_schema: "{}".into(),
+            attributes: vec![],
+            events: events.iter().map(|e| (*e).to_owned()).collect(),
+            event_window_ms: window_ms,
+            allowed_hosts: vec![],
+            secrets: vec![],
+            size: 0,
+            quarantine: None,
+        }
+    }
+
+    #[test]
+    fn the_scope_is_the_union_of_what_the_readers_need() {
+        let now = 1_000_000;
+        let none = EventScope::of(&[&reader(&[], None)], now);
+        assert!(!none.every_name && none.names.is_empty());
+
+        let windowed = reader(&["order_completed"], Some(1_000));
+        let wider = reader(&["page"], Some(5_000));
+        let scope = EventScope::of(&[&windowed, &wider], now);
+        assert_eq!(scope.since, Some(now - 5_000), "the widest window wins");
+        assert!(scope.names.contains("order_completed") && scope.names.contains("page"));
+        assert!(!scope.every_name);
+
+        let unbounded = reader(&["*"], None);
+        let scope = EventScope::of(&[&windowed, &unbounded], now);
+        assert_eq!(scope.since, None, "a reader without a window needs all of history");
+        assert!(scope.every_name);
+    }
+}
