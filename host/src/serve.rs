@@ -133,9 +133,7 @@ async fn tick_loop(engine: Arc<Engine>, config: LoopConfig, mut stopped: watch::
         let engine = engine.clone();
         let work = move || {
             // Triggers a crash left queued first, then the schedules.
-            while engine.storage().pending_trigger_count() > 0 {
-                engine.process_triggers(1_000)?;
-            }
+            engine.drain_triggers()?;
             engine.tick()
         };
         match tokio::task::spawn_blocking(work).await {

@@ -103,11 +103,8 @@ async fn load(server: &Server, clients: usize, until: Instant, segment: bool) ->
     let mut workers = Vec::new();
     for c in 0..clients {
         let (http, acked) = (http.clone(), acked.clone());
-        let (url, token) = if segment {
-            (format!("{}/v1/batch", server.base), server.token.clone())
-        } else {
-            (format!("{}/v1/events", server.base), server.token.clone())
-        };
+        let url = format!("{}/v1/{}", server.base, if segment { "batch" } else { "events" });
+        let token = server.token.clone();
         workers.push(tokio::spawn(async move {
             let mut batch = 0u64;
             while Instant::now() < until {

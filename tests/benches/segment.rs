@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use baton::{Engine, EngineConfig, FixedClock, NewEvent, Runtime, Storage};
+use baton_tests::figures::{SplitMix, memory_kib, reset_peak_memory};
 use baton_tests::test_config;
 
 #[global_allocator]
@@ -28,40 +29,6 @@ const DAY: i64 = 86_400_000;
 const KINDS: [&str; 6] =
     ["page", "product_viewed", "added_to_cart", "order_completed", "email_opened", "email_clicked"];
 const ZONES: [&str; 5] = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "Europe/London", "UTC"];
-
-/// Peak resident memory since the last reset, in MiB.
-fn peak_mib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-        / 1024
-}
-
-/// Resets the peak-memory mark (Linux: writing 5 to clear_refs).
-fn reset_peak() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
-}
-
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
 
 fn main() {
     let profiles: usize = std::env::args()
@@ -159,8 +126,8 @@ fn main() {
     ];
     for (label, plugin, config) in rules {
         for round in 0..2 {
-            reset_peak();
-            let before = peak_mib();
+            reset_peak_memory();
+            let before = memory_kib("VmHWM") / 1024;
             let started = Instant::now();
             let audience = engine.audience(&plugin, &config, 10, false).unwrap();
             let secs = started.elapsed().as_secs_f64();
@@ -171,7 +138,7 @@ fn main() {
                 audience.evaluated,
                 audience.evaluated as f64 / secs,
                 audience.count,
-                peak_mib()
+                memory_kib("VmHWM") / 1024
             );
         }
     }

@@ -15,22 +15,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use baton::{ApiConfig, Grants, Role, ServeConfig, Slot, Trigger};
+use baton_tests::figures::memory_kib;
 use baton_tests::{Vendor, welcome_campaign};
 
 /// The allocator `baton serve` uses, so the figures are the server's.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        })
-        .unwrap_or(0)
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
@@ -122,17 +112,17 @@ async fn main() {
     }
 
     let started = Instant::now();
-    let baseline = rss_kib();
+    let baseline = memory_kib("VmRSS");
     let mut samples = vec![(0u64, baseline)];
     while Instant::now() < deadline {
         tokio::time::sleep(Duration::from_secs(5).min(deadline.saturating_duration_since(Instant::now())))
             .await;
-        samples.push((started.elapsed().as_secs(), rss_kib()));
+        samples.push((started.elapsed().as_secs(), memory_kib("VmRSS")));
         println!(
             "  t={:>4}s  acked {:>9}  RSS {:>7} KiB  outbox {:>5}",
             started.elapsed().as_secs(),
             acked.load(Ordering::Relaxed),
-            rss_kib(),
+            memory_kib("VmRSS"),
             engine.storage().outbox_len()
         );
     }

@@ -14,6 +14,7 @@
 use std::time::Instant;
 
 use baton::{NewEvent, ProfileId, Storage};
+use baton_tests::figures::SplitMix;
 
 /// The allocator `baton` uses, so the figures are the server's.
 #[global_allocator]
@@ -135,21 +136,4 @@ fn walk_size(path: &std::path::Path) -> u64 {
                 .sum()
         })
         .unwrap_or(0)
-}
-
-/// A small deterministic generator (SplitMix64): same seed, same data set.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
 }

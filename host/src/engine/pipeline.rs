@@ -151,25 +151,22 @@ impl Engine {
         let engine = self.clone();
         tokio::task::spawn_blocking(move || {
             loop {
-                loop {
-                    match engine.process_triggers(1_000) {
-                        Ok(report)
-                            if report.evaluated == 0 && engine.storage.pending_trigger_count() == 0 =>
-                        {
-                            break;
-                        }
-                        Ok(_) => {}
-                        Err(err) => {
-                            tracing::error!(error = %err, "Triggered campaigns failed; the triggers stay queued.");
-                            break;
-                        }
-                    }
+                if let Err(err) = engine.drain_triggers() {
+                    tracing::error!(error = %err, "Triggered campaigns failed; the triggers stay queued.");
                 }
                 if !engine.drain.finish() {
                     break;
                 }
             }
         });
+    }
+
+    /// Runs the triggered campaigns for every queued trigger, until the queue is empty.
+    pub fn drain_triggers(&self) -> Result<(), EngineError> {
+        while self.storage.pending_trigger_count() > 0 {
+            self.process_triggers(1_000)?;
+        }
+        Ok(())
     }
 
     /// Response events that change what may be sent: `unsubscribed`, `bounced` and `complained`
