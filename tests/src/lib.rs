@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 pub mod figures;
+pub mod native;
 pub mod polyglot;
 
 use std::path::PathBuf;

@@ -10,65 +10,104 @@
 use super::{Engine, EngineError};
 use crate::campaign::Slot;
 use crate::delivery::KpiSnapshot;
-use crate::runtime::contract::Invocation;
+use std::sync::Arc;
+
+use crate::runtime::contract::{self, Invocation};
+use crate::runtime::{KpiRun, LoadedPlugin};
 
 /// Events per `add` call: bounds the memory of one call, whatever the campaign's size.
 const KPI_BATCH: usize = 1_000;
 
 impl Engine {
     /// Runs every KPI calculator bound to the campaign over its events and stores the results.
+    ///
+    /// Each source is read once, however many calculators read it: one pass over the campaign's
+    /// record feeds every `*` calculator, one pass over the store feeds every store-wide one.
+    /// Memory stays at one batch per calculator (plus what each keeps in its own sandbox).
     pub fn compute_kpis(&self, campaign: &str) -> Result<Vec<KpiSnapshot>, EngineError> {
         let campaign = self.campaign(campaign)?;
         let now = self.now();
-        let record = self.storage.campaign_events(&campaign.id)?;
-        let mut snapshots = Vec::new();
+        let mut feeds = Vec::new();
         for binding in self.storage.bindings(&campaign.id)? {
-            let Slot::Kpi(name) = &binding.slot else { continue };
+            let Slot::Kpi(name) = binding.slot else { continue };
             let plugin = self.runtime.plugin(&binding.plugin)?;
             let invocation = Invocation {
                 campaign_id: campaign.id.clone(),
                 config: binding.config.to_string(),
                 now,
-                seed: super::pipeline::hash64(&[&campaign.id, name]),
+                seed: super::pipeline::hash64(&[&campaign.id, &name]),
             };
-            let mut run = self.runtime.call(&plugin).open_kpi(&invocation)?;
+            let run = self.runtime.call(&plugin).open_kpi(&invocation)?;
             let needs = &plugin.record().events;
-            let store_wide = !needs.is_empty() && !needs.iter().any(|n| n == "*");
-            let mut streamed = 0usize;
-            if store_wide {
-                let mut batch = Vec::with_capacity(KPI_BATCH);
-                for event in self.storage.scan_events() {
-                    let event = event?;
-                    if needs.iter().any(|n| *n == event.name) {
-                        batch.push(super::subject::event(&event));
-                        if batch.len() == KPI_BATCH {
-                            streamed += batch.len();
-                            run.add(&std::mem::take(&mut batch))?;
-                        }
-                    }
-                }
-                streamed += batch.len();
-                run.add(&batch)?;
-            } else {
-                for chunk in record.chunks(KPI_BATCH) {
-                    let batch: Vec<_> = chunk.iter().map(super::subject::event).collect();
-                    streamed += batch.len();
-                    run.add(&batch)?;
+            let names = (!needs.is_empty() && !needs.iter().any(|n| n == "*")).then(|| needs.clone());
+            feeds.push(Feed { name, plugin, run, names, batch: Vec::with_capacity(KPI_BATCH), streamed: 0 });
+        }
+        if feeds.iter().any(|f| f.names.is_none()) {
+            for event in self.storage.campaign_record(&campaign.id) {
+                let event = super::subject::event(&event?);
+                for feed in feeds.iter_mut().filter(|f| f.names.is_none()) {
+                    feed.push(event.clone())?;
                 }
             }
-            let metrics = run.finish()?.value;
+        }
+        if feeds.iter().any(|f| f.names.is_some()) {
+            for event in self.storage.scan_events() {
+                let event = event?;
+                let mut converted = None;
+                for feed in &mut feeds {
+                    if feed.names.as_ref().is_some_and(|names| names.iter().any(|n| *n == event.name)) {
+                        let event = converted.get_or_insert_with(|| super::subject::event(&event));
+                        feed.push(event.clone())?;
+                    }
+                }
+            }
+        }
+        let mut snapshots = Vec::new();
+        for mut feed in feeds {
+            feed.flush()?;
+            let metrics = feed.run.finish()?.value;
             let snapshot = KpiSnapshot {
                 campaign: campaign.id.clone(),
-                kpi: name.clone(),
-                plugin: binding.plugin,
+                kpi: feed.name,
+                plugin: feed.plugin.hash(),
                 at: now,
-                events: streamed as u64,
+                events: feed.streamed,
                 metrics: serde_json::to_value(&metrics).unwrap_or_default(),
             };
             self.storage.put_kpi_snapshot(&snapshot)?;
-            tracing::info!(campaign = %campaign.id, kpi = %name, plugin = %plugin.label(), events = streamed, "KPIs computed.");
+            tracing::info!(campaign = %campaign.id, kpi = %snapshot.kpi, plugin = %feed.plugin.label(), events = feed.streamed, "KPIs computed.");
             snapshots.push(snapshot);
         }
         Ok(snapshots)
+    }
+}
+
+/// One bound calculator being fed: its open run, what it reads, and the batch being filled.
+struct Feed {
+    name: String,
+    plugin: Arc<LoadedPlugin>,
+    run: KpiRun,
+    /// `None` reads the campaign's record; `Some` reads these events store-wide.
+    names: Option<Vec<String>>,
+    batch: Vec<contract::Event>,
+    streamed: u64,
+}
+
+impl Feed {
+    fn push(&mut self, event: contract::Event) -> Result<(), EngineError> {
+        self.batch.push(event);
+        if self.batch.len() == KPI_BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), EngineError> {
+        if !self.batch.is_empty() {
+            self.streamed += self.batch.len() as u64;
+            self.run.add(&self.batch)?;
+            self.batch.clear();
+        }
+        Ok(())
     }
 }

@@ -270,17 +270,26 @@ impl Storage {
             .collect()
     }
 
-    /// A campaign's events, oldest first.
+    /// A campaign's events, oldest first, collected. Prefer [`Storage::campaign_record`] where the
+    /// record may be long.
     pub fn campaign_events(&self, campaign: &str) -> Result<Vec<Event>, StorageError> {
+        self.campaign_record(campaign).collect()
+    }
+
+    /// A campaign's events, oldest first, read as the caller goes: memory stays at one event
+    /// whatever the record's length.
+    pub fn campaign_record(&self, campaign: &str) -> impl Iterator<Item = Result<Event, StorageError>> + '_ {
         let events = self.tree(TreeId::Events);
-        let mut out = Vec::new();
-        for entry in self.tree(TreeId::CampaignEvents).scan_prefix(keys::campaign_prefix(campaign)) {
-            let (_, event_key) = entry?;
-            if let Some(raw) = events.get(&event_key)? {
-                out.push(decode(&raw, "event")?);
-            }
-        }
-        Ok(out)
+        self.tree(TreeId::CampaignEvents).scan_prefix(keys::campaign_prefix(campaign)).filter_map(
+            move |entry| {
+                let event = (|| {
+                    let (_, event_key) = entry?;
+                    // An index entry whose event was erased (privacy deletion) is skipped.
+                    events.get(&event_key)?.map(|raw| decode(&raw, "event")).transpose()
+                })();
+                event.transpose()
+            },
+        )
     }
 
     /// Every live profile, by id.

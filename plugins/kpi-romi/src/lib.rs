@@ -16,7 +16,7 @@
 //!   `romi` = (incremental revenue × margin − cost) / cost (`margin` from config, default 1).
 //!   Lift is left out when no held-out profile converted (it would divide by zero).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use baton_sdk::*;
 use serde::Deserialize;
@@ -51,16 +51,43 @@ impl Default for Config {
     }
 }
 
-/// Running state: sets and sums per profile, never the events themselves.
+/// Running state: one small entry per profile the campaign reached or that responded, never the
+/// events themselves.
 #[derive(Default)]
 pub struct Ledger {
     config: Config,
     sent: u64,
-    treated: HashSet<String>,
-    control: HashSet<String>,
-    leads: HashSet<String>,
-    /// Conversions and revenue by profile.
-    converted: HashMap<String, (u64, f64)>,
+    /// Keyed by profile id; `Box<str>` and a 16-byte value keep an entry at 32 bytes, since
+    /// this map is what grows with the audience.
+    customers: HashMap<Box<str>, Customer>,
+}
+
+/// What one profile did, as far as the campaign's return is concerned.
+#[derive(Default)]
+struct Customer {
+    treated: bool,
+    control: bool,
+    lead: bool,
+    converted: bool,
+    revenue: f64,
+}
+
+/// Profiles, converters and their revenue in one group (treated or held out).
+#[derive(Default)]
+struct Group {
+    members: f64,
+    converters: f64,
+    revenue: f64,
+}
+
+impl Group {
+    fn count(&mut self, customer: &Customer) {
+        self.members += 1.0;
+        if customer.converted {
+            self.converters += 1.0;
+            self.revenue += customer.revenue;
+        }
+    }
 }
 
 impl Plugin for Romi {
@@ -97,31 +124,35 @@ impl KpiCalculator for Romi {
     }
 }
 
+impl Ledger {
+    fn customer(&mut self, profile: String) -> &mut Customer {
+        self.customers.entry(profile.into_boxed_str()).or_default()
+    }
+}
+
 impl Accumulator for Ledger {
     fn add(&mut self, events: Vec<Event>) -> Result<(), PluginError> {
-        for event in events {
-            let profile = event.profile_id.clone();
+        for mut event in events {
+            let profile = std::mem::take(&mut event.profile_id);
             match event.name.as_str() {
                 "message_delivered" => {
                     self.sent += 1;
-                    self.treated.insert(profile);
+                    self.customer(profile).treated = true;
                 }
                 "message_rejected" | "message_failed" => self.sent += 1,
-                "control_assigned" => {
-                    self.control.insert(profile);
-                }
+                "control_assigned" => self.customer(profile).control = true,
                 name if self.config.conversion_events.iter().any(|n| n == name) => {
                     let revenue = event
                         .properties_json()?
                         .get(&self.config.revenue_property)
                         .and_then(|v| v.as_f64())
                         .unwrap_or(0.0);
-                    let entry = self.converted.entry(profile).or_default();
-                    entry.0 += 1;
-                    entry.1 += revenue;
+                    let entry = self.customer(profile);
+                    entry.converted = true;
+                    entry.revenue += revenue;
                 }
                 name if self.config.lead_events.iter().any(|n| n == name) => {
-                    self.leads.insert(profile);
+                    self.customer(profile).lead = true
                 }
                 _ => {}
             }
@@ -132,18 +163,19 @@ impl Accumulator for Ledger {
     fn finish(&mut self) -> Result<Vec<Metric>, PluginError> {
         let c = &self.config;
         let cost = c.fixed + c.per_message * self.sent as f64;
-        let group = |members: &HashSet<String>| {
-            let mut converters = 0.0;
-            let mut revenue = 0.0;
-            for member in members {
-                if let Some((_, r)) = self.converted.get(member) {
-                    converters += 1.0;
-                    revenue += r;
-                }
+        let (mut treated, mut control, mut leads) = (Group::default(), Group::default(), 0.0);
+        for customer in self.customers.values() {
+            if customer.treated {
+                treated.count(customer);
             }
-            (members.len() as f64, converters, revenue)
-        };
-        let (treated, treated_converters, treated_revenue) = group(&self.treated);
+            if customer.control {
+                control.count(customer);
+            }
+            if customer.lead {
+                leads += 1.0;
+            }
+        }
+        let Group { members: treated, converters: treated_converters, revenue: treated_revenue } = treated;
         let money = |name: &str, value: f64| {
             let mut m = metric(name, value, "currency", None);
             m.dimensions.push(("currency".into(), c.currency.clone()));
@@ -165,13 +197,14 @@ impl Accumulator for Ledger {
             metric("treated", treated, "count", None),
             metric("treated_converters", treated_converters, "count", None),
             money("revenue", treated_revenue),
-            per("cost_per_lead", cost, self.leads.len() as f64, "leads"),
+            per("cost_per_lead", cost, leads, "leads"),
             per("customer_acquisition_cost", cost, treated_converters, "treated converters"),
             ratio("roas", treated_revenue, cost, "cost"),
             ratio("roi", treated_revenue - cost, cost, "cost"),
         ];
-        if !self.control.is_empty() {
-            let (held_out, control_converters, control_revenue) = group(&self.control);
+        if control.members > 0.0 {
+            let Group { members: held_out, converters: control_converters, revenue: control_revenue } =
+                control;
             let treated_rate = if treated > 0.0 { treated_converters / treated } else { 0.0 };
             let control_rate = control_converters / held_out;
             let incremental_conversions = (treated_rate - control_rate) * treated;
