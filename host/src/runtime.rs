@@ -384,6 +384,10 @@ fn engine_config(config: &RuntimeConfig) -> Config {
         .total_tables(config.max_instances.saturating_mul(8))
         .max_memories_per_component(4)
         .max_memory_size(usize::try_from(config.limits.memory_bytes).unwrap_or(usize::MAX).max(1 << 16));
+    let keep_resident = usize::try_from(config.keep_resident_bytes).unwrap_or(usize::MAX);
+    pool.linear_memory_keep_resident(keep_resident)
+        .table_keep_resident(keep_resident)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     let mut wasm = Config::new();
     wasm.wasm_component_model(true)
         .consume_fuel(true)
