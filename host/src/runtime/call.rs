@@ -502,6 +502,8 @@ fn arm(store: &mut Store<Sandbox>, limits: &Limits, tick: std::time::Duration) {
     let sandbox = store.data_mut();
     sandbox.log_bytes = 0;
     sandbox.stopped_by = None;
+    sandbox.wait_budget_ns = u64::try_from(limits.deadline.as_nanos()).unwrap_or(u64::MAX);
+    sandbox.waited_ns = 0;
 }
 
 struct Settle<'s> {
@@ -574,6 +576,9 @@ fn classify_error(err: &wasmtime::Error, stopped_by: Option<HostStop>, limits: &
         }
         Some(HostStop::LogCap) => {
             return Failure::LogCapExceeded { cap_bytes: limits.log_bytes };
+        }
+        Some(HostStop::WaitPastDeadline) => {
+            return Failure::DeadlineExceeded { deadline: limits.deadline };
         }
         None => {}
     }
