@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use auth::Caller;
 pub use error::ApiError;
-pub use routes::{RouteSpec, table as routes};
+pub use routes::{RouteSpec, role_table, table as routes};
 
 use crate::engine::Engine;
 
@@ -32,11 +32,17 @@ pub struct ApiConfig {
     pub max_ingest_bytes: usize,
     /// The largest body of other JSON routes, in bytes.
     pub max_json_bytes: usize,
+    /// Caps on each ingested event.
+    pub events: crate::profile::EventLimits,
 }
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { max_ingest_bytes: 16 << 20, max_json_bytes: 1 << 20 }
+        ApiConfig {
+            max_ingest_bytes: 16 << 20,
+            max_json_bytes: 1 << 20,
+            events: crate::profile::EventLimits::default(),
+        }
     }
 }
 

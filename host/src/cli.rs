@@ -667,6 +667,10 @@ pub enum SecretCommand {
     Set {
         /// The secret's name.
         name: String,
+        /// A host the secret may be sent to (`api.sendgrid.com`, or `*.example.com`); repeat for
+        /// several. The host refuses to put the secret into a request to any other host.
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
     },
     /// List secret names (never values).
     List,
@@ -680,17 +684,18 @@ pub enum SecretCommand {
 pub fn secret(data: &Path, config: &ServeConfig, command: SecretCommand) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     match command {
-        SecretCommand::Set { name } => {
+        SecretCommand::Set { name, hosts } => {
+            let hosts = baton::check_secret_hosts(&hosts).map_err(|e| anyhow::anyhow!("--host: {e}"))?;
             let mut value = String::new();
             std::io::stdin().read_line(&mut value)?;
             let value = value.trim_end_matches(['\n', '\r']);
             if value.is_empty() {
                 bail!(
-                    "no value on standard input; pipe it in, for example `printf %s \"$KEY\" | baton secret set {name}`"
+                    "no value on standard input; pipe it in, for example `printf %s \"$KEY\" | baton secret set {name} --host api.example.com`"
                 );
             }
-            engine.storage().put_secret(&name, &SecretValue::new(value))?;
-            println!("secret {name} set");
+            engine.storage().put_secret(&name, &SecretValue::new(value), &hosts)?;
+            println!("secret {name} set for {}", hosts.join(", "));
             Ok(())
         }
         SecretCommand::List => print_json(&engine.storage().secret_names()?),
@@ -712,7 +717,8 @@ pub enum TokenCommand {
         /// A name for people.
         #[arg(long)]
         name: String,
-        /// admin, orchestrator, connector or viewer.
+        /// admin, orchestrator, analyst, developer, viewer or connector (a source's write key:
+        /// ingest only).
         #[arg(long)]
         role: String,
     },
@@ -729,13 +735,7 @@ pub fn token(data: &Path, config: &ServeConfig, command: TokenCommand) -> anyhow
     let engine = open(data, config)?;
     match command {
         TokenCommand::Create { name, role } => {
-            let role = match role.as_str() {
-                "admin" => Role::Admin,
-                "orchestrator" => Role::Orchestrator,
-                "connector" => Role::Connector,
-                "viewer" => Role::Viewer,
-                other => bail!("role `{other}`: use admin, orchestrator, connector or viewer"),
-            };
+            let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
             let (token, record) = engine.storage().create_token(&name, role, engine.now_ms())?;
             println!("{token}");
             eprintln!("token {} ({:?}) created; it is shown once", record.id, record.role);
@@ -851,14 +851,16 @@ pub fn kpi_remote(remote: &Remote, command: KpiCommand) -> anyhow::Result<()> {
 
 pub fn secret_remote(remote: &Remote, command: SecretCommand) -> anyhow::Result<()> {
     let value = match command {
-        SecretCommand::Set { name } => {
+        SecretCommand::Set { name, hosts } => {
+            let hosts = baton::check_secret_hosts(&hosts).map_err(|e| anyhow::anyhow!("--host: {e}"))?;
             let mut value = String::new();
             std::io::stdin().read_line(&mut value)?;
             let value = value.trim_end_matches(['\n', '\r']);
             if value.is_empty() {
                 bail!("no value on standard input; pipe it in");
             }
-            remote.put(&format!("/v1/secrets/{name}"), serde_json::json!({ "value": value }))?
+            remote
+                .put(&format!("/v1/secrets/{name}"), serde_json::json!({ "value": value, "hosts": hosts }))?
         }
         SecretCommand::List => remote.get("/v1/secrets")?,
         SecretCommand::Delete { name } => remote.delete(&format!("/v1/secrets/{name}"))?,

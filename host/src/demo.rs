@@ -57,7 +57,10 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
     let storage = Storage::open(dir)?;
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default(), storage.clone())?);
     let clock = Arc::new(FixedClock::at(NOW - HISTORY_DAYS * DAY));
-    let engine = Arc::new(Engine::new(storage, runtime, clock.clone(), EngineConfig::default())?);
+    // The demo's vendor is a stand-in on loopback, over plain HTTP: allowed for it alone.
+    let mut config = EngineConfig::default();
+    config.delivery.outbound = crate::engine::OutboundPolicy::local_stand_ins();
+    let engine = Arc::new(Engine::new(storage, runtime, clock.clone(), config)?);
     let store = engine.storage().clone();
 
     // Plugins and campaigns.
@@ -72,7 +75,7 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
     let funnel = install("kpi-funnel")?;
     let romi = install("kpi-romi")?;
     let attribution = install("kpi-attribution")?;
-    store.put_secret("VENDOR_KEY", &crate::store::SecretValue::new("demo-key"))?;
+    store.put_secret("VENDOR_KEY", &crate::store::SecretValue::new("demo-key"), &["127.0.0.1".into()])?;
     let grants = Grants { allowed_hosts: vec!["127.0.0.1".into()], secrets: vec!["VENDOR_KEY".into()] };
     let channel_config = |path: &str| {
         serde_json::json!({

@@ -9,7 +9,9 @@ mod campaigns;
 mod deliver;
 mod error;
 mod measure;
+mod outbound;
 mod pipeline;
+mod placeholders;
 mod policy;
 mod schedule;
 mod subject;
@@ -19,6 +21,7 @@ use std::sync::Arc;
 pub use audience::{Audience, Member};
 pub use deliver::{DeliveryConfig, DeliveryReport};
 pub use error::EngineError;
+pub use outbound::OutboundPolicy;
 pub use pipeline::RunReport;
 pub use policy::{Policies, QuietHours, RollingCap};
 pub use schedule::TickReport;
@@ -81,6 +84,7 @@ pub struct Engine {
     delivery: DeliveryConfig,
     policies: Policies,
     kpi_every_ms: Option<i64>,
+    keep_events_ms: Option<i64>,
     batch_workers: usize,
     courier: deliver::Courier,
     delivered: [std::sync::atomic::AtomicU64; 4],
@@ -105,6 +109,9 @@ pub struct EngineConfig {
     pub kpi_every_ms: Option<i64>,
     /// Threads that judge a batch audience in parallel (0: one per core).
     pub batch_workers: usize,
+    /// How long events are kept, in milliseconds; `tick` deletes older ones once an hour,
+    /// audited as the system (none: kept until erased).
+    pub keep_events_ms: Option<i64>,
 }
 
 impl Default for EngineConfig {
@@ -114,6 +121,7 @@ impl Default for EngineConfig {
             policies: Policies::default(),
             kpi_every_ms: Some(3_600_000),
             batch_workers: 0,
+            keep_events_ms: None,
         }
     }
 }
@@ -134,6 +142,9 @@ impl Engine {
         if config.kpi_every_ms.is_some_and(|ms| ms <= 0) {
             return Err(EngineError::InvalidPolicies(vec!["kpi_every_ms: must be more than 0".into()]));
         }
+        if config.keep_events_ms.is_some_and(|ms| ms <= 0) {
+            return Err(EngineError::InvalidPolicies(vec!["keep_events_ms: must be more than 0".into()]));
+        }
         let batch_workers = match config.batch_workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -145,6 +156,7 @@ impl Engine {
             delivery: config.delivery,
             policies: config.policies,
             kpi_every_ms: config.kpi_every_ms,
+            keep_events_ms: config.keep_events_ms,
             batch_workers,
             courier,
             delivered: Default::default(),

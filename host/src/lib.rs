@@ -18,14 +18,14 @@ mod serve;
 mod store;
 pub mod toolkit;
 
-pub use api::{ApiConfig, ApiError, AppState, Caller, RouteSpec, router, routes};
+pub use api::{ApiConfig, ApiError, AppState, Caller, RouteSpec, role_table, router, routes};
 pub use campaign::{
     Binding, Campaign, CampaignState, Experiment, Grants, MessageTemplate, Slot, Trigger, Variant,
 };
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use engine::{
     Audience, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError, FixedClock, Member,
-    Policies, QuietHours, RollingCap, RunReport, SystemClock, TickReport,
+    OutboundPolicy, Policies, QuietHours, RollingCap, RunReport, SystemClock, TickReport,
 };
 pub mod demo_scenario {
     //! The `baton demo` scenario.
@@ -35,8 +35,8 @@ pub use first_party::{FIRST_PARTY, first_party};
 pub use harness::{CaseResult, HarnessError, render as render_cases, run_fixtures};
 pub use plugin::{ContentHash, PluginKind, PluginRecord};
 pub use profile::{
-    Consent, ConsentState, Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId, Suppression,
-    SuppressionReason,
+    Consent, ConsentState, Event, EventLimits, Identity, IngestOutcome, NewEvent, Profile, ProfileId,
+    Suppression, SuppressionReason,
 };
 pub use runtime::contract;
 pub use runtime::{
@@ -46,5 +46,5 @@ pub use runtime::{
 pub use serve::{LoopConfig, ServeConfig, ServeError, open_engine, serve};
 pub use store::{
     AuditRecord, Erasure, ProfileExport, Role, SecretValue, SentTo, Storage, StorageConfig, StorageError,
-    TokenRecord,
+    TokenRecord, check_secret_hosts,
 };

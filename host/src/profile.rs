@@ -206,6 +206,94 @@ impl NewEvent {
     }
 }
 
+/// Caps on what one ingested event may hold, so that no source (and no one holding a write key)
+/// can store unbounded data or shift events far from the present. Each is refused per event with
+/// the cap's name; every one is configurable (`api.events` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EventLimits {
+    /// The longest event id, in bytes.
+    pub max_id_bytes: usize,
+    /// The longest event name, in bytes.
+    pub max_name_bytes: usize,
+    /// The longest user id or anonymous id, in bytes.
+    pub max_identity_bytes: usize,
+    /// The most bytes of properties (or identify traits), as JSON.
+    pub max_property_bytes: usize,
+    /// How far after the time of receipt a timestamp may be, in ms.
+    pub max_future_ms: i64,
+    /// How far before the time of receipt a timestamp may be, in ms; `None` accepts any past
+    /// (backfills of history are legitimate).
+    pub max_past_ms: Option<i64>,
+}
+
+impl Default for EventLimits {
+    fn default() -> Self {
+        EventLimits {
+            max_id_bytes: 256,
+            max_name_bytes: 256,
+            max_identity_bytes: 256,
+            max_property_bytes: 32 << 10,
+            max_future_ms: 24 * 3_600_000,
+            max_past_ms: None,
+        }
+    }
+}
+
+impl EventLimits {
+    /// Why `event`, received at `now`, breaks a cap, if it does.
+    pub fn problem(&self, event: &NewEvent, now: i64) -> Option<String> {
+        let too_long = |what: &str, len: usize, cap: usize, key: &str| {
+            (len > cap).then(|| format!("{what} is {len} bytes, over the cap of {cap} (`api.events.{key}`)"))
+        };
+        too_long("`id`", event.id.len(), self.max_id_bytes, "max_id_bytes")
+            .or_else(|| too_long("`name`", event.name.len(), self.max_name_bytes, "max_name_bytes"))
+            .or_else(|| {
+                let longest = [&event.user_id, &event.anonymous_id]
+                    .iter()
+                    .map(|id| id.as_deref().map_or(0, str::len))
+                    .max()
+                    .unwrap_or(0);
+                too_long("a user or anonymous id", longest, self.max_identity_bytes, "max_identity_bytes")
+            })
+            .or_else(|| self.properties_problem(&event.properties))
+            .or_else(|| {
+                let ahead = event.timestamp.saturating_sub(now);
+                (ahead > self.max_future_ms).then(|| {
+                    format!(
+                        "`timestamp` is {} s after the time of receipt, over the cap of {} s (`api.events.max_future_ms`)",
+                        ahead / 1_000,
+                        self.max_future_ms / 1_000
+                    )
+                })
+            })
+            .or_else(|| {
+                let behind = now.saturating_sub(event.timestamp);
+                self.max_past_ms.filter(|cap| behind > *cap).map(|cap| {
+                    format!(
+                        "`timestamp` is {} s before the time of receipt, over the cap of {} s (`api.events.max_past_ms`)",
+                        behind / 1_000,
+                        cap / 1_000
+                    )
+                })
+            })
+    }
+
+    /// Why a set of properties or traits is too large, if it is.
+    pub fn properties_problem(
+        &self,
+        properties: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<String> {
+        let bytes = serde_json::to_vec(properties).map_or(usize::MAX, |b| b.len());
+        (bytes > self.max_property_bytes).then(|| {
+            format!(
+                "properties are {bytes} bytes of JSON, over the cap of {} (`api.events.max_property_bytes`)",
+                self.max_property_bytes
+            )
+        })
+    }
+}
+
 /// What ingest did with one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]

@@ -137,10 +137,13 @@ async fn tick_loop(engine: Arc<Engine>, config: LoopConfig, mut stopped: watch::
             engine.tick()
         };
         match tokio::task::spawn_blocking(work).await {
-            Ok(Ok(report)) if !report.batch_runs.is_empty() || !report.kpis.is_empty() => {
+            Ok(Ok(report))
+                if !report.batch_runs.is_empty() || !report.kpis.is_empty() || report.purged_events > 0 =>
+            {
                 tracing::info!(
                     runs = report.batch_runs.len(),
                     kpis = report.kpis.len(),
+                    purged_events = report.purged_events,
                     "Scheduled work done."
                 );
             }

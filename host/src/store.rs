@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 pub use audit::AuditRecord;
 use commit::GroupCommit;
 pub use erasure::{Erasure, ProfileExport};
-pub use secrets::SecretValue;
+pub use secrets::{SecretValue, StoredSecret, check_secret_hosts};
 pub use sends::SentTo;
 pub use tokens::{Role, TokenRecord};
 
@@ -35,11 +35,21 @@ pub struct StorageConfig {
     /// sled's `cache_capacity`, in bytes. It counts the on-disk size of cached pages; resident
     /// memory runs several times higher (see sled issues #986, #1309), so the default is modest.
     pub cache_bytes: u64,
+    /// The file holding the key that encrypts secrets at rest. It must live outside the data
+    /// directory, so that a copy of the data reveals no secret. Default: beside the data
+    /// directory, named after it (`./baton-data` → `./baton-data.secret-key`), created with
+    /// owner-only permissions when the first secret is set.
+    pub secret_key_file: Option<std::path::PathBuf>,
+    /// Merge two profiles that each carry a user id when an identify, alias or event links them.
+    /// Off by default: a write-key holder could otherwise take over a victim's profile by
+    /// sending the victim's user id beside an id of their own. Refusals are audited
+    /// (`merge_refused`).
+    pub merge_known_users: bool,
 }
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { cache_bytes: 256 << 20 }
+        StorageConfig { cache_bytes: 256 << 20, secret_key_file: None, merge_known_users: false }
     }
 }
 
@@ -215,6 +225,10 @@ pub struct Storage {
     /// resolution) reads what earlier batches wrote. The slow part, the flush, is shared.
     writer: Arc<Mutex<()>>,
     commit: Arc<GroupCommit>,
+    /// The key secrets are encrypted with, kept outside the data directory.
+    keyring: Arc<secrets::Keyring>,
+    /// See [`StorageConfig::merge_known_users`].
+    merge_known_users: bool,
 }
 
 impl Storage {
@@ -246,16 +260,21 @@ impl Storage {
                 Err(err) => return Err(err.into()),
             }
         };
-        Self::from_db(db, &dir.display().to_string())
+        let keyring = secrets::Keyring::at(
+            settings.secret_key_file.clone().unwrap_or_else(|| secrets::default_key_file(dir)),
+        );
+        let mut storage = Self::from_db(db, &dir.display().to_string(), keyring)?;
+        storage.merge_known_users = settings.merge_known_users;
+        Ok(storage)
     }
 
     /// Opens a database that lives only as long as this value, for tests and dry runs.
     pub fn temporary() -> Result<Self, StorageError> {
         let db = sled::Config::new().temporary(true).flush_every_ms(None).open()?;
-        Self::from_db(db, "(temporary)")
+        Self::from_db(db, "(temporary)", secrets::Keyring::ephemeral())
     }
 
-    fn from_db(db: sled::Db, path: &str) -> Result<Self, StorageError> {
+    fn from_db(db: sled::Db, path: &str, keyring: secrets::Keyring) -> Result<Self, StorageError> {
         let trees = TreeId::ALL.iter().map(|t| db.open_tree(t.name())).collect::<Result<Vec<_>, _>>()?;
         let meta = &trees[TreeId::Meta as usize];
         match meta.get(b"schema_version")? {
@@ -277,6 +296,8 @@ impl Storage {
             commit: Arc::new(GroupCommit::new(db.clone())),
             trees: trees.into(),
             writer: Arc::new(Mutex::new(())),
+            keyring: Arc::new(keyring),
+            merge_known_users: false,
             db,
         })
     }

@@ -40,7 +40,7 @@ struct Server {
 impl Server {
     async fn start(prepare: impl FnOnce(&Engine)) -> Server {
         let dir = tempfile::tempdir().unwrap();
-        let config = ServeConfig::default();
+        let config = ServeConfig { engine: baton_tests::engine_config(), ..ServeConfig::default() };
         let engine = baton::open_engine(dir.path(), &config).unwrap();
         prepare(&engine);
         let (token, _) = engine.storage().create_token("bench", Role::Connector, 1).unwrap();

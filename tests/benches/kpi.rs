@@ -118,7 +118,7 @@ fn through_engine(stored: usize) {
     let storage = Storage::open(dir.path()).unwrap();
     let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
     let engine =
-        Engine::new(storage.clone(), runtime, Arc::new(FixedClock::at(NOW)), EngineConfig::default())
+        Engine::new(storage.clone(), runtime, Arc::new(FixedClock::at(NOW)), baton_tests::engine_config())
             .unwrap();
     engine.create_campaign(welcome_campaign()).unwrap();
     for (slot, name, config) in [

@@ -110,7 +110,7 @@ fn main() {
 
     let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
     let engine =
-        Engine::new(storage, runtime, Arc::new(FixedClock::at(NOW)), EngineConfig::default()).unwrap();
+        Engine::new(storage, runtime, Arc::new(FixedClock::at(NOW)), baton_tests::engine_config()).unwrap();
     let simple = engine.runtime().install(&baton_tests::fixture("seg-vip")).unwrap().hash();
     let conditions =
         engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap().hash();

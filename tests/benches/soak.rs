@@ -27,7 +27,7 @@ async fn main() {
     let mut args = std::env::args().skip(1).filter(|a| !a.starts_with("--"));
     let seconds: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(60);
     let clients: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
-    let mut serve = ServeConfig::default();
+    let mut serve = ServeConfig { engine: baton_tests::engine_config(), ..ServeConfig::default() };
     if let Some(cache_mib) = args.next().and_then(|a| a.parse::<u64>().ok()) {
         serve.storage.cache_bytes = cache_mib << 20;
     }

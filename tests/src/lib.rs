@@ -31,6 +31,20 @@ pub fn test_config() -> RuntimeConfig {
     RuntimeConfig { max_instances: 32, ..RuntimeConfig::default() }
 }
 
+/// Delivery settings for tests: defaults, except that vendor requests may go to the stand-ins
+/// the tests start on loopback over plain HTTP (production refuses both).
+pub fn delivery_config() -> baton::DeliveryConfig {
+    baton::DeliveryConfig {
+        outbound: baton::OutboundPolicy::local_stand_ins(),
+        ..baton::DeliveryConfig::default()
+    }
+}
+
+/// Engine settings for tests: defaults, with [`delivery_config`].
+pub fn engine_config() -> baton::EngineConfig {
+    baton::EngineConfig { delivery: delivery_config(), ..baton::EngineConfig::default() }
+}
+
 /// Installs a fixture, panicking with the install error if it fails.
 pub fn install(runtime: &Runtime, name: &str) -> Arc<LoadedPlugin> {
     runtime.install(&fixture(name)).unwrap_or_else(|e| panic!("install {name}: {e}"))
@@ -102,7 +116,7 @@ pub fn pending_send(
 
 /// An engine over a fresh sled store and runtime, with a clock the test controls.
 pub fn engine() -> (baton::Engine, Arc<baton::FixedClock>, tempfile::TempDir) {
-    engine_with(baton::EngineConfig::default())
+    engine_with(engine_config())
 }
 
 /// Like [`engine`], with these settings.
@@ -166,6 +180,7 @@ pub struct Vendor {
     /// Where it listens (`127.0.0.1:<port>`).
     pub addr: std::net::SocketAddr,
     delay_ms: Arc<std::sync::atomic::AtomicU64>,
+    echo: Arc<std::sync::atomic::AtomicBool>,
     received: Arc<std::sync::Mutex<Vec<Received>>>,
     script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, Vec<(String, String)>)>>>,
 }
@@ -177,18 +192,22 @@ impl Vendor {
         let script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, Vec<(String, String)>)>>> =
             Arc::default();
         let delay_ms: Arc<std::sync::atomic::AtomicU64> = Arc::default();
-        let (log, answers, delay) = (received.clone(), script.clone(), delay_ms.clone());
+        let echo: Arc<std::sync::atomic::AtomicBool> = Arc::default();
+        let (log, answers, delay, echoing) =
+            (received.clone(), script.clone(), delay_ms.clone(), echo.clone());
         let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-            let (log, answers, delay) = (log.clone(), answers.clone(), delay.clone());
+            let (log, answers, delay, echoing) =
+                (log.clone(), answers.clone(), delay.clone(), echoing.clone());
             async move {
                 let at = std::time::Instant::now();
                 let line = format!("{} {}", request.method(), request.uri().path());
-                let headers = request
+                let headers: Vec<(String, String)> = request
                     .headers()
                     .iter()
                     .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
                     .collect();
                 let body = axum::body::to_bytes(request.into_body(), 1 << 20).await.unwrap_or_default();
+                let echoed = headers.clone();
                 let n = {
                     let mut log = log.lock().unwrap();
                     log.push(Received {
@@ -210,8 +229,18 @@ impl Vendor {
                     .pop_front()
                     .unwrap_or_else(|| (202, vec![("x-message-id".into(), format!("m-{n}"))]));
                 let mut response = axum::response::Response::builder().status(status);
-                for (k, v) in headers {
+                for (k, v) in headers.iter() {
                     response = response.header(k, v);
+                }
+                if echoing.load(std::sync::atomic::Ordering::Relaxed) {
+                    // A careless vendor: repeats the request, credentials and all.
+                    let all = echoed.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; ");
+                    let receipt = echoed.iter().find(|(k, _)| k == "authorization").map(|(_, v)| v.clone());
+                    let response = axum::response::Response::builder()
+                        .status(status)
+                        .header("x-message-id", receipt.unwrap_or_default());
+                    let text = format!("you sent {all} with {}", String::from_utf8_lossy(&body));
+                    return response.body(axum::body::Body::from(text)).unwrap();
                 }
                 response.body(axum::body::Body::from("{}")).unwrap()
             }
@@ -219,7 +248,13 @@ impl Vendor {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Vendor { addr, delay_ms, received, script }
+        Vendor { addr, delay_ms, echo, received, script }
+    }
+
+    /// Makes every answer repeat the request it got: its headers (the credentials included) in
+    /// the body and the `authorization` header as the `x-message-id`, as a careless vendor might.
+    pub fn echo_requests(&self) {
+        self.echo.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Queues responses: each request takes the next one.

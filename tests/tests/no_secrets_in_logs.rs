@@ -60,7 +60,7 @@ async fn tokens_and_secrets_stay_out_of_logs_and_answers() {
     let set = client
         .put(format!("{base}/v1/secrets/ECHO_TOKEN"))
         .bearer_auth(&token)
-        .json(&serde_json::json!({"value": SECRET}))
+        .json(&serde_json::json!({"value": SECRET, "hosts": ["127.0.0.1"]}))
         .send()
         .await
         .unwrap();

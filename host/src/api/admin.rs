@@ -483,11 +483,12 @@ pub async fn list_secrets(State(state): State<AppState>) -> Answer {
     on_engine(&state, |e| Ok(e.storage().secret_names()?)).await
 }
 
-/// The body of a secret: the value, which is never returned.
+/// The body of a secret: the value, which is never returned, and the hosts it may be sent to.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRequest {
     value: String,
+    hosts: Vec<String>,
 }
 
 pub async fn set_secret(
@@ -503,10 +504,12 @@ pub async fn set_secret(
         ));
     }
     let request: SecretRequest = json_body(&state, body).await?;
+    let hosts = crate::store::check_secret_hosts(&request.hosts)
+        .map_err(|reason| ApiError::invalid("invalid_request", format!("secret `{name}` hosts: {reason}")))?;
     on_engine(&state, move |e| {
-        e.storage().put_secret(&name, &SecretValue::new(request.value))?;
-        audit(e, &caller, "secret_set", &name, serde_json::Value::Null)?;
-        Ok(serde_json::json!({ "name": name }))
+        e.storage().put_secret(&name, &SecretValue::new(request.value), &hosts)?;
+        audit(e, &caller, "secret_set", &name, serde_json::json!({ "hosts": hosts }))?;
+        Ok(serde_json::json!({ "name": name, "hosts": hosts }))
     })
     .await
 }

@@ -17,10 +17,13 @@ impl Caller {
             return Ok(());
         }
         Err(ApiError::forbidden(format!(
-            "token `{}` has role {:?}, which may not {what}; use a token with role {}",
+            "token `{}` has role {}, which may not {what}; use a token with role {}",
             self.0.name,
-            self.0.role,
-            roles.iter().map(|r| format!("{r:?}")).collect::<Vec<_>>().join(" or ")
+            self.0.role.name(),
+            std::iter::once(Role::Admin.name())
+                .chain(roles.iter().map(|r| r.name()))
+                .collect::<Vec<_>>()
+                .join(" or ")
         )))
     }
 

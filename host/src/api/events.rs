@@ -45,9 +45,19 @@ pub(super) async fn ingest_parsed(
     state: &AppState,
     parsed: Vec<Result<NewEvent, String>>,
 ) -> Result<IngestResponse, ApiError> {
-    let valid: Vec<NewEvent> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
     let engine = state.engine.clone();
     let now = engine.now_ms();
+    let limits = &state.config.events;
+    let parsed: Vec<Result<NewEvent, String>> = parsed
+        .into_iter()
+        .map(|item| {
+            item.and_then(|event| match limits.problem(&event, now) {
+                Some(problem) => Err(format!("event `{}`: {problem}", truncated(&event.id))),
+                None => Ok(event),
+            })
+        })
+        .collect();
+    let valid: Vec<NewEvent> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
     let outcomes = tokio::task::spawn_blocking(move || engine.ingest_live(&valid, now))
         .await
         .map_err(|e| ApiError::internal(&e))?;
@@ -81,6 +91,14 @@ pub(super) async fn ingest_parsed(
         rejected: count(|o| matches!(o, IngestOutcome::Rejected { .. })),
         results,
     })
+}
+
+/// An id for an error message: its first 64 characters.
+fn truncated(id: &str) -> String {
+    match id.char_indices().nth(64) {
+        Some((end, _)) => format!("{}...", &id[..end]),
+        None => id.to_owned(),
+    }
 }
 
 fn parse_ndjson(bytes: &[u8]) -> Vec<Result<NewEvent, String>> {

@@ -25,9 +25,20 @@ pub struct RouteSpec {
     handler: MethodRouter<AppState>,
 }
 
-const READ: &[Role] = &[Role::Viewer, Role::Orchestrator, Role::Connector];
+// Who may call what, besides admin. A write key ships inside apps, so it may only ingest;
+// reading personal data, editing campaigns and installing plugins are separate permissions.
+
+/// Campaigns, plugins, KPIs and metrics: no personal data.
+const READ: &[Role] = &[Role::Viewer, Role::Orchestrator, Role::Analyst, Role::Developer];
+/// Profiles, audience members, rendered messages, skips by profile.
+const PERSONAL: &[Role] = &[Role::Orchestrator, Role::Analyst];
+/// Campaigns, bindings, runs, replays, consent updates.
 const ORCHESTRATE: &[Role] = &[Role::Orchestrator];
-const CONNECT: &[Role] = &[Role::Connector];
+/// Installing, removing and re-enabling plugins.
+const DEVELOP: &[Role] = &[Role::Developer];
+/// Sending events: the write key's one permission.
+const INGEST: &[Role] = &[Role::Connector];
+/// Secrets, tokens, audit, erasure, export.
 const ADMIN: &[Role] = &[];
 
 fn spec(
@@ -49,15 +60,15 @@ pub fn table() -> Vec<RouteSpec> {
         spec(
             M::POST,
             "/v1/events",
-            Some(CONNECT),
+            Some(INGEST),
             "Ingest events (NDJSON or JSON array), per-event results.",
             post(events::ingest),
         ),
-        spec(M::POST, "/v1/batch", Some(CONNECT), "Segment-compatible batch.", post(segment::batch)),
+        spec(M::POST, "/v1/batch", Some(INGEST), "Segment-compatible batch.", post(segment::batch)),
         spec(
             M::POST,
             "/v1/{call}",
-            Some(CONNECT),
+            Some(INGEST),
             "Segment-compatible identify, track, page, screen, group, alias.",
             post(segment::single),
         ),
@@ -67,7 +78,7 @@ pub fn table() -> Vec<RouteSpec> {
         spec(
             M::POST,
             "/v1/plugins",
-            Some(CONNECT),
+            Some(DEVELOP),
             "Install a component (body: the .wasm bytes).",
             post(admin::install_plugin),
         ),
@@ -81,14 +92,14 @@ pub fn table() -> Vec<RouteSpec> {
         spec(
             M::POST,
             "/v1/plugins/{hash}/enable",
-            Some(CONNECT),
+            Some(DEVELOP),
             "Enable a quarantined plugin again.",
             post(admin::enable_plugin),
         ),
         spec(
             M::DELETE,
             "/v1/plugins/{hash}",
-            Some(CONNECT),
+            Some(DEVELOP),
             "Remove a plugin no binding pins.",
             delete(admin::remove_plugin),
         ),
@@ -138,7 +149,7 @@ pub fn table() -> Vec<RouteSpec> {
         spec(
             M::GET,
             "/v1/campaigns/{id}/preview",
-            Some(READ),
+            Some(PERSONAL),
             "Dry run: counts, skip reasons, variants, samples.",
             get(admin::preview),
         ),
@@ -160,15 +171,21 @@ pub fn table() -> Vec<RouteSpec> {
         spec(
             M::GET,
             "/v1/campaigns/{id}/skips",
-            Some(READ),
+            Some(PERSONAL),
             "Suppressed and delayed sends with reason codes.",
             get(admin::skips),
         ),
-        spec(M::GET, "/v1/campaigns/{id}/deliveries", Some(READ), "Finished sends.", get(admin::deliveries)),
+        spec(
+            M::GET,
+            "/v1/campaigns/{id}/deliveries",
+            Some(PERSONAL),
+            "Finished sends.",
+            get(admin::deliveries),
+        ),
         spec(
             M::GET,
             "/v1/campaigns/{id}/dead-letters",
-            Some(READ),
+            Some(PERSONAL),
             "Sends whose retries ran out.",
             get(admin::dead_letters),
         ),
@@ -182,11 +199,11 @@ pub fn table() -> Vec<RouteSpec> {
         spec(
             M::POST,
             "/v1/audiences",
-            Some(READ),
+            Some(PERSONAL),
             "How many would a segment rule reach? Count, sample, or every member as CSV/NDJSON.",
             post(admin::audience),
         ),
-        spec(M::GET, "/v1/profiles/{id}", Some(READ), "Show a profile.", get(admin::show_profile)),
+        spec(M::GET, "/v1/profiles/{id}", Some(PERSONAL), "Show a profile.", get(admin::show_profile)),
         spec(
             M::PATCH,
             "/v1/profiles/{id}",
@@ -234,6 +251,31 @@ pub fn table() -> Vec<RouteSpec> {
         spec(M::DELETE, "/v1/tokens/{id}", Some(ADMIN), "Revoke a token.", delete(admin::revoke_token)),
         spec(M::GET, "/v1/audit", Some(ADMIN), "The newest audit records.", get(admin::audit_log)),
     ]
+}
+
+/// The role table of RELIABILITY.md, rendered from the route table: one row per route, one
+/// column per role, `yes` where the role may call it. A test keeps the document equal to it.
+pub fn role_table() -> String {
+    let mut out = String::from("| route |");
+    for role in Role::ALL {
+        out.push_str(&format!(" {} |", role.name()));
+    }
+    out.push_str("\n|---|");
+    out.push_str(&"---|".repeat(Role::ALL.len()));
+    out.push('\n');
+    for route in table() {
+        out.push_str(&format!("| `{} {}` |", route.method, route.path));
+        for role in Role::ALL {
+            let cell = match route.roles {
+                None => "no token",
+                Some(roles) if role == Role::Admin || roles.contains(&role) => "yes",
+                Some(_) => "",
+            };
+            out.push_str(&format!(" {cell} |"));
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// Builds the router from the table, each route behind its role check.

@@ -129,6 +129,23 @@ async fn apply_identity(
 ) -> Result<IngestOutcome, ApiError> {
     let user = text(&message.user_id);
     let anonymous = text(&message.anonymous_id);
+    let limits = &state.config.events;
+    let longest = [&user, &anonymous, &text(&message.previous_id)]
+        .iter()
+        .map(|id| id.as_ref().map_or(0, String::len))
+        .max()
+        .unwrap_or(0);
+    if longest > limits.max_identity_bytes {
+        return Ok(IngestOutcome::Rejected {
+            reason: format!(
+                "message {index}: an id is {longest} bytes, over the cap of {} (`api.events.max_identity_bytes`)",
+                limits.max_identity_bytes
+            ),
+        });
+    }
+    if let Some(problem) = limits.properties_problem(&message.traits) {
+        return Ok(IngestOutcome::Rejected { reason: format!("message {index}: traits: {problem}") });
+    }
     let storage = state.engine.storage().clone();
     let outcome = match message.kind.as_deref() {
         Some("alias") => {
@@ -137,16 +154,32 @@ async fn apply_identity(
                     reason: format!("message {index}: alias needs `previousId` and `userId`"),
                 });
             };
-            tokio::task::spawn_blocking(move || {
+            let aliased = tokio::task::spawn_blocking(move || {
                 // The previous id is usually an anonymous id; it may be an earlier user id.
                 let anonymous = Identity::Anonymous(previous.clone());
                 let previous = match storage.profile_by_identity(&anonymous)? {
                     Some(_) => anonymous,
                     None => Identity::User(previous),
                 };
-                storage.alias(&previous, &user, now)
+                let survivor = storage.alias(&previous, &user, now)?;
+                // Two known users are not merged (see `storage.merge_known_users`): say so.
+                let merged = storage.profile_by_identity(&previous)?.is_none_or(|p| p.id == survivor);
+                let (Identity::User(previous) | Identity::Anonymous(previous)) = previous;
+                Ok::<_, crate::store::StorageError>(if merged {
+                    Ok(survivor)
+                } else {
+                    Err(format!(
+                        "message {index}: alias refused: `{previous}` and `{user}` are two known users, \
+                         which Baton does not merge (an operator may allow it with `storage.merge_known_users`)"
+                    ))
+                })
             })
             .await
+            .map_err(|e| ApiError::internal(&e))??;
+            return Ok(match aliased {
+                Ok(profile) => IngestOutcome::Stored { profile },
+                Err(reason) => IngestOutcome::Rejected { reason },
+            });
         }
         _ => {
             if user.is_none() && anonymous.is_none() {

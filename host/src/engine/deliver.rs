@@ -1,7 +1,10 @@
 //! Delivery: the outbox to the vendor and back. The channel adapter builds requests and judges
-//! responses; the host substitutes granted secrets, refuses hosts the binding does not grant,
-//! sends with a timeout under a per-vendor concurrency limit, and retries with exponential
-//! backoff and jitter, honouring `Retry-After`, until the attempts run out (dead letters).
+//! responses; the host substitutes granted secrets (only where the adapter marked them, only
+//! toward their hosts: see `placeholders`), refuses hosts the binding does not grant and
+//! addresses the outbound policy refuses (see `outbound`), sends with a timeout under a
+//! per-vendor concurrency limit, reads at most `response_body_cap` bytes of the answer, scrubs
+//! it of the credentials sent, and retries with exponential backoff and jitter, honouring
+//! `Retry-After`, until the attempts run out (dead letters).
 //!
 //! At-least-once toward the vendor: a send is claimed under a lease; if Baton dies mid-send the
 //! lease runs out and the send is tried again, under the same idempotency key.
@@ -14,6 +17,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
+use super::outbound::{AddressRefused, Outbound, OutboundPolicy};
+use super::placeholders::{Fence, Substitution, scrub};
 use super::{Engine, EngineError};
 use crate::campaign::{Grants, Slot};
 use crate::delivery::{PendingSend, SendOutcome};
@@ -42,6 +47,8 @@ pub struct DeliveryConfig {
     pub response_body_cap: usize,
     /// Sends in flight at once in continuous delivery (`baton serve`), across all vendors.
     pub max_in_flight: usize,
+    /// Where vendor requests may go: HTTPS to public addresses unless allowed otherwise.
+    pub outbound: OutboundPolicy,
 }
 
 impl Default for DeliveryConfig {
@@ -56,6 +63,7 @@ impl Default for DeliveryConfig {
             per_vendor_concurrency: 8,
             response_body_cap: 64 << 10,
             max_in_flight: 256,
+            outbound: OutboundPolicy::default(),
         }
     }
 }
@@ -78,6 +86,7 @@ pub struct DeliveryReport {
 /// The HTTP side of delivery: one client, and a semaphore per vendor host.
 pub(crate) struct Courier {
     client: reqwest::Client,
+    outbound: Outbound,
     vendors: Mutex<HashMap<String, Arc<Semaphore>>>,
 }
 
@@ -85,13 +94,19 @@ impl Courier {
     pub(crate) fn new(config: &DeliveryConfig) -> Result<Self, EngineError> {
         // Several crates may race to install a provider; whichever wins is ring-compatible.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        let outbound = Outbound::new(&config.outbound).map_err(|e| EngineError::InvalidPolicies(vec![e]))?;
         let client = reqwest::Client::builder()
+            // Every name is resolved through the outbound policy, so a vendor host that resolves
+            // to an internal address is refused at the moment of connecting.
+            .dns_resolver(outbound.resolver())
+            // The system's proxy settings would bypass that check.
+            .no_proxy()
             .timeout(Duration::from_millis(config.request_timeout_ms))
             // A redirect could carry substituted credentials to a host the binding never granted.
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| EngineError::Http(e.to_string()))?;
-        Ok(Courier { client, vendors: Mutex::new(HashMap::new()) })
+        Ok(Courier { client, outbound, vendors: Mutex::new(HashMap::new()) })
     }
 
     fn vendor(&self, host: &str, limit: usize) -> Arc<Semaphore> {
@@ -111,6 +126,8 @@ enum Attempt {
     /// Straight to the dead letters, where an operator can replay it: retrying now would only
     /// fail the same way.
     DeadLetter(String),
+    /// The send is gone from the outbox (its profile was erased): nothing to record.
+    Withdrawn,
 }
 
 impl Attempt {
@@ -170,6 +187,7 @@ impl Engine {
                     Fate::Rejected => report.rejected += 1,
                     Fate::Retried => report.retried += 1,
                     Fate::DeadLettered => report.dead_lettered += 1,
+                    Fate::Withdrawn => {}
                 },
                 Ok(Err(err)) => {
                     tracing::error!(error = %err, "Delivery could not record an outcome; the send stays leased and will be retried.");
@@ -226,6 +244,7 @@ impl Engine {
             Fate::Rejected => 1,
             Fate::Retried => 2,
             Fate::DeadLettered => 3,
+            Fate::Withdrawn => return,
         };
         self.delivered[index].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
@@ -237,6 +256,10 @@ impl Engine {
         let engine = self.clone();
         let attempts_after = send.attempts + 1;
         let (fate, action): (Fate, Box<dyn FnOnce() -> Result<bool, EngineError> + Send>) = match attempt {
+            Attempt::Withdrawn => {
+                tracing::info!(campaign = %send.campaign, "Send withdrawn: its profile was erased.");
+                (Fate::Withdrawn, Box::new(|| Ok(false)))
+            }
             Attempt::Delivered(receipt) => (
                 Fate::Delivered,
                 Box::new(move || {
@@ -307,7 +330,7 @@ impl Engine {
             let send = send.clone();
             blocking(move || Ok(engine.prepare(&send))).await
         };
-        let (plugin, invocation, grants, requests) = match prepared {
+        let (plugin, invocation, grants, requests, fence) = match prepared {
             Ok(Ok(prepared)) => prepared,
             Ok(Err(attempt)) => return attempt,
             Err(err) => {
@@ -316,16 +339,27 @@ impl Engine {
         };
         let mut receipt = None;
         for (index, request) in requests.into_iter().enumerate() {
-            let request = match self.authorize(request, &grants) {
-                Ok(request) => request,
+            // An erasure may have come while the adapter built the request: it removed the send,
+            // and the person is not messaged.
+            match self.storage.send_pending(&send.idempotency_key) {
+                Ok(true) => {}
+                Ok(false) => return Attempt::Withdrawn,
+                Err(err) => return Attempt::Retry { reason: err.to_string(), after_ms: None },
+            }
+            let (request, exposed) = match self.authorize(request, &grants, &fence) {
+                Ok(authorized) => authorized,
                 Err(reason) => return Attempt::Rejected(format!("request {index}: {reason}")),
             };
-            let response = match self.send(request).await {
+            let mut response = match self.send(request).await {
                 Ok(response) => response,
-                Err(reason) => {
+                Err(Unsent::Refused(reason)) => {
+                    return Attempt::Rejected(format!("request {index}: {reason}"));
+                }
+                Err(Unsent::Failed(reason)) => {
                     return Attempt::Retry { reason, after_ms: None };
                 }
             };
+            scrub(&mut response, &exposed);
             let retry_after = retry_after_header(&response);
             let status = response.status;
             let classified = {
@@ -369,7 +403,8 @@ impl Engine {
     fn prepare(
         &self,
         send: &PendingSend,
-    ) -> Result<(Arc<crate::runtime::LoadedPlugin>, Invocation, Grants, Vec<HttpRequest>), Attempt> {
+    ) -> Result<(Arc<crate::runtime::LoadedPlugin>, Invocation, Grants, Vec<HttpRequest>, Fence), Attempt>
+    {
         let plugin =
             self.runtime.plugin(&send.channel_plugin).map_err(|e| Attempt::Rejected(e.to_string()))?;
         // A quarantined adapter holds its sends back until it is enabled again; none is lost.
@@ -398,97 +433,70 @@ impl Engine {
             now: self.now(),
             seed: super::pipeline::hash64(&[&send.idempotency_key]),
         };
+        // Data reaches the adapter fenced: nothing in it can become a placeholder.
+        let fence = Fence::new().map_err(|reason| Attempt::Retry { reason, after_ms: None })?;
         let requests = self
             .runtime
             .call(&plugin)
-            .build(&invocation, &message)
+            .build(&invocation, &fence.seal_message(&message))
             .map_err(|e| Attempt::after_failed_call("build", &e))?
             .value;
-        Ok((plugin, invocation, grants, requests))
+        Ok((plugin, invocation, grants, requests, fence))
     }
 
-    /// Checks the host against the grants and substitutes granted secrets.
-    fn authorize(&self, mut request: HttpRequest, grants: &Grants) -> Result<HttpRequest, String> {
+    /// Checks the scheme, the host against the grants and the outbound policy, and substitutes
+    /// granted secrets scoped to that host. Returns the request as it will be sent and the
+    /// credentials that went into it.
+    fn authorize(
+        &self,
+        mut request: HttpRequest,
+        grants: &Grants,
+        fence: &Fence,
+    ) -> Result<(HttpRequest, Vec<String>), String> {
         let url = reqwest::Url::parse(&request.url).map_err(|e| format!("invalid URL: {e}"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("scheme `{}` is not allowed; use https", url.scheme()));
+        match url.scheme() {
+            "https" => {}
+            "http" if self.courier.outbound.allow_http => {}
+            "http" => {
+                return Err("plain http is not allowed; use https (an operator may allow http in \
+                            `engine.delivery.outbound.allow_http`)"
+                    .into());
+            }
+            other => return Err(format!("scheme `{other}` is not allowed; use https")),
         }
-        let host = url.host_str().unwrap_or_default();
-        if !grants.allowed_hosts.iter().any(|h| h == host) {
+        // Lowercased by the URL parser; an IPv6 literal comes without its brackets.
+        let host = match url.host_str() {
+            Some(host) => host.trim_start_matches('[').trim_end_matches(']').to_owned(),
+            None => return Err("the URL has no host".into()),
+        };
+        if !grants.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(&host)) {
             return Err(format!("host `{host}` is not granted to this binding"));
         }
-        if let Ok(body) = std::str::from_utf8(&request.body) {
-            if body.contains("{{secret:") {
-                request.body = self.substitute(body, grants)?.into_bytes();
+        // Literal addresses never reach the resolver, so they are checked here.
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            if let Some(reason) = self.courier.outbound.refuses(ip) {
+                return Err(reason);
             }
         }
-        for (_, value) in request.headers.iter_mut() {
-            *value = self.substitute(value, grants)?;
-            *value = encode_base64_placeholders(value)?;
-            *value = self.sign(value, &request.body, grants)?;
-        }
-        Ok(request)
+        let mut substitution = Substitution::new(&self.storage, grants, &host);
+        substitution.apply(&mut request, fence)?;
+        Ok((request, substitution.exposed))
     }
 
-    fn substitute(&self, text: &str, grants: &Grants) -> Result<String, String> {
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("{{secret:") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + "{{secret:".len()..];
-            let end = after.find("}}").ok_or("unterminated {{secret:...}} placeholder")?;
-            let name = &after[..end];
-            if !grants.secrets.iter().any(|s| s == name) {
-                return Err(format!("secret `{name}` is not granted to this binding"));
-            }
-            let value = self
-                .storage
-                .secret(name)
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("secret `{name}` is not set"))?;
-            out.push_str(value.expose());
-            rest = &after[end + 2..];
-        }
-        out.push_str(rest);
-        Ok(out)
-    }
-
-    /// Replaces `{{hmac-sha256:NAME}}` with the hex HMAC-SHA256 of the final body under the granted
-    /// secret NAME: the adapter asks for a signature without ever seeing the key.
-    fn sign(&self, text: &str, body: &[u8], grants: &Grants) -> Result<String, String> {
-        use hmac::{Hmac, Mac};
-        const PLACEHOLDER: &str = "{{hmac-sha256:";
-        let Some(start) = text.find(PLACEHOLDER) else { return Ok(text.to_owned()) };
-        let after = &text[start + PLACEHOLDER.len()..];
-        let end = after.find("}}").ok_or("unterminated {{hmac-sha256:...}} placeholder")?;
-        let name = &after[..end];
-        if !grants.secrets.iter().any(|s| s == name) {
-            return Err(format!("secret `{name}` is not granted to this binding"));
-        }
-        let key = self
-            .storage
-            .secret(name)
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("secret `{name}` is not set"))?;
-        let mut mac =
-            Hmac::<sha2::Sha256>::new_from_slice(key.expose().as_bytes()).map_err(|e| e.to_string())?;
-        mac.update(body);
-        let signature = hex::encode(mac.finalize().into_bytes());
-        Ok(format!("{}{signature}{}", &text[..start], &after[end + 2..]))
-    }
-
-    /// Sends one request. Errors never include the URL: query strings may carry secrets.
-    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, String> {
-        let url = reqwest::Url::parse(&request.url).map_err(|e| format!("invalid URL: {e}"))?;
+    /// Sends one request and reads at most `response_body_cap` bytes of the answer, while it
+    /// streams in. Errors never include the URL: query strings may carry secrets.
+    async fn send(&self, request: HttpRequest) -> Result<HttpResponse, Unsent> {
+        let url =
+            reqwest::Url::parse(&request.url).map_err(|e| Unsent::Refused(format!("invalid URL: {e}")))?;
         let host = url.host_str().unwrap_or_default().to_owned();
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
-            .map_err(|_| format!("invalid method `{}`", request.method))?;
+            .map_err(|_| Unsent::Refused(format!("invalid method `{}`", request.method)))?;
         let permit = self.courier.vendor(&host, self.delivery.per_vendor_concurrency).acquire_owned().await;
         let mut builder = self.courier.client.request(method, url).body(request.body);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
-        let response = builder.send().await.map_err(|e| transport_error(&host, &e))?;
+        let mut response = builder.send().await.map_err(|e| transport_error(&host, &e))?;
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -497,8 +505,15 @@ impl Engine {
                 (k.as_str().to_ascii_lowercase(), String::from_utf8_lossy(v.as_bytes()).into_owned())
             })
             .collect();
-        let mut body = response.bytes().await.map(|b| b.to_vec()).unwrap_or_default();
-        body.truncate(self.delivery.response_body_cap);
+        let cap = self.delivery.response_body_cap;
+        let mut body = Vec::new();
+        // A body that breaks off is judged on what arrived; the status is already known.
+        while let Ok(Some(chunk)) = response.chunk().await {
+            body.extend_from_slice(&chunk[..chunk.len().min(cap - body.len())]);
+            if body.len() >= cap {
+                break;
+            }
+        }
         drop(permit);
         Ok(HttpResponse { status, headers, body })
     }
@@ -509,6 +524,8 @@ enum Fate {
     Rejected,
     Retried,
     DeadLettered,
+    /// Removed by an erasure while in flight; counted nowhere.
+    Withdrawn,
 }
 
 /// The event a finished send leaves on the campaign's record, for KPIs (retries leave none).
@@ -517,7 +534,7 @@ fn outcome_event(send: &PendingSend, fate: &Fate, now: i64) -> Option<crate::pro
         Fate::Delivered => "message_delivered",
         Fate::Rejected => "message_rejected",
         Fate::DeadLettered => "message_failed",
-        Fate::Retried => return None,
+        Fate::Retried | Fate::Withdrawn => return None,
     };
     let mut properties = serde_json::Map::new();
     properties.insert("channel".into(), send.message.get("channel").cloned().unwrap_or_default());
@@ -533,25 +550,22 @@ fn outcome_event(send: &PendingSend, fate: &Fate, now: i64) -> Option<crate::pro
     })
 }
 
-/// Replaces `{{base64:TEXT}}` (after secret substitution) with TEXT in base64: HTTP Basic
-/// credentials built from a secret the adapter never sees.
-fn encode_base64_placeholders(text: &str) -> Result<String, String> {
-    use base64::Engine as _;
-    const PLACEHOLDER: &str = "{{base64:";
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find(PLACEHOLDER) {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + PLACEHOLDER.len()..];
-        let end = after.find("}}").ok_or("unterminated {{base64:...}} placeholder")?;
-        out.push_str(&base64::engine::general_purpose::STANDARD.encode(&after[..end]));
-        rest = &after[end + 2..];
-    }
-    out.push_str(rest);
-    Ok(out)
+/// Why a request did not reach the vendor.
+enum Unsent {
+    /// The host refused to send it; sending again would be refused again.
+    Refused(String),
+    /// It failed on the way; another attempt may succeed.
+    Failed(String),
 }
 
-fn transport_error(host: &str, err: &reqwest::Error) -> String {
+fn transport_error(host: &str, err: &reqwest::Error) -> Unsent {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(cause) = source {
+        if let Some(refused) = cause.downcast_ref::<AddressRefused>() {
+            return Unsent::Refused(refused.to_string());
+        }
+        source = cause.source();
+    }
     let what = if err.is_timeout() {
         "timed out"
     } else if err.is_connect() {
@@ -559,7 +573,7 @@ fn transport_error(host: &str, err: &reqwest::Error) -> String {
     } else {
         "failed in transport"
     };
-    format!("request to {host} {what}")
+    Unsent::Failed(format!("request to {host} {what}"))
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare from APIs and is ignored).
@@ -579,16 +593,4 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| EngineError::Http(format!("worker task failed: {e}")))?
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_are_encoded_after_secret_substitution() {
-        assert_eq!(encode_base64_placeholders("Basic {{base64:AC1:tok}}").unwrap(), "Basic QUMxOnRvaw==");
-        assert_eq!(encode_base64_placeholders("no placeholder").unwrap(), "no placeholder");
-        assert!(encode_base64_placeholders("Basic {{base64:open").is_err());
-    }
 }

@@ -67,6 +67,15 @@ struct Plugins {
     channel: (Arc<LoadedPlugin>, Binding),
 }
 
+impl Plugins {
+    /// The events the campaign's readers (segment rule and personalizer) declared they need.
+    fn event_scope(&self, now: i64) -> EventScope {
+        let mut readers = vec![self.segment.0.record()];
+        readers.extend(self.personalizer.as_ref().map(|(p, _)| p.record()));
+        EventScope::of(&readers, now)
+    }
+}
+
 /// Live runs write skips and sends; previews write nothing.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -94,11 +103,14 @@ impl Engine {
                 continue;
             }
             let plugins = self.plugins(campaign)?;
+            // Only the events the campaign's plugins declared: a profile with a long history
+            // (or one someone pumps events into) costs each trigger no more than they need.
+            let scope = plugins.event_scope(self.now());
             for event in matching {
                 let Some(profile) = self.storage.profile(event.profile)? else {
                     continue;
                 };
-                let history = self.storage.events_of(profile.id)?;
+                let history = scope.load(&self.storage, &profile)?;
                 let candidates = vec![(profile, history)];
                 self.judge(campaign, &plugins, candidates, Some(event), &event.id, Mode::Live, &mut report)?;
             }
@@ -221,9 +233,7 @@ impl Engine {
         mode: Mode,
     ) -> Result<RunReport, EngineError> {
         let plugins = self.plugins(campaign)?;
-        let mut readers = vec![plugins.segment.0.record()];
-        readers.extend(plugins.personalizer.as_ref().map(|(p, _)| p.record()));
-        let scope = EventScope::of(&readers, self.now());
+        let scope = plugins.event_scope(self.now());
         let parts = self.in_parallel(&scope, |batch| {
             let mut report = RunReport::default();
             self.judge(campaign, &plugins, batch, None, run, mode, &mut report)?;

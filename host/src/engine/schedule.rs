@@ -1,4 +1,5 @@
-//! Scheduled work: batch campaigns with an interval, and periodic KPI snapshots. `tick` runs
+//! Scheduled work: batch campaigns with an interval, periodic KPI snapshots, and the retention
+//! purge of events older than `keep_events_ms`. `tick` runs
 //! whatever is due; `baton serve` calls it on a timer. Each job's schedule slot is recorded, and a
 //! batch run's id is derived from its slot, so a tick retried after a crash sends nobody twice.
 
@@ -16,13 +17,26 @@ pub struct TickReport {
     pub batch_runs: BTreeMap<String, RunReport>,
     /// Campaigns whose KPIs were recomputed.
     pub kpis: Vec<String>,
+    /// Events deleted by the retention purge.
+    pub purged_events: usize,
 }
+
+/// How often the retention purge runs when retention is configured.
+const RETENTION_EVERY_MS: i64 = 3_600_000;
 
 impl Engine {
     /// Runs the scheduled batch campaigns and KPI computations that are due now.
     pub fn tick(&self) -> Result<TickReport, EngineError> {
         let now = self.now();
         let mut report = TickReport::default();
+        if let Some(keep) = self.keep_events_ms {
+            let slot = now / RETENTION_EVERY_MS;
+            if self.storage.schedule_slot("retention")?.is_none_or(|last| last < slot) {
+                report.purged_events =
+                    self.storage.purge_events_before(now.saturating_sub(keep), "system", now)?;
+                self.storage.set_schedule_slot("retention", slot)?;
+            }
+        }
         for campaign in self.storage.campaigns()? {
             if campaign.state == CampaignState::Active {
                 if let Trigger::Batch { every_ms: Some(every) } = campaign.trigger {

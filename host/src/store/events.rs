@@ -371,8 +371,24 @@ fn resolve(
         };
         found.push(owner);
     }
-    let survivor = match found.iter().flatten().next() {
-        Some(id) => *id,
+    // A profile that already belongs to another known user never becomes this user's: a
+    // write-key holder could otherwise take over a victim's profile (and its messages) by
+    // sending the victim's user id with an anonymous id of their own.
+    let user = identities.iter().find_map(|i| match i {
+        Identity::User(id) => Some(id.as_str()),
+        Identity::Anonymous(_) => None,
+    });
+    let first = found.iter().flatten().next().copied();
+    let first = match (first, user) {
+        (Some(owner), Some(user))
+            if !storage.merge_known_users && belongs_to_other_user(writes, owner, user)? =>
+        {
+            None
+        }
+        (first, _) => first,
+    };
+    let survivor = match first {
+        Some(id) => id,
         None => {
             let id = ProfileId(storage.db.generate_id()? + 1);
             let profile = Profile {
@@ -392,6 +408,28 @@ fn resolve(
     for (identity, owner) in identities.into_iter().zip(found) {
         match owner {
             Some(owner) if owner == survivor => {}
+            Some(other)
+                if !storage.merge_known_users
+                    && knows_user(writes, other)?
+                    && knows_user(writes, survivor)? =>
+            {
+                // Two known customers are not merged silently: the identity stays where it is,
+                // and the refusal is on the audit log for a person to judge.
+                tracing::warn!(profile = %other, into = %survivor, "Merge of two known users refused.");
+                storage.plan_audit(
+                    writes,
+                    &super::AuditRecord {
+                        at: now,
+                        actor: "system".into(),
+                        action: "merge_refused".into(),
+                        target: other.to_string(),
+                        detail: serde_json::json!({
+                            "into": survivor.to_string(),
+                            "reason": "both profiles carry a user id; set `storage.merge_known_users` to merge them"
+                        }),
+                    },
+                )?;
+            }
             Some(other) => merge(writes, other, survivor, now)?,
             None => {
                 let mut profile = load_profile(writes, survivor)?;
@@ -403,6 +441,19 @@ fn resolve(
         }
     }
     Ok(survivor)
+}
+
+/// Whether profile `id` carries a user id.
+fn knows_user(writes: &WriteSet<'_>, id: ProfileId) -> Result<bool, StorageError> {
+    Ok(load_profile(writes, id)?.identities.iter().any(|i| matches!(i, Identity::User(_))))
+}
+
+/// Whether profile `id` carries a user id other than `user`.
+fn belongs_to_other_user(writes: &WriteSet<'_>, id: ProfileId, user: &str) -> Result<bool, StorageError> {
+    Ok(load_profile(writes, id)?
+        .identities
+        .iter()
+        .any(|i| matches!(i, Identity::User(other) if other != user)))
 }
 
 /// Merges profile `from` into `into`: identities, attributes and consents the survivor lacks,

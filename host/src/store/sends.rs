@@ -60,7 +60,7 @@ pub struct SentTo {
 
 impl Storage {
     /// Accepts sends into the outbox, durably. Returns, per send, whether it was accepted (`false`:
-    /// its idempotency key was seen before, so it is not sent again).
+    /// its idempotency key was seen before, so it is not sent again, or its profile was erased).
     pub fn enqueue(&self, sends: &[(PendingSend, SentTo)]) -> Result<Vec<bool>, StorageError> {
         let accepted = {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
@@ -68,7 +68,9 @@ impl Storage {
             let mut accepted = Vec::with_capacity(sends.len());
             for (send, sent_to) in sends {
                 let key = send.idempotency_key.as_bytes();
-                if writes.contains(TreeId::SendKeys, key)? {
+                // A profile erased while the pipeline judged it is not messaged: erasure holds
+                // the same lock, so it comes wholly before or wholly after this check.
+                if writes.contains(TreeId::SendKeys, key)? || self.profile(send.profile)?.is_none() {
                     accepted.push(false);
                     continue;
                 }
@@ -87,6 +89,12 @@ impl Storage {
             self.commit.wait_durable()?;
         }
         Ok(accepted)
+    }
+
+    /// Whether a send is still waiting to go out. An erasure removes the sends of the profile it
+    /// erases, in flight or not, so delivery asks this right before each request leaves.
+    pub fn send_pending(&self, idempotency_key: &str) -> Result<bool, StorageError> {
+        Ok(self.pending(&WriteSet::new(self), idempotency_key)?.is_some())
     }
 
     /// Claims up to `limit` sends due at `now`, leasing them for `lease_ms`: they are not due

@@ -6,18 +6,57 @@ use sha2::{Digest, Sha256};
 use super::writes::WriteSet;
 use super::{Storage, StorageError, TreeId, decode, encode};
 
-/// What a token may do.
+/// What a token may do: each role's routes are listed in the API's route table, and in the
+/// role table of RELIABILITY.md. Admin may do everything; the others only their part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
-    /// Everything.
+    /// Everything: secrets, tokens, the audit log, erasure and export, and all the rest.
     Admin,
-    /// Campaigns and bindings, and reading.
+    /// Campaigns, bindings, runs, replays and consent updates; reads campaign results,
+    /// including the personal data in them.
     Orchestrator,
-    /// Ingest and plugin install, and reading.
-    Connector,
-    /// Reading only.
+    /// Reads everything but secrets and tokens, personal data included (profiles, audience
+    /// members, deliveries); changes nothing.
+    Analyst,
+    /// Installs, removes and re-enables plugins; reads plugins and campaigns, never personal
+    /// data, campaigns' settings or secrets.
+    Developer,
+    /// Reads campaigns, plugins, KPIs and metrics; no personal data.
     Viewer,
+    /// The write key of a source (it ships inside web and mobile apps): ingest only.
+    Connector,
+}
+
+impl Role {
+    /// Every role, most powerful first.
+    pub const ALL: [Role; 6] =
+        [Role::Admin, Role::Orchestrator, Role::Analyst, Role::Developer, Role::Viewer, Role::Connector];
+
+    /// The role's name as the API and the CLI spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Orchestrator => "orchestrator",
+            Role::Analyst => "analyst",
+            Role::Developer => "developer",
+            Role::Viewer => "viewer",
+            Role::Connector => "connector",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Role::ALL.into_iter().find(|r| r.name() == text).ok_or_else(|| {
+            format!(
+                "role `{text}`: use {}",
+                Role::ALL.iter().map(|r| r.name()).collect::<Vec<_>>().join(", ")
+            )
+        })
+    }
 }
 
 /// A token as stored: never the token itself.

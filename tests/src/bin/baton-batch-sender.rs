@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use baton::{Engine, EngineConfig, Runtime, RuntimeConfig, Storage, SystemClock};
+use baton::{Engine, Runtime, RuntimeConfig, Storage, SystemClock};
 
 #[tokio::main]
 async fn main() {
@@ -12,7 +12,7 @@ async fn main() {
     let config = RuntimeConfig { max_instances: 32, ..RuntimeConfig::default() };
     let runtime = Arc::new(Runtime::new(config, storage.clone()).expect("runtime"));
     let engine = Arc::new(
-        Engine::new(storage, runtime, Arc::new(SystemClock), EngineConfig::default()).expect("engine"),
+        Engine::new(storage, runtime, Arc::new(SystemClock), baton_tests::engine_config()).expect("engine"),
     );
     while engine.storage().outbox_len() > 0 {
         let report = engine.deliver_due().await.expect("deliver");

@@ -159,7 +159,9 @@ async fn an_admin_runs_a_campaign_end_to_end_over_the_api() {
     assert_eq!((status, computed.as_array().map(Vec::len)), (200, Some(0)));
 
     // Secrets are write-only; tokens are shown once.
-    let (status, _) = api.put("/v1/secrets/ECHO_TOKEN", serde_json::json!({"value": "s3cret"})).await;
+    let (status, _) = api
+        .put("/v1/secrets/ECHO_TOKEN", serde_json::json!({"value": "s3cret", "hosts": ["127.0.0.1"]}))
+        .await;
     assert_eq!(status, 200);
     let (_, names) = api.get("/v1/secrets").await;
     assert_eq!(names, serde_json::json!(["ECHO_TOKEN"]));
@@ -232,7 +234,7 @@ async fn an_admin_runs_a_campaign_end_to_end_over_the_api() {
 async fn an_analyst_counts_an_audience_without_a_campaign() {
     let (engine, _clock, _dir) = engine();
     let engine = Arc::new(engine);
-    let (token, _) = engine.storage().create_token("analyst", Role::Viewer, 1).unwrap();
+    let (token, _) = engine.storage().create_token("analyst", Role::Analyst, 1).unwrap();
     let plugin = engine.runtime().install(&fixture("seg-vip")).unwrap().hash().to_string();
     let channel = engine.runtime().install(&fixture("chan-echo")).unwrap().hash().to_string();
     for i in 0..30 {
@@ -311,10 +313,12 @@ async fn plugins_can_be_shown_unbound_and_removed_and_campaigns_updated() {
     assert_eq!(code(&api.get(&format!("/v1/plugins/{hash}")).await.1), "plugin_not_found");
     assert_eq!(code(&api.delete(&format!("/v1/plugins/{hash}")).await.1), "plugin_not_found");
 
-    api.put("/v1/secrets/API_KEY", serde_json::json!({"value": "k"})).await;
+    api.put("/v1/secrets/API_KEY", serde_json::json!({"value": "k", "hosts": ["api.example.com"]})).await;
     assert_eq!(api.delete("/v1/secrets/API_KEY").await.0, 200);
     assert_eq!(code(&api.delete("/v1/secrets/API_KEY").await.1), "secret_not_found");
-    let (status, body) = api.put("/v1/secrets/bad name", serde_json::json!({"value": "k"})).await;
+    let (status, body) = api
+        .put("/v1/secrets/bad name", serde_json::json!({"value": "k", "hosts": ["api.example.com"]}))
+        .await;
     assert_eq!((status, code(&body)), (422, "invalid_request"));
 }
 

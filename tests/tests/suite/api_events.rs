@@ -43,7 +43,7 @@ async fn health_is_open_and_everything_else_needs_a_token_of_the_right_role() {
         (
             403,
             "forbidden".into(),
-            "token `dashboards` has role Viewer, which may not call POST /v1/events; use a token with role Connector".into()
+            "token `dashboards` has role viewer, which may not call POST /v1/events; use a token with role admin or connector".into()
         )
     );
     let revoked_id = engine.storage().tokens().unwrap()[0].id.clone();

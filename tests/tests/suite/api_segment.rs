@@ -63,7 +63,7 @@ async fn single_calls_alias_and_errors() {
             .await
             .unwrap();
     assert_eq!(tracked.status().as_u16(), 200);
-    post("/v1/track", serde_json::json!({"messageId": "t2", "userId": "old-id", "event": "Login"}))
+    post("/v1/track", serde_json::json!({"messageId": "t2", "anonymousId": "old-id", "event": "Login"}))
         .await
         .unwrap();
     let aliased: serde_json::Value =
@@ -74,9 +74,24 @@ async fn single_calls_alias_and_errors() {
             .await
             .unwrap();
     assert_eq!(aliased["stored"], 1);
-    let profile = engine.storage().profile_by_identity(&Identity::User("old-id".into())).unwrap().unwrap();
+    let profile =
+        engine.storage().profile_by_identity(&Identity::Anonymous("old-id".into())).unwrap().unwrap();
     assert_eq!(profile.identities.len(), 2);
     assert_eq!(engine.storage().events_of(profile.id).unwrap().len(), 2);
+    // Two known users are not merged by a write-key holder: the alias is refused, with why.
+    post("/v1/track", serde_json::json!({"messageId": "t3", "userId": "someone-else", "event": "Login"}))
+        .await
+        .unwrap();
+    let refused: serde_json::Value =
+        post("/v1/alias", serde_json::json!({"previousId": "someone-else", "userId": "1001"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(refused["rejected"], 1);
+    let reason = refused["results"][0]["reason"].as_str().unwrap();
+    assert!(reason.contains("alias refused: `someone-else` and `1001` are two known users"), "{reason}");
 
     let missing_id: serde_json::Value = post("/v1/track", serde_json::json!({"userId": "x", "event": "E"}))
         .await

@@ -36,7 +36,41 @@ fn tokens_plugins_and_events_on_a_data_directory() {
     assert!(out.trim().starts_with("bt_") && out.trim().len() == 67, "{out}");
     let (ok, _, err) = baton(&data, &["token", "create", "--name", "x", "--role", "king"]);
     assert!(!ok);
-    assert!(err.contains("role `king`: use admin, orchestrator, connector or viewer"), "{err}");
+    assert!(
+        err.contains("role `king`: use admin, orchestrator, analyst, developer, viewer, connector"),
+        "{err}"
+    );
+
+    // A secret is set with the hosts it may go to, from standard input, sealed at rest with a key
+    // kept beside the data directory, not in it.
+    let set_secret = |args: &[&str], value: &str| {
+        use std::io::Write;
+        let mut child = std::process::Command::new(baton_tests::baton_bin())
+            .args(["--data", data.to_str().unwrap(), "secret", "set"])
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(value.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, err) = set_secret(&["SENDGRID_API_KEY"], "SG.cli-secret-value");
+    assert!(!ok && err.contains("--host"), "{err}");
+    let (ok, _, err) =
+        set_secret(&["SENDGRID_API_KEY", "--host", "https://api.sendgrid.com"], "SG.cli-secret-value");
+    assert!(!ok && err.contains("is not a host name"), "{err}");
+    let (ok, out, err) =
+        set_secret(&["SENDGRID_API_KEY", "--host", "api.sendgrid.com"], "SG.cli-secret-value");
+    assert!(ok, "{err}");
+    assert_eq!(out, "secret SENDGRID_API_KEY set for api.sendgrid.com\n");
+    assert!(dir.path().join("data.secret-key").exists(), "the key lives beside the data directory");
 
     let component = std::path::PathBuf::from(env!("BATON_FIXTURES_DIR")).join("seg_vip.wasm");
     let (ok, out, err) = baton(&data, &["plugin", "install", component.to_str().unwrap()]);

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use baton::{EngineConfig, FixedClock, NewEvent, Runtime, Storage};
+use baton::{FixedClock, NewEvent, Runtime, Storage};
 use baton_tests::{activate, customer, echo_grants, test_config, welcome_campaign};
 
 fn signed_up(id: &str) -> NewEvent {
@@ -21,8 +21,13 @@ fn signed_up(id: &str) -> NewEvent {
 fn open(dir: &std::path::Path) -> baton::Engine {
     let storage = Storage::open(dir).unwrap();
     let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
-    baton::Engine::new(storage, runtime, Arc::new(FixedClock::at(1_750_000_000_000)), EngineConfig::default())
-        .unwrap()
+    baton::Engine::new(
+        storage,
+        runtime,
+        Arc::new(FixedClock::at(1_750_000_000_000)),
+        baton_tests::engine_config(),
+    )
+    .unwrap()
 }
 
 #[test]

@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton::{Engine, EngineConfig, FixedClock, Runtime, SendOutcome, Storage, Trigger};
+use baton::{Engine, FixedClock, Runtime, SendOutcome, Storage, Trigger};
 use baton_tests::{Vendor, activate, customer, echo_grants, test_config, welcome_campaign};
 
 const AUDIENCE: usize = 120;
@@ -23,12 +23,16 @@ async fn a_batch_send_killed_midway_delivers_every_member_once_per_key_after_res
         let storage = Storage::open(dir.path()).unwrap();
         let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
         let engine =
-            Engine::new(storage, runtime, Arc::new(FixedClock::at(now)), EngineConfig::default()).unwrap();
+            Engine::new(storage, runtime, Arc::new(FixedClock::at(now)), baton_tests::engine_config())
+                .unwrap();
         let mut campaign = welcome_campaign();
         campaign.id = "winback".into();
         campaign.trigger = Trigger::Batch { every_ms: None };
         activate(&engine, campaign, serde_json::json!({}), false, &vendor.url("/send"), echo_grants());
-        engine.storage().put_secret("ECHO_TOKEN", &baton::SecretValue::new("t")).unwrap();
+        engine
+            .storage()
+            .put_secret("ECHO_TOKEN", &baton::SecretValue::new("t"), &["127.0.0.1".into()])
+            .unwrap();
         for i in 0..AUDIENCE {
             customer(
                 &engine,
@@ -66,10 +70,11 @@ async fn a_batch_send_killed_midway_delivers_every_member_once_per_key_after_res
     let storage = Storage::open(dir.path()).unwrap();
     let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
     let clock = Arc::new(FixedClock::at(now + 10 * 60_000));
-    let engine = Arc::new(Engine::new(storage, runtime, clock.clone(), EngineConfig::default()).unwrap());
+    let engine =
+        Arc::new(Engine::new(storage, runtime, clock.clone(), baton_tests::engine_config()).unwrap());
     // On a busy machine an adapter call can pass its deadline; such sends are retried with
     // backoff, so each round moves the clock past the longest backoff.
-    let max_backoff = EngineConfig::default().delivery.max_backoff_ms;
+    let max_backoff = baton_tests::engine_config().delivery.max_backoff_ms;
     for round in 1..=20 {
         if engine.storage().outbox_len() == 0 {
             break;

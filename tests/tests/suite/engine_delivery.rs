@@ -22,7 +22,10 @@ async fn setup(grants: Grants, delivery: baton::DeliveryConfig) -> Setup {
     let engine = Arc::new(engine);
     let url = vendor.url("/send");
     activate(&engine, welcome_campaign(), serde_json::json!({}), false, &url, grants);
-    engine.storage().put_secret("ECHO_TOKEN", &SecretValue::new("s3cret-token")).unwrap();
+    engine
+        .storage()
+        .put_secret("ECHO_TOKEN", &SecretValue::new("s3cret-token"), &["127.0.0.1".into()])
+        .unwrap();
     customer(&engine, "ada", serde_json::json!({"email": "ada@example.com", "tier": "vip"}), true);
     Setup { engine, clock, vendor, _dir: dir }
 }
@@ -48,7 +51,7 @@ fn trigger(engine: &Engine, id: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_triggered_campaign_delivers_with_the_secret_substituted_by_the_host() {
-    let s = setup(granted(), baton::DeliveryConfig::default()).await;
+    let s = setup(granted(), baton_tests::delivery_config()).await;
     trigger(&s.engine, "evt-1");
     let report = s.engine.deliver_due().await.unwrap();
     assert_eq!((report.claimed, report.delivered), (1, 1));
@@ -76,7 +79,7 @@ async fn a_triggered_campaign_delivers_with_the_secret_substituted_by_the_host()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_429_with_retry_after_is_honoured() {
-    let s = setup(granted(), baton::DeliveryConfig::default()).await;
+    let s = setup(granted(), baton_tests::delivery_config()).await;
     s.vendor.answer(&[(429, &[("retry-after", "7")])]);
     trigger(&s.engine, "evt-1");
     let report = s.engine.deliver_due().await.unwrap();
@@ -95,7 +98,8 @@ async fn a_429_with_retry_after_is_honoured() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_vendor_down_for_a_while_leads_to_retries_then_dead_letters_and_replay_delivers() {
-    let config = baton::DeliveryConfig { max_attempts: 3, base_backoff_ms: 1_000, ..Default::default() };
+    let config =
+        baton::DeliveryConfig { max_attempts: 3, base_backoff_ms: 1_000, ..baton_tests::delivery_config() };
     let s = setup(granted(), config).await;
     s.vendor.answer(&[(503, &[]), (503, &[]), (503, &[])]);
     trigger(&s.engine, "evt-1");
@@ -132,8 +136,11 @@ async fn a_vendor_down_for_a_while_leads_to_retries_then_dead_letters_and_replay
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hosts_and_secrets_not_granted_are_refused_before_anything_is_sent() {
     // The binding grants the host but not the secret the adapter refers to.
-    let s =
-        setup(Grants { allowed_hosts: vec!["127.0.0.1".into()], secrets: vec![] }, Default::default()).await;
+    let s = setup(
+        Grants { allowed_hosts: vec!["127.0.0.1".into()], secrets: vec![] },
+        baton_tests::delivery_config(),
+    )
+    .await;
     trigger(&s.engine, "evt-1");
     assert_eq!(s.engine.deliver_due().await.unwrap().rejected, 1);
     assert!(s.vendor.received().is_empty());
@@ -146,7 +153,7 @@ async fn hosts_and_secrets_not_granted_are_refused_before_anything_is_sent() {
     );
 
     // Revoking the host grant takes effect on sends already queued.
-    let s = setup(granted(), Default::default()).await;
+    let s = setup(granted(), baton_tests::delivery_config()).await;
     trigger(&s.engine, "evt-2");
     let binding = s.engine.storage().binding("welcome", &Slot::Channel).unwrap().unwrap();
     let revoked = Grants { allowed_hosts: vec![], secrets: vec!["ECHO_TOKEN".into()] };
@@ -162,7 +169,7 @@ async fn hosts_and_secrets_not_granted_are_refused_before_anything_is_sent() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deliveries_and_response_events_are_measured_by_the_bound_kpi_calculators() {
-    let s = setup(granted(), Default::default()).await;
+    let s = setup(granted(), baton_tests::delivery_config()).await;
     let kpi = s.engine.runtime().install(&baton_tests::fixture("kpi-count")).unwrap().hash();
     s.engine
         .bind("welcome", Slot::Kpi("counts".into()), kpi, serde_json::json!({}), Grants::default())
@@ -214,7 +221,7 @@ fn misbehaving_channel(channel_config: serde_json::Value) -> (Arc<Engine>, tempf
     let config = baton::RuntimeConfig { limits, ..baton_tests::test_config() };
     let runtime = Arc::new(baton::Runtime::new(config, storage.clone()).unwrap());
     let clock = Arc::new(baton::FixedClock::at(NOW));
-    let engine = Arc::new(Engine::new(storage, runtime, clock, baton::EngineConfig::default()).unwrap());
+    let engine = Arc::new(Engine::new(storage, runtime, clock, baton_tests::engine_config()).unwrap());
     let segment = engine.runtime().install(&baton_tests::fixture("seg-vip")).unwrap().hash();
     let channel = engine.runtime().install(&baton_tests::fixture("bad-chan-any")).unwrap().hash();
     engine.create_campaign(welcome_campaign()).unwrap();

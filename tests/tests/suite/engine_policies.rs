@@ -14,7 +14,7 @@ fn ts(text: &str) -> i64 {
 }
 
 fn policies(edit: impl FnOnce(&mut Policies)) -> EngineConfig {
-    let mut config = EngineConfig::default();
+    let mut config = baton_tests::engine_config();
     edit(&mut config.policies);
     config
 }

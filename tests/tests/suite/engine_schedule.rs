@@ -8,7 +8,7 @@ const HOUR: i64 = 3_600_000;
 
 #[test]
 fn scheduled_batches_and_kpis_run_once_per_slot() {
-    let config = EngineConfig { kpi_every_ms: Some(HOUR), batch_workers: 2, ..EngineConfig::default() };
+    let config = EngineConfig { kpi_every_ms: Some(HOUR), batch_workers: 2, ..baton_tests::engine_config() };
     let (engine, clock, _dir) = engine_with(config);
     let mut campaign = welcome_campaign();
     campaign.id = "digest".into();

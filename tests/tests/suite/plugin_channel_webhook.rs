@@ -30,8 +30,8 @@ async fn the_host_signs_the_webhook_body_with_a_secret_the_plugin_never_sees() {
     };
     engine.bind("welcome", Slot::Channel, webhook, config, grants).unwrap();
     engine.transition("welcome", baton::CampaignState::Active).unwrap();
-    engine.storage().put_secret("HOOK_KEY", &SecretValue::new("key-123")).unwrap();
-    engine.storage().put_secret("SIGNING", &SecretValue::new("signing-key")).unwrap();
+    engine.storage().put_secret("HOOK_KEY", &SecretValue::new("key-123"), &["127.0.0.1".into()]).unwrap();
+    engine.storage().put_secret("SIGNING", &SecretValue::new("signing-key"), &["127.0.0.1".into()]).unwrap();
     let ada = customer(&engine, "ada", serde_json::json!({"tier": "vip"}), false);
     // Webhooks are transactional-style here: consent for the webhook channel.
     engine

@@ -63,9 +63,8 @@ async fn quarantine_is_visible_and_liftable_through_the_api() {
     let storage = Storage::open(dir.path()).unwrap();
     let runtime = Arc::new(Runtime::new(config(), storage.clone()).unwrap());
     let clock = Arc::new(baton::FixedClock::at(1));
-    let engine = Arc::new(
-        baton::Engine::new(storage, runtime.clone(), clock, baton::EngineConfig::default()).unwrap(),
-    );
+    let engine =
+        Arc::new(baton::Engine::new(storage, runtime.clone(), clock, baton_tests::engine_config()).unwrap());
     let plugin = runtime.install(&fixture("bad-trap")).unwrap();
     // Plugin calls block (a trapping Rust guest writes its panic through WASI): off the executor.
     let (calling, failing) = (runtime.clone(), plugin.clone());

@@ -119,15 +119,28 @@ fn identifying_an_anonymous_visitor_stitches_their_history() {
 }
 
 #[test]
-fn alias_merges_a_previous_id_into_a_user() {
+fn alias_of_two_known_users_merges_only_where_the_operator_allows_it() {
+    let two_users = |storage: &Storage| {
+        storage
+            .ingest(
+                &[event("a", Some("old-id"), None, "page", 1), event("b", Some("new-id"), None, "page", 2)],
+                1,
+            )
+            .unwrap();
+        storage.alias(&Identity::User("old-id".into()), "new-id", 3).unwrap()
+    };
+    // By default two known users stay two profiles, and the refusal is audited.
     let storage = Storage::temporary().unwrap();
-    storage
-        .ingest(
-            &[event("a", Some("old-id"), None, "page", 1), event("b", Some("new-id"), None, "page", 2)],
-            1,
-        )
-        .unwrap();
-    let survivor = storage.alias(&Identity::User("old-id".into()), "new-id", 3).unwrap();
+    let survivor = two_users(&storage);
+    let old = storage.profile_by_identity(&Identity::User("old-id".into())).unwrap().unwrap().id;
+    assert_ne!(old, survivor);
+    assert_eq!(names(&storage.events_of(survivor).unwrap()), vec!["b"]);
+    assert!(storage.audit_log(5).unwrap().iter().any(|r| r.action == "merge_refused" && r.actor == "system"));
+    // An operator who trusts every source to identify users merges them.
+    let dir = tempfile::tempdir().unwrap();
+    let settings = baton::StorageConfig { merge_known_users: true, ..baton::StorageConfig::default() };
+    let storage = Storage::open_with(dir.path(), &settings).unwrap();
+    let survivor = two_users(&storage);
     assert_eq!(storage.profile_by_identity(&Identity::User("old-id".into())).unwrap().unwrap().id, survivor);
     assert_eq!(names(&storage.events_of(survivor).unwrap()), vec!["a", "b"]);
 }

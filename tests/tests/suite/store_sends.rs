@@ -10,9 +10,19 @@ use baton_tests::pending_send;
 const P1: ProfileId = ProfileId(1);
 const P2: ProfileId = ProfileId(2);
 
+/// A store holding the profiles `P1` and `P2`: the outbox takes sends for existing profiles only
+/// (an erased one is never messaged).
+fn store_with_two_profiles() -> Storage {
+    let storage = Storage::temporary().unwrap();
+    let first = storage.identify(Some("p1"), None, &serde_json::Map::new(), 1).unwrap();
+    let second = storage.identify(Some("p2"), None, &serde_json::Map::new(), 1).unwrap();
+    assert_eq!((first, second), (P1, P2));
+    storage
+}
+
 #[test]
 fn an_idempotency_key_is_accepted_once_ever() {
-    let storage = Storage::temporary().unwrap();
+    let storage = store_with_two_profiles();
     let first = storage
         .enqueue(&[pending_send("welcome", P1, "signup", 100), pending_send("welcome", P1, "signup", 100)])
         .unwrap();
@@ -33,7 +43,7 @@ fn an_idempotency_key_is_accepted_once_ever() {
 
 #[test]
 fn claims_take_due_sends_in_order_and_lease_them() {
-    let storage = Storage::temporary().unwrap();
+    let storage = store_with_two_profiles();
     storage
         .enqueue(&[
             pending_send("c", P1, "late", 300),
@@ -54,7 +64,7 @@ fn claims_take_due_sends_in_order_and_lease_them() {
 
 #[test]
 fn retries_then_dead_letters_then_replay() {
-    let storage = Storage::temporary().unwrap();
+    let storage = store_with_two_profiles();
     storage.enqueue(&[pending_send("promo", P1, "run-1", 0)]).unwrap();
     let key = "promo:pr_0000000000000001:run-1";
     assert!(storage.retry_send(key, 5_000, "vendor answered 503").unwrap());
@@ -93,7 +103,7 @@ fn retries_then_dead_letters_then_replay() {
 
 #[test]
 fn send_history_per_profile_serves_frequency_caps() {
-    let storage = Storage::temporary().unwrap();
+    let storage = store_with_two_profiles();
     storage
         .enqueue(&[
             pending_send("a", P1, "1", 1_000),

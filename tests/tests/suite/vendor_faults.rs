@@ -7,10 +7,10 @@ use baton::{DeliveryConfig, EngineConfig, NewEvent, SecretValue};
 use baton_tests::{Vendor, activate, customer, echo_grants, engine_with, welcome_campaign};
 
 async fn one_send(url: &str, delivery: DeliveryConfig) -> Arc<baton::Engine> {
-    let (engine, _clock, dir) = engine_with(EngineConfig { delivery, ..EngineConfig::default() });
+    let (engine, _clock, dir) = engine_with(EngineConfig { delivery, ..baton_tests::engine_config() });
     std::mem::forget(dir); // The store outlives this helper; the OS cleans the temp dir.
     activate(&engine, welcome_campaign(), serde_json::json!({}), false, url, echo_grants());
-    engine.storage().put_secret("ECHO_TOKEN", &SecretValue::new("t")).unwrap();
+    engine.storage().put_secret("ECHO_TOKEN", &SecretValue::new("t"), &["127.0.0.1".into()]).unwrap();
     customer(&engine, "ada", serde_json::json!({"email": "ada@example.com", "tier": "vip"}), true);
     let event = NewEvent {
         id: "e1".into(),
@@ -31,7 +31,7 @@ async fn a_vendor_that_times_out_is_retried() {
     let vendor = Vendor::start().await;
     vendor.set_delay_ms(2_000);
     let url = vendor.url("/send");
-    let config = DeliveryConfig { request_timeout_ms: 200, ..DeliveryConfig::default() };
+    let config = DeliveryConfig { request_timeout_ms: 200, ..baton_tests::delivery_config() };
     let engine = tokio::task::spawn_blocking(move || {
         tokio::runtime::Handle::current().block_on(one_send(&url, config))
     })
@@ -55,7 +55,7 @@ async fn a_vendor_that_drops_connections_is_retried() {
     });
     let url = format!("http://{addr}/send");
     let engine = tokio::task::spawn_blocking(move || {
-        tokio::runtime::Handle::current().block_on(one_send(&url, DeliveryConfig::default()))
+        tokio::runtime::Handle::current().block_on(one_send(&url, baton_tests::delivery_config()))
     })
     .await
     .unwrap();

@@ -26,7 +26,7 @@ async fn a_slow_vendor_holds_only_its_own_sends() {
     nudge.id = "nudge".into();
     nudge.trigger = Trigger::Event { event: "browsed".into(), filter: Default::default() };
     activate(&engine, nudge, serde_json::json!({}), false, &fast.url("/send"), echo_grants());
-    engine.storage().put_secret("ECHO_TOKEN", &SecretValue::new("t")).unwrap();
+    engine.storage().put_secret("ECHO_TOKEN", &SecretValue::new("t"), &["127.0.0.1".into()]).unwrap();
     customer(&engine, "ada", serde_json::json!({"email": "ada@example.com", "tier": "vip"}), true);
     let engine = Arc::new(engine);
 
