@@ -681,28 +681,37 @@ pub enum SecretCommand {
     },
 }
 
+/// Who acts from the local CLI, for the audit log: the operating-system user.
+fn local_actor() -> String {
+    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
+}
+
+/// A secret's value from the first line of standard input (never from the command line, where
+/// the shell history and `ps` would keep it).
+fn secret_from_stdin(name: &str) -> anyhow::Result<String> {
+    let mut value = String::new();
+    std::io::stdin().read_line(&mut value)?;
+    let value = value.trim_end_matches(['\n', '\r']);
+    if value.is_empty() {
+        bail!(
+            "no value on standard input; pipe it in, for example `printf %s \"$KEY\" | baton secret set {name} --host api.example.com`"
+        );
+    }
+    Ok(value.to_owned())
+}
+
 pub fn secret(data: &Path, config: &ServeConfig, command: SecretCommand) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     match command {
         SecretCommand::Set { name, hosts } => {
-            let hosts = baton::check_secret_hosts(&hosts).map_err(|e| anyhow::anyhow!("--host: {e}"))?;
-            let mut value = String::new();
-            std::io::stdin().read_line(&mut value)?;
-            let value = value.trim_end_matches(['\n', '\r']);
-            if value.is_empty() {
-                bail!(
-                    "no value on standard input; pipe it in, for example `printf %s \"$KEY\" | baton secret set {name} --host api.example.com`"
-                );
-            }
-            engine.storage().put_secret(&name, &SecretValue::new(value), &hosts)?;
+            let value = secret_from_stdin(&name)?;
+            let hosts = engine.set_secret(&local_actor(), &name, &SecretValue::new(value), &hosts)?;
             println!("secret {name} set for {}", hosts.join(", "));
             Ok(())
         }
         SecretCommand::List => print_json(&engine.storage().secret_names()?),
         SecretCommand::Delete { name } => {
-            if !engine.storage().delete_secret(&name)? {
-                bail!("secret `{name}` is not set");
-            }
+            engine.delete_secret(&local_actor(), &name)?;
             println!("secret {name} deleted");
             Ok(())
         }
@@ -736,16 +745,14 @@ pub fn token(data: &Path, config: &ServeConfig, command: TokenCommand) -> anyhow
     match command {
         TokenCommand::Create { name, role } => {
             let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-            let (token, record) = engine.storage().create_token(&name, role, engine.now_ms())?;
+            let (token, record) = engine.create_token(&local_actor(), &name, role)?;
             println!("{token}");
             eprintln!("token {} ({:?}) created; it is shown once", record.id, record.role);
             Ok(())
         }
         TokenCommand::List => print_json(&engine.storage().tokens()?),
         TokenCommand::Revoke { id } => {
-            if !engine.storage().revoke_token(&id, engine.now_ms())? {
-                bail!("no live token has id `{id}`");
-            }
+            engine.revoke_token(&local_actor(), &id)?;
             println!("revoked {id}");
             Ok(())
         }
@@ -852,13 +859,7 @@ pub fn kpi_remote(remote: &Remote, command: KpiCommand) -> anyhow::Result<()> {
 pub fn secret_remote(remote: &Remote, command: SecretCommand) -> anyhow::Result<()> {
     let value = match command {
         SecretCommand::Set { name, hosts } => {
-            let hosts = baton::check_secret_hosts(&hosts).map_err(|e| anyhow::anyhow!("--host: {e}"))?;
-            let mut value = String::new();
-            std::io::stdin().read_line(&mut value)?;
-            let value = value.trim_end_matches(['\n', '\r']);
-            if value.is_empty() {
-                bail!("no value on standard input; pipe it in");
-            }
+            let value = secret_from_stdin(&name)?;
             remote
                 .put(&format!("/v1/secrets/{name}"), serde_json::json!({ "value": value, "hosts": hosts }))?
         }

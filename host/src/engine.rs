@@ -4,6 +4,7 @@
 //!
 //! Depends on: domain types, `store`, `runtime`. Never on the API layer.
 
+mod access;
 mod audience;
 mod campaigns;
 mod deliver;

@@ -22,9 +22,11 @@ struct Cli {
     /// The data directory (an embedded sled store).
     #[arg(long, global = true, env = "BATON_DATA", default_value = "baton-data")]
     data: PathBuf,
-    /// A TOML config file (runtime limits, engine policies, API limits, loops).
-    #[arg(long, global = true, env = "BATON_CONFIG")]
-    config: Option<PathBuf>,
+    /// A TOML config file (storage, runtime limits, engine policies, API limits, loops). Named
+    /// `--config-file` so that it never collides with a command's own `--config` (a binding's
+    /// JSON config).
+    #[arg(long = "config-file", global = true, env = "BATON_CONFIG")]
+    config_file: Option<PathBuf>,
     /// Talk to the server at this URL through its API instead of opening the data directory.
     #[arg(long, global = true, env = "BATON_SERVER")]
     server: Option<String>,
@@ -108,7 +110,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Token(command) => cli::token_remote(&remote, command),
         };
     }
-    let config = cli::load_config(cli.config.as_deref())?;
+    let config = cli::load_config(cli.config_file.as_deref())?;
     match cli.command {
         Command::Serve { addr } => cli::serve(&cli.data, &addr, config),
         Command::Demo { dir, profiles, seed } => cli::demo(dir, profiles, seed),

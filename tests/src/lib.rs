@@ -181,6 +181,7 @@ pub struct Vendor {
     pub addr: std::net::SocketAddr,
     delay_ms: Arc<std::sync::atomic::AtomicU64>,
     echo: Arc<std::sync::atomic::AtomicBool>,
+    gate: Arc<tokio::sync::watch::Sender<bool>>,
     received: Arc<std::sync::Mutex<Vec<Received>>>,
     script: Arc<std::sync::Mutex<std::collections::VecDeque<(u16, Vec<(String, String)>)>>>,
 }
@@ -193,11 +194,12 @@ impl Vendor {
             Arc::default();
         let delay_ms: Arc<std::sync::atomic::AtomicU64> = Arc::default();
         let echo: Arc<std::sync::atomic::AtomicBool> = Arc::default();
-        let (log, answers, delay, echoing) =
-            (received.clone(), script.clone(), delay_ms.clone(), echo.clone());
+        let gate = Arc::new(tokio::sync::watch::Sender::new(true));
+        let (log, answers, delay, echoing, open) =
+            (received.clone(), script.clone(), delay_ms.clone(), echo.clone(), gate.clone());
         let app = axum::Router::new().fallback(move |request: axum::extract::Request| {
-            let (log, answers, delay, echoing) =
-                (log.clone(), answers.clone(), delay.clone(), echoing.clone());
+            let (log, answers, delay, echoing, open) =
+                (log.clone(), answers.clone(), delay.clone(), echoing.clone(), open.clone());
             async move {
                 let at = std::time::Instant::now();
                 let line = format!("{} {}", request.method(), request.uri().path());
@@ -218,7 +220,8 @@ impl Vendor {
                     });
                     log.len()
                 };
-                // Recorded on arrival; a slow vendor is slow to answer.
+                // Recorded on arrival; a held vendor answers when released, a slow one late.
+                let _ = open.subscribe().wait_for(|open| *open).await;
                 let pause = delay.load(std::sync::atomic::Ordering::Relaxed);
                 if pause > 0 {
                     tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
@@ -248,7 +251,17 @@ impl Vendor {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Vendor { addr, delay_ms, echo, received, script }
+        Vendor { addr, delay_ms, echo, gate, received, script }
+    }
+
+    /// Holds every answer (requests are still recorded on arrival) until [`Vendor::release`].
+    pub fn hold(&self) {
+        self.gate.send_replace(false);
+    }
+
+    /// Answers the held requests, and the next ones at once.
+    pub fn release(&self) {
+        self.gate.send_replace(true);
     }
 
     /// Makes every answer repeat the request it got: its headers (the credentials included) in

@@ -497,18 +497,9 @@ pub async fn set_secret(
     Path(name): Path<String>,
     body: Body,
 ) -> Answer {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-        return Err(ApiError::invalid(
-            "invalid_request",
-            format!("secret name `{name}`: use letters, digits and `_`"),
-        ));
-    }
     let request: SecretRequest = json_body(&state, body).await?;
-    let hosts = crate::store::check_secret_hosts(&request.hosts)
-        .map_err(|reason| ApiError::invalid("invalid_request", format!("secret `{name}` hosts: {reason}")))?;
     on_engine(&state, move |e| {
-        e.storage().put_secret(&name, &SecretValue::new(request.value), &hosts)?;
-        audit(e, &caller, "secret_set", &name, serde_json::json!({ "hosts": hosts }))?;
+        let hosts = e.set_secret(&caller.actor(), &name, &SecretValue::new(request.value), &request.hosts)?;
         Ok(serde_json::json!({ "name": name, "hosts": hosts }))
     })
     .await
@@ -520,10 +511,7 @@ pub async fn delete_secret(
     Path(name): Path<String>,
 ) -> Answer {
     on_engine(&state, move |e| {
-        if !e.storage().delete_secret(&name)? {
-            return Err(ApiError::not_found("secret_not_found", format!("secret `{name}` is not set")));
-        }
-        audit(e, &caller, "secret_deleted", &name, serde_json::Value::Null)?;
+        e.delete_secret(&caller.actor(), &name)?;
         Ok(serde_json::json!({ "deleted": name }))
     })
     .await
@@ -547,18 +535,8 @@ pub async fn create_token(
     body: Body,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let request: TokenRequest = json_body(&state, body).await?;
-    if request.name.trim().is_empty() {
-        return Err(ApiError::invalid("invalid_request", "name: must not be empty"));
-    }
     let answer = on_engine(&state, move |e| {
-        let (token, record) = e.storage().create_token(&request.name, request.role, e.now_ms())?;
-        audit(
-            e,
-            &caller,
-            "token_created",
-            &record.id,
-            serde_json::json!({ "name": record.name, "role": record.role }),
-        )?;
+        let (token, record) = e.create_token(&caller.actor(), &request.name, request.role)?;
         Ok(serde_json::json!({ "token": token, "record": record, "note": "shown once; store it now" }))
     })
     .await?;
@@ -571,10 +549,7 @@ pub async fn revoke_token(
     Path(id): Path<String>,
 ) -> Answer {
     on_engine(&state, move |e| {
-        if !e.storage().revoke_token(&id, e.now_ms())? {
-            return Err(ApiError::not_found("token_not_found", format!("no live token has id `{id}`")));
-        }
-        audit(e, &caller, "token_revoked", &id, serde_json::Value::Null)?;
+        e.revoke_token(&caller.actor(), &id)?;
         Ok(serde_json::json!({ "revoked": id }))
     })
     .await

@@ -112,6 +112,9 @@ impl From<EngineError> for ApiError {
             EngineError::InvalidConfig { .. } => ApiError::invalid("invalid_binding_config", message),
             EngineError::UndeclaredGrant { .. } => ApiError::invalid("undeclared_grant", message),
             EngineError::Plugin(_) => ApiError::invalid("plugin_failed", message),
+            EngineError::InvalidRequest(_) => ApiError::invalid("invalid_request", message),
+            EngineError::SecretNotFound(_) => ApiError::not_found("secret_not_found", message),
+            EngineError::TokenNotFound(_) => ApiError::not_found("token_not_found", message),
             EngineError::InvalidPolicies(_)
             | EngineError::Http(_)
             | EngineError::Storage(_)

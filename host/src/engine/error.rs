@@ -79,6 +79,15 @@ pub enum EngineError {
         /// The host or secret name.
         name: String,
     },
+    /// A request to change secrets or tokens is invalid: a bad name or host scope.
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// No secret has this name.
+    #[error("secret `{0}` is not set")]
+    SecretNotFound(String),
+    /// No live token has this id.
+    #[error("no live token has id `{0}`")]
+    TokenNotFound(String),
     /// The pacing policies are invalid.
     #[error("policies are invalid: {}", .0.join("; "))]
     InvalidPolicies(Vec<String>),

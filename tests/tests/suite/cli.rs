@@ -71,6 +71,17 @@ fn tokens_plugins_and_events_on_a_data_directory() {
     assert!(ok, "{err}");
     assert_eq!(out, "secret SENDGRID_API_KEY set for api.sendgrid.com\n");
     assert!(dir.path().join("data.secret-key").exists(), "the key lives beside the data directory");
+    {
+        // Audited as the API audits it: the same action, target and detail; the actor is the
+        // operating-system user.
+        let storage = baton::Storage::open(&data).unwrap();
+        let log = storage.audit_log(10).unwrap();
+        let set = log.iter().find(|r| r.action == "secret_set").expect("the secret change is audited");
+        assert_eq!(set.target, "SENDGRID_API_KEY");
+        assert_eq!(set.detail, serde_json::json!({"hosts": ["api.sendgrid.com"]}));
+        assert!(set.actor.starts_with("cli:"), "{}", set.actor);
+        assert!(log.iter().any(|r| r.action == "token_created" && r.detail["role"] == "admin"));
+    }
 
     let component = std::path::PathBuf::from(env!("BATON_FIXTURES_DIR")).join("seg_vip.wasm");
     let (ok, out, err) = baton(&data, &["plugin", "install", component.to_str().unwrap()]);
@@ -211,4 +222,123 @@ fn plugin_test_runs_fixture_cases_and_reports_costs() {
         "{out}"
     );
     assert!(out.contains("0 passed, 1 failed") && err.contains("some cases failed"), "{out}{err}");
+}
+
+/// Splits one shell command line the way `sh` would for the commands the docs show: words,
+/// single and double quotes, and `$(cat FILE)` (read relative to the repository root).
+fn shell_words(line: &str, root: &std::path::Path) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                word.extend(chars.by_ref().take_while(|c| *c != '\''));
+            }
+            '"' => {
+                in_word = true;
+                let quoted: String = chars.by_ref().take_while(|c| *c != '"').collect();
+                match quoted.strip_prefix("$(cat ").and_then(|q| q.strip_suffix(')')) {
+                    Some(file) => word.push_str(&std::fs::read_to_string(root.join(file)).unwrap()),
+                    None => word.push_str(&quoted),
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    words
+}
+
+/// The walkthrough in examples/README.md, command by command as written: the server it starts,
+/// the token and hashes it says to note, the files it reads. Only the port (any free one) and the
+/// noted values are filled in.
+#[test]
+fn the_examples_readme_walkthrough_runs_as_written() {
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let readme = std::fs::read_to_string(root.join("examples/README.md")).unwrap();
+    let block = readme.split("```sh\n").nth(1).unwrap().split("```").next().unwrap();
+    let commands: Vec<String> = block
+        .replace("\\\n", " ")
+        .lines()
+        .map(|line| line.split(" #").next().unwrap().trim().to_owned())
+        .filter(|line| !line.is_empty())
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let (mut token, mut server_url, mut hashes) = (String::new(), String::new(), Vec::<String>::new());
+    let mut server = None;
+    let mut bound = 0;
+    for command in &commands {
+        let mut words = shell_words(command, &root);
+        if words[0] == "export" {
+            for pair in &words[1..] {
+                let (name, _) = pair.split_once('=').unwrap();
+                assert!(["BATON_SERVER", "BATON_TOKEN"].contains(&name), "{command}");
+            }
+            continue;
+        }
+        assert_eq!(words[0], "baton", "{command}");
+        if words.last().map(String::as_str) == Some("&") {
+            // The server, in the background, on a free port.
+            words.pop();
+            let mut child = Command::new(baton_bin())
+                .current_dir(dir.path())
+                .args(&words[1..])
+                .args(["--addr", "127.0.0.1:0"])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let mut first_line = String::new();
+            BufReader::new(child.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
+            server_url = first_line.trim().strip_prefix("baton listening on ").unwrap().to_owned();
+            server = Some(child);
+            continue;
+        }
+        for word in words.iter_mut() {
+            if word == "sha256:..." {
+                *word = hashes[bound].clone();
+                bound += 1;
+            }
+        }
+        let mut run = Command::new(baton_bin());
+        run.current_dir(&root).args(&words[1..]);
+        if !server_url.is_empty() {
+            run.env("BATON_SERVER", &server_url).env("BATON_TOKEN", &token);
+        }
+        if words.iter().any(|w| w == "./data") {
+            run.current_dir(dir.path());
+        }
+        let output = run.output().unwrap();
+        let (out, err) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "`{command}` failed: {err}");
+        if words[1..].starts_with(&["--data".into(), "./data".into(), "token".into(), "create".into()]) {
+            token = out.trim().to_owned();
+        }
+        if words[1..].starts_with(&["plugin".into(), "install".into()]) {
+            let record: serde_json::Value = serde_json::from_str(&out).unwrap();
+            hashes.push(record["hash"].as_str().unwrap().to_owned());
+        }
+        if words[1..].starts_with(&["campaign".into(), "run".into()]) {
+            let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+            assert!(report.is_object(), "{out}");
+        }
+    }
+    assert_eq!((hashes.len(), bound), (3, 3), "three plugins installed and bound");
+    let mut server = server.expect("the walkthrough starts a server");
+    server.kill().unwrap();
+    server.wait().unwrap();
 }

@@ -67,14 +67,14 @@ async fn an_erased_profile_is_never_messaged_by_a_send_already_in_flight() {
     let (engine, _clock, _dir) = engine();
     let engine = Arc::new(engine);
     activate(&engine, welcome_campaign(), serde_json::json!({}), false, &vendor.url("/send"), echo_grants());
-    // The adapter sends each message in two requests; the vendor takes its time over the first.
+    // The adapter sends each message in two requests; the vendor holds its answer to the first.
     let channel = engine.runtime().install(&fixture("chan-echo")).unwrap().hash();
     let config = serde_json::json!({"url": vendor.url("/send"), "copies": 2});
     engine.bind("welcome", Slot::Channel, channel, config, echo_grants()).unwrap();
     engine.storage().put_secret("ECHO_TOKEN", &SecretValue::new("t"), &["127.0.0.1".into()]).unwrap();
     let ada = customer(&engine, "ada", serde_json::json!({"email": "ada@example.com", "tier": "vip"}), true);
     assert_eq!(engine.run_batch("welcome", "r1").unwrap().queued, 1);
-    vendor.set_delay_ms(1_000);
+    vendor.hold();
 
     let delivering = tokio::spawn({
         let engine = engine.clone();
@@ -91,6 +91,7 @@ async fn an_erased_profile_is_never_messaged_by_a_send_already_in_flight() {
     .await
     .unwrap();
     assert!(erased.is_some());
+    vendor.release();
     let report = delivering.await.unwrap();
     assert_eq!((report.claimed, report.delivered, report.rejected, report.retried), (1, 0, 0, 0));
     assert_eq!(vendor.received().len(), 1, "the second request never left");
