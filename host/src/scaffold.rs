@@ -12,8 +12,16 @@ use anyhow::{Context, bail};
 
 use baton::toolkit::{self, COMPONENTIZE_JS_VERSION, COMPONENTIZE_PY_VERSION, JCO_VERSION};
 
-/// Where this build of `baton` found the SDK (used when it still exists, as in a checkout).
-const SDK_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../sdk");
+/// The Rust SDK, carried inside the binary and written into every Rust project as `baton-sdk/`
+/// with the contract it binds, so a project builds wherever its author is: with only the `baton`
+/// binary and the Rust toolchain, no Baton checkout and no registry release needed.
+const SDK_FILES: [(&str, &str); 5] = [
+    ("Cargo.toml", include_str!("../../sdk/Cargo.toml")),
+    ("src/lib.rs", include_str!("../../sdk/src/lib.rs")),
+    ("src/kinds.rs", include_str!("../../sdk/src/kinds.rs")),
+    ("src/helpers.rs", include_str!("../../sdk/src/helpers.rs")),
+    ("src/conditions.rs", include_str!("../../sdk/src/conditions.rs")),
+];
 
 /// The languages a plugin can be scaffolded in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -196,6 +204,10 @@ fn project_files(kind: &str, lang: Lang, name: &str) -> Vec<(String, String)> {
     }
     if lang == Lang::Rust {
         files.push(("Cargo.toml".into(), cargo_toml(name)));
+        files.extend(SDK_FILES.iter().map(|(path, text)| (format!("baton-sdk/{path}"), (*text).to_owned())));
+        for (file, text) in toolkit::WIT_FILES {
+            files.push((format!("baton-sdk/wit/v{}/{file}", toolkit::CONTRACT_VERSION), text.to_owned()));
+        }
     } else {
         // JavaScript, Python and C toolchains read the contract itself.
         for (file, text) in toolkit::WIT_FILES {
@@ -208,11 +220,7 @@ fn project_files(kind: &str, lang: Lang, name: &str) -> Vec<(String, String)> {
 }
 
 fn cargo_toml(name: &str) -> String {
-    let sdk = std::fs::canonicalize(SDK_PATH).ok().filter(|p| p.join("Cargo.toml").exists());
-    let dependency = match sdk {
-        Some(path) => format!("baton-sdk = {{ path = {:?} }}", path.display().to_string()),
-        None => "baton-sdk = \"0.1\"".to_owned(),
-    };
+    let dependency = "baton-sdk = { path = \"baton-sdk\" }";
     format!(
         "[package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2024\"\n\n\
          # A standalone project, even inside another workspace.\n[workspace]\n\n\
@@ -236,7 +244,9 @@ fn readme(kind: &str, lang: Lang, name: &str) -> String {
         Lang::Rust => (
             "target/wasm32-wasip2/release/*.wasm".to_owned(),
             "cargo with the `wasm32-wasip2` target (`rustup target add wasm32-wasip2`)".to_owned(),
-            "`src/lib.rs` implements the plugin with `baton-sdk`.",
+            "`src/lib.rs` implements the plugin with `baton-sdk`, which comes with the project in \
+             `baton-sdk/` (the SDK of the `baton` that made it, with its contract in \
+             `baton-sdk/wit/`).",
         ),
         Lang::Js => (
             format!("{name}.wasm"),

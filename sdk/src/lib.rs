@@ -62,7 +62,7 @@ pub mod __private {
     pub mod segment_rule {
         wit_bindgen::generate!({
             world: "segment-rule",
-            path: "../wit/v0.1.0",
+            path: "wit/v0.1.0",
             pub_export_macro: true,
             export_macro_name: "__export_segment_rule",
             default_bindings_module: "baton_sdk::__private::segment_rule",
@@ -74,7 +74,7 @@ pub mod __private {
     pub mod personalizer {
         wit_bindgen::generate!({
             world: "personalizer",
-            path: "../wit/v0.1.0",
+            path: "wit/v0.1.0",
             pub_export_macro: true,
             export_macro_name: "__export_personalizer",
             default_bindings_module: "baton_sdk::__private::personalizer",
@@ -90,7 +90,7 @@ pub mod __private {
     pub mod channel_adapter {
         wit_bindgen::generate!({
             world: "channel-adapter",
-            path: "../wit/v0.1.0",
+            path: "wit/v0.1.0",
             pub_export_macro: true,
             export_macro_name: "__export_channel_adapter",
             default_bindings_module: "baton_sdk::__private::channel_adapter",
@@ -106,7 +106,7 @@ pub mod __private {
     pub mod kpi_calculator {
         wit_bindgen::generate!({
             world: "kpi-calculator",
-            path: "../wit/v0.1.0",
+            path: "wit/v0.1.0",
             pub_export_macro: true,
             export_macro_name: "__export_kpi_calculator",
             default_bindings_module: "baton_sdk::__private::kpi_calculator",

@@ -23,17 +23,26 @@ fn cases(kind: &str) -> usize {
 /// Scaffolds every kind in `lang`, runs each project's `build.sh` and checks that it built the
 /// component and passed all its fixtures.
 fn scaffold_build_and_test(lang: Lang, extra_env: &[(&str, &Path)]) {
+    scaffold_build_and_test_with(lang, extra_env, &baton_bin());
+}
+
+/// The same with the `baton` binary at `bin`.
+fn scaffold_build_and_test_with(lang: Lang, extra_env: &[(&str, &Path)], bin: &Path) {
     let toolchain = toolchain_env(lang);
     let dir = tempfile::tempdir().unwrap();
     for kind in KINDS {
         let project = dir.path().join(format!("my-{kind}"));
-        let (ok, out, err) =
-            baton(dir.path(), &["plugin", "new", kind, project.to_str().unwrap(), "--lang", lang.dir()]);
-        assert!(ok && out.starts_with("created "), "{kind}: {out}{err}");
+        let output = Command::new(bin)
+            .current_dir(dir.path())
+            .args(["plugin", "new", kind, project.to_str().unwrap(), "--lang", lang.dir()])
+            .output()
+            .unwrap();
+        let (out, err) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success() && out.starts_with("created "), "{kind}: {out}{err}");
         assert!(project.join("build.sh").exists(), "{kind}: no build.sh");
 
         let mut build = Command::new(project.join("build.sh"));
-        build.env("BATON", baton_bin()).env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
+        build.env("BATON", bin).env_remove("RUSTFLAGS").env_remove("CARGO_ENCODED_RUSTFLAGS");
         for (name, value) in &toolchain {
             build.env(name, value);
         }
@@ -50,11 +59,28 @@ fn scaffold_build_and_test(lang: Lang, extra_env: &[(&str, &Path)]) {
     }
 }
 
+/// A plugin author has the `baton` binary and the Rust toolchain, not Baton's sources: the binary,
+/// copied into an empty folder, scaffolds projects that build and pass their fixtures, and
+/// nothing in them points back at the source tree.
 #[test]
-fn rust_scaffolds_build_and_pass_their_fixtures() {
-    // Share the guest target dir the build script uses, so the SDK is compiled once.
+fn rust_scaffolds_from_a_lone_binary_build_and_pass_their_fixtures() {
+    let alone = tempfile::tempdir().unwrap();
+    let bin = alone.path().join("baton");
+    std::fs::copy(baton_bin(), &bin).unwrap();
+    let source_tree = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap();
+    let probe = alone.path().join("probe");
+    let made =
+        Command::new(&bin).args(["plugin", "new", "segment-rule", probe.to_str().unwrap()]).output().unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let manifest = std::fs::read_to_string(probe.join("Cargo.toml")).unwrap();
+    assert!(manifest.contains(r#"baton-sdk = { path = "baton-sdk" }"#), "{manifest}");
+    for file in ["baton-sdk/Cargo.toml", "baton-sdk/src/lib.rs", "baton-sdk/wit/v0.1.0/kinds.wit"] {
+        let text = std::fs::read_to_string(probe.join(file)).unwrap();
+        assert!(!text.contains(source_tree.to_str().unwrap()), "{file} names the source tree");
+    }
+    // Share the guest target dir the build script uses, so dependencies compile once.
     let guests = baton_bin().parent().unwrap().parent().unwrap().join("wasm-guests");
-    scaffold_build_and_test(Lang::Rust, &[("CARGO_TARGET_DIR", &guests)]);
+    scaffold_build_and_test_with(Lang::Rust, &[("CARGO_TARGET_DIR", &guests)], &bin);
 }
 
 #[test]
