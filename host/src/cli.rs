@@ -174,6 +174,11 @@ pub enum PluginCommand {
         /// The plugin's content hash.
         hash: String,
     },
+    /// Enable a quarantined plugin again (after fixing what made it fail).
+    Enable {
+        /// The plugin's content hash.
+        hash: String,
+    },
 }
 
 /// A component from a file, or a first-party plugin embedded in this binary (`first-party:NAME`).
@@ -273,8 +278,7 @@ fn plugin_on_store(data: &Path, config: &ServeConfig, command: PluginCommand) ->
         | PluginCommand::Componentize { .. } => plugin_local(config, command),
         PluginCommand::Install { file } => {
             let bytes = component_bytes(&file)?;
-            let plugin = engine.runtime().install(&bytes)?;
-            print_json(plugin.record())
+            print_json(&engine.install_plugin(&local_actor(), &bytes)?)
         }
         PluginCommand::List => print_json(&engine.storage().plugins()?),
         PluginCommand::Show { hash } => {
@@ -286,17 +290,14 @@ fn plugin_on_store(data: &Path, config: &ServeConfig, command: PluginCommand) ->
         }
         PluginCommand::Remove { hash } => {
             let hash = parse_hash(&hash)?;
-            if let Some(binding) = engine.storage().bindings_of_plugin(&hash)?.first() {
-                bail!(
-                    "plugin {hash} is bound to campaign `{}` ({}); unbind or swap it first",
-                    binding.campaign,
-                    binding.slot.key()
-                );
-            }
-            if !engine.storage().remove_plugin(&hash)? {
-                bail!("plugin {hash} is not installed");
-            }
+            engine.remove_plugin(&local_actor(), &hash)?;
             println!("removed {hash}");
+            Ok(())
+        }
+        PluginCommand::Enable { hash } => {
+            let hash = parse_hash(&hash)?;
+            engine.enable_plugin(&local_actor(), &hash)?;
+            println!("enabled {hash}");
             Ok(())
         }
     }
@@ -782,6 +783,9 @@ pub fn plugin_remote(remote: &Remote, command: PluginCommand) -> anyhow::Result<
         PluginCommand::List => print_json(&remote.get("/v1/plugins")?),
         PluginCommand::Show { hash } => print_json(&remote.get(&format!("/v1/plugins/{hash}"))?),
         PluginCommand::Remove { hash } => print_json(&remote.delete(&format!("/v1/plugins/{hash}"))?),
+        PluginCommand::Enable { hash } => {
+            print_json(&remote.post(&format!("/v1/plugins/{hash}/enable"), serde_json::json!({}))?)
+        }
     }
 }
 

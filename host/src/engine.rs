@@ -13,6 +13,7 @@ mod measure;
 mod outbound;
 mod pipeline;
 mod placeholders;
+mod plugins;
 mod policy;
 mod schedule;
 mod subject;

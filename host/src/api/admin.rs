@@ -93,19 +93,7 @@ pub async fn install_plugin(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let limit = usize::try_from(state.engine.runtime().config().max_component_bytes).unwrap_or(usize::MAX);
     let bytes = read_body(body, limit).await?;
-    let answer = on_engine(&state, move |e| {
-        let plugin = e.runtime().install(&bytes)?;
-        let record = plugin.record().clone();
-        audit(
-            e,
-            &caller,
-            "plugin_installed",
-            &record.hash.to_string(),
-            serde_json::json!({ "plugin": record.label() }),
-        )?;
-        Ok(record)
-    })
-    .await?;
+    let answer = on_engine(&state, move |e| Ok(e.install_plugin(&caller.actor(), &bytes)?)).await?;
     Ok((StatusCode::CREATED, answer))
 }
 
@@ -129,13 +117,7 @@ pub async fn enable_plugin(
 ) -> Answer {
     let hash = hash(&id)?;
     on_engine(&state, move |e| {
-        if !e
-            .runtime()
-            .enable(&hash, &caller.actor(), e.now_ms())
-            .map_err(crate::engine::EngineError::from)?
-        {
-            return Err(ApiError::not_found("plugin_not_found", format!("plugin {hash} is not installed")));
-        }
+        e.enable_plugin(&caller.actor(), &hash)?;
         Ok(serde_json::json!({ "enabled": hash }))
     })
     .await
@@ -148,22 +130,7 @@ pub async fn remove_plugin(
 ) -> Answer {
     let hash = hash(&id)?;
     on_engine(&state, move |e| {
-        let bound = e.storage().bindings_of_plugin(&hash)?;
-        if let Some(binding) = bound.first() {
-            return Err(ApiError::conflict(
-                "plugin_bound",
-                format!(
-                    "plugin {hash} is bound to campaign `{}` ({}); unbind or swap it first",
-                    binding.campaign,
-                    binding.slot.key()
-                ),
-            ));
-        }
-        if !e.storage().remove_plugin(&hash)? {
-            return Err(ApiError::not_found("plugin_not_found", format!("plugin {hash} is not installed")));
-        }
-        e.runtime().forget(&hash);
-        audit(e, &caller, "plugin_removed", &hash.to_string(), serde_json::Value::Null)?;
+        e.remove_plugin(&caller.actor(), &hash)?;
         Ok(serde_json::json!({ "removed": hash }))
     })
     .await

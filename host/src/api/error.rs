@@ -113,6 +113,8 @@ impl From<EngineError> for ApiError {
             EngineError::UndeclaredGrant { .. } => ApiError::invalid("undeclared_grant", message),
             EngineError::Plugin(_) => ApiError::invalid("plugin_failed", message),
             EngineError::InvalidRequest(_) => ApiError::invalid("invalid_request", message),
+            EngineError::PluginBound { .. } => ApiError::conflict("plugin_bound", message),
+            EngineError::Install(err) => ApiError::from(err),
             EngineError::SecretNotFound(_) => ApiError::not_found("secret_not_found", message),
             EngineError::TokenNotFound(_) => ApiError::not_found("token_not_found", message),
             EngineError::InvalidPolicies(_)

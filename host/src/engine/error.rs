@@ -47,6 +47,19 @@ pub enum EngineError {
     /// No plugin with this hash is installed.
     #[error("plugin {0} is not installed")]
     PluginNotFound(String),
+    /// A plugin a binding pins cannot be removed.
+    #[error("plugin {plugin} is bound to campaign `{campaign}` ({slot}); unbind or swap it first")]
+    PluginBound {
+        /// The plugin.
+        plugin: String,
+        /// A campaign that pins it.
+        campaign: String,
+        /// The slot it is bound to there.
+        slot: String,
+    },
+    /// A component could not be installed.
+    #[error(transparent)]
+    Install(#[from] crate::runtime::InstallError),
     /// The plugin's kind does not fit the slot.
     #[error("slot `{slot}` needs a {expected} plugin, but {plugin} is a {actual}")]
     WrongPluginKind {

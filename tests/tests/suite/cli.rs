@@ -342,3 +342,111 @@ fn the_examples_readme_walkthrough_runs_as_written() {
     server.kill().unwrap();
     server.wait().unwrap();
 }
+
+/// Runs `baton` with `args` and `stdin`; returns (success, stdout, stderr).
+fn baton_with_input(args: &[&str], stdin: &str) -> (bool, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(baton_bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The audit trail of a data directory, oldest first, as (action, target, detail), with token ids
+/// (random) replaced by `<token>`.
+fn audit_trail(data: &std::path::Path, tokens: &[String]) -> Vec<(String, String, serde_json::Value)> {
+    let storage = baton::Storage::open(data).unwrap();
+    let mut log: Vec<_> = storage
+        .audit_log(100)
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            let target = if tokens.contains(&r.target) { "<token>".to_owned() } else { r.target };
+            (r.at, r.action, target, r.detail)
+        })
+        .collect();
+    log.sort_by_key(|(at, ..)| *at);
+    log.into_iter().map(|(_, action, target, detail)| (action, target, detail)).collect()
+}
+
+/// The same actions taken through the CLI on a data directory and through the API of a running
+/// server leave the same audit records (the actor aside).
+#[test]
+fn actions_are_audited_alike_from_the_cli_and_the_api() {
+    let component = std::path::PathBuf::from(env!("BATON_FIXTURES_DIR")).join("seg_vip.wasm");
+    let component = component.to_str().unwrap();
+    let hash = {
+        let dir = tempfile::tempdir().unwrap();
+        let (ok, out, err) = baton(&dir.path().join("d"), &["plugin", "install", component]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["hash"].as_str().unwrap().to_owned()
+    };
+    // Each side: install and remove a plugin, set and delete a secret, create and revoke a token.
+    // Returns the id of the token it made.
+    let act = |prefix: &[&str]| -> String {
+        let run = |args: &[&str], stdin: &str| {
+            let all: Vec<&str> = prefix.iter().chain(args).copied().collect();
+            let (ok, out, err) = baton_with_input(&all, stdin);
+            assert!(ok, "{all:?}: {err}");
+            out
+        };
+        run(&["plugin", "install", component], "");
+        run(&["plugin", "remove", &hash], "");
+        run(&["secret", "set", "API_KEY", "--host", "api.example.com"], "sk-1\n");
+        run(&["secret", "delete", "API_KEY"], "");
+        run(&["token", "create", "--name", "dash", "--role", "viewer"], "");
+        let listed: Vec<serde_json::Value> = serde_json::from_str(&run(&["token", "list"], "")).unwrap();
+        let dash = listed.iter().find(|t| t["name"] == "dash").unwrap()["id"].as_str().unwrap().to_owned();
+        run(&["token", "revoke", &dash], "");
+        dash
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("local");
+    let local_token = act(&["--data", local.to_str().unwrap()]);
+
+    let remote = dir.path().join("remote");
+    let (_, root, _) = baton(&remote, &["token", "create", "--name", "root", "--role", "admin"]);
+    let root = root.trim().to_owned();
+    let mut server = Command::new(baton_bin())
+        .args(["--data", remote.to_str().unwrap(), "serve", "--addr", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut first_line = String::new();
+    BufReader::new(server.stdout.take().unwrap()).read_line(&mut first_line).unwrap();
+    let base = first_line.trim().strip_prefix("baton listening on ").unwrap().to_owned();
+    let remote_token = act(&["--server", &base, "--token", &root]);
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    let root_id = baton::Storage::open(&remote).unwrap().tokens().unwrap()[0].id.clone();
+    let mut remote_trail = audit_trail(&remote, &[remote_token]);
+    // The root token was made before the server, locally: not one of the compared actions.
+    remote_trail.retain(|(action, target, _)| !(action == "token_created" && *target == root_id));
+    let local_trail = audit_trail(&local, &[local_token]);
+    let actions: Vec<&str> = local_trail.iter().map(|(a, ..)| a.as_str()).collect();
+    assert_eq!(
+        actions,
+        [
+            "plugin_installed",
+            "plugin_removed",
+            "secret_set",
+            "secret_deleted",
+            "token_created",
+            "token_revoked"
+        ]
+    );
+    assert_eq!(local_trail, remote_trail);
+}

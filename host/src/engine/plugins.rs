@@ -1,0 +1,45 @@
+//! The application layer's plugin actions: install, re-enable and remove. Each takes the actor and
+//! writes the audit record; the API and the CLI's local mode both call these.
+//!
+//! May depend on: the store, the runtime.
+
+use super::{Engine, EngineError};
+use crate::plugin::{ContentHash, PluginRecord};
+
+impl Engine {
+    /// Installs a component (compiled, checked and stored, or refused whole).
+    pub fn install_plugin(&self, actor: &str, bytes: &[u8]) -> Result<PluginRecord, EngineError> {
+        let record = self.runtime.install(bytes)?.record().clone();
+        self.audit(
+            actor,
+            "plugin_installed",
+            &record.hash.to_string(),
+            serde_json::json!({ "plugin": record.label() }),
+        )?;
+        Ok(record)
+    }
+
+    /// Lifts a plugin's quarantine (the runtime audits it, with the quarantine it lifts).
+    pub fn enable_plugin(&self, actor: &str, hash: &ContentHash) -> Result<(), EngineError> {
+        if !self.runtime.enable(hash, actor, self.now())? {
+            return Err(EngineError::PluginNotFound(hash.to_string()));
+        }
+        Ok(())
+    }
+
+    /// Removes a plugin that no binding pins.
+    pub fn remove_plugin(&self, actor: &str, hash: &ContentHash) -> Result<(), EngineError> {
+        if let Some(binding) = self.storage.bindings_of_plugin(hash)?.first() {
+            return Err(EngineError::PluginBound {
+                plugin: hash.to_string(),
+                campaign: binding.campaign.clone(),
+                slot: binding.slot.key(),
+            });
+        }
+        if !self.storage.remove_plugin(hash)? {
+            return Err(EngineError::PluginNotFound(hash.to_string()));
+        }
+        self.runtime.forget(hash);
+        self.audit(actor, "plugin_removed", &hash.to_string(), serde_json::Value::Null)
+    }
+}
