@@ -14,7 +14,7 @@ use crate::campaign::{Campaign, CampaignState, Grants, Slot};
 use crate::engine::Engine;
 use crate::plugin::ContentHash;
 use crate::profile::{ConsentState, ProfileId, Suppression, SuppressionReason};
-use crate::store::{AuditRecord, Role, SecretValue};
+use crate::store::{Role, SecretValue};
 
 type Answer = Result<Json<serde_json::Value>, ApiError>;
 
@@ -70,14 +70,7 @@ fn audit(
     target: &str,
     detail: serde_json::Value,
 ) -> Result<(), ApiError> {
-    let record = AuditRecord {
-        at: engine.now_ms(),
-        actor: caller.actor(),
-        action: action.into(),
-        target: target.into(),
-        detail,
-    };
-    Ok(engine.storage().audit(&record)?)
+    Ok(engine.audit(&caller.actor(), action, target, detail)?)
 }
 
 // ---- plugins
