@@ -244,75 +244,133 @@ fn shell_words(line: &str, root: &std::path::Path) -> Vec<String> {
     words
 }
 
-/// The walkthrough in examples/README.md, command by command as written: the server it starts,
-/// the token and hashes it says to note, the files it reads. Only the port (any free one) and the
-/// noted values are filled in.
-#[test]
-fn the_examples_readme_walkthrough_runs_as_written() {
-    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-    let readme = std::fs::read_to_string(root.join("examples/README.md")).unwrap();
-    let block = readme.split("```sh\n").nth(1).unwrap().split("```").next().unwrap();
-    let commands: Vec<String> = block
-        .replace("\\\n", " ")
-        .lines()
-        .map(|line| line.split(" #").next().unwrap().trim().to_owned())
-        .filter(|line| !line.is_empty())
-        .collect();
+/// What a documented walkthrough left behind.
+struct Walked {
+    /// The hashes of the plugins it installed, in order.
+    installed: Vec<String>,
+    /// How many `sha256:...` placeholders it filled in.
+    bound: usize,
+}
+
+/// Runs the `sh` blocks `blocks` (0-based) of the document at `doc` (relative to the repository
+/// root), command by command as written, from the repository root. Filled in: `./data` and
+/// `./baton-data` (a fresh folder), the server's port (any free one), the token and hashes the
+/// document says to note (`bt_...`, `sha256:...`), `$VARIABLES` piped in with `printf`, and the
+/// words in `files` (a file the reader is assumed to have).
+fn walk(doc: &str, blocks: &[usize], files: &[(&str, String)]) -> Walked {
+    let root = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap();
+    let text = std::fs::read_to_string(root.join(doc)).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (mut token, mut server_url, mut hashes) = (String::new(), String::new(), Vec::<String>::new());
-    let mut server = None;
-    let mut bound = 0;
-    for command in &commands {
-        let mut words = shell_words(command, &root);
-        if words[0] == "export" {
-            for pair in &words[1..] {
-                let (name, _) = pair.split_once('=').unwrap();
-                assert!(["BATON_SERVER", "BATON_TOKEN"].contains(&name), "{command}");
+    let (mut token, mut server_url, mut exported) = (String::new(), String::new(), false);
+    let mut walked = Walked { installed: Vec::new(), bound: 0 };
+    let mut server: Option<std::process::Child> = None;
+    for block in blocks {
+        let code = text.split("```sh\n").nth(block + 1).unwrap().split("```").next().unwrap();
+        for line in code.replace("\\\n", " ").lines() {
+            let command = line.split(" #").next().unwrap().trim();
+            if command.is_empty() {
+                continue;
             }
-            continue;
-        }
-        assert_eq!(words[0], "baton", "{command}");
-        if words.last().map(String::as_str) == Some("&") {
-            // The server, in the background, on a free port.
-            words.pop();
-            let (child, url) = start_server_with(dir.path(), &words[1..]);
-            server_url = url;
-            server = Some(child);
-            continue;
-        }
-        for word in words.iter_mut() {
-            if word == "sha256:..." {
-                *word = hashes[bound].clone();
-                bound += 1;
+            let (stdin, command) = match command.split_once(" | ") {
+                Some((printf, rest)) => {
+                    assert!(printf.starts_with("printf %s \"$"), "{line}");
+                    ("value-from-the-environment".to_owned(), rest)
+                }
+                None => (String::new(), command),
+            };
+            let mut words = shell_words(command, &root);
+            if words[0] == "export" {
+                for pair in &words[1..] {
+                    let (name, _) = pair.split_once('=').unwrap();
+                    assert!(["BATON_SERVER", "BATON_TOKEN"].contains(&name), "{line}");
+                }
+                exported = true;
+                continue;
             }
-        }
-        let mut run = Command::new(baton_bin());
-        run.current_dir(&root).args(&words[1..]);
-        if !server_url.is_empty() {
-            run.env("BATON_SERVER", &server_url).env("BATON_TOKEN", &token);
-        }
-        if words.iter().any(|w| w == "./data") {
-            run.current_dir(dir.path());
-        }
-        let output = run.output().unwrap();
-        let (out, err) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        assert!(output.status.success(), "`{command}` failed: {err}");
-        if words[1..].starts_with(&["--data".into(), "./data".into(), "token".into(), "create".into()]) {
-            token = out.trim().to_owned();
-        }
-        if words[1..].starts_with(&["plugin".into(), "install".into()]) {
-            let record: serde_json::Value = serde_json::from_str(&out).unwrap();
-            hashes.push(record["hash"].as_str().unwrap().to_owned());
-        }
-        if words[1..].starts_with(&["campaign".into(), "run".into()]) {
-            let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-            assert!(report.is_object(), "{out}");
+            assert_eq!(words[0], "baton", "{line}");
+            for word in words.iter_mut() {
+                match word.as_str() {
+                    "./data" | "./baton-data" => {
+                        *word = dir.path().join(&word[2..]).to_str().unwrap().to_owned()
+                    }
+                    "sha256:..." => {
+                        *word = walked.installed[walked.bound].clone();
+                        walked.bound += 1;
+                    }
+                    "bt_..." => *word = token.clone(),
+                    w if w.starts_with("http://127.0.0.1:8080") => {
+                        *word = w.replace("http://127.0.0.1:8080", &server_url)
+                    }
+                    w => {
+                        if let Some((_, path)) = files.iter().find(|(name, _)| *name == w) {
+                            *word = path.clone();
+                        }
+                    }
+                }
+            }
+            if words.contains(&"serve".to_owned()) {
+                // The server, in the background, on a free port instead of the document's.
+                words.retain(|w| w != "&");
+                if let Some(at) = words.iter().position(|w| w == "--addr") {
+                    words.drain(at..at + 2);
+                }
+                let (child, url) = start_server_with(&root, &words[1..]);
+                server_url = url;
+                server = Some(child);
+                continue;
+            }
+            let mut run = Command::new(baton_bin());
+            run.current_dir(&root).args(&words[1..]);
+            if exported {
+                run.env("BATON_SERVER", &server_url).env("BATON_TOKEN", &token);
+            }
+            let output = {
+                use std::io::Write;
+                let mut child =
+                    run.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+                let _ = child.stdin.take().unwrap().write_all(stdin.as_bytes());
+                child.wait_with_output().unwrap()
+            };
+            let (out, err) =
+                (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+            assert!(output.status.success(), "`{line}` failed: {err}");
+            let args = &words[1..];
+            let is =
+                |what: &[&str]| args.windows(what.len()).any(|w| w.iter().zip(what).all(|(a, b)| a == b));
+            if is(&["token", "create"]) && !out.trim_start().starts_with('{') {
+                token = out.trim().to_owned();
+            }
+            if is(&["plugin", "install"]) {
+                let record: serde_json::Value = serde_json::from_str(&out).unwrap();
+                walked.installed.push(record["hash"].as_str().unwrap().to_owned());
+            }
+            if is(&["campaign", "run"]) {
+                let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+                assert!(report.is_object(), "{out}");
+            }
         }
     }
-    assert_eq!((hashes.len(), bound), (3, 3), "three plugins installed and bound");
-    let mut server = server.expect("the walkthrough starts a server");
-    server.kill().unwrap();
-    server.wait().unwrap();
+    if let Some(mut server) = server {
+        server.kill().unwrap();
+        server.wait().unwrap();
+    }
+    walked
+}
+
+/// The walkthrough in examples/README.md, command by command as written.
+#[test]
+fn the_examples_readme_walkthrough_runs_as_written() {
+    let walked = walk("examples/README.md", &[0], &[]);
+    assert_eq!((walked.installed.len(), walked.bound), (3, 3), "three plugins installed and bound");
+}
+
+/// README.md's "running Baton for real" and its security advice, as written (the quickstart's
+/// `cargo` commands are what the suite and `demo.rs` already run).
+#[test]
+fn the_readme_commands_run_as_written() {
+    let rule = std::path::PathBuf::from(env!("BATON_FIXTURES_DIR")).join("seg_vip.wasm");
+    let walked = walk("README.md", &[1, 2], &[("my_rule.wasm", rule.to_str().unwrap().to_owned())]);
+    assert_eq!(walked.installed.len(), 1);
 }
 
 /// Starts `baton serve` on `data` on a free loopback port; returns the process and its base URL.
