@@ -673,7 +673,7 @@ pub enum SecretCommand {
         #[arg(long = "host", required = true)]
         hosts: Vec<String>,
     },
-    /// List secret names (never values).
+    /// List secrets with the hosts each may go to (never values).
     List,
     /// Delete a secret.
     Delete {
@@ -710,7 +710,7 @@ pub fn secret(data: &Path, config: &ServeConfig, command: SecretCommand) -> anyh
             println!("secret {name} set for {}", hosts.join(", "));
             Ok(())
         }
-        SecretCommand::List => print_json(&engine.storage().secret_names()?),
+        SecretCommand::List => print_json(&engine.storage().secret_scopes()?),
         SecretCommand::Delete { name } => {
             engine.delete_secret(&local_actor(), &name)?;
             println!("secret {name} deleted");

@@ -45,6 +45,6 @@ pub use runtime::{
 };
 pub use serve::{LoopConfig, ServeConfig, ServeError, open_engine, serve};
 pub use store::{
-    AuditRecord, Erasure, ProfileExport, Role, SecretValue, SentTo, Storage, StorageConfig, StorageError,
-    TokenRecord, check_secret_hosts,
+    AuditRecord, Erasure, ProfileExport, Role, SecretScope, SecretValue, SentTo, Storage, StorageConfig,
+    StorageError, TokenRecord, check_secret_hosts,
 };

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex};
 pub use audit::AuditRecord;
 use commit::GroupCommit;
 pub use erasure::{Erasure, ProfileExport};
-pub use secrets::{SecretValue, StoredSecret, check_secret_hosts};
+pub use secrets::{SecretScope, SecretValue, StoredSecret, check_secret_hosts};
 pub use sends::SentTo;
 pub use tokens::{Role, TokenRecord};
 

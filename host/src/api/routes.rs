@@ -229,7 +229,7 @@ pub fn table() -> Vec<RouteSpec> {
             M::GET,
             "/v1/secrets",
             Some(ADMIN),
-            "List secret names (never values).",
+            "List secrets with the hosts each may go to (never values).",
             get(admin::list_secrets),
         ),
         spec(M::PUT, "/v1/secrets/{name}", Some(ADMIN), "Set a secret (write-only).", put(admin::set_secret)),

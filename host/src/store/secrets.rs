@@ -64,6 +64,15 @@ impl StoredSecret {
     }
 }
 
+/// A secret as listed: its name and the hosts it may be sent to, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretScope {
+    /// The secret's name.
+    pub name: String,
+    /// The hosts it may be sent to.
+    pub hosts: Vec<String>,
+}
+
 /// What is sealed: the value and its scope.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -233,12 +242,17 @@ impl Storage {
         Ok(existed)
     }
 
-    /// The names of the secrets that are set (never their values).
-    pub fn secret_names(&self) -> Result<Vec<String>, StorageError> {
+    /// The secrets that are set, by name, with the hosts each may be sent to (never their
+    /// values). A secret from before scoping lists no hosts: it is sent nowhere until set again.
+    pub fn secret_scopes(&self) -> Result<Vec<SecretScope>, StorageError> {
         self.tree(TreeId::Secrets)
             .iter()
             .keys()
-            .map(|k| Ok(String::from_utf8_lossy(&k?).into_owned()))
+            .map(|key| {
+                let name = String::from_utf8_lossy(&key?).into_owned();
+                let hosts = self.secret(&name)?.map(|s| s.hosts).unwrap_or_default();
+                Ok(SecretScope { name, hosts })
+            })
             .collect()
     }
 

@@ -164,7 +164,7 @@ async fn an_admin_runs_a_campaign_end_to_end_over_the_api() {
         .await;
     assert_eq!(status, 200);
     let (_, names) = api.get("/v1/secrets").await;
-    assert_eq!(names, serde_json::json!(["ECHO_TOKEN"]));
+    assert_eq!(names, serde_json::json!([{"name": "ECHO_TOKEN", "hosts": ["127.0.0.1"]}]));
     let (status, created) =
         api.post("/v1/tokens", serde_json::json!({"name": "analyst", "role": "viewer"})).await;
     assert_eq!(status, 201);
