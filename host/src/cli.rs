@@ -710,7 +710,7 @@ pub fn secret(data: &Path, config: &ServeConfig, command: SecretCommand) -> anyh
             println!("secret {name} set for {}", hosts.join(", "));
             Ok(())
         }
-        SecretCommand::List => print_json(&engine.storage().secret_scopes()?),
+        SecretCommand::List => print_json(&engine.secrets()?),
         SecretCommand::Delete { name } => {
             engine.delete_secret(&local_actor(), &name)?;
             println!("secret {name} deleted");

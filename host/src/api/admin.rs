@@ -440,7 +440,7 @@ pub async fn export_profile(
 // ---- secrets, tokens, audit
 
 pub async fn list_secrets(State(state): State<AppState>) -> Answer {
-    on_engine(&state, |e| Ok(e.storage().secret_scopes()?)).await
+    on_engine(&state, |e| Ok(e.secrets()?)).await
 }
 
 /// The body of a secret: the value, which is never returned, and the hosts it may be sent to.

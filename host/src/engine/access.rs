@@ -6,9 +6,14 @@
 //! May depend on: the store.
 
 use super::{Engine, EngineError};
-use crate::store::{AuditRecord, Role, SecretValue, TokenRecord, check_secret_hosts};
+use crate::store::{AuditRecord, Role, SecretScope, SecretValue, TokenRecord, check_secret_hosts};
 
 impl Engine {
+    /// The secrets that are set, with the hosts each may go to (never their values).
+    pub fn secrets(&self) -> Result<Vec<SecretScope>, EngineError> {
+        Ok(self.storage.secret_scopes()?)
+    }
+
     /// Sets a secret and the hosts it may be sent to. Returns the hosts as stored.
     pub fn set_secret(
         &self,

@@ -9,6 +9,20 @@ use baton_tests::{engine, engine_with, http, serve};
 
 const NOW: i64 = 1_750_000_000_000;
 
+/// Posts `events` to the native ingest endpoint with `write_key`; the per-event answer.
+async fn ingest(base: &str, write_key: &str, events: &serde_json::Value) -> serde_json::Value {
+    http()
+        .post(format!("{base}/v1/events"))
+        .bearer_auth(write_key)
+        .json(events)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_or_far_future_events_are_refused_each_with_its_cap() {
     let (engine, _clock, _dir) = engine();
@@ -24,16 +38,7 @@ async fn oversized_or_far_future_events_are_refused_each_with_its_cap() {
         {"id": "e5", "user_id": "ada", "name": "page", "timestamp": NOW + 2 * 86_400_000_i64},
         {"id": "e6", "user_id": "ada", "name": "page", "timestamp": NOW - 400 * 86_400_000_i64},
     ]);
-    let answer: serde_json::Value = http()
-        .post(format!("{base}/v1/events"))
-        .bearer_auth(&write_key)
-        .json(&events)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = ingest(&base, &write_key, &events).await;
     let reasons: Vec<&str> = answer["results"]
         .as_array()
         .unwrap()
@@ -86,16 +91,7 @@ async fn the_caps_are_configurable() {
         {"id": "old", "user_id": "ada", "name": "page", "timestamp": NOW - 31 * 86_400_000_i64},
         {"id": "long", "user_id": "ada", "name": "pages", "timestamp": NOW},
     ]);
-    let answer: serde_json::Value = http()
-        .post(format!("{base}/v1/events"))
-        .bearer_auth(&write_key)
-        .json(&events)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = ingest(&base, &write_key, &events).await;
     assert!(answer["results"][0]["reason"].as_str().unwrap().contains("(`api.events.max_past_ms`)"));
     assert!(answer["results"][1]["reason"].as_str().unwrap().contains("over the cap of 4"));
 }
