@@ -11,6 +11,7 @@ mod metrics;
 mod openapi;
 mod routes;
 mod segment;
+mod traits;
 
 use std::sync::Arc;
 

@@ -17,6 +17,7 @@ mod plugins;
 mod policy;
 mod schedule;
 mod subject;
+mod traits;
 
 use std::sync::Arc;
 
@@ -94,6 +95,9 @@ pub struct Engine {
     triggers: std::sync::Mutex<()>,
     /// Coalesces trigger drains requested by ingest (see [`Engine::drain_triggers_soon`]).
     drain: pipeline::DrainGate,
+    /// What each plugin reads per binding config (`needs-for-config` answers), by plugin hash
+    /// and config hash.
+    reads: std::sync::Mutex<std::collections::HashMap<(crate::plugin::ContentHash, u64), subject::Reads>>,
     /// Signalled when sends are queued, so an idle delivery loop starts at once.
     sends_queued: tokio::sync::Notify,
 }
@@ -164,6 +168,7 @@ impl Engine {
             delivered: Default::default(),
             triggers: std::sync::Mutex::new(()),
             drain: pipeline::DrainGate::default(),
+            reads: Default::default(),
             sends_queued: tokio::sync::Notify::new(),
         })
     }

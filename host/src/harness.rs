@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::runtime::contract::{Attribute, Event, HttpResponse, Invocation, Message, Subject};
+use crate::contract::{Attribute, Event, HttpResponse, Invocation, Message, Subject};
 use crate::runtime::{CallMetrics, Limits, LoadedPlugin, Runtime, RuntimeConfig};
 use crate::store::Storage;
 
@@ -317,8 +317,8 @@ fn response(value: &serde_json::Value) -> Result<HttpResponse, String> {
     Ok(HttpResponse { status, headers, body })
 }
 
-fn outcome_json(outcome: &crate::runtime::contract::DeliveryOutcome) -> serde_json::Value {
-    use crate::runtime::contract::DeliveryOutcome as O;
+fn outcome_json(outcome: &crate::contract::DeliveryOutcome) -> serde_json::Value {
+    use crate::contract::DeliveryOutcome as O;
     match outcome {
         O::Delivered(id) => serde_json::json!({ "delivered": id }),
         O::RetryAfter(ms) => serde_json::json!({ "retry_after": ms }),

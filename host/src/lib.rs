@@ -38,7 +38,7 @@ pub use profile::{
     Consent, ConsentState, Event, EventLimits, Identity, IngestOutcome, NewEvent, Profile, ProfileId,
     Suppression, SuppressionReason,
 };
-pub use runtime::contract;
+pub mod contract;
 pub use runtime::{
     CallMetrics, CallOutcome, Called, Failure, InstallError, InvokeError, KpiRun, Limits, LoadedPlugin,
     PluginCall, PluginStats, Runtime, RuntimeConfig, RuntimeError, RuntimeStats, SUPPORTED_CONTRACTS,

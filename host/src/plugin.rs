@@ -5,7 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// The four kinds of plugin, one per WIT world.
+/// The five kinds of plugin, one per WIT world (`computed-trait` since contract 0.2.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum PluginKind {
@@ -17,6 +17,8 @@ pub enum PluginKind {
     ChannelAdapter,
     /// Computes campaign metrics (`kpi-calculator` world).
     KpiCalculator,
+    /// Derives profile traits from events (`computed-trait` world).
+    ComputedTrait,
 }
 
 impl PluginKind {
@@ -27,6 +29,7 @@ impl PluginKind {
             PluginKind::Personalizer => "personalizer",
             PluginKind::ChannelAdapter => "channel-adapter",
             PluginKind::KpiCalculator => "kpi-calculator",
+            PluginKind::ComputedTrait => "computed-trait",
         }
     }
 
@@ -37,6 +40,7 @@ impl PluginKind {
             "personalization" => Some(PluginKind::Personalizer),
             "channel" => Some(PluginKind::ChannelAdapter),
             "kpi" => Some(PluginKind::KpiCalculator),
+            "traits" => Some(PluginKind::ComputedTrait),
             _ => None,
         }
     }
@@ -130,6 +134,9 @@ pub struct PluginRecord {
     pub allowed_hosts: Vec<String>,
     /// Secrets it refers to, if a binding grants them.
     pub secrets: Vec<String>,
+    /// The traits a computed-trait plugin writes.
+    #[serde(default)]
+    pub provides: Vec<String>,
     /// The size of the component in bytes.
     pub size: u64,
     /// Set when the host auto-disabled the plugin for failing again and again.

@@ -121,6 +121,11 @@ pub struct Profile {
     pub identities: Vec<Identity>,
     /// Attributes (traits), as JSON values.
     pub attributes: BTreeMap<String, serde_json::Value>,
+    /// Computed traits, written only by computed-trait plugins (never by a source), so a client
+    /// cannot forge a lead score. Plugins see them among the attributes, where a computed trait
+    /// wins over a source attribute of the same name.
+    #[serde(default)]
+    pub computed: BTreeMap<String, serde_json::Value>,
     /// Consent per `channel:purpose`, for example `email:marketing`.
     pub consents: BTreeMap<String, Consent>,
     /// Suppressed channels (`email`, `sms`, ...), whatever the consent says.

@@ -11,14 +11,16 @@
 //!
 //! Depends on: `plugin`, `store`.
 
-mod bindings;
 mod call;
 mod compile_cache;
+mod edge;
 mod error;
 mod install;
 mod limits;
 mod sandbox;
 mod size;
+mod v0_1_0;
+mod v0_2_0;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -40,20 +42,10 @@ use sandbox::Sandbox;
 /// Plugin calls by outcome.
 pub(crate) type CallCounters = Arc<[AtomicU64; CallOutcome::COUNT]>;
 
-/// Contract versions (`baton:plugin@X`) this host runs.
-pub const SUPPORTED_CONTRACTS: &[&str] = &["0.1.0"];
+pub use crate::contract::SUPPORTED_CONTRACTS;
 
-/// The types that cross the plugin boundary, as the host sees them.
-pub mod contract {
-    pub use super::bindings::channel_adapter::exports::baton::plugin::channel::{
-        DeliveryOutcome, HttpRequest, HttpResponse,
-    };
-    pub use super::bindings::kpi_calculator::exports::baton::plugin::kpi::Metric;
-    pub use super::bindings::segment_rule::exports::baton::plugin::segmentation::Membership;
-    pub use super::bindings::types::{
-        Attribute, ConfigError, Event, Invocation, Message, Needs, PluginError, PluginInfo, Subject, Value,
-    };
-}
+/// The versions of the version modules, oldest first (what `contract::SUPPORTED_CONTRACTS` is).
+pub(crate) const CONTRACTS: [&str; 2] = [v0_1_0::VERSION, v0_2_0::VERSION];
 
 /// An installed plugin, compiled and linked, ready to instantiate. Shared by `Arc`: a call in
 /// flight keeps its plugin alive even if a binding swaps it out meanwhile.
@@ -105,12 +97,38 @@ pub struct PluginStats {
     pub last_failure: Option<String>,
 }
 
-/// The pre-instantiated component, typed by the world it implements.
+/// The pre-instantiated component, typed by the contract version and world it implements. One
+/// variant per supported contract: the only place above the version modules that knows them.
 enum WorldPre {
-    Segment(bindings::segment_rule::SegmentRulePre<Sandbox>),
-    Personalizer(bindings::personalizer::PersonalizerPre<Sandbox>),
-    Channel(bindings::channel_adapter::ChannelAdapterPre<Sandbox>),
-    Kpi(bindings::kpi_calculator::KpiCalculatorPre<Sandbox>),
+    V0_1_0(v0_1_0::Pre),
+    V0_2_0(v0_2_0::Pre),
+}
+
+/// Runs `$body` with `$pre` bound to the version module's `Pre`, whatever the version, for the
+/// calls every version has.
+macro_rules! any_version {
+    ($world:expr, $pre:ident => $body:expr) => {
+        match $world {
+            $crate::runtime::WorldPre::V0_1_0($pre) => $body,
+            $crate::runtime::WorldPre::V0_2_0($pre) => $body,
+        }
+    };
+}
+pub(crate) use any_version;
+
+impl WorldPre {
+    /// The world the component implements.
+    fn kind(&self) -> PluginKind {
+        any_version!(self, pre => pre.kind())
+    }
+
+    /// The contract version the component was built against.
+    fn contract(&self) -> &'static str {
+        match self {
+            WorldPre::V0_1_0(_) => v0_1_0::VERSION,
+            WorldPre::V0_2_0(_) => v0_2_0::VERSION,
+        }
+    }
 }
 
 impl std::fmt::Debug for LoadedPlugin {
@@ -295,7 +313,7 @@ impl Runtime {
         let record =
             self.storage.plugin(hash)?.ok_or_else(|| RuntimeError::PluginNotFound(hash.to_string()))?;
         let component = self.load_component(hash)?;
-        let pre = install::link(&self.linker, &component, record.kind)
+        let pre = install::link(&self.linker, &component, record.kind, &record.contract)
             .map_err(|e| RuntimeError::Load { hash: hash.to_string(), reason: e.to_string() })?;
         let guard = QuarantineGuard::new(
             self.storage.clone(),

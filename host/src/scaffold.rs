@@ -205,8 +205,10 @@ fn project_files(kind: &str, lang: Lang, name: &str) -> Vec<(String, String)> {
     if lang == Lang::Rust {
         files.push(("Cargo.toml".into(), cargo_toml(name)));
         files.extend(SDK_FILES.iter().map(|(path, text)| (format!("baton-sdk/{path}"), (*text).to_owned())));
-        for (file, text) in toolkit::WIT_FILES {
-            files.push((format!("baton-sdk/wit/v{}/{file}", toolkit::CONTRACT_VERSION), text.to_owned()));
+        for (version, wit) in toolkit::ALL_WIT_FILES {
+            for (file, text) in wit {
+                files.push((format!("baton-sdk/wit/v{version}/{file}"), text.to_owned()));
+            }
         }
     } else {
         // JavaScript, Python and C toolchains read the contract itself.

@@ -16,6 +16,7 @@ mod plugins;
 mod secrets;
 mod sends;
 mod tokens;
+mod traits;
 mod writes;
 
 use std::path::Path;
@@ -27,6 +28,7 @@ pub use erasure::{Erasure, ProfileExport};
 pub use secrets::{SecretScope, SecretValue, StoredSecret, check_secret_hosts};
 pub use sends::SentTo;
 pub use tokens::{Role, TokenRecord};
+pub use traits::TraitBinding;
 
 /// Settings of the embedded store.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -108,10 +110,12 @@ pub(crate) enum TreeId {
     Tokens,
     /// Events waiting for the triggered campaigns, by ticket (u64 BE) → event key.
     Triggers,
+    /// Computed-trait bindings, by name.
+    TraitBindings,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 23] = [
+    const ALL: [TreeId; 24] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -135,6 +139,7 @@ impl TreeId {
         TreeId::Secrets,
         TreeId::Tokens,
         TreeId::Triggers,
+        TreeId::TraitBindings,
     ];
 
     fn name(self) -> &'static str {
@@ -162,6 +167,7 @@ impl TreeId {
             TreeId::Secrets => "secrets",
             TreeId::Tokens => "tokens",
             TreeId::Triggers => "triggers",
+            TreeId::TraitBindings => "trait_bindings",
         }
     }
 }

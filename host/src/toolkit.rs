@@ -13,13 +13,27 @@
 use wit_bindgen_core::Files;
 use wit_parser::{Resolve, SourceMap};
 
-/// The contract version whose WIT is embedded below.
+/// The contract version the JavaScript, Python and C kits emit (their templates and the C
+/// bindings); they move to 0.2.0 after the Rust SDK.
 pub const CONTRACT_VERSION: &str = "0.1.0";
 
-/// The WIT files of the contract (`baton:plugin@0.1.0`), by file name.
+/// The WIT files of [`CONTRACT_VERSION`], by file name.
 pub const WIT_FILES: [(&str, &str); 2] = [
     ("types.wit", include_str!("../../wit/v0.1.0/types.wit")),
     ("kinds.wit", include_str!("../../wit/v0.1.0/kinds.wit")),
+];
+
+/// Every contract's WIT files, by version and file name: the Rust SDK vendored into a scaffold
+/// builds against either.
+pub const ALL_WIT_FILES: [(&str, [(&str, &str); 2]); 2] = [
+    ("0.1.0", WIT_FILES),
+    (
+        "0.2.0",
+        [
+            ("types.wit", include_str!("../../wit/v0.2.0/types.wit")),
+            ("kinds.wit", include_str!("../../wit/v0.2.0/kinds.wit")),
+        ],
+    ),
 ];
 
 /// The jco release that JavaScript scaffolds (`baton plugin new --lang js`) and the test suite

@@ -312,7 +312,77 @@ fn bucket_of(profile: &str, salt: &str) -> u64 {
     hash % 100
 }
 
+/// What a tree reads from a profile: the host loads exactly this for a binding (contract 0.2.0's
+/// `needs-for-config`), instead of every attribute and the whole history.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Reads {
+    /// Attribute names compared, tested or looked into, sorted.
+    pub attributes: Vec<String>,
+    /// Event names counted or looked for, sorted.
+    pub events: Vec<String>,
+    /// How far back events are needed: the widest window among the event conditions, or none
+    /// when one of them looks at the whole history.
+    pub window_ms: Option<u64>,
+}
+
+impl Reads {
+    /// As the host's `needs` (what a segment rule declares per binding).
+    pub fn needs(&self) -> crate::Needs {
+        let mut needs = crate::Needs::attributes(self.attributes.iter().map(String::as_str));
+        if !self.events.is_empty() {
+            needs = needs.with_events(self.events.iter().map(String::as_str), self.window_ms);
+        }
+        needs
+    }
+}
+
 impl Condition {
+    /// What the tree reads: the attributes and events its conditions name, and how far back.
+    pub fn reads(&self) -> Reads {
+        let mut attributes = std::collections::BTreeSet::new();
+        let mut events = std::collections::BTreeSet::new();
+        // `Some(None)` once an event condition needs the whole history.
+        let mut widest: Option<Option<i64>> = None;
+        let mut widen = |window: Option<i64>| {
+            widest = Some(match (widest, window) {
+                (Some(None), _) | (_, None) => None,
+                (Some(Some(a)), Some(b)) => Some(a.max(b)),
+                (None, Some(b)) => Some(b),
+            });
+        };
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            match node {
+                Condition::All(children) | Condition::Any(children) => stack.extend(children),
+                Condition::Not(child) => stack.push(child),
+                Condition::Compare { attribute, .. }
+                | Condition::Contains { attribute, .. }
+                | Condition::In { attribute, .. }
+                | Condition::WithinMs { attribute, .. }
+                | Condition::OlderThanMs { attribute, .. } => {
+                    attributes.insert(attribute.clone());
+                }
+                Condition::Exists(attribute) | Condition::NotExists(attribute) => {
+                    attributes.insert(attribute.clone());
+                }
+                Condition::Performed { event, within_ms, .. } => {
+                    events.insert(event.clone());
+                    widen(*within_ms);
+                }
+                Condition::LastPerformed { event, within_ms } => {
+                    events.insert(event.clone());
+                    widen(Some(*within_ms));
+                }
+                Condition::Bucket { .. } => {}
+            }
+        }
+        Reads {
+            attributes: attributes.into_iter().collect(),
+            events: events.into_iter().collect(),
+            window_ms: widest.flatten().and_then(|ms| u64::try_from(ms).ok()),
+        }
+    }
+
     /// Whether `subject` satisfies the condition at time `now`.
     pub fn matches(&self, subject: &Subject, now: i64) -> Result<bool, PluginError> {
         Ok(match self {

@@ -4,7 +4,7 @@ use serde::de::DeserializeOwned;
 
 use crate::__private::segment_rule::baton::plugin::host::{self, LogLevel};
 use crate::{
-    ConfigError, Event, Invocation, Membership, Needs, PluginError, PluginInfo, PluginKind, Subject, Value,
+    Attribute, ConfigError, Event, Invocation, Membership, Needs, PluginError, PluginInfo, PluginKind, Subject, Value,
 };
 
 /// Structured logging into the host's log, tagged with the plugin and campaign by the host.
@@ -41,7 +41,16 @@ impl PluginInfo {
             description: description.to_owned(),
             config_schema: "{}".to_owned(),
             needs: Needs::none(),
+            #[cfg(not(feature = "contract-0-1-0"))]
+            provides: Vec::new(),
         }
+    }
+
+    /// Declares the traits a computed-trait plugin writes (snake_case attribute names).
+    #[cfg(not(feature = "contract-0-1-0"))]
+    pub fn with_provides<'a>(mut self, traits: impl IntoIterator<Item = &'a str>) -> Self {
+        self.provides = traits.into_iter().map(str::to_owned).collect();
+        self
     }
 
     /// Declares what the plugin needs from the host.
@@ -137,6 +146,13 @@ impl Subject {
     /// The named attribute as a number, if it is an integer or a float.
     pub fn number(&self, name: &str) -> Option<f64> {
         self.attribute(name)?.as_f64()
+    }
+}
+
+impl Attribute {
+    /// A named attribute (a computed trait's output, for example).
+    pub fn new(name: &str, value: Value) -> Self {
+        Attribute { name: name.to_owned(), value }
     }
 }
 

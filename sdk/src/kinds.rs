@@ -7,6 +7,8 @@ use crate::{
     ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, Invocation, Membership, Message, Metric,
     PluginError, PluginInfo, Subject,
 };
+#[cfg(not(feature = "contract-0-1-0"))]
+use crate::{Attribute, InboundRequest, Needs, SignatureCheck, VendorReport};
 
 /// What every plugin provides, whatever its kind.
 pub trait Plugin {
@@ -17,6 +19,15 @@ pub trait Plugin {
     fn validate_config(config: &str) -> Result<(), ConfigError> {
         let _ = config;
         Ok(())
+    }
+
+    /// What a binding with this (validated) config reads: segment rules, KPI calculators and
+    /// computed traits whose needs depend on their config narrow them here, so the host loads
+    /// less. The default is everything `info()` declares.
+    #[cfg(not(feature = "contract-0-1-0"))]
+    fn needs_for_config(config: &str) -> Needs {
+        let _ = config;
+        Self::info().needs
     }
 }
 
@@ -44,6 +55,31 @@ pub trait ChannelAdapter: Plugin {
 
     /// Classifies the response to the request at `request_index`.
     fn classify(invocation: Invocation, request_index: u32, response: HttpResponse) -> DeliveryOutcome;
+
+    /// How the vendor signs its webhooks, for a feedback endpoint with this config. The host
+    /// checks the signature (with a secret this plugin never sees) before calling
+    /// [`ChannelAdapter::feedback`]. The default takes no feedback.
+    #[cfg(not(feature = "contract-0-1-0"))]
+    fn verification(config: &str) -> Result<SignatureCheck, ConfigError> {
+        let _ = config;
+        Err(ConfigError::new("", "this adapter takes no vendor feedback"))
+    }
+
+    /// Turns one verified vendor webhook request into reports (deliveries, bounces, opens...).
+    #[cfg(not(feature = "contract-0-1-0"))]
+    fn feedback(invocation: Invocation, request: InboundRequest) -> Result<Vec<VendorReport>, PluginError> {
+        let _ = (invocation, request);
+        Ok(Vec::new())
+    }
+}
+
+/// A computed trait: derives profile attributes (a lead score, a lifecycle stage) from events.
+/// The host calls it as events arrive and in bulk, and stores what it returns with the profile.
+#[cfg(not(feature = "contract-0-1-0"))]
+pub trait ComputedTrait: Plugin {
+    /// Returns exactly one list of traits per subject, in order; each trait among `provides`,
+    /// `Value::Null` to remove one, and a trait left out keeps its value.
+    fn compute(invocation: Invocation, subjects: Vec<Subject>) -> Result<Vec<Vec<Attribute>>, PluginError>;
 }
 
 /// A KPI calculator: streams a campaign's events through an [`Accumulator`].
@@ -98,6 +134,52 @@ macro_rules! __meta_fns {
     };
 }
 
+/// `needs-for-config`, which segment rules, KPI calculators and computed traits carry since 0.2.0.
+#[cfg(not(feature = "contract-0-1-0"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __needs_fn {
+    ($ty:ty) => {
+        fn needs_for_config(config: String) -> $crate::Needs {
+            <$ty as $crate::Plugin>::needs_for_config(&config)
+        }
+    };
+}
+
+/// Contract 0.1.0 has no `needs-for-config`.
+#[cfg(feature = "contract-0-1-0")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __needs_fn {
+    ($ty:ty) => {};
+}
+
+/// The feedback calls channel adapters carry since 0.2.0.
+#[cfg(not(feature = "contract-0-1-0"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __feedback_fns {
+    ($ty:ty) => {
+        fn verification(config: String) -> Result<$crate::SignatureCheck, $crate::ConfigError> {
+            <$ty as $crate::ChannelAdapter>::verification(&config)
+        }
+        fn feedback(
+            invocation: $crate::Invocation,
+            request: $crate::InboundRequest,
+        ) -> Result<Vec<$crate::VendorReport>, $crate::PluginError> {
+            <$ty as $crate::ChannelAdapter>::feedback(invocation, request)
+        }
+    };
+}
+
+/// Contract 0.1.0 has no feedback calls.
+#[cfg(feature = "contract-0-1-0")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __feedback_fns {
+    ($ty:ty) => {};
+}
+
 /// Exports a [`SegmentRule`] implementation as this component's segment-rule world.
 #[macro_export]
 macro_rules! segment_rule {
@@ -105,6 +187,7 @@ macro_rules! segment_rule {
         const _: () = {
             impl $crate::__private::segment_rule::exports::baton::plugin::segmentation::Guest for $ty {
                 $crate::__meta_fns!($ty);
+                $crate::__needs_fn!($ty);
                 fn evaluate(
                     invocation: $crate::Invocation,
                     subjects: Vec<$crate::Subject>,
@@ -150,6 +233,7 @@ macro_rules! channel_adapter {
         const _: () = {
             impl $crate::__private::channel_adapter::exports::baton::plugin::channel::Guest for $ty {
                 $crate::__meta_fns!($ty);
+                $crate::__feedback_fns!($ty);
                 fn build(
                     invocation: $crate::Invocation,
                     message: $crate::Message,
@@ -179,12 +263,37 @@ macro_rules! kpi_calculator {
         const _: () = {
             impl $crate::__private::kpi_calculator::exports::baton::plugin::kpi::Guest for $ty {
                 $crate::__meta_fns!($ty);
+                $crate::__needs_fn!($ty);
                 type Accumulator = $crate::__private::AccumulatorCell<$ty>;
             }
             // Component exports exist only in the Wasm build; natively the crate is a library
             // whose unit tests call the plugin's functions directly.
             #[cfg(target_arch = "wasm32")]
             $crate::__private::kpi_calculator::__export_kpi_calculator!($ty);
+        };
+    };
+}
+
+/// Exports a [`ComputedTrait`] implementation as this component's computed-trait world.
+#[cfg(not(feature = "contract-0-1-0"))]
+#[macro_export]
+macro_rules! computed_trait {
+    ($ty:ident) => {
+        const _: () = {
+            impl $crate::__private::computed_trait::exports::baton::plugin::traits::Guest for $ty {
+                $crate::__meta_fns!($ty);
+                $crate::__needs_fn!($ty);
+                fn compute(
+                    invocation: $crate::Invocation,
+                    subjects: Vec<$crate::Subject>,
+                ) -> Result<Vec<Vec<$crate::Attribute>>, $crate::PluginError> {
+                    <$ty as $crate::ComputedTrait>::compute(invocation, subjects)
+                }
+            }
+            // Component exports exist only in the Wasm build; natively the crate is a library
+            // whose unit tests call the plugin's functions directly.
+            #[cfg(target_arch = "wasm32")]
+            $crate::__private::computed_trait::__export_computed_trait!($ty);
         };
     };
 }

@@ -41,6 +41,12 @@ pub use kinds::{Accumulator, ChannelAdapter, KpiCalculator, Personalizer, Plugin
 pub use __private::channel_adapter::exports::baton::plugin::channel::{
     DeliveryOutcome, HttpRequest, HttpResponse,
 };
+#[cfg(not(feature = "contract-0-1-0"))]
+pub use __private::channel_adapter::exports::baton::plugin::channel::{
+    InboundRequest, ReportKind, SignatureCheck, SignatureEncoding, SignatureKey, SignedPart, VendorReport,
+};
+#[cfg(not(feature = "contract-0-1-0"))]
+pub use kinds::ComputedTrait;
 pub use __private::kpi_calculator::exports::baton::plugin::kpi::Metric;
 pub use __private::segment_rule::baton::plugin::types::{
     Attribute, ConfigError, Event, Invocation, Message, Needs, PluginError, PluginInfo, PluginKind, Subject,
@@ -48,8 +54,81 @@ pub use __private::segment_rule::baton::plugin::types::{
 };
 pub use __private::segment_rule::exports::baton::plugin::segmentation::Membership;
 
-/// The version of the WIT contract (`baton:plugin`) this SDK builds plugins for.
+/// The version of the WIT contract (`baton:plugin`) this SDK builds plugins for: the newest,
+/// unless the `contract-0-1-0` feature pins the frozen 0.1.0 (for plugins not yet moved on).
+#[cfg(not(feature = "contract-0-1-0"))]
+pub const CONTRACT_VERSION: &str = "0.2.0";
+
+/// The version of the WIT contract (`baton:plugin`) this SDK builds plugins for: 0.1.0, pinned by
+/// the `contract-0-1-0` feature.
+#[cfg(feature = "contract-0-1-0")]
 pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// Generates the bindings of one contract version: one module per world, sharing the `types` and
+/// `host` interfaces so that a `Subject` is one Rust type whichever world it goes to.
+macro_rules! worlds {
+    ($wit:literal, $types:literal, $host:literal) => {
+        pub mod segment_rule {
+            wit_bindgen::generate!({
+                world: "segment-rule",
+                path: $wit,
+                pub_export_macro: true,
+                export_macro_name: "__export_segment_rule",
+                default_bindings_module: "baton_sdk::__private::segment_rule",
+                runtime_path: "baton_sdk::__private::wit_bindgen::rt",
+                additional_derives: [PartialEq],
+            });
+        }
+
+        pub mod personalizer {
+            wit_bindgen::generate!({
+                world: "personalizer",
+                path: $wit,
+                pub_export_macro: true,
+                export_macro_name: "__export_personalizer",
+                default_bindings_module: "baton_sdk::__private::personalizer",
+                runtime_path: "baton_sdk::__private::wit_bindgen::rt",
+                additional_derives: [PartialEq],
+                with: {
+                    $types: baton_sdk::__private::segment_rule::baton::plugin::types,
+                    $host: baton_sdk::__private::segment_rule::baton::plugin::host,
+                },
+            });
+        }
+
+        pub mod channel_adapter {
+            wit_bindgen::generate!({
+                world: "channel-adapter",
+                path: $wit,
+                pub_export_macro: true,
+                export_macro_name: "__export_channel_adapter",
+                default_bindings_module: "baton_sdk::__private::channel_adapter",
+                runtime_path: "baton_sdk::__private::wit_bindgen::rt",
+                additional_derives: [PartialEq],
+                with: {
+                    $types: baton_sdk::__private::segment_rule::baton::plugin::types,
+                    $host: baton_sdk::__private::segment_rule::baton::plugin::host,
+                },
+            });
+        }
+
+        pub mod kpi_calculator {
+            wit_bindgen::generate!({
+                world: "kpi-calculator",
+                path: $wit,
+                pub_export_macro: true,
+                export_macro_name: "__export_kpi_calculator",
+                default_bindings_module: "baton_sdk::__private::kpi_calculator",
+                runtime_path: "baton_sdk::__private::wit_bindgen::rt",
+                additional_derives: [PartialEq],
+                with: {
+                    $types: baton_sdk::__private::segment_rule::baton::plugin::types,
+                    $host: baton_sdk::__private::segment_rule::baton::plugin::host,
+                },
+            });
+        }
+    };
+}
 
 /// Re-exported for the macros; not part of the public API.
 #[doc(hidden)]
@@ -59,62 +138,25 @@ pub mod __private {
 
     pub use crate::kinds::AccumulatorCell;
 
-    pub mod segment_rule {
-        wit_bindgen::generate!({
-            world: "segment-rule",
-            path: "wit/v0.1.0",
-            pub_export_macro: true,
-            export_macro_name: "__export_segment_rule",
-            default_bindings_module: "baton_sdk::__private::segment_rule",
-            runtime_path: "baton_sdk::__private::wit_bindgen::rt",
-            additional_derives: [PartialEq],
-        });
-    }
+    #[cfg(feature = "contract-0-1-0")]
+    worlds!("wit/v0.1.0", "baton:plugin/types@0.1.0", "baton:plugin/host@0.1.0");
 
-    pub mod personalizer {
+    #[cfg(not(feature = "contract-0-1-0"))]
+    worlds!("wit/v0.2.0", "baton:plugin/types@0.2.0", "baton:plugin/host@0.2.0");
+
+    #[cfg(not(feature = "contract-0-1-0"))]
+    pub mod computed_trait {
         wit_bindgen::generate!({
-            world: "personalizer",
-            path: "wit/v0.1.0",
+            world: "computed-trait",
+            path: "wit/v0.2.0",
             pub_export_macro: true,
-            export_macro_name: "__export_personalizer",
-            default_bindings_module: "baton_sdk::__private::personalizer",
+            export_macro_name: "__export_computed_trait",
+            default_bindings_module: "baton_sdk::__private::computed_trait",
             runtime_path: "baton_sdk::__private::wit_bindgen::rt",
             additional_derives: [PartialEq],
             with: {
-                "baton:plugin/types@0.1.0": baton_sdk::__private::segment_rule::baton::plugin::types,
-                "baton:plugin/host@0.1.0": baton_sdk::__private::segment_rule::baton::plugin::host,
-            },
-        });
-    }
-
-    pub mod channel_adapter {
-        wit_bindgen::generate!({
-            world: "channel-adapter",
-            path: "wit/v0.1.0",
-            pub_export_macro: true,
-            export_macro_name: "__export_channel_adapter",
-            default_bindings_module: "baton_sdk::__private::channel_adapter",
-            runtime_path: "baton_sdk::__private::wit_bindgen::rt",
-            additional_derives: [PartialEq],
-            with: {
-                "baton:plugin/types@0.1.0": baton_sdk::__private::segment_rule::baton::plugin::types,
-                "baton:plugin/host@0.1.0": baton_sdk::__private::segment_rule::baton::plugin::host,
-            },
-        });
-    }
-
-    pub mod kpi_calculator {
-        wit_bindgen::generate!({
-            world: "kpi-calculator",
-            path: "wit/v0.1.0",
-            pub_export_macro: true,
-            export_macro_name: "__export_kpi_calculator",
-            default_bindings_module: "baton_sdk::__private::kpi_calculator",
-            runtime_path: "baton_sdk::__private::wit_bindgen::rt",
-            additional_derives: [PartialEq],
-            with: {
-                "baton:plugin/types@0.1.0": baton_sdk::__private::segment_rule::baton::plugin::types,
-                "baton:plugin/host@0.1.0": baton_sdk::__private::segment_rule::baton::plugin::host,
+                "baton:plugin/types@0.2.0": baton_sdk::__private::segment_rule::baton::plugin::types,
+                "baton:plugin/host@0.2.0": baton_sdk::__private::segment_rule::baton::plugin::host,
             },
         });
     }

@@ -16,10 +16,10 @@ use crate::plugin::ContentHash;
 use crate::profile::{ConsentState, ProfileId, Suppression, SuppressionReason};
 use crate::store::{Role, SecretValue};
 
-type Answer = Result<Json<serde_json::Value>, ApiError>;
+pub(super) type Answer = Result<Json<serde_json::Value>, ApiError>;
 
 /// Runs blocking engine work off the executor and answers its value as JSON.
-async fn on_engine<T: serde::Serialize + Send + 'static>(
+pub(super) async fn on_engine<T: serde::Serialize + Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
 ) -> Answer {
@@ -30,7 +30,7 @@ async fn on_engine<T: serde::Serialize + Send + 'static>(
 }
 
 /// Parses a JSON body: malformed JSON is a 400, a wrong shape a 422 naming the fault.
-async fn json_body<T: DeserializeOwned>(state: &AppState, body: Body) -> Result<T, ApiError> {
+pub(super) async fn json_body<T: DeserializeOwned>(state: &AppState, body: Body) -> Result<T, ApiError> {
     let bytes = read_body(body, state.config.max_json_bytes).await?;
     serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => {
@@ -40,7 +40,7 @@ async fn json_body<T: DeserializeOwned>(state: &AppState, body: Body) -> Result<
     })
 }
 
-fn hash(text: &str) -> Result<ContentHash, ApiError> {
+pub(super) fn hash(text: &str) -> Result<ContentHash, ApiError> {
     text.parse().map_err(|e: String| ApiError::bad_request("invalid_hash", e))
 }
 

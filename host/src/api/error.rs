@@ -117,6 +117,7 @@ impl From<EngineError> for ApiError {
             EngineError::Install(err) => ApiError::from(err),
             EngineError::SecretNotFound(_) => ApiError::not_found("secret_not_found", message),
             EngineError::TokenNotFound(_) => ApiError::not_found("token_not_found", message),
+            EngineError::TraitNotFound(_) => ApiError::not_found("trait_not_found", message),
             EngineError::InvalidPolicies(_)
             | EngineError::Http(_)
             | EngineError::Storage(_)

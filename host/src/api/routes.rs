@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use super::auth::Caller;
-use super::{AppState, admin, events, metrics, openapi, segment};
+use super::{AppState, admin, events, metrics, openapi, segment, traits};
 use crate::store::Role;
 
 /// One route of the API.
@@ -224,6 +224,22 @@ pub fn table() -> Vec<RouteSpec> {
             Some(ADMIN),
             "Export everything about a profile.",
             get(admin::export_profile),
+        ),
+        spec(M::GET, "/v1/traits", Some(READ), "List computed-trait bindings.", get(traits::list)),
+        spec(
+            M::PUT,
+            "/v1/traits/{name}",
+            Some(ORCHESTRATE),
+            "Bind a computed-trait plugin under a name; its traits follow events from then on.",
+            put(traits::bind),
+        ),
+        spec(M::DELETE, "/v1/traits/{name}", Some(ORCHESTRATE), "Remove a trait binding.", delete(traits::unbind)),
+        spec(
+            M::POST,
+            "/v1/traits/{name}/recompute",
+            Some(ORCHESTRATE),
+            "Recompute a trait binding's traits over every profile.",
+            post(traits::recompute),
         ),
         spec(
             M::GET,

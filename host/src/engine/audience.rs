@@ -7,7 +7,7 @@ use super::subject::subject;
 use super::{Engine, EngineError};
 use crate::plugin::{ContentHash, PluginKind};
 use crate::profile::ProfileId;
-use crate::runtime::contract::Invocation;
+use crate::contract::Invocation;
 
 /// One member of an audience.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,19 +33,20 @@ pub struct Audience {
 }
 
 impl Engine {
-    /// Evaluates a segment rule with `config` over every profile. Sends and records nothing.
-    pub fn audience(
+    /// The installed plugin `hash`, checked to be of `kind` and to accept `config` (for `slot`,
+    /// named in the error).
+    pub(crate) fn plugin_for(
         &self,
-        plugin: &ContentHash,
+        hash: &ContentHash,
+        kind: PluginKind,
+        slot: &str,
         config: &serde_json::Value,
-        sample: usize,
-        all_members: bool,
-    ) -> Result<Audience, EngineError> {
-        let loaded = self.runtime.plugin(plugin)?;
-        if loaded.kind() != PluginKind::SegmentRule {
+    ) -> Result<std::sync::Arc<crate::runtime::LoadedPlugin>, EngineError> {
+        let loaded = self.runtime.plugin(hash)?;
+        if loaded.kind() != kind {
             return Err(EngineError::WrongPluginKind {
-                slot: "segment".into(),
-                expected: PluginKind::SegmentRule.to_string(),
+                slot: slot.into(),
+                expected: kind.to_string(),
                 plugin: loaded.label(),
                 actual: loaded.kind().to_string(),
             });
@@ -57,6 +58,18 @@ impl Engine {
                 message: refusal.message,
             });
         }
+        Ok(loaded)
+    }
+
+    /// Evaluates a segment rule with `config` over every profile. Sends and records nothing.
+    pub fn audience(
+        &self,
+        plugin: &ContentHash,
+        config: &serde_json::Value,
+        sample: usize,
+        all_members: bool,
+    ) -> Result<Audience, EngineError> {
+        let loaded = self.plugin_for(plugin, PluginKind::SegmentRule, "segment", config)?;
         let now = self.now();
         let invocation = Invocation {
             campaign_id: String::new(),
@@ -64,10 +77,10 @@ impl Engine {
             now,
             seed: super::pipeline::hash64(&[&plugin.to_string(), &config.to_string()]),
         };
-        let scope = super::pipeline::EventScope::of(&[loaded.record()], now);
+        let reads = self.reads(&loaded, config);
+        let scope = super::pipeline::EventScope::of(&[&reads], now);
         let parts = self.in_parallel(&scope, |batch| {
-            let subjects: Vec<_> =
-                batch.iter().map(|(p, events)| subject(loaded.record(), p, events, None, now)).collect();
+            let subjects: Vec<_> = batch.iter().map(|(p, events)| subject(&reads, p, events, None, now)).collect();
             let verdicts = self.runtime.call(&loaded).evaluate(&invocation, &subjects)?.value;
             let members: Vec<Member> = batch
                 .iter()

@@ -22,7 +22,7 @@ use super::placeholders::{Fence, Substitution, scrub};
 use super::{Engine, EngineError};
 use crate::campaign::{Grants, Slot};
 use crate::delivery::{PendingSend, SendOutcome};
-use crate::runtime::contract::{DeliveryOutcome, HttpRequest, HttpResponse, Invocation, Message};
+use crate::contract::{DeliveryOutcome, HttpRequest, HttpResponse, Invocation, Message};
 use crate::runtime::{Failure, InvokeError};
 
 /// Delivery settings; every limit explicit.
@@ -141,7 +141,9 @@ impl Attempt {
     fn after_failed_call(stage: &str, err: &InvokeError) -> Attempt {
         let reason = format!("{stage}: {err}");
         match &err.failure {
-            Failure::Guest { .. } | Failure::WrongKind { .. } => Attempt::Rejected(reason),
+            Failure::Guest { .. } | Failure::WrongKind { .. } | Failure::NotInContract { .. } => {
+                Attempt::Rejected(reason)
+            }
             Failure::DeadlineExceeded { .. } | Failure::Instantiate { .. } => {
                 Attempt::Retry { reason, after_ms: None }
             }

@@ -44,6 +44,9 @@ pub enum EngineError {
         /// What is not allowed.
         why: String,
     },
+    /// No trait binding has this name.
+    #[error("no trait binding is named `{0}`; `GET /v1/traits` lists them")]
+    TraitNotFound(String),
     /// No plugin with this hash is installed.
     #[error("plugin {0} is not installed")]
     PluginNotFound(String),

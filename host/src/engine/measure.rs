@@ -12,7 +12,7 @@ use crate::campaign::Slot;
 use crate::delivery::KpiSnapshot;
 use std::sync::Arc;
 
-use crate::runtime::contract::{self, Invocation};
+use crate::contract::{self, Invocation};
 use crate::runtime::{KpiRun, LoadedPlugin};
 
 /// Events per `add` call: bounds the memory of one call, whatever the campaign's size.

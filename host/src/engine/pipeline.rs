@@ -9,13 +9,13 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::policy::{self, Pacing};
-use super::subject::subject;
+use super::subject::{Reads, subject};
 use super::{Engine, EngineError};
 use crate::campaign::{Binding, Campaign, CampaignState, MessageTemplate, Slot, Trigger};
 use crate::delivery::{PendingSend, SkipReason, SkipRecord};
 use crate::profile::{Event, IngestOutcome, NewEvent, Profile, Suppression, SuppressionReason};
 use crate::runtime::LoadedPlugin;
-use crate::runtime::contract::{self, Invocation, Subject};
+use crate::contract::{self, Invocation, Subject};
 use crate::store::SentTo;
 
 /// Profiles judged per segment call in batch runs and previews.
@@ -65,13 +65,17 @@ struct Plugins {
     segment: (Arc<LoadedPlugin>, Binding),
     personalizer: Option<(Arc<LoadedPlugin>, Binding)>,
     channel: (Arc<LoadedPlugin>, Binding),
+    /// What the segment rule reads with its binding's config.
+    segment_reads: Reads,
+    /// What the personalizer reads.
+    personalizer_reads: Option<Reads>,
 }
 
 impl Plugins {
-    /// The events the campaign's readers (segment rule and personalizer) declared they need.
+    /// The events the campaign's readers (segment rule and personalizer) need.
     fn event_scope(&self, now: i64) -> EventScope {
-        let mut readers = vec![self.segment.0.record()];
-        readers.extend(self.personalizer.as_ref().map(|(p, _)| p.record()));
+        let mut readers = vec![&self.segment_reads];
+        readers.extend(self.personalizer_reads.as_ref());
         EventScope::of(&readers, now)
     }
 }
@@ -87,6 +91,8 @@ impl Engine {
     /// Runs the triggered campaigns that the given (stored) events trigger.
     pub fn on_events(&self, events: &[Event]) -> Result<RunReport, EngineError> {
         self.apply_responses(events)?;
+        // Traits first: a segment on a lead score reacts to the event that moved the score.
+        self.update_traits(events)?;
         let mut report = RunReport::default();
         let mut campaigns: Vec<Campaign> = self
             .storage
@@ -148,6 +154,11 @@ impl Engine {
                 wanted.insert(event);
             }
         }
+        // Events a computed trait reads are queued too, so the trait follows them durably.
+        let Some(traits) = self.trait_event_names()? else {
+            return Ok(self.storage.ingest_and_queue_triggers(events, now)?);
+        };
+        wanted.extend(traits);
         Ok(self.storage.ingest_and_queue_triggers_for(events, now, &|name| wanted.contains(name))?)
     }
 
@@ -331,11 +342,41 @@ impl Engine {
             campaign: campaign.id.clone(),
             problems: vec![format!("no {slot} plugin is bound")],
         };
+        let segment = load(&Slot::Segment)?.ok_or_else(|| missing("segment"))?;
+        let personalizer = load(&Slot::Personalizer)?;
         Ok(Plugins {
-            segment: load(&Slot::Segment)?.ok_or_else(|| missing("segment"))?,
-            personalizer: load(&Slot::Personalizer)?,
+            segment_reads: self.reads(&segment.0, &segment.1.config),
+            personalizer_reads: personalizer.as_ref().map(|(p, b)| self.reads(p, &b.config)),
+            segment,
+            personalizer,
             channel: load(&Slot::Channel)?.ok_or_else(|| missing("channel"))?,
         })
+    }
+
+    /// What `plugin` reads with this binding config: its declared needs, narrowed by its
+    /// `needs-for-config` answer (asked once per plugin and config, then remembered). A plugin
+    /// that fails to answer reads what it declared, which is correct, only slower.
+    pub(crate) fn reads(&self, plugin: &Arc<LoadedPlugin>, config: &serde_json::Value) -> Reads {
+        let declared = Reads::declared(plugin.record());
+        let config = config.to_string();
+        let key = (plugin.hash(), hash64(&[&config]));
+        if let Some(known) = self.reads.lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
+            return known.clone();
+        }
+        let computed_only = self.provided_traits();
+        let mut reads = match self.runtime.call(plugin).needs_for_config(&config) {
+            Ok(called) => match called.value {
+                Some(asked) => declared.narrowed(&asked),
+                None => declared,
+            },
+            Err(err) => {
+                tracing::warn!(plugin = %plugin.label(), error = %err, "needs-for-config failed; reading what the plugin declared.");
+                return Reads { computed_only, ..declared };
+            }
+        };
+        reads.computed_only = computed_only;
+        self.reads.lock().unwrap_or_else(|p| p.into_inner()).insert(key, reads.clone());
+        reads
     }
 
     /// Judges a batch of profiles and carries each member through policies, experiment,
@@ -354,7 +395,7 @@ impl Engine {
         let now = self.now();
         let (segment, segment_binding) = &plugins.segment;
         let subjects: Vec<Subject> =
-            candidates.iter().map(|(p, events)| subject(segment.record(), p, events, trigger, now)).collect();
+            candidates.iter().map(|(p, events)| subject(&plugins.segment_reads, p, events, trigger, now)).collect();
         let invocation = self.invocation(campaign, segment_binding, step, now);
         report.evaluated += subjects.len();
         let verdicts = match self.runtime.call(segment).evaluate(&invocation, &subjects) {
@@ -435,7 +476,8 @@ impl Engine {
             let message = match &plugins.personalizer {
                 None => message,
                 Some((personalizer, binding)) => {
-                    let subject = subject(personalizer.record(), &profile, &events, trigger, now);
+                    let reads = plugins.personalizer_reads.as_ref().unwrap_or(&plugins.segment_reads);
+                    let subject = subject(reads, &profile, &events, trigger, now);
                     let invocation = self.invocation(campaign, binding, &key, now);
                     match self.runtime.call(personalizer).personalize(&invocation, &subject, &message) {
                         Ok(called) => called.value,
@@ -591,7 +633,7 @@ pub(crate) struct EventScope {
 
 impl EventScope {
     /// The union of what `readers` need, at `now`.
-    pub(crate) fn of(readers: &[&crate::plugin::PluginRecord], now: i64) -> EventScope {
+    pub(crate) fn of(readers: &[&Reads], now: i64) -> EventScope {
         let mut scope = EventScope { every_name: false, names: Default::default(), since: Some(i64::MAX) };
         for reader in readers.iter().filter(|r| !r.events.is_empty()) {
             if reader.events.iter().any(|e| e == "*") {
@@ -599,8 +641,7 @@ impl EventScope {
             } else {
                 scope.names.extend(reader.events.iter().cloned());
             }
-            let since =
-                reader.event_window_ms.map(|w| now.saturating_sub(i64::try_from(w).unwrap_or(i64::MAX)));
+            let since = reader.window_ms.map(|w| now.saturating_sub(i64::try_from(w).unwrap_or(i64::MAX)));
             scope.since = match (scope.since, since) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 _ => None,
@@ -610,7 +651,7 @@ impl EventScope {
     }
 
     /// The events of `profile` in this scope, oldest first.
-    fn load(&self, storage: &crate::store::Storage, profile: &Profile) -> Result<Vec<Event>, EngineError> {
+    pub(crate) fn load(&self, storage: &crate::store::Storage, profile: &Profile) -> Result<Vec<Event>, EngineError> {
         if !self.every_name && self.names.is_empty() {
             return Ok(Vec::new());
         }
@@ -680,25 +721,38 @@ mod drain_gate_tests {
 #[cfg(test)]
 mod event_scope_tests {
     use super::EventScope;
-    use crate::plugin::{ContentHash, PluginKind, PluginRecord};
+    use crate::contract::Needs;
+    use crate::engine::subject::Reads;
 
-    fn reader(events: &[&str], window_ms: Option<u64>) -> PluginRecord {
-        PluginRecord {
-            hash: ContentHash::of(events.join(",").as_bytes()),
-            name: "reader".into(),
-            version: "0.1.0".into(),
-            kind: PluginKind::SegmentRule,
-            contract: "0.1.0".into(),
-            description: String::new(),
-            config_schema: "{}".into(),
-            attributes: vec![],
-            events: events.iter().map(|e| (*e).to_owned()).collect(),
-            event_window_ms: window_ms,
-            allowed_hosts: vec![],
-            secrets: vec![],
-            size: 0,
-            quarantine: None,
-        }
+    fn reader(events: &[&str], window_ms: Option<u64>) -> Reads {
+        Reads { attributes: vec![], events: events.iter().map(|e| (*e).to_owned()).collect(), window_ms, computed_only: vec![] }
+    }
+
+    #[test]
+    fn an_answer_to_needs_for_config_narrows_and_never_widens() {
+        let declared = Reads { attributes: vec!["*".into()], events: vec!["*".into()], window_ms: None, computed_only: vec![] };
+        let asked = Needs {
+            attributes: vec!["plan".into()],
+            events: vec!["order_completed".into()],
+            event_window: Some(1_000),
+            ..Needs::default()
+        };
+        assert_eq!(
+            declared.narrowed(&asked),
+            Reads { attributes: vec!["plan".into()], events: vec!["order_completed".into()], window_ms: Some(1_000), computed_only: vec![] }
+        );
+        let declared = Reads { attributes: vec!["plan".into()], events: vec![], window_ms: Some(500), computed_only: vec![] };
+        let greedy = Needs {
+            attributes: vec!["plan".into(), "email".into()],
+            events: vec!["*".into()],
+            event_window: None,
+            ..Needs::default()
+        };
+        assert_eq!(
+            declared.clone().narrowed(&greedy),
+            Reads { attributes: vec!["plan".into()], events: vec![], window_ms: Some(500), computed_only: vec![] },
+            "a plugin cannot read by config what its info did not declare"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@
 use base64::Engine as _;
 
 use crate::campaign::Grants;
-use crate::runtime::contract::{HttpRequest, HttpResponse, Message};
+use crate::contract::{HttpRequest, HttpResponse, Message};
 use crate::store::{Storage, StoredSecret};
 
 const SECRET: &str = "{{secret:";

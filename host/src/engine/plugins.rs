@@ -36,6 +36,12 @@ impl Engine {
                 slot: binding.slot.key(),
             });
         }
+        if let Some(binding) = self.storage.trait_bindings()?.into_iter().find(|b| b.plugin == *hash) {
+            return Err(EngineError::InvalidRequest(format!(
+                "plugin {hash} computes the traits of binding `{}`; remove it first (DELETE /v1/traits/{})",
+                binding.name, binding.name
+            )));
+        }
         if !self.storage.remove_plugin(hash)? {
             return Err(EngineError::PluginNotFound(hash.to_string()));
         }

@@ -3,28 +3,84 @@
 
 use crate::plugin::PluginRecord;
 use crate::profile::{Event, Profile};
-use crate::runtime::contract::{self, Attribute, Subject, Value};
+use crate::contract::{self, Attribute, Subject, Value};
+
+/// What one plugin reads for one binding: the needs it declared in `info`, narrowed by its
+/// answer to `needs-for-config` for the binding's config (contract 0.2.0). An answer narrows,
+/// never widens: a plugin cannot get by config what its `info` did not declare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reads {
+    /// Attribute names (`*` for all).
+    pub attributes: Vec<String>,
+    /// Event names (`*` for all); empty for none.
+    pub events: Vec<String>,
+    /// How far back events are read, in milliseconds; none for the whole history.
+    pub window_ms: Option<u64>,
+    /// Names that computed-trait bindings write: a source attribute of such a name is never
+    /// shown, so a client that sends `lead_score` cannot stand in for the computed one.
+    pub computed_only: Vec<String>,
+}
+
+impl Reads {
+    /// What the plugin declared in `info`.
+    pub(crate) fn declared(plugin: &PluginRecord) -> Reads {
+        Reads {
+            attributes: plugin.attributes.clone(),
+            events: plugin.events.clone(),
+            window_ms: plugin.event_window_ms,
+            computed_only: Vec::new(),
+        }
+    }
+
+    /// These reads narrowed to what `asked` names (a `needs-for-config` answer).
+    pub(crate) fn narrowed(self, asked: &contract::Needs) -> Reads {
+        fn within(declared: &[String], asked: &[String]) -> Vec<String> {
+            if asked.iter().any(|a| a == "*") {
+                declared.to_vec()
+            } else if declared.iter().any(|d| d == "*") {
+                asked.to_vec()
+            } else {
+                asked.iter().filter(|a| declared.contains(a)).cloned().collect()
+            }
+        }
+        let window_ms = match (self.window_ms, asked.event_window) {
+            (Some(declared), Some(asked)) => Some(declared.min(asked)),
+            (declared, None) => declared,
+            (None, asked) => asked,
+        };
+        Reads {
+            attributes: within(&self.attributes, &asked.attributes),
+            events: within(&self.events, &asked.events),
+            window_ms,
+            computed_only: self.computed_only,
+        }
+    }
+}
 
 /// Builds the subject a plugin sees for `profile`.
 pub(crate) fn subject(
-    plugin: &PluginRecord,
+    reads: &Reads,
     profile: &Profile,
     events: &[Event],
     trigger: Option<&Event>,
     now: i64,
 ) -> Subject {
-    let all_attributes = plugin.attributes.iter().any(|a| a == "*");
+    let all_attributes = reads.attributes.iter().any(|a| a == "*");
+    // Computed traits first, then the source attributes they do not shadow.
     let attributes = profile
-        .attributes
+        .computed
         .iter()
-        .filter(|(name, _)| all_attributes || plugin.attributes.iter().any(|a| a == *name))
+        .chain(profile.attributes.iter().filter(|(name, _)| {
+            !profile.computed.contains_key(*name) && !reads.computed_only.iter().any(|c| c == *name)
+        }))
+        .filter(|(name, _)| all_attributes || reads.attributes.iter().any(|a| a == *name))
         .map(|(name, value)| Attribute { name: name.clone(), value: value_of(value) })
         .collect();
-    let all_events = plugin.events.iter().any(|e| e == "*");
-    let since = plugin.event_window_ms.map(|w| now.saturating_sub(i64::try_from(w).unwrap_or(i64::MAX)));
+    let all_events = reads.events.iter().any(|e| e == "*");
+    let since = reads.window_ms.map(|w| now.saturating_sub(i64::try_from(w).unwrap_or(i64::MAX)));
     let events = events
         .iter()
-        .filter(|e| all_events || plugin.events.iter().any(|n| *n == e.name))
+        .filter(|e| all_events || reads.events.iter().any(|n| *n == e.name))
         .filter(|e| since.is_none_or(|since| e.timestamp >= since))
         .map(event)
         .collect();

@@ -8,16 +8,14 @@ use std::time::Instant;
 use wasmtime::component::ResourceAny;
 use wasmtime::{Store, Trap, WasmBacktrace};
 
-use super::bindings::host_api::LogLevel;
-use super::bindings::kpi_calculator::KpiCalculator;
-use super::contract::{
-    ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, Invocation, Membership, Message, Metric,
-    PluginError, PluginInfo, Subject,
-};
 use super::error::{CallMetrics, CallOutcome, Failure, InvokeError};
 use super::sandbox::{HostStop, Sandbox};
 use super::size::WireSize;
-use super::{Limits, LoadedPlugin, Runtime, WorldPre};
+use super::{Limits, LoadedPlugin, Runtime, WorldPre, any_version, v0_1_0, v0_2_0};
+use crate::contract::{
+    Attribute, ConfigError, DeliveryOutcome, Event, VendorReport, HttpRequest, HttpResponse, InboundRequest,
+    Invocation, Membership, Message, Metric, Needs, PluginError, PluginInfo, PluginKind, Subject, Verification,
+};
 
 /// A successful call's value and what it cost.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +46,7 @@ impl std::fmt::Display for InstantiateFailed {
 impl std::error::Error for InstantiateFailed {}
 
 /// Tags instantiation failures that are not traps (a trap keeps its own classification).
-fn instantiated<B>(result: wasmtime::Result<B>) -> wasmtime::Result<B> {
+pub(super) fn instantiated<B>(result: wasmtime::Result<B>) -> wasmtime::Result<B> {
     result.map_err(|e| {
         if e.downcast_ref::<Trap>().is_some() {
             e
@@ -56,20 +54,6 @@ fn instantiated<B>(result: wasmtime::Result<B>) -> wasmtime::Result<B> {
             wasmtime::Error::new(InstantiateFailed(format!("{e:#}")))
         }
     })
-}
-
-/// Instantiates the plugin's world and runs `$body` with the bindings, for worlds that export the
-/// interface `$iface`; any other world is a caller error.
-macro_rules! with_world {
-    ($self:ident, $store:ident, $variant:ident, $bindings:ident => $body:expr) => {
-        match &$self.plugin.pre {
-            WorldPre::$variant(pre) => {
-                let $bindings = instantiated(pre.instantiate(&mut *$store))?;
-                $body
-            }
-            _ => unreachable!("world checked by `expect_kind`"),
-        }
-    };
 }
 
 /// Counts a finished call by its final outcome (after the contract checks).
@@ -105,130 +89,37 @@ impl<'a> PluginCall<'a> {
         self
     }
 
-    /// Calls `info()`.
-    fn info_uncounted(&self) -> Result<Called<PluginInfo>, InvokeError> {
-        self.run("info", "", 0, 0, 0, |store, pre| match pre {
-            WorldPre::Segment(p) => {
-                instantiated(p.instantiate(&mut *store))?.baton_plugin_segmentation().call_info(store)
-            }
-            WorldPre::Personalizer(p) => {
-                instantiated(p.instantiate(&mut *store))?.baton_plugin_personalization().call_info(store)
-            }
-            WorldPre::Channel(p) => {
-                instantiated(p.instantiate(&mut *store))?.baton_plugin_channel().call_info(store)
-            }
-            WorldPre::Kpi(p) => instantiated(p.instantiate(&mut *store))?.baton_plugin_kpi().call_info(store),
-        })
-    }
-
-    /// Calls `validate-config(config)`. A refused config is an `Ok(Err(_))` answer, not a failure.
-    fn validate_config_uncounted(
-        &self,
-        config: &str,
-    ) -> Result<Called<Result<(), ConfigError>>, InvokeError> {
-        let bytes_in = config.len() as u64;
-        self.run("validate-config", "", 0, 0, bytes_in, |store, pre| match pre {
-            WorldPre::Segment(p) => instantiated(p.instantiate(&mut *store))?
-                .baton_plugin_segmentation()
-                .call_validate_config(store, config),
-            WorldPre::Personalizer(p) => instantiated(p.instantiate(&mut *store))?
-                .baton_plugin_personalization()
-                .call_validate_config(store, config),
-            WorldPre::Channel(p) => instantiated(p.instantiate(&mut *store))?
-                .baton_plugin_channel()
-                .call_validate_config(store, config),
-            WorldPre::Kpi(p) => instantiated(p.instantiate(&mut *store))?
-                .baton_plugin_kpi()
-                .call_validate_config(store, config),
-        })
-    }
-
-    /// Calls a segment rule's `evaluate` over a batch of subjects. The result has exactly one
-    /// membership per subject, in order (checked).
-    fn evaluate_uncounted(
-        &self,
-        invocation: &Invocation,
-        subjects: &[Subject],
-    ) -> Result<Called<Vec<Membership>>, InvokeError> {
-        self.expect_kind(WorldKind::Segment, "evaluate")?;
-        let bytes_in = invocation.wire_size() + subjects.wire_size();
-        let called = self.run_guest("evaluate", invocation, bytes_in, |store, this| {
-            with_world!(this, store, Segment, b => b.baton_plugin_segmentation().call_evaluate(store, invocation, subjects))
-        })?;
-        if called.value.len() != subjects.len() {
-            return Err(self.bad_output(
-                "evaluate",
-                format!("returned {} memberships for {} subjects", called.value.len(), subjects.len()),
-                called.metrics,
-            ));
-        }
-        Ok(called)
-    }
-
-    /// Calls a personalizer's `personalize`. The recipient and idempotency key must come back
-    /// unchanged (checked), so a personalizer can never redirect a message.
-    fn personalize_uncounted(
-        &self,
-        invocation: &Invocation,
-        subject: &Subject,
-        template: &Message,
-    ) -> Result<Called<Message>, InvokeError> {
-        self.expect_kind(WorldKind::Personalizer, "personalize")?;
-        let bytes_in = invocation.wire_size() + subject.wire_size() + template.wire_size();
-        let called = self.run_guest("personalize", invocation, bytes_in, |store, this| {
-            with_world!(this, store, Personalizer, b => b.baton_plugin_personalization().call_personalize(store, invocation, subject, template))
-        })?;
-        let message = &called.value;
-        let fault = if message.recipient != template.recipient {
-            Some("changed the recipient")
-        } else if message.idempotency_key != template.idempotency_key {
-            Some("changed the idempotency key")
-        } else if !is_json_object(&message.data) {
-            Some("returned `data` that is not a JSON object")
-        } else {
-            None
-        };
-        match fault {
-            Some(reason) => Err(self.bad_output("personalize", reason.to_owned(), called.metrics)),
-            None => Ok(called),
-        }
-    }
-
-    /// Calls a channel adapter's `build`.
-    fn build_uncounted(
-        &self,
-        invocation: &Invocation,
-        message: &Message,
-    ) -> Result<Called<Vec<HttpRequest>>, InvokeError> {
-        self.expect_kind(WorldKind::Channel, "build")?;
-        let bytes_in = invocation.wire_size() + message.wire_size();
-        self.run_guest("build", invocation, bytes_in, |store, this| {
-            with_world!(this, store, Channel, b => b.baton_plugin_channel().call_build(store, invocation, message))
-        })
-    }
-
-    /// Calls a channel adapter's `classify` for the response to request `request_index`.
-    fn classify_uncounted(
-        &self,
-        invocation: &Invocation,
-        request_index: u32,
-        response: &HttpResponse,
-    ) -> Result<Called<DeliveryOutcome>, InvokeError> {
-        self.expect_kind(WorldKind::Channel, "classify")?;
-        let bytes_in = invocation.wire_size() + response.wire_size();
-        self.run("classify", &invocation.campaign_id, invocation.now, invocation.seed, bytes_in, |store, _| {
-            with_world!(self, store, Channel, b => b.baton_plugin_channel().call_classify(store, invocation, request_index, response))
-        })
+    /// Runs `call` and counts it by its final outcome, contract checks included: every public
+    /// call goes through here once.
+    fn count<T>(&self, call: impl FnOnce() -> Result<Called<T>, InvokeError>) -> Result<Called<T>, InvokeError> {
+        counted(&self.runtime.calls, self.plugin, call())
     }
 
     /// Calls `info()`.
     pub fn info(&self) -> Result<Called<PluginInfo>, InvokeError> {
-        counted(&self.runtime.calls, self.plugin, self.info_uncounted())
+        self.count(|| self.run("info", "", 0, 0, 0, |store, pre| any_version!(pre, p => p.info(store))))
     }
 
     /// Calls `validate-config(config)`. A refused config is an `Ok(Err(_))` answer, not a failure.
     pub fn validate_config(&self, config: &str) -> Result<Called<Result<(), ConfigError>>, InvokeError> {
-        counted(&self.runtime.calls, self.plugin, self.validate_config_uncounted(config))
+        let bytes_in = config.len() as u64;
+        self.count(|| {
+            self.run("validate-config", "", 0, 0, bytes_in, |store, pre| {
+                any_version!(pre, p => p.validate_config(store, config))
+            })
+        })
+    }
+
+    /// Calls `needs-for-config(config)`: what this binding's config reads. None when the plugin's
+    /// contract or kind has no such call (its `info` needs stand).
+    pub fn needs_for_config(&self, config: &str) -> Result<Called<Option<Needs>>, InvokeError> {
+        let bytes_in = config.len() as u64;
+        self.count(|| {
+            self.run("needs-for-config", "", 0, 0, bytes_in, |store, pre| match pre {
+                WorldPre::V0_1_0(_) => Ok(None),
+                WorldPre::V0_2_0(p) => p.needs_for_config(store, config),
+            })
+        })
     }
 
     /// Calls a segment rule's `evaluate` over a batch of subjects. The result has exactly one
@@ -238,7 +129,14 @@ impl<'a> PluginCall<'a> {
         invocation: &Invocation,
         subjects: &[Subject],
     ) -> Result<Called<Vec<Membership>>, InvokeError> {
-        counted(&self.runtime.calls, self.plugin, self.evaluate_uncounted(invocation, subjects))
+        self.count(|| {
+            self.expect_kind(PluginKind::SegmentRule, "evaluate")?;
+            let bytes_in = invocation.wire_size() + subjects.wire_size();
+            let called = self.run_guest("evaluate", invocation, bytes_in, |store, pre| {
+                any_version!(pre, p => p.evaluate(store, invocation, subjects))
+            })?;
+            self.one_per_subject("evaluate", called, subjects.len())
+        })
     }
 
     /// Calls a personalizer's `personalize`. The recipient and idempotency key must come back
@@ -249,16 +147,38 @@ impl<'a> PluginCall<'a> {
         subject: &Subject,
         template: &Message,
     ) -> Result<Called<Message>, InvokeError> {
-        counted(&self.runtime.calls, self.plugin, self.personalize_uncounted(invocation, subject, template))
+        self.count(|| {
+            self.expect_kind(PluginKind::Personalizer, "personalize")?;
+            let bytes_in = invocation.wire_size() + subject.wire_size() + template.wire_size();
+            let called = self.run_guest("personalize", invocation, bytes_in, |store, pre| {
+                any_version!(pre, p => p.personalize(store, invocation, subject, template))
+            })?;
+            let message = &called.value;
+            let fault = if message.recipient != template.recipient {
+                Some("changed the recipient")
+            } else if message.idempotency_key != template.idempotency_key {
+                Some("changed the idempotency key")
+            } else if !is_json_object(&message.data) {
+                Some("returned `data` that is not a JSON object")
+            } else {
+                None
+            };
+            match fault {
+                Some(reason) => Err(self.bad_output("personalize", reason.to_owned(), called.metrics)),
+                None => Ok(called),
+            }
+        })
     }
 
     /// Calls a channel adapter's `build`.
-    pub fn build(
-        &self,
-        invocation: &Invocation,
-        message: &Message,
-    ) -> Result<Called<Vec<HttpRequest>>, InvokeError> {
-        counted(&self.runtime.calls, self.plugin, self.build_uncounted(invocation, message))
+    pub fn build(&self, invocation: &Invocation, message: &Message) -> Result<Called<Vec<HttpRequest>>, InvokeError> {
+        self.count(|| {
+            self.expect_kind(PluginKind::ChannelAdapter, "build")?;
+            let bytes_in = invocation.wire_size() + message.wire_size();
+            self.run_guest("build", invocation, bytes_in, |store, pre| {
+                any_version!(pre, p => p.build(store, invocation, message))
+            })
+        })
     }
 
     /// Calls a channel adapter's `classify` for the response to request `request_index`.
@@ -268,22 +188,88 @@ impl<'a> PluginCall<'a> {
         request_index: u32,
         response: &HttpResponse,
     ) -> Result<Called<DeliveryOutcome>, InvokeError> {
-        counted(
-            &self.runtime.calls,
-            self.plugin,
-            self.classify_uncounted(invocation, request_index, response),
-        )
+        self.count(|| {
+            self.expect_kind(PluginKind::ChannelAdapter, "classify")?;
+            let bytes_in = invocation.wire_size() + response.wire_size();
+            self.run("classify", &invocation.campaign_id, invocation.now, invocation.seed, bytes_in, |store, pre| {
+                any_version!(pre, p => p.classify(store, invocation, request_index, response))
+            })
+        })
+    }
+
+    /// Calls a channel adapter's `verification(config)`: how its vendor signs webhooks. A refused
+    /// config is an `Ok(Err(_))` answer; an adapter built against 0.1.0 has no such call.
+    pub fn verification(&self, config: &str) -> Result<Called<Result<Verification, ConfigError>>, InvokeError> {
+        self.count(|| {
+            self.expect_kind(PluginKind::ChannelAdapter, "verification")?;
+            let WorldPre::V0_2_0(pre) = &self.plugin.pre else {
+                return Err(self.not_in_contract("verification"));
+            };
+            let bytes_in = config.len() as u64;
+            self.run("verification", "", 0, 0, bytes_in, |store, _| pre.verification(store, config))
+        })
+    }
+
+    /// Calls a channel adapter's `feedback` on a request whose signature the host verified.
+    pub fn feedback(
+        &self,
+        invocation: &Invocation,
+        request: &InboundRequest,
+    ) -> Result<Called<Vec<VendorReport>>, InvokeError> {
+        self.count(|| {
+            self.expect_kind(PluginKind::ChannelAdapter, "feedback")?;
+            let WorldPre::V0_2_0(pre) = &self.plugin.pre else {
+                return Err(self.not_in_contract("feedback"));
+            };
+            let bytes_in = invocation.wire_size() + request.wire_size();
+            let called =
+                self.run_guest("feedback", invocation, bytes_in, |store, _| pre.feedback(store, invocation, request))?;
+            match called.value.iter().find(|f| !is_json_object(&f.properties)) {
+                Some(_) => {
+                    Err(self.bad_output("feedback", "returned `properties` that is not a JSON object".into(), called.metrics))
+                }
+                None => Ok(called),
+            }
+        })
+    }
+
+    /// Calls a computed-trait plugin's `compute` over a batch of subjects: one list of traits per
+    /// subject, in order, each among the plugin's declared `provides` (checked).
+    pub fn compute(
+        &self,
+        invocation: &Invocation,
+        subjects: &[Subject],
+    ) -> Result<Called<Vec<Vec<Attribute>>>, InvokeError> {
+        self.count(|| {
+            self.expect_kind(PluginKind::ComputedTrait, "compute")?;
+            let WorldPre::V0_2_0(pre) = &self.plugin.pre else {
+                return Err(self.not_in_contract("compute"));
+            };
+            let bytes_in = invocation.wire_size() + subjects.wire_size();
+            let called =
+                self.run_guest("compute", invocation, bytes_in, |store, _| pre.compute(store, invocation, subjects))?;
+            let called = self.one_per_subject("compute", called, subjects.len())?;
+            let provides = &self.plugin.record.provides;
+            let stray = called.value.iter().flatten().find(|a| !provides.iter().any(|p| *p == a.name));
+            match stray {
+                Some(trait_) => Err(self.bad_output(
+                    "compute",
+                    format!("returned trait `{}`, which its info does not list in `provides`", trait_.name),
+                    called.metrics,
+                )),
+                None => Ok(called),
+            }
+        })
     }
 
     /// Opens a KPI accumulator: one instance kept for one streamed computation.
     pub fn open_kpi(&self, invocation: &Invocation) -> Result<KpiRun, InvokeError> {
-        self.expect_kind(WorldKind::Kpi, "open")?;
+        self.expect_kind(PluginKind::KpiCalculator, "open")?;
         if let Some(reason) = self.plugin.quarantined() {
             let failure = Failure::Quarantined { reason };
             let metrics = CallMetrics { outcome: Some(failure.outcome()), ..CallMetrics::default() };
             return Err(InvokeError { plugin: self.plugin.label(), call: "open", failure, metrics });
         }
-        let WorldPre::Kpi(pre) = &self.plugin.pre else { unreachable!("world checked by `expect_kind`") };
         let mut run = KpiRun {
             plugin: self.plugin.clone(),
             counters: self.runtime.calls.clone(),
@@ -295,27 +281,53 @@ impl<'a> PluginCall<'a> {
             tick: self.runtime.config.epoch_tick,
         };
         let bytes_in = invocation.wire_size();
+        let pre = &self.plugin.pre;
         let called = run.step("open", bytes_in, |store, bindings| {
-            let instance = instantiated(pre.instantiate(&mut *store))?;
-            let opened = instance.baton_plugin_kpi().accumulator().call_open(&mut *store, invocation);
-            *bindings = Some(instance);
-            opened
+            let opened = match pre {
+                WorldPre::V0_1_0(p) => p.open_kpi(store, invocation)?.map(|(k, a)| (KpiInstance::V0_1_0(k), a)),
+                WorldPre::V0_2_0(p) => p.open_kpi(store, invocation)?.map(|(k, a)| (KpiInstance::V0_2_0(k), a)),
+            };
+            Ok(opened.map(|(instance, accumulator)| {
+                *bindings = Some(instance);
+                accumulator
+            }))
         })?;
         run.accumulator = Some(run.guest(called, "open")?.value);
         Ok(run)
     }
 
-    fn expect_kind(&self, kind: WorldKind, call: &'static str) -> Result<(), InvokeError> {
-        let actual = WorldKind::of(&self.plugin.pre);
+    fn expect_kind(&self, kind: PluginKind, call: &'static str) -> Result<(), InvokeError> {
+        let actual = self.plugin.pre.kind();
         if actual == kind {
             return Ok(());
         }
         Err(InvokeError {
             plugin: self.plugin.label(),
             call,
-            failure: Failure::WrongKind { expected: kind.name(), actual: actual.name() },
+            failure: Failure::WrongKind { expected: kind.world(), actual: actual.world() },
             metrics: CallMetrics { outcome: Some(CallOutcome::Rejected), ..CallMetrics::default() },
         })
+    }
+
+    /// A call the plugin's contract version does not have.
+    fn not_in_contract(&self, call: &'static str) -> InvokeError {
+        let failure = Failure::NotInContract { call, contract: self.plugin.pre.contract() };
+        let metrics = CallMetrics { outcome: Some(failure.outcome()), ..CallMetrics::default() };
+        InvokeError { plugin: self.plugin.label(), call, failure, metrics }
+    }
+
+    /// Checks a batch answer holds exactly one entry per subject.
+    fn one_per_subject<T>(
+        &self,
+        call: &'static str,
+        called: Called<Vec<T>>,
+        subjects: usize,
+    ) -> Result<Called<Vec<T>>, InvokeError> {
+        if called.value.len() == subjects {
+            return Ok(called);
+        }
+        let reason = format!("returned {} answers for {} subjects", called.value.len(), subjects);
+        Err(self.bad_output(call, reason, called.metrics))
     }
 
     /// Runs a call whose WIT result is `result<T, plugin-error>`, turning the guest's error into
@@ -325,16 +337,9 @@ impl<'a> PluginCall<'a> {
         call: &'static str,
         invocation: &Invocation,
         bytes_in: u64,
-        f: impl FnOnce(&mut Store<Sandbox>, &Self) -> wasmtime::Result<Result<T, PluginError>>,
+        f: impl FnOnce(&mut Store<Sandbox>, &WorldPre) -> wasmtime::Result<Result<T, PluginError>>,
     ) -> Result<Called<T>, InvokeError> {
-        let called = self.run(
-            call,
-            &invocation.campaign_id,
-            invocation.now,
-            invocation.seed,
-            bytes_in,
-            |store, _| f(store, self),
-        )?;
+        let called = self.run(call, &invocation.campaign_id, invocation.now, invocation.seed, bytes_in, f)?;
         guest_result(&self.plugin.label(), call, called)
     }
 
@@ -381,13 +386,19 @@ impl<'a> PluginCall<'a> {
     }
 }
 
+/// A KPI calculator's instance, by contract version.
+enum KpiInstance {
+    V0_1_0(v0_1_0::Kpi),
+    V0_2_0(v0_2_0::Kpi),
+}
+
 /// One streamed KPI computation: `add` batches of events, then `finish`.
 pub struct KpiRun {
     plugin: Arc<LoadedPlugin>,
     counters: super::CallCounters,
     limits: Limits,
     store: Store<Sandbox>,
-    bindings: Option<KpiCalculator>,
+    bindings: Option<KpiInstance>,
     accumulator: Option<ResourceAny>,
     campaign: String,
     tick: std::time::Duration,
@@ -398,7 +409,8 @@ impl KpiRun {
     pub fn add(&mut self, events: &[Event]) -> Result<CallMetrics, InvokeError> {
         let accumulator = self.accumulator()?;
         let called = self.step("add", events.wire_size(), |store, bindings| match bindings {
-            Some(b) => b.baton_plugin_kpi().accumulator().call_add(store, accumulator, events),
+            Some(KpiInstance::V0_1_0(k)) => k.add(store, accumulator, events),
+            Some(KpiInstance::V0_2_0(k)) => k.add(store, accumulator, events),
             None => Err(wasmtime::Error::msg("accumulator is not open")),
         })?;
         Ok(self.guest(called, "add")?.metrics)
@@ -408,7 +420,8 @@ impl KpiRun {
     pub fn finish(mut self) -> Result<Called<Vec<Metric>>, InvokeError> {
         let accumulator = self.accumulator()?;
         let called = self.step("finish", 0, |store, bindings| match bindings {
-            Some(b) => b.baton_plugin_kpi().accumulator().call_finish(store, accumulator),
+            Some(KpiInstance::V0_1_0(k)) => k.finish(store, accumulator),
+            Some(KpiInstance::V0_2_0(k)) => k.finish(store, accumulator),
             None => Err(wasmtime::Error::msg("accumulator is not open")),
         })?;
         let _ = accumulator.resource_drop(&mut self.store);
@@ -428,7 +441,7 @@ impl KpiRun {
         &mut self,
         call: &'static str,
         bytes_in: u64,
-        f: impl FnOnce(&mut Store<Sandbox>, &mut Option<KpiCalculator>) -> wasmtime::Result<T>,
+        f: impl FnOnce(&mut Store<Sandbox>, &mut Option<KpiInstance>) -> wasmtime::Result<T>,
     ) -> Result<Called<T>, InvokeError> {
         let label = self.plugin.label();
         if bytes_in > self.limits.input_bytes {
@@ -460,34 +473,6 @@ impl KpiRun {
         call: &'static str,
     ) -> Result<Called<T>, InvokeError> {
         counted(&self.counters, &self.plugin, guest_result(&self.plugin.label(), call, called))
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum WorldKind {
-    Segment,
-    Personalizer,
-    Channel,
-    Kpi,
-}
-
-impl WorldKind {
-    fn of(pre: &WorldPre) -> Self {
-        match pre {
-            WorldPre::Segment(_) => WorldKind::Segment,
-            WorldPre::Personalizer(_) => WorldKind::Personalizer,
-            WorldPre::Channel(_) => WorldKind::Channel,
-            WorldPre::Kpi(_) => WorldKind::Kpi,
-        }
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            WorldKind::Segment => "segment-rule",
-            WorldKind::Personalizer => "personalizer",
-            WorldKind::Channel => "channel-adapter",
-            WorldKind::Kpi => "kpi-calculator",
-        }
     }
 }
 
@@ -623,13 +608,13 @@ fn guest_result<T>(
     }
 }
 
-fn forward_log(plugin: &str, campaign: &str, level: &LogLevel, message: &str) {
-    match level {
-        LogLevel::Trace => tracing::trace!(plugin, campaign, "{message}"),
-        LogLevel::Debug => tracing::debug!(plugin, campaign, "{message}"),
-        LogLevel::Info => tracing::info!(plugin, campaign, "{message}"),
-        LogLevel::Warn => tracing::warn!(plugin, campaign, "{message}"),
-        LogLevel::Error => tracing::error!(plugin, campaign, "{message}"),
+fn forward_log(plugin: &str, campaign: &str, level: &tracing::Level, message: &str) {
+    match *level {
+        tracing::Level::TRACE => tracing::trace!(plugin, campaign, "{message}"),
+        tracing::Level::DEBUG => tracing::debug!(plugin, campaign, "{message}"),
+        tracing::Level::INFO => tracing::info!(plugin, campaign, "{message}"),
+        tracing::Level::WARN => tracing::warn!(plugin, campaign, "{message}"),
+        tracing::Level::ERROR => tracing::error!(plugin, campaign, "{message}"),
     }
 }
 

@@ -142,6 +142,13 @@ pub enum Failure {
         /// The world the plugin implements.
         actual: &'static str,
     },
+    /// The call is not in the contract version the plugin was built against.
+    NotInContract {
+        /// The call.
+        call: &'static str,
+        /// The plugin's contract version.
+        contract: &'static str,
+    },
     /// The instance could not be created (for example, every instance slot is busy).
     Instantiate {
         /// Why.
@@ -161,6 +168,7 @@ impl Failure {
             Failure::InputTooLarge { .. }
             | Failure::Instantiate { .. }
             | Failure::WrongKind { .. }
+            | Failure::NotInContract { .. }
             | Failure::Quarantined { .. } => CallOutcome::Rejected,
             Failure::Trap { .. } => CallOutcome::Trap,
             Failure::Guest { .. } => CallOutcome::GuestError,
@@ -200,6 +208,11 @@ impl fmt::Display for Failure {
             Failure::WrongKind { expected, actual } => {
                 write!(f, "needs a {expected} plugin, but this is a {actual}")
             }
+            Failure::NotInContract { call, contract } => write!(
+                f,
+                "has no `{call}`: it was built against contract {contract}; rebuild it against {}",
+                crate::contract::LATEST_CONTRACT
+            ),
             Failure::Instantiate { reason } => write!(f, "could not start an instance: {reason}"),
         }
     }

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
-use super::bindings::{channel_adapter, kpi_calculator, personalizer, segment_rule, types};
 use super::sandbox::Sandbox;
-use super::{InstallError, LoadedPlugin, Runtime, SUPPORTED_CONTRACTS, WorldPre};
+use super::{InstallError, LoadedPlugin, Runtime, SUPPORTED_CONTRACTS, WorldPre, v0_1_0, v0_2_0};
+use crate::contract::PluginInfo;
 use crate::plugin::{ContentHash, PluginKind, PluginRecord};
 
 const WASM_MAGIC: &[u8] = b"\0asm";
@@ -32,7 +32,7 @@ impl Runtime {
             self.compile(bytes).map_err(|e| InstallError::Invalid { reason: format!("{e:#}") })?;
         let compiled = started.elapsed();
         let (kind, contract) = detect_world(&self.engine, &component)?;
-        let pre = link(&self.linker, &component, kind)?;
+        let pre = link(&self.linker, &component, kind, &contract)?;
 
         // Ask the plugin to describe itself, under the default limits, before recording anything.
         let provisional = Arc::new(LoadedPlugin {
@@ -49,6 +49,7 @@ impl Runtime {
                 event_window_ms: None,
                 allowed_hosts: Vec::new(),
                 secrets: Vec::new(),
+                provides: Vec::new(),
                 size,
                 quarantine: None,
             },
@@ -190,26 +191,25 @@ fn detect_world(engine: &Engine, component: &Component) -> Result<(PluginKind, S
     }
 }
 
-/// Links the component against the sandbox and types its exports by world.
+/// Links the component against the sandbox and types its exports by contract version and world.
 pub(super) fn link(
     linker: &Linker<Sandbox>,
     component: &Component,
     kind: PluginKind,
+    contract: &str,
 ) -> Result<WorldPre, InstallError> {
     let pre = linker
         .instantiate_pre(component)
         .map_err(|e| InstallError::ImportNotProvided { reason: format!("{e:#}") })?;
     let bad = |e: wasmtime::Error| InstallError::BadExports { world: kind.world(), reason: format!("{e:#}") };
-    Ok(match kind {
-        PluginKind::SegmentRule => WorldPre::Segment(segment_rule::SegmentRulePre::new(pre).map_err(bad)?),
-        PluginKind::Personalizer => {
-            WorldPre::Personalizer(personalizer::PersonalizerPre::new(pre).map_err(bad)?)
-        }
-        PluginKind::ChannelAdapter => {
-            WorldPre::Channel(channel_adapter::ChannelAdapterPre::new(pre).map_err(bad)?)
-        }
-        PluginKind::KpiCalculator => WorldPre::Kpi(kpi_calculator::KpiCalculatorPre::new(pre).map_err(bad)?),
-    })
+    match contract {
+        v if v == v0_1_0::VERSION => v0_1_0::link_kind(pre, kind).map(WorldPre::V0_1_0).map_err(bad),
+        v if v == v0_2_0::VERSION => v0_2_0::link_kind(pre, kind).map(WorldPre::V0_2_0).map_err(bad),
+        other => Err(InstallError::UnsupportedContract {
+            found: other.to_owned(),
+            supported: SUPPORTED_CONTRACTS.join(", "),
+        }),
+    }
 }
 
 fn record_from_info(
@@ -217,14 +217,9 @@ fn record_from_info(
     kind: PluginKind,
     contract: String,
     size: u64,
-    info: types::PluginInfo,
+    info: PluginInfo,
 ) -> Result<PluginRecord, InstallError> {
-    let declared = match info.kind {
-        types::PluginKind::SegmentRule => PluginKind::SegmentRule,
-        types::PluginKind::Personalizer => PluginKind::Personalizer,
-        types::PluginKind::ChannelAdapter => PluginKind::ChannelAdapter,
-        types::PluginKind::KpiCalculator => PluginKind::KpiCalculator,
-    };
+    let declared = info.kind;
     if declared != kind {
         return Err(InstallError::BadInfo(format!(
             "declares kind `{declared}` but the component implements the `{kind}` world"
@@ -240,6 +235,22 @@ fn record_from_info(
         return Err(InstallError::BadInfo(format!(
             "version `{}` is not a semantic version such as `1.2.0`",
             info.version
+        )));
+    }
+    match (kind == PluginKind::ComputedTrait, info.provides.is_empty()) {
+        (true, true) => {
+            return Err(InstallError::BadInfo(
+                "a computed-trait plugin must list the traits it writes in `provides`".into(),
+            ));
+        }
+        (false, false) => {
+            return Err(InstallError::BadInfo(format!("a {kind} plugin provides no traits; leave `provides` empty")));
+        }
+        _ => {}
+    }
+    if let Some(bad) = info.provides.iter().find(|name| !valid_trait_name(name)) {
+        return Err(InstallError::BadInfo(format!(
+            "trait name `{bad}` is invalid: use 1 to 64 lowercase letters, digits and `_`, starting with a letter"
         )));
     }
     if serde_json::from_str::<serde_json::Value>(&info.config_schema).is_err() {
@@ -258,6 +269,7 @@ fn record_from_info(
         event_window_ms: info.needs.event_window,
         allowed_hosts: info.needs.allowed_hosts,
         secrets: info.needs.secrets,
+        provides: info.provides,
         size,
         quarantine: None,
     })
@@ -268,6 +280,12 @@ fn valid_name(name: &str) -> bool {
     (1..=64).contains(&name.len())
         && chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+fn valid_trait_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
 }
 
 fn valid_version(version: &str) -> bool {
@@ -293,6 +311,7 @@ mod tests {
         assert!(!valid_name("Segment"));
         assert!(!valid_name("-x"));
         assert!(!valid_name(""));
+        assert!(valid_trait_name("lead_score") && !valid_trait_name("Lead") && !valid_trait_name("_x"));
         assert!(valid_version("1.2.0"));
         assert!(valid_version("0.1.0-beta.1"));
         assert!(!valid_version("1.2"));

@@ -16,13 +16,12 @@ use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use wasmtime::component::{HasSelf, Linker, Resource, ResourceTable};
+use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime::{ResourceLimiter, Result, StoreContextMut};
 use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
 use wasmtime_wasi::p2::{DynPollable, Pollable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::bindings::host_api::{self, LogLevel};
 
 /// Why the host stopped a call from inside a host function or the limiter. Carried through the
 /// trap so the call's error can name the limit.
@@ -51,7 +50,7 @@ impl std::error::Error for HostStop {}
 /// One line a plugin logged during a call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LogLine {
-    pub level: LogLevel,
+    pub level: tracing::Level,
     pub message: String,
 }
 
@@ -131,8 +130,10 @@ impl ResourceLimiter for Sandbox {
     }
 }
 
-impl host_api::Host for Sandbox {
-    fn log(&mut self, level: LogLevel, message: String) -> Result<()> {
+impl Sandbox {
+    /// A plugin's log line, whatever its contract version: kept for the host's log, within the
+    /// call's log byte cap.
+    pub(crate) fn log(&mut self, level: tracing::Level, message: String) -> Result<()> {
         self.log_bytes += message.len() as u64;
         if self.log_bytes > self.log_cap {
             self.stopped_by = Some(HostStop::LogCap);
@@ -163,7 +164,8 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<Sandbox>> {
         Ok((wait_virtually(sandbox, wait)?,))
     })?;
     linker.allow_shadowing(false);
-    host_api::add_to_linker::<Sandbox, HasSelf<Sandbox>>(&mut linker, |s| s)?;
+    super::v0_1_0::add_host(&mut linker)?;
+    super::v0_2_0::add_host(&mut linker)?;
     Ok(linker)
 }
 

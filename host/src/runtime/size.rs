@@ -2,9 +2,9 @@
 //! Counts payload bytes (strings, lists), not the canonical ABI's exact layout: close enough for
 //! caps measured in megabytes, and cheap.
 
-use super::contract::{
-    Attribute, DeliveryOutcome, Event, HttpRequest, HttpResponse, Invocation, Membership, Message, Metric,
-    Subject, Value,
+use crate::contract::{
+    Attribute, DeliveryOutcome, Event, VendorReport, HttpRequest, HttpResponse, InboundRequest, Invocation,
+    Membership, Message, Metric, Needs, SignatureKey, SignedPart, Subject, Value, Verification,
 };
 
 pub(crate) trait WireSize {
@@ -156,19 +156,19 @@ impl WireSize for () {
     }
 }
 
-impl WireSize for super::contract::PluginError {
+impl WireSize for crate::contract::PluginError {
     fn wire_size(&self) -> u64 {
         self.code.wire_size() + self.message.wire_size()
     }
 }
 
-impl WireSize for super::contract::ConfigError {
+impl WireSize for crate::contract::ConfigError {
     fn wire_size(&self) -> u64 {
         self.path.wire_size() + self.message.wire_size()
     }
 }
 
-impl WireSize for super::contract::PluginInfo {
+impl WireSize for crate::contract::PluginInfo {
     fn wire_size(&self) -> u64 {
         self.name.wire_size()
             + self.version.wire_size()
@@ -189,3 +189,48 @@ impl WireSize for ResourceHandle {
 
 /// Resource handles cost a handle index at the boundary.
 pub(crate) type ResourceHandle = wasmtime::component::ResourceAny;
+
+impl WireSize for Needs {
+    fn wire_size(&self) -> u64 {
+        self.attributes.wire_size()
+            + self.events.wire_size()
+            + 9
+            + self.allowed_hosts.wire_size()
+            + self.secrets.wire_size()
+    }
+}
+
+impl WireSize for Verification {
+    fn wire_size(&self) -> u64 {
+        let key = match &self.key {
+            SignatureKey::HmacSha1(k)
+            | SignatureKey::HmacSha256(k)
+            | SignatureKey::EcdsaP256Sha256(k)
+            | SignatureKey::Ed25519(k) => k.wire_size(),
+        };
+        let signed: u64 = self
+            .signed
+            .iter()
+            .map(|part| match part {
+                SignedPart::Text(t) | SignedPart::Header(t) => 1 + t.wire_size(),
+                _ => 1,
+            })
+            .sum();
+        key + signed + self.header.wire_size() + self.prefix.wire_size() + 1 + self.timestamp_header.wire_size()
+    }
+}
+
+impl WireSize for InboundRequest {
+    fn wire_size(&self) -> u64 {
+        self.method.wire_size() + self.url.wire_size() + self.headers.wire_size() + self.body.len() as u64
+    }
+}
+
+impl WireSize for VendorReport {
+    fn wire_size(&self) -> u64 {
+        1 + self.idempotency_key.wire_size()
+            + self.vendor_message_id.wire_size()
+            + 8
+            + self.properties.wire_size()
+    }
+}

@@ -210,6 +210,41 @@ impl Storage {
         Ok(Some(updated))
     }
 
+    /// Writes computed traits on many profiles in one durable write: `Some` sets a trait, `None`
+    /// removes it. A profile erased or merged away meanwhile is followed or skipped. Returns how
+    /// many profiles changed; one whose traits already had these values is left untouched.
+    pub fn set_computed(
+        &self,
+        updates: &[(ProfileId, Vec<(String, Option<serde_json::Value>)>)],
+        now: i64,
+    ) -> Result<usize, StorageError> {
+        let changed = {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writes = WriteSet::new(self);
+            let mut changed = 0;
+            for (id, traits) in updates {
+                let Some(id) = live_id(&writes, *id)? else { continue };
+                let mut profile = load_profile(&writes, id)?;
+                let before = profile.computed.clone();
+                for (name, value) in traits {
+                    match value {
+                        Some(value) => profile.computed.insert(name.clone(), value.clone()),
+                        None => profile.computed.remove(name),
+                    };
+                }
+                if profile.computed != before {
+                    profile.updated_at = now;
+                    put_profile(&mut writes, &profile)?;
+                    changed += 1;
+                }
+            }
+            writes.commit()?;
+            changed
+        };
+        self.commit.wait_durable()?;
+        Ok(changed)
+    }
+
     /// The profile with this id, following stitching aliases.
     pub fn profile(&self, id: ProfileId) -> Result<Option<Profile>, StorageError> {
         let writes = WriteSet::new(self);
@@ -395,6 +430,7 @@ fn resolve(
                 id,
                 identities: Vec::new(),
                 attributes: BTreeMap::new(),
+                computed: BTreeMap::new(),
                 consents: BTreeMap::new(),
                 suppressions: BTreeMap::new(),
                 timezone: None,

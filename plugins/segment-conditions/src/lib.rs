@@ -45,6 +45,17 @@ impl Plugin for Conditions {
             serde_json::from_str(config).map_err(|e| ConfigError::new("", &format!("not JSON: {e}")))?;
         parse(&value, "").map(|_| ()).map_err(|(path, message)| ConfigError::new(&path, &message))
     }
+
+    /// Only what the tree reads: two attributes and one event within 30 days load two
+    /// attributes and 30 days of one event, not every profile's whole history.
+    fn needs_for_config(config: &str) -> Needs {
+        let tree = serde_json::from_str::<serde_json::Value>(config).ok().and_then(|v| parse(&v, "").ok());
+        match tree {
+            Some(tree) => tree.reads().needs(),
+            // The host validated the config first; should it not parse, read all (still correct).
+            None => Self::info().needs,
+        }
+    }
 }
 
 impl SegmentRule for Conditions {
@@ -85,5 +96,26 @@ mod tests {
             Err(ConfigError::new("/all/0/event", "must be a non-empty string"))
         );
         assert_eq!(Conditions::info().name, "segment-conditions");
+    }
+
+    #[test]
+    fn a_binding_needs_only_what_its_tree_reads() {
+        let needs = Conditions::needs_for_config(
+            r#"{"all": [
+                {"attribute": "plan", "op": "in", "value": ["pro"]},
+                {"not": {"attribute": "country", "op": "exists"}},
+                {"event": "order_completed", "count": {"op": "gte", "value": 2}, "within_ms": 1000},
+                {"any": [{"last_performed": "email_opened", "within_ms": 5000}, {"bucket": {"salt": "s", "percent": 5}}]}
+            ]}"#,
+        );
+        assert_eq!(needs.attributes, vec!["country", "plan"]);
+        assert_eq!(needs.events, vec!["email_opened", "order_completed"]);
+        assert_eq!(needs.event_window, Some(5000));
+
+        let whole_history = Conditions::needs_for_config(r#"{"event": "login", "count": {"op": "eq", "value": 0}}"#);
+        assert_eq!((whole_history.attributes.len(), whole_history.events.clone(), whole_history.event_window), (0, vec!["login".to_owned()], None));
+
+        let attributes_only = Conditions::needs_for_config(r#"{"attribute": "tier", "op": "eq", "value": "vip"}"#);
+        assert!(attributes_only.events.is_empty(), "{attributes_only:?}");
     }
 }

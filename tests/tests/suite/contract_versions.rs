@@ -1,0 +1,155 @@
+//! Contract 0.1.0 and 0.2.0 side by side: the fixtures stay on the frozen 0.1.0, the first-party
+//! plugins move to 0.2.0, and one host runs both in one set of campaigns. And what only 0.2.0
+//! has: computed traits that follow ingest, and a segment on them.
+
+use baton::{CampaignState, Grants, NewEvent, Slot};
+use baton_tests::{customer, echo_grants, engine, fixture, welcome_campaign};
+
+fn event(id: &str, user: &str, name: &str) -> NewEvent {
+    NewEvent {
+        id: id.into(),
+        user_id: Some(user.into()),
+        anonymous_id: None,
+        name: name.into(),
+        timestamp: 1_750_000_000_000 - 1_000,
+        properties: serde_json::Map::new(),
+        campaign: None,
+    }
+}
+
+/// The body of the one pending send to `profile`, if there is exactly one.
+fn body_sent_to(engine: &baton::Engine, profile: baton::ProfileId) -> Vec<String> {
+    engine
+        .storage()
+        .pending_sends()
+        .unwrap()
+        .into_iter()
+        .filter(|send| send.profile == profile)
+        .map(|send| send.message["body"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn plugins_built_against_0_1_0_and_0_2_0_run_side_by_side_in_one_campaign_set() {
+    let (engine, _clock, _dir) = engine();
+    let install = |bytes: &[u8]| engine.runtime().install(bytes).unwrap();
+    let old_segment = install(&fixture("seg-vip"));
+    let old_personalizer = install(&fixture("pers-greeting"));
+    let old_channel = install(&fixture("chan-echo"));
+    let new_segment = install(baton::first_party("segment-conditions").unwrap());
+    let new_personalizer = install(baton::first_party("personalize-liquid").unwrap());
+    for (plugin, contract) in [
+        (&old_segment, "0.1.0"),
+        (&old_personalizer, "0.1.0"),
+        (&old_channel, "0.1.0"),
+        (&new_segment, "0.2.0"),
+        (&new_personalizer, "0.2.0"),
+    ] {
+        assert_eq!(plugin.record().contract, contract, "{}", plugin.label());
+    }
+
+    // One campaign on the 0.1.0 plugins, one on the 0.2.0 ones, reacting to the same event.
+    let vip = baton::Campaign { id: "vip-welcome".into(), ..welcome_campaign() };
+    let pro = baton::Campaign { id: "pro-welcome".into(), ..welcome_campaign() };
+    let url = serde_json::json!({ "url": "http://127.0.0.1:9/" });
+    engine.create_campaign(vip).unwrap();
+    engine.bind("vip-welcome", Slot::Segment, old_segment.hash(), serde_json::json!({}), Grants::default()).unwrap();
+    engine
+        .bind("vip-welcome", Slot::Personalizer, old_personalizer.hash(), serde_json::json!({}), Grants::default())
+        .unwrap();
+    engine.bind("vip-welcome", Slot::Channel, old_channel.hash(), url.clone(), echo_grants()).unwrap();
+    engine.create_campaign(pro).unwrap();
+    let tree = serde_json::json!({"attribute": "plan", "op": "eq", "value": "pro"});
+    engine.bind("pro-welcome", Slot::Segment, new_segment.hash(), tree, Grants::default()).unwrap();
+    let liquid = serde_json::json!({"subject": "Hi {{ profile.first_name }}", "body": "Welcome aboard, {{ profile.first_name }}"});
+    engine.bind("pro-welcome", Slot::Personalizer, new_personalizer.hash(), liquid, Grants::default()).unwrap();
+    engine.bind("pro-welcome", Slot::Channel, old_channel.hash(), url, echo_grants()).unwrap();
+    for id in ["vip-welcome", "pro-welcome"] {
+        engine.transition(id, CampaignState::Active).unwrap();
+    }
+
+    let contact = |name: &str| format!("{}@example.com", name.to_lowercase());
+    let ada = customer(&engine, "ada", serde_json::json!({"email": contact("ada"), "first_name": "Ada", "tier": "vip"}), true);
+    let bob = customer(&engine, "bob", serde_json::json!({"email": contact("bob"), "first_name": "Bob", "plan": "pro"}), true);
+    let cat = customer(&engine, "cat", serde_json::json!({"email": contact("cat"), "first_name": "Cat"}), true);
+    engine
+        .ingest_live(&[event("s1", "ada", "signed_up"), event("s2", "bob", "signed_up"), event("s3", "cat", "signed_up")], 1)
+        .unwrap();
+    let report = engine.process_triggers(100).unwrap();
+    assert_eq!(report.queued, 2, "{report:?}");
+    assert_eq!(body_sent_to(&engine, ada), vec!["Hello Ada"], "the 0.1.0 campaign, rendered by the 0.1.0 personalizer");
+    assert_eq!(body_sent_to(&engine, bob), vec!["Welcome aboard, Bob"], "the 0.2.0 campaign, rendered by Liquid");
+    assert!(body_sent_to(&engine, cat).is_empty());
+
+    // A 0.1.0 adapter has no feedback call: asking for one is refused with what to do, and the
+    // plugin is not blamed for it.
+    let err = engine.runtime().call(&old_channel).verification("{}").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "plugin chan-echo@1.0.0 verification: has no `verification`: it was built against contract 0.1.0; rebuild it against 0.2.0"
+    );
+    assert!(old_channel.quarantined().is_none());
+}
+
+#[test]
+fn a_lead_score_follows_ingest_and_a_segment_on_it_reacts_to_the_event_that_moved_it() {
+    let (engine, _clock, _dir) = engine();
+    let scorer = engine.runtime().install(baton::first_party("trait-lead-score").unwrap()).unwrap();
+    assert_eq!(scorer.record().provides, vec!["lead_score"]);
+    let points = serde_json::json!({"events": {"page": 1, "demo_requested": 30}});
+    engine.bind_trait("test", "lead-score", &scorer.hash(), points).unwrap();
+
+    // Hot leads get a message on their next page view.
+    let segment = engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap();
+    let channel = engine.runtime().install(&fixture("chan-echo")).unwrap();
+    let campaign = baton::Campaign {
+        id: "hot-leads".into(),
+        trigger: baton::Trigger::Event { event: "page".into(), filter: Default::default() },
+        ..welcome_campaign()
+    };
+    engine.create_campaign(campaign).unwrap();
+    let hot = serde_json::json!({"attribute": "lead_score", "op": "gte", "value": 30});
+    engine.bind("hot-leads", Slot::Segment, segment.hash(), hot, Grants::default()).unwrap();
+    engine
+        .bind("hot-leads", Slot::Channel, channel.hash(), serde_json::json!({ "url": "http://127.0.0.1:9/" }), echo_grants())
+        .unwrap();
+    engine.transition("hot-leads", CampaignState::Active).unwrap();
+
+    let ada = customer(&engine, "ada", serde_json::json!({"email": "ada@example.com"}), true);
+    // Bob's client claims a score of 1000: a source cannot write a computed trait.
+    let bob = customer(&engine, "bob", serde_json::json!({"email": "bob@example.com", "lead_score": 1000}), true);
+
+    engine.ingest_live(&[event("a1", "ada", "demo_requested"), event("b1", "bob", "page")], 1).unwrap();
+    engine.process_triggers(100).unwrap();
+    let score = |id| engine.storage().profile(id).unwrap().unwrap().computed.get("lead_score").cloned();
+    assert_eq!(score(ada), Some(serde_json::json!(30.0)));
+    assert_eq!(score(bob), Some(serde_json::json!(1.0)));
+    assert!(engine.storage().pending_sends().unwrap().is_empty(), "ada has not viewed a page since; bob is not hot");
+
+    // Ada's page view moves her score to 31, and the campaign it triggers sees the new score.
+    engine.ingest_live(&[event("a2", "ada", "page")], 1).unwrap();
+    let report = engine.process_triggers(100).unwrap();
+    assert_eq!((report.evaluated, report.queued), (1, 1), "{report:?}");
+    assert_eq!(score(ada), Some(serde_json::json!(31.0)));
+    let sends = engine.storage().pending_sends().unwrap();
+    assert_eq!(sends.iter().map(|s| s.profile).collect::<Vec<_>>(), vec![ada]);
+
+    // History imported without triggers is scored by a bulk recompute, over every profile.
+    let cat = customer(&engine, "cat", serde_json::json!({"email": "cat@example.com"}), true);
+    engine.storage().ingest(&[event("c1", "cat", "demo_requested"), event("c2", "cat", "page")], 1).unwrap();
+    assert_eq!(score(cat), None);
+    let report = engine.recompute_traits("test", "lead-score").unwrap();
+    assert_eq!((report.evaluated, report.changed), (3, 1), "{report:?}");
+    assert_eq!(score(cat), Some(serde_json::json!(31.0)));
+    assert_eq!(score(bob), Some(serde_json::json!(1.0)), "recomputing is idempotent");
+
+    // A trait binding pins its plugin; an unknown name is a clear error.
+    let err = engine.remove_plugin("test", &scorer.hash()).unwrap_err();
+    assert!(err.to_string().contains("computes the traits of binding `lead-score`"), "{err}");
+    assert_eq!(
+        engine.recompute_traits("test", "nope").unwrap_err().to_string(),
+        "no trait binding is named `nope`; `GET /v1/traits` lists them"
+    );
+    let err = engine.bind_trait("test", "wrong", &segment.hash(), serde_json::json!({})).unwrap_err();
+    assert!(err.to_string().contains("computed-trait"), "{err}");
+}
