@@ -25,7 +25,7 @@ pub use campaign::{
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use engine::{
     Audience, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError, FixedClock, Member,
-    OutboundPolicy, Policies, QuietHours, RollingCap, RunReport, SystemClock, TickReport,
+    OutboundPolicy, Policies, QuietHours, RollingCap, RunReport, SystemClock, TickReport, TraitReport,
 };
 pub mod demo_scenario {
     //! The `baton demo` scenario.
@@ -46,5 +46,5 @@ pub use runtime::{
 pub use serve::{LoopConfig, ServeConfig, ServeError, open_engine, serve};
 pub use store::{
     AuditRecord, Erasure, ProfileExport, Role, SecretScope, SecretValue, SentTo, Storage, StorageConfig,
-    StorageError, TokenRecord, check_secret_hosts,
+    StorageError, TokenRecord, TraitBinding, check_secret_hosts,
 };

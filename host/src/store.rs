@@ -28,7 +28,7 @@ pub use erasure::{Erasure, ProfileExport};
 pub use secrets::{SecretScope, SecretValue, StoredSecret, check_secret_hosts};
 pub use sends::SentTo;
 pub use tokens::{Role, TokenRecord};
-pub use traits::TraitBinding;
+pub use traits::{TraitBinding, TraitUpdate};
 
 /// Settings of the embedded store.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

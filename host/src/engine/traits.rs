@@ -14,9 +14,9 @@ use super::subject::{Reads, subject};
 use super::{Engine, EngineError};
 use crate::contract::{Attribute, Invocation, Value};
 use crate::plugin::{ContentHash, PluginKind};
-use crate::profile::{Event, Profile, ProfileId};
+use crate::profile::{Event, Profile};
 use crate::runtime::LoadedPlugin;
-use crate::store::TraitBinding;
+use crate::store::{TraitBinding, TraitUpdate};
 
 /// What a recompute did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -188,11 +188,11 @@ impl Engine {
             seed: hash64(&[&binding.name, trigger.map_or("", |e| e.id.as_str())]),
         };
         let computed = self.runtime.call(loaded).compute(&invocation, &subjects)?.value;
-        let updates: Vec<(ProfileId, Vec<(String, Option<serde_json::Value>)>)> = batch
+        let updates: Vec<TraitUpdate> = batch
             .iter()
             .zip(computed)
             .map(|((profile, _), traits)| (profile.id, traits.into_iter().map(stored).collect()))
-            .filter(|(_, traits): &(ProfileId, Vec<_>)| !traits.is_empty())
+            .filter(|(_, traits): &TraitUpdate| !traits.is_empty())
             .collect();
         if updates.is_empty() {
             return Ok(0);

@@ -215,7 +215,7 @@ impl Storage {
     /// many profiles changed; one whose traits already had these values is left untouched.
     pub fn set_computed(
         &self,
-        updates: &[(ProfileId, Vec<(String, Option<serde_json::Value>)>)],
+        updates: &[super::TraitUpdate],
         now: i64,
     ) -> Result<usize, StorageError> {
         let changed = {

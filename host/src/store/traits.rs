@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 use super::writes::WriteSet;
 use super::{Storage, StorageError, TreeId, decode, encode};
 use crate::plugin::ContentHash;
+use crate::profile::ProfileId;
+
+/// The traits to write on one profile: `Some` sets a trait, `None` removes it.
+pub type TraitUpdate = (ProfileId, Vec<(String, Option<serde_json::Value>)>);
 
 /// A computed-trait plugin bound to the whole profile base: it runs as events arrive and on
 /// demand, and writes its traits on every profile.
