@@ -31,8 +31,8 @@ pub use outbound::OutboundPolicy;
 pub use pipeline::RunReport;
 pub use policy::{Policies, QuietHours, RollingCap};
 pub use schedule::TickReport;
-pub use traits::TraitReport;
 pub(crate) use subject::value_of;
+pub use traits::TraitReport;
 
 use crate::runtime::Runtime;
 use crate::store::Storage;

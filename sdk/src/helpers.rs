@@ -4,7 +4,8 @@ use serde::de::DeserializeOwned;
 
 use crate::__private::segment_rule::baton::plugin::host::{self, LogLevel};
 use crate::{
-    Attribute, ConfigError, Event, Invocation, Membership, Needs, PluginError, PluginInfo, PluginKind, Subject, Value,
+    Attribute, ConfigError, Event, Invocation, Membership, Needs, PluginError, PluginInfo, PluginKind,
+    Subject, Value,
 };
 
 /// Structured logging into the host's log, tagged with the plugin and campaign by the host.

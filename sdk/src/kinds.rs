@@ -3,12 +3,12 @@
 use std::cell::RefCell;
 
 use crate::__private::kpi_calculator::exports::baton::plugin::kpi;
+#[cfg(not(feature = "contract-0-1-0"))]
+use crate::{Attribute, InboundRequest, Needs, SignatureCheck, VendorReport};
 use crate::{
     ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, Invocation, Membership, Message, Metric,
     PluginError, PluginInfo, Subject,
 };
-#[cfg(not(feature = "contract-0-1-0"))]
-use crate::{Attribute, InboundRequest, Needs, SignatureCheck, VendorReport};
 
 /// What every plugin provides, whatever its kind.
 pub trait Plugin {

@@ -45,14 +45,14 @@ pub use __private::channel_adapter::exports::baton::plugin::channel::{
 pub use __private::channel_adapter::exports::baton::plugin::channel::{
     InboundRequest, ReportKind, SignatureCheck, SignatureEncoding, SignatureKey, SignedPart, VendorReport,
 };
-#[cfg(not(feature = "contract-0-1-0"))]
-pub use kinds::ComputedTrait;
 pub use __private::kpi_calculator::exports::baton::plugin::kpi::Metric;
 pub use __private::segment_rule::baton::plugin::types::{
     Attribute, ConfigError, Event, Invocation, Message, Needs, PluginError, PluginInfo, PluginKind, Subject,
     Value,
 };
 pub use __private::segment_rule::exports::baton::plugin::segmentation::Membership;
+#[cfg(not(feature = "contract-0-1-0"))]
+pub use kinds::ComputedTrait;
 
 /// The version of the WIT contract (`baton:plugin`) this SDK builds plugins for: the newest,
 /// unless the `contract-0-1-0` feature pins the frozen 0.1.0 (for plugins not yet moved on).

@@ -233,7 +233,13 @@ pub fn table() -> Vec<RouteSpec> {
             "Bind a computed-trait plugin under a name; its traits follow events from then on.",
             put(traits::bind),
         ),
-        spec(M::DELETE, "/v1/traits/{name}", Some(ORCHESTRATE), "Remove a trait binding.", delete(traits::unbind)),
+        spec(
+            M::DELETE,
+            "/v1/traits/{name}",
+            Some(ORCHESTRATE),
+            "Remove a trait binding.",
+            delete(traits::unbind),
+        ),
         spec(
             M::POST,
             "/v1/traits/{name}/recompute",

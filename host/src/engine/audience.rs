@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use super::subject::subject;
 use super::{Engine, EngineError};
+use crate::contract::Invocation;
 use crate::plugin::{ContentHash, PluginKind};
 use crate::profile::ProfileId;
-use crate::contract::Invocation;
 
 /// One member of an audience.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -80,7 +80,8 @@ impl Engine {
         let reads = self.reads(&loaded, config);
         let scope = super::pipeline::EventScope::of(&[&reads], now);
         let parts = self.in_parallel(&scope, |batch| {
-            let subjects: Vec<_> = batch.iter().map(|(p, events)| subject(&reads, p, events, None, now)).collect();
+            let subjects: Vec<_> =
+                batch.iter().map(|(p, events)| subject(&reads, p, events, None, now)).collect();
             let verdicts = self.runtime.call(&loaded).evaluate(&invocation, &subjects)?.value;
             let members: Vec<Member> = batch
                 .iter()

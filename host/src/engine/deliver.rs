@@ -21,8 +21,8 @@ use super::outbound::{AddressRefused, Outbound, OutboundPolicy};
 use super::placeholders::{Fence, Substitution, scrub};
 use super::{Engine, EngineError};
 use crate::campaign::{Grants, Slot};
-use crate::delivery::{PendingSend, SendOutcome};
 use crate::contract::{DeliveryOutcome, HttpRequest, HttpResponse, Invocation, Message};
+use crate::delivery::{PendingSend, SendOutcome};
 use crate::runtime::{Failure, InvokeError};
 
 /// Delivery settings; every limit explicit.

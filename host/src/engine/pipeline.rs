@@ -12,10 +12,10 @@ use super::policy::{self, Pacing};
 use super::subject::{Reads, subject};
 use super::{Engine, EngineError};
 use crate::campaign::{Binding, Campaign, CampaignState, MessageTemplate, Slot, Trigger};
+use crate::contract::{self, Invocation, Subject};
 use crate::delivery::{PendingSend, SkipReason, SkipRecord};
 use crate::profile::{Event, IngestOutcome, NewEvent, Profile, Suppression, SuppressionReason};
 use crate::runtime::LoadedPlugin;
-use crate::contract::{self, Invocation, Subject};
 use crate::store::SentTo;
 
 /// Profiles judged per segment call in batch runs and previews.
@@ -394,8 +394,10 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let now = self.now();
         let (segment, segment_binding) = &plugins.segment;
-        let subjects: Vec<Subject> =
-            candidates.iter().map(|(p, events)| subject(&plugins.segment_reads, p, events, trigger, now)).collect();
+        let subjects: Vec<Subject> = candidates
+            .iter()
+            .map(|(p, events)| subject(&plugins.segment_reads, p, events, trigger, now))
+            .collect();
         let invocation = self.invocation(campaign, segment_binding, step, now);
         report.evaluated += subjects.len();
         let verdicts = match self.runtime.call(segment).evaluate(&invocation, &subjects) {
@@ -651,7 +653,11 @@ impl EventScope {
     }
 
     /// The events of `profile` in this scope, oldest first.
-    pub(crate) fn load(&self, storage: &crate::store::Storage, profile: &Profile) -> Result<Vec<Event>, EngineError> {
+    pub(crate) fn load(
+        &self,
+        storage: &crate::store::Storage,
+        profile: &Profile,
+    ) -> Result<Vec<Event>, EngineError> {
         if !self.every_name && self.names.is_empty() {
             return Ok(Vec::new());
         }
@@ -725,12 +731,22 @@ mod event_scope_tests {
     use crate::engine::subject::Reads;
 
     fn reader(events: &[&str], window_ms: Option<u64>) -> Reads {
-        Reads { attributes: vec![], events: events.iter().map(|e| (*e).to_owned()).collect(), window_ms, computed_only: vec![] }
+        Reads {
+            attributes: vec![],
+            events: events.iter().map(|e| (*e).to_owned()).collect(),
+            window_ms,
+            computed_only: vec![],
+        }
     }
 
     #[test]
     fn an_answer_to_needs_for_config_narrows_and_never_widens() {
-        let declared = Reads { attributes: vec!["*".into()], events: vec!["*".into()], window_ms: None, computed_only: vec![] };
+        let declared = Reads {
+            attributes: vec!["*".into()],
+            events: vec!["*".into()],
+            window_ms: None,
+            computed_only: vec![],
+        };
         let asked = Needs {
             attributes: vec!["plan".into()],
             events: vec!["order_completed".into()],
@@ -739,9 +755,19 @@ mod event_scope_tests {
         };
         assert_eq!(
             declared.narrowed(&asked),
-            Reads { attributes: vec!["plan".into()], events: vec!["order_completed".into()], window_ms: Some(1_000), computed_only: vec![] }
+            Reads {
+                attributes: vec!["plan".into()],
+                events: vec!["order_completed".into()],
+                window_ms: Some(1_000),
+                computed_only: vec![]
+            }
         );
-        let declared = Reads { attributes: vec!["plan".into()], events: vec![], window_ms: Some(500), computed_only: vec![] };
+        let declared = Reads {
+            attributes: vec!["plan".into()],
+            events: vec![],
+            window_ms: Some(500),
+            computed_only: vec![],
+        };
         let greedy = Needs {
             attributes: vec!["plan".into(), "email".into()],
             events: vec!["*".into()],
@@ -750,7 +776,12 @@ mod event_scope_tests {
         };
         assert_eq!(
             declared.clone().narrowed(&greedy),
-            Reads { attributes: vec!["plan".into()], events: vec![], window_ms: Some(500), computed_only: vec![] },
+            Reads {
+                attributes: vec!["plan".into()],
+                events: vec![],
+                window_ms: Some(500),
+                computed_only: vec![]
+            },
             "a plugin cannot read by config what its info did not declare"
         );
     }

@@ -60,8 +60,8 @@ pub(crate) enum Refusal {
 
 /// DER prefix of a P-256 SubjectPublicKeyInfo, before the 65-byte uncompressed point.
 const P256_SPKI_PREFIX: &[u8] = &[
-    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86, 0x48,
-    0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86,
+    0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
 ];
 /// DER prefix of an Ed25519 SubjectPublicKeyInfo, before the 32-byte key.
 const ED25519_SPKI_PREFIX: &[u8] = &[0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00];
@@ -104,7 +104,9 @@ pub(crate) fn verify(
             }
             SignatureKey::Ed25519(key) => {
                 let raw = public_key(key, ED25519_SPKI_PREFIX, 32)?;
-                signature::UnparsedPublicKey::new(&signature::ED25519, raw).verify(&message, signature).is_ok()
+                signature::UnparsedPublicKey::new(&signature::ED25519, raw)
+                    .verify(&message, signature)
+                    .is_ok()
             }
         })
     };
@@ -173,7 +175,8 @@ fn decode(text: &str, encoding: SignatureEncoding) -> Option<Vec<u8>> {
 
 /// A public key given as base64 of the raw key (`raw_len` bytes) or of its SubjectPublicKeyInfo.
 fn public_key(text: &str, spki_prefix: &[u8], raw_len: usize) -> Result<Vec<u8>, Refusal> {
-    let bytes = decode(text, SignatureEncoding::Base64).ok_or_else(|| Refusal::BadKey("not base64".into()))?;
+    let bytes =
+        decode(text, SignatureEncoding::Base64).ok_or_else(|| Refusal::BadKey("not base64".into()))?;
     if bytes.len() == raw_len {
         return Ok(bytes);
     }
@@ -204,7 +207,10 @@ fn percent_decode(text: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                match (bytes.get(i + 1).copied().and_then(hex_digit), bytes.get(i + 2).copied().and_then(hex_digit)) {
+                match (
+                    bytes.get(i + 1).copied().and_then(hex_digit),
+                    bytes.get(i + 2).copied().and_then(hex_digit),
+                ) {
                     (Some(high), Some(low)) => {
                         out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
                         i += 2;
@@ -245,7 +251,11 @@ mod tests {
     fn stripe_like() -> Verification {
         Verification {
             key: SignatureKey::HmacSha256("WEBHOOK_KEY".into()),
-            signed: vec![SignedPart::Header("x-timestamp".into()), SignedPart::Text(".".into()), SignedPart::Body],
+            signed: vec![
+                SignedPart::Header("x-timestamp".into()),
+                SignedPart::Text(".".into()),
+                SignedPart::Body,
+            ],
             header: "stripe-signature".into(),
             prefix: "v1=".into(),
             encoding: SignatureEncoding::Hex,
@@ -268,7 +278,10 @@ mod tests {
         assert_eq!(verify(&stripe_like(), &request, &secret, NOW_MS, TOLERANCE_MS), Ok(()));
 
         let tampered = Signed { body: br#"{"type":"delivered"}"#, ..request };
-        assert_eq!(verify(&stripe_like(), &tampered, &secret, NOW_MS, TOLERANCE_MS), Err(Refusal::BadSignature));
+        assert_eq!(
+            verify(&stripe_like(), &tampered, &secret, NOW_MS, TOLERANCE_MS),
+            Err(Refusal::BadSignature)
+        );
 
         let later = NOW_MS + TOLERANCE_MS + 1_000;
         let replayed = Signed { url: "u", headers: &h, body };
@@ -316,11 +329,14 @@ mod tests {
     #[test]
     fn sendgrids_ecdsa_p256_and_an_ed25519_signature_verify_with_the_public_key_only() {
         let rng = SystemRandom::new();
-        let pkcs8 =
-            signature::EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        let pair =
-            signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
-                .unwrap();
+        let pkcs8 = signature::EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_ASN1_SIGNING, &rng)
+            .unwrap();
+        let pair = signature::EcdsaKeyPair::from_pkcs8(
+            &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+            pkcs8.as_ref(),
+            &rng,
+        )
+        .unwrap();
         let spki = [P256_SPKI_PREFIX, pair.public_key().as_ref()].concat();
         let ts = (NOW_MS / 1000).to_string();
         let body = br#"[{"event":"bounce","sg_message_id":"m1"}]"#;
@@ -328,7 +344,10 @@ mod tests {
         let signature = b64(pair.sign(&rng, &signed).unwrap().as_ref());
         let check = Verification {
             key: SignatureKey::EcdsaP256Sha256(b64(&spki)),
-            signed: vec![SignedPart::Header("x-twilio-email-event-webhook-timestamp".into()), SignedPart::Body],
+            signed: vec![
+                SignedPart::Header("x-twilio-email-event-webhook-timestamp".into()),
+                SignedPart::Body,
+            ],
             header: "x-twilio-email-event-webhook-signature".into(),
             prefix: String::new(),
             encoding: SignatureEncoding::Base64,
@@ -356,7 +375,10 @@ mod tests {
         };
         let signature = hex::encode(pair.sign(body));
         let h = headers(&[("x-signature", &signature)]);
-        assert_eq!(verify(&check, &Signed { url: "u", headers: &h, body }, &no_secret, NOW_MS, TOLERANCE_MS), Ok(()));
+        assert_eq!(
+            verify(&check, &Signed { url: "u", headers: &h, body }, &no_secret, NOW_MS, TOLERANCE_MS),
+            Ok(())
+        );
         let bad_key = Verification { key: SignatureKey::Ed25519(b64(b"short")), ..check };
         assert!(matches!(
             verify(&bad_key, &Signed { url: "u", headers: &h, body }, &no_secret, NOW_MS, TOLERANCE_MS),

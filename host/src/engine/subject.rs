@@ -1,9 +1,9 @@
 //! From the store's view of a customer to the contract's `subject`: only the attributes and
 //! events the plugin declared it needs, so plugins see no more than they asked for.
 
+use crate::contract::{self, Attribute, Subject, Value};
 use crate::plugin::PluginRecord;
 use crate::profile::{Event, Profile};
-use crate::contract::{self, Attribute, Subject, Value};
 
 /// What one plugin reads for one binding: the needs it declared in `info`, narrowed by its
 /// answer to `needs-for-config` for the binding's config (contract 0.2.0). An answer narrows,

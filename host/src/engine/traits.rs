@@ -97,7 +97,8 @@ impl Engine {
 
     /// Recomputes one trait binding's traits over every profile, in parallel batches, audited.
     pub fn recompute_traits(&self, actor: &str, name: &str) -> Result<TraitReport, EngineError> {
-        let binding = self.storage.trait_binding(name)?.ok_or_else(|| EngineError::TraitNotFound(name.to_owned()))?;
+        let binding =
+            self.storage.trait_binding(name)?.ok_or_else(|| EngineError::TraitNotFound(name.to_owned()))?;
         let loaded = self.runtime.plugin(&binding.plugin)?;
         let reads = self.reads(&loaded, &binding.config);
         let now = self.now();
@@ -155,7 +156,8 @@ impl Engine {
             for event in events.iter().filter(|e| every || reads.events.contains(&e.name)) {
                 let Some(profile) = self.storage.profile(event.profile)? else { continue };
                 let history = EventScope::of(&[&reads], now).load(&self.storage, &profile)?;
-                let outcome = self.compute_and_store(binding, &loaded, &reads, &[(profile, history)], Some(event), now);
+                let outcome =
+                    self.compute_and_store(binding, &loaded, &reads, &[(profile, history)], Some(event), now);
                 if let Err(err) = outcome {
                     match err {
                         EngineError::Plugin(err) => {
@@ -180,7 +182,8 @@ impl Engine {
         trigger: Option<&Event>,
         now: i64,
     ) -> Result<usize, EngineError> {
-        let subjects: Vec<_> = batch.iter().map(|(p, events)| subject(reads, p, events, trigger, now)).collect();
+        let subjects: Vec<_> =
+            batch.iter().map(|(p, events)| subject(reads, p, events, trigger, now)).collect();
         let invocation = Invocation {
             campaign_id: String::new(),
             config: binding.config.to_string(),

@@ -13,8 +13,9 @@ use super::sandbox::{HostStop, Sandbox};
 use super::size::WireSize;
 use super::{Limits, LoadedPlugin, Runtime, WorldPre, any_version, v0_1_0, v0_2_0};
 use crate::contract::{
-    Attribute, ConfigError, DeliveryOutcome, Event, VendorReport, HttpRequest, HttpResponse, InboundRequest,
-    Invocation, Membership, Message, Metric, Needs, PluginError, PluginInfo, PluginKind, Subject, Verification,
+    Attribute, ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, InboundRequest, Invocation,
+    Membership, Message, Metric, Needs, PluginError, PluginInfo, PluginKind, Subject, VendorReport,
+    Verification,
 };
 
 /// A successful call's value and what it cost.
@@ -91,7 +92,10 @@ impl<'a> PluginCall<'a> {
 
     /// Runs `call` and counts it by its final outcome, contract checks included: every public
     /// call goes through here once.
-    fn count<T>(&self, call: impl FnOnce() -> Result<Called<T>, InvokeError>) -> Result<Called<T>, InvokeError> {
+    fn count<T>(
+        &self,
+        call: impl FnOnce() -> Result<Called<T>, InvokeError>,
+    ) -> Result<Called<T>, InvokeError> {
         counted(&self.runtime.calls, self.plugin, call())
     }
 
@@ -104,9 +108,14 @@ impl<'a> PluginCall<'a> {
     pub fn validate_config(&self, config: &str) -> Result<Called<Result<(), ConfigError>>, InvokeError> {
         let bytes_in = config.len() as u64;
         self.count(|| {
-            self.run("validate-config", "", 0, 0, bytes_in, |store, pre| {
-                any_version!(pre, p => p.validate_config(store, config))
-            })
+            self.run(
+                "validate-config",
+                "",
+                0,
+                0,
+                bytes_in,
+                |store, pre| any_version!(pre, p => p.validate_config(store, config)),
+            )
         })
     }
 
@@ -132,9 +141,12 @@ impl<'a> PluginCall<'a> {
         self.count(|| {
             self.expect_kind(PluginKind::SegmentRule, "evaluate")?;
             let bytes_in = invocation.wire_size() + subjects.wire_size();
-            let called = self.run_guest("evaluate", invocation, bytes_in, |store, pre| {
-                any_version!(pre, p => p.evaluate(store, invocation, subjects))
-            })?;
+            let called = self.run_guest(
+                "evaluate",
+                invocation,
+                bytes_in,
+                |store, pre| any_version!(pre, p => p.evaluate(store, invocation, subjects)),
+            )?;
             self.one_per_subject("evaluate", called, subjects.len())
         })
     }
@@ -150,9 +162,12 @@ impl<'a> PluginCall<'a> {
         self.count(|| {
             self.expect_kind(PluginKind::Personalizer, "personalize")?;
             let bytes_in = invocation.wire_size() + subject.wire_size() + template.wire_size();
-            let called = self.run_guest("personalize", invocation, bytes_in, |store, pre| {
-                any_version!(pre, p => p.personalize(store, invocation, subject, template))
-            })?;
+            let called = self.run_guest(
+                "personalize",
+                invocation,
+                bytes_in,
+                |store, pre| any_version!(pre, p => p.personalize(store, invocation, subject, template)),
+            )?;
             let message = &called.value;
             let fault = if message.recipient != template.recipient {
                 Some("changed the recipient")
@@ -171,13 +186,20 @@ impl<'a> PluginCall<'a> {
     }
 
     /// Calls a channel adapter's `build`.
-    pub fn build(&self, invocation: &Invocation, message: &Message) -> Result<Called<Vec<HttpRequest>>, InvokeError> {
+    pub fn build(
+        &self,
+        invocation: &Invocation,
+        message: &Message,
+    ) -> Result<Called<Vec<HttpRequest>>, InvokeError> {
         self.count(|| {
             self.expect_kind(PluginKind::ChannelAdapter, "build")?;
             let bytes_in = invocation.wire_size() + message.wire_size();
-            self.run_guest("build", invocation, bytes_in, |store, pre| {
-                any_version!(pre, p => p.build(store, invocation, message))
-            })
+            self.run_guest(
+                "build",
+                invocation,
+                bytes_in,
+                |store, pre| any_version!(pre, p => p.build(store, invocation, message)),
+            )
         })
     }
 
@@ -191,15 +213,23 @@ impl<'a> PluginCall<'a> {
         self.count(|| {
             self.expect_kind(PluginKind::ChannelAdapter, "classify")?;
             let bytes_in = invocation.wire_size() + response.wire_size();
-            self.run("classify", &invocation.campaign_id, invocation.now, invocation.seed, bytes_in, |store, pre| {
-                any_version!(pre, p => p.classify(store, invocation, request_index, response))
-            })
+            self.run(
+                "classify",
+                &invocation.campaign_id,
+                invocation.now,
+                invocation.seed,
+                bytes_in,
+                |store, pre| any_version!(pre, p => p.classify(store, invocation, request_index, response)),
+            )
         })
     }
 
     /// Calls a channel adapter's `verification(config)`: how its vendor signs webhooks. A refused
     /// config is an `Ok(Err(_))` answer; an adapter built against 0.1.0 has no such call.
-    pub fn verification(&self, config: &str) -> Result<Called<Result<Verification, ConfigError>>, InvokeError> {
+    pub fn verification(
+        &self,
+        config: &str,
+    ) -> Result<Called<Result<Verification, ConfigError>>, InvokeError> {
         self.count(|| {
             self.expect_kind(PluginKind::ChannelAdapter, "verification")?;
             let WorldPre::V0_2_0(pre) = &self.plugin.pre else {
@@ -222,12 +252,15 @@ impl<'a> PluginCall<'a> {
                 return Err(self.not_in_contract("feedback"));
             };
             let bytes_in = invocation.wire_size() + request.wire_size();
-            let called =
-                self.run_guest("feedback", invocation, bytes_in, |store, _| pre.feedback(store, invocation, request))?;
+            let called = self.run_guest("feedback", invocation, bytes_in, |store, _| {
+                pre.feedback(store, invocation, request)
+            })?;
             match called.value.iter().find(|f| !is_json_object(&f.properties)) {
-                Some(_) => {
-                    Err(self.bad_output("feedback", "returned `properties` that is not a JSON object".into(), called.metrics))
-                }
+                Some(_) => Err(self.bad_output(
+                    "feedback",
+                    "returned `properties` that is not a JSON object".into(),
+                    called.metrics,
+                )),
                 None => Ok(called),
             }
         })
@@ -246,8 +279,9 @@ impl<'a> PluginCall<'a> {
                 return Err(self.not_in_contract("compute"));
             };
             let bytes_in = invocation.wire_size() + subjects.wire_size();
-            let called =
-                self.run_guest("compute", invocation, bytes_in, |store, _| pre.compute(store, invocation, subjects))?;
+            let called = self.run_guest("compute", invocation, bytes_in, |store, _| {
+                pre.compute(store, invocation, subjects)
+            })?;
             let called = self.one_per_subject("compute", called, subjects.len())?;
             let provides = &self.plugin.record.provides;
             let stray = called.value.iter().flatten().find(|a| !provides.iter().any(|p| *p == a.name));
@@ -284,8 +318,12 @@ impl<'a> PluginCall<'a> {
         let pre = &self.plugin.pre;
         let called = run.step("open", bytes_in, |store, bindings| {
             let opened = match pre {
-                WorldPre::V0_1_0(p) => p.open_kpi(store, invocation)?.map(|(k, a)| (KpiInstance::V0_1_0(k), a)),
-                WorldPre::V0_2_0(p) => p.open_kpi(store, invocation)?.map(|(k, a)| (KpiInstance::V0_2_0(k), a)),
+                WorldPre::V0_1_0(p) => {
+                    p.open_kpi(store, invocation)?.map(|(k, a)| (KpiInstance::V0_1_0(k), a))
+                }
+                WorldPre::V0_2_0(p) => {
+                    p.open_kpi(store, invocation)?.map(|(k, a)| (KpiInstance::V0_2_0(k), a))
+                }
             };
             Ok(opened.map(|(instance, accumulator)| {
                 *bindings = Some(instance);

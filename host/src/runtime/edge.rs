@@ -52,7 +52,12 @@ macro_rules! shared_edge {
         }
 
         fn invocation(i: &c::Invocation) -> types::Invocation {
-            types::Invocation { campaign_id: i.campaign_id.clone(), config: i.config.clone(), now: i.now, seed: i.seed }
+            types::Invocation {
+                campaign_id: i.campaign_id.clone(),
+                config: i.config.clone(),
+                now: i.now,
+                seed: i.seed,
+            }
         }
 
         fn event(e: &c::Event) -> types::Event {
@@ -125,24 +130,32 @@ macro_rules! shared_edge {
         }
 
         /// A guest's `result<T, plugin-error>` in Baton's types.
-        fn guest<T, U>(r: Result<T, types::PluginError>, f: impl FnOnce(T) -> U) -> Result<U, c::PluginError> {
+        fn guest<T, U>(
+            r: Result<T, types::PluginError>,
+            f: impl FnOnce(T) -> U,
+        ) -> Result<U, c::PluginError> {
             r.map(f).map_err(plugin_error)
         }
 
         impl Pre {
             /// Calls `info()`.
-            pub(in crate::runtime) fn info(&self, store: &mut Store<Sandbox>) -> wasmtime::Result<c::PluginInfo> {
+            pub(in crate::runtime) fn info(
+                &self,
+                store: &mut Store<Sandbox>,
+            ) -> wasmtime::Result<c::PluginInfo> {
                 let info = match self {
                     Pre::Segment(p) => {
                         instantiated(p.instantiate(&mut *store))?.baton_plugin_segmentation().call_info(store)
                     }
-                    Pre::Personalizer(p) => {
-                        instantiated(p.instantiate(&mut *store))?.baton_plugin_personalization().call_info(store)
-                    }
+                    Pre::Personalizer(p) => instantiated(p.instantiate(&mut *store))?
+                        .baton_plugin_personalization()
+                        .call_info(store),
                     Pre::Channel(p) => {
                         instantiated(p.instantiate(&mut *store))?.baton_plugin_channel().call_info(store)
                     }
-                    Pre::Kpi(p) => instantiated(p.instantiate(&mut *store))?.baton_plugin_kpi().call_info(store),
+                    Pre::Kpi(p) => {
+                        instantiated(p.instantiate(&mut *store))?.baton_plugin_kpi().call_info(store)
+                    }
                     #[allow(unreachable_patterns)]
                     other => other.info_other(store),
                 }?;
@@ -183,11 +196,9 @@ macro_rules! shared_edge {
             ) -> wasmtime::Result<Result<Vec<c::Membership>, c::PluginError>> {
                 let Pre::Segment(p) = self else { return Err(wrong_world()) };
                 let subjects: Vec<types::Subject> = subjects.iter().map(subject).collect();
-                let answer = instantiated(p.instantiate(&mut *store))?.baton_plugin_segmentation().call_evaluate(
-                    store,
-                    &invocation(call),
-                    &subjects,
-                )?;
+                let answer = instantiated(p.instantiate(&mut *store))?
+                    .baton_plugin_segmentation()
+                    .call_evaluate(store, &invocation(call), &subjects)?;
                 Ok(guest(answer, |list| {
                     list.into_iter().map(|m| c::Membership { member: m.member, score: m.score }).collect()
                 }))
@@ -223,7 +234,12 @@ macro_rules! shared_edge {
                 )?;
                 Ok(guest(answer, |list| {
                     list.into_iter()
-                        .map(|r| c::HttpRequest { method: r.method, url: r.url, headers: r.headers, body: r.body })
+                        .map(|r| c::HttpRequest {
+                            method: r.method,
+                            url: r.url,
+                            headers: r.headers,
+                            body: r.body,
+                        })
                         .collect()
                 }))
             }
@@ -242,12 +258,9 @@ macro_rules! shared_edge {
                     headers: response.headers.clone(),
                     body: response.body.clone(),
                 };
-                let outcome = instantiated(p.instantiate(&mut *store))?.baton_plugin_channel().call_classify(
-                    store,
-                    &invocation(call),
-                    request_index,
-                    &response,
-                )?;
+                let outcome = instantiated(p.instantiate(&mut *store))?
+                    .baton_plugin_channel()
+                    .call_classify(store, &invocation(call), request_index, &response)?;
                 Ok(match outcome {
                     channel::DeliveryOutcome::Delivered(id) => c::DeliveryOutcome::Delivered(id),
                     channel::DeliveryOutcome::RetryAfter(ms) => c::DeliveryOutcome::RetryAfter(ms),
@@ -264,7 +277,8 @@ macro_rules! shared_edge {
             ) -> wasmtime::Result<Result<(Kpi, ResourceAny), c::PluginError>> {
                 let Pre::Kpi(p) = self else { return Err(wrong_world()) };
                 let instance = instantiated(p.instantiate(&mut *store))?;
-                let opened = instance.baton_plugin_kpi().accumulator().call_open(&mut *store, &invocation(call))?;
+                let opened =
+                    instance.baton_plugin_kpi().accumulator().call_open(&mut *store, &invocation(call))?;
                 Ok(guest(opened, |accumulator| (Kpi(instance), accumulator)))
             }
         }
@@ -339,7 +353,9 @@ macro_rules! shared_edge {
         }
 
         /// Adds this version's host interface to the linker.
-        pub(in crate::runtime) fn add_host(linker: &mut wasmtime::component::Linker<Sandbox>) -> wasmtime::Result<()> {
+        pub(in crate::runtime) fn add_host(
+            linker: &mut wasmtime::component::Linker<Sandbox>,
+        ) -> wasmtime::Result<()> {
             host_api::add_to_linker::<Sandbox, wasmtime::component::HasSelf<Sandbox>>(linker, |s| s)
         }
     };

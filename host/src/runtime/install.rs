@@ -244,7 +244,9 @@ fn record_from_info(
             ));
         }
         (false, false) => {
-            return Err(InstallError::BadInfo(format!("a {kind} plugin provides no traits; leave `provides` empty")));
+            return Err(InstallError::BadInfo(format!(
+                "a {kind} plugin provides no traits; leave `provides` empty"
+            )));
         }
         _ => {}
     }

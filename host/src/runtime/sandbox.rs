@@ -22,7 +22,6 @@ use wasmtime_wasi::clocks::{HostMonotonicClock, HostWallClock};
 use wasmtime_wasi::p2::{DynPollable, Pollable};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-
 /// Why the host stopped a call from inside a host function or the limiter. Carried through the
 /// trap so the call's error can name the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,8 +3,8 @@
 //! caps measured in megabytes, and cheap.
 
 use crate::contract::{
-    Attribute, DeliveryOutcome, Event, VendorReport, HttpRequest, HttpResponse, InboundRequest, Invocation,
-    Membership, Message, Metric, Needs, SignatureKey, SignedPart, Subject, Value, Verification,
+    Attribute, DeliveryOutcome, Event, HttpRequest, HttpResponse, InboundRequest, Invocation, Membership,
+    Message, Metric, Needs, SignatureKey, SignedPart, Subject, Value, VendorReport, Verification,
 };
 
 pub(crate) trait WireSize {
@@ -216,7 +216,11 @@ impl WireSize for Verification {
                 _ => 1,
             })
             .sum();
-        key + signed + self.header.wire_size() + self.prefix.wire_size() + 1 + self.timestamp_header.wire_size()
+        key + signed
+            + self.header.wire_size()
+            + self.prefix.wire_size()
+            + 1
+            + self.timestamp_header.wire_size()
     }
 }
 

@@ -112,9 +112,9 @@ impl Pre {
             Pre::Segment(p) => instantiated(p.instantiate(&mut *store))?
                 .baton_plugin_segmentation()
                 .call_needs_for_config(store, config)?,
-            Pre::Kpi(p) => {
-                instantiated(p.instantiate(&mut *store))?.baton_plugin_kpi().call_needs_for_config(store, config)?
-            }
+            Pre::Kpi(p) => instantiated(p.instantiate(&mut *store))?
+                .baton_plugin_kpi()
+                .call_needs_for_config(store, config)?,
             Pre::Traits(p) => instantiated(p.instantiate(&mut *store))?
                 .baton_plugin_traits()
                 .call_needs_for_config(store, config)?,
@@ -130,8 +130,9 @@ impl Pre {
         config: &str,
     ) -> wasmtime::Result<Result<c::Verification, c::ConfigError>> {
         let Pre::Channel(p) = self else { return Err(wrong_world()) };
-        let answer =
-            instantiated(p.instantiate(&mut *store))?.baton_plugin_channel().call_verification(store, config)?;
+        let answer = instantiated(p.instantiate(&mut *store))?
+            .baton_plugin_channel()
+            .call_verification(store, config)?;
         Ok(answer.map(verification_out).map_err(config_error))
     }
 
@@ -175,7 +176,10 @@ impl Pre {
             lists
                 .into_iter()
                 .map(|traits| {
-                    traits.into_iter().map(|a| c::Attribute { name: a.name, value: value_out(a.value) }).collect()
+                    traits
+                        .into_iter()
+                        .map(|a| c::Attribute { name: a.name, value: value_out(a.value) })
+                        .collect()
                 })
                 .collect()
         }))

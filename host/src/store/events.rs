@@ -213,11 +213,7 @@ impl Storage {
     /// Writes computed traits on many profiles in one durable write: `Some` sets a trait, `None`
     /// removes it. A profile erased or merged away meanwhile is followed or skipped. Returns how
     /// many profiles changed; one whose traits already had these values is left untouched.
-    pub fn set_computed(
-        &self,
-        updates: &[super::TraitUpdate],
-        now: i64,
-    ) -> Result<usize, StorageError> {
+    pub fn set_computed(&self, updates: &[super::TraitUpdate], now: i64) -> Result<usize, StorageError> {
         let changed = {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut writes = WriteSet::new(self);

@@ -36,7 +36,10 @@ impl Storage {
 
     /// The trait binding with this name.
     pub fn trait_binding(&self, name: &str) -> Result<Option<TraitBinding>, StorageError> {
-        self.tree(TreeId::TraitBindings).get(name.as_bytes())?.map(|raw| decode(&raw, "trait binding")).transpose()
+        self.tree(TreeId::TraitBindings)
+            .get(name.as_bytes())?
+            .map(|raw| decode(&raw, "trait binding"))
+            .transpose()
     }
 
     /// Every trait binding, by name.

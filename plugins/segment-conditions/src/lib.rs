@@ -112,10 +112,15 @@ mod tests {
         assert_eq!(needs.events, vec!["email_opened", "order_completed"]);
         assert_eq!(needs.event_window, Some(5000));
 
-        let whole_history = Conditions::needs_for_config(r#"{"event": "login", "count": {"op": "eq", "value": 0}}"#);
-        assert_eq!((whole_history.attributes.len(), whole_history.events.clone(), whole_history.event_window), (0, vec!["login".to_owned()], None));
+        let whole_history =
+            Conditions::needs_for_config(r#"{"event": "login", "count": {"op": "eq", "value": 0}}"#);
+        assert_eq!(
+            (whole_history.attributes.len(), whole_history.events.clone(), whole_history.event_window),
+            (0, vec!["login".to_owned()], None)
+        );
 
-        let attributes_only = Conditions::needs_for_config(r#"{"attribute": "tier", "op": "eq", "value": "vip"}"#);
+        let attributes_only =
+            Conditions::needs_for_config(r#"{"attribute": "tier", "op": "eq", "value": "vip"}"#);
         assert!(attributes_only.events.is_empty(), "{attributes_only:?}");
     }
 }

@@ -77,7 +77,8 @@ fn plan(config: &str) -> Result<Plan, ConfigError> {
     let mut rules = Vec::new();
     for (i, rule) in config.rules.iter().enumerate() {
         let path = format!("/rules/{i}/when");
-        let condition = parse(&rule.when, &path).map_err(|(path, message)| ConfigError::new(&path, &message))?;
+        let condition =
+            parse(&rule.when, &path).map_err(|(path, message)| ConfigError::new(&path, &message))?;
         if !rule.points.is_finite() {
             return Err(ConfigError::new(&format!("/rules/{i}/points"), "must be a finite number"));
         }
@@ -143,7 +144,8 @@ impl Plugin for LeadScore {
         attributes.dedup();
         events.sort();
         events.dedup();
-        Needs::attributes(attributes.iter().map(String::as_str)).with_events(events.iter().map(String::as_str), None)
+        Needs::attributes(attributes.iter().map(String::as_str))
+            .with_events(events.iter().map(String::as_str), None)
     }
 }
 
@@ -152,7 +154,9 @@ impl ComputedTrait for LeadScore {
         let plan = plan(&invocation.config).map_err(|e| PluginError::new("invalid_config", &e.message))?;
         subjects
             .iter()
-            .map(|subject| Ok(vec![Attribute::new(TRAIT, Value::Float(plan.score(subject, invocation.now)?))]))
+            .map(|subject| {
+                Ok(vec![Attribute::new(TRAIT, Value::Float(plan.score(subject, invocation.now)?))])
+            })
             .collect()
     }
 }
@@ -209,15 +213,23 @@ mod tests {
     #[test]
     fn configs_are_checked_and_needs_follow_the_config() {
         assert_eq!(LeadScore::validate_config("{}").unwrap_err().path, "");
-        assert_eq!(LeadScore::validate_config(r#"{"events": {"a": 1}, "half_life_days": 0}"#).unwrap_err().path, "/half_life_days");
         assert_eq!(
-            LeadScore::validate_config(r#"{"rules": [{"when": {"attribute": ""}, "points": 1}]}"#).unwrap_err().path,
+            LeadScore::validate_config(r#"{"events": {"a": 1}, "half_life_days": 0}"#).unwrap_err().path,
+            "/half_life_days"
+        );
+        assert_eq!(
+            LeadScore::validate_config(r#"{"rules": [{"when": {"attribute": ""}, "points": 1}]}"#)
+                .unwrap_err()
+                .path,
             "/rules/0/when/attribute"
         );
         let needs = LeadScore::needs_for_config(
             r#"{"events": {"page": 1}, "rules": [{"when": {"attribute": "plan", "op": "eq", "value": "pro"}, "points": 5}]}"#,
         );
-        assert_eq!((needs.attributes, needs.events, needs.event_window), (vec!["plan".to_owned()], vec!["page".to_owned()], None));
+        assert_eq!(
+            (needs.attributes, needs.events, needs.event_window),
+            (vec!["plan".to_owned()], vec!["page".to_owned()], None)
+        );
         assert_eq!(LeadScore::info().provides, vec!["lead_score"]);
     }
 }

@@ -53,32 +53,68 @@ fn plugins_built_against_0_1_0_and_0_2_0_run_side_by_side_in_one_campaign_set() 
     let pro = baton::Campaign { id: "pro-welcome".into(), ..welcome_campaign() };
     let url = serde_json::json!({ "url": "http://127.0.0.1:9/" });
     engine.create_campaign(vip).unwrap();
-    engine.bind("vip-welcome", Slot::Segment, old_segment.hash(), serde_json::json!({}), Grants::default()).unwrap();
     engine
-        .bind("vip-welcome", Slot::Personalizer, old_personalizer.hash(), serde_json::json!({}), Grants::default())
+        .bind("vip-welcome", Slot::Segment, old_segment.hash(), serde_json::json!({}), Grants::default())
+        .unwrap();
+    engine
+        .bind(
+            "vip-welcome",
+            Slot::Personalizer,
+            old_personalizer.hash(),
+            serde_json::json!({}),
+            Grants::default(),
+        )
         .unwrap();
     engine.bind("vip-welcome", Slot::Channel, old_channel.hash(), url.clone(), echo_grants()).unwrap();
     engine.create_campaign(pro).unwrap();
     let tree = serde_json::json!({"attribute": "plan", "op": "eq", "value": "pro"});
     engine.bind("pro-welcome", Slot::Segment, new_segment.hash(), tree, Grants::default()).unwrap();
     let liquid = serde_json::json!({"subject": "Hi {{ profile.first_name }}", "body": "Welcome aboard, {{ profile.first_name }}"});
-    engine.bind("pro-welcome", Slot::Personalizer, new_personalizer.hash(), liquid, Grants::default()).unwrap();
+    engine
+        .bind("pro-welcome", Slot::Personalizer, new_personalizer.hash(), liquid, Grants::default())
+        .unwrap();
     engine.bind("pro-welcome", Slot::Channel, old_channel.hash(), url, echo_grants()).unwrap();
     for id in ["vip-welcome", "pro-welcome"] {
         engine.transition(id, CampaignState::Active).unwrap();
     }
 
     let contact = |name: &str| format!("{}@example.com", name.to_lowercase());
-    let ada = customer(&engine, "ada", serde_json::json!({"email": contact("ada"), "first_name": "Ada", "tier": "vip"}), true);
-    let bob = customer(&engine, "bob", serde_json::json!({"email": contact("bob"), "first_name": "Bob", "plan": "pro"}), true);
-    let cat = customer(&engine, "cat", serde_json::json!({"email": contact("cat"), "first_name": "Cat"}), true);
+    let ada = customer(
+        &engine,
+        "ada",
+        serde_json::json!({"email": contact("ada"), "first_name": "Ada", "tier": "vip"}),
+        true,
+    );
+    let bob = customer(
+        &engine,
+        "bob",
+        serde_json::json!({"email": contact("bob"), "first_name": "Bob", "plan": "pro"}),
+        true,
+    );
+    let cat =
+        customer(&engine, "cat", serde_json::json!({"email": contact("cat"), "first_name": "Cat"}), true);
     engine
-        .ingest_live(&[event("s1", "ada", "signed_up"), event("s2", "bob", "signed_up"), event("s3", "cat", "signed_up")], 1)
+        .ingest_live(
+            &[
+                event("s1", "ada", "signed_up"),
+                event("s2", "bob", "signed_up"),
+                event("s3", "cat", "signed_up"),
+            ],
+            1,
+        )
         .unwrap();
     let report = engine.process_triggers(100).unwrap();
     assert_eq!(report.queued, 2, "{report:?}");
-    assert_eq!(body_sent_to(&engine, ada), vec!["Hello Ada"], "the 0.1.0 campaign, rendered by the 0.1.0 personalizer");
-    assert_eq!(body_sent_to(&engine, bob), vec!["Welcome aboard, Bob"], "the 0.2.0 campaign, rendered by Liquid");
+    assert_eq!(
+        body_sent_to(&engine, ada),
+        vec!["Hello Ada"],
+        "the 0.1.0 campaign, rendered by the 0.1.0 personalizer"
+    );
+    assert_eq!(
+        body_sent_to(&engine, bob),
+        vec!["Welcome aboard, Bob"],
+        "the 0.2.0 campaign, rendered by Liquid"
+    );
     assert!(body_sent_to(&engine, cat).is_empty());
 
     // A 0.1.0 adapter has no feedback call: asking for one is refused with what to do, and the
@@ -111,20 +147,30 @@ fn a_lead_score_follows_ingest_and_a_segment_on_it_reacts_to_the_event_that_move
     let hot = serde_json::json!({"attribute": "lead_score", "op": "gte", "value": 30});
     engine.bind("hot-leads", Slot::Segment, segment.hash(), hot, Grants::default()).unwrap();
     engine
-        .bind("hot-leads", Slot::Channel, channel.hash(), serde_json::json!({ "url": "http://127.0.0.1:9/" }), echo_grants())
+        .bind(
+            "hot-leads",
+            Slot::Channel,
+            channel.hash(),
+            serde_json::json!({ "url": "http://127.0.0.1:9/" }),
+            echo_grants(),
+        )
         .unwrap();
     engine.transition("hot-leads", CampaignState::Active).unwrap();
 
     let ada = customer(&engine, "ada", serde_json::json!({"email": "ada@example.com"}), true);
     // Bob's client claims a score of 1000: a source cannot write a computed trait.
-    let bob = customer(&engine, "bob", serde_json::json!({"email": "bob@example.com", "lead_score": 1000}), true);
+    let bob =
+        customer(&engine, "bob", serde_json::json!({"email": "bob@example.com", "lead_score": 1000}), true);
 
     engine.ingest_live(&[event("a1", "ada", "demo_requested"), event("b1", "bob", "page")], 1).unwrap();
     engine.process_triggers(100).unwrap();
     let score = |id| engine.storage().profile(id).unwrap().unwrap().computed.get("lead_score").cloned();
     assert_eq!(score(ada), Some(serde_json::json!(30.0)));
     assert_eq!(score(bob), Some(serde_json::json!(1.0)));
-    assert!(engine.storage().pending_sends().unwrap().is_empty(), "ada has not viewed a page since; bob is not hot");
+    assert!(
+        engine.storage().pending_sends().unwrap().is_empty(),
+        "ada has not viewed a page since; bob is not hot"
+    );
 
     // Ada's page view moves her score to 31, and the campaign it triggers sees the new score.
     engine.ingest_live(&[event("a2", "ada", "page")], 1).unwrap();
