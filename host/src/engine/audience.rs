@@ -43,21 +43,8 @@ impl Engine {
         config: &serde_json::Value,
     ) -> Result<std::sync::Arc<crate::runtime::LoadedPlugin>, EngineError> {
         let loaded = self.runtime.plugin(hash)?;
-        if loaded.kind() != kind {
-            return Err(EngineError::WrongPluginKind {
-                slot: slot.into(),
-                expected: kind.to_string(),
-                plugin: loaded.label(),
-                actual: loaded.kind().to_string(),
-            });
-        }
-        if let Err(refusal) = self.runtime.call(&loaded).validate_config(&config.to_string())?.value {
-            return Err(EngineError::InvalidConfig {
-                plugin: loaded.label(),
-                path: refusal.path,
-                message: refusal.message,
-            });
-        }
+        super::campaigns::expect_kind(&loaded, kind, slot)?;
+        super::campaigns::accept_config(&self.runtime, &loaded, config)?;
         Ok(loaded)
     }
 

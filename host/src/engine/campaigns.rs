@@ -153,15 +153,7 @@ fn check_binding(
     config: &serde_json::Value,
     grants: &Grants,
 ) -> Result<(), EngineError> {
-    let expected = slot_kind(slot);
-    if plugin.kind() != expected {
-        return Err(EngineError::WrongPluginKind {
-            slot: slot.key(),
-            expected: expected.to_string(),
-            plugin: plugin.label(),
-            actual: plugin.kind().to_string(),
-        });
-    }
+    expect_kind(plugin, slot_kind(slot), &slot.key())?;
     let record = plugin.record();
     for host in &grants.allowed_hosts {
         if !declares(&record.allowed_hosts, host) {
@@ -181,6 +173,32 @@ fn check_binding(
             });
         }
     }
+    accept_config(runtime, plugin, config)
+}
+
+/// Refuses a plugin of another kind than `expected` for `slot` (named in the error).
+pub(super) fn expect_kind(
+    plugin: &LoadedPlugin,
+    expected: PluginKind,
+    slot: &str,
+) -> Result<(), EngineError> {
+    if plugin.kind() == expected {
+        return Ok(());
+    }
+    Err(EngineError::WrongPluginKind {
+        slot: slot.to_owned(),
+        expected: expected.to_string(),
+        plugin: plugin.label(),
+        actual: plugin.kind().to_string(),
+    })
+}
+
+/// Asks the plugin's `validate-config` about `config`; a refusal names the fault's JSON pointer.
+pub(super) fn accept_config(
+    runtime: &crate::runtime::Runtime,
+    plugin: &Arc<LoadedPlugin>,
+    config: &serde_json::Value,
+) -> Result<(), EngineError> {
     let answer = runtime.call(plugin).validate_config(&config.to_string())?;
     answer.value.map_err(|refusal| EngineError::InvalidConfig {
         plugin: plugin.label(),

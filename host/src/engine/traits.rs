@@ -152,10 +152,11 @@ impl Engine {
                 }
             };
             let reads = self.reads(&loaded, &binding.config);
+            let scope = EventScope::of(&[&reads], now);
             let every = reads.events.iter().any(|e| e == "*");
             for event in events.iter().filter(|e| every || reads.events.contains(&e.name)) {
                 let Some(profile) = self.storage.profile(event.profile)? else { continue };
-                let history = EventScope::of(&[&reads], now).load(&self.storage, &profile)?;
+                let history = scope.load(&self.storage, &profile)?;
                 let outcome =
                     self.compute_and_store(binding, &loaded, &reads, &[(profile, history)], Some(event), now);
                 if let Err(err) = outcome {

@@ -362,3 +362,59 @@ macro_rules! shared_edge {
 }
 
 pub(super) use shared_edge;
+
+/// Generates, inside version module `$version` (its name under `crate::runtime`), the bindings of
+/// the four worlds every contract has from the WIT at `$wit`, sharing one `types` and one `host`
+/// module so a `subject` is one Rust type whichever world it goes to.
+macro_rules! four_worlds {
+    ($wit:literal, $version:ident) => {
+        mod segment_rule {
+            wasmtime::component::bindgen!({
+                world: "segment-rule",
+                path: $wit,
+                // Host functions may stop the call (the log cap), which needs a trap, not a value.
+                imports: { default: trappable },
+            });
+        }
+
+        mod personalizer {
+            wasmtime::component::bindgen!({
+                world: "personalizer",
+                path: $wit,
+                with: {
+                    "baton:plugin/types": crate::runtime::$version::segment_rule::baton::plugin::types,
+                    "baton:plugin/host": crate::runtime::$version::segment_rule::baton::plugin::host,
+                },
+            });
+        }
+
+        mod channel_adapter {
+            wasmtime::component::bindgen!({
+                world: "channel-adapter",
+                path: $wit,
+                with: {
+                    "baton:plugin/types": crate::runtime::$version::segment_rule::baton::plugin::types,
+                    "baton:plugin/host": crate::runtime::$version::segment_rule::baton::plugin::host,
+                },
+            });
+        }
+
+        mod kpi_calculator {
+            wasmtime::component::bindgen!({
+                world: "kpi-calculator",
+                path: $wit,
+                with: {
+                    "baton:plugin/types": crate::runtime::$version::segment_rule::baton::plugin::types,
+                    "baton:plugin/host": crate::runtime::$version::segment_rule::baton::plugin::host,
+                },
+            });
+        }
+
+        use channel_adapter::exports::baton::plugin::channel;
+        use kpi_calculator::KpiCalculator;
+        use segment_rule::baton::plugin::host as host_api;
+        use segment_rule::baton::plugin::types;
+    };
+}
+
+pub(super) use four_worlds;

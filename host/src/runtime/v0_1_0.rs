@@ -7,52 +7,7 @@
 /// The contract version this module runs (`baton:plugin@0.1.0`).
 pub(in crate::runtime) const VERSION: &str = "0.1.0";
 
-mod segment_rule {
-    wasmtime::component::bindgen!({
-        world: "segment-rule",
-        path: "../wit/v0.1.0",
-        // Host functions may stop the call (the log cap), which needs a trap, not a value.
-        imports: { default: trappable },
-    });
-}
-
-mod personalizer {
-    wasmtime::component::bindgen!({
-        world: "personalizer",
-        path: "../wit/v0.1.0",
-        with: {
-            "baton:plugin/types": crate::runtime::v0_1_0::segment_rule::baton::plugin::types,
-            "baton:plugin/host": crate::runtime::v0_1_0::segment_rule::baton::plugin::host,
-        },
-    });
-}
-
-mod channel_adapter {
-    wasmtime::component::bindgen!({
-        world: "channel-adapter",
-        path: "../wit/v0.1.0",
-        with: {
-            "baton:plugin/types": crate::runtime::v0_1_0::segment_rule::baton::plugin::types,
-            "baton:plugin/host": crate::runtime::v0_1_0::segment_rule::baton::plugin::host,
-        },
-    });
-}
-
-mod kpi_calculator {
-    wasmtime::component::bindgen!({
-        world: "kpi-calculator",
-        path: "../wit/v0.1.0",
-        with: {
-            "baton:plugin/types": crate::runtime::v0_1_0::segment_rule::baton::plugin::types,
-            "baton:plugin/host": crate::runtime::v0_1_0::segment_rule::baton::plugin::host,
-        },
-    });
-}
-
-use channel_adapter::exports::baton::plugin::channel;
-use kpi_calculator::KpiCalculator;
-use segment_rule::baton::plugin::host as host_api;
-use segment_rule::baton::plugin::types;
+super::edge::four_worlds!("../wit/v0.1.0", v0_1_0);
 
 /// A 0.1.0 component, pre-instantiated and typed by its world.
 pub(in crate::runtime) enum Pre {

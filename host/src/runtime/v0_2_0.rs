@@ -7,47 +7,7 @@
 /// The contract version this module runs (`baton:plugin@0.2.0`).
 pub(in crate::runtime) const VERSION: &str = "0.2.0";
 
-mod segment_rule {
-    wasmtime::component::bindgen!({
-        world: "segment-rule",
-        path: "../wit/v0.2.0",
-        // Host functions may stop the call (the log cap), which needs a trap, not a value.
-        imports: { default: trappable },
-    });
-}
-
-mod personalizer {
-    wasmtime::component::bindgen!({
-        world: "personalizer",
-        path: "../wit/v0.2.0",
-        with: {
-            "baton:plugin/types": crate::runtime::v0_2_0::segment_rule::baton::plugin::types,
-            "baton:plugin/host": crate::runtime::v0_2_0::segment_rule::baton::plugin::host,
-        },
-    });
-}
-
-mod channel_adapter {
-    wasmtime::component::bindgen!({
-        world: "channel-adapter",
-        path: "../wit/v0.2.0",
-        with: {
-            "baton:plugin/types": crate::runtime::v0_2_0::segment_rule::baton::plugin::types,
-            "baton:plugin/host": crate::runtime::v0_2_0::segment_rule::baton::plugin::host,
-        },
-    });
-}
-
-mod kpi_calculator {
-    wasmtime::component::bindgen!({
-        world: "kpi-calculator",
-        path: "../wit/v0.2.0",
-        with: {
-            "baton:plugin/types": crate::runtime::v0_2_0::segment_rule::baton::plugin::types,
-            "baton:plugin/host": crate::runtime::v0_2_0::segment_rule::baton::plugin::host,
-        },
-    });
-}
+super::edge::four_worlds!("../wit/v0.2.0", v0_2_0);
 
 mod computed_trait {
     wasmtime::component::bindgen!({
@@ -59,11 +19,6 @@ mod computed_trait {
         },
     });
 }
-
-use channel_adapter::exports::baton::plugin::channel;
-use kpi_calculator::KpiCalculator;
-use segment_rule::baton::plugin::host as host_api;
-use segment_rule::baton::plugin::types;
 
 /// A 0.2.0 component, pre-instantiated and typed by its world.
 pub(in crate::runtime) enum Pre {
