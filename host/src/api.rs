@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod error;
 mod events;
+mod feedback;
 mod metrics;
 mod openapi;
 mod routes;
@@ -35,6 +36,11 @@ pub struct ApiConfig {
     pub max_json_bytes: usize,
     /// Caps on each ingested event.
     pub events: crate::profile::EventLimits,
+    /// The largest vendor webhook body, in bytes.
+    pub max_feedback_bytes: usize,
+    /// The URL vendors reach Baton at (`https://baton.example.com`), for vendors that sign the
+    /// URL they called (Twilio). Unset: `http://` and the request's `Host` header.
+    pub public_url: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -43,6 +49,8 @@ impl Default for ApiConfig {
             max_ingest_bytes: 16 << 20,
             max_json_bytes: 1 << 20,
             events: crate::profile::EventLimits::default(),
+            max_feedback_bytes: 1 << 20,
+            public_url: None,
         }
     }
 }

@@ -9,6 +9,7 @@ mod audience;
 mod campaigns;
 mod deliver;
 mod error;
+mod feedback;
 mod measure;
 mod outbound;
 mod pipeline;
@@ -16,8 +17,6 @@ mod placeholders;
 mod plugins;
 mod policy;
 mod schedule;
-// Used by the vendor feedback endpoint, which comes next (issue 15); tested on its own meanwhile.
-#[allow(dead_code)]
 mod signature;
 mod subject;
 mod traits;
@@ -27,6 +26,7 @@ use std::sync::Arc;
 pub use audience::{Audience, Member};
 pub use deliver::{DeliveryConfig, DeliveryReport};
 pub use error::EngineError;
+pub use feedback::{FEEDBACK_TOLERANCE_MS, FeedbackReport, WebhookRequest};
 pub use outbound::OutboundPolicy;
 pub use pipeline::RunReport;
 pub use policy::{Policies, QuietHours, RollingCap};

@@ -24,8 +24,9 @@ pub use campaign::{
 };
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use engine::{
-    Audience, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError, FixedClock, Member,
-    OutboundPolicy, Policies, QuietHours, RollingCap, RunReport, SystemClock, TickReport, TraitReport,
+    Audience, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError,
+    FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, Member, OutboundPolicy, Policies, QuietHours,
+    RollingCap, RunReport, SystemClock, TickReport, TraitReport, WebhookRequest,
 };
 pub mod demo_scenario {
     //! The `baton demo` scenario.
@@ -45,6 +46,6 @@ pub use runtime::{
 };
 pub use serve::{LoopConfig, ServeConfig, ServeError, open_engine, serve};
 pub use store::{
-    AuditRecord, Erasure, ProfileExport, Role, SecretScope, SecretValue, SentTo, Storage, StorageConfig,
-    StorageError, TokenRecord, TraitBinding, check_secret_hosts,
+    AuditRecord, Erasure, FeedbackEndpoint, ProfileExport, Role, SecretScope, SecretValue, SentTo, Storage,
+    StorageConfig, StorageError, TokenRecord, TraitBinding, check_secret_hosts,
 };

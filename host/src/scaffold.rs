@@ -15,12 +15,13 @@ use baton::toolkit::{self, COMPONENTIZE_JS_VERSION, COMPONENTIZE_PY_VERSION, JCO
 /// The Rust SDK, carried inside the binary and written into every Rust project as `baton-sdk/`
 /// with the contract it binds, so a project builds wherever its author is: with only the `baton`
 /// binary and the Rust toolchain, no Baton checkout and no registry release needed.
-const SDK_FILES: [(&str, &str); 5] = [
+const SDK_FILES: [(&str, &str); 6] = [
     ("Cargo.toml", include_str!("../../sdk/Cargo.toml")),
     ("src/lib.rs", include_str!("../../sdk/src/lib.rs")),
     ("src/kinds.rs", include_str!("../../sdk/src/kinds.rs")),
     ("src/helpers.rs", include_str!("../../sdk/src/helpers.rs")),
     ("src/conditions.rs", include_str!("../../sdk/src/conditions.rs")),
+    ("src/rfm.rs", include_str!("../../sdk/src/rfm.rs")),
 ];
 
 /// The languages a plugin can be scaffolded in.

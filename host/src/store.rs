@@ -11,6 +11,7 @@ mod campaigns;
 mod commit;
 mod erasure;
 mod events;
+mod feedback;
 mod keys;
 mod plugins;
 mod secrets;
@@ -25,6 +26,7 @@ use std::sync::{Arc, Mutex};
 pub use audit::AuditRecord;
 use commit::GroupCommit;
 pub use erasure::{Erasure, ProfileExport};
+pub use feedback::FeedbackEndpoint;
 pub use secrets::{SecretScope, SecretValue, StoredSecret, check_secret_hosts};
 pub use sends::SentTo;
 pub use tokens::{Role, TokenRecord};
@@ -112,10 +114,15 @@ pub(crate) enum TreeId {
     Triggers,
     /// Computed-trait bindings, by name.
     TraitBindings,
+    /// A vendor's message id (a delivery's receipt) → the send's idempotency key, so vendor
+    /// feedback that names only its own id finds the send.
+    Receipts,
+    /// Vendor feedback endpoints, by name.
+    FeedbackEndpoints,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 24] = [
+    const ALL: [TreeId; 26] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -140,6 +147,8 @@ impl TreeId {
         TreeId::Tokens,
         TreeId::Triggers,
         TreeId::TraitBindings,
+        TreeId::Receipts,
+        TreeId::FeedbackEndpoints,
     ];
 
     fn name(self) -> &'static str {
@@ -168,6 +177,8 @@ impl TreeId {
             TreeId::Tokens => "tokens",
             TreeId::Triggers => "triggers",
             TreeId::TraitBindings => "trait_bindings",
+            TreeId::Receipts => "receipts",
+            TreeId::FeedbackEndpoints => "feedback_endpoints",
         }
     }
 }

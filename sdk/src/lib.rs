@@ -34,6 +34,7 @@ extern crate self as baton_sdk;
 pub mod conditions;
 mod helpers;
 mod kinds;
+pub mod rfm;
 
 pub use helpers::log;
 pub use kinds::{Accumulator, ChannelAdapter, KpiCalculator, Personalizer, Plugin, SegmentRule};

@@ -118,6 +118,12 @@ impl From<EngineError> for ApiError {
             EngineError::SecretNotFound(_) => ApiError::not_found("secret_not_found", message),
             EngineError::TokenNotFound(_) => ApiError::not_found("token_not_found", message),
             EngineError::TraitNotFound(_) => ApiError::not_found("trait_not_found", message),
+            EngineError::FeedbackEndpointNotFound(_) => {
+                ApiError::not_found("feedback_endpoint_not_found", message)
+            }
+            EngineError::FeedbackRefused(_) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "webhook_signature_refused", message)
+            }
             EngineError::InvalidPolicies(_)
             | EngineError::Http(_)
             | EngineError::Storage(_)

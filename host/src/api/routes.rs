@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use super::auth::Caller;
-use super::{AppState, admin, events, metrics, openapi, segment, traits};
+use super::{AppState, admin, events, feedback, metrics, openapi, segment, traits};
 use crate::store::Role;
 
 /// One route of the API.
@@ -246,6 +246,34 @@ pub fn table() -> Vec<RouteSpec> {
             Some(ORCHESTRATE),
             "Recompute a trait binding's traits over every profile.",
             post(traits::recompute),
+        ),
+        spec(
+            M::GET,
+            "/v1/feedback-endpoints",
+            Some(ADMIN),
+            "List vendor feedback endpoints.",
+            get(feedback::list),
+        ),
+        spec(
+            M::PUT,
+            "/v1/feedback-endpoints/{name}",
+            Some(ADMIN),
+            "Make a vendor feedback endpoint: a channel adapter, its config, the secrets its signature check may use.",
+            put(feedback::put),
+        ),
+        spec(
+            M::DELETE,
+            "/v1/feedback-endpoints/{name}",
+            Some(ADMIN),
+            "Remove a vendor feedback endpoint.",
+            delete(feedback::delete),
+        ),
+        spec(
+            M::POST,
+            "/v1/feedback/{name}",
+            None,
+            "A vendor's webhook: authenticated by the vendor's signature, checked before any plugin runs.",
+            post(feedback::receive),
         ),
         spec(
             M::GET,

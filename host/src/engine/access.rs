@@ -73,6 +73,19 @@ impl Engine {
         self.audit(actor, "token_revoked", id, serde_json::Value::Null)
     }
 
+    /// Refuses a name for a `what` (a trait binding, a feedback endpoint) that is not 1 to 64
+    /// lowercase letters, digits, `-` and `_`: such names go into URLs and logs as they are.
+    pub(crate) fn check_name(what: &str, name: &str) -> Result<(), EngineError> {
+        let valid = (1..=64).contains(&name.len())
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if valid {
+            return Ok(());
+        }
+        Err(EngineError::InvalidRequest(format!(
+            "{what} name `{name}`: use 1 to 64 lowercase letters, digits, `-` and `_`"
+        )))
+    }
+
     /// Writes one audit record at the engine's clock.
     pub(crate) fn audit(
         &self,

@@ -44,6 +44,12 @@ pub enum EngineError {
         /// What is not allowed.
         why: String,
     },
+    /// No feedback endpoint has this name.
+    #[error("no feedback endpoint is named `{0}`")]
+    FeedbackEndpointNotFound(String),
+    /// A vendor webhook failed its signature check; no plugin saw it.
+    #[error("webhook refused: {0}")]
+    FeedbackRefused(String),
     /// No trait binding has this name.
     #[error("no trait binding is named `{0}`; `GET /v1/traits` lists them")]
     TraitNotFound(String),

@@ -46,13 +46,7 @@ impl Engine {
         plugin: &ContentHash,
         config: serde_json::Value,
     ) -> Result<TraitBinding, EngineError> {
-        let valid = (1..=64).contains(&name.len())
-            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-        if !valid {
-            return Err(EngineError::InvalidRequest(format!(
-                "trait binding name `{name}`: use 1 to 64 lowercase letters, digits, `-` and `_`"
-            )));
-        }
+        Engine::check_name("trait binding", name)?;
         let loaded = self.plugin_for(plugin, PluginKind::ComputedTrait, "trait", &config)?;
         let binding = TraitBinding { name: name.to_owned(), plugin: *plugin, config, bound_at: self.now() };
         self.storage.put_trait_binding(&binding)?;

@@ -37,6 +37,10 @@ pub struct Erasure {
 trait OfProfile: DeserializeOwned {
     fn profile(&self) -> ProfileId;
     fn send_key(&self) -> Option<&str>;
+    /// The vendor's message id, indexed in `Receipts`.
+    fn receipt(&self) -> Option<&str> {
+        None
+    }
 }
 
 impl OfProfile for PendingSend {
@@ -54,6 +58,12 @@ impl OfProfile for DeliveryRecord {
     }
     fn send_key(&self) -> Option<&str> {
         Some(&self.idempotency_key)
+    }
+    fn receipt(&self) -> Option<&str> {
+        match &self.outcome {
+            crate::delivery::SendOutcome::Delivered { receipt } => receipt.as_deref(),
+            _ => None,
+        }
     }
 }
 
@@ -203,6 +213,9 @@ impl Storage {
                 writes.remove(tree, key.to_vec());
                 if let Some(send_key) = record.send_key() {
                     writes.remove(TreeId::SendKeys, send_key.as_bytes().to_vec());
+                }
+                if let Some(receipt) = record.receipt() {
+                    writes.remove(TreeId::Receipts, receipt.as_bytes().to_vec());
                 }
                 removed += 1;
             }

@@ -109,6 +109,16 @@ impl Storage {
     /// Stores events the engine generates for a known profile (delivery outcomes, control-group
     /// assignments), idempotent by id and durable. Returns, per event, whether it was new.
     pub fn append_events(&self, events: &[Event]) -> Result<Vec<bool>, StorageError> {
+        self.append(events, false)
+    }
+
+    /// Like [`Storage::append_events`], and also queues each new event for the triggered
+    /// campaigns in the same atomic write (vendor feedback: a bounce suppresses durably).
+    pub fn append_events_and_queue_triggers(&self, events: &[Event]) -> Result<Vec<bool>, StorageError> {
+        self.append(events, true)
+    }
+
+    fn append(&self, events: &[Event], queue_triggers: bool) -> Result<Vec<bool>, StorageError> {
         let added = {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut writes = WriteSet::new(self);
@@ -127,7 +137,10 @@ impl Storage {
                 writes.put(TreeId::Events, key.clone(), encode(&stored)?);
                 writes.put(TreeId::EventIds, event.id.as_bytes().to_vec(), key.clone());
                 if let Some(campaign) = &event.campaign {
-                    writes.put(TreeId::CampaignEvents, keys::campaign_event(campaign, &key), key);
+                    writes.put(TreeId::CampaignEvents, keys::campaign_event(campaign, &key), key.clone());
+                }
+                if queue_triggers {
+                    writes.put(TreeId::Triggers, self.db.generate_id()?.to_be_bytes().to_vec(), key);
                 }
                 added.push(true);
             }

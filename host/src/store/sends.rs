@@ -14,8 +14,9 @@ use crate::profile::ProfileId;
 enum SendState {
     /// In the outbox under this key.
     Pending(Vec<u8>),
-    /// Finished (delivered or rejected); see the delivery records.
-    Finished,
+    /// Finished (delivered or rejected): the key of its delivery record (empty in stores written
+    /// before the key was kept).
+    Finished(Vec<u8>),
     /// In the dead letters under this key.
     Dead(Vec<u8>),
 }
@@ -24,7 +25,7 @@ impl SendState {
     fn encode(&self) -> Vec<u8> {
         let (tag, key): (u8, &[u8]) = match self {
             SendState::Pending(key) => (0, key),
-            SendState::Finished => (1, &[]),
+            SendState::Finished(key) => (1, key),
             SendState::Dead(key) => (2, key),
         };
         let mut raw = vec![tag];
@@ -35,7 +36,7 @@ impl SendState {
     fn decode(raw: &[u8]) -> Result<Self, StorageError> {
         match raw.split_first() {
             Some((0, key)) => Ok(SendState::Pending(key.to_vec())),
-            Some((1, _)) => Ok(SendState::Finished),
+            Some((1, key)) => Ok(SendState::Finished(key.to_vec())),
             Some((2, key)) => Ok(SendState::Dead(key.to_vec())),
             _ => Err(StorageError::Corrupt { what: "send key".into(), reason: "unknown state".into() }),
         }
@@ -150,7 +151,14 @@ impl Storage {
             };
             let mut record_key = keys::campaign_prefix(&send.campaign);
             record_key.extend_from_slice(&self.timed_key(now)?);
-            writes.put(TreeId::Deliveries, record_key, encode(&record)?);
+            writes.put(TreeId::Deliveries, record_key.clone(), encode(&record)?);
+            if let SendOutcome::Delivered { receipt: Some(receipt) } = &outcome {
+                writes.put(
+                    TreeId::Receipts,
+                    receipt.as_bytes().to_vec(),
+                    idempotency_key.as_bytes().to_vec(),
+                );
+            }
             let state = match outcome {
                 SendOutcome::DeadLettered { reason } => {
                     send.last_error = Some(reason);
@@ -159,7 +167,7 @@ impl Storage {
                     writes.put(TreeId::DeadLetters, dead_key.clone(), encode(&send)?);
                     SendState::Dead(dead_key)
                 }
-                _ => SendState::Finished,
+                _ => SendState::Finished(record_key),
             };
             writes.put(TreeId::SendKeys, idempotency_key.as_bytes().to_vec(), state.encode());
             writes.commit()?;
@@ -167,6 +175,28 @@ impl Storage {
         };
         self.commit.wait_durable()?;
         Ok(finished)
+    }
+
+    /// The delivery record of a finished send, by its idempotency key.
+    pub fn delivery(&self, idempotency_key: &str) -> Result<Option<DeliveryRecord>, StorageError> {
+        let Some(raw) = self.tree(TreeId::SendKeys).get(idempotency_key.as_bytes())? else {
+            return Ok(None);
+        };
+        let SendState::Finished(record_key) = SendState::decode(&raw)? else {
+            return Ok(None);
+        };
+        if record_key.is_empty() {
+            return Ok(None);
+        }
+        self.tree(TreeId::Deliveries).get(record_key)?.map(|raw| decode(&raw, "delivery")).transpose()
+    }
+
+    /// The delivery record of the send the vendor knows by this message id (its receipt).
+    pub fn delivery_by_receipt(&self, receipt: &str) -> Result<Option<DeliveryRecord>, StorageError> {
+        match self.tree(TreeId::Receipts).get(receipt.as_bytes())? {
+            Some(key) => self.delivery(&String::from_utf8_lossy(&key)),
+            None => Ok(None),
+        }
     }
 
     /// Schedules another attempt of a pending send after a failed one, durably.

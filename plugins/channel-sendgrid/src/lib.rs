@@ -7,6 +7,13 @@
 //! can be matched back. Responses: 202 delivered (receipt: `X-Message-Id`); 429 throttled
 //! (until `X-RateLimit-Reset`, epoch seconds, if given); 5xx retried; other 4xx rejected with
 //! SendGrid's error messages.
+//!
+//! Feedback (contract 0.2.0): SendGrid's signed Event Webhook. The endpoint's config is
+//! `{"verification_key": "<base64>"}`, the key SendGrid's mail settings show; SendGrid signs the
+//! timestamp header followed by the body with ECDSA P-256, and the host checks it. Events become
+//! reports: `delivered`, `open`, `click`, `bounce` (a `blocked` bounce is a drop), `dropped`,
+//! `deferred`, `spamreport`, `unsubscribe` and `group_unsubscribe`, matched by the idempotency
+//! key in the custom args, or else by `sg_message_id` (whose first part is the `X-Message-Id`).
 
 use baton_sdk::*;
 use serde::Deserialize;
@@ -131,6 +138,81 @@ impl ChannelAdapter for SendGrid {
             }
         }
     }
+
+    fn verification(config: &str) -> Result<SignatureCheck, ConfigError> {
+        SendGrid::check(config)
+    }
+
+    fn feedback(_: Invocation, request: InboundRequest) -> Result<Vec<VendorReport>, PluginError> {
+        SendGrid::reports(&request.body)
+    }
+}
+
+/// The headers of SendGrid's signed Event Webhook.
+const SIGNATURE_HEADER: &str = "x-twilio-email-event-webhook-signature";
+const TIMESTAMP_HEADER: &str = "x-twilio-email-event-webhook-timestamp";
+
+/// The report a SendGrid event is, if it is one Baton records.
+fn report_kind(event: &serde_json::Value) -> Option<ReportKind> {
+    Some(match event["event"].as_str()? {
+        "delivered" => ReportKind::Delivered,
+        "open" => ReportKind::Opened,
+        "click" => ReportKind::Clicked,
+        "bounce" if event["type"].as_str() == Some("blocked") => ReportKind::Dropped,
+        "bounce" => ReportKind::Bounced,
+        "dropped" => ReportKind::Dropped,
+        "deferred" => ReportKind::Deferred,
+        "spamreport" => ReportKind::Complained,
+        "unsubscribe" | "group_unsubscribe" => ReportKind::Unsubscribed,
+        _ => return None,
+    })
+}
+
+impl SendGrid {
+    fn check(config: &str) -> Result<SignatureCheck, ConfigError> {
+        let config: serde_json::Value =
+            serde_json::from_str(config).map_err(|e| ConfigError::new("", &e.to_string()))?;
+        let key = config["verification_key"].as_str().filter(|k| !k.trim().is_empty()).ok_or_else(|| {
+            ConfigError::new(
+                "/verification_key",
+                "give the Event Webhook's verification key (base64) from SendGrid's mail settings",
+            )
+        })?;
+        Ok(SignatureCheck {
+            key: SignatureKey::EcdsaP256Sha256(key.trim().to_owned()),
+            signed: vec![SignedPart::Header(TIMESTAMP_HEADER.into()), SignedPart::Body],
+            header: SIGNATURE_HEADER.into(),
+            prefix: String::new(),
+            encoding: SignatureEncoding::Base64,
+            timestamp_header: Some(TIMESTAMP_HEADER.into()),
+        })
+    }
+
+    fn reports(body: &[u8]) -> Result<Vec<VendorReport>, PluginError> {
+        let events: Vec<serde_json::Value> = serde_json::from_slice(body)
+            .map_err(|e| PluginError::new("invalid_payload", &format!("not a JSON array of events: {e}")))?;
+        Ok(events
+            .iter()
+            .filter_map(|event| {
+                let kind = report_kind(event)?;
+                let text = |key: &str| event[key].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
+                let mut details = serde_json::Map::new();
+                for key in ["reason", "url", "useragent", "ip", "status", "sg_event_id", "type"] {
+                    if let Some(value) = event.get(key).filter(|v| !v.is_null()) {
+                        details.insert(key.into(), value.clone());
+                    }
+                }
+                Some(VendorReport {
+                    kind,
+                    idempotency_key: text("idempotency_key"),
+                    vendor_message_id: text("sg_message_id")
+                        .map(|id| id.split('.').next().unwrap_or_default().to_owned()),
+                    timestamp: event["timestamp"].as_i64().map_or(0, |s| s.saturating_mul(1_000)),
+                    properties: serde_json::Value::Object(details).to_string(),
+                })
+            })
+            .collect())
+    }
 }
 
 baton_sdk::channel_adapter!(SendGrid);
@@ -223,5 +305,32 @@ mod tests {
             )
         );
         assert_eq!(SendGrid::validate_config(r#"{"from_email": "nope"}"#).unwrap_err().path, "/from_email");
+    }
+
+    #[test]
+    fn event_webhook_batches_become_reports() {
+        let body = serde_json::json!([
+            {"event": "processed", "sg_message_id": "m1.filter0001", "timestamp": 1, "idempotency_key": "k1"},
+            {"event": "open", "sg_message_id": "m1.filter0001", "timestamp": 2, "idempotency_key": "k1", "useragent": "UA"},
+            {"event": "bounce", "type": "bounce", "reason": "550 no such user", "sg_message_id": "m2.f", "timestamp": 3},
+            {"event": "bounce", "type": "blocked", "sg_message_id": "m3.f", "timestamp": 4},
+            {"event": "spamreport", "timestamp": 5, "idempotency_key": "k4"}
+        ]);
+        let reports = SendGrid::reports(body.to_string().as_bytes()).unwrap();
+        let kinds: Vec<ReportKind> = reports.iter().map(|r| r.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![ReportKind::Opened, ReportKind::Bounced, ReportKind::Dropped, ReportKind::Complained]
+        );
+        assert_eq!(reports[0].idempotency_key.as_deref(), Some("k1"));
+        assert_eq!(reports[1].vendor_message_id.as_deref(), Some("m2"));
+        assert_eq!(reports[1].timestamp, 3_000);
+        assert_eq!(reports[1].properties, r#"{"reason":"550 no such user","type":"bounce"}"#);
+        assert_eq!(SendGrid::reports(b"{}").unwrap_err().code, "invalid_payload");
+        assert_eq!(SendGrid::check("{}").unwrap_err().path, "/verification_key");
+        assert!(matches!(
+            SendGrid::check(r#"{"verification_key": "AAAA"}"#).unwrap().key,
+            SignatureKey::EcdsaP256Sha256(_)
+        ));
     }
 }

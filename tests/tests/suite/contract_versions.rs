@@ -199,3 +199,32 @@ fn a_lead_score_follows_ingest_and_a_segment_on_it_reacts_to_the_event_that_move
     let err = engine.bind_trait("test", "wrong", &segment.hash(), serde_json::json!({})).unwrap_err();
     assert!(err.to_string().contains("computed-trait"), "{err}");
 }
+
+#[test]
+fn rfm_traits_are_computed_in_bulk_and_a_segment_reads_them_like_any_attribute() {
+    let (engine, _clock, _dir) = engine();
+    let rfm = engine.runtime().install(baton::first_party("trait-rfm").unwrap()).unwrap();
+    engine.bind_trait("test", "rfm", &rfm.hash(), serde_json::json!({})).unwrap();
+    customer(&engine, "ada", serde_json::json!({"email": "ada@example.com"}), true);
+    customer(&engine, "bob", serde_json::json!({"email": "bob@example.com"}), true);
+    let day = 86_400_000;
+    let orders: Vec<NewEvent> = (0..9)
+        .map(|i| NewEvent {
+            timestamp: 1_750_000_000_000 - (3 + i * 10) * day,
+            properties: serde_json::json!({"revenue": 120}).as_object().unwrap().clone(),
+            ..event(&format!("o{i}"), "ada", "order_completed")
+        })
+        .collect();
+    engine.storage().ingest(&orders, 1).unwrap();
+    let report = engine.recompute_traits("test", "rfm").unwrap();
+    assert_eq!((report.evaluated, report.changed), (2, 2));
+    let ada = engine.storage().profile_by_identity(&baton::Identity::User("ada".into())).unwrap().unwrap();
+    assert_eq!(ada.computed["rfm_segment"], "champions");
+    assert_eq!(ada.computed["rfm_cell"], 555);
+
+    let segment = engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap();
+    let champions = serde_json::json!({"attribute": "rfm_segment", "op": "eq", "value": "champions"});
+    let audience = engine.audience(&segment.hash(), &champions, 10, true).unwrap();
+    assert_eq!((audience.evaluated, audience.count), (2, 1));
+    assert_eq!(audience.members.unwrap()[0].profile, ada.id);
+}

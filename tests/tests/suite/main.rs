@@ -47,4 +47,5 @@ mod trust_input;
 mod trust_network;
 mod trust_secrets;
 mod vendor_faults;
+mod vendor_feedback;
 mod vendor_isolation;

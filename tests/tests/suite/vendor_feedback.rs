@@ -1,0 +1,171 @@
+//! Vendor feedback over HTTP: SendGrid's signed Event Webhook, signed in the test as SendGrid
+//! signs it (ECDSA P-256 over the timestamp and the body), posted to the real server. A request
+//! whose signature fails is refused before any plugin runs; a verified one becomes events on the
+//! profiles the messages went to, attributed to their campaign, and a bounce suppresses the
+//! channel.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use baton::{ApiConfig, Clock, Role, SendOutcome};
+use baton_tests::{customer, engine, http, pending_send, serve, welcome_campaign};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_ASN1_SIGNING, EcdsaKeyPair, KeyPair};
+
+/// DER prefix of a P-256 SubjectPublicKeyInfo: what SendGrid's console shows is this plus the point.
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86,
+    0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+struct SendGridSigner {
+    pair: EcdsaKeyPair,
+    rng: SystemRandom,
+}
+
+impl SendGridSigner {
+    fn new() -> Self {
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        SendGridSigner { pair, rng }
+    }
+
+    /// The verification key as SendGrid's mail settings show it.
+    fn public_key(&self) -> String {
+        let spki = [&P256_SPKI_PREFIX[..], self.pair.public_key().as_ref()].concat();
+        base64::engine::general_purpose::STANDARD.encode(spki)
+    }
+
+    /// The signature header SendGrid sends for `body` signed at `timestamp` (seconds).
+    fn sign(&self, timestamp: &str, body: &[u8]) -> String {
+        let signed = [timestamp.as_bytes(), body].concat();
+        base64::engine::general_purpose::STANDARD.encode(self.pair.sign(&self.rng, &signed).unwrap())
+    }
+}
+
+async fn post_webhook(
+    base: &str,
+    timestamp: &str,
+    signature: Option<&str>,
+    body: &[u8],
+) -> (u16, serde_json::Value) {
+    let mut request = http()
+        .post(format!("{base}/v1/feedback/sendgrid"))
+        .header("content-type", "application/json")
+        .header("x-twilio-email-event-webhook-timestamp", timestamp);
+    if let Some(signature) = signature {
+        request = request.header("x-twilio-email-event-webhook-signature", signature);
+    }
+    let response = request.body(body.to_vec()).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(serde_json::Value::Null))
+}
+
+fn plugin_calls(plugin: &baton::LoadedPlugin) -> u64 {
+    plugin.stats().calls.values().sum()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn signed_sendgrid_events_become_events_and_a_bad_signature_reaches_no_plugin() {
+    let (engine, clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    engine.create_campaign(welcome_campaign()).unwrap();
+    let ada = customer(&engine, "ada", serde_json::json!({"email": "ada@example.com"}), true);
+    let bob = customer(&engine, "bob", serde_json::json!({"email": "bob@example.com"}), true);
+    // Two messages SendGrid accepted, with the message ids it answered.
+    let mut keys = Vec::new();
+    for (profile, receipt) in [(ada, "msg-ada"), (bob, "msg-bob")] {
+        let (send, sent_to) = pending_send("welcome", profile, "signup", 100);
+        engine.storage().enqueue(&[(send.clone(), sent_to)]).unwrap();
+        let outcome = SendOutcome::Delivered { receipt: Some(receipt.into()) };
+        assert!(engine.storage().finish_send(&send.idempotency_key, outcome, 150).unwrap());
+        keys.push(send.idempotency_key);
+    }
+    let sendgrid = engine.runtime().install(baton::first_party("channel-sendgrid").unwrap()).unwrap();
+    assert_eq!(sendgrid.record().contract, "0.2.0");
+    let (admin, _) = engine.storage().create_token("ops", Role::Admin, 1).unwrap();
+    let (app, _) = engine.storage().create_token("app", Role::Connector, 1).unwrap();
+    let base = serve(engine.clone(), ApiConfig::default()).await;
+    let signer = SendGridSigner::new();
+
+    // Only an admin makes an endpoint; its config must hold the verification key.
+    let endpoint = |config: serde_json::Value| serde_json::json!({"plugin": sendgrid.hash().to_string(), "config": config});
+    let put = |token: &str, body: serde_json::Value| {
+        http().put(format!("{base}/v1/feedback-endpoints/sendgrid")).bearer_auth(token).json(&body).send()
+    };
+    let refused =
+        put(&app, endpoint(serde_json::json!({"verification_key": signer.public_key()}))).await.unwrap();
+    assert_eq!(refused.status().as_u16(), 403);
+    let incomplete = put(&admin, endpoint(serde_json::json!({}))).await.unwrap();
+    assert_eq!(incomplete.status().as_u16(), 422);
+    let made =
+        put(&admin, endpoint(serde_json::json!({"verification_key": signer.public_key()}))).await.unwrap();
+    assert_eq!(made.status().as_u16(), 200, "{}", made.text().await.unwrap());
+
+    let now_s = (clock.now_ms() / 1000).to_string();
+    let body = serde_json::json!([
+        {"event": "open", "email": "ada@example.com", "timestamp": 1_750_000_000, "idempotency_key": keys[0],
+         "sg_message_id": "msg-ada.filter0001", "useragent": "Mail/1.0"},
+        {"event": "bounce", "type": "bounce", "email": "bob@example.com", "timestamp": 1_750_000_001,
+         "sg_message_id": "msg-bob.filter0002", "reason": "550 5.1.1 no such user"},
+        {"event": "open", "email": "eve@example.com", "timestamp": 1_750_000_002, "sg_message_id": "unknown.filter"}
+    ])
+    .to_string()
+    .into_bytes();
+    let signature = signer.sign(&now_s, &body);
+
+    // Attacks: a tampered body, no signature, a replay from ten minutes ago, another key.
+    let calls_before = plugin_calls(&sendgrid);
+    let tampered = String::from_utf8(body.clone()).unwrap().replace("\"bounce\",", "\"delivered\",");
+    let (status, answer) = post_webhook(&base, &now_s, Some(&signature), tampered.as_bytes()).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (401, Some("webhook_signature_refused")),
+        "{answer}"
+    );
+    assert_eq!(answer["error"]["message"], "webhook refused: the signature does not verify");
+    let (status, answer) = post_webhook(&base, &now_s, None, &body).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        answer["error"]["message"],
+        "webhook refused: the `x-twilio-email-event-webhook-signature` header is missing"
+    );
+    let old_s = (clock.now_ms() / 1000 - 600).to_string();
+    let (status, answer) = post_webhook(&base, &old_s, Some(&signer.sign(&old_s, &body)), &body).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        answer["error"]["message"],
+        "webhook refused: the signature's timestamp is 600 s from now, beyond the tolerance of 300 s"
+    );
+    let stranger = SendGridSigner::new();
+    let (status, _) = post_webhook(&base, &now_s, Some(&stranger.sign(&now_s, &body)), &body).await;
+    assert_eq!(status, 401);
+    assert_eq!(plugin_calls(&sendgrid), calls_before, "no plugin ran for a refused request");
+    assert!(engine.storage().events_of(ada).unwrap().is_empty());
+
+    // SendGrid's real request: no Baton token, its signature only.
+    let (status, answer) = post_webhook(&base, &now_s, Some(&signature), &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer, serde_json::json!({"reports": 3, "recorded": 2, "unmatched": 1}));
+    // SendGrid retries a webhook it thinks failed: the same reports are recorded once.
+    let (_, again) = post_webhook(&base, &now_s, Some(&signature), &body).await;
+    assert_eq!(again, serde_json::json!({"reports": 3, "recorded": 0, "unmatched": 1}));
+
+    let opened = engine.storage().events_of(ada).unwrap();
+    assert_eq!(opened.len(), 1);
+    assert_eq!((opened[0].name.as_str(), opened[0].campaign.as_deref()), ("email_opened", Some("welcome")));
+    assert_eq!(opened[0].timestamp, 1_750_000_000_000);
+    assert_eq!(opened[0].properties["useragent"], "Mail/1.0");
+    assert_eq!(opened[0].properties["vendor_message_id"], "msg-ada");
+    let bounced = engine.storage().events_of(bob).unwrap();
+    assert_eq!(bounced.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), vec!["bounced"]);
+    assert_eq!(bounced[0].properties["reason"], "550 5.1.1 no such user");
+    // The bounce was queued for the triggered campaigns with its event: it suppresses email.
+    engine.drain_triggers().unwrap();
+    let bob_now = engine.storage().profile(bob).unwrap().unwrap();
+    assert!(bob_now.suppressions.contains_key("email"), "{:?}", bob_now.suppressions);
+
+    let unknown = http().post(format!("{base}/v1/feedback/mailgun")).body("[]").send().await.unwrap();
+    assert_eq!(unknown.status().as_u16(), 404);
+}
