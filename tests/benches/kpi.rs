@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use baton::contract::{Event, Invocation};
-use baton::{Engine, EngineConfig, FixedClock, Grants, Runtime, Slot, Storage};
+use baton::{Engine, FixedClock, Grants, Runtime, Slot, Storage};
 use baton_sdk::{Accumulator, KpiCalculator};
 use baton_tests::figures::{SplitMix, memory_kib, reset_peak_memory};
 use baton_tests::{test_config, welcome_campaign};

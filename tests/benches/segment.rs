@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use baton::{Engine, EngineConfig, FixedClock, NewEvent, Runtime, Storage};
+use baton::{Engine, FixedClock, NewEvent, Runtime, Storage};
 use baton_tests::figures::{SplitMix, memory_kib, reset_peak_memory};
 use baton_tests::test_config;
 

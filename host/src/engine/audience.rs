@@ -69,7 +69,7 @@ impl Engine {
         let parts = self.in_parallel(&scope, |batch| {
             let subjects: Vec<_> =
                 batch.iter().map(|(p, events)| subject(&reads, p, events, None, now)).collect();
-            let verdicts = self.runtime.call(&loaded).evaluate(&invocation, &subjects)?.value;
+            let verdicts = self.runtime.call(&loaded).evaluate_owned(&invocation, subjects)?.value;
             let members: Vec<Member> = batch
                 .iter()
                 .zip(verdicts)

@@ -400,7 +400,7 @@ impl Engine {
             .collect();
         let invocation = self.invocation(campaign, segment_binding, step, now);
         report.evaluated += subjects.len();
-        let verdicts = match self.runtime.call(segment).evaluate(&invocation, &subjects) {
+        let verdicts = match self.runtime.call(segment).evaluate_owned(&invocation, subjects) {
             Ok(called) => called.value,
             Err(err) => {
                 // A failing rule fails the whole batch: record why for every candidate.

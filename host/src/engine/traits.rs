@@ -185,7 +185,7 @@ impl Engine {
             now,
             seed: hash64(&[&binding.name, trigger.map_or("", |e| e.id.as_str())]),
         };
-        let computed = self.runtime.call(loaded).compute(&invocation, &subjects)?.value;
+        let computed = self.runtime.call(loaded).compute(&invocation, subjects)?.value;
         let updates: Vec<TraitUpdate> = batch
             .iter()
             .zip(computed)

@@ -138,16 +138,26 @@ impl<'a> PluginCall<'a> {
         invocation: &Invocation,
         subjects: &[Subject],
     ) -> Result<Called<Vec<Membership>>, InvokeError> {
+        self.evaluate_owned(invocation, subjects.to_vec())
+    }
+
+    /// [`PluginCall::evaluate`] on subjects the caller gives up: their strings move into the
+    /// call instead of being copied (the engine's scans build subjects for one call only).
+    pub fn evaluate_owned(
+        &self,
+        invocation: &Invocation,
+        subjects: Vec<Subject>,
+    ) -> Result<Called<Vec<Membership>>, InvokeError> {
         self.count(|| {
             self.expect_kind(PluginKind::SegmentRule, "evaluate")?;
-            let bytes_in = invocation.wire_size() + subjects.wire_size();
+            let (count, bytes_in) = (subjects.len(), invocation.wire_size() + subjects.wire_size());
             let called = self.run_guest(
                 "evaluate",
                 invocation,
                 bytes_in,
                 |store, pre| any_version!(pre, p => p.evaluate(store, invocation, subjects)),
             )?;
-            self.one_per_subject("evaluate", called, subjects.len())
+            self.one_per_subject("evaluate", called, count)
         })
     }
 
@@ -271,18 +281,18 @@ impl<'a> PluginCall<'a> {
     pub fn compute(
         &self,
         invocation: &Invocation,
-        subjects: &[Subject],
+        subjects: Vec<Subject>,
     ) -> Result<Called<Vec<Vec<Attribute>>>, InvokeError> {
         self.count(|| {
             self.expect_kind(PluginKind::ComputedTrait, "compute")?;
             let WorldPre::V0_2_0(pre) = &self.plugin.pre else {
                 return Err(self.not_in_contract("compute"));
             };
-            let bytes_in = invocation.wire_size() + subjects.wire_size();
+            let (count, bytes_in) = (subjects.len(), invocation.wire_size() + subjects.wire_size());
             let called = self.run_guest("compute", invocation, bytes_in, |store, _| {
                 pre.compute(store, invocation, subjects)
             })?;
-            let called = self.one_per_subject("compute", called, subjects.len())?;
+            let called = self.one_per_subject("compute", called, count)?;
             let provides = &self.plugin.record.provides;
             let stray = called.value.iter().flatten().find(|a| !provides.iter().any(|p| *p == a.name));
             match stray {

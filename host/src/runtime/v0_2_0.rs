@@ -118,10 +118,10 @@ impl Pre {
         &self,
         store: &mut Store<Sandbox>,
         call: &c::Invocation,
-        subjects: &[c::Subject],
+        subjects: Vec<c::Subject>,
     ) -> wasmtime::Result<Result<Vec<Vec<c::Attribute>>, c::PluginError>> {
         let Pre::Traits(p) = self else { return Err(wrong_world()) };
-        let subjects: Vec<types::Subject> = subjects.iter().map(subject).collect();
+        let subjects: Vec<types::Subject> = subjects.into_iter().map(subject_owned).collect();
         let answer = instantiated(p.instantiate(&mut *store))?.baton_plugin_traits().call_compute(
             store,
             &invocation(call),

@@ -7,6 +7,13 @@
 //! `{{base64:SID:{{secret:TWILIO_AUTH_TOKEN}}}}` and the host fills and encodes it.
 //! Responses: 201 delivered (receipt: the message `sid`); 429 throttled; 5xx retried; other 4xx
 //! rejected with Twilio's code and message (for example 21211, invalid `To` number).
+//!
+//! Feedback (contract 0.2.0): Twilio's status callbacks (set `status_callback` to the feedback
+//! endpoint's public URL). Twilio signs the URL followed by the sorted form parameters with
+//! HMAC-SHA1 under the auth token, in `X-Twilio-Signature`; the host checks it with the secret
+//! `TWILIO_AUTH_TOKEN`, granted to the endpoint (config `{}`, or `{"auth_token_secret": NAME}`).
+//! `delivered` and `read` are reported; `undelivered` to an unknown or unreachable handset
+//! (30005, 30006) is a bounce, other `undelivered` and `failed` are drops. Matched by `MessageSid`.
 
 use baton_sdk::*;
 use serde::Deserialize;
@@ -101,6 +108,56 @@ impl ChannelAdapter for Twilio {
                 ("i-twilio-idempotency-token".into(), message.idempotency_key),
             ],
             body: body.into_bytes(),
+        }])
+    }
+
+    fn verification(config: &str) -> Result<SignatureCheck, ConfigError> {
+        let config: serde_json::Value =
+            serde_json::from_str(config).map_err(|e| ConfigError::new("", &e.to_string()))?;
+        let secret = match config.get("auth_token_secret") {
+            None => "TWILIO_AUTH_TOKEN".to_owned(),
+            Some(serde_json::Value::String(name)) if name == "TWILIO_AUTH_TOKEN" => name.clone(),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "/auth_token_secret",
+                    "the auth token is the secret TWILIO_AUTH_TOKEN",
+                ));
+            }
+        };
+        Ok(SignatureCheck {
+            key: SignatureKey::HmacSha1(secret),
+            signed: vec![SignedPart::Url, SignedPart::SortedFormParams],
+            header: "x-twilio-signature".into(),
+            prefix: String::new(),
+            encoding: SignatureEncoding::Base64,
+            timestamp_header: None,
+        })
+    }
+
+    fn feedback(invocation: Invocation, request: InboundRequest) -> Result<Vec<VendorReport>, PluginError> {
+        let params = request.form_params();
+        let param = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let Some(sid) = param("MessageSid").or_else(|| param("SmsSid")) else {
+            return Err(PluginError::new("invalid_payload", "a status callback without MessageSid"));
+        };
+        let error = param("ErrorCode").unwrap_or_default();
+        let kind = match param("MessageStatus").or_else(|| param("SmsStatus")).as_deref() {
+            Some("delivered") => ReportKind::Delivered,
+            Some("read") => ReportKind::Opened,
+            Some("undelivered") if error == "30005" || error == "30006" => ReportKind::Bounced,
+            Some("undelivered" | "failed") => ReportKind::Dropped,
+            _ => return Ok(Vec::new()),
+        };
+        let mut details = serde_json::Map::new();
+        if !error.is_empty() {
+            details.insert("error_code".into(), error.into());
+        }
+        Ok(vec![VendorReport {
+            kind,
+            idempotency_key: None,
+            vendor_message_id: Some(sid),
+            timestamp: invocation.now,
+            properties: serde_json::Value::Object(details).to_string(),
         }])
     }
 
@@ -211,6 +268,52 @@ mod tests {
                 r#"{{"account_sid": "{SID}", "messaging_service_sid": "MG1"}}"#
             ))
             .is_ok()
+        );
+    }
+
+    #[test]
+    fn status_callbacks_become_reports() {
+        let callback = |body: &str| InboundRequest {
+            method: "POST".into(),
+            url: "/v1/feedback/sms".into(),
+            headers: vec![],
+            body: body.as_bytes().to_vec(),
+        };
+        let invocation = Invocation { campaign_id: String::new(), config: "{}".into(), now: 7, seed: 0 };
+        let reports = Twilio::feedback(
+            invocation.clone(),
+            callback("MessageSid=SM1&MessageStatus=delivered&To=%2B15551234567"),
+        )
+        .unwrap();
+        assert_eq!(
+            (reports[0].kind, reports[0].vendor_message_id.as_deref(), reports[0].timestamp),
+            (ReportKind::Delivered, Some("SM1"), 7)
+        );
+        let bounced = Twilio::feedback(
+            invocation.clone(),
+            callback("MessageSid=SM2&MessageStatus=undelivered&ErrorCode=30005"),
+        )
+        .unwrap();
+        assert_eq!(
+            (bounced[0].kind, bounced[0].properties.as_str()),
+            (ReportKind::Bounced, r#"{"error_code":"30005"}"#)
+        );
+        assert!(
+            Twilio::feedback(invocation.clone(), callback("MessageSid=SM3&MessageStatus=sent"))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            Twilio::feedback(invocation, callback("MessageStatus=sent")).unwrap_err().code,
+            "invalid_payload"
+        );
+        assert_eq!(
+            Twilio::verification("{}").unwrap().key,
+            SignatureKey::HmacSha1("TWILIO_AUTH_TOKEN".into())
+        );
+        assert_eq!(
+            Twilio::verification(r#"{"auth_token_secret": "OTHER"}"#).unwrap_err().path,
+            "/auth_token_secret"
         );
     }
 }

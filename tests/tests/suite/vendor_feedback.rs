@@ -169,3 +169,69 @@ async fn signed_sendgrid_events_become_events_and_a_bad_signature_reaches_no_plu
     let unknown = http().post(format!("{base}/v1/feedback/mailgun")).body("[]").send().await.unwrap();
     assert_eq!(unknown.status().as_u16(), 404);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn twilio_status_callbacks_are_checked_with_the_auth_token_over_the_public_url() {
+    use ring::hmac;
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let campaign = baton::Campaign { id: "sms-welcome".into(), channel: "sms".into(), ..welcome_campaign() };
+    engine.create_campaign(campaign).unwrap();
+    let ada = customer(&engine, "ada", serde_json::json!({"phone": "+15551234567"}), true);
+    let (send, sent_to) = pending_send("sms-welcome", ada, "signup", 100);
+    engine.storage().enqueue(&[(send.clone(), sent_to)]).unwrap();
+    let delivered = SendOutcome::Delivered { receipt: Some("SM0123".into()) };
+    assert!(engine.storage().finish_send(&send.idempotency_key, delivered, 150).unwrap());
+    let token = "twilio-auth-token";
+    engine
+        .set_secret("ops", "TWILIO_AUTH_TOKEN", &baton::SecretValue::new(token), &["api.twilio.com".into()])
+        .unwrap();
+    let twilio = engine.runtime().install(baton::first_party("channel-twilio-sms").unwrap()).unwrap();
+
+    // The check needs the auth token: an endpoint that does not grant it is refused, saying so.
+    let err = engine
+        .put_feedback_endpoint("ops", "sms", &twilio.hash(), serde_json::json!({}), vec![])
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "channel-twilio-sms@0.1.0 signs with the secret `TWILIO_AUTH_TOKEN`: grant it to the endpoint (\"secrets\": [\"TWILIO_AUTH_TOKEN\"])"
+    );
+    engine
+        .put_feedback_endpoint(
+            "ops",
+            "sms",
+            &twilio.hash(),
+            serde_json::json!({}),
+            vec!["TWILIO_AUTH_TOKEN".into()],
+        )
+        .unwrap();
+    let config = ApiConfig { public_url: Some("https://baton.example.com/".into()), ..ApiConfig::default() };
+    let base = serve(engine.clone(), config).await;
+
+    // As Twilio signs: the URL it called, then each parameter name and value, sorted by name.
+    let body = "To=%2B15551234567&MessageStatus=undelivered&MessageSid=SM0123&ErrorCode=30005";
+    let signed = "https://baton.example.com/v1/feedback/sms?src=twilioErrorCode30005MessageSidSM0123MessageStatusundeliveredTo+15551234567";
+    let key = hmac::Key::new(hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY, token.as_bytes());
+    let signature = base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, signed.as_bytes()));
+    let post = |signature: String, body: &'static str| {
+        http()
+            .post(format!("{base}/v1/feedback/sms?src=twilio"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("x-twilio-signature", signature)
+            .body(body)
+            .send()
+    };
+    let forged =
+        post(signature.clone(), "To=%2B15551234567&MessageStatus=delivered&MessageSid=SM0123").await.unwrap();
+    assert_eq!(forged.status().as_u16(), 401);
+    let answer: serde_json::Value = post(signature, body).await.unwrap().json().await.unwrap();
+    assert_eq!(answer, serde_json::json!({"reports": 1, "recorded": 1, "unmatched": 0}));
+    let events = engine.storage().events_of(ada).unwrap();
+    assert_eq!(events.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), vec!["bounced"]);
+    assert_eq!(
+        (events[0].properties["channel"].as_str(), events[0].properties["error_code"].as_str()),
+        (Some("sms"), Some("30005"))
+    );
+    engine.drain_triggers().unwrap();
+    assert!(engine.storage().profile(ada).unwrap().unwrap().suppressions.contains_key("sms"));
+}
