@@ -11,6 +11,9 @@ use baton::{
 };
 use clap::Subcommand;
 
+mod traits;
+pub use traits::{TraitCommand, traits, traits_remote};
+
 /// Sets up `tracing` from `RUST_LOG` (default `default_level`), as text or JSON lines.
 pub fn init_logging(format: &str, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -35,13 +38,18 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<ServeConfig> {
     }
 }
 
-fn open(data: &Path, config: &ServeConfig) -> anyhow::Result<Arc<Engine>> {
+pub(crate) fn open(data: &Path, config: &ServeConfig) -> anyhow::Result<Arc<Engine>> {
     Ok(baton::open_engine(data, config)?)
 }
 
-fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+/// Prints data as JSON. A reader that stops early (`baton trait list | head`) is not an error:
+/// the output simply ends, as with any Unix tool, instead of `println!`'s panic.
+pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
+    let text = serde_json::to_string_pretty(value)?;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 pub fn serve(data: &Path, addr: &str, config: ServeConfig) -> anyhow::Result<()> {
@@ -683,7 +691,7 @@ pub enum SecretCommand {
 }
 
 /// Who acts from the local CLI, for the audit log: the operating-system user.
-fn local_actor() -> String {
+pub(crate) fn local_actor() -> String {
     format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "unknown".into()))
 }
 

@@ -79,6 +79,9 @@ enum Command {
     /// Create, list and revoke API tokens.
     #[command(subcommand)]
     Token(cli::TokenCommand),
+    /// Bind, list, unbind and recompute computed traits.
+    #[command(subcommand)]
+    Trait(cli::TraitCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -108,6 +111,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Kpi(command) => cli::kpi_remote(&remote, command),
             Command::Secret(command) => cli::secret_remote(&remote, command),
             Command::Token(command) => cli::token_remote(&remote, command),
+            Command::Trait(command) => cli::traits_remote(&remote, command),
         };
     }
     let config = cli::load_config(cli.config_file.as_deref())?;
@@ -120,5 +124,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Kpi(command) => cli::kpi(&cli.data, &config, command),
         Command::Secret(command) => cli::secret(&cli.data, &config, command),
         Command::Token(command) => cli::token(&cli.data, &config, command),
+        Command::Trait(command) => cli::traits(&cli.data, &config, command),
     }
 }

@@ -82,7 +82,7 @@ pub enum EngineError {
         actual: String,
     },
     /// The plugin refused the binding config.
-    #[error("plugin {plugin} refused the config at `{path}`: {message}")]
+    #[error("plugin {plugin} refused the config{}: {message}", at_pointer(path))]
     InvalidConfig {
         /// The plugin.
         plugin: String,
@@ -135,4 +135,9 @@ impl From<RuntimeError> for EngineError {
             other => EngineError::Runtime(other),
         }
     }
+}
+
+/// ` at `/rules/2/op`` for a fault's JSON pointer; nothing for the whole document (empty pointer).
+fn at_pointer(path: &str) -> String {
+    if path.is_empty() { String::new() } else { format!(" at `{path}`") }
 }

@@ -454,6 +454,14 @@ fn actions_are_audited_alike_from_the_cli_and_the_api() {
         };
         run(&["plugin", "install", component], "");
         run(&["plugin", "remove", &hash], "");
+        let scorer: serde_json::Value =
+            serde_json::from_str(&run(&["plugin", "install", "first-party:trait-lead-score"], "")).unwrap();
+        let scorer = scorer["hash"].as_str().unwrap().to_owned();
+        run(&["trait", "bind", "lead-score", &scorer, "--config", r#"{"events": {"page": 1}}"#], "");
+        let listed: Vec<serde_json::Value> = serde_json::from_str(&run(&["trait", "list"], "")).unwrap();
+        assert_eq!(listed.len(), 1);
+        run(&["trait", "recompute", "lead-score"], "");
+        run(&["trait", "unbind", "lead-score"], "");
         run(&["secret", "set", "API_KEY", "--host", "api.example.com"], "sk-1\n");
         run(&["secret", "delete", "API_KEY"], "");
         run(&["token", "create", "--name", "dash", "--role", "viewer"], "");
@@ -486,6 +494,10 @@ fn actions_are_audited_alike_from_the_cli_and_the_api() {
         [
             "plugin_installed",
             "plugin_removed",
+            "plugin_installed",
+            "trait_bound",
+            "traits_recomputed",
+            "trait_unbound",
             "secret_set",
             "secret_deleted",
             "token_created",
@@ -493,4 +505,25 @@ fn actions_are_audited_alike_from_the_cli_and_the_api() {
         ]
     );
     assert_eq!(local_trail, remote_trail);
+}
+
+/// `baton ... | head` closes the pipe before Baton writes: the command ends quietly, as Unix
+/// tools do, instead of panicking with a backtrace.
+#[test]
+fn a_reader_that_stops_early_is_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let mut child = std::process::Command::new(baton_tests::baton_bin())
+        .arg("--data")
+        .arg(&data)
+        .args(["plugin", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
 }
