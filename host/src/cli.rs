@@ -142,7 +142,7 @@ pub enum PluginCommand {
     /// Create a ready-to-build plugin project in Rust, JavaScript, Python or C: a minimal
     /// implementation, the contract, fixture cases and a build script that runs them.
     New {
-        /// segment-rule, personalizer, channel-adapter or kpi-calculator.
+        /// segment-rule, personalizer, channel-adapter, kpi-calculator or computed-trait.
         kind: String,
         /// The new project's folder (its name becomes the plugin's name).
         dir: std::path::PathBuf,
@@ -155,11 +155,15 @@ pub enum PluginCommand {
     Bindings {
         /// The language: c.
         lang: String,
-        /// segment-rule, personalizer, channel-adapter or kpi-calculator.
+        /// segment-rule, personalizer, channel-adapter, kpi-calculator or computed-trait.
         world: String,
         /// The folder to write into.
         #[arg(long, short, default_value = ".")]
         out: std::path::PathBuf,
+        /// The contract version to bind (the newest by default; an older one to rebuild a plugin
+        /// written against it).
+        #[arg(long, default_value = baton::contract::LATEST_CONTRACT)]
+        contract: String,
     },
     /// Turn a core module (clang's wasm32-wasi output, linked with the bindings' component type)
     /// into a component Baton can install.
@@ -229,13 +233,13 @@ fn plugin_local(config: &ServeConfig, command: PluginCommand) -> anyhow::Result<
             plugin_test(config, &file, &fixtures, fuel, deadline_ms, memory_mib)
         }
         PluginCommand::New { kind, dir, lang } => crate::scaffold::new_plugin(&kind, &lang, &dir),
-        PluginCommand::Bindings { lang, world, out } => {
+        PluginCommand::Bindings { lang, world, out, contract } => {
             if lang != "c" {
                 bail!(
                     "bindings for `{lang}`: baton writes C bindings; Rust plugins use baton-sdk, JavaScript and Python toolchains read the WIT directly"
                 );
             }
-            let files = baton::toolkit::c_bindings(&world)?;
+            let files = baton::toolkit::c_bindings(&world, &contract)?;
             std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
             for (name, bytes) in files {
                 let path = out.join(&name);

@@ -33,6 +33,7 @@ pub use policy::{Policies, QuietHours, RollingCap};
 pub use schedule::TickReport;
 pub(crate) use subject::value_of;
 pub use traits::TraitReport;
+pub(crate) use traits::stored_trait;
 
 use crate::runtime::Runtime;
 use crate::store::Storage;

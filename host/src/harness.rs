@@ -10,10 +10,12 @@
 //!  "expect": [{"member": true, "score": null}]}
 //! ```
 //!
-//! Calls: `validate_config` (expect `null` or `{"path", "message"}`), `evaluate`, `personalize`
-//! (`subject`, `template`), `build` (`message`), `classify` (`index`, `response`), `kpi` (`batches`
-//! of events; expect the metrics). Optional `now`, `seed`, `config`. Omit `expect` to print the
-//! output without judging it.
+//! Calls: `validate_config` (expect `null` or `{"path", "message"}`), `needs_for_config` (expect
+//! the needs), `evaluate`, `personalize` (`subject`, `template`), `build` (`message`), `classify`
+//! (`index`, `response`), `verification` (expect the signature check or `{"path", "message"}`),
+//! `feedback` (`request`: method, url, headers, body; expect the reports), `kpi` (`batches` of
+//! events; expect the metrics), `compute` (`subjects`; expect one object of traits per subject).
+//! Optional `now`, `seed`, `config`. Omit `expect` to print the output without judging it.
 //!
 //! Depends on: `runtime`, `store` (a temporary one).
 
@@ -22,7 +24,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::contract::{Attribute, Event, HttpResponse, Invocation, Message, Subject};
+use crate::contract::{Attribute, Event, HttpResponse, InboundRequest, Invocation, Message, Subject};
 use crate::runtime::{CallMetrics, Limits, LoadedPlugin, Runtime, RuntimeConfig};
 use crate::store::Storage;
 
@@ -125,14 +127,39 @@ fn run_case(
                 (answer, c.metrics)
             }))
         }
+        "needs_for_config" => {
+            let config = field("config")?.to_string();
+            settle(call_with.needs_for_config(&config).map(|c| match c.value {
+                Some(needs) => (json(&needs), c.metrics),
+                None => {
+                    (serde_json::json!({ "error": "the plugin has no needs-for-config call" }), c.metrics)
+                }
+            }))
+        }
         "evaluate" => {
-            let subjects: Vec<Subject> = field("subjects")?
-                .as_array()
-                .ok_or_else(|| fault("\"subjects\" must be a list".into()))?
-                .iter()
-                .map(|s| subject(s).map_err(&fault))
-                .collect::<Result<_, _>>()?;
+            let subjects = subjects(&field("subjects")?).map_err(&fault)?;
             settle(call_with.evaluate(&invocation, &subjects).map(|c| (json(&c.value), c.metrics)))
+        }
+        "compute" => {
+            let subjects = subjects(&field("subjects")?).map_err(&fault)?;
+            settle(call_with.compute(&invocation, subjects).map(|c| {
+                let traits = c.value.into_iter().map(traits_json).collect();
+                (serde_json::Value::Array(traits), c.metrics)
+            }))
+        }
+        "verification" => {
+            let config = field("config")?.to_string();
+            settle(call_with.verification(&config).map(|c| {
+                let answer = match c.value {
+                    Ok(check) => json(&check),
+                    Err(refusal) => serde_json::json!({ "path": refusal.path, "message": refusal.message }),
+                };
+                (answer, c.metrics)
+            }))
+        }
+        "feedback" => {
+            let request = inbound(&field("request")?).map_err(&fault)?;
+            settle(call_with.feedback(&invocation, &request).map(|c| (json(&c.value), c.metrics)))
         }
         "personalize" => {
             let subject = subject(&field("subject")?).map_err(&fault)?;
@@ -194,7 +221,8 @@ fn run_case(
         }
         other => {
             return Err(fault(format!(
-                "unknown call `{other}`: use validate_config, evaluate, personalize, build, classify or kpi"
+                "unknown call `{other}`: use validate_config, needs_for_config, evaluate, personalize, \
+                 build, classify, verification, feedback, kpi or compute"
             )));
         }
     };
@@ -225,6 +253,22 @@ fn add(total: &mut CallMetrics, call: &CallMetrics) {
 
 fn json<T: Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+fn subjects(value: &serde_json::Value) -> Result<Vec<Subject>, String> {
+    value.as_array().ok_or("\"subjects\" must be a list")?.iter().map(subject).collect()
+}
+
+/// One subject's computed traits as an object, `null` for a trait the plugin removes.
+fn traits_json(traits: Vec<Attribute>) -> serde_json::Value {
+    let object = traits
+        .into_iter()
+        .map(|a| {
+            let (name, value) = crate::engine::stored_trait(a);
+            (name, value.unwrap_or(serde_json::Value::Null))
+        })
+        .collect();
+    serde_json::Value::Object(object)
 }
 
 fn subject(value: &serde_json::Value) -> Result<Subject, String> {
@@ -302,19 +346,40 @@ fn response(value: &serde_json::Value) -> Result<HttpResponse, String> {
         .as_u64()
         .and_then(|s| u16::try_from(s).ok())
         .ok_or("a response needs a \"status\"")?;
-    let headers = match value.get("headers") {
+    Ok(HttpResponse { status, headers: headers_of(value), body: body_bytes(value.get("body")) })
+}
+
+fn inbound(value: &serde_json::Value) -> Result<InboundRequest, String> {
+    let (method, url) = (value["method"].as_str(), value["url"].as_str());
+    let (Some(method), Some(url)) = (method, url) else {
+        return Err("a request needs a \"method\" and a \"url\"".into());
+    };
+    Ok(InboundRequest {
+        method: method.to_ascii_uppercase(),
+        url: url.to_owned(),
+        headers: headers_of(value),
+        body: body_bytes(value.get("body")),
+    })
+}
+
+/// The `headers` object, names lowercased as the host passes them.
+fn headers_of(value: &serde_json::Value) -> Vec<(String, String)> {
+    match value.get("headers") {
         Some(serde_json::Value::Object(map)) => map
             .iter()
             .map(|(k, v)| (k.to_ascii_lowercase(), v.as_str().unwrap_or_default().to_owned()))
             .collect(),
         _ => Vec::new(),
-    };
-    let body = match value.get("body") {
+    }
+}
+
+/// A body given as text is sent as is; any other JSON value as its JSON text.
+fn body_bytes(body: Option<&serde_json::Value>) -> Vec<u8> {
+    match body {
         Some(serde_json::Value::String(text)) => text.clone().into_bytes(),
         Some(other) => other.to_string().into_bytes(),
         None => Vec::new(),
-    };
-    Ok(HttpResponse { status, headers, body })
+    }
 }
 
 fn outcome_json(outcome: &crate::contract::DeliveryOutcome) -> serde_json::Value {
@@ -339,7 +404,7 @@ pub fn render(results: &[CaseResult], limits: &Limits) -> String {
         };
         let _ = writeln!(
             out,
-            "{verdict} {:<14} {}  fuel {} / {} ({:.2}%)  time {:.2} ms / {} ms  memory {:.1} MiB / {} MiB",
+            "{verdict} {:<16} {}  fuel {} / {} ({:.2}%)  time {:.2} ms / {} ms  memory {:.1} MiB / {} MiB",
             r.call,
             r.file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
             r.metrics.fuel_used,

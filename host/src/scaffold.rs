@@ -55,9 +55,10 @@ impl Lang {
 }
 
 /// Fixture cases by kind, shared by every language: (kind, file name, text).
-const FIXTURES: [(&str, &str, &str); 8] = [
+const FIXTURES: [(&str, &str, &str); 14] = [
     ("segment-rule", "01-members.json", include_str!("../templates/fixtures/segment-rule-01-members.json")),
     ("segment-rule", "02-config.json", include_str!("../templates/fixtures/segment-rule-02-config.json")),
+    ("segment-rule", "03-needs.json", include_str!("../templates/fixtures/segment-rule-03-needs.json")),
     ("personalizer", "01-greets.json", include_str!("../templates/fixtures/personalizer-01-greets.json")),
     ("personalizer", "02-fallback.json", include_str!("../templates/fixtures/personalizer-02-fallback.json")),
     ("channel-adapter", "01-build.json", include_str!("../templates/fixtures/channel-adapter-01-build.json")),
@@ -71,29 +72,46 @@ const FIXTURES: [(&str, &str, &str); 8] = [
         "03-config.json",
         include_str!("../templates/fixtures/channel-adapter-03-config.json"),
     ),
+    (
+        "channel-adapter",
+        "04-verification.json",
+        include_str!("../templates/fixtures/channel-adapter-04-verification.json"),
+    ),
+    (
+        "channel-adapter",
+        "05-feedback.json",
+        include_str!("../templates/fixtures/channel-adapter-05-feedback.json"),
+    ),
     ("kpi-calculator", "01-counts.json", include_str!("../templates/fixtures/kpi-calculator-01-counts.json")),
+    ("computed-trait", "01-counts.json", include_str!("../templates/fixtures/computed-trait-01-counts.json")),
+    ("computed-trait", "02-config.json", include_str!("../templates/fixtures/computed-trait-02-config.json")),
+    ("computed-trait", "03-needs.json", include_str!("../templates/fixtures/computed-trait-03-needs.json")),
 ];
 
 /// Implementations by kind and language: (kind, language, path in the project, text).
-const SOURCES: [(&str, Lang, &str, &str); 17] = [
+const SOURCES: [(&str, Lang, &str, &str); 21] = [
     ("segment-rule", Lang::Rust, "src/lib.rs", include_str!("../templates/rust/segment-rule.rs")),
     ("personalizer", Lang::Rust, "src/lib.rs", include_str!("../templates/rust/personalizer.rs")),
     ("channel-adapter", Lang::Rust, "src/lib.rs", include_str!("../templates/rust/channel-adapter.rs")),
     ("kpi-calculator", Lang::Rust, "src/lib.rs", include_str!("../templates/rust/kpi-calculator.rs")),
+    ("computed-trait", Lang::Rust, "src/lib.rs", include_str!("../templates/rust/computed-trait.rs")),
     ("segment-rule", Lang::Js, "app.js", include_str!("../templates/js/segment-rule.js")),
     ("personalizer", Lang::Js, "app.js", include_str!("../templates/js/personalizer.js")),
     ("channel-adapter", Lang::Js, "app.js", include_str!("../templates/js/channel-adapter.js")),
     ("kpi-calculator", Lang::Js, "app.js", include_str!("../templates/js/kpi-calculator.js")),
+    ("computed-trait", Lang::Js, "app.js", include_str!("../templates/js/computed-trait.js")),
     ("segment-rule", Lang::Python, "app.py", include_str!("../templates/python/segment-rule.py")),
     ("personalizer", Lang::Python, "app.py", include_str!("../templates/python/personalizer.py")),
     ("channel-adapter", Lang::Python, "app.py", include_str!("../templates/python/channel-adapter.py")),
     ("kpi-calculator", Lang::Python, "app.py", include_str!("../templates/python/kpi-calculator.py")),
+    ("computed-trait", Lang::Python, "app.py", include_str!("../templates/python/computed-trait.py")),
     // componentize-py finds an exported resource's class in a module named after its interface.
     ("kpi-calculator", Lang::Python, "kpi.py", include_str!("../templates/python/kpi.py")),
     ("segment-rule", Lang::C, "plugin.c", include_str!("../templates/c/segment-rule.c")),
     ("personalizer", Lang::C, "plugin.c", include_str!("../templates/c/personalizer.c")),
     ("channel-adapter", Lang::C, "plugin.c", include_str!("../templates/c/channel-adapter.c")),
     ("kpi-calculator", Lang::C, "plugin.c", include_str!("../templates/c/kpi-calculator.c")),
+    ("computed-trait", Lang::C, "plugin.c", include_str!("../templates/c/computed-trait.c")),
 ];
 
 /// Build files by language: (language, path in the project, text).
@@ -116,7 +134,9 @@ const C_LIBRARY: [(&str, &str); 2] = [
 /// assembled beside `dir` and renamed into place, so a failure leaves no half-written project.
 pub fn new_plugin(kind: &str, lang: &str, dir: &Path) -> anyhow::Result<()> {
     if !toolkit::WORLDS.contains(&kind) {
-        bail!("kind `{kind}`: use segment-rule, personalizer, channel-adapter or kpi-calculator");
+        bail!(
+            "kind `{kind}`: use segment-rule, personalizer, channel-adapter, kpi-calculator or computed-trait"
+        );
     }
     let lang = Lang::parse(lang)?;
     if dir.exists() && std::fs::read_dir(dir)?.next().is_some() {

@@ -13,20 +13,16 @@
 use wit_bindgen_core::Files;
 use wit_parser::{Resolve, SourceMap};
 
-/// The contract version the JavaScript, Python and C kits emit (their templates and the C
-/// bindings); they move to 0.2.0 after the Rust SDK.
-pub const CONTRACT_VERSION: &str = "0.1.0";
-
-/// The WIT files of [`CONTRACT_VERSION`], by file name.
-pub const WIT_FILES: [(&str, &str); 2] = [
-    ("types.wit", include_str!("../../wit/v0.1.0/types.wit")),
-    ("kinds.wit", include_str!("../../wit/v0.1.0/kinds.wit")),
-];
-
-/// Every contract's WIT files, by version and file name: the Rust SDK vendored into a scaffold
-/// builds against either.
+/// Every contract's WIT files, by version (oldest first) and file name: the Rust SDK vendored into
+/// a scaffold builds against either, and C bindings can be made for either.
 pub const ALL_WIT_FILES: [(&str, [(&str, &str); 2]); 2] = [
-    ("0.1.0", WIT_FILES),
+    (
+        "0.1.0",
+        [
+            ("types.wit", include_str!("../../wit/v0.1.0/types.wit")),
+            ("kinds.wit", include_str!("../../wit/v0.1.0/kinds.wit")),
+        ],
+    ),
     (
         "0.2.0",
         [
@@ -36,6 +32,10 @@ pub const ALL_WIT_FILES: [(&str, [(&str, &str); 2]); 2] = [
     ),
 ];
 
+/// The newest contract's WIT files, by file name: what the JavaScript, Python and C scaffolds
+/// build against ([`crate::contract::LATEST_CONTRACT`]).
+pub const WIT_FILES: [(&str, &str); 2] = ALL_WIT_FILES[ALL_WIT_FILES.len() - 1].1;
+
 /// The jco release that JavaScript scaffolds (`baton plugin new --lang js`) and the test suite
 /// pin. Later lines fail offline with "failed to get path metadata" when componentizing.
 pub const JCO_VERSION: &str = "1.15.0";
@@ -44,15 +44,19 @@ pub const COMPONENTIZE_JS_VERSION: &str = "0.18.5";
 /// The componentize-py release that Python scaffolds and the test suite pin.
 pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
 
-/// The worlds a plugin can implement, one per plugin kind.
-pub const WORLDS: [&str; 4] = ["segment-rule", "personalizer", "channel-adapter", "kpi-calculator"];
+/// The worlds a plugin can implement, one per plugin kind, in the newest contract.
+pub const WORLDS: [&str; 5] =
+    ["segment-rule", "personalizer", "channel-adapter", "kpi-calculator", "computed-trait"];
 
 /// Why the kit could not do what was asked.
 #[derive(Debug, thiserror::Error)]
 pub enum ToolkitError {
     /// The world name is not one of [`WORLDS`].
-    #[error("world `{0}`: use segment-rule, personalizer, channel-adapter or kpi-calculator")]
+    #[error("world `{0}`: use segment-rule, personalizer, channel-adapter, kpi-calculator or computed-trait")]
     UnknownWorld(String),
+    /// The contract version is not one this kit carries, or lacks the world.
+    #[error("{0}")]
+    Contract(String),
     /// The embedded WIT did not resolve (a defect of this build, not of the caller's input).
     #[error("the embedded contract WIT does not resolve: {0}")]
     Wit(String),
@@ -67,11 +71,15 @@ pub enum ToolkitError {
     Componentize(String),
 }
 
-/// The contract's WIT, resolved, with the package id of `baton:plugin`.
-fn contract() -> Result<(Resolve, wit_parser::PackageId), ToolkitError> {
+/// The WIT of contract `version`, resolved, with the package id of `baton:plugin`.
+fn contract(version: &str) -> Result<(Resolve, wit_parser::PackageId), ToolkitError> {
+    let Some((_, files)) = ALL_WIT_FILES.iter().find(|(v, _)| *v == version) else {
+        let known: Vec<&str> = ALL_WIT_FILES.iter().map(|(v, _)| *v).collect();
+        return Err(ToolkitError::Contract(format!("contract {version}: use {}", known.join(" or "))));
+    };
     let mut map = SourceMap::new();
-    for (name, text) in WIT_FILES {
-        map.push(std::path::Path::new(name), text);
+    for (name, text) in files {
+        map.push(std::path::Path::new(name), *text);
     }
     let group = map.parse().map_err(|(_, e)| ToolkitError::Wit(e.to_string()))?;
     let mut resolve = Resolve::default();
@@ -79,14 +87,21 @@ fn contract() -> Result<(Resolve, wit_parser::PackageId), ToolkitError> {
     Ok((resolve, package))
 }
 
-/// C bindings for `world`: the header, the glue source and the object file that carries the
-/// component type (link it in, or the module cannot become a component). Returns (file name,
-/// contents) pairs, for example `segment_rule.h`, `segment_rule.c`, `segment_rule_component_type.o`.
-pub fn c_bindings(world: &str) -> Result<Vec<(String, Vec<u8>)>, ToolkitError> {
+/// C bindings for `world` of contract `version`: the header, the glue source and the object file
+/// that carries the component type (link it in, or the module cannot become a component).
+/// Returns (file name, contents) pairs, for example `segment_rule.h`, `segment_rule.c`,
+/// `segment_rule_component_type.o`.
+pub fn c_bindings(world: &str, version: &str) -> Result<Vec<(String, Vec<u8>)>, ToolkitError> {
     if !WORLDS.contains(&world) {
         return Err(ToolkitError::UnknownWorld(world.to_owned()));
     }
-    let (mut resolve, package) = contract()?;
+    let (mut resolve, package) = contract(version)?;
+    if !resolve.packages[package].worlds.contains_key(world) {
+        return Err(ToolkitError::Contract(format!(
+            "world `{world}` is not in contract {version}: build it against {}",
+            crate::contract::LATEST_CONTRACT
+        )));
+    }
     let world_id =
         resolve.select_world(&[package], Some(world)).map_err(|e| ToolkitError::Wit(e.to_string()))?;
     let mut files = Files::default();
@@ -144,7 +159,7 @@ mod tests {
     #[test]
     fn c_bindings_exist_for_every_world() {
         for world in WORLDS {
-            let files = c_bindings(world).expect("bindings");
+            let files = c_bindings(world, crate::contract::LATEST_CONTRACT).expect("bindings");
             let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
             let stem = world.replace('-', "_");
             assert_eq!(
@@ -155,12 +170,29 @@ mod tests {
         }
     }
 
+    /// The kit carries exactly the contracts the runtime runs.
+    #[test]
+    fn the_kit_carries_every_supported_contract() {
+        let carried: Vec<&str> = ALL_WIT_FILES.iter().map(|(v, _)| *v).collect();
+        assert_eq!(carried, crate::contract::SUPPORTED_CONTRACTS);
+        for (version, files) in ALL_WIT_FILES {
+            assert!(files[0].1.starts_with(&format!("package baton:plugin@{version};")), "{version}");
+        }
+    }
+
     #[test]
     fn unknown_worlds_and_non_modules_are_refused_with_a_reason() {
-        let err = c_bindings("mailer").expect_err("unknown world");
+        let err = c_bindings("mailer", "0.2.0").expect_err("unknown world");
         assert_eq!(
             err.to_string(),
-            "world `mailer`: use segment-rule, personalizer, channel-adapter or kpi-calculator"
+            "world `mailer`: use segment-rule, personalizer, channel-adapter, kpi-calculator or computed-trait"
+        );
+        let err = c_bindings("segment-rule", "0.3.0").expect_err("unknown contract");
+        assert_eq!(err.to_string(), "contract 0.3.0: use 0.1.0 or 0.2.0");
+        let err = c_bindings("computed-trait", "0.1.0").expect_err("a world newer than the contract");
+        assert_eq!(
+            err.to_string(),
+            "world `computed-trait` is not in contract 0.1.0: build it against 0.2.0"
         );
         let err = componentize(b"hello").expect_err("not wasm");
         assert_eq!(err.to_string(), "the file is not WebAssembly (no `\\0asm` header)");

@@ -53,6 +53,11 @@ impl Lang {
     }
 }
 
+/// The contract the JavaScript, Python and C examples are written against. They stay on 0.1.0 on
+/// purpose: with the 0.1.0 fixtures they are the plugins, in every language, that a contract
+/// change must keep running unchanged. The scaffolds (`baton plugin new`) cover the newest one.
+pub const POLYGLOT_CONTRACT: &str = "0.1.0";
+
 const DEBIAN_C_PACKAGES: [&str; 4] = ["clang", "lld", "wasi-libc", "libclang-rt-dev-wasm32"];
 
 /// Serializes builds among the threads of one test process.
@@ -163,7 +168,7 @@ fn cache_key(source: &Path, lang: Lang, options: &str) -> String {
         Lang::Rust => String::new(),
     };
     hasher.update(tool.as_bytes());
-    let mut inputs = vec![source.to_path_buf(), repo().join("wit/v0.1.0")];
+    let mut inputs = vec![source.to_path_buf(), repo().join(format!("wit/v{POLYGLOT_CONTRACT}"))];
     if lang == Lang::C {
         inputs.push(repo().join("sdk/c"));
     }
@@ -201,7 +206,7 @@ fn works(command: &mut Command) -> bool {
 }
 
 fn wit_dir() -> PathBuf {
-    std::fs::canonicalize(repo().join("wit/v0.1.0")).unwrap()
+    std::fs::canonicalize(repo().join(format!("wit/v{POLYGLOT_CONTRACT}"))).unwrap()
 }
 
 // ---- JavaScript
@@ -328,7 +333,7 @@ fn ensure_clang() {
 fn build_c(source: &Path, world: &str, out: &Path) {
     ensure_clang();
     let work = tempfile::tempdir().unwrap();
-    for (name, bytes) in baton::toolkit::c_bindings(world).unwrap() {
+    for (name, bytes) in baton::toolkit::c_bindings(world, POLYGLOT_CONTRACT).unwrap() {
         std::fs::write(work.path().join(name), bytes).unwrap();
     }
     let stem = world.replace('-', "_");

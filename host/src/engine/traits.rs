@@ -189,7 +189,7 @@ impl Engine {
         let updates: Vec<TraitUpdate> = batch
             .iter()
             .zip(computed)
-            .map(|((profile, _), traits)| (profile.id, traits.into_iter().map(stored).collect()))
+            .map(|((profile, _), traits)| (profile.id, traits.into_iter().map(stored_trait).collect()))
             .filter(|(_, traits): &TraitUpdate| !traits.is_empty())
             .collect();
         if updates.is_empty() {
@@ -200,7 +200,7 @@ impl Engine {
 }
 
 /// A trait as the profile stores it: `null` removes it.
-fn stored(attribute: Attribute) -> (String, Option<serde_json::Value>) {
+pub(crate) fn stored_trait(attribute: Attribute) -> (String, Option<serde_json::Value>) {
     let value = match attribute.value {
         Value::Null => None,
         Value::Boolean(b) => Some(serde_json::Value::Bool(b)),

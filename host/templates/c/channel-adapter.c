@@ -69,6 +69,7 @@ void exports_baton_plugin_channel_info(exports_baton_plugin_channel_plugin_info_
   ret->needs.event_window.is_some = false;
   dup_list(&ret->needs.allowed_hosts, hosts, 1);
   dup_list(&ret->needs.secrets, secrets, 1);
+  dup_list(&ret->provides, NULL, 0);
 }
 
 bool exports_baton_plugin_channel_validate_config(string_t *config, config_error_t *err) {
@@ -143,4 +144,27 @@ void exports_baton_plugin_channel_classify(exports_baton_plugin_channel_invocati
   }
   exports_baton_plugin_channel_invocation_free(invocation);
   exports_baton_plugin_channel_http_response_free(response);
+}
+
+/* How the vendor signs its webhooks, for a feedback endpoint; this adapter takes none. One that
+ * does fills `ret` (key, signed parts, header, prefix, encoding) and returns true. */
+bool exports_baton_plugin_channel_verification(string_t *config, exports_baton_plugin_channel_signature_check_t *ret,
+                                               config_error_t *err) {
+  (void)ret;
+  channel_adapter_string_free(config);
+  fail(err, "", "this adapter takes no vendor feedback");
+  return false;
+}
+
+/* Turns one verified webhook request into reports: none here. */
+bool exports_baton_plugin_channel_feedback(exports_baton_plugin_channel_invocation_t *invocation,
+                                           exports_baton_plugin_channel_inbound_request_t *request,
+                                           exports_baton_plugin_channel_list_vendor_report_t *ret,
+                                           exports_baton_plugin_channel_plugin_error_t *err) {
+  (void)err;
+  ret->ptr = NULL;
+  ret->len = 0;
+  exports_baton_plugin_channel_invocation_free(invocation);
+  exports_baton_plugin_channel_inbound_request_free(request);
+  return true;
 }

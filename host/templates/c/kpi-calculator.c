@@ -25,18 +25,30 @@ static void dup_list(kpi_calculator_list_string_t *list, const char *const *item
   for (size_t i = 0; i < len; i++) kpi_calculator_string_dup(&list->ptr[i], items[i]);
 }
 
-void exports_baton_plugin_kpi_info(exports_baton_plugin_kpi_plugin_info_t *ret) {
+/* What the calculator reads: every event, whatever the config. */
+static void fill_needs(baton_plugin_types_needs_t *needs) {
   static const char *const events[] = {"*"};
+  dup_list(&needs->attributes, NULL, 0);
+  dup_list(&needs->events, events, 1);
+  needs->event_window.is_some = false;
+  dup_list(&needs->allowed_hosts, NULL, 0);
+  dup_list(&needs->secrets, NULL, 0);
+}
+
+void exports_baton_plugin_kpi_info(exports_baton_plugin_kpi_plugin_info_t *ret) {
   kpi_calculator_string_dup(&ret->name, "{{name}}");
   kpi_calculator_string_dup(&ret->version, "0.1.0");
   ret->kind = BATON_PLUGIN_TYPES_PLUGIN_KIND_KPI_CALCULATOR;
   kpi_calculator_string_dup(&ret->description, "Counts events.");
   kpi_calculator_string_dup(&ret->config_schema, "{}");
-  dup_list(&ret->needs.attributes, NULL, 0);
-  dup_list(&ret->needs.events, events, 1);
-  ret->needs.event_window.is_some = false;
-  dup_list(&ret->needs.allowed_hosts, NULL, 0);
-  dup_list(&ret->needs.secrets, NULL, 0);
+  fill_needs(&ret->needs);
+  dup_list(&ret->provides, NULL, 0);
+}
+
+/* What this binding's config reads: the same whatever the config (the host loads only this). */
+void exports_baton_plugin_kpi_needs_for_config(string_t *config, exports_baton_plugin_kpi_needs_t *ret) {
+  kpi_calculator_string_free(config);
+  fill_needs(ret);
 }
 
 bool exports_baton_plugin_kpi_validate_config(string_t *config, exports_baton_plugin_kpi_config_error_t *err) {

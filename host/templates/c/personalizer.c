@@ -35,6 +35,7 @@ void exports_baton_plugin_personalization_info(exports_baton_plugin_personalizat
   ret->needs.event_window.is_some = false;
   dup_list(&ret->needs.allowed_hosts, NULL, 0);
   dup_list(&ret->needs.secrets, NULL, 0);
+  dup_list(&ret->provides, NULL, 0);
 }
 
 bool exports_baton_plugin_personalization_validate_config(

@@ -47,18 +47,31 @@ static void dup_list(segment_rule_list_string_t *list, const char *const *items,
   for (size_t i = 0; i < len; i++) segment_rule_string_dup(&list->ptr[i], items[i]);
 }
 
-void exports_baton_plugin_segmentation_info(exports_baton_plugin_segmentation_plugin_info_t *ret) {
+/* What the rule reads: the `tier` attribute, whatever the config. */
+static void fill_needs(baton_plugin_types_needs_t *needs) {
   static const char *const attributes[] = {"tier"};
+  dup_list(&needs->attributes, attributes, 1);
+  dup_list(&needs->events, NULL, 0);
+  needs->event_window.is_some = false;
+  dup_list(&needs->allowed_hosts, NULL, 0);
+  dup_list(&needs->secrets, NULL, 0);
+}
+
+void exports_baton_plugin_segmentation_info(exports_baton_plugin_segmentation_plugin_info_t *ret) {
   segment_rule_string_dup(&ret->name, "{{name}}");
   segment_rule_string_dup(&ret->version, "0.1.0");
   ret->kind = BATON_PLUGIN_TYPES_PLUGIN_KIND_SEGMENT_RULE;
   segment_rule_string_dup(&ret->description, "Profiles of one tier.");
   segment_rule_string_dup(&ret->config_schema, "{}");
-  dup_list(&ret->needs.attributes, attributes, 1);
-  dup_list(&ret->needs.events, NULL, 0);
-  ret->needs.event_window.is_some = false;
-  dup_list(&ret->needs.allowed_hosts, NULL, 0);
-  dup_list(&ret->needs.secrets, NULL, 0);
+  fill_needs(&ret->needs);
+  dup_list(&ret->provides, NULL, 0);
+}
+
+/* What this binding's config reads: the same whatever the config (the host loads only this). */
+void exports_baton_plugin_segmentation_needs_for_config(string_t *config,
+                                                        exports_baton_plugin_segmentation_needs_t *ret) {
+  segment_rule_string_free(config);
+  fill_needs(ret);
 }
 
 bool exports_baton_plugin_segmentation_validate_config(string_t *config, config_error_t *err) {

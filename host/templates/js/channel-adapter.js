@@ -34,6 +34,7 @@ export const channel = {
       description: "POSTs the message body.",
       configSchema: "{}",
       needs: { attributes: [], events: [], eventWindow: undefined, allowedHosts: ["*"], secrets: ["HOOK_TOKEN"] },
+      provides: [],
     };
   },
 
@@ -68,5 +69,18 @@ export const channel = {
     if (status === 429) return { tag: "throttled", val: undefined };
     if (status >= 500 && status <= 599) return { tag: "retry-after", val: undefined };
     return { tag: "rejected", val: `vendor answered ${status}` };
+  },
+
+  // How the vendor signs its webhooks, for a feedback endpoint; this one takes none. An adapter
+  // that does returns a signature check, for example
+  // { key: { tag: "hmac-sha256", val: "HOOK_SIGNING_SECRET" }, signed: [{ tag: "body" }],
+  //   header: "x-signature", prefix: "sha256=", encoding: "hex", timestampHeader: undefined }.
+  verification(config) {
+    throw { path: "", message: "this adapter takes no vendor feedback" };
+  },
+
+  // Turns one verified webhook request into reports ({ kind: "bounced", idempotencyKey, ... }).
+  feedback(invocation, request) {
+    return [];
   },
 };

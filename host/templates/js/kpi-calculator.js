@@ -40,10 +40,16 @@ export const kpi = {
       description: "Counts events.",
       configSchema: "{}",
       needs: { attributes: [], events: ["*"], eventWindow: undefined, allowedHosts: [], secrets: [] },
+      provides: [],
     };
   },
 
   validateConfig(config) {},
+
+  // What this binding's config reads: the same whatever the config (the host loads only this).
+  needsForConfig(config) {
+    return kpi.info().needs;
+  },
 
   Accumulator,
 };

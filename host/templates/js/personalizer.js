@@ -14,6 +14,7 @@ export const personalization = {
       description: "Greets by first name.",
       configSchema: "{}",
       needs: { attributes: ["first_name"], events: [], eventWindow: undefined, allowedHosts: [], secrets: [] },
+      provides: [],
     };
   },
 

@@ -30,11 +30,17 @@ export const segmentation = {
       description: "Profiles of one tier.",
       configSchema: "{}",
       needs: { attributes: ["tier"], events: [], eventWindow: undefined, allowedHosts: [], secrets: [] },
+      provides: [],
     };
   },
 
   validateConfig(config) {
     tierOf(config);
+  },
+
+  // What this binding's config reads: the same whatever the config (the host loads only this).
+  needsForConfig(config) {
+    return segmentation.info().needs;
   },
 
   evaluate(invocation, subjects) {

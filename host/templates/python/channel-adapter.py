@@ -20,6 +20,9 @@ from wit_world.exports.channel import (
     DeliveryOutcome_Throttled,
     HttpRequest,
     HttpResponse,
+    InboundRequest,
+    SignatureCheck,
+    VendorReport,
 )
 from wit_world.imports.types import ConfigError, Invocation, Message, Needs, PluginError, PluginInfo, PluginKind
 
@@ -49,6 +52,7 @@ class Channel(exports.Channel):
             description="POSTs the message body.",
             config_schema="{}",
             needs=Needs(attributes=[], events=[], event_window=None, allowed_hosts=["*"], secrets=["HOOK_TOKEN"]),
+            provides=[],
         )
 
     def validate_config(self, config: str) -> None:
@@ -75,3 +79,16 @@ class Channel(exports.Channel):
         if 500 <= status <= 599:
             return DeliveryOutcome_RetryAfter(None)
         return DeliveryOutcome_Rejected(f"vendor answered {status}")
+
+    def verification(self, config: str) -> SignatureCheck:
+        """How the vendor signs its webhooks, for a feedback endpoint; this adapter takes none.
+
+        One that does returns, for example, SignatureCheck(key=SignatureKey_HmacSha256(
+        "HOOK_SIGNING_SECRET"), signed=[SignedPart_Body()], header="x-signature", prefix="sha256=",
+        encoding=SignatureEncoding.HEX, timestamp_header=None).
+        """
+        raise Err(ConfigError("", "this adapter takes no vendor feedback"))
+
+    def feedback(self, invocation: Invocation, request: InboundRequest) -> List[VendorReport]:
+        """Turns one verified webhook request into reports (VendorReport(kind=ReportKind.BOUNCED, ...))."""
+        return []

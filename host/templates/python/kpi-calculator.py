@@ -17,7 +17,12 @@ class Kpi(exports.Kpi):
             description="Counts events.",
             config_schema="{}",
             needs=Needs(attributes=[], events=["*"], event_window=None, allowed_hosts=[], secrets=[]),
+            provides=[],
         )
 
     def validate_config(self, config: str) -> None:
         pass
+
+    def needs_for_config(self, config: str) -> Needs:
+        """What this binding's config reads: the same whatever the config (the host loads only this)."""
+        return self.info().needs

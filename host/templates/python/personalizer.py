@@ -19,6 +19,7 @@ class Personalization(exports.Personalization):
             description="Greets by first name.",
             config_schema="{}",
             needs=Needs(attributes=["first_name"], events=[], event_window=None, allowed_hosts=[], secrets=[]),
+            provides=[],
         )
 
     def validate_config(self, config: str) -> None:

@@ -47,10 +47,15 @@ class Segmentation(exports.Segmentation):
             description="Profiles of one tier.",
             config_schema="{}",
             needs=Needs(attributes=["tier"], events=[], event_window=None, allowed_hosts=[], secrets=[]),
+            provides=[],
         )
 
     def validate_config(self, config: str) -> None:
         tier_of(config)
+
+    def needs_for_config(self, config: str) -> Needs:
+        """What this binding's config reads: the same whatever the config (the host loads only this)."""
+        return self.info().needs
 
     def evaluate(self, invocation: Invocation, subjects: List[Subject]) -> List[Membership]:
         try:

@@ -9,13 +9,15 @@ use std::process::Command;
 use baton_tests::polyglot::{Lang, toolchain_env};
 use baton_tests::{baton, baton_bin};
 
-const KINDS: [&str; 4] = ["segment-rule", "personalizer", "channel-adapter", "kpi-calculator"];
+const KINDS: [&str; 5] =
+    ["segment-rule", "personalizer", "channel-adapter", "kpi-calculator", "computed-trait"];
 
 /// The fixture cases each kind's scaffold ships with (the same in every language).
 fn cases(kind: &str) -> usize {
     match kind {
-        "segment-rule" | "personalizer" => 2,
-        "channel-adapter" => 3,
+        "personalizer" => 2,
+        "segment-rule" | "computed-trait" => 3,
+        "channel-adapter" => 5,
         _ => 1,
     }
 }
@@ -74,7 +76,12 @@ fn rust_scaffolds_from_a_lone_binary_build_and_pass_their_fixtures() {
     assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
     let manifest = std::fs::read_to_string(probe.join("Cargo.toml")).unwrap();
     assert!(manifest.contains(r#"baton-sdk = { path = "baton-sdk" }"#), "{manifest}");
-    for file in ["baton-sdk/Cargo.toml", "baton-sdk/src/lib.rs", "baton-sdk/wit/v0.1.0/kinds.wit"] {
+    for file in [
+        "baton-sdk/Cargo.toml",
+        "baton-sdk/src/lib.rs",
+        "baton-sdk/wit/v0.1.0/kinds.wit",
+        "baton-sdk/wit/v0.2.0/kinds.wit",
+    ] {
         let text = std::fs::read_to_string(probe.join(file)).unwrap();
         assert!(!text.contains(source_tree.to_str().unwrap()), "{file} names the source tree");
     }
