@@ -191,8 +191,12 @@ fn valid_id(id: &str) -> bool {
 pub enum Slot {
     /// The audience rule.
     Segment,
-    /// The message renderer.
+    /// The message renderer: the first personalizer of the chain.
     Personalizer,
+    /// A further personalizer, by name. The chain runs `personalizer` first, then these in
+    /// name order, each receiving the message the one before returned, so a Liquid renderer and
+    /// a next-best-offer can both apply to one message (`personalizer:10-offers`).
+    ChainedPersonalizer(String),
     /// The vendor adapter.
     Channel,
     /// A KPI calculator; a campaign may have several, by name.
@@ -200,14 +204,40 @@ pub enum Slot {
 }
 
 impl Slot {
-    /// The slot as text: `segment`, `personalizer`, `channel` or `kpi:<name>`.
+    /// The slot as text: `segment`, `personalizer`, `personalizer:<name>`, `channel` or
+    /// `kpi:<name>`.
     pub fn key(&self) -> String {
         match self {
             Slot::Segment => "segment".into(),
             Slot::Personalizer => "personalizer".into(),
+            Slot::ChainedPersonalizer(name) => format!("personalizer:{name}"),
             Slot::Channel => "channel".into(),
             Slot::Kpi(name) => format!("kpi:{name}"),
         }
+    }
+}
+
+impl std::str::FromStr for Slot {
+    type Err = String;
+
+    /// Reads [`Slot::key`]'s text back; the error says which texts exist.
+    fn from_str(text: &str) -> Result<Slot, String> {
+        Ok(match text {
+            "segment" => Slot::Segment,
+            "personalizer" => Slot::Personalizer,
+            "channel" => Slot::Channel,
+            other => match other.split_once(':') {
+                Some(("kpi", name)) if !name.is_empty() => Slot::Kpi(name.to_owned()),
+                Some(("personalizer", name)) if !name.is_empty() => {
+                    Slot::ChainedPersonalizer(name.to_owned())
+                }
+                _ => {
+                    return Err(format!(
+                        "slot `{other}`: use segment, personalizer, personalizer:<name>, channel or kpi:<name>"
+                    ));
+                }
+            },
+        })
     }
 }
 

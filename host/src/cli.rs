@@ -1,17 +1,21 @@
 //! The commands behind `baton`. Each opens the data directory, does one thing, and prints JSON
 //! (for data) or a summary (for work done). Errors say what to fix.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use baton::{
-    Campaign, CampaignState, ContentHash, Engine, Grants, NewEvent, Role, SecretValue, ServeConfig, Slot,
-};
+use baton::{ContentHash, Engine, Role, SecretValue, ServeConfig};
 use clap::Subcommand;
 
+mod campaigns;
+mod events;
+mod profiles;
 mod traits;
+pub use campaigns::{CampaignCommand, campaign, campaign_remote};
+pub use events::{EventsCommand, events, events_remote};
+pub use profiles::{ProfileCommand, profile, profile_remote};
 pub use traits::{TraitCommand, traits, traits_remote};
 
 /// Sets up `tracing` from `RUST_LOG` (default `default_level`), as text or JSON lines.
@@ -205,7 +209,7 @@ fn component_bytes(file: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(file).with_context(|| format!("reading {}", file.display()))
 }
 
-fn parse_hash(text: &str) -> anyhow::Result<ContentHash> {
+pub(crate) fn parse_hash(text: &str) -> anyhow::Result<ContentHash> {
     text.parse().map_err(|e: String| anyhow::anyhow!(e))
 }
 
@@ -292,14 +296,8 @@ fn plugin_on_store(data: &Path, config: &ServeConfig, command: PluginCommand) ->
             let bytes = component_bytes(&file)?;
             print_json(&engine.install_plugin(&local_actor(), &bytes)?)
         }
-        PluginCommand::List => print_json(&engine.storage().plugins()?),
-        PluginCommand::Show { hash } => {
-            let hash = parse_hash(&hash)?;
-            let record =
-                engine.storage().plugin(&hash)?.with_context(|| format!("plugin {hash} is not installed"))?;
-            let bound_by = engine.storage().bindings_of_plugin(&hash)?;
-            print_json(&serde_json::json!({ "plugin": record, "bound_by": bound_by }))
-        }
+        PluginCommand::List => print_json(&engine.plugins()?),
+        PluginCommand::Show { hash } => print_json(&engine.plugin_view(&parse_hash(&hash)?)?),
         PluginCommand::Remove { hash } => {
             let hash = parse_hash(&hash)?;
             engine.remove_plugin(&local_actor(), &hash)?;
@@ -313,339 +311,6 @@ fn plugin_on_store(data: &Path, config: &ServeConfig, command: PluginCommand) ->
             Ok(())
         }
     }
-}
-
-// ---- campaigns
-
-/// Campaign commands.
-#[derive(Subcommand)]
-pub enum CampaignCommand {
-    /// List campaigns.
-    List,
-    /// Show a campaign and its bindings.
-    Show {
-        /// The campaign id.
-        id: String,
-    },
-    /// Create a campaign from a JSON definition file.
-    Create {
-        /// The definition (JSON).
-        file: std::path::PathBuf,
-    },
-    /// Activate a campaign (needs segment and channel bindings).
-    Activate {
-        /// The campaign id.
-        id: String,
-    },
-    /// Pause a campaign.
-    Pause {
-        /// The campaign id.
-        id: String,
-    },
-    /// End a campaign for good.
-    End {
-        /// The campaign id.
-        id: String,
-    },
-    /// Bind (or swap) a plugin to a slot: segment, personalizer, channel or kpi:<name>.
-    Bind {
-        /// The campaign id.
-        id: String,
-        /// The slot.
-        slot: String,
-        /// The plugin's content hash.
-        #[arg(long)]
-        plugin: String,
-        /// The binding config (JSON).
-        #[arg(long, default_value = "{}")]
-        config: String,
-        /// A host the channel adapter may send to (repeatable).
-        #[arg(long = "grant-host")]
-        hosts: Vec<String>,
-        /// A secret the channel adapter may use (repeatable).
-        #[arg(long = "grant-secret")]
-        secrets: Vec<String>,
-    },
-    /// Dry run: audience, skip reasons, variants, sample messages. Sends nothing.
-    Preview {
-        /// The campaign id.
-        id: String,
-    },
-    /// Send a batch campaign to its audience now (queued; `baton serve` delivers).
-    Run {
-        /// The campaign id.
-        id: String,
-        /// Names the run; each member gets at most one message per run.
-        #[arg(long)]
-        run: Option<String>,
-    },
-    /// Suppressed and delayed sends, with reason codes.
-    Skips {
-        /// The campaign id.
-        id: String,
-    },
-    /// Finished sends.
-    Deliveries {
-        /// The campaign id.
-        id: String,
-    },
-}
-
-fn parse_slot(text: &str) -> anyhow::Result<Slot> {
-    Ok(match text {
-        "segment" => Slot::Segment,
-        "personalizer" => Slot::Personalizer,
-        "channel" => Slot::Channel,
-        other => match other.strip_prefix("kpi:") {
-            Some(name) if !name.is_empty() => Slot::Kpi(name.to_owned()),
-            _ => bail!("slot `{other}`: use segment, personalizer, channel or kpi:<name>"),
-        },
-    })
-}
-
-pub fn campaign(data: &Path, config: &ServeConfig, command: CampaignCommand) -> anyhow::Result<()> {
-    let engine = open(data, config)?;
-    match command {
-        CampaignCommand::List => print_json(&engine.storage().campaigns()?),
-        CampaignCommand::Show { id } => {
-            let campaign = engine.campaign(&id)?;
-            print_json(
-                &serde_json::json!({ "campaign": campaign, "bindings": engine.storage().bindings(&id)? }),
-            )
-        }
-        CampaignCommand::Create { file } => {
-            let text =
-                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let campaign: Campaign = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a campaign definition", file.display()))?;
-            print_json(&engine.create_campaign(campaign)?)
-        }
-        CampaignCommand::Activate { id } => print_json(&engine.transition(&id, CampaignState::Active)?),
-        CampaignCommand::Pause { id } => print_json(&engine.transition(&id, CampaignState::Paused)?),
-        CampaignCommand::End { id } => print_json(&engine.transition(&id, CampaignState::Ended)?),
-        CampaignCommand::Bind { id, slot, plugin, config, hosts, secrets } => {
-            let config: serde_json::Value = serde_json::from_str(&config).context("--config is not JSON")?;
-            let grants = Grants { allowed_hosts: hosts, secrets };
-            print_json(&engine.bind(&id, parse_slot(&slot)?, parse_hash(&plugin)?, config, grants)?)
-        }
-        CampaignCommand::Preview { id } => print_json(&engine.preview(&id)?),
-        CampaignCommand::Run { id, run } => {
-            let run = run.unwrap_or_else(|| format!("manual-{}", engine.now_ms()));
-            print_json(&serde_json::json!({ "run": run, "report": engine.run_batch(&id, &run)? }))
-        }
-        CampaignCommand::Skips { id } => print_json(&engine.storage().skips(&id)?),
-        CampaignCommand::Deliveries { id } => print_json(&engine.storage().deliveries(&id)?),
-    }
-}
-
-// ---- events
-
-/// Event commands.
-#[derive(Subcommand)]
-pub enum EventsCommand {
-    /// Import events from NDJSON or CSV, with a progress bar and a summary.
-    Import {
-        /// The file (`-` for standard input).
-        file: String,
-        /// ndjson or csv (default: from the file name; ndjson for standard input).
-        #[arg(long)]
-        format: Option<String>,
-        /// Events per durable batch.
-        #[arg(long, default_value_t = 1000)]
-        batch: usize,
-    },
-    /// Export every event as NDJSON.
-    Export {
-        /// The output file (default: standard output).
-        #[arg(long)]
-        out: Option<std::path::PathBuf>,
-    },
-}
-
-pub fn events(data: &Path, config: &ServeConfig, command: EventsCommand) -> anyhow::Result<()> {
-    let engine = open(data, config)?;
-    match command {
-        EventsCommand::Import { file, format, batch } => {
-            let now = engine.now_ms();
-            import(&file, format.as_deref(), batch.max(1), &mut |events, tally| {
-                for outcome in engine.storage().ingest(events, now)? {
-                    tally.record(&outcome);
-                }
-                Ok(())
-            })
-        }
-        EventsCommand::Export { out } => {
-            let mut writer: Box<dyn Write> = match out {
-                Some(path) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
-                )),
-                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-            };
-            let mut count = 0u64;
-            for event in engine.storage().scan_events() {
-                serde_json::to_writer(&mut writer, &event?)?;
-                writer.write_all(b"\n")?;
-                count += 1;
-            }
-            writer.flush()?;
-            eprintln!("exported {count} events");
-            Ok(())
-        }
-    }
-}
-
-/// Counts of an import.
-#[derive(Default)]
-pub struct Tally {
-    stored: u64,
-    duplicates: u64,
-    rejected: u64,
-    reasons: Vec<String>,
-}
-
-impl Tally {
-    fn record(&mut self, outcome: &baton::IngestOutcome) {
-        match outcome {
-            baton::IngestOutcome::Stored { .. } => self.stored += 1,
-            baton::IngestOutcome::Duplicate => self.duplicates += 1,
-            baton::IngestOutcome::Rejected { reason } => self.reject(reason.clone()),
-        }
-    }
-
-    fn reject(&mut self, reason: String) {
-        self.rejected += 1;
-        if self.reasons.len() < 10 {
-            self.reasons.push(reason);
-        }
-    }
-}
-
-/// Where imported batches go: the store directly, or a server.
-type Sink<'a> = dyn FnMut(&[NewEvent], &mut Tally) -> anyhow::Result<()> + 'a;
-
-fn import(file: &str, format: Option<&str>, batch_size: usize, sink: &mut Sink<'_>) -> anyhow::Result<()> {
-    let csv = match format {
-        Some("csv") => true,
-        Some("ndjson") | Some("jsonl") => false,
-        Some(other) => bail!("format `{other}`: use ndjson or csv"),
-        None => file.ends_with(".csv"),
-    };
-    let (reader, size): (Box<dyn BufRead>, u64) = if file == "-" {
-        (Box::new(std::io::BufReader::new(std::io::stdin())), 0)
-    } else {
-        let handle = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
-        let size = handle.metadata().map(|m| m.len()).unwrap_or(0);
-        (Box::new(std::io::BufReader::new(handle)), size)
-    };
-    let progress =
-        if size > 0 { indicatif::ProgressBar::new(size) } else { indicatif::ProgressBar::new_spinner() };
-    progress.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    );
-    let mut tally = Tally::default();
-    let mut batch = Vec::with_capacity(batch_size);
-    let mut flush = |batch: &mut Vec<NewEvent>, tally: &mut Tally| -> anyhow::Result<()> {
-        sink(batch, tally)?;
-        batch.clear();
-        Ok(())
-    };
-    let mut rows = rows(reader, csv)?;
-    let mut row_number = 0usize;
-    while let Some(row) = rows.next() {
-        row_number += 1;
-        let (bytes, parsed) = row;
-        progress.inc(bytes);
-        match parsed {
-            Ok(event) => batch.push(event),
-            Err(reason) => tally.reject(format!("row {row_number}: {reason}")),
-        }
-        if batch.len() == batch_size {
-            flush(&mut batch, &mut tally)?;
-            progress.set_message(format!(
-                "stored {} duplicate {} rejected {}",
-                tally.stored, tally.duplicates, tally.rejected
-            ));
-        }
-    }
-    flush(&mut batch, &mut tally)?;
-    progress.finish_and_clear();
-    println!(
-        "imported {row_number} rows: {} stored, {} duplicate, {} rejected",
-        tally.stored, tally.duplicates, tally.rejected
-    );
-    for reason in &tally.reasons {
-        println!("  rejected {reason}");
-    }
-    Ok(())
-}
-
-type Row = (u64, Result<NewEvent, String>);
-
-/// Rows of an NDJSON or CSV file as events, with the bytes each took (for progress).
-fn rows(reader: Box<dyn BufRead>, csv: bool) -> anyhow::Result<Box<dyn Iterator<Item = Row>>> {
-    if !csv {
-        return Ok(Box::new(reader.lines().filter_map(|line| match line {
-            Ok(line) if line.trim().is_empty() => None,
-            Ok(line) => Some((line.len() as u64 + 1, serde_json::from_str(&line).map_err(|e| e.to_string()))),
-            Err(e) => Some((0, Err(e.to_string()))),
-        })));
-    }
-    let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
-    let headers = csv.headers().context("reading the CSV header row")?.clone();
-    for required in ["id", "name", "timestamp"] {
-        if !headers.iter().any(|h| h == required) {
-            bail!(
-                "the CSV header needs a `{required}` column (have: {})",
-                headers.iter().collect::<Vec<_>>().join(", ")
-            );
-        }
-    }
-    Ok(Box::new(csv.into_records().map(move |record| match record {
-        Ok(record) => {
-            let bytes = record.as_slice().len() as u64 + record.len() as u64;
-            (bytes, csv_event(&headers, &record))
-        }
-        Err(e) => (0, Err(e.to_string())),
-    })))
-}
-
-/// A CSV row as an event: known columns, and every other column as a text property.
-fn csv_event(headers: &csv::StringRecord, record: &csv::StringRecord) -> Result<NewEvent, String> {
-    let mut event = NewEvent {
-        id: String::new(),
-        user_id: None,
-        anonymous_id: None,
-        name: String::new(),
-        timestamp: 0,
-        properties: serde_json::Map::new(),
-        campaign: None,
-    };
-    for (header, value) in headers.iter().zip(record.iter()) {
-        let present = (!value.is_empty()).then(|| value.to_owned());
-        match header {
-            "id" => event.id = value.to_owned(),
-            "user_id" => event.user_id = present,
-            "anonymous_id" => event.anonymous_id = present,
-            "name" => event.name = value.to_owned(),
-            "campaign" => event.campaign = present,
-            "timestamp" => {
-                event.timestamp = match value.parse::<i64>() {
-                    Ok(ms) => ms,
-                    Err(_) => value
-                        .parse::<jiff::Timestamp>()
-                        .map_err(|_| {
-                            format!("timestamp `{value}` is neither ms since the epoch nor ISO 8601")
-                        })?
-                        .as_millisecond(),
-                }
-            }
-            other => {
-                event.properties.insert(other.to_owned(), value.into());
-            }
-        }
-    }
-    Ok(event)
 }
 
 // ---- KPIs, secrets, tokens
@@ -669,8 +334,7 @@ pub fn kpi(data: &Path, config: &ServeConfig, command: KpiCommand) -> anyhow::Re
     if compute {
         return print_json(&engine.compute_kpis(&campaign)?);
     }
-    engine.campaign(&campaign)?;
-    print_json(&engine.storage().kpi_snapshots(&campaign)?)
+    print_json(&engine.kpi_snapshots(&campaign)?)
 }
 
 /// Secret commands.
@@ -763,7 +427,7 @@ pub fn token(data: &Path, config: &ServeConfig, command: TokenCommand) -> anyhow
             eprintln!("token {} ({:?}) created; it is shown once", record.id, record.role);
             Ok(())
         }
-        TokenCommand::List => print_json(&engine.storage().tokens()?),
+        TokenCommand::List => print_json(&engine.tokens()?),
         TokenCommand::Revoke { id } => {
             engine.revoke_token(&local_actor(), &id)?;
             println!("revoked {id}");
@@ -797,71 +461,6 @@ pub fn plugin_remote(remote: &Remote, command: PluginCommand) -> anyhow::Result<
         PluginCommand::Remove { hash } => print_json(&remote.delete(&format!("/v1/plugins/{hash}"))?),
         PluginCommand::Enable { hash } => {
             print_json(&remote.post(&format!("/v1/plugins/{hash}/enable"), serde_json::json!({}))?)
-        }
-    }
-}
-
-pub fn campaign_remote(remote: &Remote, command: CampaignCommand) -> anyhow::Result<()> {
-    let value = match command {
-        CampaignCommand::List => remote.get("/v1/campaigns")?,
-        CampaignCommand::Show { id } => remote.get(&format!("/v1/campaigns/{id}"))?,
-        CampaignCommand::Create { file } => {
-            let text =
-                std::fs::read_to_string(&file).with_context(|| format!("reading {}", file.display()))?;
-            let definition: serde_json::Value =
-                serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
-            remote.post("/v1/campaigns", definition)?
-        }
-        CampaignCommand::Activate { id } => {
-            remote.post(&format!("/v1/campaigns/{id}/activate"), serde_json::json!({}))?
-        }
-        CampaignCommand::Pause { id } => {
-            remote.post(&format!("/v1/campaigns/{id}/pause"), serde_json::json!({}))?
-        }
-        CampaignCommand::End { id } => {
-            remote.post(&format!("/v1/campaigns/{id}/end"), serde_json::json!({}))?
-        }
-        CampaignCommand::Bind { id, slot, plugin, config, hosts, secrets } => {
-            let config: serde_json::Value = serde_json::from_str(&config).context("--config is not JSON")?;
-            let body = serde_json::json!({ "plugin": plugin, "config": config, "grants": { "allowed_hosts": hosts, "secrets": secrets } });
-            remote.put(&format!("/v1/campaigns/{id}/bindings/{slot}"), body)?
-        }
-        CampaignCommand::Preview { id } => remote.get(&format!("/v1/campaigns/{id}/preview"))?,
-        CampaignCommand::Run { id, run } => {
-            remote.post(&format!("/v1/campaigns/{id}/runs"), serde_json::json!({ "run": run }))?
-        }
-        CampaignCommand::Skips { id } => remote.get(&format!("/v1/campaigns/{id}/skips"))?,
-        CampaignCommand::Deliveries { id } => remote.get(&format!("/v1/campaigns/{id}/deliveries"))?,
-    };
-    print_json(&value)
-}
-
-pub fn events_remote(remote: &Remote, command: EventsCommand) -> anyhow::Result<()> {
-    match command {
-        EventsCommand::Import { file, format, batch } => {
-            import(&file, format.as_deref(), batch.max(1), &mut |events, tally| {
-                let mut body = Vec::new();
-                for event in events {
-                    serde_json::to_writer(&mut body, event)?;
-                    body.push(b'\n');
-                }
-                let answer = remote.call(
-                    reqwest::Method::POST,
-                    "/v1/events",
-                    Some(Body::Bytes(body, "application/x-ndjson")),
-                )?;
-                for result in answer["results"].as_array().into_iter().flatten() {
-                    match result["status"].as_str() {
-                        Some("stored") => tally.stored += 1,
-                        Some("duplicate") => tally.duplicates += 1,
-                        _ => tally.reject(result["reason"].as_str().unwrap_or("rejected").to_owned()),
-                    }
-                }
-                Ok(())
-            })
-        }
-        EventsCommand::Export { .. } => {
-            bail!("events export reads the data directory; run it where the data is, without --server")
         }
     }
 }

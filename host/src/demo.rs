@@ -27,6 +27,9 @@ use crate::profile::{ConsentState, Event, NewEvent};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::Storage;
 
+/// Who the demo's audit records name.
+const ACTOR: &str = "demo";
+
 const DAY: i64 = 86_400_000;
 /// The scenario's "now": 30 June 2025, 10:00 UTC.
 const NOW: i64 = 1_751_277_600_000;
@@ -98,19 +101,40 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
         ),
     ] {
         let id = campaign.id.clone();
-        engine.create_campaign(campaign)?;
-        engine.bind(&id, Slot::Segment, conditions, segment, Grants::default())?;
-        engine.bind(&id, Slot::Personalizer, liquid, serde_json::json!({}), Grants::default())?;
-        engine.bind(&id, Slot::Channel, webhook, channel_config(&format!("/send/{id}")), grants.clone())?;
-        engine.bind(&id, Slot::Kpi("funnel".into()), funnel, serde_json::json!({}), Grants::default())?;
+        engine.create_campaign(ACTOR, campaign)?;
+        engine.bind(ACTOR, &id, Slot::Segment, conditions, segment, Grants::default())?;
+        engine.bind(ACTOR, &id, Slot::Personalizer, liquid, serde_json::json!({}), Grants::default())?;
+        engine.bind(
+            ACTOR,
+            &id,
+            Slot::Channel,
+            webhook,
+            channel_config(&format!("/send/{id}")),
+            grants.clone(),
+        )?;
+        engine.bind(
+            ACTOR,
+            &id,
+            Slot::Kpi("funnel".into()),
+            funnel,
+            serde_json::json!({}),
+            Grants::default(),
+        )?;
         if id == "win-back" {
             let costs = scenario_json(include_str!("../../examples/scenario/win-back.romi.json"))?;
-            engine.bind(&id, Slot::Kpi("romi".into()), romi, costs, Grants::default())?;
+            engine.bind(ACTOR, &id, Slot::Kpi("romi".into()), romi, costs, Grants::default())?;
             // Attribution reads every campaign's touches store-wide; one binding reports them all.
             let config = scenario_json(include_str!("../../examples/scenario/attribution.json"))?;
-            engine.bind(&id, Slot::Kpi("attribution".into()), attribution, config, Grants::default())?;
+            engine.bind(
+                ACTOR,
+                &id,
+                Slot::Kpi("attribution".into()),
+                attribution,
+                config,
+                Grants::default(),
+            )?;
         }
-        engine.transition(&id, CampaignState::Active)?;
+        engine.transition(ACTOR, &id, CampaignState::Active)?;
     }
 
     // History, day by day, so the welcome campaign reacts to each day's sign-ups.
@@ -171,7 +195,8 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
     update_lifetime_values(&store, &people)?;
 
     clock.set(NOW);
-    let winback_report = on_blocking_thread(&engine, |e| e.run_batch("win-back", "2025-06-30")).await?;
+    let winback_report =
+        on_blocking_thread(&engine, |e| e.run_batch(ACTOR, "win-back", "2025-06-30")).await?;
     while store.outbox_len() > 0 {
         if engine.deliver_due().await?.claimed == 0 {
             break;

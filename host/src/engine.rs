@@ -16,10 +16,12 @@ mod pipeline;
 mod placeholders;
 mod plugins;
 mod policy;
+mod profiles;
 mod schedule;
 mod signature;
 mod subject;
 mod traits;
+mod views;
 
 use std::sync::Arc;
 
@@ -30,13 +32,18 @@ pub use feedback::{FEEDBACK_TOLERANCE_MS, FeedbackReport, WebhookRequest};
 pub use outbound::OutboundPolicy;
 pub use pipeline::RunReport;
 pub use policy::{Policies, QuietHours, RollingCap};
+pub use profiles::ProfileUpdate;
 pub use schedule::TickReport;
 pub(crate) use subject::value_of;
 pub use traits::TraitReport;
 pub(crate) use traits::stored_trait;
+pub use views::{CampaignView, PluginView};
 
 use crate::runtime::Runtime;
 use crate::store::Storage;
+
+/// The actor of what the engine does by itself (scheduled runs, the retention purge).
+pub const SYSTEM: &str = "system";
 
 /// Where the engine reads the time. Production uses the system clock; previews and replays may
 /// pin it, so that a dry run "as of" a moment gives the same answer every time.

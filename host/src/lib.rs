@@ -24,9 +24,9 @@ pub use campaign::{
 };
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use engine::{
-    Audience, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError,
-    FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, Member, OutboundPolicy, Policies, QuietHours,
-    RollingCap, RunReport, SystemClock, TickReport, TraitReport, WebhookRequest,
+    Audience, CampaignView, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError,
+    FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, Member, OutboundPolicy, PluginView, Policies,
+    ProfileUpdate, QuietHours, RollingCap, RunReport, SystemClock, TickReport, TraitReport, WebhookRequest,
 };
 pub mod demo_scenario {
     //! The `baton demo` scenario.

@@ -82,6 +82,9 @@ enum Command {
     /// Bind, list, unbind and recompute computed traits.
     #[command(subcommand)]
     Trait(cli::TraitCommand),
+    /// Show, update, export and erase a customer's profile.
+    #[command(subcommand)]
+    Profile(cli::ProfileCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -112,6 +115,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Secret(command) => cli::secret_remote(&remote, command),
             Command::Token(command) => cli::token_remote(&remote, command),
             Command::Trait(command) => cli::traits_remote(&remote, command),
+            Command::Profile(command) => cli::profile_remote(&remote, command),
         };
     }
     let config = cli::load_config(cli.config_file.as_deref())?;
@@ -125,5 +129,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Secret(command) => cli::secret(&cli.data, &config, command),
         Command::Token(command) => cli::token(&cli.data, &config, command),
         Command::Trait(command) => cli::traits(&cli.data, &config, command),
+        Command::Profile(command) => cli::profile(&cli.data, &config, command),
     }
 }

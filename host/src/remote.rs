@@ -63,6 +63,11 @@ impl Remote {
         self.call(reqwest::Method::PUT, path, Some(Body::Json(body)))
     }
 
+    /// `PATCH` with a JSON body.
+    pub fn patch(&self, path: &str, body: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+        self.call(reqwest::Method::PATCH, path, Some(Body::Json(body)))
+    }
+
     /// `DELETE`.
     pub fn delete(&self, path: &str) -> anyhow::Result<serde_json::Value> {
         self.call(reqwest::Method::DELETE, path, None)

@@ -171,12 +171,14 @@ async fn triggered_latency(load: Option<u64>) {
             engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap().hash();
         let webhook =
             engine.runtime().install(baton::first_party("channel-webhook").unwrap()).unwrap().hash();
-        engine.create_campaign(campaign).unwrap();
+        engine.create_campaign("test", campaign).unwrap();
         let all = serde_json::json!({"bucket": {"percent": 100}});
-        engine.bind("welcome", Slot::Segment, everyone, all, Grants::default()).unwrap();
+        engine.bind("test", "welcome", Slot::Segment, everyone, all, Grants::default()).unwrap();
         let grants = Grants { allowed_hosts: vec!["127.0.0.1".into()], secrets: vec![] };
-        engine.bind("welcome", Slot::Channel, webhook, serde_json::json!({"url": url}), grants).unwrap();
-        engine.transition("welcome", baton::CampaignState::Active).unwrap();
+        engine
+            .bind("test", "welcome", Slot::Channel, webhook, serde_json::json!({"url": url}), grants)
+            .unwrap();
+        engine.transition("test", "welcome", baton::CampaignState::Active).unwrap();
     })
     .await;
 

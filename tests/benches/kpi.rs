@@ -120,14 +120,14 @@ fn through_engine(stored: usize) {
     let engine =
         Engine::new(storage.clone(), runtime, Arc::new(FixedClock::at(NOW)), baton_tests::engine_config())
             .unwrap();
-    engine.create_campaign(welcome_campaign()).unwrap();
+    engine.create_campaign("test", welcome_campaign()).unwrap();
     for (slot, name, config) in [
         ("attribution", "kpi-attribution", serde_json::json!({})),
         ("funnel", "kpi-funnel", serde_json::json!({})),
         ("romi", "kpi-romi", serde_json::json!({"fixed": 500, "per_message": 0.002})),
     ] {
         let plugin = engine.runtime().install(baton::first_party(name).unwrap()).unwrap().hash();
-        engine.bind("welcome", Slot::Kpi(slot.into()), plugin, config, Grants::default()).unwrap();
+        engine.bind("test", "welcome", Slot::Kpi(slot.into()), plugin, config, Grants::default()).unwrap();
     }
 
     let started = Instant::now();

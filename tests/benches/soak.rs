@@ -49,9 +49,10 @@ async fn main() {
     let everyone =
         engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap().hash();
     let webhook = engine.runtime().install(baton::first_party("channel-webhook").unwrap()).unwrap().hash();
-    engine.create_campaign(campaign).unwrap();
+    engine.create_campaign("test", campaign).unwrap();
     engine
         .bind(
+            "test",
             "welcome",
             Slot::Segment,
             everyone,
@@ -61,9 +62,16 @@ async fn main() {
         .unwrap();
     let grants = Grants { allowed_hosts: vec!["127.0.0.1".into()], secrets: vec![] };
     engine
-        .bind("welcome", Slot::Channel, webhook, serde_json::json!({"url": vendor.url("/send")}), grants)
+        .bind(
+            "test",
+            "welcome",
+            Slot::Channel,
+            webhook,
+            serde_json::json!({"url": vendor.url("/send")}),
+            grants,
+        )
         .unwrap();
-    engine.transition("welcome", baton::CampaignState::Active).unwrap();
+    engine.transition("test", "welcome", baton::CampaignState::Active).unwrap();
     let (token, _) = engine.storage().create_token("soak", Role::Connector, 1).unwrap();
 
     let mut config = ServeConfig { api: ApiConfig::default(), ..serve };

@@ -316,14 +316,18 @@ pub fn activate(
     let id = campaign.id.clone();
     let segment = engine.runtime().install(&fixture("seg-vip")).unwrap().hash();
     let channel = engine.runtime().install(&fixture("chan-echo")).unwrap().hash();
-    engine.create_campaign(campaign).unwrap();
-    engine.bind(&id, Slot::Segment, segment, segment_config, Grants::default()).unwrap();
+    engine.create_campaign("test", campaign).unwrap();
+    engine.bind("test", &id, Slot::Segment, segment, segment_config, Grants::default()).unwrap();
     if personalize {
         let greeting = engine.runtime().install(&fixture("pers-greeting")).unwrap().hash();
-        engine.bind(&id, Slot::Personalizer, greeting, serde_json::json!({}), Grants::default()).unwrap();
+        engine
+            .bind("test", &id, Slot::Personalizer, greeting, serde_json::json!({}), Grants::default())
+            .unwrap();
     }
-    engine.bind(&id, Slot::Channel, channel, serde_json::json!({ "url": channel_url }), grants).unwrap();
-    engine.transition(&id, baton::CampaignState::Active).unwrap();
+    engine
+        .bind("test", &id, Slot::Channel, channel, serde_json::json!({ "url": channel_url }), grants)
+        .unwrap();
+    engine.transition("test", &id, baton::CampaignState::Active).unwrap();
 }
 
 /// Creates a customer with traits; `consent` grants email marketing.

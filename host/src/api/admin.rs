@@ -11,9 +11,9 @@ use serde::de::DeserializeOwned;
 
 use super::{ApiError, AppState, Caller, read_body};
 use crate::campaign::{Campaign, CampaignState, Grants, Slot};
-use crate::engine::Engine;
+use crate::engine::{Engine, ProfileUpdate};
 use crate::plugin::ContentHash;
-use crate::profile::{ConsentState, ProfileId, Suppression, SuppressionReason};
+use crate::profile::ProfileId;
 use crate::store::{Role, SecretValue};
 
 pub(super) type Answer = Result<Json<serde_json::Value>, ApiError>;
@@ -49,34 +49,13 @@ fn profile_id(text: &str) -> Result<ProfileId, ApiError> {
 }
 
 fn slot(text: &str) -> Result<Slot, ApiError> {
-    match text {
-        "segment" => Ok(Slot::Segment),
-        "personalizer" => Ok(Slot::Personalizer),
-        "channel" => Ok(Slot::Channel),
-        other => match other.strip_prefix("kpi:") {
-            Some(name) if !name.is_empty() => Ok(Slot::Kpi(name.to_owned())),
-            _ => Err(ApiError::bad_request(
-                "invalid_slot",
-                format!("slot `{other}`: use segment, personalizer, channel or kpi:<name>"),
-            )),
-        },
-    }
-}
-
-fn audit(
-    engine: &Engine,
-    caller: &Caller,
-    action: &str,
-    target: &str,
-    detail: serde_json::Value,
-) -> Result<(), ApiError> {
-    Ok(engine.audit(&caller.actor(), action, target, detail)?)
+    text.parse().map_err(|e: String| ApiError::bad_request("invalid_slot", e))
 }
 
 // ---- plugins
 
 pub async fn list_plugins(State(state): State<AppState>) -> Answer {
-    on_engine(&state, |e| Ok(e.storage().plugins()?)).await
+    on_engine(&state, |e| Ok(e.plugins()?)).await
 }
 
 pub async fn install_plugin(
@@ -84,7 +63,7 @@ pub async fn install_plugin(
     Extension(caller): Extension<Caller>,
     body: Body,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
-    let limit = usize::try_from(state.engine.runtime().config().max_component_bytes).unwrap_or(usize::MAX);
+    let limit = usize::try_from(state.engine.max_component_bytes()).unwrap_or(usize::MAX);
     let bytes = read_body(body, limit).await?;
     let answer = on_engine(&state, move |e| Ok(e.install_plugin(&caller.actor(), &bytes)?)).await?;
     Ok((StatusCode::CREATED, answer))
@@ -92,15 +71,7 @@ pub async fn install_plugin(
 
 pub async fn show_plugin(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
     let hash = hash(&id)?;
-    on_engine(&state, move |e| {
-        let record = e.storage().plugin(&hash)?.ok_or_else(|| {
-            ApiError::not_found("plugin_not_found", format!("plugin {hash} is not installed"))
-        })?;
-        let bound_by = e.storage().bindings_of_plugin(&hash)?;
-        let stats = e.runtime().plugin(&hash).map_err(crate::engine::EngineError::from)?.stats();
-        Ok(serde_json::json!({ "plugin": record, "bound_by": bound_by, "stats": stats }))
-    })
-    .await
+    on_engine(&state, move |e| Ok(e.plugin_view(&hash)?)).await
 }
 
 pub async fn enable_plugin(
@@ -132,7 +103,7 @@ pub async fn remove_plugin(
 // ---- campaigns
 
 pub async fn list_campaigns(State(state): State<AppState>) -> Answer {
-    on_engine(&state, |e| Ok(e.storage().campaigns()?)).await
+    on_engine(&state, |e| Ok(e.campaigns()?)).await
 }
 
 pub async fn create_campaign(
@@ -141,22 +112,12 @@ pub async fn create_campaign(
     body: Body,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let campaign: Campaign = json_body(&state, body).await?;
-    let answer = on_engine(&state, move |e| {
-        let created = e.create_campaign(campaign)?;
-        audit(e, &caller, "campaign_created", &created.id, serde_json::Value::Null)?;
-        Ok(created)
-    })
-    .await?;
+    let answer = on_engine(&state, move |e| Ok(e.create_campaign(&caller.actor(), campaign)?)).await?;
     Ok((StatusCode::CREATED, answer))
 }
 
 pub async fn show_campaign(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
-    on_engine(&state, move |e| {
-        let campaign = e.campaign(&id)?;
-        let bindings = e.storage().bindings(&id)?;
-        Ok(serde_json::json!({ "campaign": campaign, "bindings": bindings }))
-    })
-    .await
+    on_engine(&state, move |e| Ok(e.campaign_view(&id)?)).await
 }
 
 pub async fn update_campaign(
@@ -172,12 +133,7 @@ pub async fn update_campaign(
             format!("the body's id `{}` differs from the path's `{id}`", campaign.id),
         ));
     }
-    on_engine(&state, move |e| {
-        let updated = e.update_campaign(campaign)?;
-        audit(e, &caller, "campaign_updated", &id, serde_json::Value::Null)?;
-        Ok(updated)
-    })
-    .await
+    on_engine(&state, move |e| Ok(e.update_campaign(&caller.actor(), campaign)?)).await
 }
 
 pub async fn transition(
@@ -196,12 +152,7 @@ pub async fn transition(
             ));
         }
     };
-    on_engine(&state, move |e| {
-        let campaign = e.transition(&id, to)?;
-        audit(e, &caller, "campaign_state_changed", &id, serde_json::json!({ "state": to }))?;
-        Ok(campaign)
-    })
-    .await
+    on_engine(&state, move |e| Ok(e.transition(&caller.actor(), &id, to)?)).await
 }
 
 /// The body of a bind call.
@@ -229,9 +180,7 @@ pub async fn bind(
     let request: BindRequest = json_body(&state, body).await?;
     let plugin = hash(&request.plugin)?;
     on_engine(&state, move |e| {
-        let binding = e.bind(&id, slot, plugin, request.config, request.grants)?;
-        audit(e, &caller, "plugin_bound", &id, serde_json::json!({ "slot": slot_text, "plugin": plugin }))?;
-        Ok(binding)
+        Ok(e.bind(&caller.actor(), &id, slot, plugin, request.config, request.grants)?)
     })
     .await
 }
@@ -243,13 +192,7 @@ pub async fn unbind(
 ) -> Answer {
     let slot = slot(&slot_text)?;
     on_engine(&state, move |e| {
-        if !e.unbind(&id, &slot)? {
-            return Err(ApiError::not_found(
-                "binding_not_found",
-                format!("campaign `{id}` has no {slot_text} binding"),
-            ));
-        }
-        audit(e, &caller, "plugin_unbound", &id, serde_json::json!({ "slot": slot_text }))?;
+        e.unbind(&caller.actor(), &id, &slot)?;
         Ok(serde_json::json!({ "unbound": slot_text }))
     })
     .await
@@ -276,19 +219,14 @@ pub async fn run(
     let request: RunRequest = json_body(&state, body).await?;
     on_engine(&state, move |e| {
         let run = request.run.unwrap_or_else(|| format!("manual-{}", e.now_ms()));
-        let report = e.run_batch(&id, &run)?;
-        audit(e, &caller, "campaign_run", &id, serde_json::json!({ "run": run, "queued": report.queued }))?;
+        let report = e.run_batch(&caller.actor(), &id, &run)?;
         Ok(serde_json::json!({ "run": run, "report": report }))
     })
     .await
 }
 
 pub async fn kpis(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
-    on_engine(&state, move |e| {
-        e.campaign(&id)?;
-        Ok(e.storage().kpi_snapshots(&id)?)
-    })
-    .await
+    on_engine(&state, move |e| Ok(e.kpi_snapshots(&id)?)).await
 }
 
 pub async fn compute_kpis(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
@@ -296,27 +234,15 @@ pub async fn compute_kpis(State(state): State<AppState>, Path(id): Path<String>)
 }
 
 pub async fn skips(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
-    on_engine(&state, move |e| {
-        e.campaign(&id)?;
-        Ok(e.storage().skips(&id)?)
-    })
-    .await
+    on_engine(&state, move |e| Ok(e.skips(&id)?)).await
 }
 
 pub async fn deliveries(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
-    on_engine(&state, move |e| {
-        e.campaign(&id)?;
-        Ok(e.storage().deliveries(&id)?)
-    })
-    .await
+    on_engine(&state, move |e| Ok(e.deliveries(&id)?)).await
 }
 
 pub async fn dead_letters(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
-    on_engine(&state, move |e| {
-        e.campaign(&id)?;
-        Ok(e.storage().dead_letters(&id)?)
-    })
-    .await
+    on_engine(&state, move |e| Ok(e.dead_letters(&id)?)).await
 }
 
 pub async fn replay(
@@ -325,9 +251,7 @@ pub async fn replay(
     Path(id): Path<String>,
 ) -> Answer {
     on_engine(&state, move |e| {
-        e.campaign(&id)?;
-        let replayed = e.storage().replay_dead_letters(&id, e.now_ms())?;
-        audit(e, &caller, "dead_letters_replayed", &id, serde_json::json!({ "sends": replayed }))?;
+        let replayed = e.replay_dead_letters(&caller.actor(), &id)?;
         Ok(serde_json::json!({ "replayed": replayed }))
     })
     .await
@@ -335,27 +259,9 @@ pub async fn replay(
 
 // ---- profiles
 
-fn missing_profile(id: ProfileId) -> ApiError {
-    ApiError::not_found("profile_not_found", format!("profile {id} does not exist"))
-}
-
 pub async fn show_profile(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
     let id = profile_id(&id)?;
-    on_engine(&state, move |e| e.storage().profile(id)?.ok_or_else(|| missing_profile(id))).await
-}
-
-/// The body of a profile update: only what an operator may change.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ProfileUpdate {
-    /// Consent decisions, by `channel:purpose`.
-    #[serde(default)]
-    consents: std::collections::BTreeMap<String, ConsentState>,
-    /// Suppressions to set (a reason) or lift (null), by channel.
-    #[serde(default)]
-    suppressions: std::collections::BTreeMap<String, Option<SuppressionReason>>,
-    /// The IANA time zone.
-    timezone: Option<String>,
+    on_engine(&state, move |e| Ok(e.profile(id)?)).await
 }
 
 pub async fn update_profile(
@@ -366,51 +272,7 @@ pub async fn update_profile(
 ) -> Answer {
     let id = profile_id(&id)?;
     let update: ProfileUpdate = json_body(&state, body).await?;
-    for key in update.consents.keys() {
-        if key.split_once(':').is_none_or(|(c, p)| c.is_empty() || p.is_empty()) {
-            return Err(ApiError::invalid(
-                "invalid_request",
-                format!("consent key `{key}`: use channel:purpose, for example email:marketing"),
-            ));
-        }
-    }
-    if let Some(tz) = &update.timezone {
-        if jiff::tz::TimeZone::get(tz).is_err() {
-            return Err(ApiError::invalid(
-                "invalid_request",
-                format!("timezone `{tz}` is not an IANA time zone"),
-            ));
-        }
-    }
-    on_engine(&state, move |e| {
-        let now = e.now_ms();
-        let updated = e.storage().update_profile(id, now, |profile| {
-            for (key, state) in &update.consents {
-                if let Some((channel, purpose)) = key.split_once(':') {
-                    profile.set_consent(channel, purpose, *state, now);
-                }
-            }
-            for (channel, reason) in &update.suppressions {
-                match reason {
-                    Some(reason) => {
-                        profile
-                            .suppressions
-                            .insert(channel.clone(), Suppression { reason: *reason, since: now });
-                    }
-                    None => {
-                        profile.suppressions.remove(channel);
-                    }
-                }
-            }
-            if let Some(tz) = &update.timezone {
-                profile.timezone = Some(tz.clone());
-            }
-        })?;
-        let profile = updated.ok_or_else(|| missing_profile(id))?;
-        audit(e, &caller, "profile_updated", &id.to_string(), serde_json::Value::Null)?;
-        Ok(profile)
-    })
-    .await
+    on_engine(&state, move |e| Ok(e.update_profile(&caller.actor(), id, &update)?)).await
 }
 
 pub async fn erase_profile(
@@ -419,10 +281,7 @@ pub async fn erase_profile(
     Path(id): Path<String>,
 ) -> Answer {
     let id = profile_id(&id)?;
-    on_engine(&state, move |e| {
-        e.storage().erase_profile(id, &caller.actor(), e.now_ms())?.ok_or_else(|| missing_profile(id))
-    })
-    .await
+    on_engine(&state, move |e| Ok(e.erase_profile(&caller.actor(), id)?)).await
 }
 
 pub async fn export_profile(
@@ -431,10 +290,7 @@ pub async fn export_profile(
     Path(id): Path<String>,
 ) -> Answer {
     let id = profile_id(&id)?;
-    on_engine(&state, move |e| {
-        e.storage().export_profile(id, &caller.actor(), e.now_ms())?.ok_or_else(|| missing_profile(id))
-    })
-    .await
+    on_engine(&state, move |e| Ok(e.export_profile(&caller.actor(), id)?)).await
 }
 
 // ---- secrets, tokens, audit
@@ -478,7 +334,7 @@ pub async fn delete_secret(
 }
 
 pub async fn list_tokens(State(state): State<AppState>) -> Answer {
-    on_engine(&state, |e| Ok(e.storage().tokens()?)).await
+    on_engine(&state, |e| Ok(e.tokens()?)).await
 }
 
 /// The body of a token creation.
@@ -523,7 +379,7 @@ pub struct AuditQuery {
 
 pub async fn audit_log(State(state): State<AppState>, Query(query): Query<AuditQuery>) -> Answer {
     let limit = query.limit.unwrap_or(100).min(10_000);
-    on_engine(&state, move |e| Ok(e.storage().audit_log(limit)?)).await
+    on_engine(&state, move |e| Ok(e.audit_log(limit)?)).await
 }
 
 // ---- audiences

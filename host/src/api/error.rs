@@ -118,6 +118,8 @@ impl From<EngineError> for ApiError {
             EngineError::SecretNotFound(_) => ApiError::not_found("secret_not_found", message),
             EngineError::TokenNotFound(_) => ApiError::not_found("token_not_found", message),
             EngineError::TraitNotFound(_) => ApiError::not_found("trait_not_found", message),
+            EngineError::BindingNotFound { .. } => ApiError::not_found("binding_not_found", message),
+            EngineError::ProfileNotFound(_) => ApiError::not_found("profile_not_found", message),
             EngineError::FeedbackEndpointNotFound(_) => {
                 ApiError::not_found("feedback_endpoint_not_found", message)
             }

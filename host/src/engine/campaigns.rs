@@ -9,8 +9,8 @@ use crate::plugin::{ContentHash, PluginKind};
 use crate::runtime::LoadedPlugin;
 
 impl Engine {
-    /// Creates a campaign in the draft state.
-    pub fn create_campaign(&self, mut campaign: Campaign) -> Result<Campaign, EngineError> {
+    /// Creates a campaign in the draft state, audited as `actor`'s.
+    pub fn create_campaign(&self, actor: &str, mut campaign: Campaign) -> Result<Campaign, EngineError> {
         let problems = campaign.problems();
         if !problems.is_empty() {
             return Err(EngineError::InvalidCampaign(problems));
@@ -23,13 +23,14 @@ impl Engine {
         campaign.created_at = now;
         campaign.updated_at = now;
         self.storage.put_campaign(&campaign)?;
+        self.audit(actor, "campaign_created", &campaign.id, serde_json::Value::Null)?;
         tracing::info!(campaign = %campaign.id, "Campaign created.");
         Ok(campaign)
     }
 
     /// Replaces a campaign's definition, keeping its state and creation time. An ended campaign
     /// cannot change.
-    pub fn update_campaign(&self, mut campaign: Campaign) -> Result<Campaign, EngineError> {
+    pub fn update_campaign(&self, actor: &str, mut campaign: Campaign) -> Result<Campaign, EngineError> {
         let current = self.campaign(&campaign.id)?;
         if current.state == CampaignState::Ended {
             return Err(EngineError::WrongState {
@@ -46,6 +47,7 @@ impl Engine {
         campaign.created_at = current.created_at;
         campaign.updated_at = self.now();
         self.storage.put_campaign(&campaign)?;
+        self.audit(actor, "campaign_updated", &campaign.id, serde_json::Value::Null)?;
         Ok(campaign)
     }
 
@@ -56,7 +58,7 @@ impl Engine {
 
     /// Moves a campaign through its lifecycle. Activation requires a segment and a channel
     /// binding whose plugins are installed and whose configs still validate.
-    pub fn transition(&self, id: &str, to: CampaignState) -> Result<Campaign, EngineError> {
+    pub fn transition(&self, actor: &str, id: &str, to: CampaignState) -> Result<Campaign, EngineError> {
         let mut campaign = self.campaign(id)?;
         if !campaign.state.can_become(to) {
             return Err(EngineError::InvalidTransition { campaign: id.to_owned(), from: campaign.state, to });
@@ -70,6 +72,7 @@ impl Engine {
         campaign.state = to;
         campaign.updated_at = self.now();
         self.storage.put_campaign(&campaign)?;
+        self.audit(actor, "campaign_state_changed", id, serde_json::json!({ "state": to }))?;
         tracing::info!(campaign = %id, state = ?to, "Campaign state changed.");
         Ok(campaign)
     }
@@ -78,6 +81,7 @@ impl Engine {
     /// invocations in flight finish on the plugin they started with.
     pub fn bind(
         &self,
+        actor: &str,
         campaign: &str,
         slot: Slot,
         plugin: ContentHash,
@@ -97,12 +101,15 @@ impl Engine {
         let binding =
             Binding { campaign: campaign.to_owned(), slot, plugin, config, grants, bound_at: self.now() };
         self.storage.put_binding(&binding)?;
+        let detail = serde_json::json!({ "slot": binding.slot.key(), "plugin": plugin });
+        self.audit(actor, "plugin_bound", campaign, detail)?;
         tracing::info!(campaign = %campaign, slot = %binding.slot.key(), plugin = %loaded.label(), "Plugin bound.");
         Ok(binding)
     }
 
     /// Removes a binding. An active campaign keeps its segment and channel: swap them instead.
-    pub fn unbind(&self, campaign: &str, slot: &Slot) -> Result<bool, EngineError> {
+    /// Refused with [`EngineError::BindingNotFound`] when the slot is empty.
+    pub fn unbind(&self, actor: &str, campaign: &str, slot: &Slot) -> Result<(), EngineError> {
         let current = self.campaign(campaign)?;
         if current.state == CampaignState::Active && matches!(slot, Slot::Segment | Slot::Channel) {
             return Err(EngineError::WrongState {
@@ -114,7 +121,10 @@ impl Engine {
                 ),
             });
         }
-        Ok(self.storage.remove_binding(campaign, slot)?)
+        if !self.storage.remove_binding(campaign, slot)? {
+            return Err(EngineError::BindingNotFound { campaign: campaign.to_owned(), slot: slot.key() });
+        }
+        self.audit(actor, "plugin_unbound", campaign, serde_json::json!({ "slot": slot.key() }))
     }
 
     fn readiness_problems(&self, campaign: &Campaign) -> Result<Vec<String>, EngineError> {
@@ -140,7 +150,7 @@ impl Engine {
 pub(crate) fn slot_kind(slot: &Slot) -> PluginKind {
     match slot {
         Slot::Segment => PluginKind::SegmentRule,
-        Slot::Personalizer => PluginKind::Personalizer,
+        Slot::Personalizer | Slot::ChainedPersonalizer(_) => PluginKind::Personalizer,
         Slot::Channel => PluginKind::ChannelAdapter,
         Slot::Kpi(_) => PluginKind::KpiCalculator,
     }

@@ -50,6 +50,17 @@ pub enum EngineError {
     /// A vendor webhook failed its signature check; no plugin saw it.
     #[error("webhook refused: {0}")]
     FeedbackRefused(String),
+    /// The campaign has no binding in this slot.
+    #[error("campaign `{campaign}` has no {slot} binding")]
+    BindingNotFound {
+        /// The campaign.
+        campaign: String,
+        /// The slot, as text.
+        slot: String,
+    },
+    /// No profile has this id.
+    #[error("profile {0} does not exist")]
+    ProfileNotFound(crate::profile::ProfileId),
     /// No trait binding has this name.
     #[error("no trait binding is named `{0}`; `GET /v1/traits` lists them")]
     TraitNotFound(String),

@@ -63,21 +63,33 @@ impl RunReport {
 /// A campaign's plugins, loaded once per run: swaps take effect on the next run, never midway.
 struct Plugins {
     segment: (Arc<LoadedPlugin>, Binding),
-    personalizer: Option<(Arc<LoadedPlugin>, Binding)>,
+    /// The personalizer chain in order (`personalizer`, then `personalizer:<name>` by name), each
+    /// with what it reads.
+    personalizers: Vec<(Arc<LoadedPlugin>, Binding, Reads)>,
     channel: (Arc<LoadedPlugin>, Binding),
     /// What the segment rule reads with its binding's config.
     segment_reads: Reads,
-    /// What the personalizer reads.
-    personalizer_reads: Option<Reads>,
 }
 
 impl Plugins {
-    /// The events the campaign's readers (segment rule and personalizer) need.
+    /// The events the campaign's readers (segment rule and personalizers) need.
     fn event_scope(&self, now: i64) -> EventScope {
         let mut readers = vec![&self.segment_reads];
-        readers.extend(self.personalizer_reads.as_ref());
+        readers.extend(self.personalizers.iter().map(|(_, _, reads)| reads));
         EventScope::of(&readers, now)
     }
+}
+
+/// One pass of a campaign over some profiles: a batch run, a preview, or one trigger.
+#[derive(Clone, Copy)]
+struct Pass<'a> {
+    campaign: &'a Campaign,
+    plugins: &'a Plugins,
+    /// The triggering event, for a triggered pass.
+    trigger: Option<&'a Event>,
+    /// Names the pass in idempotency keys: the run's name, or the triggering event's id.
+    step: &'a str,
+    mode: Mode,
 }
 
 /// Live runs write skips and sends; previews write nothing.
@@ -108,7 +120,7 @@ impl Engine {
             if matching.is_empty() {
                 continue;
             }
-            let plugins = self.plugins(campaign)?;
+            let plugins = self.campaign_plugins(campaign)?;
             // Only the events the campaign's plugins declared: a profile with a long history
             // (or one someone pumps events into) costs each trigger no more than they need.
             let scope = plugins.event_scope(self.now());
@@ -118,7 +130,14 @@ impl Engine {
                 };
                 let history = scope.load(&self.storage, &profile)?;
                 let candidates = vec![(profile, history)];
-                self.judge(campaign, &plugins, candidates, Some(event), &event.id, Mode::Live, &mut report)?;
+                let pass = Pass {
+                    campaign,
+                    plugins: &plugins,
+                    trigger: Some(event),
+                    step: &event.id,
+                    mode: Mode::Live,
+                };
+                self.judge(pass, candidates, &mut report)?;
             }
         }
         Ok(report)
@@ -215,8 +234,9 @@ impl Engine {
     }
 
     /// Sends a batch campaign to its whole audience now. `run` names this run: each audience
-    /// member gets at most one message per run, however often the run is retried.
-    pub fn run_batch(&self, campaign: &str, run: &str) -> Result<RunReport, EngineError> {
+    /// member gets at most one message per run, however often the run is retried. Audited as
+    /// `actor`'s (`system` for a scheduled run).
+    pub fn run_batch(&self, actor: &str, campaign: &str, run: &str) -> Result<RunReport, EngineError> {
         let campaign = self.campaign(campaign)?;
         if campaign.state != CampaignState::Active {
             return Err(EngineError::WrongState {
@@ -225,7 +245,10 @@ impl Engine {
                 why: "only an active campaign sends; preview it instead".into(),
             });
         }
-        self.over_all_profiles(&campaign, run, Mode::Live)
+        let report = self.over_all_profiles(&campaign, run, Mode::Live)?;
+        let detail = serde_json::json!({ "run": run, "queued": report.queued });
+        self.audit(actor, "campaign_run", &campaign.id, detail)?;
+        Ok(report)
     }
 
     /// Evaluates a campaign over the current audience and sends nothing: counts, skip reasons,
@@ -243,11 +266,12 @@ impl Engine {
         run: &str,
         mode: Mode,
     ) -> Result<RunReport, EngineError> {
-        let plugins = self.plugins(campaign)?;
+        let plugins = self.campaign_plugins(campaign)?;
         let scope = plugins.event_scope(self.now());
+        let pass = Pass { campaign, plugins: &plugins, trigger: None, step: run, mode };
         let parts = self.in_parallel(&scope, |batch| {
             let mut report = RunReport::default();
-            self.judge(campaign, &plugins, batch, None, run, mode, &mut report)?;
+            self.judge(pass, batch, &mut report)?;
             Ok(report)
         })?;
         let mut report = RunReport::default();
@@ -331,7 +355,7 @@ impl Engine {
         Ok(())
     }
 
-    fn plugins(&self, campaign: &Campaign) -> Result<Plugins, EngineError> {
+    fn campaign_plugins(&self, campaign: &Campaign) -> Result<Plugins, EngineError> {
         let load = |slot: &Slot| -> Result<Option<(Arc<LoadedPlugin>, Binding)>, EngineError> {
             match self.storage.binding(&campaign.id, slot)? {
                 Some(binding) => Ok(Some((self.runtime.plugin(&binding.plugin)?, binding))),
@@ -343,12 +367,24 @@ impl Engine {
             problems: vec![format!("no {slot} plugin is bound")],
         };
         let segment = load(&Slot::Segment)?.ok_or_else(|| missing("segment"))?;
-        let personalizer = load(&Slot::Personalizer)?;
+        let mut chain: Vec<Binding> = self
+            .storage
+            .bindings(&campaign.id)?
+            .into_iter()
+            .filter(|b| matches!(b.slot, Slot::Personalizer | Slot::ChainedPersonalizer(_)))
+            .collect();
+        // `personalizer` first (it sorts before its named followers), then by name.
+        chain.sort_by(|a, b| a.slot.cmp(&b.slot));
+        let mut personalizers = Vec::with_capacity(chain.len());
+        for binding in chain {
+            let plugin = self.runtime.plugin(&binding.plugin)?;
+            let reads = self.reads(&plugin, &binding.config);
+            personalizers.push((plugin, binding, reads));
+        }
         Ok(Plugins {
             segment_reads: self.reads(&segment.0, &segment.1.config),
-            personalizer_reads: personalizer.as_ref().map(|(p, b)| self.reads(p, &b.config)),
             segment,
-            personalizer,
+            personalizers,
             channel: load(&Slot::Channel)?.ok_or_else(|| missing("channel"))?,
         })
     }
@@ -381,17 +417,13 @@ impl Engine {
 
     /// Judges a batch of profiles and carries each member through policies, experiment,
     /// personalization and (live) the outbox.
-    #[allow(clippy::too_many_arguments)]
     fn judge(
         &self,
-        campaign: &Campaign,
-        plugins: &Plugins,
+        pass: Pass<'_>,
         candidates: Vec<(Profile, Vec<Event>)>,
-        trigger: Option<&Event>,
-        step: &str,
-        mode: Mode,
         report: &mut RunReport,
     ) -> Result<(), EngineError> {
+        let Pass { campaign, plugins, trigger, step, mode } = pass;
         let now = self.now();
         let (segment, segment_binding) = &plugins.segment;
         let subjects: Vec<Subject> = candidates
@@ -475,26 +507,12 @@ impl Engine {
                 data: template.data.to_string(),
                 idempotency_key: key.clone(),
             };
-            let message = match &plugins.personalizer {
-                None => message,
-                Some((personalizer, binding)) => {
-                    let reads = plugins.personalizer_reads.as_ref().unwrap_or(&plugins.segment_reads);
-                    let subject = subject(reads, &profile, &events, trigger, now);
-                    let invocation = self.invocation(campaign, binding, &key, now);
-                    match self.runtime.call(personalizer).personalize(&invocation, &subject, &message) {
-                        Ok(called) => called.value,
-                        Err(err) => {
-                            *report.skipped.entry(SkipReason::PluginFailed).or_default() += 1;
-                            skips.push(skip(
-                                campaign,
-                                &profile,
-                                SkipReason::PluginFailed,
-                                err.to_string(),
-                                now,
-                            ));
-                            continue;
-                        }
-                    }
+            let message = match self.personalize(pass, &profile, &events, &key, now, message) {
+                Ok(message) => message,
+                Err(failure) => {
+                    *report.skipped.entry(SkipReason::PluginFailed).or_default() += 1;
+                    skips.push(skip(campaign, &profile, SkipReason::PluginFailed, failure, now));
+                    continue;
                 }
             };
             *report.variants.entry(variant.clone().unwrap_or_else(|| "-".into())).or_default() += 1;
@@ -544,6 +562,30 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Runs the message through the campaign's personalizer chain, each personalizer receiving
+    /// what the one before returned. A failure names the slot that failed.
+    fn personalize(
+        &self,
+        pass: Pass<'_>,
+        profile: &Profile,
+        events: &[Event],
+        key: &str,
+        now: i64,
+        mut message: contract::Message,
+    ) -> Result<contract::Message, String> {
+        let plugins = pass.plugins;
+        for (personalizer, binding, reads) in &plugins.personalizers {
+            let subject = subject(reads, profile, events, pass.trigger, now);
+            let invocation = self.invocation(pass.campaign, binding, key, now);
+            message = match self.runtime.call(personalizer).personalize(&invocation, &subject, &message) {
+                Ok(called) => called.value,
+                Err(err) if plugins.personalizers.len() == 1 => return Err(err.to_string()),
+                Err(err) => return Err(format!("{}: {err}", binding.slot.key())),
+            };
+        }
+        Ok(message)
     }
 
     /// How far back a profile's sends matter to pacing: the longest cap window, the priority

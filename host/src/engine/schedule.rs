@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use super::{Engine, EngineError, RunReport};
+use super::{Engine, EngineError, RunReport, SYSTEM};
 use crate::campaign::{CampaignState, Slot, Trigger};
 
 /// What one tick did.
@@ -33,7 +33,7 @@ impl Engine {
             let slot = now / RETENTION_EVERY_MS;
             if self.storage.schedule_slot("retention")?.is_none_or(|last| last < slot) {
                 report.purged_events =
-                    self.storage.purge_events_before(now.saturating_sub(keep), "system", now)?;
+                    self.storage.purge_events_before(now.saturating_sub(keep), SYSTEM, now)?;
                 self.storage.set_schedule_slot("retention", slot)?;
             }
         }
@@ -43,7 +43,7 @@ impl Engine {
                     let slot = now / i64::try_from(every).unwrap_or(i64::MAX).max(1);
                     let job = format!("batch:{}", campaign.id);
                     if self.storage.schedule_slot(&job)?.is_none_or(|last| last < slot) {
-                        let run = self.run_batch(&campaign.id, &format!("every-{slot}"))?;
+                        let run = self.run_batch(SYSTEM, &campaign.id, &format!("every-{slot}"))?;
                         self.storage.set_schedule_slot(&job, slot)?;
                         report.batch_runs.insert(campaign.id.clone(), run);
                     }

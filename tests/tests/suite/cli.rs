@@ -174,9 +174,9 @@ fn plugin_test_runs_fixture_cases_and_reports_costs() {
     );
     assert!(ok, "{out}{err}");
     let lines: Vec<&str> = out.lines().collect();
-    assert!(lines[0].starts_with("PASS evaluate       01-vip-spenders.json  fuel "), "{out}");
+    assert!(lines[0].starts_with("PASS evaluate         01-vip-spenders.json  fuel "), "{out}");
     assert!(lines[0].contains(" / 5000000000 (") && lines[0].contains(" MiB / 128 MiB"), "{out}");
-    assert!(lines[1].starts_with("PASS validate_config 02-invalid-tree.json"), "{out}");
+    assert!(lines[1].starts_with("PASS validate_config  02-invalid-tree.json"), "{out}");
     assert_eq!(lines.last().copied(), Some("2 passed, 0 failed"));
 
     // A wrong expectation fails the command and shows both sides.
@@ -364,6 +364,47 @@ fn the_examples_readme_walkthrough_runs_as_written() {
     assert_eq!((walked.installed.len(), walked.bound), (3, 3), "three plugins installed and bound");
 }
 
+/// sdk/GUIDE.md's walkthrough, each line run by `sh` as a reader would type it, in an empty
+/// folder, with `baton` on PATH: a computed-trait plugin from `plugin new` to a trait on a
+/// profile. Filled in: the hash the document says to note, and the Rust target folder (the
+/// suite's shared one, so dependencies compile once).
+#[test]
+fn the_guide_walkthrough_runs_as_written() {
+    let root = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap();
+    let text = std::fs::read_to_string(root.join("sdk/GUIDE.md")).unwrap();
+    let code = text.split("```sh\n").nth(1).unwrap().split("```").next().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let bin_dir = baton_bin().parent().unwrap().to_path_buf();
+    let guests = bin_dir.parent().unwrap().join("wasm-guests");
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let mut hash = String::new();
+    for line in code.lines().filter(|l| !l.trim().is_empty()) {
+        let command = line
+            .replace("sha256:...", &hash)
+            .replace("order-count/target/", &format!("{}/", guests.display()));
+        let output = Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .current_dir(dir.path())
+            .env("PATH", &path)
+            .env("CARGO_TARGET_DIR", &guests)
+            .env_remove("RUSTFLAGS")
+            .env_remove("CARGO_ENCODED_RUSTFLAGS")
+            .output()
+            .unwrap();
+        let (out, err) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "`{line}` failed:\n{out}\n{err}");
+        if line.contains("plugin install") {
+            let record: serde_json::Value = serde_json::from_str(&out).unwrap();
+            hash = record["hash"].as_str().unwrap().to_owned();
+        }
+    }
+    let storage = baton::Storage::open(&dir.path().join("data")).unwrap();
+    let profiles: Vec<baton::Profile> = storage.scan_profiles().map(|p| p.unwrap()).collect();
+    assert_eq!(profiles.len(), 1);
+    assert_eq!(profiles[0].computed.get("event_count"), Some(&serde_json::json!(1)), "{:?}", profiles[0]);
+}
+
 /// README.md's "running Baton for real" and its security advice, as written (the quickstart's
 /// `cargo` commands are what the suite and `demo.rs` already run).
 #[test]
@@ -414,16 +455,19 @@ fn baton_with_input(args: &[&str], stdin: &str) -> (bool, String, String) {
     )
 }
 
-/// The audit trail of a data directory, oldest first, as (action, target, detail), with token ids
-/// (random) replaced by `<token>`.
-fn audit_trail(data: &std::path::Path, tokens: &[String]) -> Vec<(String, String, serde_json::Value)> {
+/// The audit trail of a data directory, oldest first, as (action, target, detail), with the ids
+/// each side made (tokens, profiles: random or counted) replaced by what they stand for.
+fn audit_trail(data: &std::path::Path, ids: &[(&str, &str)]) -> Vec<(String, String, serde_json::Value)> {
     let storage = baton::Storage::open(data).unwrap();
     let mut log: Vec<_> = storage
-        .audit_log(100)
+        .audit_log(200)
         .unwrap()
         .into_iter()
         .map(|r| {
-            let target = if tokens.contains(&r.target) { "<token>".to_owned() } else { r.target };
+            let target = match ids.iter().find(|(id, _)| *id == r.target) {
+                Some((_, stands_for)) => (*stands_for).to_owned(),
+                None => r.target,
+            };
             (r.at, r.action, target, r.detail)
         })
         .collect();
@@ -431,8 +475,18 @@ fn audit_trail(data: &std::path::Path, tokens: &[String]) -> Vec<(String, String
     log.into_iter().map(|(_, action, target, detail)| (action, target, detail)).collect()
 }
 
-/// The same actions taken through the CLI on a data directory and through the API of a running
-/// server leave the same audit records (the actor aside).
+/// The one profile a data directory holds (the CLI cannot look one up by user id yet).
+fn only_profile(data: &std::path::Path) -> String {
+    let storage = baton::Storage::open(data).unwrap();
+    let profiles: Vec<_> = storage.scan_profiles().map(|p| p.unwrap().id.to_string()).collect();
+    assert_eq!(profiles.len(), 1, "{profiles:?}");
+    profiles[0].clone()
+}
+
+/// Every action the CLI offers, taken through the CLI on a data directory and through the API of
+/// a running server, leaves the same audit records (the actor aside): plugins, traits, campaigns
+/// and their bindings, runs and replays, secrets, tokens, and a customer's profile from import to
+/// erasure.
 #[test]
 fn actions_are_audited_alike_from_the_cli_and_the_api() {
     let component = std::path::PathBuf::from(env!("BATON_FIXTURES_DIR")).join("seg_vip.wasm");
@@ -443,15 +497,31 @@ fn actions_are_audited_alike_from_the_cli_and_the_api() {
         assert!(ok, "{err}");
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["hash"].as_str().unwrap().to_owned()
     };
-    // Each side: install and remove a plugin, set and delete a secret, create and revoke a token.
-    // Returns the id of the token it made.
-    let act = |prefix: &[&str]| -> String {
-        let run = |args: &[&str], stdin: &str| {
-            let all: Vec<&str> = prefix.iter().chain(args).copied().collect();
-            let (ok, out, err) = baton_with_input(&all, stdin);
-            assert!(ok, "{all:?}: {err}");
-            out
-        };
+    let dir = tempfile::tempdir().unwrap();
+    let root = std::fs::canonicalize(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).unwrap();
+    let campaign = root.join("examples/scenario/win-back.campaign.json");
+    let campaign = campaign.to_str().unwrap();
+    let renamed = dir.path().join("renamed.json");
+    let mut definition: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(campaign).unwrap()).unwrap();
+    definition["name"] = "Win back, renamed".into();
+    std::fs::write(&renamed, definition.to_string()).unwrap();
+    let events = dir.path().join("events.ndjson");
+    std::fs::write(
+        &events,
+        r#"{"id": "e1", "user_id": "ada", "name": "signed_up", "timestamp": 1750000000000, "properties": {}}"#,
+    )
+    .unwrap();
+
+    let run = |prefix: &[&str], args: &[&str], stdin: &str| {
+        let all: Vec<&str> = prefix.iter().chain(args).copied().collect();
+        let (ok, out, err) = baton_with_input(&all, stdin);
+        assert!(ok, "{all:?}: {err}");
+        out
+    };
+    // The first half: everything but the profile. Returns the id of the token it made.
+    let first_half = |prefix: &[&str]| -> String {
+        let run = |args: &[&str], stdin: &str| run(prefix, args, stdin);
         run(&["plugin", "install", component], "");
         run(&["plugin", "remove", &hash], "");
         let scorer: serde_json::Value =
@@ -468,26 +538,84 @@ fn actions_are_audited_alike_from_the_cli_and_the_api() {
         let listed: Vec<serde_json::Value> = serde_json::from_str(&run(&["token", "list"], "")).unwrap();
         let dash = listed.iter().find(|t| t["name"] == "dash").unwrap()["id"].as_str().unwrap().to_owned();
         run(&["token", "revoke", &dash], "");
+
+        run(&["plugin", "install", component], "");
+        let webhook: serde_json::Value =
+            serde_json::from_str(&run(&["plugin", "install", "first-party:channel-webhook"], "")).unwrap();
+        let webhook = webhook["hash"].as_str().unwrap().to_owned();
+        run(&["campaign", "create", campaign], "");
+        run(&["campaign", "update", renamed.to_str().unwrap()], "");
+        run(&["campaign", "bind", "win-back", "segment", "--plugin", &hash], "");
+        let url = r#"{"url": "https://hooks.example.com/send"}"#;
+        let channel = ["--plugin", &webhook, "--config", url, "--grant-host", "hooks.example.com"];
+        run(&[&["campaign", "bind", "win-back", "channel"][..], &channel[..]].concat(), "");
+        run(&["campaign", "activate", "win-back"], "");
+        run(&["campaign", "run", "win-back", "--run", "r1"], "");
+        run(&["campaign", "pause", "win-back"], "");
+        run(&["campaign", "unbind", "win-back", "segment"], "");
+        let (ok, _, err) =
+            baton_with_input(&[prefix, &["campaign", "unbind", "win-back", "segment"]].concat(), "");
+        assert!(!ok && err.contains("campaign `win-back` has no segment binding"), "{err}");
+        let replayed: serde_json::Value =
+            serde_json::from_str(&run(&["campaign", "replay", "win-back"], "")).unwrap();
+        assert_eq!(replayed, serde_json::json!({ "replayed": 0 }));
+        run(&["campaign", "end", "win-back"], "");
+        run(&["events", "import", events.to_str().unwrap()], "");
         dash
     };
+    // The second half: the customer the import made.
+    let second_half = |prefix: &[&str], profile: &str| {
+        let run = |args: &[&str]| run(prefix, args, "");
+        let updated: serde_json::Value = serde_json::from_str(&run(&[
+            "profile",
+            "update",
+            profile,
+            "--consent",
+            "email:marketing=granted",
+            "--suppress",
+            "sms=manual",
+            "--timezone",
+            "Europe/Paris",
+        ]))
+        .unwrap();
+        assert_eq!(updated["timezone"], "Europe/Paris");
+        assert_eq!(updated["suppressions"]["sms"]["reason"], "manual");
+        let shown: serde_json::Value = serde_json::from_str(&run(&["profile", "show", profile])).unwrap();
+        assert_eq!(shown, updated);
+        run(&["profile", "update", profile, "--unsuppress", "sms"]);
+        let export: serde_json::Value = serde_json::from_str(&run(&["profile", "export", profile])).unwrap();
+        assert_eq!(export["events"].as_array().unwrap().len(), 1);
+        let (ok, _, err) = baton_with_input(&[prefix, &["profile", "erase", profile]].concat(), "");
+        assert!(!ok && err.contains("add --yes to confirm"), "{err}");
+        run(&["profile", "erase", profile, "--yes"]);
+    };
 
-    let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("local");
-    let local_token = act(&["--data", local.to_str().unwrap()]);
+    let local_args = ["--data", local.to_str().unwrap()];
+    let local_token = first_half(&local_args);
+    let local_profile = only_profile(&local);
+    second_half(&local_args, &local_profile);
 
     let remote = dir.path().join("remote");
-    let (_, root, _) = baton(&remote, &["token", "create", "--name", "root", "--role", "admin"]);
-    let root = root.trim().to_owned();
+    let (_, root_token, _) = baton(&remote, &["token", "create", "--name", "root", "--role", "admin"]);
+    let root_token = root_token.trim().to_owned();
     let (mut server, base) = start_server(&remote);
-    let remote_token = act(&["--server", &base, "--token", &root]);
+    let remote_token = first_half(&["--server", &base, "--token", &root_token]);
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let remote_profile = only_profile(&remote);
+    let (mut server, base) = start_server(&remote);
+    second_half(&["--server", &base, "--token", &root_token], &remote_profile);
     server.kill().unwrap();
     server.wait().unwrap();
 
     let root_id = baton::Storage::open(&remote).unwrap().tokens().unwrap()[0].id.clone();
-    let mut remote_trail = audit_trail(&remote, &[remote_token]);
+    let mut remote_trail =
+        audit_trail(&remote, &[(remote_token.as_str(), "<token>"), (remote_profile.as_str(), "<profile>")]);
     // The root token was made before the server, locally: not one of the compared actions.
     remote_trail.retain(|(action, target, _)| !(action == "token_created" && *target == root_id));
-    let local_trail = audit_trail(&local, &[local_token]);
+    let local_trail =
+        audit_trail(&local, &[(local_token.as_str(), "<token>"), (local_profile.as_str(), "<profile>")]);
     let actions: Vec<&str> = local_trail.iter().map(|(a, ..)| a.as_str()).collect();
     assert_eq!(
         actions,
@@ -501,10 +629,91 @@ fn actions_are_audited_alike_from_the_cli_and_the_api() {
             "secret_set",
             "secret_deleted",
             "token_created",
-            "token_revoked"
+            "token_revoked",
+            "plugin_installed",
+            "plugin_installed",
+            "campaign_created",
+            "campaign_updated",
+            "plugin_bound",
+            "plugin_bound",
+            "campaign_state_changed",
+            "campaign_run",
+            "campaign_state_changed",
+            "plugin_unbound",
+            "dead_letters_replayed",
+            "campaign_state_changed",
+            "profile_updated",
+            "profile_updated",
+            "profile_exported",
+            "profile_erased",
         ]
     );
     assert_eq!(local_trail, remote_trail);
+}
+
+/// An imported event fires the triggers it matches whether the import runs locally or through a
+/// server: a triggered campaign answers it with a queued send either way.
+#[test]
+fn a_local_import_fires_triggers_as_the_api_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let install = |what: &str| -> String {
+        let (ok, out, err) = baton(&data, &["plugin", "install", what]);
+        assert!(ok, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["hash"].as_str().unwrap().to_owned()
+    };
+    let conditions = install("first-party:segment-conditions");
+    let webhook = install("first-party:channel-webhook");
+    let campaign = dir.path().join("welcome.json");
+    let mut definition = serde_json::to_value(baton_tests::welcome_campaign()).unwrap();
+    definition["transactional"] = true.into();
+    definition["channel"] = "webhook".into();
+    std::fs::write(&campaign, definition.to_string()).unwrap();
+    for args in [
+        &["campaign", "create", campaign.to_str().unwrap()][..],
+        &[
+            "campaign",
+            "bind",
+            "welcome",
+            "segment",
+            "--plugin",
+            &conditions,
+            "--config",
+            r#"{"bucket": {"percent": 100}}"#,
+        ],
+        &[
+            "campaign",
+            "bind",
+            "welcome",
+            "channel",
+            "--plugin",
+            &webhook,
+            "--config",
+            r#"{"url": "https://hooks.example.com/send"}"#,
+            "--grant-host",
+            "hooks.example.com",
+        ],
+        &["campaign", "activate", "welcome"],
+    ] {
+        let (ok, _, err) = baton(&data, args);
+        assert!(ok, "{args:?}: {err}");
+    }
+    let events = dir.path().join("events.ndjson");
+    std::fs::write(
+        &events,
+        concat!(
+            r#"{"id": "e1", "user_id": "ada", "name": "signed_up", "timestamp": 1750000000000, "properties": {"email": "ada@example.com"}}"#,
+            "\n",
+            r#"{"id": "e2", "user_id": "ada", "name": "page", "timestamp": 1750000000001, "properties": {}}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let (ok, _, err) = baton(&data, &["events", "import", events.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let storage = baton::Storage::open(&data).unwrap();
+    assert_eq!(storage.pending_trigger_count(), 0, "the import drained what it queued");
+    assert_eq!(storage.outbox_len(), 1, "the sign-up queued one welcome send");
 }
 
 /// `baton ... | head` closes the pipe before Baton writes: the command ends quietly, as Unix

@@ -52,12 +52,20 @@ fn plugins_built_against_0_1_0_and_0_2_0_run_side_by_side_in_one_campaign_set() 
     let vip = baton::Campaign { id: "vip-welcome".into(), ..welcome_campaign() };
     let pro = baton::Campaign { id: "pro-welcome".into(), ..welcome_campaign() };
     let url = serde_json::json!({ "url": "http://127.0.0.1:9/" });
-    engine.create_campaign(vip).unwrap();
+    engine.create_campaign("test", vip).unwrap();
     engine
-        .bind("vip-welcome", Slot::Segment, old_segment.hash(), serde_json::json!({}), Grants::default())
+        .bind(
+            "test",
+            "vip-welcome",
+            Slot::Segment,
+            old_segment.hash(),
+            serde_json::json!({}),
+            Grants::default(),
+        )
         .unwrap();
     engine
         .bind(
+            "test",
             "vip-welcome",
             Slot::Personalizer,
             old_personalizer.hash(),
@@ -65,17 +73,19 @@ fn plugins_built_against_0_1_0_and_0_2_0_run_side_by_side_in_one_campaign_set() 
             Grants::default(),
         )
         .unwrap();
-    engine.bind("vip-welcome", Slot::Channel, old_channel.hash(), url.clone(), echo_grants()).unwrap();
-    engine.create_campaign(pro).unwrap();
+    engine
+        .bind("test", "vip-welcome", Slot::Channel, old_channel.hash(), url.clone(), echo_grants())
+        .unwrap();
+    engine.create_campaign("test", pro).unwrap();
     let tree = serde_json::json!({"attribute": "plan", "op": "eq", "value": "pro"});
-    engine.bind("pro-welcome", Slot::Segment, new_segment.hash(), tree, Grants::default()).unwrap();
+    engine.bind("test", "pro-welcome", Slot::Segment, new_segment.hash(), tree, Grants::default()).unwrap();
     let liquid = serde_json::json!({"subject": "Hi {{ profile.first_name }}", "body": "Welcome aboard, {{ profile.first_name }}"});
     engine
-        .bind("pro-welcome", Slot::Personalizer, new_personalizer.hash(), liquid, Grants::default())
+        .bind("test", "pro-welcome", Slot::Personalizer, new_personalizer.hash(), liquid, Grants::default())
         .unwrap();
-    engine.bind("pro-welcome", Slot::Channel, old_channel.hash(), url, echo_grants()).unwrap();
+    engine.bind("test", "pro-welcome", Slot::Channel, old_channel.hash(), url, echo_grants()).unwrap();
     for id in ["vip-welcome", "pro-welcome"] {
-        engine.transition(id, CampaignState::Active).unwrap();
+        engine.transition("test", id, CampaignState::Active).unwrap();
     }
 
     let contact = |name: &str| format!("{}@example.com", name.to_lowercase());
@@ -143,11 +153,12 @@ fn a_lead_score_follows_ingest_and_a_segment_on_it_reacts_to_the_event_that_move
         trigger: baton::Trigger::Event { event: "page".into(), filter: Default::default() },
         ..welcome_campaign()
     };
-    engine.create_campaign(campaign).unwrap();
+    engine.create_campaign("test", campaign).unwrap();
     let hot = serde_json::json!({"attribute": "lead_score", "op": "gte", "value": 30});
-    engine.bind("hot-leads", Slot::Segment, segment.hash(), hot, Grants::default()).unwrap();
+    engine.bind("test", "hot-leads", Slot::Segment, segment.hash(), hot, Grants::default()).unwrap();
     engine
         .bind(
+            "test",
             "hot-leads",
             Slot::Channel,
             channel.hash(),
@@ -155,7 +166,7 @@ fn a_lead_score_follows_ingest_and_a_segment_on_it_reacts_to_the_event_that_move
             echo_grants(),
         )
         .unwrap();
-    engine.transition("hot-leads", CampaignState::Active).unwrap();
+    engine.transition("test", "hot-leads", CampaignState::Active).unwrap();
 
     let ada = customer(&engine, "ada", serde_json::json!({"email": "ada@example.com"}), true);
     // Bob's client claims a score of 1000: a source cannot write a computed trait.
@@ -227,4 +238,57 @@ fn rfm_traits_are_computed_in_bulk_and_a_segment_reads_them_like_any_attribute()
     let audience = engine.audience(&segment.hash(), &champions, 10, true).unwrap();
     assert_eq!((audience.evaluated, audience.count), (2, 1));
     assert_eq!(audience.members.unwrap()[0].profile, ada.id);
+}
+
+/// Personalizers chain: `personalizer` runs first, then each `personalizer:<name>` in name
+/// order on the message the one before returned. Here the next-best offer picks an offer and
+/// fills its placeholder, then Liquid renders the rest; a link that fails skips the send and says
+/// which link it was.
+#[test]
+fn personalizers_chain_in_slot_order() {
+    let (engine, _clock, _dir) = engine();
+    let install = |name: &str| engine.runtime().install(baton::first_party(name).unwrap()).unwrap().hash();
+    let (segment, offers, liquid) =
+        (install("segment-conditions"), install("personalize-offers"), install("personalize-liquid"));
+    let channel = engine.runtime().install(&fixture("chan-echo")).unwrap().hash();
+    let mut campaign = welcome_campaign();
+    campaign.message.subject = Some("Welcome, {{ profile.first_name }}".into());
+    campaign.message.body = "Hi {{ profile.first_name }}: {{offer.title}}".into();
+    engine.create_campaign("test", campaign).unwrap();
+    let everyone = serde_json::json!({"bucket": {"percent": 100}});
+    engine.bind("test", "welcome", Slot::Segment, segment, everyone, Grants::default()).unwrap();
+    let vip_only = serde_json::json!({"offers": [
+        {"id": "vip-20", "rank": 100, "title": "20% off", "when": {"attribute": "tier", "op": "eq", "value": "vip"}}
+    ], "required": true});
+    engine.bind("test", "welcome", Slot::Personalizer, offers, vip_only, Grants::default()).unwrap();
+    let chained = Slot::ChainedPersonalizer("liquid".into());
+    assert_eq!(chained.key(), "personalizer:liquid");
+    assert_eq!("personalizer:liquid".parse::<Slot>(), Ok(chained.clone()));
+    engine.bind("test", "welcome", chained, liquid, serde_json::json!({}), Grants::default()).unwrap();
+    let url = serde_json::json!({ "url": "http://127.0.0.1:9/" });
+    engine.bind("test", "welcome", Slot::Channel, channel, url, echo_grants()).unwrap();
+
+    customer(
+        &engine,
+        "ada",
+        serde_json::json!({"email": "ada@example.com", "first_name": "Ada", "tier": "vip"}),
+        true,
+    );
+    customer(&engine, "bob", serde_json::json!({"email": "bob@example.com", "first_name": "Bob"}), true);
+    let preview = engine.preview("welcome").unwrap();
+    assert_eq!(preview.queued, 1, "{preview:?}");
+    let sample = &preview.samples[0];
+    assert_eq!(sample.body, "Hi Ada: 20% off");
+    let data: serde_json::Value = serde_json::from_str(&sample.data).unwrap();
+    assert_eq!(data["offer"]["id"], "vip-20", "the first link's data reaches the second and the send");
+    // Bob has no eligible offer and the offer is required: the first link fails, named.
+    assert_eq!(preview.skipped.get(&baton::SkipReason::PluginFailed), Some(&1), "{preview:?}");
+
+    engine.transition("test", "welcome", CampaignState::Active).unwrap();
+    engine.ingest_live(&[event("s1", "bob", "signed_up")], 1).unwrap();
+    engine.process_triggers(10).unwrap();
+    let skips = engine.skips("welcome").unwrap();
+    assert_eq!(skips.len(), 1, "{skips:?}");
+    assert!(skips[0].detail.starts_with("personalizer: "), "{:?}", skips[0].detail);
+    assert!(skips[0].detail.contains("no_eligible_offer"), "{:?}", skips[0].detail);
 }

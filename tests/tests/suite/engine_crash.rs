@@ -41,7 +41,7 @@ async fn a_batch_send_killed_midway_delivers_every_member_once_per_key_after_res
                 true,
             );
         }
-        assert_eq!(engine.run_batch("winback", "run-1").unwrap().queued, AUDIENCE);
+        assert_eq!(engine.run_batch("test", "winback", "run-1").unwrap().queued, AUDIENCE);
         engine.storage().pending_sends().unwrap().into_iter().map(|s| s.idempotency_key).collect()
     };
 

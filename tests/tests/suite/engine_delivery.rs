@@ -157,7 +157,7 @@ async fn hosts_and_secrets_not_granted_are_refused_before_anything_is_sent() {
     trigger(&s.engine, "evt-2");
     let binding = s.engine.storage().binding("welcome", &Slot::Channel).unwrap().unwrap();
     let revoked = Grants { allowed_hosts: vec![], secrets: vec!["ECHO_TOKEN".into()] };
-    s.engine.bind("welcome", Slot::Channel, binding.plugin, binding.config, revoked).unwrap();
+    s.engine.bind("test", "welcome", Slot::Channel, binding.plugin, binding.config, revoked).unwrap();
     assert_eq!(s.engine.deliver_due().await.unwrap().rejected, 1);
     assert!(s.vendor.received().is_empty());
     let outcome = &s.engine.storage().deliveries("welcome").unwrap()[0].outcome;
@@ -172,7 +172,7 @@ async fn deliveries_and_response_events_are_measured_by_the_bound_kpi_calculator
     let s = setup(granted(), baton_tests::delivery_config()).await;
     let kpi = s.engine.runtime().install(&baton_tests::fixture("kpi-count")).unwrap().hash();
     s.engine
-        .bind("welcome", Slot::Kpi("counts".into()), kpi, serde_json::json!({}), Grants::default())
+        .bind("test", "welcome", Slot::Kpi("counts".into()), kpi, serde_json::json!({}), Grants::default())
         .unwrap();
     trigger(&s.engine, "evt-1");
     assert_eq!(s.engine.deliver_due().await.unwrap().delivered, 1);
@@ -224,10 +224,10 @@ fn misbehaving_channel(channel_config: serde_json::Value) -> (Arc<Engine>, tempf
     let engine = Arc::new(Engine::new(storage, runtime, clock, baton_tests::engine_config()).unwrap());
     let segment = engine.runtime().install(&baton_tests::fixture("seg-vip")).unwrap().hash();
     let channel = engine.runtime().install(&baton_tests::fixture("bad-chan-any")).unwrap().hash();
-    engine.create_campaign(welcome_campaign()).unwrap();
-    engine.bind("welcome", Slot::Segment, segment, serde_json::json!({}), Grants::default()).unwrap();
-    engine.bind("welcome", Slot::Channel, channel, channel_config, Grants::default()).unwrap();
-    engine.transition("welcome", baton::CampaignState::Active).unwrap();
+    engine.create_campaign("test", welcome_campaign()).unwrap();
+    engine.bind("test", "welcome", Slot::Segment, segment, serde_json::json!({}), Grants::default()).unwrap();
+    engine.bind("test", "welcome", Slot::Channel, channel, channel_config, Grants::default()).unwrap();
+    engine.transition("test", "welcome", baton::CampaignState::Active).unwrap();
     customer(&engine, "ada", serde_json::json!({"email": "ada@example.com", "tier": "vip"}), true);
     trigger(&engine, "evt-1");
     (engine, dir)

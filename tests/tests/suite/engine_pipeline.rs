@@ -141,7 +141,7 @@ fn a_batch_run_reaches_exactly_its_audience_and_holds_out_the_control_group() {
     assert_eq!(engine.storage().outbox_len(), 0, "a preview sends nothing");
     assert!(engine.storage().skips("winback").unwrap().is_empty(), "a preview records nothing");
 
-    let report = engine.run_batch("winback", "run-1").unwrap();
+    let report = engine.run_batch("test", "winback", "run-1").unwrap();
     assert_eq!((report.evaluated, report.audience), (200, 100));
     let control = report.skipped.get(&SkipReason::ControlGroup).copied().unwrap_or(0);
     assert_eq!(report.queued + control, 100);
@@ -164,7 +164,7 @@ fn a_batch_run_reaches_exactly_its_audience_and_holds_out_the_control_group() {
     assert!(controls.iter().all(|e| e.name == "control_assigned" && held_out.contains(&e.profile)));
 
     // Retrying the same run sends nothing twice.
-    let retry = engine.run_batch("winback", "run-1").unwrap();
+    let retry = engine.run_batch("test", "winback", "run-1").unwrap();
     assert_eq!((retry.queued, retry.duplicates), (0, report.queued));
 }
 
@@ -181,12 +181,19 @@ fn swapping_the_segment_plugin_changes_membership_without_a_restart() {
             true,
         );
     }
-    assert_eq!(engine.run_batch("winback", "run-1").unwrap().audience, 3);
+    assert_eq!(engine.run_batch("test", "winback", "run-1").unwrap().audience, 3);
     let segment = engine.storage().binding("winback", &Slot::Segment).unwrap().unwrap().plugin;
     engine
-        .bind("winback", Slot::Segment, segment, serde_json::json!({"tier": "gold"}), Grants::default())
+        .bind(
+            "test",
+            "winback",
+            Slot::Segment,
+            segment,
+            serde_json::json!({"tier": "gold"}),
+            Grants::default(),
+        )
         .unwrap();
-    assert_eq!(engine.run_batch("winback", "run-2").unwrap().audience, 7);
+    assert_eq!(engine.run_batch("test", "winback", "run-2").unwrap().audience, 7);
 }
 
 #[test]

@@ -15,7 +15,9 @@ fn scheduled_batches_and_kpis_run_once_per_slot() {
     campaign.trigger = Trigger::Batch { every_ms: Some(HOUR as u64) };
     activate(&engine, campaign, serde_json::json!({}), false, "http://127.0.0.1:9/send", echo_grants());
     let kpi = engine.runtime().install(&fixture("kpi-count")).unwrap().hash();
-    engine.bind("digest", Slot::Kpi("counts".into()), kpi, serde_json::json!({}), Grants::default()).unwrap();
+    engine
+        .bind("test", "digest", Slot::Kpi("counts".into()), kpi, serde_json::json!({}), Grants::default())
+        .unwrap();
     // More than one segment batch (500), so both workers judge.
     for i in 0..700 {
         let tier = if i % 7 == 0 { "basic" } else { "vip" };

@@ -16,8 +16,8 @@ async fn the_host_signs_the_webhook_body_with_a_secret_the_plugin_never_sees() {
     let webhook = engine.runtime().install(baton::first_party("channel-webhook").unwrap()).unwrap().hash();
     let mut campaign = welcome_campaign();
     campaign.channel = "webhook".into();
-    engine.create_campaign(campaign).unwrap();
-    engine.bind("welcome", Slot::Segment, segment, serde_json::json!({}), Grants::default()).unwrap();
+    engine.create_campaign("test", campaign).unwrap();
+    engine.bind("test", "welcome", Slot::Segment, segment, serde_json::json!({}), Grants::default()).unwrap();
     let config = serde_json::json!({
         "url": vendor.url("/hooks/welcome"),
         "headers": {"x-api-key": "{{secret:HOOK_KEY}}"},
@@ -28,8 +28,8 @@ async fn the_host_signs_the_webhook_body_with_a_secret_the_plugin_never_sees() {
         allowed_hosts: vec!["127.0.0.1".into()],
         secrets: vec!["HOOK_KEY".into(), "SIGNING".into()],
     };
-    engine.bind("welcome", Slot::Channel, webhook, config, grants).unwrap();
-    engine.transition("welcome", baton::CampaignState::Active).unwrap();
+    engine.bind("test", "welcome", Slot::Channel, webhook, config, grants).unwrap();
+    engine.transition("test", "welcome", baton::CampaignState::Active).unwrap();
     engine.storage().put_secret("HOOK_KEY", &SecretValue::new("key-123"), &["127.0.0.1".into()]).unwrap();
     engine.storage().put_secret("SIGNING", &SecretValue::new("signing-key"), &["127.0.0.1".into()]).unwrap();
     let ada = customer(&engine, "ada", serde_json::json!({"tier": "vip"}), false);

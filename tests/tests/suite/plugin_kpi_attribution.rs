@@ -21,9 +21,16 @@ fn touch(id: &str, profile: ProfileId, campaign: &str, at: i64) -> Event {
 fn conversions_are_credited_across_campaigns() {
     let (engine, _clock, _dir) = engine();
     let plugin = engine.runtime().install(baton::first_party("kpi-attribution").unwrap()).unwrap().hash();
-    engine.create_campaign(welcome_campaign()).unwrap();
+    engine.create_campaign("test", welcome_campaign()).unwrap();
     engine
-        .bind("welcome", Slot::Kpi("attribution".into()), plugin, serde_json::json!({}), Grants::default())
+        .bind(
+            "test",
+            "welcome",
+            Slot::Kpi("attribution".into()),
+            plugin,
+            serde_json::json!({}),
+            Grants::default(),
+        )
         .unwrap();
     let traits = serde_json::Map::new();
     let ada = engine.storage().identify(Some("ada"), None, &traits, 1).unwrap();

@@ -70,10 +70,10 @@ async fn an_erased_profile_is_never_messaged_by_a_send_already_in_flight() {
     // The adapter sends each message in two requests; the vendor holds its answer to the first.
     let channel = engine.runtime().install(&fixture("chan-echo")).unwrap().hash();
     let config = serde_json::json!({"url": vendor.url("/send"), "copies": 2});
-    engine.bind("welcome", Slot::Channel, channel, config, echo_grants()).unwrap();
+    engine.bind("test", "welcome", Slot::Channel, channel, config, echo_grants()).unwrap();
     engine.storage().put_secret("ECHO_TOKEN", &SecretValue::new("t"), &["127.0.0.1".into()]).unwrap();
     let ada = customer(&engine, "ada", serde_json::json!({"email": "ada@example.com", "tier": "vip"}), true);
-    assert_eq!(engine.run_batch("welcome", "r1").unwrap().queued, 1);
+    assert_eq!(engine.run_batch("test", "welcome", "r1").unwrap().queued, 1);
     vendor.hold();
 
     let delivering = tokio::spawn({

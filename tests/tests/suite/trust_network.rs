@@ -21,18 +21,20 @@ async fn send_once(policy: OutboundPolicy, url: &str) -> (baton::DeliveryReport,
     let webhook = engine.runtime().install(baton::first_party("channel-webhook").unwrap()).unwrap().hash();
     let mut campaign = welcome_campaign();
     campaign.channel = "webhook".into();
-    engine.create_campaign(campaign).unwrap();
-    engine.bind("welcome", Slot::Segment, segment, serde_json::json!({}), Grants::default()).unwrap();
+    engine.create_campaign("test", campaign).unwrap();
+    engine.bind("test", "welcome", Slot::Segment, segment, serde_json::json!({}), Grants::default()).unwrap();
     let host = reqwest::Url::parse(url).unwrap().host_str().unwrap().trim_matches(['[', ']']).to_owned();
     let grants = Grants { allowed_hosts: vec![host], secrets: vec![] };
-    engine.bind("welcome", Slot::Channel, webhook, serde_json::json!({ "url": url }), grants).unwrap();
-    engine.transition("welcome", CampaignState::Active).unwrap();
+    engine
+        .bind("test", "welcome", Slot::Channel, webhook, serde_json::json!({ "url": url }), grants)
+        .unwrap();
+    engine.transition("test", "welcome", CampaignState::Active).unwrap();
     let ada = baton_tests::customer(&engine, "ada", serde_json::json!({"tier": "vip"}), false);
     engine
         .storage()
         .update_profile(ada, 2, |p| p.set_consent("webhook", "marketing", baton::ConsentState::Granted, 2))
         .unwrap();
-    assert_eq!(engine.run_batch("welcome", "r1").unwrap().queued, 1);
+    assert_eq!(engine.run_batch("test", "welcome", "r1").unwrap().queued, 1);
     let report = engine.deliver_due().await.unwrap();
     let outcome = engine.storage().deliveries("welcome").unwrap().pop().map(|d| d.outcome);
     (report, outcome.unwrap_or(SendOutcome::Rejected { reason: "still pending".into() }))

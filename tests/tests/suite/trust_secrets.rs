@@ -21,17 +21,19 @@ fn welcome_by_webhook(engine: &baton::Engine, url: &str) {
     campaign.message.subject = Some("Welcome".into());
     campaign.message.body =
         "Hello {{ profile.first_name }}, your code is {{ event.properties.coupon }}".into();
-    engine.create_campaign(campaign).unwrap();
-    engine.bind("welcome", Slot::Segment, segment, serde_json::json!({}), Grants::default()).unwrap();
-    engine.bind("welcome", Slot::Personalizer, liquid, serde_json::json!({}), Grants::default()).unwrap();
+    engine.create_campaign("test", campaign).unwrap();
+    engine.bind("test", "welcome", Slot::Segment, segment, serde_json::json!({}), Grants::default()).unwrap();
+    engine
+        .bind("test", "welcome", Slot::Personalizer, liquid, serde_json::json!({}), Grants::default())
+        .unwrap();
     let config = serde_json::json!({
         "url": url,
         "headers": {"authorization": "Bearer {{secret:HOOK_TOKEN}}"},
         "fields": {"to": "recipient", "text": "body", "ref": "idempotency_key"}
     });
     let grants = Grants { allowed_hosts: vec!["127.0.0.1".into()], secrets: vec!["HOOK_TOKEN".into()] };
-    engine.bind("welcome", Slot::Channel, webhook, config, grants).unwrap();
-    engine.transition("welcome", CampaignState::Active).unwrap();
+    engine.bind("test", "welcome", Slot::Channel, webhook, config, grants).unwrap();
+    engine.transition("test", "welcome", CampaignState::Active).unwrap();
 }
 
 /// With only the write key: identify as the attacker with a trait holding a placeholder, then

@@ -70,7 +70,7 @@ fn plugin_calls(plugin: &baton::LoadedPlugin) -> u64 {
 async fn signed_sendgrid_events_become_events_and_a_bad_signature_reaches_no_plugin() {
     let (engine, clock, _dir) = engine();
     let engine = Arc::new(engine);
-    engine.create_campaign(welcome_campaign()).unwrap();
+    engine.create_campaign("test", welcome_campaign()).unwrap();
     let ada = customer(&engine, "ada", serde_json::json!({"email": "ada@example.com"}), true);
     let bob = customer(&engine, "bob", serde_json::json!({"email": "bob@example.com"}), true);
     // Two messages SendGrid accepted, with the message ids it answered.
@@ -176,7 +176,7 @@ async fn twilio_status_callbacks_are_checked_with_the_auth_token_over_the_public
     let (engine, _clock, _dir) = engine();
     let engine = Arc::new(engine);
     let campaign = baton::Campaign { id: "sms-welcome".into(), channel: "sms".into(), ..welcome_campaign() };
-    engine.create_campaign(campaign).unwrap();
+    engine.create_campaign("test", campaign).unwrap();
     let ada = customer(&engine, "ada", serde_json::json!({"phone": "+15551234567"}), true);
     let (send, sent_to) = pending_send("sms-welcome", ada, "signup", 100);
     engine.storage().enqueue(&[(send.clone(), sent_to)]).unwrap();

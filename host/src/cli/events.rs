@@ -1,0 +1,255 @@
+//! `baton events`: import events from NDJSON or CSV and export them, locally or through a
+//! server. An import runs the same ingest as `POST /v1/events` on either side: events are stored
+//! durably, then the triggers they match are queued, so a triggered campaign answers an imported
+//! event as it answers a live one.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use baton::{NewEvent, ServeConfig};
+use clap::Subcommand;
+
+use super::open;
+use crate::remote::{Body, Remote};
+
+/// Event commands.
+#[derive(Subcommand)]
+pub enum EventsCommand {
+    /// Import events from NDJSON or CSV, with a progress bar and a summary.
+    Import {
+        /// The file (`-` for standard input).
+        file: String,
+        /// ndjson or csv (default: from the file name; ndjson for standard input).
+        #[arg(long)]
+        format: Option<String>,
+        /// Events per durable batch.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// Export every event as NDJSON.
+    Export {
+        /// The output file (default: standard output).
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+}
+
+/// Runs an events command on the local data directory.
+pub fn events(data: &Path, config: &ServeConfig, command: EventsCommand) -> anyhow::Result<()> {
+    let engine = open(data, config)?;
+    match command {
+        EventsCommand::Import { file, format, batch } => {
+            let now = engine.now_ms();
+            import(&file, format.as_deref(), batch.max(1), &mut |events, tally| {
+                for outcome in engine.ingest_live(events, now)? {
+                    tally.record(&outcome);
+                }
+                // What the server does soon after each request, done before the next batch.
+                Ok(engine.drain_triggers()?)
+            })
+        }
+        EventsCommand::Export { out } => {
+            let mut writer: Box<dyn Write> = match out {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
+            let mut count = 0u64;
+            for event in engine.events() {
+                serde_json::to_writer(&mut writer, &event?)?;
+                writer.write_all(b"\n")?;
+                count += 1;
+            }
+            writer.flush()?;
+            eprintln!("exported {count} events");
+            Ok(())
+        }
+    }
+}
+
+/// Counts of an import.
+#[derive(Default)]
+pub struct Tally {
+    stored: u64,
+    duplicates: u64,
+    rejected: u64,
+    reasons: Vec<String>,
+}
+
+impl Tally {
+    fn record(&mut self, outcome: &baton::IngestOutcome) {
+        match outcome {
+            baton::IngestOutcome::Stored { .. } => self.stored += 1,
+            baton::IngestOutcome::Duplicate => self.duplicates += 1,
+            baton::IngestOutcome::Rejected { reason } => self.reject(reason.clone()),
+        }
+    }
+
+    fn reject(&mut self, reason: String) {
+        self.rejected += 1;
+        if self.reasons.len() < 10 {
+            self.reasons.push(reason);
+        }
+    }
+}
+
+/// Where imported batches go: the store directly, or a server.
+type Sink<'a> = dyn FnMut(&[NewEvent], &mut Tally) -> anyhow::Result<()> + 'a;
+
+fn import(file: &str, format: Option<&str>, batch_size: usize, sink: &mut Sink<'_>) -> anyhow::Result<()> {
+    let csv = match format {
+        Some("csv") => true,
+        Some("ndjson") | Some("jsonl") => false,
+        Some(other) => bail!("format `{other}`: use ndjson or csv"),
+        None => file.ends_with(".csv"),
+    };
+    let (reader, size): (Box<dyn BufRead>, u64) = if file == "-" {
+        (Box::new(std::io::BufReader::new(std::io::stdin())), 0)
+    } else {
+        let handle = std::fs::File::open(file).with_context(|| format!("opening {file}"))?;
+        let size = handle.metadata().map(|m| m.len()).unwrap_or(0);
+        (Box::new(std::io::BufReader::new(handle)), size)
+    };
+    let progress =
+        if size > 0 { indicatif::ProgressBar::new(size) } else { indicatif::ProgressBar::new_spinner() };
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut tally = Tally::default();
+    let mut batch = Vec::with_capacity(batch_size);
+    let mut flush = |batch: &mut Vec<NewEvent>, tally: &mut Tally| -> anyhow::Result<()> {
+        sink(batch, tally)?;
+        batch.clear();
+        Ok(())
+    };
+    let mut rows = rows(reader, csv)?;
+    let mut row_number = 0usize;
+    while let Some(row) = rows.next() {
+        row_number += 1;
+        let (bytes, parsed) = row;
+        progress.inc(bytes);
+        match parsed {
+            Ok(event) => batch.push(event),
+            Err(reason) => tally.reject(format!("row {row_number}: {reason}")),
+        }
+        if batch.len() == batch_size {
+            flush(&mut batch, &mut tally)?;
+            progress.set_message(format!(
+                "stored {} duplicate {} rejected {}",
+                tally.stored, tally.duplicates, tally.rejected
+            ));
+        }
+    }
+    flush(&mut batch, &mut tally)?;
+    progress.finish_and_clear();
+    println!(
+        "imported {row_number} rows: {} stored, {} duplicate, {} rejected",
+        tally.stored, tally.duplicates, tally.rejected
+    );
+    for reason in &tally.reasons {
+        println!("  rejected {reason}");
+    }
+    Ok(())
+}
+
+type Row = (u64, Result<NewEvent, String>);
+
+/// Rows of an NDJSON or CSV file as events, with the bytes each took (for progress).
+fn rows(reader: Box<dyn BufRead>, csv: bool) -> anyhow::Result<Box<dyn Iterator<Item = Row>>> {
+    if !csv {
+        return Ok(Box::new(reader.lines().filter_map(|line| match line {
+            Ok(line) if line.trim().is_empty() => None,
+            Ok(line) => Some((line.len() as u64 + 1, serde_json::from_str(&line).map_err(|e| e.to_string()))),
+            Err(e) => Some((0, Err(e.to_string()))),
+        })));
+    }
+    let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
+    let headers = csv.headers().context("reading the CSV header row")?.clone();
+    for required in ["id", "name", "timestamp"] {
+        if !headers.iter().any(|h| h == required) {
+            bail!(
+                "the CSV header needs a `{required}` column (have: {})",
+                headers.iter().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(Box::new(csv.into_records().map(move |record| match record {
+        Ok(record) => {
+            let bytes = record.as_slice().len() as u64 + record.len() as u64;
+            (bytes, csv_event(&headers, &record))
+        }
+        Err(e) => (0, Err(e.to_string())),
+    })))
+}
+
+/// A CSV row as an event: known columns, and every other column as a text property.
+fn csv_event(headers: &csv::StringRecord, record: &csv::StringRecord) -> Result<NewEvent, String> {
+    let mut event = NewEvent {
+        id: String::new(),
+        user_id: None,
+        anonymous_id: None,
+        name: String::new(),
+        timestamp: 0,
+        properties: serde_json::Map::new(),
+        campaign: None,
+    };
+    for (header, value) in headers.iter().zip(record.iter()) {
+        let present = (!value.is_empty()).then(|| value.to_owned());
+        match header {
+            "id" => event.id = value.to_owned(),
+            "user_id" => event.user_id = present,
+            "anonymous_id" => event.anonymous_id = present,
+            "name" => event.name = value.to_owned(),
+            "campaign" => event.campaign = present,
+            "timestamp" => {
+                event.timestamp = match value.parse::<i64>() {
+                    Ok(ms) => ms,
+                    Err(_) => value
+                        .parse::<jiff::Timestamp>()
+                        .map_err(|_| {
+                            format!("timestamp `{value}` is neither ms since the epoch nor ISO 8601")
+                        })?
+                        .as_millisecond(),
+                }
+            }
+            other => {
+                event.properties.insert(other.to_owned(), value.into());
+            }
+        }
+    }
+    Ok(event)
+}
+
+/// Runs an events command through a server's API.
+pub fn events_remote(remote: &Remote, command: EventsCommand) -> anyhow::Result<()> {
+    match command {
+        EventsCommand::Import { file, format, batch } => {
+            import(&file, format.as_deref(), batch.max(1), &mut |events, tally| {
+                let mut body = Vec::new();
+                for event in events {
+                    serde_json::to_writer(&mut body, event)?;
+                    body.push(b'\n');
+                }
+                let answer = remote.call(
+                    reqwest::Method::POST,
+                    "/v1/events",
+                    Some(Body::Bytes(body, "application/x-ndjson")),
+                )?;
+                for result in answer["results"].as_array().into_iter().flatten() {
+                    match result["status"].as_str() {
+                        Some("stored") => tally.stored += 1,
+                        Some("duplicate") => tally.duplicates += 1,
+                        _ => tally.reject(result["reason"].as_str().unwrap_or("rejected").to_owned()),
+                    }
+                }
+                Ok(())
+            })
+        }
+        EventsCommand::Export { .. } => {
+            bail!("events export reads the data directory; run it where the data is, without --server")
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! What an operator may do to one profile: look it up, change its consents, suppressions and
+//! time zone, export it, erase it. Every change is audited with the actor, from the API and the
+//! CLI alike.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Engine, EngineError};
+use crate::profile::{ConsentState, Profile, ProfileId, Suppression, SuppressionReason};
+use crate::store::{Erasure, ProfileExport};
+
+/// An operator's change to a profile: only what an operator may change (attributes and
+/// identities come from the customer's own events).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileUpdate {
+    /// Consent decisions, by `channel:purpose` (`email:marketing`).
+    #[serde(default)]
+    pub consents: BTreeMap<String, ConsentState>,
+    /// Suppressions to set (a reason) or lift (null), by channel.
+    #[serde(default)]
+    pub suppressions: BTreeMap<String, Option<SuppressionReason>>,
+    /// The IANA time zone.
+    pub timezone: Option<String>,
+}
+
+impl ProfileUpdate {
+    /// The first fault, said so that the caller knows what to fix.
+    fn check(&self) -> Result<(), EngineError> {
+        if let Some(key) =
+            self.consents.keys().find(|k| k.split_once(':').is_none_or(|(c, p)| c.is_empty() || p.is_empty()))
+        {
+            return Err(EngineError::InvalidRequest(format!(
+                "consent key `{key}`: use channel:purpose, for example email:marketing"
+            )));
+        }
+        if let Some(tz) = self.timezone.as_deref().filter(|tz| jiff::tz::TimeZone::get(tz).is_err()) {
+            return Err(EngineError::InvalidRequest(format!("timezone `{tz}` is not an IANA time zone")));
+        }
+        Ok(())
+    }
+
+    fn apply(&self, profile: &mut Profile, now: i64) {
+        for (key, state) in &self.consents {
+            if let Some((channel, purpose)) = key.split_once(':') {
+                profile.set_consent(channel, purpose, *state, now);
+            }
+        }
+        for (channel, reason) in &self.suppressions {
+            match reason {
+                Some(reason) => {
+                    profile.suppressions.insert(channel.clone(), Suppression { reason: *reason, since: now });
+                }
+                None => {
+                    profile.suppressions.remove(channel);
+                }
+            }
+        }
+        if let Some(tz) = &self.timezone {
+            profile.timezone = Some(tz.clone());
+        }
+    }
+}
+
+impl Engine {
+    /// The profile with this id.
+    pub fn profile(&self, id: ProfileId) -> Result<Profile, EngineError> {
+        self.storage.profile(id)?.ok_or(EngineError::ProfileNotFound(id))
+    }
+
+    /// Applies an operator's change to a profile, audited as `actor`'s.
+    pub fn update_profile(
+        &self,
+        actor: &str,
+        id: ProfileId,
+        update: &ProfileUpdate,
+    ) -> Result<Profile, EngineError> {
+        update.check()?;
+        let now = self.now();
+        let updated = self.storage.update_profile(id, now, |profile| update.apply(profile, now))?;
+        let profile = updated.ok_or(EngineError::ProfileNotFound(id))?;
+        self.audit(actor, "profile_updated", &id.to_string(), serde_json::Value::Null)?;
+        Ok(profile)
+    }
+
+    /// Everything stored about a profile (a subject access request), audited as `actor`'s.
+    pub fn export_profile(&self, actor: &str, id: ProfileId) -> Result<ProfileExport, EngineError> {
+        self.storage.export_profile(id, actor, self.now())?.ok_or(EngineError::ProfileNotFound(id))
+    }
+
+    /// Erases a profile and its events for good (right to erasure), audited as `actor`'s.
+    pub fn erase_profile(&self, actor: &str, id: ProfileId) -> Result<Erasure, EngineError> {
+        self.storage.erase_profile(id, actor, self.now())?.ok_or(EngineError::ProfileNotFound(id))
+    }
+
+    /// Queues a campaign's dead letters again, audited as `actor`'s. Returns how many.
+    pub fn replay_dead_letters(&self, actor: &str, campaign: &str) -> Result<usize, EngineError> {
+        self.campaign(campaign)?;
+        let replayed = self.storage.replay_dead_letters(campaign, self.now())?;
+        self.audit(actor, "dead_letters_replayed", campaign, serde_json::json!({ "sends": replayed }))?;
+        Ok(replayed)
+    }
+}

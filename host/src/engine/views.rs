@@ -1,0 +1,103 @@
+//! What the API and the CLI show, read through the engine so that both show the same thing with
+//! the same checks (an unknown campaign is an error, not an empty list) and neither reaches into
+//! the store.
+
+use serde::Serialize;
+
+use super::{Engine, EngineError};
+use crate::campaign::{Binding, Campaign};
+use crate::delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SkipRecord};
+use crate::plugin::{ContentHash, PluginRecord};
+use crate::runtime::PluginStats;
+use crate::store::{AuditRecord, TokenRecord};
+
+/// A plugin as `GET /v1/plugins/{hash}` and `baton plugin show` present it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PluginView {
+    /// The installed plugin.
+    pub plugin: PluginRecord,
+    /// The campaign bindings that pin it.
+    pub bound_by: Vec<Binding>,
+    /// Its calls, failures and cost since the process started.
+    pub stats: PluginStats,
+}
+
+/// A campaign with its bindings.
+#[derive(Debug, Clone, Serialize)]
+pub struct CampaignView {
+    /// The campaign.
+    pub campaign: Campaign,
+    /// Its bindings, by slot.
+    pub bindings: Vec<Binding>,
+}
+
+impl Engine {
+    /// The largest component an install accepts, in bytes (read before the upload is buffered).
+    pub fn max_component_bytes(&self) -> u64 {
+        self.runtime.config().max_component_bytes
+    }
+
+    /// Every installed plugin.
+    pub fn plugins(&self) -> Result<Vec<PluginRecord>, EngineError> {
+        Ok(self.storage.plugins()?)
+    }
+
+    /// One installed plugin, what pins it and what it has cost.
+    pub fn plugin_view(&self, hash: &ContentHash) -> Result<PluginView, EngineError> {
+        let plugin =
+            self.storage.plugin(hash)?.ok_or_else(|| EngineError::PluginNotFound(hash.to_string()))?;
+        let bound_by = self.storage.bindings_of_plugin(hash)?;
+        let stats = self.runtime.plugin(hash)?.stats();
+        Ok(PluginView { plugin, bound_by, stats })
+    }
+
+    /// Every campaign.
+    pub fn campaigns(&self) -> Result<Vec<Campaign>, EngineError> {
+        Ok(self.storage.campaigns()?)
+    }
+
+    /// A campaign and its bindings.
+    pub fn campaign_view(&self, id: &str) -> Result<CampaignView, EngineError> {
+        let campaign = self.campaign(id)?;
+        Ok(CampaignView { bindings: self.storage.bindings(id)?, campaign })
+    }
+
+    /// A campaign's KPI snapshots.
+    pub fn kpi_snapshots(&self, campaign: &str) -> Result<Vec<KpiSnapshot>, EngineError> {
+        self.campaign(campaign)?;
+        Ok(self.storage.kpi_snapshots(campaign)?)
+    }
+
+    /// A campaign's suppressed and delayed sends, with reason codes.
+    pub fn skips(&self, campaign: &str) -> Result<Vec<SkipRecord>, EngineError> {
+        self.campaign(campaign)?;
+        Ok(self.storage.skips(campaign)?)
+    }
+
+    /// A campaign's finished sends.
+    pub fn deliveries(&self, campaign: &str) -> Result<Vec<DeliveryRecord>, EngineError> {
+        self.campaign(campaign)?;
+        Ok(self.storage.deliveries(campaign)?)
+    }
+
+    /// A campaign's sends that failed for good.
+    pub fn dead_letters(&self, campaign: &str) -> Result<Vec<PendingSend>, EngineError> {
+        self.campaign(campaign)?;
+        Ok(self.storage.dead_letters(campaign)?)
+    }
+
+    /// Every API token's record (never the token itself).
+    pub fn tokens(&self) -> Result<Vec<TokenRecord>, EngineError> {
+        Ok(self.storage.tokens()?)
+    }
+
+    /// Every stored event, in store order, for an export.
+    pub fn events(&self) -> impl Iterator<Item = Result<crate::profile::Event, EngineError>> + '_ {
+        self.storage.scan_events().map(|event| Ok(event?))
+    }
+
+    /// The newest `limit` audit records.
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditRecord>, EngineError> {
+        Ok(self.storage.audit_log(limit)?)
+    }
+}
