@@ -3,13 +3,18 @@
 //!
 //! Depends on: `engine` (and the domain types it exposes).
 
+mod access;
 mod admin;
+mod audiences;
 mod auth;
+mod campaigns;
 mod error;
 mod events;
 mod feedback;
 mod metrics;
 mod openapi;
+mod plugins;
+mod profiles;
 mod routes;
 mod segment;
 mod traits;
@@ -21,7 +26,7 @@ use axum::body::Body;
 use serde::{Deserialize, Serialize};
 
 pub use auth::Caller;
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use routes::{RouteSpec, role_table, table as routes};
 
 use crate::engine::Engine;
@@ -76,7 +81,7 @@ impl AppState {
 /// Builds the router from the route table, with JSON errors for unknown routes and methods.
 pub fn router(state: AppState) -> Router {
     routes::build(state)
-        .fallback(|| async { ApiError::not_found("route_not_found", "no such route; see /v1/openapi.json") })
+        .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "no such route; see /v1/openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::method_not_allowed("this route does not take that method; see /v1/openapi.json")
         })
@@ -85,10 +90,8 @@ pub fn router(state: AppState) -> Router {
 async fn ready(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<&'static str, ApiError> {
-    let storage = state.engine.storage().clone();
-    tokio::task::spawn_blocking(move || storage.campaigns().map(|_| ()))
-        .await
-        .map_err(|e| ApiError::internal(&e))??;
+    let engine = state.engine.clone();
+    tokio::task::spawn_blocking(move || engine.check_store()).await.map_err(|e| ApiError::internal(&e))??;
     Ok("ready")
 }
 

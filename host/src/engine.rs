@@ -10,6 +10,7 @@ mod campaigns;
 mod deliver;
 mod error;
 mod feedback;
+mod identity;
 mod measure;
 mod outbound;
 mod pipeline;
@@ -191,12 +192,15 @@ impl Engine {
         [("delivered", load(0)), ("rejected", load(1)), ("retried", load(2)), ("dead_lettered", load(3))]
     }
 
-    /// The store.
+    /// The store, for tests, benchmarks and the demo's data generator. The API and the CLI never
+    /// use it: they call the engine's functions, which check, audit and trigger alike for both
+    /// (a unit test below keeps it so).
     pub fn storage(&self) -> &Storage {
         &self.storage
     }
 
-    /// The plugin runtime.
+    /// The plugin runtime, for tests and benchmarks; like [`Engine::storage`], never used by the
+    /// API or the CLI.
     pub fn runtime(&self) -> &Arc<Runtime> {
         &self.runtime
     }
@@ -208,5 +212,32 @@ impl Engine {
 
     fn now(&self) -> i64 {
         self.clock.now_ms()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every file of the API and the CLI, with its text.
+    fn front_ends() -> Vec<(std::path::PathBuf, String)> {
+        let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut files = vec![src.join("api.rs"), src.join("cli.rs"), src.join("serve.rs")];
+        for dir in ["api", "cli"] {
+            for entry in std::fs::read_dir(src.join(dir)).expect("source folder") {
+                files.push(entry.expect("entry").path());
+            }
+        }
+        files.into_iter().map(|f| (f.clone(), std::fs::read_to_string(&f).expect("source"))).collect()
+    }
+
+    /// The application layer holds: what the API and the CLI do goes through the engine's
+    /// functions, never around them to the store or the runtime, so both are checked and
+    /// audited alike.
+    #[test]
+    fn the_api_and_the_cli_do_not_reach_around_the_engine() {
+        for (file, text) in front_ends() {
+            for reach in [".storage()", ".runtime()"] {
+                assert!(!text.contains(reach), "{} calls `{reach}`: add an engine function", file.display());
+            }
+        }
     }
 }

@@ -18,7 +18,7 @@ mod serve;
 mod store;
 pub mod toolkit;
 
-pub use api::{ApiConfig, ApiError, AppState, Caller, RouteSpec, role_table, router, routes};
+pub use api::{ApiConfig, ApiError, AppState, Caller, ErrorCode, RouteSpec, role_table, router, routes};
 pub use campaign::{
     Binding, Campaign, CampaignState, Experiment, Grants, MessageTemplate, Slot, Trigger, Variant,
 };

@@ -97,8 +97,8 @@ pub async fn serve(
     let _ = stop.send(true);
     let _ = deliveries.await;
     let _ = ticks.await;
-    let storage = engine.storage().clone();
-    tokio::task::spawn_blocking(move || storage.flush())
+    let flushed = engine.clone();
+    tokio::task::spawn_blocking(move || flushed.flush())
         .await
         .map_err(|e| ServeError::Server(e.to_string()))??;
     tracing::info!("Baton stopped cleanly.");

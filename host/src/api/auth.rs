@@ -47,8 +47,8 @@ impl FromRequestParts<AppState> for Caller {
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| ApiError::unauthorized("send an `Authorization: Bearer <token>` header"))?;
         let token = presented_token(header)?;
-        let storage = state.engine.storage().clone();
-        let record = tokio::task::spawn_blocking(move || storage.verify_token(&token))
+        let engine = state.engine.clone();
+        let record = tokio::task::spawn_blocking(move || engine.verify_token(&token))
             .await
             .map_err(|e| ApiError::internal(&e))??;
         record.map(Caller).ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))

@@ -1,5 +1,7 @@
 //! One error type for the whole API, one table of stable codes. Every error body is
-//! `{"error": {"code": "...", "message": "..."}}`; internal details never reach the body.
+//! `{"error": {"code": "...", "message": "..."}}`; internal details never reach the body. The
+//! table below is the only place a code, its HTTP status and its meaning are written: handlers
+//! name an [`ErrorCode`], and the OpenAPI document lists the table.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -9,85 +11,132 @@ use crate::engine::EngineError;
 use crate::runtime::InstallError;
 use crate::store::StorageError;
 
-/// An API error: a status, a stable snake_case code, and a message saying what to fix.
+/// Writes [`ErrorCode`] and its table from one list of (variant, code, status, description).
+macro_rules! error_codes {
+    ($($variant:ident = $code:literal, $status:ident, $description:literal;)*) => {
+        /// Every error the API answers with: a stable snake_case code, its HTTP status and what
+        /// it means (`GET /v1/openapi.json` lists them under `x-error-codes`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum ErrorCode {
+            $(#[doc = $description] $variant,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the table's order.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The code as the body carries it.
+            pub fn code(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+
+            /// The HTTP status it is answered with.
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(ErrorCode::$variant => StatusCode::$status,)*
+                }
+            }
+
+            /// What it means, and so what to fix.
+            pub fn description(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $description,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    Unauthorized = "unauthorized", UNAUTHORIZED, "No valid token: send `Authorization: Bearer <token>` with a live token.";
+    WebhookSignatureRefused = "webhook_signature_refused", UNAUTHORIZED, "A vendor webhook's signature, signing time or signature header failed the feedback endpoint's check; no plugin saw it.";
+    Forbidden = "forbidden", FORBIDDEN, "The token's role may not call this route (the role table is in RELIABILITY.md).";
+    RouteNotFound = "route_not_found", NOT_FOUND, "No such route, or no such action on it; `GET /v1/openapi.json` lists the routes.";
+    CampaignNotFound = "campaign_not_found", NOT_FOUND, "No campaign has this id.";
+    PluginNotFound = "plugin_not_found", NOT_FOUND, "No plugin with this content hash is installed.";
+    ProfileNotFound = "profile_not_found", NOT_FOUND, "No profile has this id (it may have been erased).";
+    BindingNotFound = "binding_not_found", NOT_FOUND, "The campaign has no plugin bound to this slot.";
+    SecretNotFound = "secret_not_found", NOT_FOUND, "No secret has this name.";
+    TokenNotFound = "token_not_found", NOT_FOUND, "No token has this id.";
+    TraitNotFound = "trait_not_found", NOT_FOUND, "No computed-trait binding has this name.";
+    FeedbackEndpointNotFound = "feedback_endpoint_not_found", NOT_FOUND, "No feedback endpoint has this name.";
+    MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "The route exists, but not with this HTTP method.";
+    InvalidJson = "invalid_json", BAD_REQUEST, "The body is not the JSON (or NDJSON) the route takes: the message names the field at fault.";
+    InvalidHash = "invalid_hash", BAD_REQUEST, "A plugin hash is not `sha256:` and 64 lowercase hex digits.";
+    InvalidProfileId = "invalid_profile_id", BAD_REQUEST, "A profile id is not `pr_` and 16 digits.";
+    InvalidSlot = "invalid_slot", BAD_REQUEST, "A binding slot is not segment, personalizer, personalizer:<name>, channel or kpi:<name>.";
+    CampaignExists = "campaign_exists", CONFLICT, "A campaign with this id exists already; choose another id or update it.";
+    InvalidTransition = "invalid_transition", CONFLICT, "The campaign cannot move from its state to the one asked (an ended campaign stays ended).";
+    CampaignWrongState = "campaign_wrong_state", CONFLICT, "The campaign's state does not allow this (a draft does not send; an ended campaign does not change).";
+    CampaignNotReady = "campaign_not_ready", CONFLICT, "The campaign cannot be activated yet: the message lists what is missing or invalid.";
+    PluginBound = "plugin_bound", CONFLICT, "The plugin is bound to a campaign; unbind or swap it before removing it.";
+    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "The body (or component) is larger than the route's configured limit.";
+    InvalidRequest = "invalid_request", UNPROCESSABLE_ENTITY, "The request is well-formed but asks for something invalid: the message says what to fix.";
+    InvalidCampaign = "invalid_campaign", UNPROCESSABLE_ENTITY, "The campaign definition has problems, each listed in the message.";
+    InvalidPlugin = "invalid_plugin", UNPROCESSABLE_ENTITY, "The component cannot be installed: not a Baton component, an unsupported contract, or an import Baton does not provide.";
+    WrongPluginKind = "wrong_plugin_kind", UNPROCESSABLE_ENTITY, "The plugin's kind does not fit the slot or the binding.";
+    InvalidBindingConfig = "invalid_binding_config", UNPROCESSABLE_ENTITY, "The plugin refused the binding's config; the message has its JSON pointer and reason.";
+    UndeclaredGrant = "undeclared_grant", UNPROCESSABLE_ENTITY, "The binding grants a host or secret the plugin did not declare in its needs.";
+    PluginFailed = "plugin_failed", UNPROCESSABLE_ENTITY, "A plugin call failed (trap, limit, bad output) while handling the request.";
+    Internal = "internal", INTERNAL_SERVER_ERROR, "Baton failed inside; the detail is in its log, never in the answer.";
+}
+
+/// An API error: a code from the table and a message saying what to fix.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     message: String,
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+    /// An error with this code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into() }
     }
 
     /// 401: no valid token.
     pub fn unauthorized(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+        Self::new(ErrorCode::Unauthorized, message)
     }
 
     /// 403: the token's role may not do this.
     pub fn forbidden(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
-    }
-
-    /// 404 with a specific code, for example `campaign_not_found`.
-    pub fn not_found(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, code, message)
-    }
-
-    /// 400: the request is malformed (bad JSON, wrong types).
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+        Self::new(ErrorCode::Forbidden, message)
     }
 
     /// 405: the route exists, but not with this method.
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", message)
-    }
-
-    /// 409: the request conflicts with the current state.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, message)
+        Self::new(ErrorCode::MethodNotAllowed, message)
     }
 
     /// 413: the body is larger than the route allows.
     pub fn too_large(limit: usize) -> Self {
         Self::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
+            ErrorCode::PayloadTooLarge,
             format!(
                 "the request body is larger than this route's limit of {limit} bytes; send smaller batches"
             ),
         )
     }
 
-    /// 422: well-formed, but invalid for the domain.
-    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
-    }
-
     /// 500: something failed inside Baton. The detail goes to the log, not to the caller.
     pub fn internal(detail: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %detail, "Request failed inside Baton.");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Baton failed to handle the request; see its log",
-        )
+        Self::new(ErrorCode::Internal, "Baton failed to handle the request; see its log")
     }
 
     /// The stable code.
     pub fn code(&self) -> &'static str {
-        self.code
+        self.code.code()
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, Json(body)).into_response()
+        let body = serde_json::json!({ "error": { "code": self.code.code(), "message": self.message } });
+        (self.code.status(), Json(body)).into_response()
     }
 }
 
@@ -101,31 +150,29 @@ impl From<EngineError> for ApiError {
     fn from(err: EngineError) -> Self {
         let message = err.to_string();
         match err {
-            EngineError::CampaignNotFound(_) => ApiError::not_found("campaign_not_found", message),
-            EngineError::PluginNotFound(_) => ApiError::not_found("plugin_not_found", message),
-            EngineError::CampaignExists(_) => ApiError::conflict("campaign_exists", message),
-            EngineError::InvalidTransition { .. } => ApiError::conflict("invalid_transition", message),
-            EngineError::WrongState { .. } => ApiError::conflict("campaign_wrong_state", message),
-            EngineError::NotReady { .. } => ApiError::conflict("campaign_not_ready", message),
-            EngineError::InvalidCampaign(_) => ApiError::invalid("invalid_campaign", message),
-            EngineError::WrongPluginKind { .. } => ApiError::invalid("wrong_plugin_kind", message),
-            EngineError::InvalidConfig { .. } => ApiError::invalid("invalid_binding_config", message),
-            EngineError::UndeclaredGrant { .. } => ApiError::invalid("undeclared_grant", message),
-            EngineError::Plugin(_) => ApiError::invalid("plugin_failed", message),
-            EngineError::InvalidRequest(_) => ApiError::invalid("invalid_request", message),
-            EngineError::PluginBound { .. } => ApiError::conflict("plugin_bound", message),
+            EngineError::CampaignNotFound(_) => ApiError::new(ErrorCode::CampaignNotFound, message),
+            EngineError::PluginNotFound(_) => ApiError::new(ErrorCode::PluginNotFound, message),
+            EngineError::CampaignExists(_) => ApiError::new(ErrorCode::CampaignExists, message),
+            EngineError::InvalidTransition { .. } => ApiError::new(ErrorCode::InvalidTransition, message),
+            EngineError::WrongState { .. } => ApiError::new(ErrorCode::CampaignWrongState, message),
+            EngineError::NotReady { .. } => ApiError::new(ErrorCode::CampaignNotReady, message),
+            EngineError::InvalidCampaign(_) => ApiError::new(ErrorCode::InvalidCampaign, message),
+            EngineError::WrongPluginKind { .. } => ApiError::new(ErrorCode::WrongPluginKind, message),
+            EngineError::InvalidConfig { .. } => ApiError::new(ErrorCode::InvalidBindingConfig, message),
+            EngineError::UndeclaredGrant { .. } => ApiError::new(ErrorCode::UndeclaredGrant, message),
+            EngineError::Plugin(_) => ApiError::new(ErrorCode::PluginFailed, message),
+            EngineError::InvalidRequest(_) => ApiError::new(ErrorCode::InvalidRequest, message),
+            EngineError::PluginBound { .. } => ApiError::new(ErrorCode::PluginBound, message),
             EngineError::Install(err) => ApiError::from(err),
-            EngineError::SecretNotFound(_) => ApiError::not_found("secret_not_found", message),
-            EngineError::TokenNotFound(_) => ApiError::not_found("token_not_found", message),
-            EngineError::TraitNotFound(_) => ApiError::not_found("trait_not_found", message),
-            EngineError::BindingNotFound { .. } => ApiError::not_found("binding_not_found", message),
-            EngineError::ProfileNotFound(_) => ApiError::not_found("profile_not_found", message),
+            EngineError::SecretNotFound(_) => ApiError::new(ErrorCode::SecretNotFound, message),
+            EngineError::TokenNotFound(_) => ApiError::new(ErrorCode::TokenNotFound, message),
+            EngineError::TraitNotFound(_) => ApiError::new(ErrorCode::TraitNotFound, message),
+            EngineError::BindingNotFound { .. } => ApiError::new(ErrorCode::BindingNotFound, message),
+            EngineError::ProfileNotFound(_) => ApiError::new(ErrorCode::ProfileNotFound, message),
             EngineError::FeedbackEndpointNotFound(_) => {
-                ApiError::not_found("feedback_endpoint_not_found", message)
+                ApiError::new(ErrorCode::FeedbackEndpointNotFound, message)
             }
-            EngineError::FeedbackRefused(_) => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "webhook_signature_refused", message)
-            }
+            EngineError::FeedbackRefused(_) => ApiError::new(ErrorCode::WebhookSignatureRefused, message),
             EngineError::InvalidPolicies(_)
             | EngineError::Http(_)
             | EngineError::Storage(_)
@@ -138,11 +185,9 @@ impl From<InstallError> for ApiError {
     fn from(err: InstallError) -> Self {
         let message = err.to_string();
         match err {
-            InstallError::TooLarge { .. } => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
-            }
+            InstallError::TooLarge { .. } => ApiError::new(ErrorCode::PayloadTooLarge, message),
             InstallError::Storage(err) => ApiError::internal(&err),
-            _ => ApiError::invalid("invalid_plugin", message),
+            _ => ApiError::new(ErrorCode::InvalidPlugin, message),
         }
     }
 }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Serialize;
 
-use super::{ApiError, AppState, Caller, read_body};
+use super::{ApiError, AppState, Caller, ErrorCode, read_body};
 use crate::profile::{IngestOutcome, NewEvent};
 
 /// The answer to an ingest batch.
@@ -115,13 +115,13 @@ fn parse_array(bytes: &[u8]) -> Result<Vec<Result<NewEvent, String>>, ApiError> 
         Ok(serde_json::Value::Array(items)) => items,
         Ok(single @ serde_json::Value::Object(_)) => vec![single],
         Ok(_) => {
-            return Err(ApiError::bad_request(
-                "invalid_json",
+            return Err(ApiError::new(
+                ErrorCode::InvalidJson,
                 "send a JSON array of events, one event object, or NDJSON",
             ));
         }
         Err(err) => {
-            return Err(ApiError::bad_request("invalid_json", format!("the body is not JSON: {err}")));
+            return Err(ApiError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {err}")));
         }
     };
     Ok(items

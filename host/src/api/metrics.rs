@@ -13,9 +13,8 @@ use super::{ApiError, AppState};
 /// `GET /metrics`.
 pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let engine = state.engine.clone();
-    let depth = tokio::task::spawn_blocking(move || engine.storage().outbox_len())
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let depth =
+        tokio::task::spawn_blocking(move || engine.outbox_len()).await.map_err(|e| ApiError::internal(&e))?;
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -29,7 +28,7 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
         .map(|(label, n)| (format!("{{result=\"{label}\"}}"), n.load(Ordering::Relaxed)))
         .collect();
     family("baton_ingested_events_total", "counter", "Events received by ingest, by result.", &ingested);
-    let stats = state.engine.runtime().stats();
+    let stats = state.engine.runtime_stats();
     let calls: Vec<(String, u64)> =
         stats.calls.iter().map(|(o, n)| (format!("{{outcome=\"{}\"}}", o.name()), *n)).collect();
     family("baton_plugin_calls_total", "counter", "Plugin calls, by outcome.", &calls);

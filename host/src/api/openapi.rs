@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::http::Method;
 
+use super::ErrorCode;
 use super::routes::{RouteSpec, table};
 
 /// `GET /v1/openapi.json`.
@@ -19,8 +20,14 @@ pub fn build(routes: &[RouteSpec]) -> serde_json::Value {
         let method = route.method.as_str().to_ascii_lowercase();
         path[method] = operation(route);
     }
+    let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
+    let table: Vec<serde_json::Value> = ErrorCode::ALL
+        .iter()
+        .map(|c| serde_json::json!({ "code": c.code(), "status": c.status().as_u16(), "description": c.description() }))
+        .collect();
     serde_json::json!({
         "openapi": "3.0.3",
+        "x-error-codes": table,
         "info": {
             "title": "Baton",
             "version": env!("CARGO_PKG_VERSION"),
@@ -47,7 +54,7 @@ pub fn build(routes: &[RouteSpec]) -> serde_json::Value {
                             "type": "object",
                             "required": ["code", "message"],
                             "properties": {
-                                "code": { "type": "string", "description": "Stable snake_case code." },
+                                "code": { "type": "string", "enum": codes, "description": "Stable snake_case code; `x-error-codes` gives each one's status and meaning." },
                                 "message": { "type": "string", "description": "What went wrong and what to do." }
                             }
                         }

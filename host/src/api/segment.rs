@@ -12,8 +12,8 @@ use axum::extract::{Path, State};
 use serde::Deserialize;
 
 use super::events::{IngestResponse, ingest_parsed};
-use super::{ApiError, AppState, Caller, read_body};
-use crate::profile::{Identity, IngestOutcome, NewEvent};
+use super::{ApiError, AppState, Caller, ErrorCode, read_body};
+use crate::profile::{IngestOutcome, NewEvent};
 
 /// One Segment message. Unknown fields (`context`, `integrations`, `sentAt`, ...) are accepted
 /// and ignored, as Segment does.
@@ -49,11 +49,11 @@ pub async fn single(
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     if !matches!(kind.as_str(), "identify" | "track" | "page" | "screen" | "group" | "alias") {
-        return Err(ApiError::not_found("route_not_found", format!("no such Segment call `{kind}`")));
+        return Err(ApiError::new(ErrorCode::RouteNotFound, format!("no such Segment call `{kind}`")));
     }
     let bytes = read_body(body, state.config.max_ingest_bytes).await?;
     let mut value: serde_json::Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("the body is not JSON: {e}")))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {e}")))?;
     if let Some(object) = value.as_object_mut() {
         object.insert("type".into(), kind.into());
     }
@@ -68,7 +68,7 @@ pub async fn batch(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let bytes = read_body(body, state.config.max_ingest_bytes).await?;
     let batch: Batch = serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request("invalid_json", format!("expected {{\"batch\": [...]}}: {e}")))?;
+        .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("expected {{\"batch\": [...]}}: {e}")))?;
     apply(&state, batch.batch).await
 }
 
@@ -146,7 +146,7 @@ async fn apply_identity(
     if let Some(problem) = limits.properties_problem(&message.traits) {
         return Ok(IngestOutcome::Rejected { reason: format!("message {index}: traits: {problem}") });
     }
-    let storage = state.engine.storage().clone();
+    let engine = state.engine.clone();
     let outcome = match message.kind.as_deref() {
         Some("alias") => {
             let (Some(previous), Some(user)) = (text(&message.previous_id), user) else {
@@ -154,31 +154,12 @@ async fn apply_identity(
                     reason: format!("message {index}: alias needs `previousId` and `userId`"),
                 });
             };
-            let aliased = tokio::task::spawn_blocking(move || {
-                // The previous id is usually an anonymous id; it may be an earlier user id.
-                let anonymous = Identity::Anonymous(previous.clone());
-                let previous = match storage.profile_by_identity(&anonymous)? {
-                    Some(_) => anonymous,
-                    None => Identity::User(previous),
-                };
-                let survivor = storage.alias(&previous, &user, now)?;
-                // Two known users are not merged (see `storage.merge_known_users`): say so.
-                let merged = storage.profile_by_identity(&previous)?.is_none_or(|p| p.id == survivor);
-                let (Identity::User(previous) | Identity::Anonymous(previous)) = previous;
-                Ok::<_, crate::store::StorageError>(if merged {
-                    Ok(survivor)
-                } else {
-                    Err(format!(
-                        "message {index}: alias refused: `{previous}` and `{user}` are two known users, \
-                         which Baton does not merge (an operator may allow it with `storage.merge_known_users`)"
-                    ))
-                })
-            })
-            .await
-            .map_err(|e| ApiError::internal(&e))??;
+            let aliased = tokio::task::spawn_blocking(move || engine.alias(&previous, &user, now))
+                .await
+                .map_err(|e| ApiError::internal(&e))??;
             return Ok(match aliased {
                 Ok(profile) => IngestOutcome::Stored { profile },
-                Err(reason) => IngestOutcome::Rejected { reason },
+                Err(reason) => IngestOutcome::Rejected { reason: format!("message {index}: {reason}") },
             });
         }
         _ => {
@@ -189,7 +170,7 @@ async fn apply_identity(
             }
             let traits = message.traits.clone();
             tokio::task::spawn_blocking(move || {
-                storage.identify(user.as_deref(), anonymous.as_deref(), &traits, now)
+                engine.identify(user.as_deref(), anonymous.as_deref(), &traits, now)
             })
             .await
         }

@@ -86,6 +86,11 @@ impl Engine {
         )))
     }
 
+    /// The token's record, if it is a live token.
+    pub fn verify_token(&self, token: &str) -> Result<Option<crate::store::TokenRecord>, EngineError> {
+        Ok(self.storage.verify_token(token)?)
+    }
+
     /// Writes one audit record at the engine's clock.
     pub(crate) fn audit(
         &self,

@@ -100,4 +100,26 @@ impl Engine {
     pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditRecord>, EngineError> {
         Ok(self.storage.audit_log(limit)?)
     }
+
+    /// Whether the store answers (a read that touches it), for readiness probes.
+    pub fn check_store(&self) -> Result<(), EngineError> {
+        self.storage.campaigns()?;
+        Ok(())
+    }
+
+    /// Sends waiting in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.storage.outbox_len()
+    }
+
+    /// The runtime's counters: calls by outcome, compilations, instances.
+    pub fn runtime_stats(&self) -> crate::runtime::RuntimeStats {
+        self.runtime.stats()
+    }
+
+    /// Makes everything written so far durable (on shutdown).
+    pub fn flush(&self) -> Result<(), EngineError> {
+        self.storage.flush()?;
+        Ok(())
+    }
 }

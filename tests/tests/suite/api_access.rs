@@ -172,6 +172,19 @@ async fn the_openapi_document_is_valid_and_lists_every_route() {
     let served: BTreeSet<(String, String)> =
         baton::routes().iter().map(|r| (r.method.as_str().to_owned(), r.path.to_owned())).collect();
     assert_eq!(documented, served);
+    // The error table, as the handlers use it: each code once, with its status and meaning.
+    let table: Vec<(String, u64)> = document["x-error-codes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| (row["code"].as_str().unwrap().to_owned(), row["status"].as_u64().unwrap()))
+        .collect();
+    let expected: Vec<(String, u64)> =
+        baton::ErrorCode::ALL.iter().map(|c| (c.code().to_owned(), u64::from(c.status().as_u16()))).collect();
+    assert_eq!(table, expected);
+    assert!(table.contains(&("campaign_not_found".to_owned(), 404)), "{table:?}");
+    let unique: BTreeSet<&String> = table.iter().map(|(code, _)| code).collect();
+    assert_eq!(unique.len(), table.len(), "a code is listed twice");
     // Every path parameter is declared.
     for (path, item) in &parsed.paths.paths {
         let params = path.matches('{').count();

@@ -55,7 +55,14 @@ impl Api {
             .send()
             .await
             .unwrap();
-        (response.status().as_u16(), response.json().await.unwrap())
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap();
+        if let Some(code) = body["error"]["code"].as_str() {
+            // Every error answered is in the one table, with the status the table gives it.
+            let listed = baton::ErrorCode::ALL.iter().find(|c| c.code() == code);
+            assert_eq!(listed.map(|c| c.status().as_u16()), Some(status), "`{code}` answered with {status}");
+        }
+        (status, body)
     }
 }
 

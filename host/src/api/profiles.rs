@@ -1,0 +1,42 @@
+//! Profiles: show, update what an operator may change, export, erase.
+
+use axum::body::Body;
+use axum::extract::{Extension, Path, State};
+
+use super::admin::{Answer, json_body, on_engine, profile_id};
+use super::{AppState, Caller};
+use crate::engine::ProfileUpdate;
+
+pub async fn show_profile(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
+    let id = profile_id(&id)?;
+    on_engine(&state, move |e| Ok(e.profile(id)?)).await
+}
+
+pub async fn update_profile(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer {
+    let id = profile_id(&id)?;
+    let update: ProfileUpdate = json_body(&state, body).await?;
+    on_engine(&state, move |e| Ok(e.update_profile(&caller.actor(), id, &update)?)).await
+}
+
+pub async fn erase_profile(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
+    let id = profile_id(&id)?;
+    on_engine(&state, move |e| Ok(e.erase_profile(&caller.actor(), id)?)).await
+}
+
+pub async fn export_profile(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
+    let id = profile_id(&id)?;
+    on_engine(&state, move |e| Ok(e.export_profile(&caller.actor(), id)?)).await
+}
