@@ -11,10 +11,12 @@ use clap::Subcommand;
 
 mod campaigns;
 mod events;
+mod feedback;
 mod profiles;
 mod traits;
 pub use campaigns::{CampaignCommand, campaign, campaign_remote};
 pub use events::{EventsCommand, events, events_remote};
+pub use feedback::{FeedbackCommand, feedback, feedback_remote};
 pub use profiles::{ProfileCommand, profile, profile_remote};
 pub use traits::{TraitCommand, traits, traits_remote};
 

@@ -85,6 +85,9 @@ enum Command {
     /// Show, update, export and erase a customer's profile.
     #[command(subcommand)]
     Profile(cli::ProfileCommand),
+    /// Make, list and delete the endpoints vendors post their webhooks to.
+    #[command(subcommand, name = "feedback-endpoint")]
+    FeedbackEndpoint(cli::FeedbackCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -116,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Token(command) => cli::token_remote(&remote, command),
             Command::Trait(command) => cli::traits_remote(&remote, command),
             Command::Profile(command) => cli::profile_remote(&remote, command),
+            Command::FeedbackEndpoint(command) => cli::feedback_remote(&remote, command),
         };
     }
     let config = cli::load_config(cli.config_file.as_deref())?;
@@ -130,5 +134,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => cli::token(&cli.data, &config, command),
         Command::Trait(command) => cli::traits(&cli.data, &config, command),
         Command::Profile(command) => cli::profile(&cli.data, &config, command),
+        Command::FeedbackEndpoint(command) => cli::feedback(&cli.data, &config, command),
     }
 }

@@ -7,7 +7,7 @@ use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, Method, Uri};
 use serde::Deserialize;
 
-use super::admin::{Answer, hash, json_body, on_engine};
+use super::admin::{Answer, empty_object, hash, json_body, on_engine};
 use super::{ApiError, AppState, Caller, read_body};
 use crate::engine::WebhookRequest;
 
@@ -23,10 +23,6 @@ struct EndpointRequest {
     /// Secrets the signature check may use.
     #[serde(default)]
     secrets: Vec<String>,
-}
-
-fn empty_object() -> serde_json::Value {
-    serde_json::json!({})
 }
 
 pub async fn list(State(state): State<AppState>) -> Answer {

@@ -534,6 +534,16 @@ fn actions_are_audited_alike_from_the_cli_and_the_api() {
         run(&["trait", "unbind", "lead-score"], "");
         run(&["secret", "set", "API_KEY", "--host", "api.example.com"], "sk-1\n");
         run(&["secret", "delete", "API_KEY"], "");
+        let twilio: serde_json::Value =
+            serde_json::from_str(&run(&["plugin", "install", "first-party:channel-twilio-sms"], "")).unwrap();
+        let twilio = twilio["hash"].as_str().unwrap().to_owned();
+        run(&["secret", "set", "TWILIO_AUTH_TOKEN", "--host", "api.twilio.com"], "tw-1\n");
+        let endpoint = ["feedback-endpoint", "set", "sms", &twilio, "--grant-secret", "TWILIO_AUTH_TOKEN"];
+        run(&endpoint, "");
+        let listed: Vec<serde_json::Value> =
+            serde_json::from_str(&run(&["feedback-endpoint", "list"], "")).unwrap();
+        assert_eq!(listed.len(), 1);
+        run(&["feedback-endpoint", "delete", "sms"], "");
         run(&["token", "create", "--name", "dash", "--role", "viewer"], "");
         let listed: Vec<serde_json::Value> = serde_json::from_str(&run(&["token", "list"], "")).unwrap();
         let dash = listed.iter().find(|t| t["name"] == "dash").unwrap()["id"].as_str().unwrap().to_owned();
@@ -628,6 +638,10 @@ fn actions_are_audited_alike_from_the_cli_and_the_api() {
             "trait_unbound",
             "secret_set",
             "secret_deleted",
+            "plugin_installed",
+            "secret_set",
+            "feedback_endpoint_set",
+            "feedback_endpoint_deleted",
             "token_created",
             "token_revoked",
             "plugin_installed",
