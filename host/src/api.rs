@@ -95,6 +95,42 @@ async fn ready(
     Ok("ready")
 }
 
+/// Reads an ingest body: at most `limit` bytes as sent, and at most `limit` once decompressed
+/// (`Content-Encoding: gzip`, as Segment's and RudderStack's server and mobile libraries send by
+/// default), so a small compressed body cannot expand past the route's limit.
+pub(crate) async fn read_ingest_body(
+    headers: &axum::http::HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, ApiError> {
+    let raw = read_body(body, limit).await?;
+    let encoding = headers
+        .get(axum::http::header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("(not text)").trim().to_ascii_lowercase());
+    match encoding.as_deref() {
+        None | Some("") | Some("identity") => Ok(raw),
+        Some("gzip") | Some("x-gzip") => tokio::task::spawn_blocking(move || {
+            use std::io::Read as _;
+            let mut out = Vec::new();
+            let decoder = flate2::read::MultiGzDecoder::new(&raw[..]);
+            match decoder.take(limit as u64 + 1).read_to_end(&mut out) {
+                Ok(n) if n > limit => Err(ApiError::too_large(limit)),
+                Ok(_) => Ok(axum::body::Bytes::from(out)),
+                Err(e) => Err(ApiError::new(
+                    ErrorCode::InvalidJson,
+                    format!("the gzip body does not decompress: {e}"),
+                )),
+            }
+        })
+        .await
+        .map_err(|e| ApiError::internal(&e))?,
+        Some(other) => Err(ApiError::new(
+            ErrorCode::UnsupportedEncoding,
+            format!("Content-Encoding `{other}` is not read here: send gzip or no encoding"),
+        )),
+    }
+}
+
 /// Reads a body up to `limit` bytes; larger bodies are refused with 413, whatever their
 /// `Content-Length` claims.
 pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {

@@ -7,6 +7,7 @@
 mod access;
 mod audience;
 mod campaigns;
+mod consent;
 mod deliver;
 mod error;
 mod feedback;
@@ -27,13 +28,14 @@ mod views;
 use std::sync::Arc;
 
 pub use audience::{Audience, Member};
+pub use consent::{ConsentSources, SourceFacts};
 pub use deliver::{DeliveryConfig, DeliveryReport};
 pub use error::EngineError;
 pub use feedback::{FEEDBACK_TOLERANCE_MS, FeedbackReport, WebhookRequest};
 pub use outbound::OutboundPolicy;
 pub use pipeline::RunReport;
 pub use policy::{Policies, QuietHours, RollingCap};
-pub use profiles::ProfileUpdate;
+pub use profiles::{ProfileLookup, ProfileUpdate};
 pub use schedule::TickReport;
 pub(crate) use subject::value_of;
 pub use traits::TraitReport;
@@ -113,6 +115,8 @@ pub struct Engine {
     reads: std::sync::Mutex<std::collections::HashMap<(crate::plugin::ContentHash, u64), subject::Reads>>,
     /// Signalled when sends are queued, so an idle delivery loop starts at once.
     sends_queued: tokio::sync::Notify,
+    /// Where consent decisions come from.
+    consent: ConsentSources,
 }
 
 /// The engine's settings: delivery and pacing policies.
@@ -131,6 +135,8 @@ pub struct EngineConfig {
     /// How long events are kept, in milliseconds; `tick` deletes older ones once an hour,
     /// audited as the system (none: kept until erased).
     pub keep_events_ms: Option<i64>,
+    /// Where consent decisions come from (traits, Segment's consent context, events).
+    pub consent: ConsentSources,
 }
 
 impl Default for EngineConfig {
@@ -141,6 +147,7 @@ impl Default for EngineConfig {
             kpi_every_ms: Some(3_600_000),
             batch_workers: 0,
             keep_events_ms: None,
+            consent: ConsentSources::default(),
         }
     }
 }
@@ -164,6 +171,9 @@ impl Engine {
         if config.keep_events_ms.is_some_and(|ms| ms <= 0) {
             return Err(EngineError::InvalidPolicies(vec!["keep_events_ms: must be more than 0".into()]));
         }
+        if let Some(problem) = config.consent.problem() {
+            return Err(EngineError::InvalidPolicies(vec![problem]));
+        }
         let batch_workers = match config.batch_workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -176,6 +186,7 @@ impl Engine {
             policies: config.policies,
             kpi_every_ms: config.kpi_every_ms,
             keep_events_ms: config.keep_events_ms,
+            consent: config.consent,
             batch_workers,
             courier,
             delivered: Default::default(),

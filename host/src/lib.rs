@@ -26,7 +26,8 @@ pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipRe
 pub use engine::{
     Audience, CampaignView, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError,
     FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, Member, OutboundPolicy, PluginView, Policies,
-    ProfileUpdate, QuietHours, RollingCap, RunReport, SystemClock, TickReport, TraitReport, WebhookRequest,
+    ProfileLookup, ProfileUpdate, QuietHours, RollingCap, RunReport, SystemClock, TickReport, TraitReport,
+    WebhookRequest,
 };
 pub mod demo_scenario {
     //! The `baton demo` scenario.

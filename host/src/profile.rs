@@ -67,6 +67,9 @@ impl Identity {
     }
 }
 
+/// How many consent changes a profile keeps unless configured otherwise.
+pub const DEFAULT_CONSENT_HISTORY: usize = 100;
+
 /// A consent or subscription decision for one channel and purpose.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -85,6 +88,21 @@ pub struct Consent {
     pub state: ConsentState,
     /// When it was recorded, ms since the epoch.
     pub updated_at: i64,
+}
+
+/// One consent decision as it arrived: the proof of when, from where, and what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentChange {
+    /// The `channel:purpose` it decides.
+    pub key: String,
+    /// The decision.
+    pub state: ConsentState,
+    /// When it was recorded, ms since the epoch.
+    pub at: i64,
+    /// Where it came from: `trait:email_opt_in`, `context.consent:marketing`,
+    /// `event:unsubscribed`, `token:ops` (an operator), ...
+    pub source: String,
 }
 
 /// Why a channel address must not be sent to, whatever the consent says.
@@ -128,11 +146,18 @@ pub struct Profile {
     pub computed: BTreeMap<String, serde_json::Value>,
     /// Consent per `channel:purpose`, for example `email:marketing`.
     pub consents: BTreeMap<String, Consent>,
+    /// Every change of a consent, oldest first, up to the configured number
+    /// (`engine.consent.history_limit`; the oldest are dropped first).
+    #[serde(default)]
+    pub consent_history: Vec<ConsentChange>,
     /// Suppressed channels (`email`, `sms`, ...), whatever the consent says.
     #[serde(default)]
     pub suppressions: BTreeMap<String, Suppression>,
     /// IANA time zone name, for quiet hours and calendar-day caps.
     pub timezone: Option<String>,
+    /// The customer's locale (`en-US`), as the last source that knew it said.
+    #[serde(default)]
+    pub locale: Option<String>,
     /// When the profile was created, ms since the epoch.
     pub created_at: i64,
     /// When it last changed, ms since the epoch.
@@ -145,9 +170,42 @@ impl Profile {
         self.consents.get(&format!("{channel}:{purpose}")).map(|c| c.state)
     }
 
-    /// Records a consent decision for a channel and purpose.
+    /// Records a consent decision for a channel and purpose, from an unnamed source.
     pub fn set_consent(&mut self, channel: &str, purpose: &str, state: ConsentState, at: i64) {
-        self.consents.insert(format!("{channel}:{purpose}"), Consent { state, updated_at: at });
+        self.record_consent(
+            &format!("{channel}:{purpose}"),
+            state,
+            at,
+            "unspecified",
+            DEFAULT_CONSENT_HISTORY,
+        );
+    }
+
+    /// Records a consent decision for `key` (`channel:purpose`) from `source`. A decision that
+    /// changes the state is added to the history (keeping at most `history_limit` changes); one
+    /// that repeats the current state changes nothing, so a client that sends its opt-in with
+    /// every identify does not fill the history. Returns whether the state changed.
+    pub fn record_consent(
+        &mut self,
+        key: &str,
+        state: ConsentState,
+        at: i64,
+        source: &str,
+        history_limit: usize,
+    ) -> bool {
+        if self.consents.get(key).is_some_and(|c| c.state == state) {
+            return false;
+        }
+        self.consents.insert(key.to_owned(), Consent { state, updated_at: at });
+        self.consent_history.push(ConsentChange {
+            key: key.to_owned(),
+            state,
+            at,
+            source: source.to_owned(),
+        });
+        let excess = self.consent_history.len().saturating_sub(history_limit);
+        self.consent_history.drain(..excess);
+        true
     }
 }
 

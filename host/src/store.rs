@@ -119,10 +119,14 @@ pub(crate) enum TreeId {
     Receipts,
     /// Vendor feedback endpoints, by name.
     FeedbackEndpoints,
+    /// Email (trimmed, lowercase) + 0 + profile id → nothing: finds a customer by the email a
+    /// data-protection request names. An entry left by an email that changed is skipped when
+    /// read, and removed with its profile on erasure.
+    Emails,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 26] = [
+    const ALL: [TreeId; 27] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -149,6 +153,7 @@ impl TreeId {
         TreeId::TraitBindings,
         TreeId::Receipts,
         TreeId::FeedbackEndpoints,
+        TreeId::Emails,
     ];
 
     fn name(self) -> &'static str {
@@ -179,6 +184,7 @@ impl TreeId {
             TreeId::TraitBindings => "trait_bindings",
             TreeId::Receipts => "receipts",
             TreeId::FeedbackEndpoints => "feedback_endpoints",
+            TreeId::Emails => "emails",
         }
     }
 }

@@ -274,6 +274,30 @@ fn componentize_py() -> PathBuf {
     bin
 }
 
+/// The official analytics client libraries the suite sends through, pinned.
+pub const CLIENT_LIBRARIES: [&str; 2] = ["segment-analytics-python==2.4.0", "rudder-sdk-python==2.1.9"];
+
+/// A Python with Segment's and RudderStack's official client libraries, installed from PyPI
+/// into a virtual environment in the cache on first use.
+pub fn python_with_client_libraries() -> PathBuf {
+    let _locks = exclusive();
+    let venv = cache_root().join("analytics-clients");
+    let python = venv.join("bin/python");
+    let marker = venv.join(".installed");
+    if std::fs::read_to_string(&marker).is_ok_and(|text| text == CLIENT_LIBRARIES.join(" ")) {
+        return python;
+    }
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "creating a Python virtual environment");
+    run(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(CLIENT_LIBRARIES),
+        "installing the analytics client libraries from PyPI",
+    );
+    std::fs::write(&marker, CLIENT_LIBRARIES.join(" ")).unwrap();
+    python
+}
+
 fn build_python(source: &Path, world: &str, out: &Path) {
     run(
         Command::new(componentize_py())

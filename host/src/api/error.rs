@@ -72,6 +72,7 @@ error_codes! {
     CampaignWrongState = "campaign_wrong_state", CONFLICT, "The campaign's state does not allow this (a draft does not send; an ended campaign does not change).";
     CampaignNotReady = "campaign_not_ready", CONFLICT, "The campaign cannot be activated yet: the message lists what is missing or invalid.";
     PluginBound = "plugin_bound", CONFLICT, "The plugin is bound to a campaign; unbind or swap it before removing it.";
+    UnsupportedEncoding = "unsupported_encoding", UNSUPPORTED_MEDIA_TYPE, "The body's `Content-Encoding` is not one Baton reads: send gzip or no encoding.";
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "The body (or component) is larger than the route's configured limit.";
     InvalidRequest = "invalid_request", UNPROCESSABLE_ENTITY, "The request is well-formed but asks for something invalid: the message says what to fix.";
     InvalidCampaign = "invalid_campaign", UNPROCESSABLE_ENTITY, "The campaign definition has problems, each listed in the message.";
@@ -135,7 +136,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": { "code": self.code.code(), "message": self.message } });
+        // `code` and `message` also at the top level: Segment's and RudderStack's client
+        // libraries read them there, and crash on a body without them.
+        let (code, message) = (self.code.code(), self.message);
+        let body = serde_json::json!({ "error": { "code": code, "message": message }, "code": code, "message": message });
         (self.code.status(), Json(body)).into_response()
     }
 }

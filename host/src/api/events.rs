@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use serde::Serialize;
 
-use super::{ApiError, AppState, Caller, ErrorCode, read_body};
+use super::{ApiError, AppState, Caller, ErrorCode, read_ingest_body};
 use crate::profile::{IngestOutcome, NewEvent};
 
 /// The answer to an ingest batch.
@@ -30,12 +30,13 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
-    let bytes = read_body(body, state.config.max_ingest_bytes).await?;
+    let bytes = read_ingest_body(&headers, body, state.config.max_ingest_bytes).await?;
+    let now = state.engine.now_ms();
     let ndjson = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/x-ndjson") || t.starts_with("application/ndjson"));
-    let parsed = if ndjson { parse_ndjson(&bytes) } else { parse_array(&bytes)? };
+    let parsed = if ndjson { parse_ndjson(&bytes, now) } else { parse_array(&bytes, now)? };
     ingest_parsed(&state, parsed).await.map(Json)
 }
 
@@ -101,16 +102,30 @@ fn truncated(id: &str) -> String {
     }
 }
 
-fn parse_ndjson(bytes: &[u8]) -> Vec<Result<NewEvent, String>> {
+/// An event from its JSON: without a `timestamp`, it happened when it was received (as Segment
+/// defaults it).
+fn event_of(value: serde_json::Value, now: i64) -> Result<NewEvent, serde_json::Error> {
+    let mut value = value;
+    if let Some(object) = value.as_object_mut() {
+        object.entry("timestamp").or_insert(now.into());
+    }
+    serde_json::from_value(value)
+}
+
+fn parse_ndjson(bytes: &[u8], now: i64) -> Vec<Result<NewEvent, String>> {
     bytes
         .split(|b| *b == b'\n')
         .enumerate()
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
-        .map(|(i, line)| serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", i + 1)))
+        .map(|(i, line)| {
+            serde_json::from_slice(line)
+                .and_then(|v| event_of(v, now))
+                .map_err(|e| format!("line {}: {e}", i + 1))
+        })
         .collect()
 }
 
-fn parse_array(bytes: &[u8]) -> Result<Vec<Result<NewEvent, String>>, ApiError> {
+fn parse_array(bytes: &[u8], now: i64) -> Result<Vec<Result<NewEvent, String>>, ApiError> {
     let items: Vec<serde_json::Value> = match serde_json::from_slice::<serde_json::Value>(bytes) {
         Ok(serde_json::Value::Array(items)) => items,
         Ok(single @ serde_json::Value::Object(_)) => vec![single],
@@ -127,6 +142,6 @@ fn parse_array(bytes: &[u8]) -> Result<Vec<Result<NewEvent, String>>, ApiError> 
     Ok(items
         .into_iter()
         .enumerate()
-        .map(|(i, item)| serde_json::from_value(item).map_err(|e| format!("event {i}: {e}")))
+        .map(|(i, item)| event_of(item, now).map_err(|e| format!("event {i}: {e}")))
         .collect())
 }

@@ -48,8 +48,10 @@ pub fn build(routes: &[RouteSpec]) -> serde_json::Value {
             "schemas": {
                 "Error": {
                     "type": "object",
-                    "required": ["error"],
+                    "required": ["error", "code", "message"],
                     "properties": {
+                        "code": { "type": "string", "enum": codes.clone(), "description": "The same as `error.code`, where Segment's client libraries read it." },
+                        "message": { "type": "string", "description": "The same as `error.message`." },
                         "error": {
                             "type": "object",
                             "required": ["code", "message"],

@@ -206,6 +206,13 @@ pub fn table() -> Vec<RouteSpec> {
             "How many would a segment rule reach? Count, sample, or every member as CSV/NDJSON.",
             post(audiences::audience),
         ),
+        spec(
+            M::GET,
+            "/v1/profiles",
+            Some(PERSONAL),
+            "Find profiles by user_id, anonymous_id or email.",
+            get(profiles::find_profiles),
+        ),
         spec(M::GET, "/v1/profiles/{id}", Some(PERSONAL), "Show a profile.", get(profiles::show_profile)),
         spec(
             M::PATCH,

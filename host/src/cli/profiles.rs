@@ -5,19 +5,80 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
-use baton::{ConsentState, ProfileId, ProfileUpdate, ServeConfig, SuppressionReason};
+use baton::{ConsentState, ProfileId, ProfileLookup, ProfileUpdate, ServeConfig, SuppressionReason};
 use clap::Subcommand;
 
 use super::{local_actor, open, print_json};
 use crate::remote::Remote;
 
+/// Which customer: a profile id, or how a source knows them.
+#[derive(clap::Args)]
+pub struct Who {
+    /// The profile id (`pr_...`).
+    #[arg(required_unless_present_any = ["user_id", "anonymous_id", "email"])]
+    id: Option<String>,
+    /// The customer's user id, as sources send it.
+    #[arg(long, conflicts_with_all = ["id", "anonymous_id", "email"])]
+    user_id: Option<String>,
+    /// The customer's anonymous id.
+    #[arg(long, conflicts_with_all = ["id", "email"])]
+    anonymous_id: Option<String>,
+    /// The customer's email (every profile with it; compared case-insensitively).
+    #[arg(long, conflicts_with = "id")]
+    email: Option<String>,
+}
+
+impl Who {
+    fn lookup(&self) -> ProfileLookup {
+        ProfileLookup {
+            user_id: self.user_id.clone(),
+            anonymous_id: self.anonymous_id.clone(),
+            email: self.email.clone(),
+        }
+    }
+
+    /// What names the customer, for messages.
+    fn describe(&self) -> String {
+        match (&self.id, &self.user_id, &self.anonymous_id, &self.email) {
+            (Some(id), ..) => id.clone(),
+            (_, Some(user), ..) => format!("user id `{user}`"),
+            (_, _, Some(anonymous), _) => format!("anonymous id `{anonymous}`"),
+            (.., Some(email)) => format!("email `{email}`"),
+            _ => "nobody".into(),
+        }
+    }
+}
+
+/// The profile ids `who` names: one for an id, every match of a lookup. None found is an error.
+fn resolve(
+    who: &Who,
+    find: impl FnOnce(&ProfileLookup) -> anyhow::Result<Vec<ProfileId>>,
+) -> anyhow::Result<Vec<ProfileId>> {
+    let ids = match &who.id {
+        Some(id) => vec![parse_id(id)?],
+        None => find(&who.lookup())?,
+    };
+    if ids.is_empty() {
+        bail!("no profile is known by {}", who.describe());
+    }
+    Ok(ids)
+}
+
+/// One answer for one profile, a list for a lookup (which may match several).
+fn one_or_many(who: &Who, mut values: Vec<serde_json::Value>) -> serde_json::Value {
+    match (&who.id, values.len()) {
+        (Some(_), 1) => values.remove(0),
+        _ => serde_json::Value::Array(values),
+    }
+}
+
 /// Profile commands.
 #[derive(Subcommand)]
 pub enum ProfileCommand {
-    /// Show a profile.
+    /// Show a profile, by id or by how a source knows the customer.
     Show {
-        /// The profile id (`pr_...`).
-        id: String,
+        #[command(flatten)]
+        who: Who,
     },
     /// Change what an operator may change: consents, suppressions, the time zone.
     Update {
@@ -36,15 +97,16 @@ pub enum ProfileCommand {
         #[arg(long)]
         timezone: Option<String>,
     },
-    /// Everything stored about a profile, as JSON (a subject access request).
+    /// Everything stored about a customer, as JSON (a subject access request).
     Export {
-        /// The profile id (`pr_...`).
-        id: String,
+        #[command(flatten)]
+        who: Who,
     },
-    /// Erase a profile, its identities and its events, for good (right to erasure).
+    /// Erase a customer's profile (every one, for an email several share), its identities and
+    /// its events, for good (right to erasure).
     Erase {
-        /// The profile id (`pr_...`).
-        id: String,
+        #[command(flatten)]
+        who: Who,
         /// Confirms the erasure, which cannot be undone.
         #[arg(long)]
         yes: bool,
@@ -93,9 +155,9 @@ fn update_of(
     Ok(update)
 }
 
-fn confirm_erasure(yes: bool, id: &str) -> anyhow::Result<()> {
+fn confirm_erasure(yes: bool, who: &Who) -> anyhow::Result<()> {
     if !yes {
-        bail!("erasing {id} deletes it and its events for good; add --yes to confirm");
+        bail!("erasing {} deletes it and its events for good; add --yes to confirm", who.describe());
     }
     Ok(())
 }
@@ -104,33 +166,81 @@ fn confirm_erasure(yes: bool, id: &str) -> anyhow::Result<()> {
 pub fn profile(data: &Path, config: &ServeConfig, command: ProfileCommand) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     match command {
-        ProfileCommand::Show { id } => print_json(&engine.profile(parse_id(&id)?)?),
+        ProfileCommand::Show { who } => {
+            let ids =
+                resolve(&who, |lookup| Ok(engine.find_profiles(lookup)?.iter().map(|p| p.id).collect()))?;
+            let shown = ids.into_iter().map(|id| Ok(serde_json::to_value(engine.profile(id)?)?));
+            print_json(&one_or_many(&who, shown.collect::<anyhow::Result<_>>()?))
+        }
         ProfileCommand::Update { id, consents, suppressions, lifted, timezone } => {
             let update = update_of(&consents, &suppressions, &lifted, timezone)?;
             print_json(&engine.update_profile(&local_actor(), parse_id(&id)?, &update)?)
         }
-        ProfileCommand::Export { id } => print_json(&engine.export_profile(&local_actor(), parse_id(&id)?)?),
-        ProfileCommand::Erase { id, yes } => {
-            let profile = parse_id(&id)?;
-            confirm_erasure(yes, &id)?;
-            print_json(&engine.erase_profile(&local_actor(), profile)?)
+        ProfileCommand::Export { who } => {
+            let ids =
+                resolve(&who, |lookup| Ok(engine.find_profiles(lookup)?.iter().map(|p| p.id).collect()))?;
+            let exports = ids
+                .into_iter()
+                .map(|id| Ok(serde_json::to_value(engine.export_profile(&local_actor(), id)?)?));
+            print_json(&one_or_many(&who, exports.collect::<anyhow::Result<_>>()?))
+        }
+        ProfileCommand::Erase { who, yes } => {
+            let ids =
+                resolve(&who, |lookup| Ok(engine.find_profiles(lookup)?.iter().map(|p| p.id).collect()))?;
+            confirm_erasure(yes, &who)?;
+            let erased = ids
+                .into_iter()
+                .map(|id| Ok(serde_json::to_value(engine.erase_profile(&local_actor(), id)?)?));
+            print_json(&one_or_many(&who, erased.collect::<anyhow::Result<_>>()?))
         }
     }
+}
+
+/// The ids of the profiles a server finds for `lookup` (`GET /v1/profiles?...`).
+fn found_remotely(remote: &Remote, lookup: &ProfileLookup) -> anyhow::Result<Vec<ProfileId>> {
+    let (key, value) = match lookup {
+        ProfileLookup { user_id: Some(v), .. } => ("user_id", v),
+        ProfileLookup { anonymous_id: Some(v), .. } => ("anonymous_id", v),
+        ProfileLookup { email: Some(v), .. } => ("email", v),
+        _ => bail!("name the customer by an id, --user-id, --anonymous-id or --email"),
+    };
+    let query: String = url_encoded(value);
+    let found = remote.get(&format!("/v1/profiles?{key}={query}"))?;
+    found.as_array().into_iter().flatten().map(|p| parse_id(p["id"].as_str().unwrap_or_default())).collect()
+}
+
+/// `text` as a URL query value (every byte but unreserved ones percent-encoded).
+fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }
 
 /// Runs a profile command through a server's API.
 pub fn profile_remote(remote: &Remote, command: ProfileCommand) -> anyhow::Result<()> {
     let value = match command {
-        ProfileCommand::Show { id } => remote.get(&format!("/v1/profiles/{}", parse_id(&id)?))?,
+        ProfileCommand::Show { who } => {
+            let ids = resolve(&who, |lookup| found_remotely(remote, lookup))?;
+            let shown = ids.into_iter().map(|id| remote.get(&format!("/v1/profiles/{id}")));
+            one_or_many(&who, shown.collect::<anyhow::Result<_>>()?)
+        }
         ProfileCommand::Update { id, consents, suppressions, lifted, timezone } => {
             let update = update_of(&consents, &suppressions, &lifted, timezone)?;
             remote.patch(&format!("/v1/profiles/{}", parse_id(&id)?), serde_json::to_value(&update)?)?
         }
-        ProfileCommand::Export { id } => remote.get(&format!("/v1/profiles/{}/export", parse_id(&id)?))?,
-        ProfileCommand::Erase { id, yes } => {
-            let profile = parse_id(&id)?;
-            confirm_erasure(yes, &id)?;
-            remote.delete(&format!("/v1/profiles/{profile}"))?
+        ProfileCommand::Export { who } => {
+            let ids = resolve(&who, |lookup| found_remotely(remote, lookup))?;
+            let exports = ids.into_iter().map(|id| remote.get(&format!("/v1/profiles/{id}/export")));
+            one_or_many(&who, exports.collect::<anyhow::Result<_>>()?)
+        }
+        ProfileCommand::Erase { who, yes } => {
+            let ids = resolve(&who, |lookup| found_remotely(remote, lookup))?;
+            confirm_erasure(yes, &who)?;
+            let erased = ids.into_iter().map(|id| remote.delete(&format!("/v1/profiles/{id}")));
+            one_or_many(&who, erased.collect::<anyhow::Result<_>>()?)
         }
     };
     print_json(&value)

@@ -167,6 +167,7 @@ impl Engine {
     pub fn ingest_live(&self, events: &[NewEvent], now: i64) -> Result<Vec<IngestOutcome>, EngineError> {
         let mut wanted: std::collections::HashSet<String> =
             SUPPRESSING_EVENTS.iter().map(|name| (*name).to_owned()).collect();
+        wanted.extend(self.consent.event_names().cloned());
         for campaign in self.storage.campaigns()? {
             if let (CampaignState::Active, Trigger::Event { event, .. }) = (campaign.state, campaign.trigger)
             {
@@ -215,6 +216,12 @@ impl Engine {
     /// suppress the channel named in their `channel` property (`email` when absent).
     fn apply_responses(&self, events: &[Event]) -> Result<(), EngineError> {
         for event in events {
+            if let Some((key, state)) = self.consent.of_event(&event.name, &event.properties) {
+                let (source, limit) = (format!("event:{}", event.name), self.consent.history_limit);
+                self.storage.update_profile(event.profile, self.now(), |profile| {
+                    profile.record_consent(&key, state, event.timestamp, &source, limit);
+                })?;
+            }
             // Keep in step with SUPPRESSING_EVENTS.
             let reason = match event.name.as_str() {
                 "unsubscribed" => SuppressionReason::Unsubscribed,

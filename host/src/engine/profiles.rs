@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Engine, EngineError};
-use crate::profile::{ConsentState, Profile, ProfileId, Suppression, SuppressionReason};
+use crate::profile::{ConsentState, Identity, Profile, ProfileId, Suppression, SuppressionReason};
 use crate::store::{Erasure, ProfileExport};
 
 /// An operator's change to a profile: only what an operator may change (attributes and
@@ -41,11 +41,9 @@ impl ProfileUpdate {
         Ok(())
     }
 
-    fn apply(&self, profile: &mut Profile, now: i64) {
+    fn apply(&self, profile: &mut Profile, now: i64, actor: &str, history_limit: usize) {
         for (key, state) in &self.consents {
-            if let Some((channel, purpose)) = key.split_once(':') {
-                profile.set_consent(channel, purpose, *state, now);
-            }
+            profile.record_consent(key, *state, now, actor, history_limit);
         }
         for (channel, reason) in &self.suppressions {
             match reason {
@@ -63,7 +61,40 @@ impl ProfileUpdate {
     }
 }
 
+/// How a data-protection request or a support agent names a customer: exactly one of these.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileLookup {
+    /// The user id a source sent (`userId`).
+    pub user_id: Option<String>,
+    /// The anonymous id a source sent (`anonymousId`).
+    pub anonymous_id: Option<String>,
+    /// The `email` trait, compared case-insensitively.
+    pub email: Option<String>,
+}
+
 impl Engine {
+    /// The profiles a lookup names: at most one by user or anonymous id, any number by email
+    /// (several customers may share an address). Refused unless exactly one key is given.
+    pub fn find_profiles(&self, lookup: &ProfileLookup) -> Result<Vec<Profile>, EngineError> {
+        let given = [&lookup.user_id, &lookup.anonymous_id, &lookup.email];
+        let given: Vec<&String> = given.into_iter().flatten().collect();
+        if given.len() != 1 || given[0].trim().is_empty() {
+            return Err(EngineError::InvalidRequest(
+                "name the customer by exactly one of user_id, anonymous_id or email".into(),
+            ));
+        }
+        let by_identity = |identity: Identity| -> Result<Vec<Profile>, EngineError> {
+            Ok(self.storage.profile_by_identity(&identity)?.into_iter().collect())
+        };
+        match lookup {
+            ProfileLookup { user_id: Some(id), .. } => by_identity(Identity::User(id.clone())),
+            ProfileLookup { anonymous_id: Some(id), .. } => by_identity(Identity::Anonymous(id.clone())),
+            ProfileLookup { email: Some(email), .. } => Ok(self.storage.profiles_by_email(email)?),
+            _ => Ok(Vec::new()),
+        }
+    }
+
     /// The profile with this id.
     pub fn profile(&self, id: ProfileId) -> Result<Profile, EngineError> {
         self.storage.profile(id)?.ok_or(EngineError::ProfileNotFound(id))
@@ -78,7 +109,9 @@ impl Engine {
     ) -> Result<Profile, EngineError> {
         update.check()?;
         let now = self.now();
-        let updated = self.storage.update_profile(id, now, |profile| update.apply(profile, now))?;
+        let limit = self.consent.history_limit;
+        let updated =
+            self.storage.update_profile(id, now, |profile| update.apply(profile, now, actor, limit))?;
         let profile = updated.ok_or(EngineError::ProfileNotFound(id))?;
         self.audit(actor, "profile_updated", &id.to_string(), serde_json::Value::Null)?;
         Ok(profile)

@@ -118,10 +118,23 @@ impl Storage {
             for identity in &profile.identities {
                 writes.remove(TreeId::Identities, identity.key());
             }
+            let mut merged_ids = vec![keys::profile(profile.id).to_vec()];
             for entry in self.tree(TreeId::ProfileAliases).iter() {
                 let (from, to) = entry?;
                 if keys::profile_from(&to) == Some(profile.id) {
+                    merged_ids.push(from.to_vec());
                     writes.remove(TreeId::ProfileAliases, from.to_vec());
+                }
+            }
+            // Every email this profile (or one merged into it) ever had: the index is personal
+            // data too.
+            for entry in self.tree(TreeId::Emails).iter() {
+                let (key, _) = entry?;
+                if merged_ids
+                    .iter()
+                    .any(|id| key.len() > id.len() && key.ends_with(id) && key[key.len() - id.len() - 1] == 0)
+                {
+                    writes.remove(TreeId::Emails, key.to_vec());
                 }
             }
             writes.remove(TreeId::Profiles, keys::profile(profile.id).to_vec());

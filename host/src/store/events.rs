@@ -162,6 +162,19 @@ impl Storage {
         traits: &serde_json::Map<String, serde_json::Value>,
         now: i64,
     ) -> Result<ProfileId, StorageError> {
+        self.identify_with(user_id, anonymous_id, traits, now, |_| {})
+    }
+
+    /// [`Storage::identify`], then `also` on the profile, in the same durable write (the
+    /// consents and time zone a source's message carries beside its traits).
+    pub fn identify_with(
+        &self,
+        user_id: Option<&str>,
+        anonymous_id: Option<&str>,
+        traits: &serde_json::Map<String, serde_json::Value>,
+        now: i64,
+        also: impl FnOnce(&mut Profile),
+    ) -> Result<ProfileId, StorageError> {
         let id = {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut writes = WriteSet::new(self);
@@ -170,7 +183,9 @@ impl Storage {
             for (name, value) in traits {
                 profile.attributes.insert(name.clone(), value.clone());
             }
+            also(&mut profile);
             profile.updated_at = now;
+            index_email(&mut writes, &profile);
             put_profile(&mut writes, &profile)?;
             writes.commit()?;
             id
@@ -215,6 +230,7 @@ impl Storage {
             profile.id = kept_id;
             profile.identities = kept_identities;
             profile.updated_at = now;
+            index_email(&mut writes, &profile);
             put_profile(&mut writes, &profile)?;
             writes.commit()?;
             profile
@@ -272,6 +288,29 @@ impl Storage {
             },
             None => Ok(None),
         }
+    }
+
+    /// The profiles whose `email` attribute is `email` (compared trimmed and case-insensitively),
+    /// by id. Several customers may share an address.
+    pub fn profiles_by_email(&self, email: &str) -> Result<Vec<Profile>, StorageError> {
+        let wanted = normal_email(email);
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut prefix = wanted.clone().into_bytes();
+        prefix.push(0);
+        let mut found: Vec<Profile> = Vec::new();
+        for entry in self.tree(TreeId::Emails).scan_prefix(&prefix) {
+            let (key, _) = entry?;
+            let Some(id) = keys::profile_from(&key[prefix.len()..]) else { continue };
+            let Some(profile) = self.profile(id)? else { continue };
+            let current = profile.attributes.get("email").and_then(|e| e.as_str()).map(normal_email);
+            if current.as_deref() == Some(wanted.as_str()) && !found.iter().any(|p| p.id == profile.id) {
+                found.push(profile);
+            }
+        }
+        found.sort_by_key(|p| p.id);
+        Ok(found)
     }
 
     /// The stored event with this id, if any.
@@ -441,8 +480,10 @@ fn resolve(
                 attributes: BTreeMap::new(),
                 computed: BTreeMap::new(),
                 consents: BTreeMap::new(),
+                consent_history: Vec::new(),
                 suppressions: BTreeMap::new(),
                 timezone: None,
+                locale: None,
                 created_at: now,
                 updated_at: now,
             };
@@ -524,9 +565,14 @@ fn merge(writes: &mut WriteSet<'_>, from: ProfileId, into: ProfileId, now: i64) 
             survivor.consents.insert(purpose, consent);
         }
     }
+    // Both histories are proof: kept together, in time order (the next change trims to the limit).
+    survivor.consent_history.extend(loser.consent_history);
+    survivor.consent_history.sort_by_key(|change| change.at);
     survivor.timezone = survivor.timezone.or(loser.timezone);
+    survivor.locale = survivor.locale.or(loser.locale);
     survivor.created_at = survivor.created_at.min(loser.created_at);
     survivor.updated_at = now;
+    index_email(writes, &survivor);
     put_profile(writes, &survivor)?;
     writes.remove(TreeId::Profiles, keys::profile(from).to_vec());
     writes.put(TreeId::ProfileAliases, keys::profile(from).to_vec(), keys::profile(into).to_vec());
@@ -565,6 +611,29 @@ fn load_profile(writes: &WriteSet<'_>, id: ProfileId) -> Result<Profile, Storage
         .get(TreeId::Profiles, &keys::profile(id))?
         .ok_or_else(|| corrupt("profile", &format!("{id} is referenced but missing")))?;
     decode(&raw, "profile")
+}
+
+/// A profile's email as the index keeps it: trimmed and lowercase.
+pub(crate) fn normal_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// The index key of `email` for profile `id`.
+fn email_key(email: &str, id: ProfileId) -> Vec<u8> {
+    let mut key = normal_email(email).into_bytes();
+    key.push(0);
+    key.extend_from_slice(&keys::profile(id));
+    key
+}
+
+/// Indexes the profile's `email` attribute, if it has one (an email that changed leaves an
+/// entry that lookups skip).
+fn index_email(writes: &mut WriteSet<'_>, profile: &Profile) {
+    if let Some(email) =
+        profile.attributes.get("email").and_then(|e| e.as_str()).filter(|e| !e.trim().is_empty())
+    {
+        writes.put(TreeId::Emails, email_key(email, profile.id), Vec::new());
+    }
 }
 
 fn put_profile(writes: &mut WriteSet<'_>, profile: &Profile) -> Result<(), StorageError> {

@@ -105,3 +105,89 @@ async fn single_calls_alias_and_errors() {
     let no_key = client.post(format!("{base}/v1/track")).json(&serde_json::json!({})).send().await.unwrap();
     assert_eq!(no_key.status().as_u16(), 401);
 }
+
+/// What the official libraries do beyond the plain calls: gzip bodies (bounded after
+/// decompression as before it), errors with `code` and `message` where they read them, the
+/// sender's clock corrected, and consent from Segment's consent context and from events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_clock_skew_consent_and_client_shaped_errors() {
+    use std::io::Write as _;
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let (write_key, _) = engine.storage().create_token("app", Role::Connector, 1).unwrap();
+    let config = ApiConfig { max_ingest_bytes: 64 * 1024, ..ApiConfig::default() };
+    let base = serve(engine.clone(), config).await;
+    let client = http();
+    let gzip = |bytes: &[u8]| {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    };
+    let post = |body: Vec<u8>, encoding: &str| {
+        client
+            .post(format!("{base}/v1/batch"))
+            .basic_auth(&write_key, Some(""))
+            .header("content-type", "application/json")
+            .header("content-encoding", encoding)
+            .body(body)
+            .send()
+    };
+
+    // The device's clock is an hour fast; the ten seconds between its event and its send are
+    // real. Consent comes from the consent context, then an unsubscribe event withdraws SMS.
+    let batch = serde_json::json!({
+        "batch": [
+            {"type": "identify", "messageId": "i1", "userId": "bo", "traits": {"email": "bo@example.com"},
+             "context": {"consent": {"categoryPreferences": {"marketing": true, "analytics": false}},
+                         "timezone": "Not/AZone"}},
+            {"type": "track", "messageId": "t1", "userId": "bo", "event": "Song Played",
+             "originalTimestamp": "2025-06-15T16:06:30Z"},
+            {"type": "track", "messageId": "t2", "userId": "bo", "event": "unsubscribed",
+             "properties": {"channel": "sms"}}
+        ],
+        "sentAt": "2025-06-15T16:06:40Z"
+    });
+    let response = post(gzip(batch.to_string().as_bytes()), "gzip").await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["stored"], 3, "{answer}");
+    engine.drain_triggers().unwrap();
+    let bo = engine.storage().profile_by_identity(&Identity::User("bo".into())).unwrap().unwrap();
+    let events = engine.storage().events_of(bo.id).unwrap();
+    let played = events.iter().find(|e| e.id == "t1").unwrap();
+    assert_eq!(played.timestamp, 1_750_000_000_000 - 10_000, "received at the engine's time, less 10 s");
+    assert_eq!(bo.timezone, None, "an invalid time zone is not stored");
+    let bo = engine.storage().profile(bo.id).unwrap().unwrap();
+    assert_eq!(bo.consent("email", "marketing"), Some(baton::ConsentState::Granted));
+    assert_eq!(bo.consent("sms", "marketing"), Some(baton::ConsentState::Denied));
+    let sources: Vec<(&str, &str)> =
+        bo.consent_history.iter().map(|c| (c.key.as_str(), c.source.as_str())).collect();
+    assert_eq!(
+        sources,
+        [
+            ("email:marketing", "context.consent:marketing"),
+            ("sms:marketing", "context.consent:marketing"),
+            ("push:marketing", "context.consent:marketing"),
+            ("sms:marketing", "event:unsubscribed"),
+        ]
+    );
+
+    // A small gzip body that expands past the limit is refused like a large one.
+    let bomb = gzip(&vec![b' '; 1024 * 1024]);
+    assert!(bomb.len() < 64 * 1024);
+    let response = post(bomb, "gzip").await.unwrap();
+    assert_eq!(response.status(), 413);
+    // Errors carry `code` and `message` at the top level too, where the clients read them.
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        (body["code"].as_str(), body["error"]["code"].as_str()),
+        (Some("payload_too_large"), Some("payload_too_large"))
+    );
+    assert!(body["message"].as_str().unwrap().contains("65536 bytes"), "{body}");
+    let response = post(b"not gzip".to_vec(), "gzip").await.unwrap();
+    assert_eq!(response.status(), 400);
+    let response = post(batch.to_string().into_bytes(), "br").await.unwrap();
+    assert_eq!(response.status(), 415);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "unsupported_encoding");
+}

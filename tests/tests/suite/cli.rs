@@ -730,6 +730,63 @@ fn a_local_import_fires_triggers_as_the_api_does() {
     assert_eq!(storage.outbox_len(), 1, "the sign-up queued one welcome send");
 }
 
+/// A data-protection request names a customer by email or user id, not by Baton's id: the CLI
+/// finds, exports and erases them that way, through a server and on a data directory alike.
+#[test]
+fn gdpr_requests_by_email_and_user_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let (_, admin, _) = baton(&data, &["token", "create", "--name", "dpo", "--role", "admin"]);
+    let admin = admin.trim().to_owned();
+    let (mut server, base) = start_server(&data);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let identify = |user: &str, email: &str| {
+        let body = serde_json::json!({"userId": user, "traits": {"email": email}});
+        let sent = runtime.block_on(
+            baton_tests::http()
+                .post(format!("{base}/v1/identify"))
+                .basic_auth(&admin, Some(""))
+                .json(&body)
+                .send(),
+        );
+        assert_eq!(sent.unwrap().status(), 200);
+    };
+    identify("ada", "Ada@Example.com");
+    identify("ada-work", "ada@example.com");
+    identify("bob", "bob@example.com");
+    let remote = |args: &[&str]| {
+        let all: Vec<&str> =
+            ["--server", base.as_str(), "--token", admin.as_str()].iter().chain(args).copied().collect();
+        baton_with_input(&all, "")
+    };
+    let (ok, out, err) = remote(&["profile", "show", "--email", "ADA@example.com"]);
+    assert!(ok, "{err}");
+    let found: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(found.len(), 2, "two accounts share the address: {out}");
+    let (ok, out, err) = remote(&["profile", "export", "--user-id", "bob"]);
+    assert!(ok, "{err}");
+    let export: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(export[0]["profile"]["attributes"]["email"], "bob@example.com");
+    let (ok, _, err) = remote(&["profile", "erase", "--email", "ada@example.com"]);
+    assert!(!ok && err.contains("erasing email `ada@example.com` deletes it"), "{err}");
+    let (ok, out, err) = remote(&["profile", "erase", "--email", "ada@example.com", "--yes"]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap().len(), 2);
+    let (ok, _, err) = remote(&["profile", "show", "--email", "ada@example.com"]);
+    assert!(!ok && err.contains("no profile is known by email `ada@example.com`"), "{err}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+
+    // The same on the data directory; the erased customer's email is gone from the index too.
+    let (ok, out, err) = baton(&data, &["profile", "erase", "--user-id", "bob", "--yes"]);
+    assert!(ok, "{err}");
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().len(), 1);
+    let (ok, _, err) = baton(&data, &["profile", "show", "--user-id", "bob"]);
+    assert!(!ok && err.contains("no profile is known by user id `bob`"), "{err}");
+    let (ok, _, err) = baton(&data, &["profile", "show", "--user-id", "bob", "--email", "x@example.com"]);
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+}
+
 /// `baton ... | head` closes the pipe before Baton writes: the command ends quietly, as Unix
 /// tools do, instead of panicking with a backtrace.
 #[test]

@@ -14,6 +14,7 @@ mod api_admin;
 mod api_events;
 mod api_segment;
 mod cli;
+mod client_libraries;
 mod contract_versions;
 mod demo;
 mod durable_triggers;
