@@ -2,11 +2,11 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
-use super::admin::{Answer, json_body, on_engine};
+use super::admin::{Answer, ApiQuery, json_body, on_engine};
 use super::{ApiError, AppState, Caller};
 use crate::store::{Role, SecretValue};
 
@@ -92,7 +92,7 @@ pub struct AuditQuery {
     limit: Option<usize>,
 }
 
-pub async fn audit_log(State(state): State<AppState>, Query(query): Query<AuditQuery>) -> Answer {
+pub async fn audit_log(State(state): State<AppState>, ApiQuery(query): ApiQuery<AuditQuery>) -> Answer {
     let limit = query.limit.unwrap_or(100).min(10_000);
     on_engine(&state, move |e| Ok(e.audit_log(limit)?)).await
 }

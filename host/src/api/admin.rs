@@ -53,3 +53,18 @@ pub(super) fn slot(text: &str) -> Result<Slot, ApiError> {
 pub(super) fn empty_object() -> serde_json::Value {
     serde_json::json!({})
 }
+
+/// A query string read as `T`, refused with the API's error shape (400 `invalid_query`, naming
+/// the parameter at fault) instead of axum's plain-text rejection.
+pub(super) struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _: &S) -> Result<Self, ApiError> {
+        let query = parts.uri.query().unwrap_or_default();
+        serde_urlencoded::from_str(query).map(ApiQuery).map_err(|e| {
+            ApiError::new(ErrorCode::InvalidQuery, format!("the query string does not fit: {e}"))
+        })
+    }
+}

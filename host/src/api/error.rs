@@ -64,6 +64,7 @@ error_codes! {
     FeedbackEndpointNotFound = "feedback_endpoint_not_found", NOT_FOUND, "No feedback endpoint has this name.";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "The route exists, but not with this HTTP method.";
     InvalidJson = "invalid_json", BAD_REQUEST, "The body is not the JSON (or NDJSON) the route takes: the message names the field at fault.";
+    InvalidQuery = "invalid_query", BAD_REQUEST, "A query parameter is unknown or has the wrong type: the message names it.";
     InvalidHash = "invalid_hash", BAD_REQUEST, "A plugin hash is not `sha256:` and 64 lowercase hex digits.";
     InvalidProfileId = "invalid_profile_id", BAD_REQUEST, "A profile id is not `pr_` and 16 digits.";
     InvalidSlot = "invalid_slot", BAD_REQUEST, "A binding slot is not segment, personalizer, personalizer:<name>, channel or kpi:<name>.";

@@ -1,15 +1,18 @@
 //! Profiles: show, update what an operator may change, export, erase.
 
 use axum::body::Body;
-use axum::extract::{Extension, Path, Query, State};
+use axum::extract::{Extension, Path, State};
 
-use super::admin::{Answer, json_body, on_engine, profile_id};
+use super::admin::{Answer, ApiQuery, json_body, on_engine, profile_id};
 use super::{AppState, Caller};
 use crate::engine::{ProfileLookup, ProfileUpdate};
 
 /// `GET /v1/profiles?user_id=...` (or `anonymous_id`, or `email`): the profiles a customer is
 /// known by, for data-protection requests and support.
-pub async fn find_profiles(State(state): State<AppState>, Query(lookup): Query<ProfileLookup>) -> Answer {
+pub async fn find_profiles(
+    State(state): State<AppState>,
+    ApiQuery(lookup): ApiQuery<ProfileLookup>,
+) -> Answer {
     on_engine(&state, move |e| Ok(e.find_profiles(&lookup)?)).await
 }
 

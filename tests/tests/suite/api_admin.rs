@@ -26,7 +26,7 @@ impl Api {
         }
         let response = request.send().await.unwrap();
         let status = response.status().as_u16();
-        (status, response.json().await.unwrap_or(serde_json::Value::Null))
+        checked(status, response.json().await.unwrap_or(serde_json::Value::Null))
     }
 
     async fn get(&self, path: &str) -> (u16, serde_json::Value) {
@@ -56,14 +56,19 @@ impl Api {
             .await
             .unwrap();
         let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.unwrap();
-        if let Some(code) = body["error"]["code"].as_str() {
-            // Every error answered is in the one table, with the status the table gives it.
-            let listed = baton::ErrorCode::ALL.iter().find(|c| c.code() == code);
-            assert_eq!(listed.map(|c| c.status().as_u16()), Some(status), "`{code}` answered with {status}");
-        }
-        (status, body)
+        checked(status, response.json().await.unwrap())
     }
+}
+
+/// Every error answered is in the one table, with the status the table gives it, and carries its
+/// code and message at the top level too (where Segment's clients read them).
+fn checked(status: u16, body: serde_json::Value) -> (u16, serde_json::Value) {
+    if let Some(code) = body["error"]["code"].as_str() {
+        let listed = baton::ErrorCode::ALL.iter().find(|c| c.code() == code);
+        assert_eq!(listed.map(|c| c.status().as_u16()), Some(status), "`{code}` answered with {status}");
+        assert_eq!((body["code"].as_str(), &body["message"]), (Some(code), &body["error"]["message"]));
+    }
+    (status, body)
 }
 
 fn code(body: &serde_json::Value) -> &str {
@@ -355,4 +360,23 @@ async fn the_remaining_error_codes() {
         body["error"]["message"].as_str().unwrap().starts_with("plugin bad-trap@0.1.0 evaluate: trapped"),
         "{body}"
     );
+}
+
+/// Looking a customer up: exactly one key, known parameters only, each refusal saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_lookups_refuse_what_they_cannot_answer() {
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let (token, _) = engine.storage().create_token("support", Role::Analyst, 1).unwrap();
+    let base = serve(engine.clone(), ApiConfig::default()).await;
+    let api = Api { base, client: http(), token };
+    let (status, body) = api.get("/v1/profiles?mail=ada@example.com").await;
+    assert_eq!((status, code(&body)), (400, "invalid_query"));
+    assert!(body["message"].as_str().unwrap().contains("mail"), "{body}");
+    let (status, body) = api.get("/v1/profiles").await;
+    assert_eq!((status, code(&body)), (422, "invalid_request"));
+    let (status, body) = api.get("/v1/profiles?email=a@example.com&user_id=u").await;
+    assert_eq!((status, code(&body)), (422, "invalid_request"));
+    let (status, body) = api.get("/v1/profiles?email=nobody%40example.com").await;
+    assert_eq!((status, body), (200, serde_json::json!([])));
 }
