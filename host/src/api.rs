@@ -10,6 +10,7 @@ mod auth;
 mod campaigns;
 mod error;
 mod events;
+mod exports;
 mod feedback;
 mod metrics;
 mod openapi;

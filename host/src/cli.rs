@@ -11,11 +11,13 @@ use clap::Subcommand;
 
 mod campaigns;
 mod events;
+mod exports;
 mod feedback;
 mod profiles;
 mod traits;
 pub use campaigns::{CampaignCommand, campaign, campaign_remote};
 pub use events::{EventsCommand, events, events_remote};
+pub use exports::{ExportArgs, export, export_remote};
 pub use feedback::{FeedbackCommand, feedback, feedback_remote};
 pub use profiles::{ProfileCommand, profile, profile_remote};
 pub use traits::{TraitCommand, traits, traits_remote};

@@ -25,9 +25,9 @@ pub use campaign::{
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use engine::{
     Audience, CampaignView, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError,
-    FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, Member, OutboundPolicy, PluginView, Policies,
-    ProfileLookup, ProfileUpdate, QuietHours, RollingCap, RunReport, SystemClock, TickReport, TraitReport,
-    WebhookRequest,
+    ExportFormat, ExportKind, ExportReport, FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, Member,
+    OutboundPolicy, PluginView, Policies, ProfileLookup, ProfileRow, ProfileUpdate, QuietHours, RollingCap,
+    RunReport, SystemClock, TickReport, TraitReport, WebhookRequest,
 };
 pub mod demo_scenario {
     //! The `baton demo` scenario.

@@ -82,6 +82,8 @@ enum Command {
     /// Bind, list, unbind and recompute computed traits.
     #[command(subcommand)]
     Trait(cli::TraitCommand),
+    /// Export every event or profile, or a campaign's deliveries, as NDJSON or CSV.
+    Export(cli::ExportArgs),
     /// Show, update, export and erase a customer's profile.
     #[command(subcommand)]
     Profile(cli::ProfileCommand),
@@ -119,6 +121,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Token(command) => cli::token_remote(&remote, command),
             Command::Trait(command) => cli::traits_remote(&remote, command),
             Command::Profile(command) => cli::profile_remote(&remote, command),
+            Command::Export(args) => cli::export_remote(&remote, args),
             Command::FeedbackEndpoint(command) => cli::feedback_remote(&remote, command),
         };
     }
@@ -134,6 +137,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => cli::token(&cli.data, &config, command),
         Command::Trait(command) => cli::traits(&cli.data, &config, command),
         Command::Profile(command) => cli::profile(&cli.data, &config, command),
+        Command::Export(args) => cli::export(&cli.data, &config, args),
         Command::FeedbackEndpoint(command) => cli::feedback(&cli.data, &config, command),
     }
 }

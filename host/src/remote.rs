@@ -48,6 +48,25 @@ impl Remote {
         }
     }
 
+    /// `GET` a streamed answer (an export) into `out`; returns the bytes written.
+    pub fn download(&self, path: &str, out: &mut dyn std::io::Write) -> anyhow::Result<u64> {
+        let mut response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .with_context(|| format!("reaching {}", self.base))?;
+        if !response.status().is_success() {
+            let status = response.status();
+            let value: serde_json::Value = response.json().unwrap_or_default();
+            match (value["error"]["code"].as_str(), value["error"]["message"].as_str()) {
+                (Some(code), Some(message)) => bail!("{code}: {message}"),
+                _ => bail!("the server answered {status}"),
+            }
+        }
+        Ok(response.copy_to(out)?)
+    }
+
     /// `GET`.
     pub fn get(&self, path: &str) -> anyhow::Result<serde_json::Value> {
         self.call(reqwest::Method::GET, path, None)

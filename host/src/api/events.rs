@@ -5,8 +5,9 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
+use super::admin::ApiQuery;
 use super::{ApiError, AppState, Caller, ErrorCode, read_ingest_body};
 use crate::profile::{IngestOutcome, NewEvent};
 
@@ -23,10 +24,25 @@ pub struct IngestResponse {
     pub results: Vec<IngestOutcome>,
 }
 
+/// The query of an ingest request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestQuery {
+    /// Whether the events trigger campaigns and computed traits (default true: a live source);
+    /// `false` for imported history.
+    #[serde(default = "yes")]
+    triggers: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
 /// `POST /v1/events`.
 pub async fn ingest(
     State(state): State<AppState>,
     _caller: Caller,
+    ApiQuery(query): ApiQuery<IngestQuery>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<IngestResponse>, ApiError> {
@@ -37,7 +53,7 @@ pub async fn ingest(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/x-ndjson") || t.starts_with("application/ndjson"));
     let parsed = if ndjson { parse_ndjson(&bytes, now) } else { parse_array(&bytes, now)? };
-    ingest_parsed(&state, parsed).await.map(Json)
+    ingest_with(&state, parsed, query.triggers).await.map(Json)
 }
 
 /// Stores the valid events, merges the outcomes with the parse failures, and hands the stored
@@ -45,6 +61,15 @@ pub async fn ingest(
 pub(super) async fn ingest_parsed(
     state: &AppState,
     parsed: Vec<Result<NewEvent, String>>,
+) -> Result<IngestResponse, ApiError> {
+    ingest_with(state, parsed, true).await
+}
+
+/// [`ingest_parsed`], with the triggers on (a live source) or off (imported history).
+async fn ingest_with(
+    state: &AppState,
+    parsed: Vec<Result<NewEvent, String>>,
+    triggers: bool,
 ) -> Result<IngestResponse, ApiError> {
     let engine = state.engine.clone();
     let now = engine.now_ms();
@@ -59,9 +84,12 @@ pub(super) async fn ingest_parsed(
         })
         .collect();
     let valid: Vec<NewEvent> = parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
-    let outcomes = tokio::task::spawn_blocking(move || engine.ingest_live(&valid, now))
-        .await
-        .map_err(|e| ApiError::internal(&e))?;
+    let outcomes = tokio::task::spawn_blocking(move || match triggers {
+        true => engine.ingest_live(&valid, now),
+        false => engine.ingest_history(&valid, now),
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))?;
     let outcomes = outcomes?;
 
     let mut stored_outcomes = outcomes.into_iter();
@@ -72,7 +100,7 @@ pub(super) async fn ingest_parsed(
             Ok(_) => results.push(stored_outcomes.next().unwrap_or(IngestOutcome::Duplicate)),
         }
     }
-    if results.iter().any(|o| matches!(o, IngestOutcome::Stored { .. })) {
+    if triggers && results.iter().any(|o| matches!(o, IngestOutcome::Stored { .. })) {
         // The triggers are queued durably with the events; run them now rather than at the next
         // tick. A failure here leaves them queued for the tick.
         state.engine.drain_triggers_soon();

@@ -10,8 +10,8 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use super::auth::Caller;
 use super::{
-    AppState, access, audiences, campaigns, events, feedback, metrics, openapi, plugins, profiles, segment,
-    traits,
+    AppState, access, audiences, campaigns, events, exports, feedback, metrics, openapi, plugins, profiles,
+    segment, traits,
 };
 use crate::store::Role;
 
@@ -205,6 +205,13 @@ pub fn table() -> Vec<RouteSpec> {
             Some(PERSONAL),
             "How many would a segment rule reach? Count, sample, or every member as CSV/NDJSON.",
             post(audiences::audience),
+        ),
+        spec(
+            M::GET,
+            "/v1/exports/{what}",
+            Some(PERSONAL),
+            "Stream every event or profile, or a campaign's deliveries, as NDJSON or CSV.",
+            get(exports::export),
         ),
         spec(
             M::GET,

@@ -3,14 +3,14 @@
 //! durably, then the triggers they match are queued, so a triggered campaign answers an imported
 //! event as it answers a live one.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 use std::path::Path;
 
 use anyhow::{Context, bail};
 use baton::{NewEvent, ServeConfig};
 use clap::Subcommand;
 
-use super::open;
+use super::{ExportArgs, open};
 use crate::remote::{Body, Remote};
 
 /// Event commands.
@@ -26,9 +26,20 @@ pub enum EventsCommand {
         /// Events per durable batch.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        /// Let the imported events trigger campaigns and computed traits, as live events do.
+        /// Off by default: importing history must not send a year of welcome emails. (Run
+        /// `baton trait recompute NAME` afterwards to bring computed traits up to date.)
+        #[arg(long)]
+        fire_triggers: bool,
+        /// Write every rejected row (its number and why) to this file, one JSON object per line.
+        #[arg(long)]
+        errors: Option<std::path::PathBuf>,
     },
-    /// Export every event as NDJSON.
+    /// Export every event (the same as `baton export events`).
     Export {
+        /// ndjson or csv.
+        #[arg(long, default_value = "ndjson")]
+        format: String,
         /// The output file (default: standard output).
         #[arg(long)]
         out: Option<std::path::PathBuf>,
@@ -37,11 +48,23 @@ pub enum EventsCommand {
 
 /// Runs an events command on the local data directory.
 pub fn events(data: &Path, config: &ServeConfig, command: EventsCommand) -> anyhow::Result<()> {
-    let engine = open(data, config)?;
     match command {
-        EventsCommand::Import { file, format, batch } => {
+        EventsCommand::Import { file, format, batch, fire_triggers, errors } => {
+            let engine = open(data, config)?;
             let now = engine.now_ms();
-            import(&file, format.as_deref(), batch.max(1), &mut |events, tally| {
+            let options = ImportOptions {
+                file: &file,
+                format: format.as_deref(),
+                batch_size: batch.max(1),
+                errors: errors.as_deref(),
+            };
+            import(&options, &mut |events, tally| {
+                if !fire_triggers {
+                    for outcome in engine.ingest_history(events, now)? {
+                        tally.record(&outcome);
+                    }
+                    return Ok(());
+                }
                 for outcome in engine.ingest_live(events, now)? {
                     tally.record(&outcome);
                 }
@@ -49,33 +72,24 @@ pub fn events(data: &Path, config: &ServeConfig, command: EventsCommand) -> anyh
                 Ok(engine.drain_triggers()?)
             })
         }
-        EventsCommand::Export { out } => {
-            let mut writer: Box<dyn Write> = match out {
-                Some(path) => Box::new(std::io::BufWriter::new(
-                    std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?,
-                )),
-                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-            };
-            let mut count = 0u64;
-            for event in engine.events() {
-                serde_json::to_writer(&mut writer, &event?)?;
-                writer.write_all(b"\n")?;
-                count += 1;
-            }
-            writer.flush()?;
-            eprintln!("exported {count} events");
-            Ok(())
+        EventsCommand::Export { format, out } => {
+            super::export(data, config, ExportArgs { what: "events".into(), campaign: None, format, out })
         }
     }
 }
 
-/// Counts of an import.
+/// Counts of an import, and where every rejection goes.
 #[derive(Default)]
 pub struct Tally {
     stored: u64,
     duplicates: u64,
     rejected: u64,
+    /// The first few rejections, printed in the summary.
     reasons: Vec<String>,
+    /// Every rejection, when the import writes them to a file.
+    errors: Option<std::io::BufWriter<std::fs::File>>,
+    /// The first failure writing that file.
+    errors_failed: Option<std::io::Error>,
 }
 
 impl Tally {
@@ -88,7 +102,14 @@ impl Tally {
     }
 
     fn reject(&mut self, reason: String) {
+        use std::io::Write as _;
         self.rejected += 1;
+        if let Some(errors) = &mut self.errors {
+            let line = serde_json::json!({ "rejected": self.rejected, "reason": reason });
+            if let Err(err) = writeln!(errors, "{line}") {
+                self.errors_failed.get_or_insert(err);
+            }
+        }
         if self.reasons.len() < 10 {
             self.reasons.push(reason);
         }
@@ -98,7 +119,20 @@ impl Tally {
 /// Where imported batches go: the store directly, or a server.
 type Sink<'a> = dyn FnMut(&[NewEvent], &mut Tally) -> anyhow::Result<()> + 'a;
 
-fn import(file: &str, format: Option<&str>, batch_size: usize, sink: &mut Sink<'_>) -> anyhow::Result<()> {
+/// How an import reads its file and reports.
+pub struct ImportOptions<'a> {
+    /// The file, `-` for standard input.
+    pub file: &'a str,
+    /// `ndjson` or `csv`, else from the file name.
+    pub format: Option<&'a str>,
+    /// Events per durable batch.
+    pub batch_size: usize,
+    /// Where to write every rejection.
+    pub errors: Option<&'a Path>,
+}
+
+fn import(options: &ImportOptions<'_>, sink: &mut Sink<'_>) -> anyhow::Result<()> {
+    let ImportOptions { file, format, batch_size, errors } = *options;
     let csv = match format {
         Some("csv") => true,
         Some("ndjson") | Some("jsonl") => false,
@@ -119,6 +153,10 @@ fn import(file: &str, format: Option<&str>, batch_size: usize, sink: &mut Sink<'
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     let mut tally = Tally::default();
+    if let Some(path) = errors {
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        tally.errors = Some(std::io::BufWriter::new(file));
+    }
     let mut batch = Vec::with_capacity(batch_size);
     let mut flush = |batch: &mut Vec<NewEvent>, tally: &mut Tally| -> anyhow::Result<()> {
         sink(batch, tally)?;
@@ -151,6 +189,26 @@ fn import(file: &str, format: Option<&str>, batch_size: usize, sink: &mut Sink<'
     );
     for reason in &tally.reasons {
         println!("  rejected {reason}");
+    }
+    if let Some(mut file) = tally.errors.take() {
+        use std::io::Write as _;
+        if let Some(err) = tally.errors_failed.take().or_else(|| file.flush().err()) {
+            bail!(
+                "writing the rejected rows to {}: {err}",
+                errors.map(|p| p.display().to_string()).unwrap_or_default()
+            );
+        }
+        if tally.rejected > 0 {
+            println!(
+                "  every rejected row is in {}",
+                errors.map(|p| p.display().to_string()).unwrap_or_default()
+            );
+        }
+    } else if tally.rejected > tally.reasons.len() as u64 {
+        println!(
+            "  ... and {} more (--errors FILE keeps them all)",
+            tally.rejected - tally.reasons.len() as u64
+        );
     }
     Ok(())
 }
@@ -226,8 +284,15 @@ fn csv_event(headers: &csv::StringRecord, record: &csv::StringRecord) -> Result<
 /// Runs an events command through a server's API.
 pub fn events_remote(remote: &Remote, command: EventsCommand) -> anyhow::Result<()> {
     match command {
-        EventsCommand::Import { file, format, batch } => {
-            import(&file, format.as_deref(), batch.max(1), &mut |events, tally| {
+        EventsCommand::Import { file, format, batch, fire_triggers, errors } => {
+            let options = ImportOptions {
+                file: &file,
+                format: format.as_deref(),
+                batch_size: batch.max(1),
+                errors: errors.as_deref(),
+            };
+            let path = format!("/v1/events?triggers={fire_triggers}");
+            import(&options, &mut |events, tally| {
                 let mut body = Vec::new();
                 for event in events {
                     serde_json::to_writer(&mut body, event)?;
@@ -235,7 +300,7 @@ pub fn events_remote(remote: &Remote, command: EventsCommand) -> anyhow::Result<
                 }
                 let answer = remote.call(
                     reqwest::Method::POST,
-                    "/v1/events",
+                    &path,
                     Some(Body::Bytes(body, "application/x-ndjson")),
                 )?;
                 for result in answer["results"].as_array().into_iter().flatten() {
@@ -248,8 +313,8 @@ pub fn events_remote(remote: &Remote, command: EventsCommand) -> anyhow::Result<
                 Ok(())
             })
         }
-        EventsCommand::Export { .. } => {
-            bail!("events export reads the data directory; run it where the data is, without --server")
+        EventsCommand::Export { format, out } => {
+            super::export_remote(remote, ExportArgs { what: "events".into(), campaign: None, format, out })
         }
     }
 }

@@ -182,6 +182,13 @@ impl Engine {
         Ok(self.storage.ingest_and_queue_triggers_for(events, now, &|name| wanted.contains(name))?)
     }
 
+    /// Stores imported history: deduplicated and attributed like live events, but queued for
+    /// nothing, so no campaign answers it and no computed trait follows it (recompute those
+    /// after the import).
+    pub fn ingest_history(&self, events: &[NewEvent], now: i64) -> Result<Vec<IngestOutcome>, EngineError> {
+        Ok(self.storage.ingest(events, now)?)
+    }
+
     /// Drains the queued triggers on a blocking thread, soon. However often ingest asks, at most
     /// one drain runs and at most one more is pending: a request that arrives during a drain
     /// makes it go round once more instead of starting another. (A drain per request piled up

@@ -194,6 +194,38 @@ impl Storage {
         Ok(id)
     }
 
+    /// [`Storage::identify_with`] for many customers in one atomic, durable write (a bulk
+    /// import): row `i` gets `traits[i]`, then `also(i, profile)`. Rows naming the same customer
+    /// apply in order.
+    pub fn identify_many(
+        &self,
+        rows: &[(Option<&str>, Option<&str>, &serde_json::Map<String, serde_json::Value>)],
+        now: i64,
+        also: &dyn Fn(usize, &mut Profile),
+    ) -> Result<Vec<ProfileId>, StorageError> {
+        let ids = {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writes = WriteSet::new(self);
+            let mut ids = Vec::with_capacity(rows.len());
+            for (i, (user_id, anonymous_id, traits)) in rows.iter().enumerate() {
+                let id = resolve(self, &mut writes, identities(*user_id, *anonymous_id), now)?;
+                let mut profile = load_profile(&writes, id)?;
+                for (name, value) in *traits {
+                    profile.attributes.insert(name.clone(), value.clone());
+                }
+                also(i, &mut profile);
+                profile.updated_at = now;
+                index_email(&mut writes, &profile);
+                put_profile(&mut writes, &profile)?;
+                ids.push(id);
+            }
+            writes.commit()?;
+            ids
+        };
+        self.commit.wait_durable()?;
+        Ok(ids)
+    }
+
     /// Declares that `previous` and `user_id` are one customer (Segment `alias`): the profile of
     /// `previous` is merged into the user's, its events following.
     pub fn alias(&self, previous: &Identity, user_id: &str, now: i64) -> Result<ProfileId, StorageError> {

@@ -18,6 +18,7 @@ fn concrete(path: &str) -> String {
             "{slot}" => "segment",
             "{name}" => "SOME_SECRET",
             "{id}" => "nothing-here",
+            "{what}" => "events",
             other => other,
         })
         .collect::<Vec<_>>()

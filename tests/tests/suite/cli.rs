@@ -91,9 +91,18 @@ fn tokens_plugins_and_events_on_a_data_directory() {
          e1,ada,signed_up,2025-06-10T10:00:00Z,pro\n",
     )
     .unwrap();
-    let (ok, out, err) = baton(&data, &["events", "import", csv.to_str().unwrap()]);
+    let rejected = dir.path().join("rejected.ndjson");
+    let (ok, out, err) =
+        baton(&data, &["events", "import", csv.to_str().unwrap(), "--errors", rejected.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(out.starts_with("imported 4 rows: 2 stored, 1 duplicate, 1 rejected\n"), "{out}");
+    let kept: Vec<serde_json::Value> = std::fs::read_to_string(&rejected)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0]["reason"].as_str().unwrap().starts_with("row 3: timestamp `yesterday`"), "{kept:?}");
     assert!(
         out.contains("rejected row 3: timestamp `yesterday` is neither ms since the epoch nor ISO 8601"),
         "{out}"
@@ -147,6 +156,26 @@ fn serve_answers_refuses_a_second_process_and_stops_gracefully_on_sigterm() {
     assert!(!ok);
     assert!(err.contains("campaign_not_found: campaign `nope` does not exist"), "{err}");
 
+    // An analyst exports while the server serves: streamed from the API, as NDJSON or CSV.
+    let (ok, out, err) = remote(&["events", "export", "--format", "csv"]);
+    assert!(ok, "{err}");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("id,profile,name,timestamp,campaign,properties"), "{out}");
+    assert!(lines.next().unwrap().starts_with("e1,pr_"), "{out}");
+    assert_eq!(lines.next(), None);
+    let file = dir.path().join("profiles.ndjson");
+    let (ok, _, err) = remote(&["export", "profiles", "--out", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let profile: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+    assert_eq!(profile["identities"][0]["value"], "ada");
+    assert!(!file.with_extension("partial").exists());
+    let (ok, _, err) = remote(&["export", "deliveries", "--campaign", "nope", "--out", "x.csv"]);
+    assert!(!ok && err.contains("campaign_not_found"), "{err}");
+    assert!(!dir.path().join("x.partial").exists() && !std::path::Path::new("x.csv").exists());
+    let (ok, _, err) = remote(&["export", "everything"]);
+    assert!(!ok && err.contains("use events, profiles or deliveries"), "{err}");
+
     let pid = server.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -161,6 +190,20 @@ fn serve_answers_refuses_a_second_process_and_stops_gracefully_on_sigterm() {
     let (ok, out, err) = baton(&data, &["token", "list"]);
     assert!(ok, "the directory is released after a clean stop: {err}");
     assert!(out.contains("\"root\""));
+    // Each bulk export is on the audit trail, with what it carried.
+    let exports: Vec<serde_json::Value> = baton::Storage::open(&data)
+        .unwrap()
+        .audit_log(100)
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.action == "data_exported")
+        .map(|r| r.detail)
+        .collect();
+    assert_eq!(exports.len(), 2, "{exports:?}");
+    assert!(
+        exports
+            .contains(&serde_json::json!({"what": "events", "format": "csv", "rows": 1, "complete": true}))
+    );
 }
 
 #[test]
@@ -665,10 +708,11 @@ fn actions_are_audited_alike_from_the_cli_and_the_api() {
     assert_eq!(local_trail, remote_trail);
 }
 
-/// An imported event fires the triggers it matches whether the import runs locally or through a
-/// server: a triggered campaign answers it with a queued send either way.
+/// An import is history unless it says otherwise: without `--fire-triggers` no campaign answers
+/// it (a year of sign-ups must not send a year of welcome emails); with it, a triggered campaign
+/// answers as it answers a live event.
 #[test]
-fn a_local_import_fires_triggers_as_the_api_does() {
+fn an_import_fires_triggers_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     let install = |what: &str| -> String {
@@ -724,6 +768,15 @@ fn a_local_import_fires_triggers_as_the_api_does() {
     )
     .unwrap();
     let (ok, _, err) = baton(&data, &["events", "import", events.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    {
+        let storage = baton::Storage::open(&data).unwrap();
+        assert_eq!((storage.pending_trigger_count(), storage.outbox_len()), (0, 0), "history sends nothing");
+        assert_eq!(storage.event_count(), 2);
+    }
+    let replayed = events.with_extension("again.ndjson");
+    std::fs::write(&replayed, std::fs::read_to_string(&events).unwrap().replace("\"e1\"", "\"e3\"")).unwrap();
+    let (ok, _, err) = baton(&data, &["events", "import", replayed.to_str().unwrap(), "--fire-triggers"]);
     assert!(ok, "{err}");
     let storage = baton::Storage::open(&data).unwrap();
     assert_eq!(storage.pending_trigger_count(), 0, "the import drained what it queued");
