@@ -13,12 +13,14 @@ mod campaigns;
 mod events;
 mod exports;
 mod feedback;
+mod imports;
 mod profiles;
 mod traits;
 pub use campaigns::{CampaignCommand, campaign, campaign_remote};
 pub use events::{EventsCommand, events, events_remote};
 pub use exports::{ExportArgs, export, export_remote};
 pub use feedback::{FeedbackCommand, feedback, feedback_remote};
+pub use imports::{ImportArgs, import_local, import_remote};
 pub use profiles::{ProfileCommand, profile, profile_remote};
 pub use traits::{TraitCommand, traits, traits_remote};
 

@@ -84,6 +84,8 @@ enum Command {
     Trait(cli::TraitCommand),
     /// Export every event or profile, or a campaign's deliveries, as NDJSON or CSV.
     Export(cli::ExportArgs),
+    /// Import profiles (traits, consents, suppressions, time zones) or events from NDJSON or CSV.
+    Import(cli::ImportArgs),
     /// Show, update, export and erase a customer's profile.
     #[command(subcommand)]
     Profile(cli::ProfileCommand),
@@ -122,6 +124,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Trait(command) => cli::traits_remote(&remote, command),
             Command::Profile(command) => cli::profile_remote(&remote, command),
             Command::Export(args) => cli::export_remote(&remote, args),
+            Command::Import(args) => cli::import_remote(&remote, args),
             Command::FeedbackEndpoint(command) => cli::feedback_remote(&remote, command),
         };
     }
@@ -138,6 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trait(command) => cli::traits(&cli.data, &config, command),
         Command::Profile(command) => cli::profile(&cli.data, &config, command),
         Command::Export(args) => cli::export(&cli.data, &config, args),
+        Command::Import(args) => cli::import_local(&cli.data, &config, args),
         Command::FeedbackEndpoint(command) => cli::feedback(&cli.data, &config, command),
     }
 }

@@ -4,8 +4,9 @@ use axum::body::Body;
 use axum::extract::{Extension, Path, State};
 
 use super::admin::{Answer, ApiQuery, json_body, on_engine, profile_id};
-use super::{AppState, Caller};
-use crate::engine::{ProfileLookup, ProfileUpdate};
+use super::{AppState, Caller, read_ingest_body};
+use crate::engine::{ProfileLookup, ProfileRow, ProfileUpdate};
+use crate::profile::IngestOutcome;
 
 /// `GET /v1/profiles?user_id=...` (or `anonymous_id`, or `email`): the profiles a customer is
 /// known by, for data-protection requests and support.
@@ -48,4 +49,34 @@ pub async fn export_profile(
 ) -> Answer {
     let id = profile_id(&id)?;
     on_engine(&state, move |e| Ok(e.export_profile(&caller.actor(), id)?)).await
+}
+
+/// `POST /v1/imports/profiles`: NDJSON profile rows (gzip allowed), imported in one durable
+/// write and answered row by row; a bad row is refused where it stands.
+pub async fn import_profiles(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> Answer {
+    let bytes = read_ingest_body(&headers, body, state.config.max_ingest_bytes).await?;
+    let limits = state.config.events.clone();
+    let rows: Vec<Result<ProfileRow, String>> = bytes
+        .split(|b| *b == b'\n')
+        .enumerate()
+        .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
+        .map(|(i, line)| {
+            let row: ProfileRow = serde_json::from_slice(line).map_err(|e| format!("line {}: {e}", i + 1))?;
+            match limits.properties_problem(&row.traits) {
+                Some(problem) => Err(format!("line {}: traits: {problem}", i + 1)),
+                None => Ok(row),
+            }
+        })
+        .collect();
+    on_engine(&state, move |e| {
+        let results = e.import_profiles(&caller.actor(), rows)?;
+        let stored = results.iter().filter(|o| matches!(o, IngestOutcome::Stored { .. })).count();
+        Ok(serde_json::json!({ "stored": stored, "rejected": results.len() - stored, "results": results }))
+    })
+    .await
 }

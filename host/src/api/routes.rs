@@ -214,6 +214,13 @@ pub fn table() -> Vec<RouteSpec> {
             get(exports::export),
         ),
         spec(
+            M::POST,
+            "/v1/imports/profiles",
+            Some(ORCHESTRATE),
+            "Import profile rows (NDJSON): traits, consents, suppressions, time zones.",
+            post(profiles::import_profiles),
+        ),
+        spec(
             M::GET,
             "/v1/profiles",
             Some(PERSONAL),

@@ -58,7 +58,7 @@ pub fn events(data: &Path, config: &ServeConfig, command: EventsCommand) -> anyh
                 batch_size: batch.max(1),
                 errors: errors.as_deref(),
             };
-            import(&options, &mut |events, tally| {
+            import(&options, &mut |events: &[NewEvent], tally: &mut Tally| {
                 if !fire_triggers {
                     for outcome in engine.ingest_history(events, now)? {
                         tally.record(&outcome);
@@ -93,7 +93,7 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn record(&mut self, outcome: &baton::IngestOutcome) {
+    pub(super) fn record(&mut self, outcome: &baton::IngestOutcome) {
         match outcome {
             baton::IngestOutcome::Stored { .. } => self.stored += 1,
             baton::IngestOutcome::Duplicate => self.duplicates += 1,
@@ -101,7 +101,7 @@ impl Tally {
         }
     }
 
-    fn reject(&mut self, reason: String) {
+    pub(super) fn reject(&mut self, reason: String) {
         use std::io::Write as _;
         self.rejected += 1;
         if let Some(errors) = &mut self.errors {
@@ -117,7 +117,32 @@ impl Tally {
 }
 
 /// Where imported batches go: the store directly, or a server.
-type Sink<'a> = dyn FnMut(&[NewEvent], &mut Tally) -> anyhow::Result<()> + 'a;
+pub(super) type Sink<'a, T> = dyn FnMut(&[T], &mut Tally) -> anyhow::Result<()> + 'a;
+
+/// One row of an import file: the bytes it took (for progress) and what it reads as.
+pub(super) type Row<T> = (u64, Result<T, String>);
+
+/// Reads the rows of an NDJSON or CSV file as `T`.
+pub(super) trait RowReader: Sized {
+    /// One NDJSON line.
+    fn from_json(line: &str) -> Result<Self, String>;
+    /// The CSV columns a file must have.
+    const REQUIRED_COLUMNS: &'static [&'static str];
+    /// One CSV row, by its header.
+    fn from_csv(headers: &csv::StringRecord, record: &csv::StringRecord) -> Result<Self, String>;
+}
+
+impl RowReader for NewEvent {
+    const REQUIRED_COLUMNS: &'static [&'static str] = &["id", "name", "timestamp"];
+
+    fn from_json(line: &str) -> Result<Self, String> {
+        serde_json::from_str(line).map_err(|e| e.to_string())
+    }
+
+    fn from_csv(headers: &csv::StringRecord, record: &csv::StringRecord) -> Result<Self, String> {
+        csv_event(headers, record)
+    }
+}
 
 /// How an import reads its file and reports.
 pub struct ImportOptions<'a> {
@@ -131,7 +156,10 @@ pub struct ImportOptions<'a> {
     pub errors: Option<&'a Path>,
 }
 
-fn import(options: &ImportOptions<'_>, sink: &mut Sink<'_>) -> anyhow::Result<()> {
+pub(super) fn import<T: RowReader + 'static>(
+    options: &ImportOptions<'_>,
+    sink: &mut Sink<'_, T>,
+) -> anyhow::Result<()> {
     let ImportOptions { file, format, batch_size, errors } = *options;
     let csv = match format {
         Some("csv") => true,
@@ -158,19 +186,19 @@ fn import(options: &ImportOptions<'_>, sink: &mut Sink<'_>) -> anyhow::Result<()
         tally.errors = Some(std::io::BufWriter::new(file));
     }
     let mut batch = Vec::with_capacity(batch_size);
-    let mut flush = |batch: &mut Vec<NewEvent>, tally: &mut Tally| -> anyhow::Result<()> {
+    let mut flush = |batch: &mut Vec<T>, tally: &mut Tally| -> anyhow::Result<()> {
         sink(batch, tally)?;
         batch.clear();
         Ok(())
     };
-    let mut rows = rows(reader, csv)?;
+    let mut rows = rows::<T>(reader, csv)?;
     let mut row_number = 0usize;
     while let Some(row) = rows.next() {
         row_number += 1;
         let (bytes, parsed) = row;
         progress.inc(bytes);
         match parsed {
-            Ok(event) => batch.push(event),
+            Ok(row) => batch.push(row),
             Err(reason) => tally.reject(format!("row {row_number}: {reason}")),
         }
         if batch.len() == batch_size {
@@ -213,21 +241,22 @@ fn import(options: &ImportOptions<'_>, sink: &mut Sink<'_>) -> anyhow::Result<()
     Ok(())
 }
 
-type Row = (u64, Result<NewEvent, String>);
-
-/// Rows of an NDJSON or CSV file as events, with the bytes each took (for progress).
-fn rows(reader: Box<dyn BufRead>, csv: bool) -> anyhow::Result<Box<dyn Iterator<Item = Row>>> {
+/// Rows of an NDJSON or CSV file as `T`, with the bytes each took (for progress).
+fn rows<T: RowReader + 'static>(
+    reader: Box<dyn BufRead>,
+    csv: bool,
+) -> anyhow::Result<Box<dyn Iterator<Item = Row<T>>>> {
     if !csv {
         return Ok(Box::new(reader.lines().filter_map(|line| match line {
             Ok(line) if line.trim().is_empty() => None,
-            Ok(line) => Some((line.len() as u64 + 1, serde_json::from_str(&line).map_err(|e| e.to_string()))),
+            Ok(line) => Some((line.len() as u64 + 1, T::from_json(&line))),
             Err(e) => Some((0, Err(e.to_string()))),
         })));
     }
     let mut csv = csv::ReaderBuilder::new().flexible(false).from_reader(reader);
     let headers = csv.headers().context("reading the CSV header row")?.clone();
-    for required in ["id", "name", "timestamp"] {
-        if !headers.iter().any(|h| h == required) {
+    for required in T::REQUIRED_COLUMNS {
+        if !headers.iter().any(|h| h == *required) {
             bail!(
                 "the CSV header needs a `{required}` column (have: {})",
                 headers.iter().collect::<Vec<_>>().join(", ")
@@ -237,7 +266,7 @@ fn rows(reader: Box<dyn BufRead>, csv: bool) -> anyhow::Result<Box<dyn Iterator<
     Ok(Box::new(csv.into_records().map(move |record| match record {
         Ok(record) => {
             let bytes = record.as_slice().len() as u64 + record.len() as u64;
-            (bytes, csv_event(&headers, &record))
+            (bytes, T::from_csv(&headers, &record))
         }
         Err(e) => (0, Err(e.to_string())),
     })))
@@ -292,7 +321,7 @@ pub fn events_remote(remote: &Remote, command: EventsCommand) -> anyhow::Result<
                 errors: errors.as_deref(),
             };
             let path = format!("/v1/events?triggers={fire_triggers}");
-            import(&options, &mut |events, tally| {
+            import(&options, &mut |events: &[NewEvent], tally: &mut Tally| {
                 let mut body = Vec::new();
                 for event in events {
                     serde_json::to_writer(&mut body, event)?;

@@ -6,25 +6,27 @@ use std::time::{Duration, Instant};
 
 use baton_tests::{baton, baton_bin};
 
+/// Every command and subcommand, found by walking `--help` from the top, explains itself.
 #[test]
 fn every_command_explains_itself() {
     let dir = tempfile::tempdir().unwrap();
-    for args in [
-        vec!["--help"],
-        vec!["serve", "--help"],
-        vec!["plugin", "--help"],
-        vec!["plugin", "install", "--help"],
-        vec!["campaign", "--help"],
-        vec!["campaign", "bind", "--help"],
-        vec!["events", "import", "--help"],
-        vec!["events", "export", "--help"],
-        vec!["kpi", "show", "--help"],
-        vec!["secret", "set", "--help"],
-        vec!["token", "create", "--help"],
-    ] {
+    let mut pending: Vec<Vec<String>> = vec![Vec::new()];
+    let mut seen = 0;
+    while let Some(path) = pending.pop() {
+        let mut args: Vec<&str> = path.iter().map(String::as_str).collect();
+        args.push("--help");
         let (ok, out, _) = baton(dir.path(), &args);
         assert!(ok && out.contains("Usage:"), "{args:?}: {out}");
+        seen += 1;
+        let commands = out.split("Commands:\n").nth(1).unwrap_or_default();
+        for line in commands.lines().take_while(|l| !l.trim().is_empty()) {
+            let name = line.split_whitespace().next().unwrap_or_default();
+            if !name.is_empty() && name != "help" {
+                pending.push(path.iter().cloned().chain([name.to_owned()]).collect());
+            }
+        }
     }
+    assert!(seen >= 50, "walked {seen} commands");
 }
 
 #[test]
@@ -838,6 +840,75 @@ fn gdpr_requests_by_email_and_user_id() {
     assert!(!ok && err.contains("no profile is known by user id `bob`"), "{err}");
     let (ok, _, err) = baton(&data, &["profile", "show", "--user-id", "bob", "--email", "x@example.com"]);
     assert!(!ok && err.contains("cannot be used with"), "{err}");
+}
+
+/// The customers a company already has, from a CSV export of its CRM (locally) and NDJSON
+/// (through a server): traits typed, consents with the import as their source, suppressions, time
+/// zones; a bad row refused with its reason, kept in the errors file, the others imported.
+#[test]
+fn profiles_import_from_csv_and_ndjson() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let csv = dir.path().join("crm.csv");
+    std::fs::write(
+        &csv,
+        "user_id,email,plan,ltv,vip,consent:email:marketing,suppress:sms,timezone\n\
+         ada,ada@example.com,pro,120.5,true,granted,manual,Europe/Paris\n\
+         ,nobody@example.com,free,1,false,,,\n\
+         bob,bob@example.com,free,7,false,maybe,,\n",
+    )
+    .unwrap();
+    let errors = dir.path().join("rejected.ndjson");
+    let (ok, out, err) =
+        baton(&data, &["import", "profiles", csv.to_str().unwrap(), "--errors", errors.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("imported 3 rows: 1 stored, 0 duplicate, 2 rejected\n"), "{out}");
+    let kept = std::fs::read_to_string(&errors).unwrap();
+    assert!(
+        kept.contains("row 3: column `consent:email:marketing`: `maybe` is not granted or denied"),
+        "{kept}"
+    );
+    assert!(kept.contains("a profile row needs a user_id or an anonymous_id"), "{kept}");
+    let (ok, out, err) = baton(&data, &["profile", "show", "--user-id", "ada"]);
+    assert!(ok, "{err}");
+    let ada: serde_json::Value = serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap().remove(0);
+    assert_eq!(
+        (&ada["attributes"]["plan"], &ada["attributes"]["ltv"], &ada["attributes"]["vip"]),
+        (&"pro".into(), &120.5.into(), &true.into())
+    );
+    assert_eq!(ada["consents"]["email:marketing"]["state"], "granted");
+    assert!(ada["consent_history"][0]["source"].as_str().unwrap().starts_with("import:cli:"), "{ada}");
+    assert_eq!(ada["suppressions"]["sms"]["reason"], "manual");
+    assert_eq!(ada["timezone"], "Europe/Paris");
+
+    let (_, admin, _) = baton(&data, &["token", "create", "--name", "ops", "--role", "admin"]);
+    let (mut server, base) = start_server(&data);
+    let rows = dir.path().join("more.ndjson");
+    std::fs::write(
+        &rows,
+        r#"{"user_id": "cy", "traits": {"email": "cy@example.com", "email_opt_in": true}}"#,
+    )
+    .unwrap();
+    let remote = |args: &[&str]| {
+        let all: Vec<&str> =
+            ["--server", base.as_str(), "--token", admin.trim()].iter().chain(args).copied().collect();
+        baton_with_input(&all, "")
+    };
+    let (ok, out, err) = remote(&["import", "profiles", rows.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("imported 1 rows: 1 stored, 0 duplicate, 0 rejected"), "{out}");
+    let (ok, out, err) = remote(&["profile", "show", "--email", "cy@example.com"]);
+    assert!(ok, "{err}");
+    let cy: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(cy[0]["consents"]["email:marketing"]["state"], "granted", "the opt-in trait, mapped");
+    let (ok, _, err) = remote(&["import", "profiles", rows.to_str().unwrap(), "--fire-triggers"]);
+    assert!(!ok && err.contains("--fire-triggers is for events"), "{err}");
+    server.kill().unwrap();
+    server.wait().unwrap();
+    let imports = baton::Storage::open(&data).unwrap().audit_log(50).unwrap();
+    let imports: Vec<_> =
+        imports.iter().filter(|r| r.action == "profiles_imported").map(|r| &r.detail).collect();
+    assert_eq!(imports.len(), 2, "{imports:?}");
 }
 
 /// `baton ... | head` closes the pipe before Baton writes: the command ends quietly, as Unix
