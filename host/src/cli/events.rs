@@ -101,6 +101,17 @@ impl Tally {
         }
     }
 
+    /// Counts a server's per-row answer to an imported batch (`{"results": [{"status", "reason"}]}`).
+    pub(super) fn record_answer(&mut self, answer: &serde_json::Value) {
+        for result in answer["results"].as_array().into_iter().flatten() {
+            match result["status"].as_str() {
+                Some("stored") => self.stored += 1,
+                Some("duplicate") => self.duplicates += 1,
+                _ => self.reject(result["reason"].as_str().unwrap_or("rejected").to_owned()),
+            }
+        }
+    }
+
     pub(super) fn reject(&mut self, reason: String) {
         use std::io::Write as _;
         self.rejected += 1;
@@ -332,13 +343,7 @@ pub fn events_remote(remote: &Remote, command: EventsCommand) -> anyhow::Result<
                     &path,
                     Some(Body::Bytes(body, "application/x-ndjson")),
                 )?;
-                for result in answer["results"].as_array().into_iter().flatten() {
-                    match result["status"].as_str() {
-                        Some("stored") => tally.stored += 1,
-                        Some("duplicate") => tally.duplicates += 1,
-                        _ => tally.reject(result["reason"].as_str().unwrap_or("rejected").to_owned()),
-                    }
-                }
+                tally.record_answer(&answer);
                 Ok(())
             })
         }

@@ -165,14 +165,7 @@ pub fn import_remote(remote: &Remote, args: ImportArgs) -> anyhow::Result<()> {
             "/v1/imports/profiles",
             Some(Body::Bytes(body, "application/x-ndjson")),
         )?;
-        for result in answer["results"].as_array().into_iter().flatten() {
-            match result["status"].as_str() {
-                Some("stored") => {
-                    tally.record(&baton::IngestOutcome::Stored { profile: baton::ProfileId(0) })
-                }
-                _ => tally.reject(result["reason"].as_str().unwrap_or("rejected").to_owned()),
-            }
-        }
+        tally.record_answer(&answer);
         Ok(())
     })
 }
