@@ -14,6 +14,7 @@ mod exports;
 mod feedback;
 mod metrics;
 mod openapi;
+mod pages;
 mod plugins;
 mod profiles;
 mod routes;

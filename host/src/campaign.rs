@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::plugin::ContentHash;
 
 /// Where a campaign is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CampaignState {
     /// Being prepared; sends nothing.
@@ -33,12 +33,13 @@ impl CampaignState {
 }
 
 /// What starts a send.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Trigger {
     /// Reacts to each ingested event with this name whose properties match the filter.
     Event {
         /// The event name, for example `signed_up`.
+        #[schemars(pattern(r"\S"))]
         event: String,
         /// Property values the event must have (all of them), for example `{"plan": "pro"}`.
         #[serde(default)]
@@ -48,12 +49,13 @@ pub enum Trigger {
     Batch {
         /// Run every this many milliseconds, if set; otherwise only on request.
         #[serde(default)]
+        #[schemars(range(min = 1))]
         every_ms: Option<u64>,
     },
 }
 
 /// The campaign's message before personalization.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageTemplate {
     /// Subject line, where the channel has one.
@@ -66,6 +68,7 @@ pub struct MessageTemplate {
     pub html: Option<String>,
     /// Further structured content (a JSON object).
     #[serde(default = "empty_object")]
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub data: serde_json::Value,
 }
 
@@ -74,23 +77,27 @@ fn empty_object() -> serde_json::Value {
 }
 
 /// An experiment: variants and an optional control group, assigned deterministically.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Experiment {
     /// Variants and their relative weights; each may override the message.
+    #[schemars(length(min = 1))]
     pub variants: Vec<Variant>,
     /// Percentage (0–100) of eligible profiles held out as a control group.
     #[serde(default)]
+    #[schemars(range(max = 100))]
     pub control_percent: u8,
 }
 
 /// One experiment variant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
     /// Its id, for example `A`.
+    #[schemars(pattern(r"\S"))]
     pub id: String,
     /// Relative weight (> 0).
+    #[schemars(range(min = 1))]
     pub weight: u32,
     /// A message replacing the campaign's, if set.
     #[serde(default)]
@@ -98,18 +105,28 @@ pub struct Variant {
 }
 
 /// A campaign definition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({
+    "id": "welcome", "name": "Welcome series", "state": "draft",
+    "trigger": { "type": "event", "event": "signed_up", "filter": {} },
+    "channel": "email", "purpose": "marketing", "priority": 10,
+    "message": { "subject": "Welcome, {{ profile.first_name }}", "body": "Glad you are here." },
+    "created_at": 0, "updated_at": 0
+}))]
 pub struct Campaign {
     /// Id: 1–64 lowercase letters, digits, `-` and `_`.
+    #[schemars(pattern(r"^[a-z0-9_-]{1,64}$"))]
     pub id: String,
     /// A name for people.
+    #[schemars(pattern(r"\S"))]
     pub name: String,
     /// Lifecycle state.
     pub state: CampaignState,
     /// Triggered by events, or sent in batches.
     pub trigger: Trigger,
     /// The channel it sends on (`email`, `sms`, `push`, `webhook`).
+    #[schemars(pattern(r"\S"))]
     pub channel: String,
     /// The consent purpose it needs (`marketing` unless transactional).
     #[serde(default = "marketing")]
@@ -186,7 +203,9 @@ fn valid_id(id: &str) -> bool {
 }
 
 /// A plugin position in a campaign.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Slot {
     /// The audience rule.
@@ -242,7 +261,7 @@ impl std::str::FromStr for Slot {
 }
 
 /// What a binding lets its plugin do beyond computing.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Grants {
     /// Hosts the channel adapter may send to (exact host names).
@@ -254,7 +273,7 @@ pub struct Grants {
 }
 
 /// A plugin bound to a campaign slot, pinned by content hash.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Binding {
     /// The campaign.

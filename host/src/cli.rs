@@ -1,5 +1,6 @@
-//! The commands behind `baton`. Each opens the data directory, does one thing, and prints JSON
-//! (for data) or a summary (for work done). Errors say what to fix.
+//! The commands behind `baton`. Each opens the data directory, does one thing, and prints data
+//! through [`Output`] (a table for people, JSON for scripts) or a summary of work done. Errors
+//! say what to fix.
 
 use std::io::Write;
 use std::path::Path;
@@ -14,6 +15,7 @@ mod events;
 mod exports;
 mod feedback;
 mod imports;
+mod output;
 mod profiles;
 mod traits;
 pub use campaigns::{CampaignCommand, campaign, campaign_remote};
@@ -21,14 +23,19 @@ pub use events::{EventsCommand, events, events_remote};
 pub use exports::{ExportArgs, export, export_remote};
 pub use feedback::{FeedbackCommand, feedback, feedback_remote};
 pub use imports::{ImportArgs, import_local, import_remote};
+pub use output::{Format, Output};
 pub use profiles::{ProfileCommand, profile, profile_remote};
 pub use traits::{TraitCommand, traits, traits_remote};
 
-/// Sets up `tracing` from `RUST_LOG` (default `default_level`), as text or JSON lines.
+/// Sets up `tracing` from `RUST_LOG` (default `default_level`), as text or JSON lines, on
+/// standard error. Coloured only on a terminal: in a file or a pipe, escape codes are noise.
 pub fn init_logging(format: &str, default_level: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(output::colours(&std::io::stderr()));
     if format == "json" {
         builder.json().init();
     } else {
@@ -50,16 +57,6 @@ pub fn load_config(path: Option<&Path>) -> anyhow::Result<ServeConfig> {
 
 pub(crate) fn open(data: &Path, config: &ServeConfig) -> anyhow::Result<Arc<Engine>> {
     Ok(baton::open_engine(data, config)?)
-}
-
-/// Prints data as JSON. A reader that stops early (`baton trait list | head`) is not an error:
-/// the output simply ends, as with any Unix tool, instead of `println!`'s panic.
-pub(crate) fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
-    match writeln!(std::io::stdout().lock(), "{text}") {
-        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => Ok(other?),
-    }
 }
 
 pub fn serve(data: &Path, addr: &str, config: ServeConfig) -> anyhow::Result<()> {
@@ -232,8 +229,12 @@ impl PluginCommand {
     }
 }
 
-pub fn plugin(data: &Path, config: &ServeConfig, command: PluginCommand) -> anyhow::Result<()> {
-    if command.is_local() { plugin_local(config, command) } else { plugin_on_store(data, config, command) }
+pub fn plugin(data: &Path, config: &ServeConfig, out: Output, command: PluginCommand) -> anyhow::Result<()> {
+    if command.is_local() {
+        plugin_local(config, command)
+    } else {
+        plugin_on_store(data, config, out, command)
+    }
 }
 
 /// The commands a plugin author runs on their own machine.
@@ -291,7 +292,12 @@ fn plugin_test(
     Ok(())
 }
 
-fn plugin_on_store(data: &Path, config: &ServeConfig, command: PluginCommand) -> anyhow::Result<()> {
+fn plugin_on_store(
+    data: &Path,
+    config: &ServeConfig,
+    out: Output,
+    command: PluginCommand,
+) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     match command {
         PluginCommand::Test { .. }
@@ -300,10 +306,10 @@ fn plugin_on_store(data: &Path, config: &ServeConfig, command: PluginCommand) ->
         | PluginCommand::Componentize { .. } => plugin_local(config, command),
         PluginCommand::Install { file } => {
             let bytes = component_bytes(&file)?;
-            print_json(&engine.install_plugin(&local_actor(), &bytes)?)
+            out.print(&engine.install_plugin(&local_actor(), &bytes)?)
         }
-        PluginCommand::List => print_json(&engine.plugins()?),
-        PluginCommand::Show { hash } => print_json(&engine.plugin_view(&parse_hash(&hash)?)?),
+        PluginCommand::List => out.print(&engine.plugins()?),
+        PluginCommand::Show { hash } => out.print(&engine.plugin_view(&parse_hash(&hash)?)?),
         PluginCommand::Remove { hash } => {
             let hash = parse_hash(&hash)?;
             engine.remove_plugin(&local_actor(), &hash)?;
@@ -334,13 +340,13 @@ pub enum KpiCommand {
     },
 }
 
-pub fn kpi(data: &Path, config: &ServeConfig, command: KpiCommand) -> anyhow::Result<()> {
+pub fn kpi(data: &Path, config: &ServeConfig, out: Output, command: KpiCommand) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     let KpiCommand::Show { campaign, compute } = command;
     if compute {
-        return print_json(&engine.compute_kpis(&campaign)?);
+        return out.print(&engine.compute_kpis(&campaign)?);
     }
-    print_json(&engine.kpi_snapshots(&campaign)?)
+    out.print(&engine.kpi_snapshots(&campaign)?)
 }
 
 /// Secret commands.
@@ -383,7 +389,7 @@ fn secret_from_stdin(name: &str) -> anyhow::Result<String> {
     Ok(value.to_owned())
 }
 
-pub fn secret(data: &Path, config: &ServeConfig, command: SecretCommand) -> anyhow::Result<()> {
+pub fn secret(data: &Path, config: &ServeConfig, out: Output, command: SecretCommand) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     match command {
         SecretCommand::Set { name, hosts } => {
@@ -392,7 +398,7 @@ pub fn secret(data: &Path, config: &ServeConfig, command: SecretCommand) -> anyh
             println!("secret {name} set for {}", hosts.join(", "));
             Ok(())
         }
-        SecretCommand::List => print_json(&engine.secrets()?),
+        SecretCommand::List => out.print(&engine.secrets()?),
         SecretCommand::Delete { name } => {
             engine.delete_secret(&local_actor(), &name)?;
             println!("secret {name} deleted");
@@ -423,7 +429,7 @@ pub enum TokenCommand {
     },
 }
 
-pub fn token(data: &Path, config: &ServeConfig, command: TokenCommand) -> anyhow::Result<()> {
+pub fn token(data: &Path, config: &ServeConfig, out: Output, command: TokenCommand) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     match command {
         TokenCommand::Create { name, role } => {
@@ -433,7 +439,7 @@ pub fn token(data: &Path, config: &ServeConfig, command: TokenCommand) -> anyhow
             eprintln!("token {} ({:?}) created; it is shown once", record.id, record.role);
             Ok(())
         }
-        TokenCommand::List => print_json(&engine.tokens()?),
+        TokenCommand::List => out.print(&engine.tokens()?),
         TokenCommand::Revoke { id } => {
             engine.revoke_token(&local_actor(), &id)?;
             println!("revoked {id}");
@@ -446,7 +452,7 @@ pub fn token(data: &Path, config: &ServeConfig, command: TokenCommand) -> anyhow
 
 use crate::remote::{Body, Remote};
 
-pub fn plugin_remote(remote: &Remote, command: PluginCommand) -> anyhow::Result<()> {
+pub fn plugin_remote(remote: &Remote, out: Output, command: PluginCommand) -> anyhow::Result<()> {
     match command {
         PluginCommand::Test { .. }
         | PluginCommand::New { .. }
@@ -456,29 +462,29 @@ pub fn plugin_remote(remote: &Remote, command: PluginCommand) -> anyhow::Result<
         }
         PluginCommand::Install { file } => {
             let bytes = component_bytes(&file)?;
-            print_json(&remote.call(
+            out.print_answer(&remote.call(
                 reqwest::Method::POST,
                 "/v1/plugins",
                 Some(Body::Bytes(bytes, "application/wasm")),
             )?)
         }
-        PluginCommand::List => print_json(&remote.get("/v1/plugins")?),
-        PluginCommand::Show { hash } => print_json(&remote.get(&format!("/v1/plugins/{hash}"))?),
-        PluginCommand::Remove { hash } => print_json(&remote.delete(&format!("/v1/plugins/{hash}"))?),
+        PluginCommand::List => out.print_answer(&remote.get("/v1/plugins")?),
+        PluginCommand::Show { hash } => out.print_answer(&remote.get(&format!("/v1/plugins/{hash}"))?),
+        PluginCommand::Remove { hash } => out.print_answer(&remote.delete(&format!("/v1/plugins/{hash}"))?),
         PluginCommand::Enable { hash } => {
-            print_json(&remote.post(&format!("/v1/plugins/{hash}/enable"), serde_json::json!({}))?)
+            out.print_answer(&remote.post(&format!("/v1/plugins/{hash}/enable"), serde_json::json!({}))?)
         }
     }
 }
 
-pub fn kpi_remote(remote: &Remote, command: KpiCommand) -> anyhow::Result<()> {
+pub fn kpi_remote(remote: &Remote, out: Output, command: KpiCommand) -> anyhow::Result<()> {
     let KpiCommand::Show { campaign, compute } = command;
     let path = format!("/v1/campaigns/{campaign}/kpis");
-    print_json(&if compute { remote.post(&path, serde_json::json!({}))? } else { remote.get(&path)? })
+    out.print_answer(&if compute { remote.post(&path, serde_json::json!({}))? } else { remote.get(&path)? })
 }
 
-pub fn secret_remote(remote: &Remote, command: SecretCommand) -> anyhow::Result<()> {
-    let value = match command {
+pub fn secret_remote(remote: &Remote, out: Output, command: SecretCommand) -> anyhow::Result<()> {
+    let answer = match command {
         SecretCommand::Set { name, hosts } => {
             let value = secret_from_stdin(&name)?;
             remote
@@ -487,17 +493,17 @@ pub fn secret_remote(remote: &Remote, command: SecretCommand) -> anyhow::Result<
         SecretCommand::List => remote.get("/v1/secrets")?,
         SecretCommand::Delete { name } => remote.delete(&format!("/v1/secrets/{name}"))?,
     };
-    print_json(&value)
+    out.print_answer(&answer)
 }
 
-pub fn token_remote(remote: &Remote, command: TokenCommand) -> anyhow::Result<()> {
+pub fn token_remote(remote: &Remote, out: Output, command: TokenCommand) -> anyhow::Result<()> {
     match command {
         TokenCommand::Create { name, role } => {
             let answer = remote.post("/v1/tokens", serde_json::json!({ "name": name, "role": role }))?;
-            println!("{}", answer["token"].as_str().unwrap_or_default());
+            println!("{}", answer.value()["token"].as_str().unwrap_or_default());
             Ok(())
         }
-        TokenCommand::List => print_json(&remote.get("/v1/tokens")?),
-        TokenCommand::Revoke { id } => print_json(&remote.delete(&format!("/v1/tokens/{id}"))?),
+        TokenCommand::List => out.print_answer(&remote.get("/v1/tokens")?),
+        TokenCommand::Revoke { id } => out.print_answer(&remote.delete(&format!("/v1/tokens/{id}"))?),
     }
 }

@@ -21,7 +21,7 @@ pub const SUPPORTED_CONTRACTS: &[&str] = &crate::runtime::CONTRACTS;
 pub const LATEST_CONTRACT: &str = crate::runtime::CONTRACTS[crate::runtime::CONTRACTS.len() - 1];
 
 /// A typed profile attribute value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum Value {
     /// Explicitly empty.
     Null,
@@ -40,7 +40,7 @@ pub enum Value {
 }
 
 /// One named attribute of a profile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Attribute {
     /// The attribute's name.
     pub name: String,
@@ -49,7 +49,7 @@ pub struct Attribute {
 }
 
 /// What the host tells a plugin about the call it is making.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Invocation {
     /// The campaign this call is for; empty outside a campaign.
     pub campaign_id: String,
@@ -62,7 +62,7 @@ pub struct Invocation {
 }
 
 /// A customer event as a plugin sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Event {
     /// The event's unique id.
     pub id: String,
@@ -79,7 +79,7 @@ pub struct Event {
 }
 
 /// A profile as a plugin sees it: only what the plugin's needs grant.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Subject {
     /// The profile's id.
     pub profile_id: String,
@@ -94,7 +94,7 @@ pub struct Subject {
 }
 
 /// A message on its way to a customer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Message {
     /// The channel (`email`, `sms`, `push`, `webhook`).
     pub channel: String,
@@ -115,7 +115,7 @@ pub struct Message {
 }
 
 /// An error a plugin returned on purpose.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PluginError {
     /// A short stable snake_case code.
     pub code: String,
@@ -124,7 +124,7 @@ pub struct PluginError {
 }
 
 /// Why a binding configuration was refused.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ConfigError {
     /// A JSON pointer to the fault; empty for the whole document.
     pub path: String,
@@ -133,7 +133,7 @@ pub struct ConfigError {
 }
 
 /// What a plugin needs from the host.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Needs {
     /// Attribute names it reads; `*` for all.
     pub attributes: Vec<String>,
@@ -148,7 +148,7 @@ pub struct Needs {
 }
 
 /// A plugin's description of itself.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PluginInfo {
     /// Lowercase letters, digits and `-`.
     pub name: String,
@@ -167,7 +167,7 @@ pub struct PluginInfo {
 }
 
 /// A segment rule's verdict for one subject.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Membership {
     /// Whether the profile belongs to the audience.
     pub member: bool,
@@ -176,7 +176,7 @@ pub struct Membership {
 }
 
 /// An HTTP request a channel adapter asks the host to send.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HttpRequest {
     /// The method.
     pub method: String,
@@ -189,7 +189,7 @@ pub struct HttpRequest {
 }
 
 /// A vendor's answer to one request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct HttpResponse {
     /// The status code.
     pub status: u16,
@@ -200,7 +200,7 @@ pub struct HttpResponse {
 }
 
 /// What happened to a send, in the adapter's judgement.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum DeliveryOutcome {
     /// Accepted; the vendor's message id, if any.
     Delivered(Option<String>),
@@ -213,7 +213,7 @@ pub enum DeliveryOutcome {
 }
 
 /// One computed KPI figure.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Metric {
     /// snake_case name.
     pub name: String,
@@ -232,7 +232,7 @@ pub struct Metric {
 }
 
 /// How a signature is written in its header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignatureEncoding {
     /// Hexadecimal.
@@ -242,7 +242,7 @@ pub enum SignatureEncoding {
 }
 
 /// One piece of what a vendor signs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignedPart {
     /// Literal text.
@@ -258,7 +258,7 @@ pub enum SignedPart {
 }
 
 /// The key a vendor signs with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SignatureKey {
     /// HMAC-SHA1 with the named secret.
@@ -272,7 +272,7 @@ pub enum SignatureKey {
 }
 
 /// How the host authenticates a vendor's webhook before the adapter sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Verification {
     /// The key, and so the algorithm.
     pub key: SignatureKey,
@@ -289,7 +289,7 @@ pub struct Verification {
 }
 
 /// A vendor's webhook request, after verification.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct InboundRequest {
     /// Uppercase method.
     pub method: String,
@@ -302,7 +302,7 @@ pub struct InboundRequest {
 }
 
 /// What a vendor reports about a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ReportKind {
     /// Handed to the recipient.
@@ -340,7 +340,7 @@ impl ReportKind {
 }
 
 /// One vendor report about one message.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VendorReport {
     /// What happened.
     pub kind: ReportKind,

@@ -9,7 +9,7 @@ use crate::profile::ProfileId;
 /// A rendered message waiting to be sent (or retried). Its idempotency key is unique per
 /// (campaign, profile, step): the store accepts each key once, so a duplicate trigger or a
 /// restart never produces a second send.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PendingSend {
     /// `campaign:profile:step`.
@@ -40,7 +40,7 @@ pub struct PendingSend {
 }
 
 /// How a send ended.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SendOutcome {
     /// The vendor accepted it.
@@ -61,7 +61,7 @@ pub enum SendOutcome {
 }
 
 /// A finished send.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryRecord {
     /// The send's idempotency key.
@@ -81,7 +81,9 @@ pub struct DeliveryRecord {
 }
 
 /// Why a send did not happen (or not yet). Codes are stable: they appear in APIs and reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SkipReason {
     /// No consent for the channel and purpose.
@@ -134,7 +136,7 @@ impl SkipReason {
 }
 
 /// A suppressed or delayed send.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SkipRecord {
     /// The campaign.
@@ -150,7 +152,7 @@ pub struct SkipRecord {
 }
 
 /// KPI results of one calculator run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KpiSnapshot {
     /// The campaign.

@@ -15,9 +15,18 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// What `baton --help` says about exit codes; README.md's "Output and exit codes" says the same.
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  Success.
+  1  The command failed; the message on standard error says what to fix. An import that
+     finishes exits 0 even when it rejected rows: its summary counts them and --errors FILE
+     keeps them.
+  2  Usage error: an unknown command or option, or a missing or invalid argument.";
+
 /// Baton: a WebAssembly plugin host for marketing rules and automations.
 #[derive(Parser)]
-#[command(name = "baton", version, about, long_about = None)]
+#[command(name = "baton", version, about, long_about = None, after_help = EXIT_CODES)]
 struct Cli {
     /// The data directory (an embedded sled store).
     #[arg(long, global = true, env = "BATON_DATA", default_value = "baton-data")]
@@ -36,6 +45,10 @@ struct Cli {
     /// Log format: text or json.
     #[arg(long, global = true, default_value = "text")]
     log_format: String,
+    /// How to print the data a command returns: tables and `key: value` lines for people, or
+    /// JSON for scripts.
+    #[arg(long, global = true, value_enum, default_value_t = cli::Format::Table)]
+    output: cli::Format,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,6 +108,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    // A usage error ends here, with clap's message and exit code 2.
     let cli = Cli::parse();
     // The demo prints a report; its logs would drown it unless asked for.
     let default_level = if matches!(cli.command, Command::Demo { .. }) { "warn" } else { "info" };
@@ -102,6 +116,7 @@ fn main() -> std::process::ExitCode {
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
+            // Exit code 1, with what to fix (EXIT_CODES).
             eprintln!("error: {err:#}");
             std::process::ExitCode::FAILURE
         }
@@ -109,39 +124,40 @@ fn main() -> std::process::ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let out = cli::Output::new(cli.output);
     if let Some(server) = &cli.server {
         let remote = remote::Remote::new(server, cli.token.clone())?;
         return match cli.command {
             Command::Serve { .. } | Command::Demo { .. } => {
                 anyhow::bail!("serve and demo run locally; they do not take --server")
             }
-            Command::Plugin(command) => cli::plugin_remote(&remote, command),
-            Command::Campaign(command) => cli::campaign_remote(&remote, command),
+            Command::Plugin(command) => cli::plugin_remote(&remote, out, command),
+            Command::Campaign(command) => cli::campaign_remote(&remote, out, command),
             Command::Events(command) => cli::events_remote(&remote, command),
-            Command::Kpi(command) => cli::kpi_remote(&remote, command),
-            Command::Secret(command) => cli::secret_remote(&remote, command),
-            Command::Token(command) => cli::token_remote(&remote, command),
-            Command::Trait(command) => cli::traits_remote(&remote, command),
-            Command::Profile(command) => cli::profile_remote(&remote, command),
+            Command::Kpi(command) => cli::kpi_remote(&remote, out, command),
+            Command::Secret(command) => cli::secret_remote(&remote, out, command),
+            Command::Token(command) => cli::token_remote(&remote, out, command),
+            Command::Trait(command) => cli::traits_remote(&remote, out, command),
+            Command::Profile(command) => cli::profile_remote(&remote, out, command),
             Command::Export(args) => cli::export_remote(&remote, args),
             Command::Import(args) => cli::import_remote(&remote, args),
-            Command::FeedbackEndpoint(command) => cli::feedback_remote(&remote, command),
+            Command::FeedbackEndpoint(command) => cli::feedback_remote(&remote, out, command),
         };
     }
     let config = cli::load_config(cli.config_file.as_deref())?;
     match cli.command {
         Command::Serve { addr } => cli::serve(&cli.data, &addr, config),
         Command::Demo { dir, profiles, seed } => cli::demo(dir, profiles, seed),
-        Command::Plugin(command) => cli::plugin(&cli.data, &config, command),
-        Command::Campaign(command) => cli::campaign(&cli.data, &config, command),
+        Command::Plugin(command) => cli::plugin(&cli.data, &config, out, command),
+        Command::Campaign(command) => cli::campaign(&cli.data, &config, out, command),
         Command::Events(command) => cli::events(&cli.data, &config, command),
-        Command::Kpi(command) => cli::kpi(&cli.data, &config, command),
-        Command::Secret(command) => cli::secret(&cli.data, &config, command),
-        Command::Token(command) => cli::token(&cli.data, &config, command),
-        Command::Trait(command) => cli::traits(&cli.data, &config, command),
-        Command::Profile(command) => cli::profile(&cli.data, &config, command),
+        Command::Kpi(command) => cli::kpi(&cli.data, &config, out, command),
+        Command::Secret(command) => cli::secret(&cli.data, &config, out, command),
+        Command::Token(command) => cli::token(&cli.data, &config, out, command),
+        Command::Trait(command) => cli::traits(&cli.data, &config, out, command),
+        Command::Profile(command) => cli::profile(&cli.data, &config, out, command),
         Command::Export(args) => cli::export(&cli.data, &config, args),
         Command::Import(args) => cli::import_local(&cli.data, &config, args),
-        Command::FeedbackEndpoint(command) => cli::feedback(&cli.data, &config, command),
+        Command::FeedbackEndpoint(command) => cli::feedback(&cli.data, &config, out, command),
     }
 }

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The five kinds of plugin, one per WIT world (`computed-trait` since contract 0.2.0).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum PluginKind {
     /// Decides audience membership (`segment-rule` world).
@@ -80,6 +80,20 @@ impl fmt::Display for ContentHash {
     }
 }
 
+impl schemars::JsonSchema for ContentHash {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ContentHash".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": r"^(sha256:)?[0-9a-fA-F]{64}$",
+            "description": "A component's sha256 content hash: 64 hex digits, optionally after `sha256:`."
+        })
+    }
+}
+
 impl From<ContentHash> for String {
     fn from(hash: ContentHash) -> String {
         hash.to_string()
@@ -107,7 +121,7 @@ impl std::str::FromStr for ContentHash {
 }
 
 /// What the registry keeps about an installed plugin (its `info()` plus identity).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PluginRecord {
     /// The content hash of the component bytes.
@@ -145,7 +159,7 @@ pub struct PluginRecord {
 }
 
 /// Why and since when a plugin is disabled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Quarantine {
     /// When, ms since the epoch.

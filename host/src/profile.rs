@@ -18,6 +18,20 @@ impl fmt::Display for ProfileId {
     }
 }
 
+impl schemars::JsonSchema for ProfileId {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ProfileId".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": r"^pr_[0-9a-fA-F]{16}$",
+            "description": "A profile id: `pr_` and 16 hex digits."
+        })
+    }
+}
+
 impl From<ProfileId> for String {
     fn from(id: ProfileId) -> String {
         id.to_string()
@@ -44,7 +58,9 @@ impl std::str::FromStr for ProfileId {
 }
 
 /// How a source knows a customer (Segment's `userId` and `anonymousId`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(tag = "kind", content = "value", rename_all = "snake_case")]
 pub enum Identity {
     /// A known, stable user id from the customer's own systems.
@@ -71,7 +87,7 @@ impl Identity {
 pub const DEFAULT_CONSENT_HISTORY: usize = 100;
 
 /// A consent or subscription decision for one channel and purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ConsentState {
     /// The customer opted in.
@@ -81,7 +97,7 @@ pub enum ConsentState {
 }
 
 /// One consent record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Consent {
     /// The decision.
@@ -91,7 +107,7 @@ pub struct Consent {
 }
 
 /// One consent decision as it arrived: the proof of when, from where, and what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsentChange {
     /// The `channel:purpose` it decides.
@@ -106,7 +122,7 @@ pub struct ConsentChange {
 }
 
 /// Why a channel address must not be sent to, whatever the consent says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SuppressionReason {
     /// The customer unsubscribed from the channel.
@@ -120,7 +136,7 @@ pub enum SuppressionReason {
 }
 
 /// A suppression of one channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Suppression {
     /// Why.
@@ -130,7 +146,7 @@ pub struct Suppression {
 }
 
 /// A customer profile: the single customer view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Profile {
     /// The internal id.
@@ -210,7 +226,7 @@ impl Profile {
 }
 
 /// An event as stored: attributed to a profile after identity resolution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Event {
     /// The unique id (Segment's `messageId`); ingest is idempotent on it.
@@ -228,8 +244,13 @@ pub struct Event {
 }
 
 /// An event arriving from a source, before identity resolution.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = timestamp_defaults)]
+#[schemars(example = serde_json::json!({
+    "id": "evt-7f3a", "user_id": "u-42", "name": "order_completed",
+    "timestamp": 1_764_460_800_000_i64, "properties": { "revenue": 59.9, "currency": "EUR" }
+}))]
 pub struct NewEvent {
     /// The unique id; the same id twice is stored once.
     pub id: String,
@@ -247,6 +268,14 @@ pub struct NewEvent {
     /// The campaign it is attributed to, if any.
     #[serde(default)]
     pub campaign: Option<String>,
+}
+
+/// The API reads an event without a `timestamp` as happening when it was received (as Segment
+/// does), so the document does not require one.
+fn timestamp_defaults(schema: &mut schemars::Schema) {
+    if let Some(required) = schema.get_mut("required").and_then(|r| r.as_array_mut()) {
+        required.retain(|name| name != "timestamp");
+    }
 }
 
 impl NewEvent {
@@ -272,7 +301,7 @@ impl NewEvent {
 /// Caps on what one ingested event may hold, so that no source (and no one holding a write key)
 /// can store unbounded data or shift events far from the present. Each is refused per event with
 /// the cap's name; every one is configurable (`api.events` in the config file).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EventLimits {
     /// The longest event id, in bytes.
@@ -358,7 +387,7 @@ impl EventLimits {
 }
 
 /// What ingest did with one event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum IngestOutcome {
     /// Stored durably, on this profile.

@@ -85,7 +85,7 @@ struct PluginStatsCell {
 }
 
 /// A snapshot of one plugin's call statistics since it was loaded in this process.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, schemars::JsonSchema)]
 pub struct PluginStats {
     /// Calls by outcome.
     pub calls: std::collections::BTreeMap<&'static str, u64>,

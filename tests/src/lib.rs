@@ -372,6 +372,40 @@ pub fn baton_bin() -> PathBuf {
     bin
 }
 
+/// A `baton serve` process on a free loopback port over a data directory, stopped when dropped.
+pub struct ServeProcess {
+    child: std::process::Child,
+    /// Its base URL (`http://127.0.0.1:<port>`).
+    pub url: String,
+}
+
+impl ServeProcess {
+    /// Starts `baton --data <data> <options> serve --addr 127.0.0.1:0` and waits for its address.
+    pub fn start(data: &std::path::Path, options: &[&std::ffi::OsStr]) -> ServeProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(baton_bin())
+            .arg("--data")
+            .arg(data)
+            .args(options)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("baton listening on ").unwrap().to_owned();
+        ServeProcess { child, url }
+    }
+}
+
+impl Drop for ServeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Runs `baton` with `args` on a data directory; returns (success, stdout, stderr).
 pub fn baton(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
     let output = std::process::Command::new(baton_bin()).arg("--data").arg(data).args(args).output().unwrap();

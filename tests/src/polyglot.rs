@@ -277,25 +277,40 @@ fn componentize_py() -> PathBuf {
 /// The official analytics client libraries the suite sends through, pinned.
 pub const CLIENT_LIBRARIES: [&str; 2] = ["segment-analytics-python==2.4.0", "rudder-sdk-python==2.1.9"];
 
-/// A Python with Segment's and RudderStack's official client libraries, installed from PyPI
-/// into a virtual environment in the cache on first use.
-pub fn python_with_client_libraries() -> PathBuf {
+/// A virtual environment `name` in the cache with `packages` installed from PyPI, made once:
+/// a marker file records what was installed, so a change of pins reinstalls.
+fn python_venv(name: &str, packages: &[&str], what: &str) -> PathBuf {
     let _locks = exclusive();
-    let venv = cache_root().join("analytics-clients");
-    let python = venv.join("bin/python");
+    let venv = cache_root().join(name);
     let marker = venv.join(".installed");
-    if std::fs::read_to_string(&marker).is_ok_and(|text| text == CLIENT_LIBRARIES.join(" ")) {
-        return python;
+    if std::fs::read_to_string(&marker).is_ok_and(|text| text == packages.join(" ")) {
+        return venv;
     }
     run(Command::new("python3").args(["-m", "venv"]).arg(&venv), "creating a Python virtual environment");
     run(
         Command::new(venv.join("bin/pip"))
             .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(CLIENT_LIBRARIES),
-        "installing the analytics client libraries from PyPI",
+            .args(packages),
+        what,
     );
-    std::fs::write(&marker, CLIENT_LIBRARIES.join(" ")).unwrap();
-    python
+    std::fs::write(&marker, packages.join(" ")).unwrap();
+    venv
+}
+
+/// A Python with Segment's and RudderStack's official client libraries, installed from PyPI
+/// into a virtual environment in the cache on first use.
+pub fn python_with_client_libraries() -> PathBuf {
+    python_venv("analytics-clients", &CLIENT_LIBRARIES, "installing the analytics client libraries from PyPI")
+        .join("bin/python")
+}
+
+/// The schemathesis release the suite tests the served OpenAPI document with, pinned.
+pub const SCHEMATHESIS: &str = "schemathesis==4.32.5";
+
+/// schemathesis's `st` command, installed from PyPI into a virtual environment in the cache on
+/// first use.
+pub fn schemathesis() -> PathBuf {
+    python_venv("schemathesis", &[SCHEMATHESIS], "installing schemathesis from PyPI").join("bin/st")
 }
 
 fn build_python(source: &Path, world: &str, out: &Path) {

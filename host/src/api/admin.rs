@@ -5,6 +5,7 @@
 
 use axum::Json;
 use axum::body::Body;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use super::{ApiError, AppState, ErrorCode, read_body};
@@ -13,28 +14,54 @@ use crate::engine::Engine;
 use crate::plugin::ContentHash;
 use crate::profile::ProfileId;
 
-pub(super) type Answer = Result<Json<serde_json::Value>, ApiError>;
+pub(super) type Answer = Result<Response, ApiError>;
 
-/// Runs blocking engine work off the executor and answers its value as JSON.
+/// Runs blocking engine work off the executor.
+pub(super) async fn engine_work<T: Send + 'static>(
+    state: &AppState,
+    work: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let engine = state.engine.clone();
+    tokio::task::spawn_blocking(move || work(&engine)).await.map_err(|e| ApiError::internal(&e))?
+}
+
+/// Runs blocking engine work off the executor and answers its value as JSON, serialized from
+/// the typed value (its fields in their declared order, as the document lists them).
 pub(super) async fn on_engine<T: serde::Serialize + Send + 'static>(
     state: &AppState,
     work: impl FnOnce(&Engine) -> Result<T, ApiError> + Send + 'static,
 ) -> Answer {
-    let engine = state.engine.clone();
-    let value =
-        tokio::task::spawn_blocking(move || work(&engine)).await.map_err(|e| ApiError::internal(&e))??;
-    serde_json::to_value(value).map(Json).map_err(|e| ApiError::internal(&e))
+    Ok(Json(engine_work(state, work).await?).into_response())
 }
 
 /// Parses a JSON body: malformed JSON is a 400, a wrong shape a 422 naming the fault.
 pub(super) async fn json_body<T: DeserializeOwned>(state: &AppState, body: Body) -> Result<T, ApiError> {
     let bytes = read_body(body, state.config.max_json_bytes).await?;
-    serde_json::from_slice(&bytes).map_err(|e| match e.classify() {
-        serde_json::error::Category::Data => {
-            ApiError::new(ErrorCode::InvalidRequest, format!("the body does not fit: {e}"))
+    let mut value: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {e}")))?;
+    integral_numbers(&mut value);
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidRequest, format!("the body does not fit: {e}")))
+}
+
+/// Makes every number with no fraction an integer: JSON (and JSON Schema) do not tell `3.0`
+/// from `3`, so a client that writes `3.0` for a count (JavaScript's serializers can) is not
+/// refused for it.
+pub(crate) fn integral_numbers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if number.is_f64() => {
+            // Only where a float holds every integer exactly (|n| <= 2^53): a larger one was
+            // rounded when it was written, and is left for the field to refuse.
+            if let Some(float) =
+                number.as_f64().filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
+            {
+                *value = serde_json::Value::from(float as i64);
+            }
         }
-        _ => ApiError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {e}")),
-    })
+        serde_json::Value::Array(items) => items.iter_mut().for_each(integral_numbers),
+        serde_json::Value::Object(object) => object.values_mut().for_each(integral_numbers),
+        _ => {}
+    }
 }
 
 pub(super) fn hash(text: &str) -> Result<ContentHash, ApiError> {
@@ -67,4 +94,46 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
             ApiError::new(ErrorCode::InvalidQuery, format!("the query string does not fit: {e}"))
         })
     }
+}
+
+/// The answer to a deletion: what is gone.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Deleted {
+    /// The name or id deleted.
+    pub deleted: String,
+}
+
+/// The answer to an unbinding: the slot or trait name now free.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Unbound {
+    /// The slot or trait binding removed.
+    pub unbound: String,
+}
+
+/// The answer to a token's revocation.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Revoked {
+    /// The token id revoked.
+    pub revoked: String,
+}
+
+/// The answer to re-enabling a quarantined plugin.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Enabled {
+    /// The plugin enabled.
+    pub enabled: ContentHash,
+}
+
+/// The answer to removing a plugin.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Removed {
+    /// The plugin removed.
+    pub removed: ContentHash,
+}
+
+/// The answer to a dead-letter replay.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct Replayed {
+    /// How many sends went back to the outbox.
+    pub replayed: usize,
 }

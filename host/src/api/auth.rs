@@ -46,13 +46,30 @@ impl FromRequestParts<AppState> for Caller {
             .get(axum::http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .ok_or_else(|| ApiError::unauthorized("send an `Authorization: Bearer <token>` header"))?;
-        let token = presented_token(header)?;
+        Caller::of_token(state, presented_token(header)?).await
+    }
+}
+
+impl Caller {
+    /// The caller a token names, if it is a live token.
+    pub(super) async fn of_token(state: &AppState, token: String) -> Result<Caller, ApiError> {
         let engine = state.engine.clone();
         let record = tokio::task::spawn_blocking(move || engine.verify_token(&token))
             .await
             .map_err(|e| ApiError::internal(&e))??;
         record.map(Caller).ok_or_else(|| ApiError::unauthorized("the token is unknown or revoked"))
     }
+}
+
+/// The write key a browser's analytics.js puts in the body (`"writeKey": "..."`, sent as
+/// `text/plain` so that no CORS preflight is needed), for a request with no `Authorization`.
+pub(super) fn body_write_key(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Keyed {
+        write_key: Option<String>,
+    }
+    serde_json::from_slice::<Keyed>(body).ok()?.write_key.filter(|key| !key.trim().is_empty())
 }
 
 /// The token in an Authorization header: `Bearer <token>`, or HTTP Basic with the token as the

@@ -2,6 +2,12 @@
 //! `{"error": {"code": "...", "message": "..."}}`; internal details never reach the body. The
 //! table below is the only place a code, its HTTP status and its meaning are written: handlers
 //! name an [`ErrorCode`], and the OpenAPI document lists the table.
+//!
+//! The statuses follow one rule: 400 and 422 when the request does not fit the document (its
+//! shape, or a rule the document states), 404 when what it names does not exist, and 409 when it
+//! fits the document but not the current state of what it names (a campaign's state, an
+//! installed plugin's kind, config schema or declared needs): the same request can succeed once
+//! that state changes.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -72,15 +78,18 @@ error_codes! {
     InvalidTransition = "invalid_transition", CONFLICT, "The campaign cannot move from its state to the one asked (an ended campaign stays ended).";
     CampaignWrongState = "campaign_wrong_state", CONFLICT, "The campaign's state does not allow this (a draft does not send; an ended campaign does not change).";
     CampaignNotReady = "campaign_not_ready", CONFLICT, "The campaign cannot be activated yet: the message lists what is missing or invalid.";
+    PluginNeeds = "plugin_needs", CONFLICT, "The plugin named cannot serve this use as it is (it needs a newer contract, or a grant the request does not give): the message says which.";
+    OwnToken = "own_token", CONFLICT, "A token cannot revoke itself through the API: revoke it with another admin token, or with `baton token revoke` on the server.";
+    IdMismatch = "id_mismatch", CONFLICT, "The body's `id` differs from the path's: PUT a campaign to its own URL.";
     PluginBound = "plugin_bound", CONFLICT, "The plugin is bound to a campaign; unbind or swap it before removing it.";
     UnsupportedEncoding = "unsupported_encoding", UNSUPPORTED_MEDIA_TYPE, "The body's `Content-Encoding` is not one Baton reads: send gzip or no encoding.";
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "The body (or component) is larger than the route's configured limit.";
     InvalidRequest = "invalid_request", UNPROCESSABLE_ENTITY, "The request is well-formed but asks for something invalid: the message says what to fix.";
     InvalidCampaign = "invalid_campaign", UNPROCESSABLE_ENTITY, "The campaign definition has problems, each listed in the message.";
     InvalidPlugin = "invalid_plugin", UNPROCESSABLE_ENTITY, "The component cannot be installed: not a Baton component, an unsupported contract, or an import Baton does not provide.";
-    WrongPluginKind = "wrong_plugin_kind", UNPROCESSABLE_ENTITY, "The plugin's kind does not fit the slot or the binding.";
-    InvalidBindingConfig = "invalid_binding_config", UNPROCESSABLE_ENTITY, "The plugin refused the binding's config; the message has its JSON pointer and reason.";
-    UndeclaredGrant = "undeclared_grant", UNPROCESSABLE_ENTITY, "The binding grants a host or secret the plugin did not declare in its needs.";
+    WrongPluginKind = "wrong_plugin_kind", CONFLICT, "The plugin exists, but its kind does not fit the slot or the binding: name a plugin of the kind the slot takes.";
+    InvalidBindingConfig = "invalid_binding_config", CONFLICT, "The plugin named refused the binding's config (each plugin defines its own); the message has its JSON pointer and reason.";
+    UndeclaredGrant = "undeclared_grant", CONFLICT, "The binding grants a host or secret the plugin named did not declare in its needs.";
     PluginFailed = "plugin_failed", UNPROCESSABLE_ENTITY, "A plugin call failed (trap, limit, bad output) while handling the request.";
     Internal = "internal", INTERNAL_SERVER_ERROR, "Baton failed inside; the detail is in its log, never in the answer.";
 }
@@ -165,6 +174,7 @@ impl From<EngineError> for ApiError {
             EngineError::WrongPluginKind { .. } => ApiError::new(ErrorCode::WrongPluginKind, message),
             EngineError::InvalidConfig { .. } => ApiError::new(ErrorCode::InvalidBindingConfig, message),
             EngineError::UndeclaredGrant { .. } => ApiError::new(ErrorCode::UndeclaredGrant, message),
+            EngineError::PluginNeeds { .. } => ApiError::new(ErrorCode::PluginNeeds, message),
             EngineError::Plugin(_) => ApiError::new(ErrorCode::PluginFailed, message),
             EngineError::InvalidRequest(_) => ApiError::new(ErrorCode::InvalidRequest, message),
             EngineError::PluginBound { .. } => ApiError::new(ErrorCode::PluginBound, message),

@@ -12,7 +12,7 @@ use super::{ApiError, AppState, Caller, ErrorCode, read_ingest_body};
 use crate::profile::{IngestOutcome, NewEvent};
 
 /// The answer to an ingest batch.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct IngestResponse {
     /// Events stored.
     pub stored: usize,
@@ -24,8 +24,38 @@ pub struct IngestResponse {
     pub results: Vec<IngestOutcome>,
 }
 
+/// What `POST /v1/events` reads as JSON: an array of events or one event (or, as
+/// `application/x-ndjson`, one event per line). Each event is judged on its own.
+#[derive(schemars::JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code)] // Read through `serde_json::Value`, event by event; this type is the document's.
+pub enum IngestBody {
+    /// A batch: each item is judged on its own.
+    Many(Vec<BatchItem<NewEvent>>),
+    /// One event: the request is refused (400) unless it fits.
+    One(NewEvent),
+}
+
+/// An item of a batch: a `T`, or anything else, which is refused in its own result while the
+/// rest of the batch is stored (a producer's one bad event does not cost the batch).
+pub struct BatchItem<T>(std::marker::PhantomData<T>);
+
+impl<T: schemars::JsonSchema> schemars::JsonSchema for BatchItem<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("BatchItemOf{}", T::schema_name()).into()
+    }
+
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let item = generator.subschema_for::<T>();
+        schemars::json_schema!({
+            "description": "The documented item; anything else is refused in its own result.",
+            "anyOf": [item, {}]
+        })
+    }
+}
+
 /// The query of an ingest request.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IngestQuery {
     /// Whether the events trigger campaigns and computed traits (default true: a live source);
@@ -52,7 +82,7 @@ pub async fn ingest(
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/x-ndjson") || t.starts_with("application/ndjson"));
-    let parsed = if ndjson { parse_ndjson(&bytes, now) } else { parse_array(&bytes, now)? };
+    let parsed = if ndjson { parse_ndjson(&bytes, now)? } else { parse_array(&bytes, now)? };
     ingest_with(&state, parsed, query.triggers).await.map(Json)
 }
 
@@ -134,14 +164,18 @@ fn truncated(id: &str) -> String {
 /// defaults it).
 fn event_of(value: serde_json::Value, now: i64) -> Result<NewEvent, serde_json::Error> {
     let mut value = value;
+    super::admin::integral_numbers(&mut value);
     if let Some(object) = value.as_object_mut() {
         object.entry("timestamp").or_insert(now.into());
     }
     serde_json::from_value(value)
 }
 
-fn parse_ndjson(bytes: &[u8], now: i64) -> Vec<Result<NewEvent, String>> {
-    bytes
+fn parse_ndjson(bytes: &[u8], now: i64) -> Result<Vec<Result<NewEvent, String>>, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(ErrorCode::InvalidJson, "the body is empty: send one event per line"));
+    }
+    Ok(bytes
         .split(|b| *b == b'\n')
         .enumerate()
         .filter(|(_, line)| !line.iter().all(u8::is_ascii_whitespace))
@@ -150,13 +184,21 @@ fn parse_ndjson(bytes: &[u8], now: i64) -> Vec<Result<NewEvent, String>> {
                 .and_then(|v| event_of(v, now))
                 .map_err(|e| format!("line {}: {e}", i + 1))
         })
-        .collect()
+        .collect())
 }
 
 fn parse_array(bytes: &[u8], now: i64) -> Result<Vec<Result<NewEvent, String>>, ApiError> {
     let items: Vec<serde_json::Value> = match serde_json::from_slice::<serde_json::Value>(bytes) {
         Ok(serde_json::Value::Array(items)) => items,
-        Ok(single @ serde_json::Value::Object(_)) => vec![single],
+        Ok(single @ serde_json::Value::Object(_)) => {
+            // One event is the whole request: if it does not fit, the request does not.
+            return match event_of(single, now) {
+                Ok(event) => Ok(vec![Ok(event)]),
+                Err(err) => {
+                    Err(ApiError::new(ErrorCode::InvalidRequest, format!("the event does not fit: {err}")))
+                }
+            };
+        }
         Ok(_) => {
             return Err(ApiError::new(
                 ErrorCode::InvalidJson,

@@ -1,65 +1,80 @@
-//! `GET /v1/exports/{events|profiles|deliveries}`: bulk exports streamed as NDJSON or CSV while
+//! `GET /v1/exports/events`, `/profiles` and `/deliveries?campaign=`: bulk exports streamed as NDJSON or CSV while
 //! the server serves. Rows go from a blocking reader of the store to the client through a small
 //! bounded channel, so an export of millions of rows holds a few chunks in memory, and a client
 //! that hangs up stops the reader.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Extension, Path, State};
+use axum::extract::{Extension, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
 use super::admin::{ApiQuery, on_engine};
-use super::{ApiError, AppState, Caller, ErrorCode};
+use super::{ApiError, AppState, Caller};
 use crate::engine::{ExportFormat, ExportKind};
 
 /// Rows are sent in chunks of about this many bytes.
 const CHUNK_BYTES: usize = 64 * 1024;
 
-/// The query of an export.
-#[derive(Debug, Deserialize)]
+/// The query of an export of every event or profile.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExportQuery {
     /// `ndjson` (default) or `csv`.
     #[serde(default)]
     format: ExportFormat,
-    /// For deliveries: the campaign.
-    campaign: Option<String>,
 }
 
-/// `GET /v1/exports/{what}`.
-pub async fn export(
+/// The query of an export of a campaign's deliveries.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveriesQuery {
+    /// `ndjson` (default) or `csv`.
+    #[serde(default)]
+    format: ExportFormat,
+    /// The campaign.
+    campaign: String,
+}
+
+/// `GET /v1/exports/events`.
+pub async fn events(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
-    Path(what): Path<String>,
     ApiQuery(query): ApiQuery<ExportQuery>,
 ) -> Result<Response, ApiError> {
-    let kind = match (what.as_str(), query.campaign) {
-        ("events", None) => ExportKind::Events,
-        ("profiles", None) => ExportKind::Profiles,
-        ("deliveries", Some(campaign)) => ExportKind::Deliveries(campaign),
-        ("deliveries", None) => {
-            return Err(ApiError::new(ErrorCode::InvalidQuery, "a deliveries export needs `campaign=<id>`"));
-        }
-        ("events" | "profiles", Some(_)) => {
-            return Err(ApiError::new(
-                ErrorCode::InvalidQuery,
-                format!("an export of {what} takes no `campaign`"),
-            ));
-        }
-        _ => {
-            return Err(ApiError::new(
-                ErrorCode::RouteNotFound,
-                format!("no export of `{what}`: use events, profiles or deliveries"),
-            ));
-        }
-    };
+    export(state, caller, ExportKind::Events, query.format).await
+}
+
+/// `GET /v1/exports/profiles`.
+pub async fn profiles(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<ExportQuery>,
+) -> Result<Response, ApiError> {
+    export(state, caller, ExportKind::Profiles, query.format).await
+}
+
+/// `GET /v1/exports/deliveries?campaign=`.
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    ApiQuery(query): ApiQuery<DeliveriesQuery>,
+) -> Result<Response, ApiError> {
+    export(state, caller, ExportKind::Deliveries(query.campaign), query.format).await
+}
+
+async fn export(
+    state: AppState,
+    caller: Caller,
+    kind: ExportKind,
+    format: ExportFormat,
+) -> Result<Response, ApiError> {
     if let ExportKind::Deliveries(campaign) = &kind {
         // An unknown campaign is a 404 before any byte is sent, not an empty 200.
         let campaign = campaign.clone();
         let _ = on_engine(&state, move |e| Ok(e.campaign(&campaign).map(drop)?)).await?;
     }
-    let format = query.format;
+    let what = kind.name();
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<Bytes>(4);
     let (engine, actor) = (state.engine.clone(), caller.actor());
     tokio::task::spawn_blocking(move || {

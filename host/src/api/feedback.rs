@@ -5,17 +5,21 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::{Extension, Path, State};
 use axum::http::{HeaderMap, Method, Uri};
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::admin::{Answer, empty_object, hash, json_body, on_engine};
+use super::admin::{Answer, ApiQuery, Deleted, empty_object, engine_work, hash, json_body, on_engine};
+use super::pages::{self, ListQuery};
 use super::{ApiError, AppState, Caller, read_body};
-use crate::engine::WebhookRequest;
+use crate::engine::{FeedbackReport, WebhookRequest};
+use crate::store::FeedbackEndpoint;
 
 /// The body of an endpoint's creation.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct EndpointRequest {
+pub(super) struct EndpointRequest {
     /// The channel adapter's content hash.
+    #[schemars(with = "crate::plugin::ContentHash")]
     plugin: String,
     /// Its config for this vendor account.
     #[serde(default = "empty_object")]
@@ -25,8 +29,19 @@ struct EndpointRequest {
     secrets: Vec<String>,
 }
 
-pub async fn list(State(state): State<AppState>) -> Answer {
-    on_engine(&state, |e| Ok(e.feedback_endpoints()?)).await
+pub async fn list(
+    State(state): State<AppState>,
+    uri: Uri,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Response, ApiError> {
+    pages::listed(
+        &state,
+        &uri,
+        query,
+        |f: &FeedbackEndpoint| f.name.as_bytes().to_vec(),
+        |e| Ok(e.feedback_endpoints()?),
+    )
+    .await
 }
 
 pub async fn put(
@@ -50,7 +65,7 @@ pub async fn delete(
 ) -> Answer {
     on_engine(&state, move |e| {
         e.delete_feedback_endpoint(&caller.actor(), &name)?;
-        Ok(serde_json::json!({ "deleted": name }))
+        Ok(Deleted { deleted: name })
     })
     .await
 }
@@ -64,7 +79,7 @@ pub async fn receive(
     uri: Uri,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<FeedbackReport>, ApiError> {
     let body = read_body(body, state.config.max_feedback_bytes).await?.to_vec();
     let path_and_query =
         uri.path_and_query().map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
@@ -86,9 +101,9 @@ pub async fn receive(
         body,
     };
     let engine = state.engine.clone();
-    let answer = on_engine(&state, move |e| Ok(e.receive_feedback(&name, &request)?)).await?;
-    if answer.0["recorded"].as_u64().unwrap_or(0) > 0 {
+    let report = engine_work(&state, move |e| Ok(e.receive_feedback(&name, &request)?)).await?;
+    if report.recorded > 0 {
         engine.drain_triggers_soon();
     }
-    Ok(answer)
+    Ok(Json(report))
 }

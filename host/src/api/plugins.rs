@@ -1,26 +1,39 @@
 //! Plugins: install, list, show, enable, remove.
 
-use axum::Json;
 use axum::body::Body;
 use axum::extract::{Extension, Path, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
 
-use super::admin::{Answer, hash, on_engine};
+use super::admin::{Answer, ApiQuery, Enabled, Removed, hash, on_engine};
+use super::pages::{self, ListQuery};
 use super::{ApiError, AppState, Caller, read_body};
+use crate::plugin::PluginRecord;
 
-pub async fn list_plugins(State(state): State<AppState>) -> Answer {
-    on_engine(&state, |e| Ok(e.plugins()?)).await
+pub async fn list_plugins(
+    State(state): State<AppState>,
+    uri: Uri,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Response, ApiError> {
+    pages::listed(
+        &state,
+        &uri,
+        query,
+        |p: &PluginRecord| p.hash.to_string().into_bytes(),
+        |e| Ok(e.plugins()?),
+    )
+    .await
 }
 
 pub async fn install_plugin(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     body: Body,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Answer {
     let limit = usize::try_from(state.engine.max_component_bytes()).unwrap_or(usize::MAX);
     let bytes = read_body(body, limit).await?;
     let answer = on_engine(&state, move |e| Ok(e.install_plugin(&caller.actor(), &bytes)?)).await?;
-    Ok((StatusCode::CREATED, answer))
+    Ok((StatusCode::CREATED, answer).into_response())
 }
 
 pub async fn show_plugin(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
@@ -36,7 +49,7 @@ pub async fn enable_plugin(
     let hash = hash(&id)?;
     on_engine(&state, move |e| {
         e.enable_plugin(&caller.actor(), &hash)?;
-        Ok(serde_json::json!({ "enabled": hash }))
+        Ok(Enabled { enabled: hash })
     })
     .await
 }
@@ -49,7 +62,7 @@ pub async fn remove_plugin(
     let hash = hash(&id)?;
     on_engine(&state, move |e| {
         e.remove_plugin(&caller.actor(), &hash)?;
-        Ok(serde_json::json!({ "removed": hash }))
+        Ok(Removed { removed: hash })
     })
     .await
 }

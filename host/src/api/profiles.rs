@@ -2,9 +2,12 @@
 
 use axum::body::Body;
 use axum::extract::{Extension, Path, State};
+use axum::http::Uri;
+use axum::response::Response;
+use serde::Deserialize;
 
 use super::admin::{Answer, ApiQuery, json_body, on_engine, profile_id};
-use super::{AppState, Caller, read_ingest_body};
+use super::{ApiError, AppState, Caller, ErrorCode, pages, read_ingest_body};
 use crate::engine::{ProfileLookup, ProfileRow, ProfileUpdate};
 use crate::profile::IngestOutcome;
 
@@ -12,9 +15,31 @@ use crate::profile::IngestOutcome;
 /// known by, for data-protection requests and support.
 pub async fn find_profiles(
     State(state): State<AppState>,
-    ApiQuery(lookup): ApiQuery<ProfileLookup>,
-) -> Answer {
-    on_engine(&state, move |e| Ok(e.find_profiles(&lookup)?)).await
+    uri: Uri,
+    ApiQuery(query): ApiQuery<ProfilesQuery>,
+) -> Result<Response, ApiError> {
+    let request = pages::request(query.limit, query.cursor.as_deref())?;
+    let lookup =
+        ProfileLookup { user_id: query.user_id, anonymous_id: query.anonymous_id, email: query.email };
+    pages::paged(&state, &uri, move |e| Ok(e.find_profiles(&lookup, &request)?)).await
+}
+
+/// The query of the profile list: keys that narrow it, and the page.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfilesQuery {
+    /// The user id a source sent (`userId`).
+    user_id: Option<String>,
+    /// The anonymous id a source sent (`anonymousId`).
+    anonymous_id: Option<String>,
+    /// The `email` trait, compared case-insensitively.
+    email: Option<String>,
+    /// Items per page, 1 to 1000 (default 100).
+    #[schemars(range(min = 1, max = 1000))]
+    limit: Option<usize>,
+    /// Where to continue: from the `Link: rel="next"` URL.
+    #[schemars(pattern(r"^([0-9a-fA-F]{2})*$"))]
+    cursor: Option<String>,
 }
 
 pub async fn show_profile(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
@@ -60,6 +85,12 @@ pub async fn import_profiles(
     body: Body,
 ) -> Answer {
     let bytes = read_ingest_body(&headers, body, state.config.max_ingest_bytes).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            "the body is empty: send one profile row per line",
+        ));
+    }
     let limits = state.config.events.clone();
     let rows: Vec<Result<ProfileRow, String>> = bytes
         .split(|b| *b == b'\n')
@@ -76,7 +107,18 @@ pub async fn import_profiles(
     on_engine(&state, move |e| {
         let results = e.import_profiles(&caller.actor(), rows)?;
         let stored = results.iter().filter(|o| matches!(o, IngestOutcome::Stored { .. })).count();
-        Ok(serde_json::json!({ "stored": stored, "rejected": results.len() - stored, "results": results }))
+        Ok(ImportAnswer { stored, rejected: results.len() - stored, results })
     })
     .await
+}
+
+/// The answer to a profile import, row by row.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct ImportAnswer {
+    /// Rows stored.
+    pub stored: usize,
+    /// Rows refused.
+    pub rejected: usize,
+    /// One result per row, in order.
+    pub results: Vec<IngestOutcome>,
 }

@@ -28,9 +28,14 @@ use crate::profile::{IngestOutcome, NewEvent};
 
 /// One Segment message. Unknown fields (`integrations`, `channel`, ...) are accepted and
 /// ignored, as Segment does.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct Message {
+#[schemars(example = serde_json::json!({
+    "type": "track", "messageId": "msg-1", "userId": "u-42", "event": "Order Completed",
+    "properties": { "revenue": 59.9 }, "context": { "timezone": "Europe/Berlin", "locale": "de-DE" },
+    "timestamp": "2026-11-30T08:00:00Z"
+}))]
+pub(super) struct Message {
     #[serde(rename = "type")]
     kind: Option<String>,
     message_id: Option<String>,
@@ -84,11 +89,30 @@ impl Message {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
-struct Batch {
+pub(super) struct Batch {
+    /// The messages, applied in order; a message that does not fit is refused in its own
+    /// result.
+    #[schemars(with = "Vec<super::events::BatchItem<Message>>")]
     batch: Vec<serde_json::Value>,
     sent_at: Option<String>,
+}
+
+/// The answer to Segment calls: `success` where Segment's clients look, and Baton's per-message
+/// results.
+#[derive(serde::Serialize, schemars::JsonSchema)]
+pub struct SegmentAnswer {
+    /// Always true on a 200 (Segment's shape); see `rejected` for refused messages.
+    pub success: bool,
+    /// Messages stored.
+    pub stored: usize,
+    /// Messages stored before (same `messageId`).
+    pub duplicates: usize,
+    /// Messages refused, each with its reason in `results`.
+    pub rejected: usize,
+    /// One result per message, in order.
+    pub results: Vec<IngestOutcome>,
 }
 
 /// `POST /v1/{identify|track|page|screen|group|alias}`.
@@ -98,13 +122,25 @@ pub async fn single(
     Path(kind): Path<String>,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    if !matches!(kind.as_str(), "identify" | "track" | "page" | "screen" | "group" | "alias") {
-        return Err(ApiError::new(ErrorCode::RouteNotFound, format!("no such Segment call `{kind}`")));
-    }
+) -> Result<Json<SegmentAnswer>, ApiError> {
+    // analytics.js posts to the short forms.
+    let kind = match kind.as_str() {
+        "i" => "identify",
+        "t" => "track",
+        "p" => "page",
+        "s" => "screen",
+        "g" => "group",
+        "a" => "alias",
+        "identify" | "track" | "page" | "screen" | "group" | "alias" => kind.as_str(),
+        _ => return Err(ApiError::new(ErrorCode::RouteNotFound, format!("no such Segment call `{kind}`"))),
+    };
     let bytes = read_ingest_body(&headers, body, state.config.max_ingest_bytes).await?;
     let mut value: serde_json::Value = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {e}")))?;
+    // One message is the whole request: if it does not fit, the request does not.
+    if let Err(err) = serde_json::from_value::<Message>(value.clone()) {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, format!("the message does not fit: {err}")));
+    }
     if let Some(object) = value.as_object_mut() {
         object.insert("type".into(), kind.into());
     }
@@ -117,7 +153,7 @@ pub async fn batch(
     _caller: Caller,
     headers: HeaderMap,
     body: Body,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SegmentAnswer>, ApiError> {
     let bytes = read_ingest_body(&headers, body, state.config.max_ingest_bytes).await?;
     let batch: Batch = serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("expected {{\"batch\": [...]}}: {e}")))?;
@@ -130,7 +166,7 @@ async fn apply(
     state: &AppState,
     messages: Vec<serde_json::Value>,
     sent_at: Option<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SegmentAnswer>, ApiError> {
     let mut results: Vec<IngestOutcome> = Vec::with_capacity(messages.len());
     let mut pending = Pending::default();
     let now = state.engine.now_ms();
@@ -155,13 +191,13 @@ async fn apply(
     }
     flush(state, &mut pending, &mut results).await?;
     let count = |f: fn(&IngestOutcome) -> bool| results.iter().filter(|o| f(o)).count();
-    Ok(Json(serde_json::json!({
-        "success": true,
-        "stored": count(|o| matches!(o, IngestOutcome::Stored { .. })),
-        "duplicates": count(|o| matches!(o, IngestOutcome::Duplicate)),
-        "rejected": count(|o| matches!(o, IngestOutcome::Rejected { .. })),
-        "results": results,
-    })))
+    Ok(Json(SegmentAnswer {
+        success: true,
+        stored: count(|o| matches!(o, IngestOutcome::Stored { .. })),
+        duplicates: count(|o| matches!(o, IngestOutcome::Duplicate)),
+        rejected: count(|o| matches!(o, IngestOutcome::Rejected { .. })),
+        results,
+    }))
 }
 
 /// Events waiting to be ingested together, with what each message's context says about its

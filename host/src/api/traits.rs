@@ -3,16 +3,21 @@
 
 use axum::body::Body;
 use axum::extract::{Extension, Path, State};
+use axum::http::Uri;
+use axum::response::Response;
 use serde::Deserialize;
 
-use super::admin::{Answer, hash, json_body, on_engine};
-use super::{AppState, Caller};
+use super::admin::{Answer, ApiQuery, Unbound, hash, json_body, on_engine};
+use super::pages::{self, ListQuery};
+use super::{ApiError, AppState, Caller};
+use crate::store::TraitBinding;
 
 /// The body of a trait binding.
-#[derive(Deserialize)]
+#[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct TraitRequest {
+pub(super) struct TraitRequest {
     /// The computed-trait plugin's content hash.
+    #[schemars(with = "crate::plugin::ContentHash")]
     plugin: String,
     /// Its config.
     #[serde(default = "empty_object")]
@@ -23,8 +28,19 @@ fn empty_object() -> serde_json::Value {
     serde_json::json!({})
 }
 
-pub async fn list(State(state): State<AppState>) -> Answer {
-    on_engine(&state, |e| Ok(e.trait_bindings()?)).await
+pub async fn list(
+    State(state): State<AppState>,
+    uri: Uri,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Response, ApiError> {
+    pages::listed(
+        &state,
+        &uri,
+        query,
+        |t: &TraitBinding| t.name.as_bytes().to_vec(),
+        |e| Ok(e.trait_bindings()?),
+    )
+    .await
 }
 
 pub async fn bind(
@@ -45,7 +61,7 @@ pub async fn unbind(
 ) -> Answer {
     on_engine(&state, move |e| {
         e.unbind_trait(&caller.actor(), &name)?;
-        Ok(serde_json::json!({ "unbound": name }))
+        Ok(Unbound { unbound: name })
     })
     .await
 }

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use baton::{Campaign, CampaignState, Grants, ServeConfig, Slot};
 use clap::Subcommand;
 
-use super::{local_actor, open, parse_hash, print_json};
+use super::{Output, local_actor, open, parse_hash};
 use crate::remote::Remote;
 
 /// Campaign commands.
@@ -124,47 +124,50 @@ fn parse_slot(text: &str) -> anyhow::Result<Slot> {
 }
 
 /// Runs a campaign command on the local data directory.
-pub fn campaign(data: &Path, config: &ServeConfig, command: CampaignCommand) -> anyhow::Result<()> {
+pub fn campaign(
+    data: &Path,
+    config: &ServeConfig,
+    out: Output,
+    command: CampaignCommand,
+) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     let actor = local_actor();
     match command {
-        CampaignCommand::List => print_json(&engine.campaigns()?),
-        CampaignCommand::Show { id } => print_json(&engine.campaign_view(&id)?),
-        CampaignCommand::Create { file } => print_json(&engine.create_campaign(&actor, campaign_of(&file)?)?),
-        CampaignCommand::Update { file } => print_json(&engine.update_campaign(&actor, campaign_of(&file)?)?),
+        CampaignCommand::List => out.print(&engine.campaigns()?),
+        CampaignCommand::Show { id } => out.print(&engine.campaign_view(&id)?),
+        CampaignCommand::Create { file } => out.print(&engine.create_campaign(&actor, campaign_of(&file)?)?),
+        CampaignCommand::Update { file } => out.print(&engine.update_campaign(&actor, campaign_of(&file)?)?),
         CampaignCommand::Activate { id } => {
-            print_json(&engine.transition(&actor, &id, CampaignState::Active)?)
+            out.print(&engine.transition(&actor, &id, CampaignState::Active)?)
         }
-        CampaignCommand::Pause { id } => {
-            print_json(&engine.transition(&actor, &id, CampaignState::Paused)?)
-        }
-        CampaignCommand::End { id } => print_json(&engine.transition(&actor, &id, CampaignState::Ended)?),
+        CampaignCommand::Pause { id } => out.print(&engine.transition(&actor, &id, CampaignState::Paused)?),
+        CampaignCommand::End { id } => out.print(&engine.transition(&actor, &id, CampaignState::Ended)?),
         CampaignCommand::Bind { id, slot, plugin, config, hosts, secrets } => {
             let config: serde_json::Value = serde_json::from_str(&config).context("--config is not JSON")?;
             let grants = Grants { allowed_hosts: hosts, secrets };
-            print_json(&engine.bind(&actor, &id, parse_slot(&slot)?, parse_hash(&plugin)?, config, grants)?)
+            out.print(&engine.bind(&actor, &id, parse_slot(&slot)?, parse_hash(&plugin)?, config, grants)?)
         }
         CampaignCommand::Unbind { id, slot } => {
             engine.unbind(&actor, &id, &parse_slot(&slot)?)?;
-            print_json(&serde_json::json!({ "unbound": slot }))
+            out.print(&serde_json::json!({ "unbound": slot }))
         }
-        CampaignCommand::Preview { id } => print_json(&engine.preview(&id)?),
+        CampaignCommand::Preview { id } => out.print(&engine.preview(&id)?),
         CampaignCommand::Run { id, run } => {
             let run = run.unwrap_or_else(|| format!("manual-{}", engine.now_ms()));
-            print_json(&serde_json::json!({ "run": run, "report": engine.run_batch(&actor, &id, &run)? }))
+            out.print(&serde_json::json!({ "run": run, "report": engine.run_batch(&actor, &id, &run)? }))
         }
-        CampaignCommand::Skips { id } => print_json(&engine.skips(&id)?),
-        CampaignCommand::Deliveries { id } => print_json(&engine.deliveries(&id)?),
-        CampaignCommand::DeadLetters { id } => print_json(&engine.dead_letters(&id)?),
+        CampaignCommand::Skips { id } => out.print(&engine.skips(&id)?),
+        CampaignCommand::Deliveries { id } => out.print(&engine.deliveries(&id)?),
+        CampaignCommand::DeadLetters { id } => out.print(&engine.dead_letters(&id)?),
         CampaignCommand::Replay { id } => {
-            print_json(&serde_json::json!({ "replayed": engine.replay_dead_letters(&actor, &id)? }))
+            out.print(&serde_json::json!({ "replayed": engine.replay_dead_letters(&actor, &id)? }))
         }
     }
 }
 
 /// Runs a campaign command through a server's API.
-pub fn campaign_remote(remote: &Remote, command: CampaignCommand) -> anyhow::Result<()> {
-    let value = match command {
+pub fn campaign_remote(remote: &Remote, out: Output, command: CampaignCommand) -> anyhow::Result<()> {
+    let answer = match command {
         CampaignCommand::List => remote.get("/v1/campaigns")?,
         CampaignCommand::Show { id } => remote.get(&format!("/v1/campaigns/{id}"))?,
         CampaignCommand::Create { file } => remote.post("/v1/campaigns", definition(&file)?)?,
@@ -204,5 +207,5 @@ pub fn campaign_remote(remote: &Remote, command: CampaignCommand) -> anyhow::Res
             remote.post(&format!("/v1/campaigns/{id}/dead-letters/replay"), serde_json::json!({}))?
         }
     };
-    print_json(&value)
+    out.print_answer(&answer)
 }

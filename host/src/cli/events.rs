@@ -343,7 +343,7 @@ pub fn events_remote(remote: &Remote, command: EventsCommand) -> anyhow::Result<
                     &path,
                     Some(Body::Bytes(body, "application/x-ndjson")),
                 )?;
-                tally.record_answer(&answer);
+                tally.record_answer(answer.value());
                 Ok(())
             })
         }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use baton::ServeConfig;
 use clap::Subcommand;
 
-use super::{local_actor, open, parse_hash, print_json};
+use super::{Output, local_actor, open, parse_hash};
 use crate::remote::Remote;
 
 /// Feedback endpoint commands.
@@ -42,11 +42,16 @@ fn config_json(config: &str) -> anyhow::Result<serde_json::Value> {
 }
 
 /// Runs a feedback endpoint command on the local data directory.
-pub fn feedback(data: &Path, config: &ServeConfig, command: FeedbackCommand) -> anyhow::Result<()> {
+pub fn feedback(
+    data: &Path,
+    config: &ServeConfig,
+    out: Output,
+    command: FeedbackCommand,
+) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     match command {
-        FeedbackCommand::List => print_json(&engine.feedback_endpoints()?),
-        FeedbackCommand::Set { name, plugin, config, secrets } => print_json(&engine.put_feedback_endpoint(
+        FeedbackCommand::List => out.print(&engine.feedback_endpoints()?),
+        FeedbackCommand::Set { name, plugin, config, secrets } => out.print(&engine.put_feedback_endpoint(
             &local_actor(),
             &name,
             &parse_hash(&plugin)?,
@@ -55,14 +60,14 @@ pub fn feedback(data: &Path, config: &ServeConfig, command: FeedbackCommand) -> 
         )?),
         FeedbackCommand::Delete { name } => {
             engine.delete_feedback_endpoint(&local_actor(), &name)?;
-            print_json(&serde_json::json!({ "deleted": name }))
+            out.print(&serde_json::json!({ "deleted": name }))
         }
     }
 }
 
 /// Runs a feedback endpoint command through a server's API.
-pub fn feedback_remote(remote: &Remote, command: FeedbackCommand) -> anyhow::Result<()> {
-    let value = match command {
+pub fn feedback_remote(remote: &Remote, out: Output, command: FeedbackCommand) -> anyhow::Result<()> {
+    let answer = match command {
         FeedbackCommand::List => remote.get("/v1/feedback-endpoints")?,
         FeedbackCommand::Set { name, plugin, config, secrets } => {
             let body =
@@ -71,5 +76,5 @@ pub fn feedback_remote(remote: &Remote, command: FeedbackCommand) -> anyhow::Res
         }
         FeedbackCommand::Delete { name } => remote.delete(&format!("/v1/feedback-endpoints/{name}"))?,
     };
-    print_json(&value)
+    out.print_answer(&answer)
 }

@@ -165,7 +165,7 @@ pub fn import_remote(remote: &Remote, args: ImportArgs) -> anyhow::Result<()> {
             "/v1/imports/profiles",
             Some(Body::Bytes(body, "application/x-ndjson")),
         )?;
-        tally.record_answer(&answer);
+        tally.record_answer(answer.value());
         Ok(())
     })
 }

@@ -8,8 +8,8 @@ use anyhow::{Context, bail};
 use baton::{ConsentState, ProfileId, ProfileLookup, ProfileUpdate, ServeConfig, SuppressionReason};
 use clap::Subcommand;
 
-use super::{local_actor, open, print_json};
-use crate::remote::Remote;
+use super::{Output, local_actor, open};
+use crate::remote::{Answer, Remote};
 
 /// Which customer: a profile id, or how a source knows them.
 #[derive(clap::Args)]
@@ -64,11 +64,11 @@ fn resolve(
     Ok(ids)
 }
 
-/// One answer for one profile, a list for a lookup (which may match several).
-fn one_or_many(who: &Who, mut values: Vec<serde_json::Value>) -> serde_json::Value {
+/// One answer for one profile, a list (made by `list`) for a lookup, which may match several.
+fn one_or_many<T>(who: &Who, mut values: Vec<T>, list: impl FnOnce(Vec<T>) -> T) -> T {
     match (&who.id, values.len()) {
         (Some(_), 1) => values.remove(0),
-        _ => serde_json::Value::Array(values),
+        _ => list(values),
     }
 }
 
@@ -163,35 +163,40 @@ fn confirm_erasure(yes: bool, who: &Who) -> anyhow::Result<()> {
 }
 
 /// Runs a profile command on the local data directory.
-pub fn profile(data: &Path, config: &ServeConfig, command: ProfileCommand) -> anyhow::Result<()> {
+pub fn profile(
+    data: &Path,
+    config: &ServeConfig,
+    out: Output,
+    command: ProfileCommand,
+) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     match command {
         ProfileCommand::Show { who } => {
             let ids =
-                resolve(&who, |lookup| Ok(engine.find_profiles(lookup)?.iter().map(|p| p.id).collect()))?;
+                resolve(&who, |lookup| Ok(engine.profiles_named(lookup)?.iter().map(|p| p.id).collect()))?;
             let shown = ids.into_iter().map(|id| Ok(serde_json::to_value(engine.profile(id)?)?));
-            print_json(&one_or_many(&who, shown.collect::<anyhow::Result<_>>()?))
+            out.print(&one_or_many(&who, shown.collect::<anyhow::Result<_>>()?, serde_json::Value::Array))
         }
         ProfileCommand::Update { id, consents, suppressions, lifted, timezone } => {
             let update = update_of(&consents, &suppressions, &lifted, timezone)?;
-            print_json(&engine.update_profile(&local_actor(), parse_id(&id)?, &update)?)
+            out.print(&engine.update_profile(&local_actor(), parse_id(&id)?, &update)?)
         }
         ProfileCommand::Export { who } => {
             let ids =
-                resolve(&who, |lookup| Ok(engine.find_profiles(lookup)?.iter().map(|p| p.id).collect()))?;
+                resolve(&who, |lookup| Ok(engine.profiles_named(lookup)?.iter().map(|p| p.id).collect()))?;
             let exports = ids
                 .into_iter()
                 .map(|id| Ok(serde_json::to_value(engine.export_profile(&local_actor(), id)?)?));
-            print_json(&one_or_many(&who, exports.collect::<anyhow::Result<_>>()?))
+            out.print(&one_or_many(&who, exports.collect::<anyhow::Result<_>>()?, serde_json::Value::Array))
         }
         ProfileCommand::Erase { who, yes } => {
             let ids =
-                resolve(&who, |lookup| Ok(engine.find_profiles(lookup)?.iter().map(|p| p.id).collect()))?;
+                resolve(&who, |lookup| Ok(engine.profiles_named(lookup)?.iter().map(|p| p.id).collect()))?;
             confirm_erasure(yes, &who)?;
             let erased = ids
                 .into_iter()
                 .map(|id| Ok(serde_json::to_value(engine.erase_profile(&local_actor(), id)?)?));
-            print_json(&one_or_many(&who, erased.collect::<anyhow::Result<_>>()?))
+            out.print(&one_or_many(&who, erased.collect::<anyhow::Result<_>>()?, serde_json::Value::Array))
         }
     }
 }
@@ -206,7 +211,13 @@ fn found_remotely(remote: &Remote, lookup: &ProfileLookup) -> anyhow::Result<Vec
     };
     let query: String = url_encoded(value);
     let found = remote.get(&format!("/v1/profiles?{key}={query}"))?;
-    found.as_array().into_iter().flatten().map(|p| parse_id(p["id"].as_str().unwrap_or_default())).collect()
+    found
+        .value()
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| parse_id(p["id"].as_str().unwrap_or_default()))
+        .collect()
 }
 
 /// `text` as a URL query value (every byte but unreserved ones percent-encoded).
@@ -220,12 +231,12 @@ fn url_encoded(text: &str) -> String {
 }
 
 /// Runs a profile command through a server's API.
-pub fn profile_remote(remote: &Remote, command: ProfileCommand) -> anyhow::Result<()> {
-    let value = match command {
+pub fn profile_remote(remote: &Remote, out: Output, command: ProfileCommand) -> anyhow::Result<()> {
+    let answer = match command {
         ProfileCommand::Show { who } => {
             let ids = resolve(&who, |lookup| found_remotely(remote, lookup))?;
             let shown = ids.into_iter().map(|id| remote.get(&format!("/v1/profiles/{id}")));
-            one_or_many(&who, shown.collect::<anyhow::Result<_>>()?)
+            one_or_many(&who, shown.collect::<anyhow::Result<_>>()?, Answer::list)
         }
         ProfileCommand::Update { id, consents, suppressions, lifted, timezone } => {
             let update = update_of(&consents, &suppressions, &lifted, timezone)?;
@@ -234,14 +245,14 @@ pub fn profile_remote(remote: &Remote, command: ProfileCommand) -> anyhow::Resul
         ProfileCommand::Export { who } => {
             let ids = resolve(&who, |lookup| found_remotely(remote, lookup))?;
             let exports = ids.into_iter().map(|id| remote.get(&format!("/v1/profiles/{id}/export")));
-            one_or_many(&who, exports.collect::<anyhow::Result<_>>()?)
+            one_or_many(&who, exports.collect::<anyhow::Result<_>>()?, Answer::list)
         }
         ProfileCommand::Erase { who, yes } => {
             let ids = resolve(&who, |lookup| found_remotely(remote, lookup))?;
             confirm_erasure(yes, &who)?;
             let erased = ids.into_iter().map(|id| remote.delete(&format!("/v1/profiles/{id}")));
-            one_or_many(&who, erased.collect::<anyhow::Result<_>>()?)
+            one_or_many(&who, erased.collect::<anyhow::Result<_>>()?, Answer::list)
         }
     };
-    print_json(&value)
+    out.print_answer(&answer)
 }

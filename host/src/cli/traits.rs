@@ -7,7 +7,7 @@ use anyhow::Context;
 use baton::{ContentHash, ServeConfig};
 use clap::Subcommand;
 
-use super::{local_actor, open, print_json};
+use super::{Output, local_actor, open};
 use crate::remote::Remote;
 
 /// Computed-trait commands.
@@ -43,26 +43,26 @@ fn config_json(config: &str) -> anyhow::Result<serde_json::Value> {
 }
 
 /// Runs a trait command on the local data directory.
-pub fn traits(data: &Path, config: &ServeConfig, command: TraitCommand) -> anyhow::Result<()> {
+pub fn traits(data: &Path, config: &ServeConfig, out: Output, command: TraitCommand) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     match command {
-        TraitCommand::List => print_json(&engine.trait_bindings()?),
+        TraitCommand::List => out.print(&engine.trait_bindings()?),
         TraitCommand::Bind { name, plugin, config } => {
             let plugin: ContentHash = plugin.parse().map_err(anyhow::Error::msg)?;
-            print_json(&engine.bind_trait(&local_actor(), &name, &plugin, config_json(&config)?)?)
+            out.print(&engine.bind_trait(&local_actor(), &name, &plugin, config_json(&config)?)?)
         }
         TraitCommand::Unbind { name } => {
             engine.unbind_trait(&local_actor(), &name)?;
             println!("trait binding {name} removed");
             Ok(())
         }
-        TraitCommand::Recompute { name } => print_json(&engine.recompute_traits(&local_actor(), &name)?),
+        TraitCommand::Recompute { name } => out.print(&engine.recompute_traits(&local_actor(), &name)?),
     }
 }
 
 /// Runs a trait command through a server.
-pub fn traits_remote(remote: &Remote, command: TraitCommand) -> anyhow::Result<()> {
-    let value = match command {
+pub fn traits_remote(remote: &Remote, out: Output, command: TraitCommand) -> anyhow::Result<()> {
+    let answer = match command {
         TraitCommand::List => remote.get("/v1/traits")?,
         TraitCommand::Bind { name, plugin, config } => remote.put(
             &format!("/v1/traits/{name}"),
@@ -73,5 +73,5 @@ pub fn traits_remote(remote: &Remote, command: TraitCommand) -> anyhow::Result<(
             remote.post(&format!("/v1/traits/{name}/recompute"), serde_json::json!({}))?
         }
     };
-    print_json(&value)
+    out.print_answer(&answer)
 }

@@ -10,7 +10,7 @@ use crate::plugin::{ContentHash, PluginKind};
 use crate::profile::ProfileId;
 
 /// One member of an audience.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Member {
     /// The profile.
     pub profile: ProfileId,
@@ -19,7 +19,7 @@ pub struct Member {
 }
 
 /// How an audience came out.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Audience {
     /// Profiles judged.
     pub evaluated: usize,

@@ -112,6 +112,15 @@ pub enum EngineError {
         /// The host or secret name.
         name: String,
     },
+    /// The plugin named cannot serve this use as it is: it needs a newer contract, or a grant
+    /// the request does not give. The message says which.
+    #[error("plugin {plugin} {needs}")]
+    PluginNeeds {
+        /// The plugin.
+        plugin: String,
+        /// What it needs, said so that the caller knows what to fix.
+        needs: String,
+    },
     /// A request to change secrets or tokens is invalid: a bad name or host scope.
     #[error("{0}")]
     InvalidRequest(String),

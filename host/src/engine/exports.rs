@@ -8,7 +8,7 @@ use super::{Engine, EngineError};
 use crate::profile::{Identity, Profile};
 
 /// What to export.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", tag = "what", content = "campaign")]
 pub enum ExportKind {
     /// Every stored event.
@@ -20,7 +20,8 @@ pub enum ExportKind {
 }
 
 impl ExportKind {
-    fn name(&self) -> &'static str {
+    /// `events`, `profiles` or `deliveries`.
+    pub fn name(&self) -> &'static str {
         match self {
             ExportKind::Events => "events",
             ExportKind::Profiles => "profiles",
@@ -54,7 +55,7 @@ impl ExportKind {
 }
 
 /// How rows are written.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
     /// One JSON object per line, as stored.
@@ -75,7 +76,7 @@ impl ExportFormat {
 }
 
 /// What an export carried.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct ExportReport {
     /// Rows written.
     pub rows: u64,

@@ -41,7 +41,7 @@ pub struct WebhookRequest {
 }
 
 /// What one webhook request did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct FeedbackReport {
     /// Reports the adapter read from the request.
     pub reports: usize,
@@ -73,6 +73,14 @@ impl Engine {
         // sending config: `verification` is its judge, not `validate-config`.
         let loaded = self.runtime.plugin(plugin)?;
         super::campaigns::expect_kind(&loaded, PluginKind::ChannelAdapter, "feedback")?;
+        if loaded.record().contract == "0.1.0" {
+            return Err(EngineError::PluginNeeds {
+                plugin: loaded.label(),
+                needs:
+                    "was built against contract 0.1.0, which has no vendor feedback: rebuild it against 0.2.0"
+                        .into(),
+            });
+        }
         let verification = match self.runtime.call(&loaded).verification(&config.to_string())?.value {
             Ok(verification) => verification,
             Err(refusal) => {
@@ -96,10 +104,12 @@ impl Engine {
         | crate::contract::SignatureKey::HmacSha256(needed) = &verification.key
             && !secrets.contains(needed)
         {
-            return Err(EngineError::InvalidRequest(format!(
-                "{} signs with the secret `{needed}`: grant it to the endpoint (\"secrets\": [\"{needed}\"])",
-                loaded.label()
-            )));
+            return Err(EngineError::PluginNeeds {
+                plugin: loaded.label(),
+                needs: format!(
+                    "signs with the secret `{needed}`: grant it to the endpoint (\"secrets\": [\"{needed}\"])"
+                ),
+            });
         }
         let endpoint = FeedbackEndpoint {
             name: name.to_owned(),

@@ -11,7 +11,7 @@ use super::{Engine, EngineError, SourceFacts};
 use crate::profile::{ConsentState, IngestOutcome, Suppression, SuppressionReason};
 
 /// One customer of a bulk import, as an NDJSON line carries it (CSV rows are read into it).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRow {
     /// The customer's user id.

@@ -24,7 +24,7 @@ const SEGMENT_BATCH: usize = 500;
 const PREVIEW_SAMPLES: usize = 5;
 
 /// What a run (triggered, batch, or preview) did, in counts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct RunReport {
     /// Profiles the segment rule judged.
     pub evaluated: usize,

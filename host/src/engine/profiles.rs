@@ -2,6 +2,7 @@
 //! time zone, export it, erase it. Every change is audited with the actor, from the API and the
 //! CLI alike.
 
+use crate::store::{Page, PageRequest};
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -12,17 +13,34 @@ use crate::store::{Erasure, ProfileExport};
 
 /// An operator's change to a profile: only what an operator may change (attributes and
 /// identities come from the customer's own events).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({
+    "consents": { "email:marketing": "granted" }, "suppressions": { "sms": "unsubscribed" },
+    "timezone": "Europe/Berlin"
+}))]
 pub struct ProfileUpdate {
     /// Consent decisions, by `channel:purpose` (`email:marketing`).
     #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": "^[^:]+:.+$" }))]
     pub consents: BTreeMap<String, ConsentState>,
     /// Suppressions to set (a reason) or lift (null), by channel.
     #[serde(default)]
     pub suppressions: BTreeMap<String, Option<SuppressionReason>>,
     /// The IANA time zone.
+    #[serde(default)]
+    #[schemars(schema_with = "iana_time_zone")]
     pub timezone: Option<String>,
+}
+
+/// An IANA time zone name, as the bundled database knows them: the document lists exactly the
+/// names the server accepts.
+pub(crate) fn iana_time_zone(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    let mut names: Vec<String> = jiff::tz::db().available().map(|name| name.to_string()).collect();
+    names.sort();
+    let mut names: Vec<serde_json::Value> = names.into_iter().map(serde_json::Value::from).collect();
+    names.push(serde_json::Value::Null);
+    schemars::json_schema!({ "type": ["string", "null"], "enum": names })
 }
 
 impl ProfileUpdate {
@@ -62,7 +80,7 @@ impl ProfileUpdate {
 }
 
 /// How a data-protection request or a support agent names a customer: exactly one of these.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileLookup {
     /// The user id a source sent (`userId`).
@@ -74,25 +92,52 @@ pub struct ProfileLookup {
 }
 
 impl Engine {
-    /// The profiles a lookup names: at most one by user or anonymous id, any number by email
-    /// (several customers may share an address). Refused unless exactly one key is given.
-    pub fn find_profiles(&self, lookup: &ProfileLookup) -> Result<Vec<Profile>, EngineError> {
-        let given = [&lookup.user_id, &lookup.anonymous_id, &lookup.email];
-        let given: Vec<&String> = given.into_iter().flatten().collect();
-        if given.len() != 1 || given[0].trim().is_empty() {
+    /// A page of the profiles a lookup names: every given key narrows the list (a user id or an
+    /// anonymous id names at most one profile, an email any number: customers may share an
+    /// address); with no key, every profile, in id order.
+    pub fn find_profiles(
+        &self,
+        lookup: &ProfileLookup,
+        request: &PageRequest,
+    ) -> Result<Page<Profile>, EngineError> {
+        let fits = |profile: &Profile| {
+            let has = |identity: Identity| profile.identities.contains(&identity);
+            lookup.user_id.as_ref().is_none_or(|id| has(Identity::User(id.clone())))
+                && lookup.anonymous_id.as_ref().is_none_or(|id| has(Identity::Anonymous(id.clone())))
+                && lookup.email.as_ref().is_none_or(|email| {
+                    let current = profile.attributes.get("email").and_then(|e| e.as_str());
+                    current.map(crate::store::normal_email) == Some(crate::store::normal_email(email))
+                })
+        };
+        let named: Option<Vec<Profile>> = match lookup {
+            ProfileLookup { user_id: Some(id), .. } => {
+                Some(self.storage.profile_by_identity(&Identity::User(id.clone()))?.into_iter().collect())
+            }
+            ProfileLookup { anonymous_id: Some(id), .. } => Some(
+                self.storage.profile_by_identity(&Identity::Anonymous(id.clone()))?.into_iter().collect(),
+            ),
+            ProfileLookup { email: Some(email), .. } => Some(self.storage.profiles_by_email(email)?),
+            _ => None,
+        };
+        Ok(match named {
+            Some(profiles) => {
+                let profiles = profiles.into_iter().filter(|p| fits(p)).collect();
+                Page::of(profiles, |p: &Profile| crate::store::profile_key(p.id).to_vec(), request)
+            }
+            None => self.storage.profiles_page(request, |_| true)?,
+        })
+    }
+
+    /// Every profile a lookup names, for a data-protection request: refused unless it names
+    /// the customer by at least one non-blank key (an empty lookup would name everyone).
+    pub fn profiles_named(&self, lookup: &ProfileLookup) -> Result<Vec<Profile>, EngineError> {
+        let keys = [&lookup.user_id, &lookup.anonymous_id, &lookup.email];
+        if !keys.iter().any(|key| key.as_deref().is_some_and(|k| !k.trim().is_empty())) {
             return Err(EngineError::InvalidRequest(
-                "name the customer by exactly one of user_id, anonymous_id or email".into(),
+                "name the customer by user_id, anonymous_id or email".into(),
             ));
         }
-        let by_identity = |identity: Identity| -> Result<Vec<Profile>, EngineError> {
-            Ok(self.storage.profile_by_identity(&identity)?.into_iter().collect())
-        };
-        match lookup {
-            ProfileLookup { user_id: Some(id), .. } => by_identity(Identity::User(id.clone())),
-            ProfileLookup { anonymous_id: Some(id), .. } => by_identity(Identity::Anonymous(id.clone())),
-            ProfileLookup { email: Some(email), .. } => Ok(self.storage.profiles_by_email(email)?),
-            _ => Ok(Vec::new()),
-        }
+        Ok(self.find_profiles(lookup, &PageRequest { after: None, limit: usize::MAX })?.items)
     }
 
     /// The profile with this id.

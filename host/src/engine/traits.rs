@@ -19,7 +19,7 @@ use crate::runtime::LoadedPlugin;
 use crate::store::{TraitBinding, TraitUpdate};
 
 /// What a recompute did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, schemars::JsonSchema)]
 pub struct TraitReport {
     /// Profiles the plugin judged.
     pub evaluated: usize,

@@ -2,6 +2,7 @@
 //! the same checks (an unknown campaign is an error, not an empty list) and neither reaches into
 //! the store.
 
+use crate::store::{Page, PageRequest};
 use serde::Serialize;
 
 use super::{Engine, EngineError};
@@ -12,7 +13,7 @@ use crate::runtime::PluginStats;
 use crate::store::{AuditRecord, TokenRecord};
 
 /// A plugin as `GET /v1/plugins/{hash}` and `baton plugin show` present it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct PluginView {
     /// The installed plugin.
     pub plugin: PluginRecord,
@@ -23,7 +24,7 @@ pub struct PluginView {
 }
 
 /// A campaign with its bindings.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct CampaignView {
     /// The campaign.
     pub campaign: Campaign,
@@ -84,6 +85,48 @@ impl Engine {
     pub fn dead_letters(&self, campaign: &str) -> Result<Vec<PendingSend>, EngineError> {
         self.campaign(campaign)?;
         Ok(self.storage.dead_letters(campaign)?)
+    }
+
+    /// A page of a campaign's finished sends that `keep` accepts.
+    pub fn deliveries_page(
+        &self,
+        campaign: &str,
+        request: &PageRequest,
+        keep: impl Fn(&DeliveryRecord) -> bool,
+    ) -> Result<Page<DeliveryRecord>, EngineError> {
+        self.campaign(campaign)?;
+        Ok(self.storage.deliveries_page(campaign, request, keep)?)
+    }
+
+    /// A page of a campaign's skips that `keep` accepts.
+    pub fn skips_page(
+        &self,
+        campaign: &str,
+        request: &PageRequest,
+        keep: impl Fn(&SkipRecord) -> bool,
+    ) -> Result<Page<SkipRecord>, EngineError> {
+        self.campaign(campaign)?;
+        Ok(self.storage.skips_page(campaign, request, keep)?)
+    }
+
+    /// A page of a campaign's dead letters that `keep` accepts.
+    pub fn dead_letters_page(
+        &self,
+        campaign: &str,
+        request: &PageRequest,
+        keep: impl Fn(&PendingSend) -> bool,
+    ) -> Result<Page<PendingSend>, EngineError> {
+        self.campaign(campaign)?;
+        Ok(self.storage.dead_letters_page(campaign, request, keep)?)
+    }
+
+    /// A page of the audit log, newest first, of the records `keep` accepts.
+    pub fn audit_page(
+        &self,
+        request: &PageRequest,
+        keep: impl Fn(&AuditRecord) -> bool,
+    ) -> Result<Page<AuditRecord>, EngineError> {
+        Ok(self.storage.audit_page(request, keep)?)
     }
 
     /// Every API token's record (never the token itself).

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::store::StorageError;
 
 /// How a call ended, for metrics and logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CallOutcome {
     /// The plugin returned a value.
@@ -58,7 +58,7 @@ impl CallOutcome {
 }
 
 /// Measurements of one plugin call.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct CallMetrics {
     /// Fuel consumed (roughly, wasm instructions executed).
     pub fuel_used: u64,

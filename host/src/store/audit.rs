@@ -6,7 +6,7 @@ use super::writes::WriteSet;
 use super::{Storage, StorageError, TreeId, decode, encode, keys};
 
 /// One audited admin action.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AuditRecord {
     /// When, ms since the epoch.

@@ -12,7 +12,7 @@ use crate::delivery::{DeliveryRecord, PendingSend, SkipRecord};
 use crate::profile::{Event, Profile, ProfileId};
 
 /// Everything Baton holds about one customer (right of access / portability).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct ProfileExport {
     /// The profile: identities, attributes, consents.
     pub profile: Profile,
@@ -21,7 +21,7 @@ pub struct ProfileExport {
 }
 
 /// What an erasure removed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Erasure {
     /// Identities unlinked.
     pub identities: usize,

@@ -9,7 +9,7 @@ use crate::contract::Verification;
 use crate::plugin::ContentHash;
 
 /// One vendor account's webhook endpoint, `POST /v1/feedback/{name}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackEndpoint {
     /// The endpoint's name, the last segment of its URL.

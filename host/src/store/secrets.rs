@@ -65,7 +65,7 @@ impl StoredSecret {
 }
 
 /// A secret as listed: its name and the hosts it may be sent to, never its value.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct SecretScope {
     /// The secret's name.
     pub name: String,
@@ -74,7 +74,7 @@ pub struct SecretScope {
 }
 
 /// What is sealed: the value and its scope.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Sealed {
     value: String,

@@ -44,7 +44,7 @@ impl SendState {
 }
 
 /// One entry of a profile's send history, for frequency caps.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct SentTo {
     /// When it was enqueued, ms since the epoch.
     pub at: i64,

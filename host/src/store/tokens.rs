@@ -8,7 +8,9 @@ use super::{Storage, StorageError, TreeId, decode, encode};
 
 /// What a token may do: each role's routes are listed in the API's route table, and in the
 /// role table of RELIABILITY.md. Admin may do everything; the others only their part.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Everything: secrets, tokens, the audit log, erasure and export, and all the rest.
@@ -60,7 +62,7 @@ impl std::str::FromStr for Role {
 }
 
 /// A token as stored: never the token itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRecord {
     /// A short id to name the token in listings and revocation (the hash's first 12 hex digits).

@@ -12,7 +12,7 @@ pub type TraitUpdate = (ProfileId, Vec<(String, Option<serde_json::Value>)>);
 
 /// A computed-trait plugin bound to the whole profile base: it runs as events arrive and on
 /// demand, and writes its traits on every profile.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TraitBinding {
     /// The binding's name, chosen by the person who made it (`lead-score`).

@@ -115,7 +115,7 @@ async fn an_admin_runs_a_campaign_end_to_end_over_the_api() {
             serde_json::json!({"plugin": segment_hash, "config": {"tier": 3}}),
         )
         .await;
-    assert_eq!((status, code(&body)), (422, "invalid_binding_config"));
+    assert_eq!((status, code(&body)), (409, "invalid_binding_config"));
     let (status, _) =
         api.put("/v1/campaigns/welcome/bindings/segment", serde_json::json!({"plugin": segment_hash})).await;
     assert_eq!(status, 200);
@@ -283,10 +283,10 @@ async fn an_analyst_counts_an_audience_without_a_campaign() {
     assert_eq!(engine.storage().outbox_len(), 0, "nothing is sent");
 
     let (status, body) = api.post("/v1/audiences", serde_json::json!({"plugin": channel})).await;
-    assert_eq!((status, code(&body)), (422, "wrong_plugin_kind"));
+    assert_eq!((status, code(&body)), (409, "wrong_plugin_kind"));
     let (status, body) =
         api.post("/v1/audiences", serde_json::json!({"plugin": plugin, "config": {"tier": 1}})).await;
-    assert_eq!((status, code(&body)), (422, "invalid_binding_config"));
+    assert_eq!((status, code(&body)), (409, "invalid_binding_config"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -315,7 +315,7 @@ async fn plugins_can_be_shown_unbound_and_removed_and_campaigns_updated() {
     let mut other = renamed.clone();
     other.id = "other".into();
     let (status, body) = api.put("/v1/campaigns/welcome", serde_json::to_value(&other).unwrap()).await;
-    assert_eq!((status, code(&body)), (422, "invalid_campaign"));
+    assert_eq!((status, code(&body)), (409, "id_mismatch"));
 
     assert_eq!(api.delete("/v1/campaigns/welcome/bindings/segment").await.0, 200);
     let (status, body) = api.delete("/v1/campaigns/welcome/bindings/segment").await;
@@ -348,7 +348,7 @@ async fn the_remaining_error_codes() {
     assert_eq!((status, code(&body)), (409, "campaign_wrong_state"));
     let bind = serde_json::json!({"plugin": channel["hash"], "config": {"url": "http://x/"}, "grants": {"allowed_hosts": ["evil.example"]}});
     let (status, body) = api.put("/v1/campaigns/welcome/bindings/channel", bind).await;
-    assert_eq!((status, code(&body)), (422, "undeclared_grant"));
+    assert_eq!((status, code(&body)), (409, "undeclared_grant"));
     let (status, body) = api.get("/v1/plugins/not-a-hash").await;
     assert_eq!((status, code(&body)), (400, "invalid_hash"));
     let (status, body) = api.get("/v1/profiles/pr_zz").await;
@@ -362,7 +362,8 @@ async fn the_remaining_error_codes() {
     );
 }
 
-/// Looking a customer up: exactly one key, known parameters only, each refusal saying why.
+/// Looking a customer up: known parameters only, each key narrowing the list, each refusal
+/// saying why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profile_lookups_refuse_what_they_cannot_answer() {
     let (engine, _clock, _dir) = engine();
@@ -373,10 +374,93 @@ async fn profile_lookups_refuse_what_they_cannot_answer() {
     let (status, body) = api.get("/v1/profiles?mail=ada@example.com").await;
     assert_eq!((status, code(&body)), (400, "invalid_query"));
     assert!(body["message"].as_str().unwrap().contains("mail"), "{body}");
-    let (status, body) = api.get("/v1/profiles").await;
-    assert_eq!((status, code(&body)), (422, "invalid_request"));
-    let (status, body) = api.get("/v1/profiles?email=a@example.com&user_id=u").await;
-    assert_eq!((status, code(&body)), (422, "invalid_request"));
+    let (status, body) = api.get("/v1/profiles?limit=0").await;
+    assert_eq!((status, code(&body)), (400, "invalid_query"));
+    let (status, body) = api.get("/v1/profiles?cursor=not-hex").await;
+    assert_eq!((status, code(&body)), (400, "invalid_query"));
     let (status, body) = api.get("/v1/profiles?email=nobody%40example.com").await;
     assert_eq!((status, body), (200, serde_json::json!([])));
+
+    // Two customers sharing an address; every key given narrows the list.
+    baton_tests::customer(&engine, "ada", serde_json::json!({"email": "Shared@Example.com"}), false);
+    baton_tests::customer(&engine, "bob", serde_json::json!({"email": "shared@example.com"}), false);
+    let ids = |body: serde_json::Value| -> Vec<String> {
+        body.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["identities"][0]["value"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (status, body) = api.get("/v1/profiles?email=shared%40example.com").await;
+    assert_eq!((status, ids(body)), (200, vec!["ada".to_owned(), "bob".to_owned()]));
+    let (status, body) = api.get("/v1/profiles?email=shared%40example.com&user_id=bob").await;
+    assert_eq!((status, ids(body)), (200, vec!["bob".to_owned()]));
+    let (status, body) = api.get("/v1/profiles?email=other%40example.com&user_id=bob").await;
+    assert_eq!((status, body), (200, serde_json::json!([])));
+    // No key: every profile, a page at a time.
+    let (status, body) = api.get("/v1/profiles").await;
+    assert_eq!((status, ids(body)), (200, vec!["ada".to_owned(), "bob".to_owned()]));
+}
+
+/// Every list answers a page at a time: `limit` items and a `Link: rel="next"` URL that keeps
+/// the filters, until the last page, which has none. Walking the links gives every item once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_answer_a_page_at_a_time_with_a_link_to_the_next() {
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let (token, _) = engine.storage().create_token("ops", Role::Admin, 1).unwrap();
+    let api = Api { base: serve(engine.clone(), ApiConfig::default()).await, client: http(), token };
+    let ids = ["a1", "a2", "b1", "b2", "c1"];
+    for id in ids.iter().rev() {
+        let mut campaign = welcome_campaign();
+        campaign.id = (*id).into();
+        assert_eq!(api.post("/v1/campaigns", serde_json::to_value(campaign).unwrap()).await.0, 201);
+    }
+    // Follows the links from `path`; returns the items and the page sizes.
+    let walk = |path: &'static str| {
+        let api = &api;
+        async move {
+            let (mut items, mut sizes) = (Vec::new(), Vec::new());
+            let mut next = Some(path.to_owned());
+            while let Some(path) = next.take() {
+                let response = api
+                    .client
+                    .get(format!("{}{path}", api.base))
+                    .bearer_auth(&api.token)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status().as_u16(), 200, "{path}");
+                next = response.headers().get("link").map(|link| {
+                    let link = link.to_str().unwrap();
+                    assert!(link.ends_with(">; rel=\"next\""), "{link}");
+                    link.trim_start_matches('<').split('>').next().unwrap().to_owned()
+                });
+                let page: Vec<serde_json::Value> = response.json().await.unwrap();
+                sizes.push(page.len());
+                items.extend(page);
+            }
+            (items, sizes)
+        }
+    };
+    let (campaigns, sizes) = walk("/v1/campaigns?limit=2").await;
+    let listed: Vec<&str> = campaigns.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    assert_eq!((listed, sizes), (ids.to_vec(), vec![2, 2, 1]));
+
+    // The audit log, newest first, filtered; the filter stays in every link.
+    let (records, sizes) = walk("/v1/audit?action=campaign_created&limit=2").await;
+    let targets: Vec<&str> = records.iter().map(|r| r["target"].as_str().unwrap()).collect();
+    assert_eq!(
+        (targets, sizes),
+        (ids.to_vec(), vec![2, 2, 1]),
+        "created in reverse order, listed newest first"
+    );
+    let (records, _) = walk("/v1/audit?actor=nobody").await;
+    assert!(records.is_empty());
+
+    // A page exactly full has no link when nothing follows.
+    let (_, sizes) = walk("/v1/campaigns?limit=5").await;
+    assert_eq!(sizes, vec![5]);
+    let (status, body) = api.get("/v1/campaigns?limit=1001").await;
+    assert_eq!((status, code(&body)), (400, "invalid_query"));
 }

@@ -191,3 +191,75 @@ async fn gzip_clock_skew_consent_and_client_shaped_errors() {
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["code"], "unsupported_encoding");
 }
+
+/// A browser's analytics.js (analytics-next) posts `text/plain` bodies, so that no CORS
+/// preflight is needed, with the write key in the body instead of a header, to the one-letter
+/// paths (`/v1/t`, `/v1/p`, ...) or, batching, to `/v1/b`. The answer is readable by any page.
+/// A write key in a body is read on the ingest routes only, and only when no header names a
+/// token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn analytics_js_sends_its_write_key_in_a_text_body() {
+    let (engine, _clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    let (write_key, _) = engine.storage().create_token("web", Role::Connector, 1).unwrap();
+    let (viewer, _) = engine.storage().create_token("dash", Role::Viewer, 1).unwrap();
+    let (admin, _) = engine.storage().create_token("ops", Role::Admin, 1).unwrap();
+    let base = serve(engine.clone(), ApiConfig::default()).await;
+    let client = http();
+    let post = |path: &str, body: serde_json::Value| {
+        client
+            .post(format!("{base}{path}"))
+            .header("content-type", "text/plain")
+            .body(body.to_string())
+            .send()
+    };
+    let page = serde_json::json!({
+        "type": "page", "messageId": "ajs-1", "anonymousId": "anon-9", "name": "Home",
+        "writeKey": write_key, "context": {"page": {"path": "/"}, "timezone": "Europe/Paris"}
+    });
+    let response = post("/v1/p", page).await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let answer: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(answer["stored"], 1);
+
+    let batch = serde_json::json!({
+        "batch": [
+            {"type": "identify", "messageId": "ajs-2", "anonymousId": "anon-9", "userId": "u-9",
+             "traits": {"email": "nine@example.com"}},
+            {"type": "track", "messageId": "ajs-3", "userId": "u-9", "event": "Signed Up"}
+        ],
+        "writeKey": write_key,
+        "sentAt": "2026-11-30T08:00:00Z"
+    });
+    let answer: serde_json::Value = post("/v1/b", batch).await.unwrap().json().await.unwrap();
+    assert_eq!((answer["stored"].as_u64(), answer["rejected"].as_u64()), (Some(2), Some(0)));
+    let profile = engine.storage().profile_by_identity(&Identity::User("u-9".into())).unwrap().unwrap();
+    assert_eq!(profile.identities, vec![Identity::Anonymous("anon-9".into()), Identity::User("u-9".into())]);
+    assert_eq!(profile.timezone.as_deref(), Some("Europe/Paris"));
+    let names: Vec<String> =
+        engine.storage().events_of(profile.id).unwrap().into_iter().map(|e| e.name).collect();
+    assert_eq!(names, vec!["page".to_owned(), "Signed Up".to_owned()]);
+
+    // A wrong key is 401; a key of a role that may not ingest is 403, as in a header.
+    let track =
+        |key: &str| serde_json::json!({"messageId": "x", "userId": "u", "event": "E", "writeKey": key});
+    assert_eq!(post("/v1/t", track("bt_nope")).await.unwrap().status().as_u16(), 401);
+    assert_eq!(post("/v1/t", track(&viewer)).await.unwrap().status().as_u16(), 403);
+    // Only ingest routes read a key from the body, and a header wins over it.
+    let campaigns = client
+        .post(format!("{base}/v1/campaigns"))
+        .body(serde_json::json!({"writeKey": admin}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(campaigns.status().as_u16(), 401);
+    let headed = client
+        .post(format!("{base}/v1/t"))
+        .bearer_auth("bt_nope")
+        .body(track(&write_key).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(headed.status().as_u16(), 401);
+}

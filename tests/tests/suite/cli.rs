@@ -75,11 +75,12 @@ fn tokens_plugins_and_events_on_a_data_directory() {
     }
 
     let component = std::path::PathBuf::from(env!("BATON_FIXTURES_DIR")).join("seg_vip.wasm");
-    let (ok, out, err) = baton(&data, &["plugin", "install", component.to_str().unwrap()]);
+    let (ok, out, err) =
+        baton(&data, &["plugin", "install", component.to_str().unwrap(), "--output", "json"]);
     assert!(ok, "{err}");
     let record: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(record["name"], "seg-vip");
-    let (ok, out, _) = baton(&data, &["plugin", "list"]);
+    let (ok, out, _) = baton(&data, &["plugin", "list", "--output", "json"]);
     assert!(ok);
     assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().len(), 1);
 
@@ -146,7 +147,7 @@ fn serve_answers_refuses_a_second_process_and_stops_gracefully_on_sigterm() {
         baton(&data, &all)
     };
     let component = std::path::PathBuf::from(env!("BATON_FIXTURES_DIR")).join("seg_vip.wasm");
-    let (ok, out, err) = remote(&["plugin", "install", component.to_str().unwrap()]);
+    let (ok, out, err) = remote(&["plugin", "install", component.to_str().unwrap(), "--output", "json"]);
     assert!(ok, "{err}");
     assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["name"], "seg-vip");
     let csv = dir.path().join("events.csv");
@@ -189,7 +190,7 @@ fn serve_answers_refuses_a_second_process_and_stops_gracefully_on_sigterm() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(status.success(), "serve exited with {status}");
-    let (ok, out, err) = baton(&data, &["token", "list"]);
+    let (ok, out, err) = baton(&data, &["token", "list", "--output", "json"]);
     assert!(ok, "the directory is released after a clean stop: {err}");
     assert!(out.contains("\"root\""));
     // Each bulk export is on the audit trail, with what it carried.
@@ -289,6 +290,12 @@ fn shell_words(line: &str, root: &std::path::Path) -> Vec<String> {
     words
 }
 
+/// What a reader told to "note the hash" reads: the value of a top-level `key: value` line of a
+/// command's output for people.
+fn noted(out: &str, key: &str) -> Option<String> {
+    out.lines().find_map(|line| Some(line.strip_prefix(key)?.strip_prefix(':')?.trim().to_owned()))
+}
+
 /// What a documented walkthrough left behind.
 struct Walked {
     /// The hashes of the plugins it installed, in order.
@@ -386,12 +393,10 @@ fn walk(doc: &str, blocks: &[usize], files: &[(&str, String)]) -> Walked {
                 token = out.trim().to_owned();
             }
             if is(&["plugin", "install"]) {
-                let record: serde_json::Value = serde_json::from_str(&out).unwrap();
-                walked.installed.push(record["hash"].as_str().unwrap().to_owned());
+                walked.installed.push(noted(&out, "hash").unwrap_or_else(|| panic!("no hash in {out}")));
             }
             if is(&["campaign", "run"]) {
-                let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-                assert!(report.is_object(), "{out}");
+                assert!(noted(&out, "run").is_some() && out.lines().any(|l| l == "report:"), "{out}");
             }
         }
     }
@@ -440,8 +445,7 @@ fn the_guide_walkthrough_runs_as_written() {
         let (out, err) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
         assert!(output.status.success(), "`{line}` failed:\n{out}\n{err}");
         if line.contains("plugin install") {
-            let record: serde_json::Value = serde_json::from_str(&out).unwrap();
-            hash = record["hash"].as_str().unwrap().to_owned();
+            hash = noted(&out, "hash").unwrap_or_else(|| panic!("no hash in {out}"));
         }
     }
     let storage = baton::Storage::open(&dir.path().join("data")).unwrap();
@@ -538,7 +542,8 @@ fn actions_are_audited_alike_from_the_cli_and_the_api() {
     let component = component.to_str().unwrap();
     let hash = {
         let dir = tempfile::tempdir().unwrap();
-        let (ok, out, err) = baton(&dir.path().join("d"), &["plugin", "install", component]);
+        let (ok, out, err) =
+            baton(&dir.path().join("d"), &["plugin", "install", component, "--output", "json"]);
         assert!(ok, "{err}");
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["hash"].as_str().unwrap().to_owned()
     };
@@ -558,8 +563,9 @@ fn actions_are_audited_alike_from_the_cli_and_the_api() {
     )
     .unwrap();
 
+    // Every answer here is read as JSON.
     let run = |prefix: &[&str], args: &[&str], stdin: &str| {
-        let all: Vec<&str> = prefix.iter().chain(args).copied().collect();
+        let all: Vec<&str> = prefix.iter().chain(args).chain(&["--output", "json"]).copied().collect();
         let (ok, out, err) = baton_with_input(&all, stdin);
         assert!(ok, "{all:?}: {err}");
         out
@@ -718,7 +724,7 @@ fn an_import_fires_triggers_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
     let install = |what: &str| -> String {
-        let (ok, out, err) = baton(&data, &["plugin", "install", what]);
+        let (ok, out, err) = baton(&data, &["plugin", "install", what, "--output", "json"]);
         assert!(ok, "{err}");
         serde_json::from_str::<serde_json::Value>(&out).unwrap()["hash"].as_str().unwrap().to_owned()
     };
@@ -810,8 +816,11 @@ fn gdpr_requests_by_email_and_user_id() {
     identify("ada-work", "ada@example.com");
     identify("bob", "bob@example.com");
     let remote = |args: &[&str]| {
-        let all: Vec<&str> =
-            ["--server", base.as_str(), "--token", admin.as_str()].iter().chain(args).copied().collect();
+        let all: Vec<&str> = ["--server", base.as_str(), "--token", admin.as_str(), "--output", "json"]
+            .iter()
+            .chain(args)
+            .copied()
+            .collect();
         baton_with_input(&all, "")
     };
     let (ok, out, err) = remote(&["profile", "show", "--email", "ADA@example.com"]);
@@ -833,7 +842,7 @@ fn gdpr_requests_by_email_and_user_id() {
     server.wait().unwrap();
 
     // The same on the data directory; the erased customer's email is gone from the index too.
-    let (ok, out, err) = baton(&data, &["profile", "erase", "--user-id", "bob", "--yes"]);
+    let (ok, out, err) = baton(&data, &["profile", "erase", "--user-id", "bob", "--yes", "--output", "json"]);
     assert!(ok, "{err}");
     assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap().as_array().unwrap().len(), 1);
     let (ok, _, err) = baton(&data, &["profile", "show", "--user-id", "bob"]);
@@ -869,7 +878,7 @@ fn profiles_import_from_csv_and_ndjson() {
         "{kept}"
     );
     assert!(kept.contains("a profile row needs a user_id or an anonymous_id"), "{kept}");
-    let (ok, out, err) = baton(&data, &["profile", "show", "--user-id", "ada"]);
+    let (ok, out, err) = baton(&data, &["profile", "show", "--user-id", "ada", "--output", "json"]);
     assert!(ok, "{err}");
     let ada: serde_json::Value = serde_json::from_str::<Vec<serde_json::Value>>(&out).unwrap().remove(0);
     assert_eq!(
@@ -897,7 +906,7 @@ fn profiles_import_from_csv_and_ndjson() {
     let (ok, out, err) = remote(&["import", "profiles", rows.to_str().unwrap()]);
     assert!(ok, "{err}");
     assert!(out.starts_with("imported 1 rows: 1 stored, 0 duplicate, 0 rejected"), "{out}");
-    let (ok, out, err) = remote(&["profile", "show", "--email", "cy@example.com"]);
+    let (ok, out, err) = remote(&["profile", "show", "--email", "cy@example.com", "--output", "json"]);
     assert!(ok, "{err}");
     let cy: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(cy[0]["consents"]["email:marketing"]["state"], "granted", "the opt-in trait, mapped");
@@ -912,22 +921,284 @@ fn profiles_import_from_csv_and_ndjson() {
 }
 
 /// `baton ... | head` closes the pipe before Baton writes: the command ends quietly, as Unix
-/// tools do, instead of panicking with a backtrace.
+/// tools do, instead of panicking with a backtrace, whether it prints a table or JSON.
 #[test]
 fn a_reader_that_stops_early_is_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
-    let mut child = std::process::Command::new(baton_tests::baton_bin())
+    for format in ["table", "json"] {
+        let mut child = std::process::Command::new(baton_tests::baton_bin())
+            .arg("--data")
+            .arg(&data)
+            .args(["plugin", "list", "--output", format])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{format}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{format}: {stderr}");
+    }
+}
+
+/// Runs `baton` with `args` on `data` as a script would, its output piped, with `env` set and
+/// no colour forced or refused by the environment (so that what is checked is Baton's own
+/// choice); returns (exit code, stdout, stderr).
+fn piped(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (Option<i32>, String, String) {
+    let output = Command::new(baton_bin())
         .arg("--data")
-        .arg(&data)
-        .args(["plugin", "list"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
+        .arg(data)
+        .args(args)
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
         .unwrap();
-    drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A person gets tables and `key: value` lines; a script that asks with `--output json` gets the
+/// records as JSON, exactly as stored. A server's answer prints as the same command does on a
+/// data directory.
+#[test]
+fn people_get_tables_and_scripts_get_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let run = |args: &[&str]| {
+        let (code, out, err) = piped(&data, args, &[]);
+        assert_eq!(code, Some(0), "{args:?}: {err}");
+        out
+    };
+    assert_eq!(run(&["campaign", "list"]), "(none)\n");
+    assert_eq!(run(&["campaign", "list", "--output", "json"]), "[]\n");
+
+    let root = run(&["token", "create", "--name", "root", "--role", "admin"]);
+    run(&["token", "create", "--name", "ingest", "--role", "connector"]);
+    let records = baton::Storage::open(&data).unwrap().tokens().unwrap();
+    let ingest = records.iter().find(|t| t.name == "ingest").unwrap();
+    assert_eq!(run(&["token", "revoke", &ingest.id]), format!("revoked {}\n", ingest.id));
+    let records = baton::Storage::open(&data).unwrap().tokens().unwrap();
+    let json: serde_json::Value = serde_json::from_str(&run(&["token", "list", "--output", "json"])).unwrap();
+    assert_eq!(json, serde_json::to_value(&records).unwrap());
+    let mut table = String::from("ID            NAME    ROLE       CREATED_AT     REVOKED_AT\n");
+    for token in &records {
+        let role = if token.name == "root" { "admin" } else { "connector" };
+        let revoked = token.revoked_at.map_or("-".to_owned(), |at| at.to_string());
+        table.push_str(&format!(
+            "{}  {:<6}  {role:<9}  {}  {revoked}\n",
+            token.id, token.name, token.created_at
+        ));
+    }
+    assert_eq!(run(&["token", "list"]), table);
+
+    // One record is `key: value` lines, the same data as the JSON.
+    let component = std::path::PathBuf::from(env!("BATON_FIXTURES_DIR")).join("seg_vip.wasm");
+    let installed = run(&["plugin", "install", component.to_str().unwrap()]);
+    let plugin = baton::Storage::open(&data).unwrap().plugins().unwrap().remove(0);
+    let (hash, size) = (plugin.hash.to_string(), plugin.size);
+    assert_eq!(
+        installed,
+        format!(
+            "hash:            {hash}\n\
+             name:            seg-vip\n\
+             version:         1.0.0\n\
+             kind:            segment-rule\n\
+             contract:        0.1.0\n\
+             description:     Profiles of one tier.\n\
+             config_schema:   {{\"type\":\"object\",\"properties\":{{\"tier\":{{\"type\":\"string\"}}}}}}\n\
+             attributes:      tier, lifetime_value\n\
+             events:          -\n\
+             event_window_ms: -\n\
+             allowed_hosts:   -\n\
+             secrets:         -\n\
+             provides:        -\n\
+             size:            {size}\n\
+             quarantine:      -\n"
+        )
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["plugin", "list", "--output", "json"])).unwrap();
+    assert_eq!(json, serde_json::to_value([&plugin]).unwrap());
+    let header = "HASH                                                                     NAME     VERSION  KIND          \
+                  CONTRACT  DESCRIPTION            CONFIG_SCHEMA                                              \
+                  ATTRIBUTES            EVENTS  EVENT_WINDOW_MS  ALLOWED_HOSTS  SECRETS  PROVIDES  SIZE    QUARANTINE";
+    let size_cell = format!("{size:<6}");
+    let row = format!(
+        "{hash}  seg-vip  1.0.0    segment-rule  0.1.0     Profiles of one tier.  \
+         {{\"type\":\"object\",\"properties\":{{\"tier\":{{\"type\":\"string\"}}}}}}  \
+         tier, lifetime_value  -       -                -              -        -         {size_cell}  -"
+    );
+    assert_eq!(run(&["plugin", "list"]), format!("{header}\n{row}\n"));
+
+    // Nested values are compact JSON in a table, and indented under their key in a record.
+    let campaign = dir.path().join("welcome.json");
+    std::fs::write(&campaign, serde_json::to_string(&baton_tests::welcome_campaign()).unwrap()).unwrap();
+    run(&["campaign", "create", campaign.to_str().unwrap()]);
+    let stored = baton::Storage::open(&data).unwrap().campaigns().unwrap().remove(0);
+    let at = stored.created_at;
+    assert_eq!(
+        run(&["campaign", "list"]),
+        format!(
+            "ID       NAME     STATE  TRIGGER                                           CHANNEL  PURPOSE    \
+             TRANSACTIONAL  PRIORITY  MESSAGE                                                                                   \
+             EXPERIMENT  CREATED_AT     UPDATED_AT\n\
+             welcome  Welcome  draft  {{\"type\":\"event\",\"event\":\"signed_up\",\"filter\":{{}}}}  email    marketing  \
+             false          0         {{\"subject\":\"Welcome {{{{first_name}}}}\",\"body\":\"Hello {{{{first_name}}}}\",\"html\":null,\"data\":{{}}}}  \
+             -           {at}  {at}\n"
+        )
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["campaign", "list", "--output", "json"])).unwrap();
+    assert_eq!(json, serde_json::to_value([&stored]).unwrap());
+    let shown = run(&["campaign", "show", "welcome"]);
+    assert!(
+        shown.starts_with(
+            "campaign:\n\
+             \x20 id:            welcome\n\
+             \x20 name:          Welcome\n\
+             \x20 state:         draft\n\
+             \x20 trigger:\n\
+             \x20   type:   event\n\
+             \x20   event:  signed_up\n\
+             \x20   filter: -\n\
+             \x20 channel:       email\n"
+        ),
+        "{shown}"
+    );
+    assert!(shown.ends_with("\nbindings: -\n"), "{shown}");
+
+    // Through a server, the same commands print the same cells and `key: value` lines. (Columns
+    // come in the order the server writes its keys, rows in the order it lists them.)
+    let (tokens_here, plugins_here, shown_here) = (run(&["token", "list"]), run(&["plugin", "list"]), shown);
+    let (mut server, base) = start_server(&data);
+    let remote = |args: &[&str]| {
+        let prefix = ["--server", base.as_str(), "--token", root.trim()];
+        run(&prefix.iter().chain(args).copied().collect::<Vec<_>>())
+    };
+    assert_eq!(table_cells(&remote(&["token", "list"])), table_cells(&tokens_here));
+    assert_eq!(table_cells(&remote(&["plugin", "list"])), table_cells(&plugins_here));
+    let sorted = |text: &str| {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(sorted(&remote(&["campaign", "show", "welcome"])), sorted(&shown_here));
+    let json: serde_json::Value =
+        serde_json::from_str(&remote(&["campaign", "list", "--output", "json"])).unwrap();
+    assert_eq!(json, serde_json::to_value([&stored]).unwrap());
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
+
+/// The rows of a table printed for people, each as (column, cell) pairs, in a canonical order
+/// whatever the order of the columns and rows: a cell starts where its column's header does.
+fn table_cells(table: &str) -> Vec<std::collections::BTreeMap<String, String>> {
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    let columns: Vec<(usize, &str)> = header
+        .split_whitespace()
+        .map(|name| (name.as_ptr() as usize - header.as_ptr() as usize, name))
+        .collect();
+    lines
+        .map(|line| {
+            let cell = |i: usize| {
+                let end = columns.get(i + 1).map_or(line.len(), |(start, _)| *start).min(line.len());
+                line.get(columns[i].0.min(end)..end).unwrap().trim().to_owned()
+            };
+            columns.iter().enumerate().map(|(i, (_, name))| ((*name).to_owned(), cell(i))).collect()
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect()
+}
+
+/// What `baton` writes to a pipe or a file carries no terminal escape codes: not in logs, not
+/// from a progress bar, not in a table, not in clap's messages, and not from data that holds
+/// them (a campaign named with an escape sequence shows it escaped).
+#[test]
+fn piped_output_has_no_escape_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let events = dir.path().join("events.csv");
+    std::fs::write(&events, "id,user_id,name,timestamp\ne1,ada,page,1\ne2,bob,page,yesterday\n").unwrap();
+    let profiles = dir.path().join("crm.csv");
+    std::fs::write(&profiles, "user_id,plan\nada,pro\n,free\n").unwrap();
+    let campaign = dir.path().join("sale.json");
+    let mut sale = baton_tests::welcome_campaign();
+    (sale.id, sale.name) = ("sale".into(), "Sale \u{1b}[2J\u{1b}[31mnow".into());
+    std::fs::write(&campaign, serde_json::to_string(&sale).unwrap()).unwrap();
+    let info = [("RUST_LOG", "info")];
+    let commands: [(&[&str], &[(&str, &str)], &str); 10] = [
+        (&["plugin", "install", "first-party:segment-conditions"], &info, "Plugin installed."),
+        (&["plugin", "list"], &info, "segment-conditions"),
+        (&["events", "import", events.to_str().unwrap()], &info, "1 stored, 0 duplicate, 1 rejected"),
+        (&["import", "profiles", profiles.to_str().unwrap()], &info, "1 stored, 0 duplicate, 1 rejected"),
+        (&["campaign", "create", campaign.to_str().unwrap()], &info, "Campaign created."),
+        (&["campaign", "list"], &[], "Sale \\u{1b}[2J\\u{1b}[31mnow"),
+        (&["campaign", "show", "sale", "--output", "json"], &[], "Sale \\u001b[2J\\u001b[31mnow"),
+        (&["campaign", "show", "nope"], &[], "campaign `nope` does not exist"),
+        (&["campaign", "frobnicate"], &[], "unrecognized subcommand 'frobnicate'"),
+        (&["--help"], &[], "Exit codes:"),
+    ];
+    for (args, env, expected) in commands {
+        let (_, out, err) = piped(&data, args, env);
+        assert!(out.contains(expected) || err.contains(expected), "{args:?}: {expected:?} in\n{out}\n{err}");
+        assert!(!out.contains('\x1b'), "{args:?} wrote an escape code to stdout:\n{out}");
+        assert!(!err.contains('\x1b'), "{args:?} wrote an escape code to stderr:\n{err}");
+    }
+}
+
+/// The exit codes `baton --help` and README.md document: 0 success, 1 a command that failed (with
+/// what to fix on standard error), 2 a usage error. An import that finishes exits 0 even when it
+/// rejected rows.
+#[test]
+fn exit_codes_are_as_documented() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let (code, out, _) = piped(&data, &["--help"], &[]);
+    assert_eq!(code, Some(0));
+    assert!(
+        out.contains(
+            "Exit codes:\n  0  Success.\n  1  The command failed; the message on standard error says what to fix."
+        ) && out.contains("\n  2  Usage error: an unknown command or option, or a missing or invalid argument."),
+        "{out}"
+    );
+
+    assert_eq!(piped(&data, &["campaign", "list"], &[]).0, Some(0));
+    let (code, out, err) = piped(&data, &["campaign", "show", "nope"], &[]);
+    assert_eq!((code, out.as_str()), (Some(1), ""));
+    assert_eq!(err.lines().last(), Some("error: campaign `nope` does not exist"), "{err}");
+    let (code, _, err) = piped(&data, &["token", "create", "--name", "x", "--role", "king"], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("role `king`: use admin, orchestrator"), "{err}");
+
+    for usage in [
+        &["campaign", "frobnicate"][..],
+        &["campaign", "show"],
+        &["campaign", "list", "--output", "yaml"],
+        &["token", "create", "--name", "x"],
+        &[],
+    ] {
+        let (code, out, err) = piped(&data, usage, &[]);
+        assert_eq!(code, Some(2), "{usage:?}: {err}");
+        assert!(out.is_empty() && err.contains("--help"), "{usage:?}: {out}{err}");
+    }
+
+    let events = dir.path().join("events.csv");
+    std::fs::write(&events, "id,user_id,name,timestamp\ne1,ada,page,1\ne2,bob,page,yesterday\n").unwrap();
+    let (code, out, err) = piped(&data, &["events", "import", events.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("imported 2 rows: 1 stored, 0 duplicate, 1 rejected\n"), "{out}");
+    let missing = dir.path().join("missing.csv");
+    let (code, _, err) = piped(&data, &["events", "import", missing.to_str().unwrap()], &[]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("opening ") && err.contains("missing.csv"), "{err}");
 }

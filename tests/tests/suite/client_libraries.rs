@@ -4,43 +4,10 @@
 //! that joins it. Everything is checked through the API, and the opt-in alone makes the customer
 //! reachable by a marketing campaign.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use baton_tests::polyglot::python_with_client_libraries;
-use baton_tests::{Vendor, baton, baton_bin, http};
-
-/// A `baton serve` on a free loopback port, stopped when dropped.
-struct Server {
-    child: std::process::Child,
-    url: String,
-}
-
-impl Server {
-    fn start(data: &std::path::Path, config: &std::path::Path) -> Server {
-        let mut child = Command::new(baton_bin())
-            .arg("--data")
-            .arg(data)
-            .arg("--config-file")
-            .arg(config)
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("baton listening on ").unwrap().to_owned();
-        Server { child, url }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use baton_tests::{ServeProcess, Vendor, baton, http};
 
 fn hash_of(out: &str) -> String {
     serde_json::from_str::<serde_json::Value>(out).unwrap()["hash"].as_str().unwrap().to_owned()
@@ -61,8 +28,9 @@ async fn the_official_client_libraries_send_as_they_do_to_segment() {
     let admin = run(&["token", "create", "--name", "dpo", "--role", "admin"]).trim().to_owned();
 
     // A marketing email campaign on the order event: no profile is edited by hand anywhere.
-    let conditions = hash_of(&run(&["plugin", "install", "first-party:segment-conditions"]));
-    let webhook = hash_of(&run(&["plugin", "install", "first-party:channel-webhook"]));
+    let conditions =
+        hash_of(&run(&["plugin", "install", "first-party:segment-conditions", "--output", "json"]));
+    let webhook = hash_of(&run(&["plugin", "install", "first-party:channel-webhook", "--output", "json"]));
     let campaign = dir.path().join("thanks.json");
     let definition = serde_json::json!({
         "id": "thanks", "name": "Thanks for your order", "state": "draft",
@@ -86,7 +54,7 @@ async fn the_official_client_libraries_send_as_they_do_to_segment() {
         "[engine.delivery.outbound]\nallow_http = true\nallow_networks = [\"127.0.0.0/8\"]\n",
     )
     .unwrap();
-    let server = Server::start(&data, &config);
+    let server = ServeProcess::start(&data, &["--config-file".as_ref(), config.as_os_str()]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/clients/send.py");
     for library in ["segment", "rudderstack"] {
         let output = tokio::task::spawn_blocking({

@@ -31,10 +31,11 @@ fn an_install_killed_at_any_point_leaves_no_half_installed_plugin() {
             assert!(storage.component(&record.hash).unwrap().is_some(), "a record without its component");
         }
         drop(storage);
-        let (ok, out, err) = baton(&data, &["plugin", "install", "first-party:personalize-liquid"]);
+        let (ok, out, err) =
+            baton(&data, &["plugin", "install", "first-party:personalize-liquid", "--output", "json"]);
         assert!(ok, "installing again works: {err}");
         assert!(out.contains("\"personalize-liquid\""));
-        let (_, list, _) = baton(&data, &["plugin", "list"]);
+        let (_, list, _) = baton(&data, &["plugin", "list", "--output", "json"]);
         assert_eq!(serde_json::from_str::<serde_json::Value>(&list).unwrap().as_array().unwrap().len(), 1);
     }
 }

@@ -12,6 +12,7 @@
 mod api_access;
 mod api_admin;
 mod api_events;
+mod api_schema;
 mod api_segment;
 mod cli;
 mod client_libraries;

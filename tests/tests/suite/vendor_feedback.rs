@@ -98,7 +98,11 @@ async fn signed_sendgrid_events_become_events_and_a_bad_signature_reaches_no_plu
         put(&app, endpoint(serde_json::json!({"verification_key": signer.public_key()}))).await.unwrap();
     assert_eq!(refused.status().as_u16(), 403);
     let incomplete = put(&admin, endpoint(serde_json::json!({}))).await.unwrap();
-    assert_eq!(incomplete.status().as_u16(), 422);
+    assert_eq!(
+        incomplete.status().as_u16(),
+        409,
+        "the adapter refuses the config: its rules, not the document's"
+    );
     let made =
         put(&admin, endpoint(serde_json::json!({"verification_key": signer.public_key()}))).await.unwrap();
     assert_eq!(made.status().as_u16(), 200, "{}", made.text().await.unwrap());
@@ -194,7 +198,7 @@ async fn twilio_status_callbacks_are_checked_with_the_auth_token_over_the_public
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "channel-twilio-sms@0.1.0 signs with the secret `TWILIO_AUTH_TOKEN`: grant it to the endpoint (\"secrets\": [\"TWILIO_AUTH_TOKEN\"])"
+        "plugin channel-twilio-sms@0.1.0 signs with the secret `TWILIO_AUTH_TOKEN`: grant it to the endpoint (\"secrets\": [\"TWILIO_AUTH_TOKEN\"])"
     );
     engine
         .put_feedback_endpoint(
