@@ -143,6 +143,11 @@ pub struct Campaign {
     /// An optional experiment.
     #[serde(default)]
     pub experiment: Option<Experiment>,
+    /// At most this many of its messages leave per minute (Braze lets a campaign send at 10 to
+    /// 500,000 a minute); none: as fast as its vendors allow.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    pub rate_limit_per_minute: Option<u32>,
     /// When it was created, ms since the epoch.
     pub created_at: i64,
     /// When it last changed, ms since the epoch.
@@ -176,6 +181,9 @@ impl Campaign {
         }
         if !self.message.data.is_object() {
             problems.push("message.data: must be a JSON object".into());
+        }
+        if self.rate_limit_per_minute == Some(0) {
+            problems.push("rate_limit_per_minute: at least 1 (leave it out for no limit)".into());
         }
         if let Some(experiment) = &self.experiment {
             if experiment.variants.is_empty() {

@@ -192,6 +192,10 @@ pub enum PluginCommand {
     Remove {
         /// The plugin's content hash.
         hash: String,
+        /// A channel adapter with queued sends or dead letters: record the queued ones as
+        /// rejected and discard the dead letters (without this, the removal is refused).
+        #[arg(long)]
+        drop_sends: bool,
     },
     /// Enable a quarantined plugin again (after fixing what made it fail).
     Enable {
@@ -310,9 +314,9 @@ fn plugin_on_store(
         }
         PluginCommand::List => out.print(&engine.plugins()?),
         PluginCommand::Show { hash } => out.print(&engine.plugin_view(&parse_hash(&hash)?)?),
-        PluginCommand::Remove { hash } => {
+        PluginCommand::Remove { hash, drop_sends } => {
             let hash = parse_hash(&hash)?;
-            engine.remove_plugin(&local_actor(), &hash)?;
+            engine.remove_plugin(&local_actor(), &hash, drop_sends)?;
             println!("removed {hash}");
             Ok(())
         }
@@ -470,7 +474,9 @@ pub fn plugin_remote(remote: &Remote, out: Output, command: PluginCommand) -> an
         }
         PluginCommand::List => out.print_answer(&remote.get("/v1/plugins")?),
         PluginCommand::Show { hash } => out.print_answer(&remote.get(&format!("/v1/plugins/{hash}"))?),
-        PluginCommand::Remove { hash } => out.print_answer(&remote.delete(&format!("/v1/plugins/{hash}"))?),
+        PluginCommand::Remove { hash, drop_sends } => {
+            out.print_answer(&remote.delete(&format!("/v1/plugins/{hash}?drop_sends={drop_sends}"))?)
+        }
         PluginCommand::Enable { hash } => {
             out.print_answer(&remote.post(&format!("/v1/plugins/{hash}/enable"), serde_json::json!({}))?)
         }

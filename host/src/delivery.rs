@@ -25,6 +25,12 @@ pub struct PendingSend {
     /// The channel binding's config pinned with it, so plugin and config always match.
     #[serde(default)]
     pub channel_config: serde_json::Value,
+    /// The channel binding's grants when it was queued: used if the campaign has since swapped
+    /// to another adapter (a send keeps the adapter, config and grants it was queued with). While
+    /// the binding still pins the same adapter, its current grants apply, so a revoked grant
+    /// takes effect on queued sends too.
+    #[serde(default)]
+    pub channel_grants: Option<crate::campaign::Grants>,
     /// The rendered message, as the adapter will receive it (JSON of the contract's `message`).
     pub message: serde_json::Value,
     /// The experiment variant, if any.
@@ -112,6 +118,10 @@ pub enum SkipReason {
     Duplicate,
     /// A plugin failed for this profile (the detail names the plugin and limit).
     PluginFailed,
+    /// The campaign was paused while the send waited: held until it is active again.
+    CampaignPaused,
+    /// The campaign ended while the send waited: cancelled.
+    CampaignEnded,
 }
 
 impl SkipReason {
@@ -131,6 +141,8 @@ impl SkipReason {
             SkipReason::NoAddress => "no_address",
             SkipReason::Duplicate => "duplicate",
             SkipReason::PluginFailed => "plugin_failed",
+            SkipReason::CampaignPaused => "campaign_paused",
+            SkipReason::CampaignEnded => "campaign_ended",
         }
     }
 }

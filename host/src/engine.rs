@@ -24,6 +24,7 @@ mod profiles;
 mod schedule;
 mod signature;
 mod subject;
+mod throttle;
 mod traits;
 mod views;
 

@@ -35,7 +35,7 @@ pub mod demo_scenario {
 }
 pub use first_party::{FIRST_PARTY, first_party};
 pub use harness::{CaseResult, HarnessError, render as render_cases, run_fixtures};
-pub use plugin::{ContentHash, PluginKind, PluginRecord};
+pub use plugin::{ContentHash, PluginKind, PluginRecord, Quarantine};
 pub use profile::{
     Consent, ConsentState, Event, EventLimits, Identity, IngestOutcome, NewEvent, Profile, ProfileId,
     Suppression, SuppressionReason,

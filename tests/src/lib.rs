@@ -103,6 +103,7 @@ pub fn pending_send(
         next_attempt_at: due,
         enqueued_at: due,
         last_error: None,
+        channel_grants: None,
     };
     let sent_to = baton::SentTo {
         at: due,
@@ -149,6 +150,7 @@ pub fn welcome_campaign() -> baton::Campaign {
             data: serde_json::json!({}),
         },
         experiment: None,
+        rate_limit_per_minute: None,
         created_at: 0,
         updated_at: 0,
     }
@@ -328,6 +330,19 @@ pub fn activate(
         .bind("test", &id, Slot::Channel, channel, serde_json::json!({ "url": channel_url }), grants)
         .unwrap();
     engine.transition("test", &id, baton::CampaignState::Active).unwrap();
+}
+
+/// An event `name` of user `user` at `at`, with no properties.
+pub fn user_event(id: &str, user: &str, name: &str, at: i64) -> baton::NewEvent {
+    baton::NewEvent {
+        id: id.into(),
+        user_id: Some(user.into()),
+        anonymous_id: None,
+        name: name.into(),
+        timestamp: at,
+        properties: serde_json::Map::new(),
+        campaign: None,
+    }
 }
 
 /// Creates a customer with traits; `consent` grants email marketing.

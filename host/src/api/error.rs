@@ -81,7 +81,7 @@ error_codes! {
     PluginNeeds = "plugin_needs", CONFLICT, "The plugin named cannot serve this use as it is (it needs a newer contract, or a grant the request does not give): the message says which.";
     OwnToken = "own_token", CONFLICT, "A token cannot revoke itself through the API: revoke it with another admin token, or with `baton token revoke` on the server.";
     IdMismatch = "id_mismatch", CONFLICT, "The body's `id` differs from the path's: PUT a campaign to its own URL.";
-    PluginBound = "plugin_bound", CONFLICT, "The plugin is bound to a campaign; unbind or swap it before removing it.";
+    PluginBound = "plugin_bound", CONFLICT, "The plugin is still in use (bound to a campaign or a trait, or the adapter of queued sends or dead letters): the message says what to do first.";
     UnsupportedEncoding = "unsupported_encoding", UNSUPPORTED_MEDIA_TYPE, "The body's `Content-Encoding` is not one Baton reads: send gzip or no encoding.";
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "The body (or component) is larger than the route's configured limit.";
     InvalidRequest = "invalid_request", UNPROCESSABLE_ENTITY, "The request is well-formed but asks for something invalid: the message says what to fix.";
@@ -177,7 +177,9 @@ impl From<EngineError> for ApiError {
             EngineError::PluginNeeds { .. } => ApiError::new(ErrorCode::PluginNeeds, message),
             EngineError::Plugin(_) => ApiError::new(ErrorCode::PluginFailed, message),
             EngineError::InvalidRequest(_) => ApiError::new(ErrorCode::InvalidRequest, message),
-            EngineError::PluginBound { .. } => ApiError::new(ErrorCode::PluginBound, message),
+            EngineError::PluginBound { .. } | EngineError::PluginInUse { .. } => {
+                ApiError::new(ErrorCode::PluginBound, message)
+            }
             EngineError::Install(err) => ApiError::from(err),
             EngineError::SecretNotFound(_) => ApiError::new(ErrorCode::SecretNotFound, message),
             EngineError::TokenNotFound(_) => ApiError::new(ErrorCode::TokenNotFound, message),

@@ -42,5 +42,15 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
         "Components compiled.",
         &[(String::new(), stats.compilations)],
     );
+    let _ = writeln!(
+        out,
+        "# HELP baton_send_rate_per_second The pace each vendor host or campaign lane allows now (below its limit after throttling).\n# TYPE baton_send_rate_per_second gauge"
+    );
+    for (lane, rate) in state.engine.send_rates() {
+        if let Some(rate) = rate {
+            let lane = lane.replace(['\\', '"'], "_");
+            let _ = writeln!(out, "baton_send_rate_per_second{{lane=\"{lane}\"}} {rate}");
+        }
+    }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))
 }

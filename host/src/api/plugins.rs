@@ -54,14 +54,25 @@ pub async fn enable_plugin(
     .await
 }
 
+/// The query of a plugin's removal.
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveQuery {
+    /// A channel adapter with queued sends or dead letters: record the queued ones as rejected
+    /// and discard the dead letters (without it, the removal is refused with 409).
+    #[serde(default)]
+    drop_sends: bool,
+}
+
 pub async fn remove_plugin(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<RemoveQuery>,
 ) -> Answer {
     let hash = hash(&id)?;
     on_engine(&state, move |e| {
-        e.remove_plugin(&caller.actor(), &hash)?;
+        e.remove_plugin(&caller.actor(), &hash, query.drop_sends)?;
         Ok(Removed { removed: hash })
     })
     .await

@@ -168,7 +168,8 @@ pub fn table() -> Vec<RouteSpec> {
             Some(DEVELOP),
             "Remove a plugin no binding pins.",
             delete(plugins::remove_plugin),
-        ).answers::<admin::Removed>(),
+        )
+        .query::<plugins::RemoveQuery>().answers::<admin::Removed>(),
         spec(M::GET, "/v1/campaigns", Some(READ), "List campaigns.", get(campaigns::list_campaigns)).paged::<pages::ListQuery>().answers::<Vec<Campaign>>(),
         spec(
             M::POST,

@@ -19,10 +19,11 @@ use tokio::task::JoinSet;
 
 use super::outbound::{AddressRefused, Outbound, OutboundPolicy};
 use super::placeholders::{Fence, Substitution, scrub};
+use super::throttle::{Later, Throttle};
 use super::{Engine, EngineError};
-use crate::campaign::{Grants, Slot};
+use crate::campaign::{CampaignState, Grants, Slot};
 use crate::contract::{DeliveryOutcome, HttpRequest, HttpResponse, Invocation, Message};
-use crate::delivery::{PendingSend, SendOutcome};
+use crate::delivery::{PendingSend, SendOutcome, SkipReason, SkipRecord};
 use crate::runtime::{Failure, InvokeError};
 
 /// Delivery settings; every limit explicit.
@@ -49,6 +50,10 @@ pub struct DeliveryConfig {
     pub max_in_flight: usize,
     /// Where vendor requests may go: HTTPS to public addresses unless allowed otherwise.
     pub outbound: OutboundPolicy,
+    /// Requests per second each vendor host may get from this process (`"api.sendgrid.com" =
+    /// 100.0`); a host not listed has no limit but its own throttling answers. A 429 or a
+    /// `throttled` outcome slows the host for every send, not only the one that got it.
+    pub vendor_rate_limits: std::collections::BTreeMap<String, f64>,
 }
 
 impl Default for DeliveryConfig {
@@ -64,6 +69,7 @@ impl Default for DeliveryConfig {
             response_body_cap: 64 << 10,
             max_in_flight: 256,
             outbound: OutboundPolicy::default(),
+            vendor_rate_limits: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -81,6 +87,11 @@ pub struct DeliveryReport {
     pub retried: usize,
     /// Out of attempts: moved to the dead letters.
     pub dead_lettered: usize,
+    /// Held without spending an attempt: the campaign is paused or the adapter quarantined.
+    pub held: usize,
+    /// Cancelled by the check at the moment of sending (an opt-out, a suppression, an ended
+    /// campaign), each recorded as a skip.
+    pub cancelled: usize,
 }
 
 /// The HTTP side of delivery: one client, and a semaphore per vendor host.
@@ -88,6 +99,8 @@ pub(crate) struct Courier {
     client: reqwest::Client,
     outbound: Outbound,
     vendors: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// Rate lanes per vendor host and per campaign.
+    pub(crate) throttle: Throttle,
 }
 
 impl Courier {
@@ -95,6 +108,17 @@ impl Courier {
         // Several crates may race to install a provider; whichever wins is ring-compatible.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let outbound = Outbound::new(&config.outbound).map_err(|e| EngineError::InvalidPolicies(vec![e]))?;
+        let refused: Vec<String> = config
+            .vendor_rate_limits
+            .iter()
+            .filter(|(_, rate)| !(rate.is_finite() && **rate > 0.0))
+            .map(|(host, rate)| {
+                format!("delivery.vendor_rate_limits.{host} = {rate}: give requests per second, more than 0")
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(EngineError::InvalidPolicies(refused));
+        }
         let client = reqwest::Client::builder()
             // Every name is resolved through the outbound policy, so a vendor host that resolves
             // to an internal address is refused at the moment of connecting.
@@ -106,7 +130,7 @@ impl Courier {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| EngineError::Http(e.to_string()))?;
-        Ok(Courier { client, outbound, vendors: Mutex::new(HashMap::new()) })
+        Ok(Courier { client, outbound, vendors: Mutex::new(HashMap::new()), throttle: Throttle::default() })
     }
 
     fn vendor(&self, host: &str, limit: usize) -> Arc<Semaphore> {
@@ -128,6 +152,15 @@ enum Attempt {
     DeadLetter(String),
     /// The send is gone from the outbox (its profile was erased): nothing to record.
     Withdrawn,
+    /// Not tried: wait and look again, without spending an attempt (a quarantined adapter, a
+    /// paused campaign). A skip is recorded the first time, if the hold has a reason code.
+    Hold {
+        reason: String,
+        after_ms: u64,
+        skip: Option<SkipReason>,
+    },
+    /// Not to be sent any more: the check at the moment of sending refused it.
+    Cancel(SkipReason, String),
 }
 
 impl Attempt {
@@ -147,7 +180,9 @@ impl Attempt {
             Failure::DeadlineExceeded { .. } | Failure::Instantiate { .. } => {
                 Attempt::Retry { reason, after_ms: None }
             }
-            Failure::Quarantined { .. } => Attempt::Retry { reason, after_ms: Some(QUARANTINE_RECHECK_MS) },
+            Failure::Quarantined { .. } => {
+                Attempt::Hold { reason, after_ms: QUARANTINE_RECHECK_MS, skip: None }
+            }
             Failure::FuelExhausted { .. }
             | Failure::MemoryCapExceeded { .. }
             | Failure::InputTooLarge { .. }
@@ -161,6 +196,8 @@ impl Attempt {
 
 /// How long a send held back by a quarantined adapter waits before it looks again.
 const QUARANTINE_RECHECK_MS: u64 = 60_000;
+/// How long a send of a paused campaign waits before it looks again.
+const PAUSED_RECHECK_MS: u64 = 60_000;
 
 impl Engine {
     /// Waits until sends are queued (or were queued since the last wait), for a delivery loop
@@ -189,6 +226,8 @@ impl Engine {
                     Fate::Rejected => report.rejected += 1,
                     Fate::Retried => report.retried += 1,
                     Fate::DeadLettered => report.dead_lettered += 1,
+                    Fate::Held => report.held += 1,
+                    Fate::Cancelled => report.cancelled += 1,
                     Fate::Withdrawn => {}
                 },
                 Ok(Err(err)) => {
@@ -246,7 +285,7 @@ impl Engine {
             Fate::Rejected => 1,
             Fate::Retried => 2,
             Fate::DeadLettered => 3,
-            Fate::Withdrawn => return,
+            Fate::Withdrawn | Fate::Held | Fate::Cancelled => return,
         };
         self.delivered[index].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
@@ -261,6 +300,38 @@ impl Engine {
             Attempt::Withdrawn => {
                 tracing::info!(campaign = %send.campaign, "Send withdrawn: its profile was erased.");
                 (Fate::Withdrawn, Box::new(|| Ok(false)))
+            }
+            Attempt::Hold { reason, after_ms, skip } => {
+                // A skip says why the first time; a send held for an hour leaves one record.
+                let first = send.last_error.as_deref() != Some(reason.as_str());
+                let skip = skip.filter(|_| first).map(|reason_code| SkipRecord {
+                    campaign: send.campaign.clone(),
+                    profile: send.profile,
+                    reason: reason_code,
+                    detail: reason.clone(),
+                    at: now,
+                });
+                let until = now.saturating_add(i64::try_from(after_ms).unwrap_or(i64::MAX));
+                (
+                    Fate::Held,
+                    Box::new(move || {
+                        if let Some(skip) = skip {
+                            engine.storage.record_skips(&[skip])?;
+                        }
+                        Ok(engine.storage.hold_send(&key, until, &reason)?)
+                    }),
+                )
+            }
+            Attempt::Cancel(reason_code, detail) => {
+                tracing::info!(campaign = %send.campaign, key = %send.idempotency_key, reason = reason_code.code(), "Send cancelled at the moment of sending.");
+                let skip = SkipRecord {
+                    campaign: send.campaign.clone(),
+                    profile: send.profile,
+                    reason: reason_code,
+                    detail,
+                    at: now,
+                };
+                (Fate::Cancelled, Box::new(move || Ok(engine.storage.cancel_send(&key, &skip)?)))
             }
             Attempt::Delivered(receipt) => (
                 Fate::Delivered,
@@ -327,6 +398,20 @@ impl Engine {
     }
 
     async fn attempt(self: &Arc<Self>, send: &PendingSend) -> Attempt {
+        // The campaign's own pace, before anything is built.
+        let per_minute =
+            self.storage.campaign(&send.campaign).ok().flatten().and_then(|c| c.rate_limit_per_minute);
+        if let Some(per_minute) = per_minute {
+            let lane = format!("campaign:{}", send.campaign);
+            if let Err(later) =
+                self.courier.throttle.slot(&lane, Some(f64::from(per_minute) / 60.0), self.now()).await
+            {
+                return self.held_until(
+                    later,
+                    format!("campaign `{}` sends at most {per_minute} a minute", send.campaign),
+                );
+            }
+        }
         let prepared = {
             let engine = self.clone();
             let send = send.clone();
@@ -352,6 +437,10 @@ impl Engine {
                 Ok(authorized) => authorized,
                 Err(reason) => return Attempt::Rejected(format!("request {index}: {reason}")),
             };
+            let host = reqwest::Url::parse(&request.url)
+                .ok()
+                .and_then(|url| url.host_str().map(str::to_owned))
+                .unwrap_or_default();
             let mut response = match self.send(request).await {
                 Ok(response) => response,
                 Err(Unsent::Refused(reason)) => {
@@ -360,9 +449,12 @@ impl Engine {
                 Err(Unsent::Failed(reason)) => {
                     return Attempt::Retry { reason, after_ms: None };
                 }
+                Err(Unsent::Later(later)) => {
+                    return self.held_until(later, format!("vendor `{host}` is at its rate limit"));
+                }
             };
             scrub(&mut response, &exposed);
-            let retry_after = retry_after_header(&response);
+            let retry_after = retry_after_header(&response, self.now());
             let status = response.status;
             let classified = {
                 let (runtime, plugin, invocation) =
@@ -378,6 +470,15 @@ impl Engine {
                 }
                 Err(err) => return Attempt::Retry { reason: err.to_string(), after_ms: None },
             };
+            // The vendor's pace is everyone's: a throttle slows the host for every send (a 429
+            // did already, in `send`, before the next request could leave).
+            match &classified {
+                DeliveryOutcome::Throttled(after) if status != 429 => {
+                    self.slowed(&host, after.or(retry_after))
+                }
+                DeliveryOutcome::Delivered(_) => self.courier.throttle.recovered(&host),
+                _ => {}
+            }
             match classified {
                 DeliveryOutcome::Delivered(id) => receipt = id.or(receipt),
                 DeliveryOutcome::Rejected(reason) => {
@@ -409,23 +510,30 @@ impl Engine {
     {
         let plugin =
             self.runtime.plugin(&send.channel_plugin).map_err(|e| Attempt::Rejected(e.to_string()))?;
-        // A quarantined adapter holds its sends back until it is enabled again; none is lost.
+        // A quarantined adapter holds its sends back until it is enabled again, their attempts
+        // unspent; none is lost.
         if let Some(reason) = plugin.quarantined() {
-            return Err(Attempt::Retry {
+            return Err(Attempt::Hold {
                 reason: format!("channel plugin quarantined: {reason}"),
-                after_ms: Some(QUARANTINE_RECHECK_MS),
+                after_ms: QUARANTINE_RECHECK_MS,
+                skip: None,
             });
         }
-        // Grants come from the current binding: a revoked grant takes effect on queued sends too.
-        let grants = match self.storage.binding(&send.campaign, &Slot::Channel) {
-            Ok(Some(binding)) => binding.grants,
-            Ok(None) => {
+        self.judge_again(send)?;
+        // Grants come from the current binding while it pins the send's adapter, so a revoked
+        // grant takes effect on queued sends too; after a swap (or an unbinding) the send keeps
+        // the grants it was queued with, as it keeps its adapter and config.
+        let grants = match (self.storage.binding(&send.campaign, &Slot::Channel), &send.channel_grants) {
+            (Ok(Some(binding)), _) if binding.plugin == send.channel_plugin => binding.grants,
+            (Ok(_), Some(pinned)) => pinned.clone(),
+            (Ok(Some(binding)), None) => binding.grants,
+            (Ok(None), None) => {
                 return Err(Attempt::Rejected(format!(
                     "campaign `{}` has no channel binding",
                     send.campaign
                 )));
             }
-            Err(err) => return Err(Attempt::Retry { reason: err.to_string(), after_ms: None }),
+            (Err(err), _) => return Err(Attempt::Retry { reason: err.to_string(), after_ms: None }),
         };
         let message: Message = serde_json::from_value(send.message.clone())
             .map_err(|e| Attempt::Rejected(format!("stored message is unreadable: {e}")))?;
@@ -444,6 +552,87 @@ impl Engine {
             .map_err(|e| Attempt::after_failed_call("build", &e))?
             .value;
         Ok((plugin, invocation, grants, requests, fence))
+    }
+
+    /// Each rate lane (a vendor host, or `campaign:<id>`) and the pace it allows now, per
+    /// second (`None`: no limit).
+    pub fn send_rates(&self) -> Vec<(String, Option<f64>)> {
+        self.courier.throttle.rates()
+    }
+
+    /// A send whose slot is too far off: it waits in the outbox, its attempts unspent.
+    fn held_until(&self, later: Later, reason: String) -> Attempt {
+        let wait = later.0;
+        Attempt::Hold {
+            reason,
+            after_ms: u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).max(1),
+            skip: None,
+        }
+    }
+
+    /// A vendor asked to slow down: its lane pauses for `after_ms` (a second if it did not say).
+    fn slowed(&self, host: &str, after_ms: Option<u64>) {
+        let pause =
+            after_ms.unwrap_or(1_000).min(u64::try_from(self.delivery.max_backoff_ms).unwrap_or(u64::MAX));
+        self.courier.throttle.slow_down(host, Duration::from_millis(pause), self.now());
+        tracing::warn!(%host, pause_ms = pause, "Vendor throttled: its lane slows for every send.");
+    }
+
+    /// The decision to send, made again at the moment of sending: a send may have waited for
+    /// quiet hours or a retry while the person opted out, was suppressed or erased, or the
+    /// campaign was paused or ended. Paused holds; the rest cancel, each with its skip.
+    fn judge_again(&self, send: &PendingSend) -> Result<(), Attempt> {
+        let retry =
+            |err: crate::store::StorageError| Attempt::Retry { reason: err.to_string(), after_ms: None };
+        let campaign = match self.storage.campaign(&send.campaign).map_err(retry)? {
+            Some(campaign) => campaign,
+            None => return Err(Attempt::Cancel(SkipReason::CampaignEnded, "the campaign is gone".into())),
+        };
+        match campaign.state {
+            CampaignState::Active => {}
+            CampaignState::Paused | CampaignState::Draft => {
+                return Err(Attempt::Hold {
+                    reason: format!(
+                        "campaign `{}` is paused: the send waits until it is active",
+                        campaign.id
+                    ),
+                    after_ms: PAUSED_RECHECK_MS,
+                    skip: Some(SkipReason::CampaignPaused),
+                });
+            }
+            CampaignState::Ended => {
+                return Err(Attempt::Cancel(
+                    SkipReason::CampaignEnded,
+                    format!("campaign `{}` ended before the send left", campaign.id),
+                ));
+            }
+        }
+        let Some(profile) = self.storage.profile(send.profile).map_err(retry)? else {
+            return Err(Attempt::Withdrawn);
+        };
+        super::policy::eligibility(&campaign, &profile).map_err(|(reason, detail)| {
+            Attempt::Cancel(reason, format!("at the moment of sending: {detail}"))
+        })?;
+        if campaign.transactional {
+            return Ok(());
+        }
+        // Arbitration: a higher-priority campaign that claimed this person in the window wins,
+        // whichever of the two was judged first.
+        let since = self.now().saturating_sub(self.policies.priority_window_ms);
+        let recent = self.storage.sends_to(send.profile, since).map_err(retry)?;
+        match recent
+            .iter()
+            .find(|s| !s.transactional && s.campaign != campaign.id && s.priority > campaign.priority)
+        {
+            Some(higher) => Err(Attempt::Cancel(
+                SkipReason::LowerPriority,
+                format!(
+                    "campaign `{}` (priority {}) claimed this profile in the same window",
+                    higher.campaign, higher.priority
+                ),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Checks the scheme, the host against the grants and the outbound policy, and substitutes
@@ -493,7 +682,11 @@ impl Engine {
         let host = url.host_str().unwrap_or_default().to_owned();
         let method = reqwest::Method::from_bytes(request.method.as_bytes())
             .map_err(|_| Unsent::Refused(format!("invalid method `{}`", request.method)))?;
+        // The connection first, then the slot: a send that waited for a connection sees a pause
+        // the vendor asked for meanwhile.
         let permit = self.courier.vendor(&host, self.delivery.per_vendor_concurrency).acquire_owned().await;
+        let limit = self.delivery.vendor_rate_limits.get(&host).copied();
+        self.courier.throttle.slot(&host, limit, self.now()).await.map_err(Unsent::Later)?;
         let mut builder = self.courier.client.request(method, url).body(request.body);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
@@ -516,8 +709,14 @@ impl Engine {
                 break;
             }
         }
+        let response = HttpResponse { status, headers, body };
+        if status == 429 {
+            // Slowed before the connection is given up, so that no send waiting for it goes
+            // out into the vendor's refusal.
+            self.slowed(&host, retry_after_header(&response, self.now()));
+        }
         drop(permit);
-        Ok(HttpResponse { status, headers, body })
+        Ok(response)
     }
 }
 
@@ -528,6 +727,10 @@ enum Fate {
     DeadLettered,
     /// Removed by an erasure while in flight; counted nowhere.
     Withdrawn,
+    /// Put back to wait without spending an attempt.
+    Held,
+    /// Taken out of the outbox unsent, with a skip.
+    Cancelled,
 }
 
 /// The event a finished send leaves on the campaign's record, for KPIs (retries leave none).
@@ -536,7 +739,7 @@ fn outcome_event(send: &PendingSend, fate: &Fate, now: i64) -> Option<crate::pro
         Fate::Delivered => "message_delivered",
         Fate::Rejected => "message_rejected",
         Fate::DeadLettered => "message_failed",
-        Fate::Retried | Fate::Withdrawn => return None,
+        Fate::Retried | Fate::Withdrawn | Fate::Held | Fate::Cancelled => return None,
     };
     let mut properties = serde_json::Map::new();
     properties.insert("channel".into(), send.message.get("channel").cloned().unwrap_or_default());
@@ -558,6 +761,8 @@ enum Unsent {
     Refused(String),
     /// It failed on the way; another attempt may succeed.
     Failed(String),
+    /// The vendor's rate lane has no slot soon enough: not sent, to be held.
+    Later(Later),
 }
 
 fn transport_error(host: &str, err: &reqwest::Error) -> Unsent {
@@ -579,13 +784,17 @@ fn transport_error(host: &str, err: &reqwest::Error) -> Unsent {
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is rare from APIs and is ignored).
-fn retry_after_header(response: &HttpResponse) -> Option<u64> {
-    response
-        .headers
-        .iter()
-        .find(|(k, _)| k == "retry-after")
-        .and_then(|(_, v)| v.trim().parse::<u64>().ok())
-        .map(|s| s.saturating_mul(1_000))
+/// `Retry-After` in milliseconds from `now_ms`: seconds, or an HTTP date (RFC 9110 allows both;
+/// a date in the past means now).
+fn retry_after_header(response: &HttpResponse, now_ms: i64) -> Option<u64> {
+    let value = response.headers.iter().find(|(k, _)| k == "retry-after").map(|(_, v)| v.trim())?;
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(seconds.saturating_mul(1_000));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    let at_ms = at.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+    let at_ms = i64::try_from(at_ms).ok()?;
+    Some(u64::try_from(at_ms.saturating_sub(now_ms)).unwrap_or(0))
 }
 
 /// Runs blocking work (plugin calls, store writes) off the async executor.

@@ -77,6 +77,14 @@ pub enum EngineError {
         /// The slot it is bound to there.
         slot: String,
     },
+    /// A plugin something else still needs cannot be removed.
+    #[error("plugin {plugin} {used_by}")]
+    PluginInUse {
+        /// The plugin.
+        plugin: String,
+        /// Who uses it and what to do, said for people.
+        used_by: String,
+    },
     /// A component could not be installed.
     #[error(transparent)]
     Install(#[from] crate::runtime::InstallError),

@@ -493,6 +493,12 @@ impl Engine {
                     until
                 }
             };
+            // A marketing send waits out the arbitration window, so that a higher-priority
+            // campaign deciding for this person meanwhile wins whichever was judged first.
+            let due_at = match campaign.transactional {
+                true => due_at,
+                false => due_at.max(now.saturating_add(self.policies.arbitration_window_ms)),
+            };
             let (variant, template) = match assign(campaign, &profile) {
                 Assignment::Control => {
                     *report.skipped.entry(SkipReason::ControlGroup).or_default() += 1;
@@ -544,6 +550,7 @@ impl Engine {
                 step: step.to_owned(),
                 channel_plugin: plugins.channel.0.hash(),
                 channel_config: plugins.channel.1.config.clone(),
+                channel_grants: Some(plugins.channel.1.grants.clone()),
                 message: serde_json::to_value(&message).unwrap_or_default(),
                 variant,
                 attempts: 0,

@@ -28,7 +28,15 @@ impl Engine {
     }
 
     /// Removes a plugin that no binding pins.
-    pub fn remove_plugin(&self, actor: &str, hash: &ContentHash) -> Result<(), EngineError> {
+    /// A channel adapter with queued sends or dead letters is removed only when `drop_sends`
+    /// says so: its queued sends are then recorded as rejected and its dead letters discarded
+    /// (nothing could send them any more).
+    pub fn remove_plugin(
+        &self,
+        actor: &str,
+        hash: &ContentHash,
+        drop_sends: bool,
+    ) -> Result<(), EngineError> {
         if let Some(binding) = self.storage.bindings_of_plugin(hash)?.first() {
             return Err(EngineError::PluginBound {
                 plugin: hash.to_string(),
@@ -37,10 +45,42 @@ impl Engine {
             });
         }
         if let Some(binding) = self.storage.trait_bindings()?.into_iter().find(|b| b.plugin == *hash) {
-            return Err(EngineError::InvalidRequest(format!(
-                "plugin {hash} computes the traits of binding `{}`; remove it first (DELETE /v1/traits/{})",
-                binding.name, binding.name
-            )));
+            return Err(EngineError::PluginInUse {
+                plugin: hash.to_string(),
+                used_by: format!(
+                    "computes the traits of binding `{}`; remove it first (DELETE /v1/traits/{})",
+                    binding.name, binding.name
+                ),
+            });
+        }
+        let (queued, dead) = self.storage.sends_of_plugin(hash)?;
+        if !(queued.is_empty() && dead.is_empty()) {
+            if !drop_sends {
+                return Err(EngineError::PluginInUse {
+                    plugin: hash.to_string(),
+                    used_by: format!(
+                        "is the adapter of {} queued sends and {} dead letters; let them go out (or replay the \
+                         dead letters) first, or remove it with drop_sends=true (CLI: --drop-sends), which \
+                         records the queued ones as rejected and discards the dead letters",
+                        queued.len(),
+                        dead.len()
+                    ),
+                });
+            }
+            let now = self.now();
+            for key in &queued {
+                let outcome = crate::delivery::SendOutcome::Rejected {
+                    reason: format!("its channel plugin was removed by {actor}"),
+                };
+                self.storage.finish_send(key, outcome, now)?;
+            }
+            self.storage.discard_dead_letters(&dead)?;
+            self.audit(
+                actor,
+                "plugin_sends_dropped",
+                &hash.to_string(),
+                serde_json::json!({ "queued": queued.len(), "dead_letters": dead.len() }),
+            )?;
         }
         if !self.storage.remove_plugin(hash)? {
             return Err(EngineError::PluginNotFound(hash.to_string()));

@@ -48,6 +48,11 @@ pub struct Policies {
     /// A profile that got a message from a higher-priority campaign within this window is not
     /// sent lower-priority ones.
     pub priority_window_ms: i64,
+    /// How long a marketing send waits before it may leave, so that a higher-priority campaign
+    /// deciding for the same person in the meantime wins, whichever was judged first (the
+    /// loser is skipped `lower_priority` when it would leave). 0, the default, adds no wait:
+    /// sends queued together are still arbitrated when they leave.
+    pub arbitration_window_ms: i64,
 }
 
 impl Default for Policies {
@@ -58,6 +63,7 @@ impl Default for Policies {
             quiet_hours: None,
             default_timezone: "UTC".into(),
             priority_window_ms: 24 * 3_600_000,
+            arbitration_window_ms: 0,
         }
     }
 }
@@ -73,6 +79,9 @@ impl Policies {
             if q.start_hour > 23 || q.end_hour > 23 || q.start_hour == q.end_hour {
                 problems.push("quiet_hours: hours are 0 to 23 and start differs from end".into());
             }
+        }
+        if !(0..=self.priority_window_ms.max(0)).contains(&self.arbitration_window_ms) {
+            problems.push("arbitration_window_ms: 0 up to priority_window_ms".into());
         }
         for (channel, cap) in &self.frequency_caps {
             if cap.window_ms <= 0 {

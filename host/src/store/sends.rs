@@ -8,6 +8,7 @@
 use super::writes::WriteSet;
 use super::{Storage, StorageError, TreeId, decode, encode, keys};
 use crate::delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipRecord};
+use crate::plugin::ContentHash;
 use crate::profile::ProfileId;
 
 /// Where the send of an idempotency key is, as stored in `SendKeys`.
@@ -206,13 +207,36 @@ impl Storage {
         next_attempt_at: i64,
         error: &str,
     ) -> Result<bool, StorageError> {
+        self.reschedule_send(idempotency_key, next_attempt_at, error, true)
+    }
+
+    /// Puts a send back to wait until `next_attempt_at` without spending an attempt: it was held
+    /// (its adapter quarantined, its campaign paused), not tried.
+    pub fn hold_send(
+        &self,
+        idempotency_key: &str,
+        next_attempt_at: i64,
+        why: &str,
+    ) -> Result<bool, StorageError> {
+        self.reschedule_send(idempotency_key, next_attempt_at, why, false)
+    }
+
+    fn reschedule_send(
+        &self,
+        idempotency_key: &str,
+        next_attempt_at: i64,
+        error: &str,
+        spend_attempt: bool,
+    ) -> Result<bool, StorageError> {
         {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut writes = WriteSet::new(self);
             let Some((outbox_key, mut send)) = self.pending(&writes, idempotency_key)? else {
                 return Ok(false);
             };
-            send.attempts += 1;
+            if spend_attempt {
+                send.attempts += 1;
+            }
             send.next_attempt_at = next_attempt_at;
             send.last_error = Some(error.to_owned());
             let moved = self.timed_key(next_attempt_at)?;
@@ -290,6 +314,72 @@ impl Storage {
             .range(start..end)
             .map(|entry| decode(&entry?.1, "send history"))
             .collect()
+    }
+
+    /// The idempotency keys of the queued sends and the dead letters whose channel adapter is
+    /// `plugin`.
+    pub fn sends_of_plugin(&self, plugin: &ContentHash) -> Result<(Vec<String>, Vec<Vec<u8>>), StorageError> {
+        let mut queued = Vec::new();
+        for entry in self.tree(TreeId::Outbox).iter() {
+            let send: PendingSend = decode(&entry?.1, "pending send")?;
+            if send.channel_plugin == *plugin {
+                queued.push(send.idempotency_key);
+            }
+        }
+        let mut dead = Vec::new();
+        for entry in self.tree(TreeId::DeadLetters).iter() {
+            let (key, raw) = entry?;
+            let send: PendingSend = decode(&raw, "dead letter")?;
+            if send.channel_plugin == *plugin {
+                dead.push(key.to_vec());
+            }
+        }
+        Ok((queued, dead))
+    }
+
+    /// Drops dead letters for good (their plugin is being removed); their delivery records,
+    /// which say they failed, stay.
+    pub fn discard_dead_letters(&self, keys: &[Vec<u8>]) -> Result<(), StorageError> {
+        let mut writes = WriteSet::new(self);
+        for key in keys {
+            writes.remove(TreeId::DeadLetters, key.clone());
+        }
+        writes.commit()?;
+        self.commit.wait_durable()
+    }
+
+    /// Takes a waiting send out of the outbox unsent, with the skip that says why (the check at
+    /// the moment of sending refused it), and out of the profile's send history, so that caps
+    /// and priorities do not count it. Its idempotency key is released: a new decision may
+    /// queue it again. Returns whether it was still waiting.
+    pub fn cancel_send(&self, idempotency_key: &str, skip: &SkipRecord) -> Result<bool, StorageError> {
+        {
+            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let mut writes = WriteSet::new(self);
+            let Some((outbox_key, send)) = self.pending(&writes, idempotency_key)? else {
+                return Ok(false);
+            };
+            writes.remove(TreeId::Outbox, outbox_key);
+            writes.remove(TreeId::SendKeys, idempotency_key.as_bytes().to_vec());
+            let mut start = keys::profile(send.profile).to_vec();
+            start.extend_from_slice(&keys::time(send.enqueued_at));
+            let mut end = keys::profile(send.profile).to_vec();
+            end.extend_from_slice(&keys::time(send.enqueued_at.saturating_add(1)));
+            for entry in self.tree(TreeId::ProfileSends).range(start..end) {
+                let (key, raw) = entry?;
+                let sent: SentTo = decode(&raw, "send history")?;
+                if sent.campaign == send.campaign {
+                    writes.remove(TreeId::ProfileSends, key.to_vec());
+                    break;
+                }
+            }
+            let mut skip_key = keys::campaign_prefix(&skip.campaign);
+            skip_key.extend_from_slice(&self.timed_key(skip.at)?);
+            writes.put(TreeId::Skips, skip_key, encode(skip)?);
+            writes.commit()?;
+        }
+        self.commit.wait_durable()?;
+        Ok(true)
     }
 
     /// Records suppressed or delayed sends, durably.

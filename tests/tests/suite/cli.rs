@@ -1049,10 +1049,10 @@ fn people_get_tables_and_scripts_get_json() {
         format!(
             "ID       NAME     STATE  TRIGGER                                           CHANNEL  PURPOSE    \
              TRANSACTIONAL  PRIORITY  MESSAGE                                                                                   \
-             EXPERIMENT  CREATED_AT     UPDATED_AT\n\
+             EXPERIMENT  RATE_LIMIT_PER_MINUTE  CREATED_AT     UPDATED_AT\n\
              welcome  Welcome  draft  {{\"type\":\"event\",\"event\":\"signed_up\",\"filter\":{{}}}}  email    marketing  \
              false          0         {{\"subject\":\"Welcome {{{{first_name}}}}\",\"body\":\"Hello {{{{first_name}}}}\",\"html\":null,\"data\":{{}}}}  \
-             -           {at}  {at}\n"
+             -           -                      {at}  {at}\n"
         )
     );
     let json: serde_json::Value =
@@ -1062,14 +1062,14 @@ fn people_get_tables_and_scripts_get_json() {
     assert!(
         shown.starts_with(
             "campaign:\n\
-             \x20 id:            welcome\n\
-             \x20 name:          Welcome\n\
-             \x20 state:         draft\n\
+             \x20 id:                    welcome\n\
+             \x20 name:                  Welcome\n\
+             \x20 state:                 draft\n\
              \x20 trigger:\n\
              \x20   type:   event\n\
              \x20   event:  signed_up\n\
              \x20   filter: -\n\
-             \x20 channel:       email\n"
+             \x20 channel:               email\n"
         ),
         "{shown}"
     );

@@ -201,7 +201,7 @@ fn a_lead_score_follows_ingest_and_a_segment_on_it_reacts_to_the_event_that_move
     assert_eq!(score(bob), Some(serde_json::json!(1.0)), "recomputing is idempotent");
 
     // A trait binding pins its plugin; an unknown name is a clear error.
-    let err = engine.remove_plugin("test", &scorer.hash()).unwrap_err();
+    let err = engine.remove_plugin("test", &scorer.hash(), false).unwrap_err();
     assert!(err.to_string().contains("computes the traits of binding `lead-score`"), "{err}");
     assert_eq!(
         engine.recompute_traits("test", "nope").unwrap_err().to_string(),

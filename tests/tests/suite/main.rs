@@ -41,6 +41,8 @@ mod runtime_hostile_worlds;
 mod runtime_waits;
 mod runtime_worlds;
 mod scaffold;
+mod send_rate;
+mod send_time;
 mod store_events;
 mod store_privacy;
 mod store_sends;

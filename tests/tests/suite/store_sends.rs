@@ -164,6 +164,7 @@ fn campaigns_and_bindings_round_trip() {
             data: serde_json::json!({}),
         },
         experiment: None,
+        rate_limit_per_minute: None,
         created_at: 1,
         updated_at: 1,
     };
