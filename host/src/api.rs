@@ -20,6 +20,7 @@ mod profiles;
 mod routes;
 mod segment;
 mod traits;
+mod unsubscribe;
 
 use std::sync::Arc;
 
@@ -45,8 +46,10 @@ pub struct ApiConfig {
     pub events: crate::profile::EventLimits,
     /// The largest vendor webhook body, in bytes.
     pub max_feedback_bytes: usize,
-    /// The URL vendors reach Baton at (`https://baton.example.com`), for vendors that sign the
-    /// URL they called (Twilio). Unset: `http://` and the request's `Host` header.
+    /// The URL vendors and recipients reach Baton at (`https://baton.example.com`): for vendors
+    /// that sign the URL they called (Twilio), and for the unsubscribe link in every marketing
+    /// message (unset: vendors get `http://` and the request's `Host` header, and messages carry
+    /// no unsubscribe link, which bulk email to Gmail and Yahoo needs).
     pub public_url: Option<String>,
 }
 
@@ -76,6 +79,9 @@ pub struct AppState {
 impl AppState {
     /// The state of a server over `engine` with these limits.
     pub fn new(engine: Arc<Engine>, config: ApiConfig) -> Self {
+        if let Some(url) = &config.public_url {
+            engine.set_public_url(url);
+        }
         AppState { engine, config: Arc::new(config), ingested: Arc::new(Default::default()) }
     }
 }

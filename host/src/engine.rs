@@ -26,6 +26,7 @@ mod signature;
 mod subject;
 mod throttle;
 mod traits;
+mod unsubscribe;
 mod views;
 
 use std::sync::Arc;
@@ -45,6 +46,7 @@ pub use schedule::TickReport;
 pub(crate) use subject::value_of;
 pub use traits::TraitReport;
 pub(crate) use traits::stored_trait;
+pub use unsubscribe::{LINK_VALID_MS, UnsubscribeLink, UnsubscribeScope};
 pub use views::{CampaignView, PluginView};
 
 use crate::runtime::Runtime;
@@ -122,6 +124,8 @@ pub struct Engine {
     sends_queued: tokio::sync::Notify,
     /// Where consent decisions come from.
     consent: ConsentSources,
+    /// The URL recipients reach this Baton at, for unsubscribe links (`api.public_url`).
+    public_url: std::sync::RwLock<Option<String>>,
 }
 
 /// The engine's settings: delivery and pacing policies.
@@ -192,6 +196,7 @@ impl Engine {
             kpi_every_ms: config.kpi_every_ms,
             keep_events_ms: config.keep_events_ms,
             consent: config.consent,
+            public_url: std::sync::RwLock::new(None),
             batch_workers,
             courier,
             delivered: Default::default(),

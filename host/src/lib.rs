@@ -25,9 +25,10 @@ pub use campaign::{
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use engine::{
     Audience, CampaignView, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError,
-    ExportFormat, ExportKind, ExportReport, FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, Member,
-    OutboundPolicy, PluginView, Policies, ProfileLookup, ProfileRow, ProfileUpdate, QuietHours, RollingCap,
-    RunReport, SystemClock, TickReport, TraitReport, WebhookRequest,
+    ExportFormat, ExportKind, ExportReport, FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, LINK_VALID_MS,
+    Member, OutboundPolicy, PluginView, Policies, ProfileLookup, ProfileRow, ProfileUpdate, QuietHours,
+    RollingCap, RunReport, SystemClock, TickReport, TraitReport, UnsubscribeLink, UnsubscribeScope,
+    WebhookRequest,
 };
 pub mod demo_scenario {
     //! The `baton demo` scenario.

@@ -79,6 +79,7 @@ error_codes! {
     CampaignWrongState = "campaign_wrong_state", CONFLICT, "The campaign's state does not allow this (a draft does not send; an ended campaign does not change).";
     CampaignNotReady = "campaign_not_ready", CONFLICT, "The campaign cannot be activated yet: the message lists what is missing or invalid.";
     PluginNeeds = "plugin_needs", CONFLICT, "The plugin named cannot serve this use as it is (it needs a newer contract, or a grant the request does not give): the message says which.";
+    UnsubscribeLinkInvalid = "unsubscribe_link_invalid", NOT_FOUND, "No unsubscribe link like this one works: it was not signed by this Baton, it expired, or its recipient was erased.";
     OwnToken = "own_token", CONFLICT, "A token cannot revoke itself through the API: revoke it with another admin token, or with `baton token revoke` on the server.";
     IdMismatch = "id_mismatch", CONFLICT, "The body's `id` differs from the path's: PUT a campaign to its own URL.";
     PluginBound = "plugin_bound", CONFLICT, "The plugin is still in use (bound to a campaign or a trait, or the adapter of queued sends or dead letters): the message says what to do first.";
@@ -175,6 +176,7 @@ impl From<EngineError> for ApiError {
             EngineError::InvalidConfig { .. } => ApiError::new(ErrorCode::InvalidBindingConfig, message),
             EngineError::UndeclaredGrant { .. } => ApiError::new(ErrorCode::UndeclaredGrant, message),
             EngineError::PluginNeeds { .. } => ApiError::new(ErrorCode::PluginNeeds, message),
+            EngineError::UnsubscribeLinkInvalid => ApiError::new(ErrorCode::UnsubscribeLinkInvalid, message),
             EngineError::Plugin(_) => ApiError::new(ErrorCode::PluginFailed, message),
             EngineError::InvalidRequest(_) => ApiError::new(ErrorCode::InvalidRequest, message),
             EngineError::PluginBound { .. } | EngineError::PluginInUse { .. } => {

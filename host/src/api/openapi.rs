@@ -227,6 +227,11 @@ fn path_parameter(path: &str, name: &str, requests: &mut SchemaGenerator) -> ser
             "pattern": "^(segment|personalizer|channel|personalizer:.+|kpi:.+)$",
             "description": "segment, personalizer, personalizer:<name>, channel or kpi:<name>."
         }),
+        "token" => serde_json::json!({
+            "type": "string",
+            "pattern": "^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+$",
+            "description": "The signed token of an unsubscribe link."
+        }),
         "transition" => serde_json::json!({ "type": "string", "enum": ["activate", "pause", "end"] }),
         "call" => serde_json::json!({
             "type": "string",

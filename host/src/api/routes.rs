@@ -14,7 +14,7 @@ use super::auth::Caller;
 use super::openapi::{Answers, RequestBody, SchemaFn, Takes, bytes, ndjson, schema_of};
 use super::{
     AppState, access, admin, audiences, campaigns, events, exports, feedback, metrics, openapi, pages,
-    plugins, profiles, segment, traits,
+    plugins, profiles, segment, traits, unsubscribe,
 };
 use crate::campaign::Campaign;
 use crate::store::Role;
@@ -383,6 +383,23 @@ pub fn table() -> Vec<RouteSpec> {
             "A vendor's webhook: authenticated by the vendor's signature, checked before any plugin runs.",
             post(feedback::receive),
         ).takes_raw(&[("application/json", schema_of::<serde_json::Value>), ("application/x-www-form-urlencoded", schema_of::<std::collections::BTreeMap<String, String>>)]).answers::<crate::engine::FeedbackReport>(),
+        spec(
+            M::GET,
+            "/u/{token}",
+            None,
+            "An unsubscribe link's confirmation page (the link's signature is the authority).",
+            get(unsubscribe::page),
+        )
+        .answers_text(&["text/html"]),
+        spec(
+            M::POST,
+            "/u/{token}",
+            None,
+            "Unsubscribe: RFC 8058's one-click POST, or the page's form.",
+            post(unsubscribe::unsubscribe),
+        )
+        .takes_raw(&[("application/x-www-form-urlencoded", schema_of::<unsubscribe::UnsubscribeForm>)])
+        .answers_text(&["text/html"]),
         spec(
             M::GET,
             "/v1/secrets",

@@ -85,6 +85,9 @@ pub enum EngineError {
         /// Who uses it and what to do, said for people.
         used_by: String,
     },
+    /// An unsubscribe link that Baton did not sign, that expired, or whose recipient is gone.
+    #[error("this unsubscribe link is not valid (it may have expired); use the link in a newer message")]
+    UnsubscribeLinkInvalid,
     /// A component could not be installed.
     #[error(transparent)]
     Install(#[from] crate::runtime::InstallError),

@@ -517,6 +517,10 @@ impl Engine {
                 Assignment::Send { variant, template } => (variant, template),
             };
             let key = format!("{}:{}:{}", campaign.id, profile.id, step);
+            let data = match campaign.transactional {
+                true => template.data.to_string(),
+                false => self.with_unsubscribe_url(&template.data, campaign, profile.id, now)?,
+            };
             let message = contract::Message {
                 channel: campaign.channel.clone(),
                 recipient,
@@ -524,7 +528,7 @@ impl Engine {
                 body: template.body.clone(),
                 html: template.html.clone(),
                 variant_id: variant.clone(),
-                data: template.data.to_string(),
+                data,
                 idempotency_key: key.clone(),
             };
             let message = match self.personalize(pass, &profile, &events, &key, now, message) {
@@ -607,6 +611,24 @@ impl Engine {
             };
         }
         Ok(message)
+    }
+
+    /// A marketing message's data with the recipient's signed `unsubscribe_url`, for templates
+    /// and for adapters that set `List-Unsubscribe`.
+    fn with_unsubscribe_url(
+        &self,
+        data: &serde_json::Value,
+        campaign: &Campaign,
+        profile: crate::profile::ProfileId,
+        now: i64,
+    ) -> Result<String, EngineError> {
+        let mut data = data.clone();
+        if let (Some(url), Some(object)) =
+            (self.unsubscribe_url(profile, &campaign.channel, &campaign.purpose, now)?, data.as_object_mut())
+        {
+            object.insert("unsubscribe_url".into(), url.into());
+        }
+        Ok(data.to_string())
     }
 
     /// How far back a profile's sends matter to pacing: the longest cap window, the priority

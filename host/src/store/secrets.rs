@@ -143,6 +143,23 @@ impl Keyring {
         Ok(LessSafeKey::new(unbound))
     }
 
+    /// An HMAC-SHA256 of `data` under a key derived from the sealing key for `label` alone, so
+    /// that a link signed for one use is worthless for another, and a copy of the data
+    /// directory without the key file cannot forge one.
+    fn mac(&self, label: &str, data: &[u8]) -> Result<[u8; 32], StorageError> {
+        let bytes = self.key.get_or_init(|| match &self.file {
+            Some(file) => load_or_create(file),
+            None => random::<32>(),
+        });
+        let bytes = bytes.as_ref().map_err(|e| StorageError::Database(e.clone()))?;
+        let root = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, bytes);
+        let derived = ring::hmac::sign(&root, format!("baton link signing v1: {label}").as_bytes());
+        let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(ring::hmac::sign(&key, data).as_ref());
+        Ok(out)
+    }
+
     fn seal(&self, name: &str, plain: &[u8]) -> Result<Vec<u8>, StorageError> {
         let nonce_bytes = random::<{ NONCE_LEN }>().map_err(StorageError::Database)?;
         let mut sealed = plain.to_vec();
@@ -233,6 +250,11 @@ impl Storage {
         writes.put(TreeId::Secrets, name.as_bytes().to_vec(), record);
         writes.commit()?;
         self.commit.wait_durable()
+    }
+
+    /// Signs `data` for `label` (an unsubscribe link) with the key beside the data directory.
+    pub(crate) fn link_mac(&self, label: &str, data: &[u8]) -> Result<[u8; 32], StorageError> {
+        self.keyring.mac(label, data)
     }
 
     /// Deletes a secret, durably. Returns whether it existed.

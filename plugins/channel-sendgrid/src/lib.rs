@@ -103,6 +103,15 @@ impl ChannelAdapter for SendGrid {
         if config.sandbox {
             body["mail_settings"] = serde_json::json!({"sandbox_mode": {"enable": true}});
         }
+        // Baton signs an unsubscribe link for every marketing message: RFC 8058's one-click
+        // headers, which Gmail and Yahoo require of bulk senders since February 2024.
+        let data: serde_json::Value = serde_json::from_str(&message.data).unwrap_or_default();
+        if let Some(url) = data.get("unsubscribe_url").and_then(|u| u.as_str()) {
+            body["headers"] = serde_json::json!({
+                "List-Unsubscribe": format!("<{url}>"),
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+            });
+        }
         Ok(vec![HttpRequest {
             method: "POST".into(),
             url: URL.into(),
@@ -241,6 +250,26 @@ mod tests {
             data: "{}".into(),
             idempotency_key: "welcome:pr_1:e1".into(),
         }
+    }
+
+    #[test]
+    fn a_marketing_message_carries_one_click_unsubscribe_headers() {
+        let config = serde_json::json!({"from_email": "news@shop.example"});
+        let mut marketing = message();
+        marketing.data = r#"{"unsubscribe_url":"https://baton.example/u/abc.def"}"#.into();
+        let request = &SendGrid::build(invocation(config.clone()), marketing).unwrap()[0];
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        assert_eq!(
+            body["headers"],
+            serde_json::json!({
+                "List-Unsubscribe": "<https://baton.example/u/abc.def>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"
+            })
+        );
+        // A transactional message (no link) has none.
+        let request = &SendGrid::build(invocation(config), message()).unwrap()[0];
+        let body: serde_json::Value = serde_json::from_slice(&request.body).unwrap();
+        assert!(body.get("headers").is_none());
     }
 
     #[test]

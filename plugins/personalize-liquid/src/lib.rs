@@ -2,7 +2,8 @@
 //! templating language of Shopify, Braze and Customer.io).
 //!
 //! Variables: `profile` (its attributes, plus `id` and `timezone`), `event` (the triggering event:
-//! `name`, `timestamp`, `properties`), `campaign` (`id`), `message` (`variant`, `channel`).
+//! `name`, `timestamp`, `properties`), `campaign` (`id`), `message` (`variant`, `channel`),
+//! `unsubscribe_url` (the recipient's signed link, on marketing messages).
 //! A missing variable renders as empty unless the binding config sets `"strict": true`, in which
 //! case the send fails with the variable's name. Template syntax errors are refused by
 //! `validate-config` when the templates are given in the config (`"subject"`, `"body"`, `"html"`
@@ -111,6 +112,8 @@ fn globals(
     }
     profile.insert("id".into(), subject.profile_id.clone().into());
     profile.insert("timezone".into(), subject.timezone.clone().into());
+    let data: serde_json::Value = serde_json::from_str(&message.data).unwrap_or_default();
+    let unsubscribe_url = data.get("unsubscribe_url").cloned().unwrap_or_default();
     let event = match &subject.trigger {
         Some(e) => {
             serde_json::json!({ "name": e.name, "timestamp": e.timestamp, "properties": e.properties_json()? })
@@ -122,6 +125,9 @@ fn globals(
         "event": event,
         "campaign": { "id": invocation.campaign_id },
         "message": { "variant": message.variant_id, "channel": message.channel },
+        // The recipient's signed link, which Baton puts on every marketing message once it
+        // knows its public URL; absent from transactional messages.
+        "unsubscribe_url": unsubscribe_url,
     }))
 }
 
@@ -255,6 +261,14 @@ mod tests {
         assert_eq!(out.subject.as_deref(), Some("ADA, thanks for 42.5 EUR"));
         assert_eq!(out.body, "A,B | 1300 points | VIP | welcome/B | friend");
         assert_eq!(out.recipient, "ada@example.com");
+    }
+
+    #[test]
+    fn a_marketing_message_renders_its_unsubscribe_link() {
+        let mut template = message("s", r#"<a href="{{ unsubscribe_url }}">Unsubscribe</a>"#);
+        template.data = r#"{"unsubscribe_url":"https://baton.example/u/a.b"}"#.into();
+        let out = Liquid::personalize(invocation("{}"), ada(), template).unwrap();
+        assert_eq!(out.body, r#"<a href="https://baton.example/u/a.b">Unsubscribe</a>"#);
     }
 
     #[test]

@@ -250,20 +250,16 @@ async fn two_campaigns_for_one_person_deliver_only_the_higher_priority_in_either
     }
 }
 
-/// Swaps the welcome campaign's channel to the first-party webhook adapter, granted another host.
-fn swap_to_webhook(engine: &Engine) {
+/// Swaps the welcome campaign's channel to the first-party webhook adapter posting to `url`.
+fn swap_to_webhook(engine: &Engine, url: &str, grants: baton::Grants) {
     let webhook = engine.runtime().install(baton::first_party("channel-webhook").unwrap()).unwrap().hash();
-    let grants = baton::Grants { allowed_hosts: vec!["hooks.example.com".into()], secrets: vec![] };
-    engine
-        .bind(
-            "token:ops",
-            "welcome",
-            baton::Slot::Channel,
-            webhook,
-            serde_json::json!({"url": "https://hooks.example.com/baton"}),
-            grants,
-        )
-        .unwrap();
+    let config = serde_json::json!({ "url": url });
+    engine.bind("token:ops", "welcome", baton::Slot::Channel, webhook, config, grants).unwrap();
+}
+
+/// Another vendor's host, which the queued sends were not granted.
+fn another_host() -> baton::Grants {
+    baton::Grants { allowed_hosts: vec!["hooks.example.com".into()], secrets: vec![] }
 }
 
 /// A campaign swapped to another vendor keeps the sends queued before the swap on the adapter,
@@ -274,7 +270,7 @@ async fn a_swap_keeps_queued_sends_on_the_adapter_and_grants_they_were_queued_wi
     let dir = tempfile::tempdir().unwrap();
     let (engine, clock) = ready(dir.path(), &vendor, config(|_| {}));
     waiting_for_a_retry(&vendor, &engine).await;
-    swap_to_webhook(&engine);
+    swap_to_webhook(&engine, "https://hooks.example.com/baton", another_host());
     clock.set(NOW + 2 * MINUTE);
     let report = engine.deliver_due().await.unwrap();
     assert_eq!((report.delivered, report.rejected), (1, 0), "{report:?}");
@@ -290,7 +286,7 @@ async fn an_adapter_with_queued_sends_is_removed_only_when_asked_to_drop_them() 
     let (engine, _clock) = ready(dir.path(), &vendor, config(|_| {}));
     waiting_for_a_retry(&vendor, &engine).await;
     let echo = engine.storage().binding("welcome", &baton::Slot::Channel).unwrap().unwrap().plugin;
-    swap_to_webhook(&engine);
+    swap_to_webhook(&engine, "https://hooks.example.com/baton", another_host());
 
     let err = engine.remove_plugin("token:dev", &echo, false).unwrap_err();
     assert!(err.to_string().contains("is the adapter of 1 queued sends and 0 dead letters"), "{err}");
@@ -304,4 +300,78 @@ async fn an_adapter_with_queued_sends_is_removed_only_when_asked_to_drop_them() 
     );
     let audit = engine.storage().audit_log(5).unwrap();
     assert!(audit.iter().any(|r| r.action == "plugin_sends_dropped"), "{audit:?}");
+}
+
+/// A delivered marketing message carries its recipient's signed unsubscribe link; the one-click
+/// POST a mail provider sends for the recipient (RFC 8058) records the opt-out with the link as
+/// its source, and the next marketing send is skipped `no_consent`. A tampered or expired link
+/// unsubscribes nobody.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_click_unsubscribe_from_a_delivered_message_stops_the_next_marketing_send() {
+    let vendor = Vendor::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, clock) = ready(dir.path(), &vendor, config(|_| {}));
+    let base = baton_tests::serve(engine.clone(), baton::ApiConfig::default()).await;
+    engine.set_public_url(&base);
+    // The webhook adapter posts the message's data, where the link is.
+    swap_to_webhook(&engine, &vendor.url("/hook"), echo_grants());
+    sign_up(&engine, NOW);
+    assert_eq!(engine.deliver_due().await.unwrap().delivered, 1);
+    let sent: serde_json::Value = serde_json::from_str(&vendor.received()[0].body).unwrap();
+    let url = sent["data"]["unsubscribe_url"].as_str().unwrap_or_else(|| panic!("{sent}")).to_owned();
+    assert!(url.starts_with(&format!("{base}/u/")), "{url}");
+
+    let client = baton_tests::http();
+    let page = client.get(&url).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 200);
+    assert!(page.text().await.unwrap().contains("Unsubscribe from all email"));
+    // Ada edits her own link to name Bob, keeping her signature; or bends the signature.
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    customer(&engine, "bob", serde_json::json!({"email": "bob@example.com"}), true);
+    let bob = engine.storage().profile_by_identity(&baton::Identity::User("bob".into())).unwrap().unwrap().id;
+    let (prefix, token) = url.rsplit_once('/').unwrap();
+    let (payload, mac) = token.split_once('.').unwrap();
+    let payload = String::from_utf8(b64.decode(payload).unwrap()).unwrap();
+    let (_, rest) = payload.split_once('|').unwrap();
+    let for_bob = format!("{prefix}/{}.{mac}", b64.encode(format!("{bob}|{rest}")));
+    let mut bent = mac.as_bytes().to_vec();
+    bent[3] = if bent[3] == b'A' { b'B' } else { b'A' };
+    let bent = format!("{prefix}/{}.{}", b64.encode(&payload), String::from_utf8(bent).unwrap());
+    for forged in [for_bob, bent] {
+        let answer = post_form(&client, &forged, "List-Unsubscribe=One-Click").await;
+        assert_eq!(answer, 404, "{forged}");
+    }
+    for person in [ada(&engine), bob] {
+        let profile = engine.storage().profile(person).unwrap().unwrap();
+        assert_eq!(profile.consent("email", "marketing"), Some(baton::ConsentState::Granted));
+    }
+
+    let clicked = post_form(&client, &url, "List-Unsubscribe=One-Click").await;
+    assert_eq!(clicked, 200);
+    let profile = engine.storage().profile(ada(&engine)).unwrap().unwrap();
+    assert_eq!(profile.consent("email", "marketing"), Some(baton::ConsentState::Denied));
+    assert_eq!(profile.consent_history.last().unwrap().source, "unsubscribe_link");
+
+    let report = event(&engine, &clock, "evt-2", "signed_up");
+    assert_eq!(report.skipped.get(&SkipReason::NoConsent), Some(&1), "{report:?}");
+
+    // The page's second button leaves the whole channel; a field a browser or provider adds
+    // does not stand in the way.
+    let everything = post_form(&client, &url, "scope=channel&submit=1").await;
+    assert_eq!(everything, 200);
+    let profile = engine.storage().profile(ada(&engine)).unwrap().unwrap();
+    assert!(profile.suppressions.contains_key("email"), "{profile:?}");
+    let audit = engine.storage().audit_log(10).unwrap();
+    assert_eq!(audit.iter().filter(|r| r.action == "unsubscribed" && r.actor == "recipient").count(), 2);
+
+    // A link works for ninety days, not for ever.
+    clock.set(NOW + baton::LINK_VALID_MS + 1);
+    assert_eq!(client.get(&url).send().await.unwrap().status().as_u16(), 404);
+}
+
+/// Posts a form as a browser or a mail provider does; the answer's status.
+async fn post_form(client: &reqwest::Client, url: &str, form: &'static str) -> u16 {
+    let request = client.post(url).header("content-type", "application/x-www-form-urlencoded").body(form);
+    request.send().await.unwrap().status().as_u16()
 }
