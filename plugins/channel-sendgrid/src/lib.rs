@@ -206,7 +206,7 @@ impl SendGrid {
                 let kind = report_kind(event)?;
                 let text = |key: &str| event[key].as_str().filter(|s| !s.is_empty()).map(str::to_owned);
                 let mut details = serde_json::Map::new();
-                for key in ["reason", "url", "useragent", "ip", "status", "sg_event_id", "type"] {
+                for key in ["reason", "response", "url", "useragent", "ip", "status", "sg_event_id", "type"] {
                     if let Some(value) = event.get(key).filter(|v| !v.is_null()) {
                         details.insert(key.into(), value.clone());
                     }

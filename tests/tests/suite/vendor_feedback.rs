@@ -111,6 +111,10 @@ async fn signed_sendgrid_events_become_events_and_a_bad_signature_reaches_no_plu
     let body = serde_json::json!([
         {"event": "open", "email": "ada@example.com", "timestamp": 1_750_000_000, "idempotency_key": keys[0],
          "sg_message_id": "msg-ada.filter0001", "useragent": "Mail/1.0"},
+        {"event": "delivered", "email": "ada@example.com", "timestamp": 1_749_999_990,
+         "sg_message_id": "msg-ada.filter0001", "response": "250 OK"},
+        {"event": "bounce", "type": "blocked", "email": "ada@example.com", "timestamp": 1_750_000_003,
+         "sg_message_id": "msg-ada.filter0001", "reason": "421 try again later"},
         {"event": "bounce", "type": "bounce", "email": "bob@example.com", "timestamp": 1_750_000_001,
          "sg_message_id": "msg-bob.filter0002", "reason": "550 5.1.1 no such user"},
         {"event": "open", "email": "eve@example.com", "timestamp": 1_750_000_002, "sg_message_id": "unknown.filter"}
@@ -151,17 +155,23 @@ async fn signed_sendgrid_events_become_events_and_a_bad_signature_reaches_no_plu
     // SendGrid's real request: no Baton token, its signature only.
     let (status, answer) = post_webhook(&base, &now_s, Some(&signature), &body).await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(answer, serde_json::json!({"reports": 3, "recorded": 2, "unmatched": 1}));
+    assert_eq!(answer, serde_json::json!({"reports": 5, "recorded": 4, "unmatched": 1}));
     // SendGrid retries a webhook it thinks failed: the same reports are recorded once.
     let (_, again) = post_webhook(&base, &now_s, Some(&signature), &body).await;
-    assert_eq!(again, serde_json::json!({"reports": 3, "recorded": 0, "unmatched": 1}));
+    assert_eq!(again, serde_json::json!({"reports": 5, "recorded": 0, "unmatched": 1}));
 
-    let opened = engine.storage().events_of(ada).unwrap();
-    assert_eq!(opened.len(), 1);
-    assert_eq!((opened[0].name.as_str(), opened[0].campaign.as_deref()), ("email_opened", Some("welcome")));
-    assert_eq!(opened[0].timestamp, 1_750_000_000_000);
-    assert_eq!(opened[0].properties["useragent"], "Mail/1.0");
-    assert_eq!(opened[0].properties["vendor_message_id"], "msg-ada");
+    // Ada's message was delivered, opened, then a later one blocked (a soft bounce).
+    let mut of_ada = engine.storage().events_of(ada).unwrap();
+    of_ada.sort_by_key(|e| e.timestamp);
+    let names: Vec<_> = of_ada.iter().map(|e| e.name.as_str()).collect();
+    assert_eq!(names, vec!["email_delivered", "email_opened", "email_dropped"]);
+    let opened = &of_ada[1];
+    assert_eq!((opened.name.as_str(), opened.campaign.as_deref()), ("email_opened", Some("welcome")));
+    assert_eq!(opened.timestamp, 1_750_000_000_000);
+    assert_eq!(opened.properties["useragent"], "Mail/1.0");
+    assert_eq!(opened.properties["vendor_message_id"], "msg-ada");
+    assert_eq!(of_ada[0].properties["response"], "250 OK");
+    assert_eq!(of_ada[2].properties["type"], "blocked");
     let bounced = engine.storage().events_of(bob).unwrap();
     assert_eq!(bounced.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), vec!["bounced"]);
     assert_eq!(bounced[0].properties["reason"], "550 5.1.1 no such user");
@@ -169,6 +179,8 @@ async fn signed_sendgrid_events_become_events_and_a_bad_signature_reaches_no_plu
     engine.drain_triggers().unwrap();
     let bob_now = engine.storage().profile(bob).unwrap().unwrap();
     assert!(bob_now.suppressions.contains_key("email"), "{:?}", bob_now.suppressions);
+    // A soft bounce suppresses nothing: the next message may well arrive.
+    assert!(engine.storage().profile(ada).unwrap().unwrap().suppressions.is_empty());
 
     let unknown = http().post(format!("{base}/v1/feedback/mailgun")).body("[]").send().await.unwrap();
     assert_eq!(unknown.status().as_u16(), 404);
@@ -182,10 +194,13 @@ async fn twilio_status_callbacks_are_checked_with_the_auth_token_over_the_public
     let campaign = baton::Campaign { id: "sms-welcome".into(), channel: "sms".into(), ..welcome_campaign() };
     engine.create_campaign("test", campaign).unwrap();
     let ada = customer(&engine, "ada", serde_json::json!({"phone": "+15551234567"}), true);
-    let (send, sent_to) = pending_send("sms-welcome", ada, "signup", 100);
-    engine.storage().enqueue(&[(send.clone(), sent_to)]).unwrap();
-    let delivered = SendOutcome::Delivered { receipt: Some("SM0123".into()) };
-    assert!(engine.storage().finish_send(&send.idempotency_key, delivered, 150).unwrap());
+    let bob = customer(&engine, "bob", serde_json::json!({"phone": "+15557654321"}), true);
+    for (profile, sid) in [(ada, "SM0123"), (bob, "SM0456")] {
+        let (send, sent_to) = pending_send("sms-welcome", profile, "signup", 100);
+        engine.storage().enqueue(&[(send.clone(), sent_to)]).unwrap();
+        let delivered = SendOutcome::Delivered { receipt: Some(sid.into()) };
+        assert!(engine.storage().finish_send(&send.idempotency_key, delivered, 150).unwrap());
+    }
     let token = "twilio-auth-token";
     engine
         .set_secret("ops", "TWILIO_AUTH_TOKEN", &baton::SecretValue::new(token), &["api.twilio.com".into()])
@@ -238,4 +253,15 @@ async fn twilio_status_callbacks_are_checked_with_the_auth_token_over_the_public
     );
     engine.drain_triggers().unwrap();
     assert!(engine.storage().profile(ada).unwrap().unwrap().suppressions.contains_key("sms"));
+
+    // Bob's receipt: delivered, recorded for the KPIs, suppressing nothing.
+    let signed = "https://baton.example.com/v1/feedback/sms?src=twilioMessageSidSM0456MessageStatusdelivered";
+    let signature = base64::engine::general_purpose::STANDARD.encode(hmac::sign(&key, signed.as_bytes()));
+    let answer: serde_json::Value =
+        post(signature, "MessageStatus=delivered&MessageSid=SM0456").await.unwrap().json().await.unwrap();
+    assert_eq!(answer, serde_json::json!({"reports": 1, "recorded": 1, "unmatched": 0}));
+    let events = engine.storage().events_of(bob).unwrap();
+    assert_eq!(events.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), vec!["sms_delivered"]);
+    engine.drain_triggers().unwrap();
+    assert!(engine.storage().profile(bob).unwrap().unwrap().suppressions.is_empty());
 }
