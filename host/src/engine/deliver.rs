@@ -19,6 +19,7 @@ use tokio::task::JoinSet;
 
 use super::outbound::{AddressRefused, Outbound, OutboundPolicy};
 use super::placeholders::{Fence, Substitution, scrub};
+use super::policy::Pacing;
 use super::throttle::{Later, Throttle};
 use super::{Engine, EngineError};
 use crate::campaign::{CampaignState, Grants, Slot};
@@ -613,25 +614,28 @@ impl Engine {
         super::policy::eligibility(&campaign, &profile).map_err(|(reason, detail)| {
             Attempt::Cancel(reason, format!("at the moment of sending: {detail}"))
         })?;
-        if campaign.transactional {
-            return Ok(());
-        }
-        // Arbitration: a higher-priority campaign that claimed this person in the window wins,
-        // whichever of the two was judged first.
-        let since = self.now().saturating_sub(self.policies.priority_window_ms);
-        let recent = self.storage.sends_to(send.profile, since).map_err(retry)?;
-        match recent
-            .iter()
-            .find(|s| !s.transactional && s.campaign != campaign.id && s.priority > campaign.priority)
+        // Pacing again, as at enqueue but now: priority (a higher-priority campaign that
+        // claimed this person in the window wins, whichever of the two was judged first), the
+        // frequency and daily caps counted over the sends around this moment, and quiet hours
+        // for a send whose retry came due in the night. The send's own history entry is not
+        // one of the others.
+        let now = self.now();
+        let since = now.saturating_sub(self.lookback_ms());
+        let mut recent = self.storage.sends_to(send.profile, since).map_err(retry)?;
+        if let Some(own) = recent.iter().position(|s| s.at == send.enqueued_at && s.campaign == send.campaign)
         {
-            Some(higher) => Err(Attempt::Cancel(
-                SkipReason::LowerPriority,
-                format!(
-                    "campaign `{}` (priority {}) claimed this profile in the same window",
-                    higher.campaign, higher.priority
-                ),
-            )),
-            None => Ok(()),
+            recent.remove(own);
+        }
+        match super::policy::pacing(&self.policies, &campaign, &profile, &recent, now) {
+            Pacing::Now => Ok(()),
+            Pacing::Skip(reason, detail) => {
+                Err(Attempt::Cancel(reason, format!("at the moment of sending: {detail}")))
+            }
+            Pacing::Delay { until, detail } => Err(Attempt::Hold {
+                reason: detail,
+                after_ms: u64::try_from(until.saturating_sub(now)).unwrap_or(0),
+                skip: None,
+            }),
         }
     }
 

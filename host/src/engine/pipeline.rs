@@ -633,7 +633,7 @@ impl Engine {
 
     /// How far back a profile's sends matter to pacing: the longest cap window, the priority
     /// window, and two days for calendar-day caps in any time zone.
-    fn lookback_ms(&self) -> i64 {
+    pub(super) fn lookback_ms(&self) -> i64 {
         let caps = self.policies.frequency_caps.values().map(|c| c.window_ms).max().unwrap_or(0);
         caps.max(self.policies.priority_window_ms).max(48 * 3_600_000)
     }

@@ -215,6 +215,41 @@ fn event(engine: &Engine, clock: &FixedClock, id: &str, name: &str) -> baton::Ru
     engine.on_events(&[engine.storage().event(id).unwrap().unwrap()]).unwrap()
 }
 
+/// The frequency cap counts the sends around the moment of sending: a send that waited for its
+/// retry past the cap's window, while another campaign's send was queued (legitimately, as the
+/// first had fallen out of the window), is cancelled `frequency_cap`, so Ada gets one message in
+/// the hour, not two.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_that_waited_past_the_cap_window_is_capped_when_it_would_leave() {
+    let vendor = Vendor::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let hourly = baton::RollingCap { max: 1, window_ms: 60 * MINUTE };
+    let config = config(|c| {
+        c.policies.frequency_caps = [("email".to_owned(), hourly)].into();
+        c.delivery.base_backoff_ms = 90 * MINUTE;
+    });
+    let (engine, clock) = ready(dir.path(), &vendor, config);
+    let mut promo = welcome_campaign();
+    promo.id = "promo".into();
+    promo.trigger = baton::Trigger::Event { event: "viewed_pricing".into(), filter: Default::default() };
+    activate(&engine, promo, serde_json::json!({}), false, &vendor.url("/send"), echo_grants());
+    waiting_for_a_retry(&vendor, &engine).await;
+
+    clock.set(NOW + 61 * MINUTE);
+    assert_eq!(event(&engine, &clock, "e-promo", "viewed_pricing").queued, 1);
+    clock.set(NOW + 90 * MINUTE);
+    let report = engine.deliver_due().await.unwrap();
+    assert_eq!((report.claimed, report.delivered, report.cancelled), (2, 1, 1), "{report:?}");
+    assert_eq!(engine.storage().deliveries("promo").unwrap().len(), 1);
+    assert_eq!(
+        send_time_skips(&engine),
+        vec![(
+            SkipReason::FrequencyCap,
+            "at the moment of sending: 1 email messages in the last 3600000 ms (cap 1)".to_owned()
+        )]
+    );
+}
+
 /// Two campaigns want Ada within the arbitration window; whichever is judged first, only the
 /// higher-priority one is delivered, and the other is skipped `lower_priority`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
