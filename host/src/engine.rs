@@ -44,6 +44,7 @@ pub use policy::{Policies, QuietHours, RollingCap};
 pub use profiles::{ProfileLookup, ProfileUpdate};
 pub use schedule::TickReport;
 pub(crate) use subject::value_of;
+pub use throttle::SendLane;
 pub use traits::TraitReport;
 pub(crate) use traits::stored_trait;
 pub use unsubscribe::{LINK_VALID_MS, UnsubscribeLink, UnsubscribeScope};

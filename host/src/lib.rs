@@ -27,7 +27,7 @@ pub use engine::{
     Audience, CampaignView, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError,
     ExportFormat, ExportKind, ExportReport, FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, LINK_VALID_MS,
     Member, OutboundPolicy, PluginView, Policies, ProfileLookup, ProfileRow, ProfileUpdate, QuietHours,
-    RollingCap, RunReport, SystemClock, TickReport, TraitReport, UnsubscribeLink, UnsubscribeScope,
+    RollingCap, RunReport, SendLane, SystemClock, TickReport, TraitReport, UnsubscribeLink, UnsubscribeScope,
     WebhookRequest,
 };
 pub mod demo_scenario {

@@ -1,5 +1,6 @@
 //! Prometheus metrics in the text exposition format: ingest by result, plugin calls by outcome,
-//! deliveries by outcome, outbox depth, compilations.
+//! deliveries by outcome, outbox depth, compilations, and each send lane's pace, throttles,
+//! held sends and waiting tasks.
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
@@ -42,14 +43,36 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
         "Components compiled.",
         &[(String::new(), stats.compilations)],
     );
+    let lanes = state.engine.send_lanes();
+    let label = |lane: &str| format!("{{lane=\"{}\"}}", lane.replace(['\\', '"', '\n'], "_"));
+    let per_lane = |count: fn(&crate::engine::SendLane) -> u64| -> Vec<(String, u64)> {
+        lanes.iter().map(|l| (label(&l.lane), count(l))).collect()
+    };
+    family(
+        "baton_send_throttled_total",
+        "counter",
+        "Times a vendor asked to slow down (429 or throttled), by lane.",
+        &per_lane(|l| l.throttled),
+    );
+    family(
+        "baton_send_held_total",
+        "counter",
+        "Sends held in the outbox for a later slot, by lane.",
+        &per_lane(|l| l.held),
+    );
+    family(
+        "baton_send_lane_waiting",
+        "gauge",
+        "Delivery tasks waiting for a slot in each lane now.",
+        &per_lane(|l| l.waiting as u64),
+    );
     let _ = writeln!(
         out,
         "# HELP baton_send_rate_per_second The pace each vendor host or campaign lane allows now (below its limit after throttling).\n# TYPE baton_send_rate_per_second gauge"
     );
-    for (lane, rate) in state.engine.send_rates() {
-        if let Some(rate) = rate {
-            let lane = lane.replace(['\\', '"'], "_");
-            let _ = writeln!(out, "baton_send_rate_per_second{{lane=\"{lane}\"}} {rate}");
+    for lane in &lanes {
+        if let Some(rate) = lane.rate {
+            let _ = writeln!(out, "baton_send_rate_per_second{} {rate}", label(&lane.lane));
         }
     }
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], out))

@@ -20,7 +20,7 @@ use tokio::task::JoinSet;
 use super::outbound::{AddressRefused, Outbound, OutboundPolicy};
 use super::placeholders::{Fence, Substitution, scrub};
 use super::policy::Pacing;
-use super::throttle::{Later, Throttle};
+use super::throttle::{Later, SendLane, Throttle};
 use super::{Engine, EngineError};
 use crate::campaign::{CampaignState, Grants, Slot};
 use crate::contract::{DeliveryOutcome, HttpRequest, HttpResponse, Invocation, Message};
@@ -555,10 +555,10 @@ impl Engine {
         Ok((plugin, invocation, grants, requests, fence))
     }
 
-    /// Each rate lane (a vendor host, or `campaign:<id>`) and the pace it allows now, per
-    /// second (`None`: no limit).
-    pub fn send_rates(&self) -> Vec<(String, Option<f64>)> {
-        self.courier.throttle.rates()
+    /// Each rate lane (a vendor host, or `campaign:<id>`): the pace it allows now, how often
+    /// the vendor throttled, how many sends it held back, and how many wait for a slot.
+    pub fn send_lanes(&self) -> Vec<SendLane> {
+        self.courier.throttle.lanes()
     }
 
     /// A send whose slot is too far off: it waits in the outbox, its attempts unspent.
@@ -577,6 +577,13 @@ impl Engine {
             after_ms.unwrap_or(1_000).min(u64::try_from(self.delivery.max_backoff_ms).unwrap_or(u64::MAX));
         self.courier.throttle.slow_down(host, Duration::from_millis(pause), self.now());
         tracing::warn!(%host, pause_ms = pause, "Vendor throttled: its lane slows for every send.");
+    }
+
+    /// Whether the moment of sending would let `send` leave now, recording nothing: what the
+    /// send benchmark times, to state the cost of the re-check per send.
+    #[doc(hidden)]
+    pub fn would_send_now(&self, send: &PendingSend) -> bool {
+        self.judge_again(send).is_ok()
     }
 
     /// The decision to send, made again at the moment of sending: a send may have waited for

@@ -34,6 +34,41 @@ struct Lane {
     next: Instant,
     /// No slot before this time, ms since the epoch on the engine's clock (a vendor's pause).
     paused_until_ms: i64,
+    /// Times the vendor asked to slow down.
+    throttled: u64,
+    /// Sends given no slot (too far off, or paused) and held in the outbox.
+    held: u64,
+    /// Delivery tasks waiting for their slot now.
+    waiting: usize,
+}
+
+impl Lane {
+    fn new(base: Duration) -> Self {
+        Lane {
+            base,
+            interval: base,
+            next: Instant::now(),
+            paused_until_ms: 0,
+            throttled: 0,
+            held: 0,
+            waiting: 0,
+        }
+    }
+}
+
+/// A lane as metrics show it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SendLane {
+    /// `host` for a vendor host, `campaign:<id>` for a campaign's own limit.
+    pub lane: String,
+    /// The pace allowed now, per second (below the limit after throttling); `None`: no limit.
+    pub rate: Option<f64>,
+    /// Times the vendor asked to slow down (429 or `throttled`) since the process started.
+    pub throttled: u64,
+    /// Sends given no slot and held in the outbox for later, since the process started.
+    pub held: u64,
+    /// Delivery tasks waiting for their slot now.
+    pub waiting: usize,
 }
 
 /// The lanes of a process.
@@ -55,13 +90,9 @@ impl Throttle {
             let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             let base = interval(per_second);
-            let lane = lanes.entry(key.to_owned()).or_insert(Lane {
-                base,
-                interval: base,
-                next: now,
-                paused_until_ms: 0,
-            });
+            let lane = lanes.entry(key.to_owned()).or_insert_with(|| Lane::new(base));
             if lane.paused_until_ms > now_ms {
+                lane.held += 1;
                 let pause = u64::try_from(lane.paused_until_ms - now_ms).unwrap_or(0);
                 return Err(Later(Duration::from_millis(pause)));
             }
@@ -72,11 +103,15 @@ impl Throttle {
             }
             let at = lane.next.max(now);
             if at > now + MAX_WAIT {
+                lane.held += 1;
                 return Err(Later(at - now));
             }
             lane.next = at + lane.interval;
+            lane.waiting += 1;
             at
         };
+        // Counted out however the wait ends (a cancelled task included).
+        let _waiting = Waiting { throttle: self, key };
         tokio::time::sleep_until(at.into()).await;
         Ok(())
     }
@@ -86,12 +121,8 @@ impl Throttle {
     /// that it too comes back gradually).
     pub(crate) fn slow_down(&self, key: &str, pause: Duration, now_ms: i64) {
         let mut lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-        let lane = lanes.entry(key.to_owned()).or_insert(Lane {
-            base: Duration::ZERO,
-            interval: Duration::ZERO,
-            next: Instant::now(),
-            paused_until_ms: 0,
-        });
+        let lane = lanes.entry(key.to_owned()).or_insert_with(|| Lane::new(Duration::ZERO));
+        lane.throttled += 1;
         let until = now_ms.saturating_add(i64::try_from(pause.as_millis()).unwrap_or(i64::MAX));
         lane.paused_until_ms = lane.paused_until_ms.max(until);
         let floor = if lane.base.is_zero() { UNLIMITED_RESTART } else { lane.base };
@@ -111,18 +142,41 @@ impl Throttle {
         }
     }
 
-    /// Each lane's current rate, per second (`None`: no limit), for metrics.
-    pub(crate) fn rates(&self) -> Vec<(String, Option<f64>)> {
+    /// Each lane's pace and counts, by name, for metrics.
+    pub(crate) fn lanes(&self) -> Vec<SendLane> {
         let lanes = self.lanes.lock().unwrap_or_else(|p| p.into_inner());
-        let mut rates: Vec<(String, Option<f64>)> = lanes
+        let mut all: Vec<SendLane> = lanes
             .iter()
-            .map(|(key, lane)| {
-                let rate = (!lane.interval.is_zero()).then(|| 1.0 / lane.interval.as_secs_f64());
-                (key.clone(), rate)
+            .map(|(key, lane)| SendLane {
+                lane: key.clone(),
+                rate: (!lane.interval.is_zero()).then(|| 1.0 / lane.interval.as_secs_f64()),
+                throttled: lane.throttled,
+                held: lane.held,
+                waiting: lane.waiting,
             })
             .collect();
-        rates.sort_by(|a, b| a.0.cmp(&b.0));
-        rates
+        all.sort_by(|a, b| a.lane.cmp(&b.lane));
+        all
+    }
+
+    #[cfg(test)]
+    fn rates(&self) -> Vec<(String, Option<f64>)> {
+        self.lanes().into_iter().map(|l| (l.lane, l.rate)).collect()
+    }
+}
+
+/// A task waiting for its slot, counted in its lane until it stops waiting.
+struct Waiting<'a> {
+    throttle: &'a Throttle,
+    key: &'a str,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut lanes = self.throttle.lanes.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(lane) = lanes.get_mut(self.key) {
+            lane.waiting = lane.waiting.saturating_sub(1);
+        }
     }
 }
 
@@ -170,6 +224,8 @@ mod tests {
             throttle.recovered("h");
         }
         assert_eq!(throttle.rates(), vec![("h".to_owned(), Some(10.0))]);
+        let lane = &throttle.lanes()[0];
+        assert_eq!((lane.throttled, lane.held, lane.waiting), (1, 1, 0));
         // A lane with no limit slows too, and comes back to none.
         throttle.slow_down("free", Duration::from_millis(160), 0);
         assert_eq!(throttle.rates()[0], ("free".to_owned(), Some(10.0)));

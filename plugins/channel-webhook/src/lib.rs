@@ -13,6 +13,22 @@
 //! `signature_header` (default `x-baton-signature`): the adapter never sees the key.
 //! Responses: 2xx delivered (receipt from `receipt_field` of a JSON body, or `x-message-id`);
 //! 429 throttled, honouring `Retry-After`; 408 and 5xx retried; other 4xx rejected.
+//!
+//! Feedback (contract 0.2.0): the receiving system reports back to a feedback endpoint made with
+//! this adapter and `{"secret": "HOOK_FEEDBACK_KEY"}` (the secret granted to the endpoint). It
+//! signs as Baton signs what it sends: `x-baton-signature: sha256=<hex HMAC-SHA256>` of
+//! `<x-baton-timestamp>.<body>`, where `x-baton-timestamp` is the Unix time in seconds (checked
+//! against replays by the host). The body is one report or a JSON array of them:
+//!
+//! ```json
+//! [{"event": "delivered", "idempotency_key": "welcome:pr_1:e1", "timestamp": 1750000000000},
+//!  {"event": "bounced", "message_id": "m-42", "properties": {"reason": "mailbox full"}}]
+//! ```
+//!
+//! `event` is one of `delivered`, `deferred`, `bounced` (permanent: it suppresses the channel),
+//! `dropped`, `complained`, `opened`, `clicked`, `unsubscribed`; the message is named by its
+//! `idempotency_key` or by the `message_id` the receiver answered with; `timestamp` is in
+//! milliseconds (the time of receipt when absent).
 
 use std::collections::BTreeMap;
 
@@ -140,6 +156,109 @@ impl ChannelAdapter for Webhook {
             )),
         }
     }
+
+    fn verification(config: &str) -> Result<SignatureCheck, ConfigError> {
+        let config: FeedbackConfig = serde_json::from_str(config).map_err(|e| {
+            ConfigError::new(
+                "",
+                &format!("{e}; give {{\"secret\": \"NAME\"}}, the secret the reports are signed with"),
+            )
+        })?;
+        if config.secret.trim().is_empty() {
+            return Err(ConfigError::new("/secret", "must name a secret"));
+        }
+        Ok(SignatureCheck {
+            key: SignatureKey::HmacSha256(config.secret),
+            signed: vec![
+                SignedPart::Header("x-baton-timestamp".into()),
+                SignedPart::Text(".".into()),
+                SignedPart::Body,
+            ],
+            header: "x-baton-signature".into(),
+            prefix: "sha256=".into(),
+            encoding: SignatureEncoding::Hex,
+            timestamp_header: Some("x-baton-timestamp".into()),
+        })
+    }
+
+    fn feedback(invocation: Invocation, request: InboundRequest) -> Result<Vec<VendorReport>, PluginError> {
+        Webhook::reports(invocation.now, &request.body)
+    }
+}
+
+/// What a feedback endpoint made with this adapter is configured with.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedbackConfig {
+    /// The secret the receiving system signs its reports with.
+    secret: String,
+}
+
+/// One report from the receiving system.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Report {
+    event: String,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+    #[serde(default)]
+    message_id: Option<String>,
+    #[serde(default)]
+    timestamp: Option<i64>,
+    #[serde(default)]
+    properties: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// The report kinds by their names in the body.
+const REPORTS: &[(&str, ReportKind)] = &[
+    ("delivered", ReportKind::Delivered),
+    ("deferred", ReportKind::Deferred),
+    ("bounced", ReportKind::Bounced),
+    ("dropped", ReportKind::Dropped),
+    ("complained", ReportKind::Complained),
+    ("opened", ReportKind::Opened),
+    ("clicked", ReportKind::Clicked),
+    ("unsubscribed", ReportKind::Unsubscribed),
+];
+
+impl Webhook {
+    fn reports(now: i64, body: &[u8]) -> Result<Vec<VendorReport>, PluginError> {
+        let invalid = |message: String| PluginError::new("invalid_payload", &message);
+        let value: serde_json::Value =
+            serde_json::from_slice(body).map_err(|e| invalid(format!("the body is not JSON: {e}")))?;
+        let items = match value {
+            serde_json::Value::Array(items) => items,
+            one => vec![one],
+        };
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let report: Report =
+                    serde_json::from_value(item).map_err(|e| invalid(format!("report {i}: {e}")))?;
+                let Some(&(_, kind)) = REPORTS.iter().find(|(name, _)| *name == report.event) else {
+                    let names: Vec<&str> = REPORTS.iter().map(|(name, _)| *name).collect();
+                    return Err(invalid(format!(
+                        "report {i}: unknown event `{}`; use one of {}",
+                        report.event,
+                        names.join(", ")
+                    )));
+                };
+                if report.idempotency_key.is_none() && report.message_id.is_none() {
+                    return Err(invalid(format!(
+                        "report {i}: name the message by `idempotency_key` or `message_id`"
+                    )));
+                }
+                Ok(VendorReport {
+                    kind,
+                    idempotency_key: report.idempotency_key,
+                    vendor_message_id: report.message_id,
+                    timestamp: report.timestamp.unwrap_or(now),
+                    properties: serde_json::Value::Object(report.properties.unwrap_or_default()).to_string(),
+                })
+            })
+            .collect()
+    }
 }
 
 baton_sdk::channel_adapter!(Webhook);
@@ -171,6 +290,28 @@ mod tests {
             headers: headers.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect(),
             body: body.as_bytes().to_vec(),
         }
+    }
+
+    #[test]
+    fn feedback_reports_are_read_strictly() {
+        let body = br#"[{"event": "delivered", "idempotency_key": "k1", "timestamp": 5},
+                        {"event": "bounced", "message_id": "m-2", "properties": {"reason": "no such user"}}]"#;
+        let reports = Webhook::reports(9, body).unwrap();
+        assert_eq!(reports.len(), 2);
+        assert_eq!((reports[0].kind, reports[0].timestamp), (ReportKind::Delivered, 5));
+        assert_eq!(reports[0].idempotency_key.as_deref(), Some("k1"));
+        assert_eq!((reports[1].kind, reports[1].timestamp), (ReportKind::Bounced, 9));
+        assert_eq!(reports[1].vendor_message_id.as_deref(), Some("m-2"));
+        assert_eq!(reports[1].properties, r#"{"reason":"no such user"}"#);
+        let one = Webhook::reports(9, br#"{"event": "opened", "idempotency_key": "k1"}"#).unwrap();
+        assert_eq!(one[0].kind, ReportKind::Opened);
+        let err = Webhook::reports(9, br#"[{"event": "read", "idempotency_key": "k"}]"#).unwrap_err();
+        assert!(err.message.contains("unknown event `read`; use one of delivered,"), "{}", err.message);
+        let err = Webhook::reports(9, br#"{"event": "opened"}"#).unwrap_err();
+        assert!(err.message.contains("`idempotency_key` or `message_id`"), "{}", err.message);
+        assert!(Webhook::verification("{}").is_err());
+        let check = Webhook::verification(r#"{"secret": "HOOK_FEEDBACK_KEY"}"#).unwrap();
+        assert_eq!(check.key, SignatureKey::HmacSha256("HOOK_FEEDBACK_KEY".into()));
     }
 
     #[test]

@@ -110,6 +110,10 @@ async fn a_429_with_an_http_date_retry_after_is_honoured_for_every_send() {
     // The other send did not go to the vendor meanwhile: the vendor's pause holds it too.
     assert_eq!(report.held, 1, "{report:?}");
     assert_eq!(vendor.received().len(), 1);
+    // Metrics show the vendor's lane throttled once and holding one send back.
+    let lanes = engine.send_lanes();
+    let lane = lanes.iter().find(|l| l.lane == "127.0.0.1").unwrap();
+    assert_eq!((lane.throttled, lane.held, lane.waiting), (1, 1, 0), "{lanes:?}");
     clock.set(NOW + 60_000);
     assert_eq!(engine.deliver_due().await.unwrap().claimed, 0, "nothing is due before the date");
     clock.set(NOW + 120_000);
@@ -128,5 +132,5 @@ fn the_readmes_sending_settings_are_valid() {
     assert_eq!(config.engine.delivery.vendor_rate_limits["api.sendgrid.com"], 100.0);
     // And engines start with them.
     let (engine, _clock, _dir) = engine_with(config.engine);
-    assert!(engine.send_rates().is_empty());
+    assert!(engine.send_lanes().is_empty());
 }

@@ -62,6 +62,19 @@ async fn post_webhook(
     (status, response.json().await.unwrap_or(serde_json::Value::Null))
 }
 
+/// Messages of `campaign` the vendor accepted, with the message ids it answered; their keys.
+fn delivered(engine: &baton::Engine, campaign: &str, sent: &[(baton::ProfileId, &str)]) -> Vec<String> {
+    let mut keys = Vec::new();
+    for (profile, receipt) in sent {
+        let (send, sent_to) = pending_send(campaign, *profile, "signup", 100);
+        engine.storage().enqueue(&[(send.clone(), sent_to)]).unwrap();
+        let outcome = SendOutcome::Delivered { receipt: Some((*receipt).into()) };
+        assert!(engine.storage().finish_send(&send.idempotency_key, outcome, 150).unwrap());
+        keys.push(send.idempotency_key);
+    }
+    keys
+}
+
 fn plugin_calls(plugin: &baton::LoadedPlugin) -> u64 {
     plugin.stats().calls.values().sum()
 }
@@ -74,14 +87,7 @@ async fn signed_sendgrid_events_become_events_and_a_bad_signature_reaches_no_plu
     let ada = customer(&engine, "ada", serde_json::json!({"email": "ada@example.com"}), true);
     let bob = customer(&engine, "bob", serde_json::json!({"email": "bob@example.com"}), true);
     // Two messages SendGrid accepted, with the message ids it answered.
-    let mut keys = Vec::new();
-    for (profile, receipt) in [(ada, "msg-ada"), (bob, "msg-bob")] {
-        let (send, sent_to) = pending_send("welcome", profile, "signup", 100);
-        engine.storage().enqueue(&[(send.clone(), sent_to)]).unwrap();
-        let outcome = SendOutcome::Delivered { receipt: Some(receipt.into()) };
-        assert!(engine.storage().finish_send(&send.idempotency_key, outcome, 150).unwrap());
-        keys.push(send.idempotency_key);
-    }
+    let keys = delivered(&engine, "welcome", &[(ada, "msg-ada"), (bob, "msg-bob")]);
     let sendgrid = engine.runtime().install(baton::first_party("channel-sendgrid").unwrap()).unwrap();
     assert_eq!(sendgrid.record().contract, "0.2.0");
     let (admin, _) = engine.storage().create_token("ops", Role::Admin, 1).unwrap();
@@ -195,12 +201,7 @@ async fn twilio_status_callbacks_are_checked_with_the_auth_token_over_the_public
     engine.create_campaign("test", campaign).unwrap();
     let ada = customer(&engine, "ada", serde_json::json!({"phone": "+15551234567"}), true);
     let bob = customer(&engine, "bob", serde_json::json!({"phone": "+15557654321"}), true);
-    for (profile, sid) in [(ada, "SM0123"), (bob, "SM0456")] {
-        let (send, sent_to) = pending_send("sms-welcome", profile, "signup", 100);
-        engine.storage().enqueue(&[(send.clone(), sent_to)]).unwrap();
-        let delivered = SendOutcome::Delivered { receipt: Some(sid.into()) };
-        assert!(engine.storage().finish_send(&send.idempotency_key, delivered, 150).unwrap());
-    }
+    delivered(&engine, "sms-welcome", &[(ada, "SM0123"), (bob, "SM0456")]);
     let token = "twilio-auth-token";
     engine
         .set_secret("ops", "TWILIO_AUTH_TOKEN", &baton::SecretValue::new(token), &["api.twilio.com".into()])
@@ -264,4 +265,75 @@ async fn twilio_status_callbacks_are_checked_with_the_auth_token_over_the_public
     assert_eq!(events.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), vec!["sms_delivered"]);
     engine.drain_triggers().unwrap();
     assert!(engine.storage().profile(bob).unwrap().unwrap().suppressions.is_empty());
+}
+
+/// A receiving system behind the generic webhook adapter reports back as Baton signs what it
+/// sends (HMAC-SHA256 of the timestamp and the body, with a secret granted to the endpoint):
+/// deliveries become events, a hard bounce suppresses the address, a report signed with another
+/// secret or naming an event Baton does not know changes nothing, and says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn webhook_feedback_signed_like_baton_signs_becomes_events() {
+    use ring::hmac;
+    let (engine, clock, _dir) = engine();
+    let engine = Arc::new(engine);
+    engine.create_campaign("test", welcome_campaign()).unwrap();
+    let ada = customer(&engine, "ada", serde_json::json!({"email": "ada@example.com"}), true);
+    let bob = customer(&engine, "bob", serde_json::json!({"email": "bob@example.com"}), true);
+    let keys = delivered(&engine, "welcome", &[(ada, "m-1"), (bob, "m-2")]);
+    let secret = "feedback-secret-value";
+    let hosts = ["hooks.example.com".to_owned()];
+    engine.set_secret("ops", "HOOK_FEEDBACK_KEY", &baton::SecretValue::new(secret), &hosts).unwrap();
+    let webhook = engine.runtime().install(baton::first_party("channel-webhook").unwrap()).unwrap();
+    let err = engine
+        .put_feedback_endpoint("ops", "hook", &webhook.hash(), serde_json::json!({}), vec![])
+        .unwrap_err();
+    assert!(err.to_string().contains("secret"), "{err}");
+    let config = serde_json::json!({"secret": "HOOK_FEEDBACK_KEY"});
+    engine
+        .put_feedback_endpoint("ops", "hook", &webhook.hash(), config, vec!["HOOK_FEEDBACK_KEY".into()])
+        .unwrap();
+    let base = serve(engine.clone(), ApiConfig::default()).await;
+
+    let now_s = (clock.now_ms() / 1000).to_string();
+    let sign = |key: &str, body: &str| {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes());
+        let tag = hmac::sign(&key, format!("{now_s}.{body}").as_bytes());
+        format!("sha256={}", tag.as_ref().iter().map(|b| format!("{b:02x}")).collect::<String>())
+    };
+    let post = |signature: String, body: String| {
+        http()
+            .post(format!("{base}/v1/feedback/hook"))
+            .header("content-type", "application/json")
+            .header("x-baton-timestamp", now_s.clone())
+            .header("x-baton-signature", signature)
+            .body(body)
+            .send()
+    };
+    let body = serde_json::json!([
+        {"event": "delivered", "idempotency_key": keys[0], "timestamp": 1_750_000_000_000_i64},
+        {"event": "bounced", "message_id": "m-2", "properties": {"reason": "550 no such user"}}
+    ])
+    .to_string();
+
+    let forged = post(sign("another-secret", &body), body.clone()).await.unwrap();
+    assert_eq!(forged.status().as_u16(), 401);
+    let unknown = serde_json::json!([{"event": "read", "idempotency_key": keys[0]}]).to_string();
+    let refused = post(sign(secret, &unknown), unknown).await.unwrap();
+    let status = refused.status().as_u16();
+    let answer: serde_json::Value = refused.json().await.unwrap();
+    assert!((400..500).contains(&status), "{status} {answer}");
+    assert!(answer["error"]["message"].as_str().unwrap().contains("unknown event `read`"), "{answer}");
+    assert!(engine.storage().events_of(ada).unwrap().is_empty());
+
+    let answer: serde_json::Value = post(sign(secret, &body), body).await.unwrap().json().await.unwrap();
+    assert_eq!(answer, serde_json::json!({"reports": 2, "recorded": 2, "unmatched": 0}));
+    let delivered = engine.storage().events_of(ada).unwrap();
+    assert_eq!(delivered.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), vec!["email_delivered"]);
+    assert_eq!(delivered[0].timestamp, 1_750_000_000_000);
+    let bounced = engine.storage().events_of(bob).unwrap();
+    assert_eq!(bounced.iter().map(|e| e.name.as_str()).collect::<Vec<_>>(), vec!["bounced"]);
+    assert_eq!(bounced[0].properties["reason"], "550 no such user");
+    engine.drain_triggers().unwrap();
+    assert!(engine.storage().profile(bob).unwrap().unwrap().suppressions.contains_key("email"));
+    assert!(engine.storage().profile(ada).unwrap().unwrap().suppressions.is_empty());
 }
