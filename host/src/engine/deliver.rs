@@ -297,7 +297,18 @@ impl Engine {
         let key = send.idempotency_key.clone();
         let engine = self.clone();
         let attempts_after = send.attempts + 1;
-        let (fate, action): (Fate, Box<dyn FnOnce() -> Result<bool, EngineError> + Send>) = match attempt {
+        type Action = Box<dyn FnOnce() -> Result<bool, EngineError> + Send>;
+        // A last attempt's outcome and its event (`message_delivered`, what the KPIs read) are
+        // stored in one write.
+        let finishing = |fate: Fate, outcome: SendOutcome| -> (Fate, Action) {
+            let event = outcome_event(&send, &fate, now);
+            let (engine, key) = (self.clone(), key.clone());
+            let action: Action = Box::new(move || {
+                Ok(engine.storage.finish_send_with_event(&key, outcome, now, event.as_ref())?)
+            });
+            (fate, action)
+        };
+        let (fate, action): (Fate, Action) = match attempt {
             Attempt::Withdrawn => {
                 tracing::info!(campaign = %send.campaign, "Send withdrawn: its profile was erased.");
                 (Fate::Withdrawn, Box::new(|| Ok(false)))
@@ -334,39 +345,19 @@ impl Engine {
                 };
                 (Fate::Cancelled, Box::new(move || Ok(engine.storage.cancel_send(&key, &skip)?)))
             }
-            Attempt::Delivered(receipt) => (
-                Fate::Delivered,
-                Box::new(move || {
-                    Ok(engine.storage.finish_send(&key, SendOutcome::Delivered { receipt }, now)?)
-                }),
-            ),
+            Attempt::Delivered(receipt) => finishing(Fate::Delivered, SendOutcome::Delivered { receipt }),
             Attempt::Rejected(reason) => {
                 tracing::warn!(campaign = %send.campaign, key = %send.idempotency_key, %reason, "Send rejected.");
-                (
-                    Fate::Rejected,
-                    Box::new(move || {
-                        Ok(engine.storage.finish_send(&key, SendOutcome::Rejected { reason }, now)?)
-                    }),
-                )
+                finishing(Fate::Rejected, SendOutcome::Rejected { reason })
             }
             Attempt::DeadLetter(reason) => {
                 tracing::warn!(campaign = %send.campaign, key = %send.idempotency_key, %reason, "Send dead-lettered.");
-                (
-                    Fate::DeadLettered,
-                    Box::new(move || {
-                        Ok(engine.storage.finish_send(&key, SendOutcome::DeadLettered { reason }, now)?)
-                    }),
-                )
+                finishing(Fate::DeadLettered, SendOutcome::DeadLettered { reason })
             }
             Attempt::Retry { reason, .. } if attempts_after >= self.delivery.max_attempts => {
                 let reason = format!("{reason} (after {attempts_after} attempts)");
                 tracing::warn!(campaign = %send.campaign, key = %send.idempotency_key, %reason, "Send dead-lettered.");
-                (
-                    Fate::DeadLettered,
-                    Box::new(move || {
-                        Ok(engine.storage.finish_send(&key, SendOutcome::DeadLettered { reason }, now)?)
-                    }),
-                )
+                finishing(Fate::DeadLettered, SendOutcome::DeadLettered { reason })
             }
             Attempt::Retry { reason, after_ms } => {
                 let delay = self.backoff(&send, after_ms);
@@ -378,11 +369,7 @@ impl Engine {
                 )
             }
         };
-        let recorded = blocking(action).await?;
-        if let (true, Some(event)) = (recorded, outcome_event(&send, &fate, now)) {
-            let engine = self.clone();
-            blocking(move || Ok(engine.storage.append_events(&[event])?)).await?;
-        }
+        blocking(action).await?;
         Ok(fate)
     }
 

@@ -124,25 +124,7 @@ impl Storage {
             let mut writes = WriteSet::new(self);
             let mut added = Vec::with_capacity(events.len());
             for event in events {
-                if writes.contains(TreeId::EventIds, event.id.as_bytes())? {
-                    added.push(false);
-                    continue;
-                }
-                let Some(profile) = live_id(&writes, event.profile)? else {
-                    added.push(false);
-                    continue;
-                };
-                let stored = Event { profile, ..event.clone() };
-                let key = keys::event(profile, event.timestamp, self.db.generate_id()?);
-                writes.put(TreeId::Events, key.clone(), encode(&stored)?);
-                writes.put(TreeId::EventIds, event.id.as_bytes().to_vec(), key.clone());
-                if let Some(campaign) = &event.campaign {
-                    writes.put(TreeId::CampaignEvents, keys::campaign_event(campaign, &key), key.clone());
-                }
-                if queue_triggers {
-                    writes.put(TreeId::Triggers, self.db.generate_id()?.to_be_bytes().to_vec(), key);
-                }
-                added.push(true);
+                added.push(self.put_event(&mut writes, event, queue_triggers)?);
             }
             writes.commit()?;
             added
@@ -151,6 +133,33 @@ impl Storage {
             self.commit.wait_durable()?;
         }
         Ok(added)
+    }
+
+    /// Adds `event` to `writes` with its indexes, unless its id is already stored or its
+    /// profile was erased. Returns whether it was added.
+    pub(super) fn put_event(
+        &self,
+        writes: &mut WriteSet<'_>,
+        event: &Event,
+        queue_triggers: bool,
+    ) -> Result<bool, StorageError> {
+        if writes.contains(TreeId::EventIds, event.id.as_bytes())? {
+            return Ok(false);
+        }
+        let Some(profile) = live_id(writes, event.profile)? else {
+            return Ok(false);
+        };
+        let stored = Event { profile, ..event.clone() };
+        let key = keys::event(profile, event.timestamp, self.db.generate_id()?);
+        writes.put(TreeId::Events, key.clone(), encode(&stored)?);
+        writes.put(TreeId::EventIds, event.id.as_bytes().to_vec(), key.clone());
+        if let Some(campaign) = &event.campaign {
+            writes.put(TreeId::CampaignEvents, keys::campaign_event(campaign, &key), key.clone());
+        }
+        if queue_triggers {
+            writes.put(TreeId::Triggers, self.db.generate_id()?.to_be_bytes().to_vec(), key);
+        }
+        Ok(true)
     }
 
     /// Records traits for a customer (Segment `identify`): resolves or creates the profile,

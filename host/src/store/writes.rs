@@ -64,11 +64,17 @@ impl<'s> WriteSet<'s> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let trees: Vec<&sled::Tree> = TreeId::ALL.iter().map(|t| self.storage.tree(*t)).collect();
+        // Only the trees written take part: a sled transaction's cost grows with its trees, and
+        // most writes touch three or four of the store's twenty-seven.
+        let mut used: Vec<TreeId> = self.pending.keys().map(|(tree, _)| *tree).collect();
+        used.dedup();
+        let trees: Vec<&sled::Tree> = used.iter().map(|t| self.storage.tree(*t)).collect();
         let pending = &self.pending;
         trees.as_slice().transaction(|tx| {
             for ((tree, key), value) in pending {
-                let tree = &tx[*tree as usize];
+                // The pending writes are in tree order, as `used` is.
+                let Ok(at) = used.binary_search(tree) else { continue };
+                let tree = &tx[at];
                 match value {
                     Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
                     None => tree.remove(key.as_slice())?,
