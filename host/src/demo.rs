@@ -146,17 +146,22 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
         let today = NOW - (HISTORY_DAYS - day) * DAY;
         clock.set(today + 9 * 3_600_000);
         let mut events = Vec::new();
+        // The day's sign-ups, in one durable write (one per person made the demo's time grow
+        // with two disk flushes per customer).
+        let signups: Vec<&Person> = people.iter().filter(|p| p.signup_day == day).collect();
+        let traits: Vec<serde_json::Value> = signups
+            .iter()
+            .map(|p| serde_json::json!({"first_name": p.first_name, "email": p.email, "lifetime_value": 0}))
+            .collect();
+        let rows: Vec<_> =
+            signups.iter().zip(&traits).map(|(p, t)| (Some(p.user.as_str()), None, as_map(t))).collect();
+        store.identify_many(&rows, today, &|i, profile| {
+            let consent = if signups[i].consents { ConsentState::Granted } else { ConsentState::Denied };
+            profile.set_consent("email", "marketing", consent, today);
+            profile.timezone = Some(signups[i].timezone.into());
+        })?;
         for (i, person) in people.iter().enumerate() {
             if person.signup_day == day {
-                let traits = serde_json::json!({
-                    "first_name": person.first_name, "email": person.email, "lifetime_value": 0,
-                });
-                let id = store.identify(Some(&person.user), None, as_map(&traits), today)?;
-                let consent = if person.consents { ConsentState::Granted } else { ConsentState::Denied };
-                store.update_profile(id, today, |p| {
-                    p.set_consent("email", "marketing", consent, today);
-                    p.timezone = Some(person.timezone.into());
-                })?;
                 events.push(new_event(
                     &format!("signup-{i}"),
                     &person.user,

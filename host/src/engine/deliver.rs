@@ -386,7 +386,9 @@ impl Engine {
     }
 
     async fn attempt(self: &Arc<Self>, send: &PendingSend) -> Attempt {
-        // The campaign's own pace, before anything is built.
+        // The campaign's own pace, before anything is built. The decision to send reads the
+        // campaign again after this wait, on purpose: a pause during the wait still holds the
+        // send (a read from the store's cache costs about a microsecond).
         let per_minute =
             self.storage.campaign(&send.campaign).ok().flatten().and_then(|c| c.rate_limit_per_minute);
         if let Some(per_minute) = per_minute {
