@@ -15,6 +15,7 @@ mod plugin;
 mod profile;
 mod runtime;
 mod serve;
+pub mod stats;
 mod store;
 pub mod toolkit;
 
