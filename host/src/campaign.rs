@@ -87,14 +87,121 @@ pub struct Experiment {
     #[serde(default)]
     #[schemars(range(max = 100))]
     pub control_percent: u8,
+    /// Declare a winner early, when a sequential test says so: results then carry the test's
+    /// always-valid p-value. None: read the fixed-sample test once, at the end.
+    #[serde(default)]
+    pub early_stopping: Option<EarlyStopping>,
+}
+
+/// Early stopping by the mixture sequential probability ratio test (see `baton::stats`): its
+/// p-value may be read after every computation without inflating the false-positive rate, as
+/// repeatedly reading a fixed-sample test would.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EarlyStopping {
+    /// The false-positive rate to hold, for example 0.05.
+    #[serde(default = "five_percent")]
+    #[schemars(range(min = 0.001, max = 0.2))]
+    pub alpha: f64,
+    /// The size of difference in conversion rate expected (the mixture's standard deviation),
+    /// as a rate: 0.01 is one percentage point. The test is most sensitive near it.
+    #[serde(default = "one_point")]
+    #[schemars(range(min = 0.0001, max = 1.0))]
+    pub tau: f64,
+}
+
+fn five_percent() -> f64 {
+    0.05
+}
+
+fn one_point() -> f64 {
+    0.01
+}
+
+/// How a campaign's success is measured, as Braze and Iterable define it: named events a
+/// recipient performs within a window after the message. The events are the profile's own (an
+/// order from the shop, a Segment `Order Completed`); nothing needs to carry the campaign's id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({
+    "events": [{ "name": "Order Completed", "value": "revenue" }],
+    "window_ms": 259_200_000
+}))]
+pub struct Conversion {
+    /// The events that count; any one of them converts the recipient.
+    #[schemars(length(min = 1))]
+    pub events: Vec<ConversionEvent>,
+    /// How long after each message (or a held-out profile's assignment) an event still counts,
+    /// in ms. Braze's default is three days.
+    #[serde(default = "three_days")]
+    #[schemars(range(min = 1))]
+    pub window_ms: i64,
+}
+
+/// The default conversion window: three days, as Braze's.
+pub const DEFAULT_CONVERSION_WINDOW_MS: i64 = 3 * 86_400_000;
+
+fn three_days() -> i64 {
+    DEFAULT_CONVERSION_WINDOW_MS
+}
+
+/// One kind of event that counts as a conversion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConversionEvent {
+    /// The event name, exactly as sources send it, for example `Order Completed`.
+    #[schemars(pattern(r"\S"))]
+    pub name: String,
+    /// Property values the event must have, all of them, for example `{"currency": "EUR"}`.
+    /// Numbers and numeric text compare as numbers (`"12.50"` equals `12.5`).
+    #[serde(default, rename = "where")]
+    pub filter: BTreeMap<String, serde_json::Value>,
+    /// The property holding the conversion's value (revenue), for example `revenue`; a number or
+    /// numeric text. None: conversions of this kind count, but add no revenue.
+    #[serde(default)]
+    #[schemars(pattern(r"\S"))]
+    pub value: Option<String>,
+}
+
+impl ConversionEvent {
+    /// Whether `name` and `properties` are a conversion of this kind.
+    pub fn matches(&self, name: &str, properties: &serde_json::Map<String, serde_json::Value>) -> bool {
+        name == self.name
+            && self
+                .filter
+                .iter()
+                .all(|(key, want)| properties.get(key).is_some_and(|have| same_value(have, want)))
+    }
+
+    /// The conversion's value from its properties: 0 when the property is missing or not a number.
+    pub fn value_of(&self, properties: &serde_json::Map<String, serde_json::Value>) -> f64 {
+        self.value.as_ref().and_then(|key| properties.get(key)).and_then(number).unwrap_or(0.0)
+    }
+}
+
+/// Equal as JSON, or both numbers (or numeric text) of equal value.
+fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    a == b || matches!((number(a), number(b)), (Some(x), Some(y)) if x == y)
+}
+
+/// A number, or text that reads as a finite number.
+fn number(value: &serde_json::Value) -> Option<f64> {
+    match value {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok().filter(|v| v.is_finite()),
+        _ => None,
+    }
 }
 
 /// One experiment variant.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Variant {
-    /// Its id, for example `A`.
+    /// Its id, for example `A`; neither `control` nor `all` (the names of the other groups in
+    /// the results). Give each variant its own: variants that share an id are one group in the
+    /// results.
     #[schemars(pattern(r"\S"))]
+    #[schemars(extend("not" = { "enum": ["control", "all"] }))]
     pub id: String,
     /// Relative weight (> 0).
     #[schemars(range(min = 1))]
@@ -143,6 +250,11 @@ pub struct Campaign {
     /// An optional experiment.
     #[serde(default)]
     pub experiment: Option<Experiment>,
+    /// What counts as a conversion, read from each recipient's own events after the message
+    /// (and each held-out profile's after its assignment). None: the campaign's results report
+    /// sends only.
+    #[serde(default)]
+    pub conversion: Option<Conversion>,
     /// At most this many of its messages leave per minute (Braze lets a campaign send at 10 to
     /// 500,000 a minute); none: as fast as its vendors allow.
     #[serde(default)]
@@ -192,12 +304,48 @@ impl Campaign {
             if experiment.control_percent > 100 {
                 problems.push("experiment.control_percent: must be 0 to 100".into());
             }
+            if let Some(stopping) = experiment.early_stopping {
+                if !(0.001..=0.2).contains(&stopping.alpha) {
+                    problems.push(
+                        "experiment.early_stopping.alpha: a false-positive rate from 0.001 to 0.2".into(),
+                    );
+                }
+                if !(0.0001..=1.0).contains(&stopping.tau) {
+                    problems.push(
+                        "experiment.early_stopping.tau: an expected difference in rate from 0.0001 to 1"
+                            .into(),
+                    );
+                }
+            }
             for (i, variant) in experiment.variants.iter().enumerate() {
+                if ["control", "all"].contains(&variant.id.as_str()) {
+                    problems.push(format!(
+                        "experiment.variants[{i}].id: `{}` names a group in the results; choose another id",
+                        variant.id
+                    ));
+                }
                 if variant.weight == 0 {
                     problems.push(format!("experiment.variants[{i}].weight: must be more than 0"));
                 }
                 if variant.id.trim().is_empty() {
                     problems.push(format!("experiment.variants[{i}].id: must not be empty"));
+                }
+            }
+        }
+        if let Some(conversion) = &self.conversion {
+            if conversion.events.is_empty() {
+                problems
+                    .push("conversion.events: name at least one event that counts as a conversion".into());
+            }
+            if conversion.window_ms <= 0 {
+                problems.push("conversion.window_ms: must be more than 0".into());
+            }
+            for (i, event) in conversion.events.iter().enumerate() {
+                if event.name.trim().is_empty() {
+                    problems.push(format!("conversion.events[{i}].name: must name an event"));
+                }
+                if event.value.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                    problems.push(format!("conversion.events[{i}].value: name a property, or leave it out"));
                 }
             }
         }

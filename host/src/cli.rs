@@ -342,15 +342,54 @@ pub enum KpiCommand {
         #[arg(long)]
         compute: bool,
     },
+    /// Show a campaign's daily series (delivered, opens, clicks, conversions, revenue per day in
+    /// the reporting time zone), as of its last update.
+    Series {
+        /// The campaign id.
+        campaign: String,
+        /// The first day, YYYY-MM-DD.
+        #[arg(long)]
+        from: Option<String>,
+        /// The last day, YYYY-MM-DD.
+        #[arg(long)]
+        to: Option<String>,
+        /// Bring the series up to date first (the recent days).
+        #[arg(long)]
+        update: bool,
+        /// Recompute every day first (after a time-zone change, or for very late events).
+        #[arg(long)]
+        full: bool,
+    },
+    /// Show a campaign's results now: conversions per variant and control group, the uplift
+    /// with its 95% confidence interval, and whether it is significant, each in one line.
+    Results {
+        /// The campaign id.
+        campaign: String,
+        /// Keep these results as the latest (what moves an early-stopping test).
+        #[arg(long)]
+        record: bool,
+    },
 }
 
 pub fn kpi(data: &Path, config: &ServeConfig, out: Output, command: KpiCommand) -> anyhow::Result<()> {
     let engine = open(data, config)?;
-    let KpiCommand::Show { campaign, compute } = command;
-    if compute {
-        return out.print(&engine.compute_kpis(&campaign)?);
+    match command {
+        KpiCommand::Show { campaign, compute: true } => out.print(&engine.compute_kpis(&campaign)?),
+        KpiCommand::Show { campaign, compute: false } => out.print(&engine.kpi_snapshots(&campaign)?),
+        KpiCommand::Results { campaign, record } => {
+            let results = match record {
+                true => engine.record_campaign_results(&campaign)?,
+                false => engine.campaign_results(&campaign)?,
+            };
+            out.print_results(&serde_json::to_value(&results)?)
+        }
+        KpiCommand::Series { campaign, from, to, update, full } => {
+            if update || full {
+                engine.update_campaign_series(&campaign, full)?;
+            }
+            out.print(&engine.campaign_series(&campaign, from.as_deref(), to.as_deref())?.days)
+        }
     }
-    out.print(&engine.kpi_snapshots(&campaign)?)
 }
 
 /// Secret commands.
@@ -484,9 +523,34 @@ pub fn plugin_remote(remote: &Remote, out: Output, command: PluginCommand) -> an
 }
 
 pub fn kpi_remote(remote: &Remote, out: Output, command: KpiCommand) -> anyhow::Result<()> {
-    let KpiCommand::Show { campaign, compute } = command;
-    let path = format!("/v1/campaigns/{campaign}/kpis");
-    out.print_answer(&if compute { remote.post(&path, serde_json::json!({}))? } else { remote.get(&path)? })
+    match command {
+        KpiCommand::Show { campaign, compute } => {
+            let path = format!("/v1/campaigns/{campaign}/kpis");
+            out.print_answer(&if compute {
+                remote.post(&path, serde_json::json!({}))?
+            } else {
+                remote.get(&path)?
+            })
+        }
+        KpiCommand::Results { campaign, record } => {
+            let path = format!("/v1/campaigns/{campaign}/results");
+            let answer =
+                if record { remote.post(&path, serde_json::json!({}))? } else { remote.get(&path)? };
+            out.print_results(answer.value())
+        }
+        KpiCommand::Series { campaign, from, to, update, full } => {
+            let path = format!("/v1/campaigns/{campaign}/series");
+            if update || full {
+                remote.post(&format!("{path}?full={full}"), serde_json::json!({}))?;
+            }
+            let query: Vec<String> = [("from", from), ("to", to)]
+                .into_iter()
+                .filter_map(|(key, day)| Some(format!("{key}={}", day?)))
+                .collect();
+            let answer = remote.get(&format!("{path}?{}", query.join("&")))?;
+            out.print(&answer.value()["days"])
+        }
+    }
 }
 
 pub fn secret_remote(remote: &Remote, out: Output, command: SecretCommand) -> anyhow::Result<()> {

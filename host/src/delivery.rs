@@ -179,4 +179,7 @@ pub struct KpiSnapshot {
     pub events: u64,
     /// The metrics, as the contract's `metric` records in JSON.
     pub metrics: serde_json::Value,
+    /// What the calculator read, and how its conversions relate to the campaign's results.
+    #[serde(default)]
+    pub reads: String,
 }

@@ -2,13 +2,18 @@
 //! local stand-in vendor, printing what happened.
 //!
 //! 1. A deterministic data set (seeded): profiles with traits, consents and time zones; sign-ups,
-//!    page views and purchases (skewed: a few customers spend a lot) over four months.
-//! 2. A welcome campaign triggered by sign-ups, and a win-back batch campaign to lapsed
-//!    high-value customers with two variants and a 20% control group.
-//! 3. Delivery to a stand-in vendor on loopback; simulated engagement (opens, clicks, purchases
-//!    attributed to the campaign, more often for treated than for held-out customers).
-//! 4. KPIs from the bound calculators: the funnel for both, ROMI with lift against the control
-//!    group for the win-back, and multi-touch attribution across both campaigns.
+//!    page views and orders (skewed: a few customers spend a lot) over four months.
+//! 2. Three campaigns: a welcome triggered by sign-ups; a summer sale to every subscriber
+//!    (25 days before the end, two variants, 20% held out); a win-back to lapsed high-value
+//!    customers (7 days before the end, two variants, 20% held out).
+//! 3. Delivery to a stand-in vendor on loopback; simulated engagement: opens and clicks on the
+//!    messages, and orders from the shop that name no campaign. A message makes its recipient
+//!    more likely to order in the week after (each variant by its own amount); a held-out
+//!    customer orders as they would have anyway. Customers are touched by several campaigns
+//!    before buying, so the attribution models disagree.
+//! 4. Results measured from those untagged orders by each campaign's conversion definition (per
+//!    variant, with the holdout's lift and confidence intervals), and the KPIs from the bound
+//!    calculators: the funnel, ROMI, and multi-touch attribution across all three.
 //!
 //! Depends on: `engine`, `store`, `runtime`, first-party plugins.
 
@@ -20,10 +25,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 
 use crate::campaign::{Campaign, CampaignState, Grants, Slot};
-use crate::delivery::KpiSnapshot;
+use crate::delivery::{KpiSnapshot, SkipReason};
 use crate::engine::{Engine, EngineConfig, FixedClock, RunReport};
 use crate::first_party::first_party;
-use crate::profile::{ConsentState, Event, NewEvent};
+use crate::measurement::CampaignResults;
+use crate::profile::{ConsentState, Event, NewEvent, ProfileId};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::Storage;
 
@@ -34,6 +40,14 @@ const DAY: i64 = 86_400_000;
 /// The scenario's "now": 30 June 2025, 10:00 UTC.
 const NOW: i64 = 1_751_277_600_000;
 const HISTORY_DAYS: i64 = 120;
+/// The day the summer sale goes out.
+const SALE_DAY: i64 = 95;
+/// The day the win-back goes out.
+const WINBACK_DAY: i64 = 113;
+/// How long a message moves its recipient, in days: the campaigns' conversion window too.
+const NUDGE_DAYS: i64 = 7;
+/// The campaigns, in the order the report shows them.
+const CAMPAIGNS: [&str; 3] = ["welcome", "summer-sale", "win-back"];
 
 /// What the demo did, for people and tests.
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +58,8 @@ pub struct DemoReport {
     pub events: usize,
     /// The welcome campaign's triggered runs, merged.
     pub welcome: RunReport,
+    /// The summer sale's batch run.
+    pub summer: RunReport,
     /// The win-back batch run.
     pub winback: RunReport,
     /// Requests the stand-in vendor received.
@@ -52,6 +68,8 @@ pub struct DemoReport {
     pub delivered: BTreeMap<String, usize>,
     /// KPI snapshots, by campaign.
     pub kpis: BTreeMap<String, Vec<KpiSnapshot>>,
+    /// Results measured by each campaign's conversion definition, by campaign.
+    pub results: BTreeMap<String, CampaignResults>,
 }
 
 /// Runs the scenario in `dir` with `profiles` customers, generated from `seed`.
@@ -87,19 +105,22 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
             "fields": { "to": "recipient", "subject": "subject", "text": "body", "variant": "variant" }
         })
     };
-    let welcome = scenario_campaign(include_str!("../../examples/scenario/welcome.campaign.json"))?;
-    let winback = scenario_campaign(include_str!("../../examples/scenario/win-back.campaign.json"))?;
-    for (campaign, segment) in [
-        (welcome, serde_json::json!({"attribute": "email", "op": "exists"})),
+    let campaigns = [
         (
-            winback,
-            serde_json::json!({"all": [
-                {"attribute": "lifetime_value", "op": "gte", "value": 200},
-                {"event": "order_completed", "count": {"op": "gte", "value": 2}},
-                {"event": "order_completed", "count": {"op": "eq", "value": 0}, "within_ms": 45 * DAY}
-            ]}),
+            include_str!("../../examples/scenario/welcome.campaign.json"),
+            include_str!("../../examples/scenario/welcome.segment.json"),
         ),
-    ] {
+        (
+            include_str!("../../examples/scenario/summer-sale.campaign.json"),
+            include_str!("../../examples/scenario/welcome.segment.json"),
+        ),
+        (
+            include_str!("../../examples/scenario/win-back.campaign.json"),
+            include_str!("../../examples/scenario/win-back.segment.json"),
+        ),
+    ];
+    for (campaign, segment) in campaigns {
+        let (campaign, segment) = (scenario_campaign(campaign)?, scenario_json(segment)?);
         let id = campaign.id.clone();
         engine.create_campaign(ACTOR, campaign)?;
         engine.bind(ACTOR, &id, Slot::Segment, conditions, segment, Grants::default())?;
@@ -120,9 +141,11 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
             serde_json::json!({}),
             Grants::default(),
         )?;
-        if id == "win-back" {
+        if id != "welcome" {
             let costs = scenario_json(include_str!("../../examples/scenario/win-back.romi.json"))?;
             engine.bind(ACTOR, &id, Slot::Kpi("romi".into()), romi, costs, Grants::default())?;
+        }
+        if id == "win-back" {
             // Attribution reads every campaign's touches store-wide; one binding reports them all.
             let config = scenario_json(include_str!("../../examples/scenario/attribution.json"))?;
             engine.bind(
@@ -140,7 +163,11 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
     // History, day by day, so the welcome campaign reacts to each day's sign-ups.
     let mut rng = SplitMix(seed);
     let people = population(&mut rng, profiles);
-    let mut welcome_report = RunReport::default();
+    // Each profile's person, and the nudges campaigns gave them.
+    let mut person_of: std::collections::HashMap<ProfileId, usize> = std::collections::HashMap::new();
+    let mut nudges = Nudges::default();
+    let (mut welcome_report, mut summer_report, mut winback_report) =
+        (RunReport::default(), RunReport::default(), RunReport::default());
     let mut stored = 0usize;
     for day in 0..HISTORY_DAYS {
         let today = NOW - (HISTORY_DAYS - day) * DAY;
@@ -155,11 +182,14 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
             .collect();
         let rows: Vec<_> =
             signups.iter().zip(&traits).map(|(p, t)| (Some(p.user.as_str()), None, as_map(t))).collect();
-        store.identify_many(&rows, today, &|i, profile| {
+        let ids = store.identify_many(&rows, today, &|i, profile| {
             let consent = if signups[i].consents { ConsentState::Granted } else { ConsentState::Denied };
             profile.set_consent("email", "marketing", consent, today);
             profile.timezone = Some(signups[i].timezone.into());
         })?;
+        for (id, person) in ids.into_iter().zip(&signups) {
+            person_of.insert(id, person.index);
+        }
         for (i, person) in people.iter().enumerate() {
             if person.signup_day == day {
                 events.push(new_event(
@@ -171,7 +201,8 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
                 ));
             }
             if day > person.signup_day {
-                for (n, (name, properties)) in person.activity(&mut rng, day).into_iter().enumerate() {
+                let nudge = nudges.on(i, day);
+                for (n, (name, properties)) in person.activity(&mut rng, day, nudge).into_iter().enumerate() {
                     events.push(new_event(
                         &format!("{i}-{day}-{n}"),
                         &person.user,
@@ -194,23 +225,44 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
         stored += triggered.len();
         let triggered_run = on_blocking_thread(&engine, move |e| e.on_events(&triggered)).await?;
         merge(&mut welcome_report, triggered_run);
+        let before = store.deliveries("welcome")?.len();
         engine.deliver_due().await?;
-    }
-    // Keep lifetime value current for the segment (a warehouse job would do this in production).
-    update_lifetime_values(&store, &people)?;
-
-    clock.set(NOW);
-    let winback_report =
-        on_blocking_thread(&engine, |e| e.run_batch(ACTOR, "win-back", "2025-06-30")).await?;
-    while store.outbox_len() > 0 {
-        if engine.deliver_due().await?.claimed == 0 {
-            break;
+        // A welcome makes a new customer a little more likely to order in the week after.
+        for delivery in &store.deliveries("welcome")?[before..] {
+            if let Some(&person) = person_of.get(&delivery.profile) {
+                nudges.give(person, day, 1.6, 0.0);
+            }
+        }
+        let batch = match day {
+            SALE_DAY => Some("summer-sale"),
+            WINBACK_DAY => Some("win-back"),
+            _ => None,
+        };
+        if let Some(id) = batch {
+            if id == "win-back" {
+                // Lifetime value kept current for the segment (a warehouse job would do this).
+                update_lifetime_values(&store, &people, today)?;
+            }
+            clock.set(today + 10 * 3_600_000);
+            let run_id = format!("day-{day}");
+            let report = on_blocking_thread(&engine, move |e| e.run_batch(ACTOR, id, &run_id)).await?;
+            while store.outbox_len() > 0 {
+                if engine.deliver_due().await?.claimed == 0 {
+                    break;
+                }
+            }
+            batch_nudges(&store, id, day, &person_of, &mut nudges)?;
+            match id {
+                "summer-sale" => summer_report = report,
+                _ => winback_report = report,
+            }
         }
     }
+    clock.set(NOW);
 
-    // Engagement with what was delivered, and the control group's own purchases.
+    // Engagement with what was delivered: opens and clicks, a few hours after each message.
     let mut responses = Vec::new();
-    for id in ["welcome", "win-back"] {
+    for id in CAMPAIGNS {
         // Delivery records are ordered by when concurrent sends finished; sort for a stable draw.
         let mut deliveries = store.deliveries(id)?;
         deliveries.sort_by(|a, b| a.idempotency_key.cmp(&b.idempotency_key));
@@ -219,49 +271,26 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
             let profile = delivery.profile;
             let base = format!("{}:resp", delivery.idempotency_key);
             if roll < 0.45 {
-                responses.push(response(&base, "email_opened", profile, id, serde_json::json!({})));
+                let at = delivery.at + 2 * 3_600_000;
+                responses.push(response(&base, "email_opened", profile, id, at));
             }
             if roll < 0.14 {
-                responses.push(response(&base, "email_clicked", profile, id, serde_json::json!({})));
+                let at = delivery.at + 3 * 3_600_000;
+                responses.push(response(&base, "email_clicked", profile, id, at));
             }
-            let converts = if id == "win-back" { roll < 0.09 } else { roll < 0.06 };
-            if converts {
-                let revenue = 40.0 + (rng.next() % 12_000) as f64 / 100.0;
-                responses.push(response(
-                    &base,
-                    "order_completed",
-                    profile,
-                    id,
-                    serde_json::json!({"revenue": revenue}),
-                ));
-            }
-        }
-    }
-    let mut held_out: Vec<_> = store
-        .skips("win-back")?
-        .into_iter()
-        .filter(|s| s.reason == crate::delivery::SkipReason::ControlGroup)
-        .collect();
-    held_out.sort_by_key(|s| s.profile);
-    for skip in held_out {
-        if rng.unit() < 0.03 {
-            let revenue = 40.0 + (rng.next() % 12_000) as f64 / 100.0;
-            let base = format!("win-back:{}:control", skip.profile);
-            responses.push(response(
-                &base,
-                "order_completed",
-                skip.profile,
-                "win-back",
-                serde_json::json!({"revenue": revenue}),
-            ));
         }
     }
     store.append_events(&responses)?;
 
     let mut kpis = BTreeMap::new();
+    let mut results = BTreeMap::new();
     let mut delivered = BTreeMap::new();
-    for id in ["welcome", "win-back"] {
+    for id in CAMPAIGNS {
         kpis.insert(id.to_owned(), on_blocking_thread(&engine, move |e| e.compute_kpis(id)).await?);
+        let kept = on_blocking_thread(&engine, move |e| e.latest_campaign_results(id)).await?;
+        if let Some(kept) = kept {
+            results.insert(id.to_owned(), kept);
+        }
         let count = store
             .deliveries(id)?
             .iter()
@@ -273,10 +302,12 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
         profiles: people.len(),
         events: store.event_count().max(stored),
         welcome: welcome_report,
+        summer: summer_report,
         winback: winback_report,
         vendor_requests: requests.load(Ordering::Relaxed),
         delivered,
         kpis,
+        results,
     })
 }
 
@@ -368,25 +399,83 @@ fn stored_event(e: &NewEvent, profile: crate::profile::ProfileId) -> Event {
     }
 }
 
-fn response(
-    base: &str,
-    name: &str,
-    profile: crate::profile::ProfileId,
-    campaign: &str,
-    properties: serde_json::Value,
-) -> Event {
+/// An open or a click, as the vendor's feedback records it: on the campaign's record.
+fn response(base: &str, name: &str, profile: ProfileId, campaign: &str, at: i64) -> Event {
     Event {
         id: format!("{base}:{name}"),
         profile,
         name: name.into(),
-        timestamp: NOW + DAY,
-        properties: as_map(&properties).clone(),
+        timestamp: at,
+        properties: serde_json::Map::new(),
         campaign: Some(campaign.into()),
     }
 }
 
+/// What messages did to their recipients: for each person, the days a message moves them.
+#[derive(Default)]
+struct Nudges(std::collections::HashMap<usize, Vec<Nudge>>);
+
+/// One message's effect on the week after it: orders `factor` times as likely, and a lapsed
+/// customer `comeback` likely per day to order again.
+#[derive(Clone, Copy)]
+struct Nudge {
+    from: i64,
+    until: i64,
+    factor: f64,
+    comeback: f64,
+}
+
+impl Nudges {
+    /// A message on `day` moves `person` for the week after.
+    fn give(&mut self, person: usize, day: i64, factor: f64, comeback: f64) {
+        let nudge = Nudge { from: day + 1, until: day + NUDGE_DAYS, factor, comeback };
+        self.0.entry(person).or_default().push(nudge);
+    }
+
+    /// The strongest nudge on `person` today: (factor, comeback); (1, 0) without one.
+    fn on(&self, person: usize, day: i64) -> (f64, f64) {
+        self.0
+            .get(&person)
+            .into_iter()
+            .flatten()
+            .filter(|n| (n.from..=n.until).contains(&day))
+            .fold((1.0, 0.0), |(factor, comeback), n| (factor.max(n.factor), comeback.max(n.comeback)))
+    }
+}
+
+/// The nudges a batch campaign gave on `day`: each variant by its own amount. The win-back's
+/// holdout gets a nudge too, of the size of what brings lapsed customers back anyway: held-out
+/// customers are not frozen, they just get no message.
+fn batch_nudges(
+    store: &Storage,
+    campaign: &str,
+    day: i64,
+    person_of: &std::collections::HashMap<ProfileId, usize>,
+    nudges: &mut Nudges,
+) -> Result<(), DemoError> {
+    for delivery in store.deliveries(campaign)? {
+        let Some(&person) = person_of.get(&delivery.profile) else { continue };
+        let (factor, comeback) = match (campaign, delivery.variant.as_deref()) {
+            ("summer-sale", Some("discount")) => (2.2, 0.0),
+            ("summer-sale", _) => (1.5, 0.0),
+            ("win-back", Some("discount")) => (1.0, 0.022),
+            _ => (1.0, 0.012),
+        };
+        nudges.give(person, day, factor, comeback);
+    }
+    if campaign == "win-back" {
+        for skip in store.skips(campaign)?.into_iter().filter(|s| s.reason == SkipReason::ControlGroup) {
+            if let Some(&person) = person_of.get(&skip.profile) {
+                nudges.give(person, day, 1.0, 0.005);
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One simulated customer.
 struct Person {
+    index: usize,
     user: String,
     first_name: &'static str,
     email: String,
@@ -416,6 +505,7 @@ fn population(rng: &mut SplitMix, n: usize) -> Vec<Person> {
         .map(|i| {
             let intensity = rng.unit();
             Person {
+                index: i,
                 user: format!("user-{i:05}"),
                 first_name: NAMES[(rng.next() % NAMES.len() as u64) as usize],
                 email: format!("customer{i}@example.com"),
@@ -431,14 +521,22 @@ fn population(rng: &mut SplitMix, n: usize) -> Vec<Person> {
 }
 
 impl Person {
-    /// Today's events: page views and, sometimes, an order.
-    fn activity(&self, rng: &mut SplitMix, day: i64) -> Vec<(&'static str, serde_json::Value)> {
+    /// Today's events: page views and, sometimes, an order; `nudge` is what recent messages do
+    /// to the odds (a factor, and a lapsed customer's chance to come back).
+    fn activity(
+        &self,
+        rng: &mut SplitMix,
+        day: i64,
+        nudge: (f64, f64),
+    ) -> Vec<(&'static str, serde_json::Value)> {
         let mut events = Vec::new();
         if rng.unit() < 0.15 {
             events.push(("page", serde_json::json!({"path": format!("/products/{}", rng.next() % 400)})));
         }
         let active = self.lapsed_after.is_none_or(|last| day <= last);
-        if active && rng.unit() < self.orders_per_month / 30.0 {
+        let (factor, comeback) = nudge;
+        let odds = if active { self.orders_per_month / 30.0 * factor } else { comeback };
+        if rng.unit() < odds {
             let revenue = (self.spend * (0.5 + rng.unit()) * 100.0).round() / 100.0;
             events.push(("order_completed", serde_json::json!({"revenue": revenue, "currency": "EUR"})));
         }
@@ -446,7 +544,7 @@ impl Person {
     }
 }
 
-fn update_lifetime_values(store: &Storage, people: &[Person]) -> Result<(), DemoError> {
+fn update_lifetime_values(store: &Storage, people: &[Person], now: i64) -> Result<(), DemoError> {
     for person in people {
         let Some(profile) =
             store.profile_by_identity(&crate::profile::Identity::User(person.user.clone()))?
@@ -459,7 +557,7 @@ fn update_lifetime_values(store: &Storage, people: &[Person]) -> Result<(), Demo
             .filter(|e| e.name == "order_completed")
             .filter_map(|e| e.properties.get("revenue").and_then(|v| v.as_f64()))
             .sum();
-        store.update_profile(profile.id, NOW, |p| {
+        store.update_profile(profile.id, now, |p| {
             p.attributes.insert("lifetime_value".into(), ((total * 100.0).round() / 100.0).into());
         })?;
     }
@@ -518,7 +616,7 @@ fn render_attribution(out: &mut String, snapshot: &KpiSnapshot) {
     };
     let _ = writeln!(
         out,
-        "  [attribution] revenue of {:.0} conversions across all campaigns ({:.0} with no touch in 30 days)",
+        "  [attribution] the revenue of {:.0} orders, credited to the campaigns whose messages came before them ({:.0} orders had no message in the 30 days before)",
         total("conversions"),
         total("unattributed_conversions")
     );
@@ -534,6 +632,17 @@ fn render_attribution(out: &mut String, snapshot: &KpiSnapshot) {
         }
         let _ = writeln!(out);
     }
+    for line in [
+        "first_touch: all credit to the campaign that first reached the customer in the 30 days before the order.",
+        "last_touch: all credit to the campaign that reached them last before the order.",
+        "linear: equal shares for every message on the path.",
+        "time_decay: shares halving for each week a message came before the order.",
+        "position_based: 40% to the first, 40% to the last, 20% shared by the messages between.",
+        "markov: each campaign's share of what orders would be lost without it, from every customer's path.",
+    ] {
+        let _ = writeln!(out, "    - {line}");
+    }
+    let _ = writeln!(out, "    Read: {}", snapshot.reads);
 }
 
 /// The report as a person reads it.
@@ -547,7 +656,8 @@ pub fn render(report: &DemoReport) -> String {
     );
     for (name, run) in [
         ("welcome (triggered on sign-up)", &report.welcome),
-        ("win-back (batch, 20% control)", &report.winback),
+        (&*format!("summer-sale (batch on day {SALE_DAY}, two variants, 20% held out)"), &report.summer),
+        (&*format!("win-back (batch on day {WINBACK_DAY}, two variants, 20% held out)"), &report.winback),
     ] {
         let _ = writeln!(out, "{name}");
         let _ = writeln!(
@@ -564,7 +674,17 @@ pub fn render(report: &DemoReport) -> String {
         }
     }
     let _ = writeln!(out, "\nvendor stand-in received {} requests", report.vendor_requests);
-    for (campaign, snapshots) in &report.kpis {
+    let _ = writeln!(out, "\nResults: what each campaign earned, and would it have happened anyway?");
+    let _ = writeln!(
+        out,
+        "  Conversions are each customer's own orders from the shop (none names a campaign) within {NUDGE_DAYS} days after the message, or after being held out."
+    );
+    for id in CAMPAIGNS {
+        if let Some(results) = report.results.get(id) {
+            render_results(&mut out, results);
+        }
+    }
+    for (campaign, snapshots) in CAMPAIGNS.iter().filter_map(|id| Some((*id, report.kpis.get(*id)?))) {
         let _ = writeln!(
             out,
             "\nKPIs: {campaign} (delivered {})",
@@ -589,7 +709,7 @@ pub fn render(report: &DemoReport) -> String {
                     metric["denominator"].as_f64(),
                     metric["denominator_name"].as_str(),
                 ) {
-                    (Some(n), Some(d), Some(what)) => format!("  ({n:.0} of {d:.0} {what})"),
+                    (Some(n), Some(d), Some(what)) => format!("  ({} of {} {what})", figure(n), figure(d)),
                     _ => String::new(),
                 };
                 let _ = writeln!(out, "    {name:<26} {shown}{of}");
@@ -597,4 +717,44 @@ pub fn render(report: &DemoReport) -> String {
         }
     }
     out
+}
+
+/// A number as a report shows it: whole numbers whole, large ones to the unit, small ones (a
+/// rate) to three decimals.
+fn figure(value: f64) -> String {
+    if value.fract() == 0.0 || value.abs() >= 100.0 { format!("{value:.0}") } else { format!("{value:.3}") }
+}
+
+/// One campaign's results: a row per group, then each comparison's verdict.
+fn render_results(out: &mut String, results: &CampaignResults) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "\n  {}", results.campaign);
+    let _ = writeln!(
+        out,
+        "    {:<12} {:>10} {:>9} {:>8} {:>18} {:>10} {:>13}",
+        "group", "recipients", "converted", "rate", "95% interval", "revenue", "per recipient"
+    );
+    for g in &results.groups {
+        let percent = |r: f64| format!("{:.2}%", r * 100.0);
+        let interval = g
+            .conversion_rate_interval
+            .map_or("-".to_owned(), |[low, high]| format!("{} to {}", percent(low), percent(high)));
+        let _ = writeln!(
+            out,
+            "    {:<12} {:>10} {:>9} {:>8} {:>18} {:>10.2} {:>13}",
+            g.group,
+            g.recipients,
+            g.converted,
+            g.conversion_rate.map_or("-".to_owned(), percent),
+            interval,
+            g.revenue,
+            g.revenue_per_recipient.map_or("-".to_owned(), |r| format!("{r:.2}")),
+        );
+    }
+    for comparison in &results.comparisons {
+        let _ = writeln!(out, "    - {}", comparison.verdict);
+    }
+    for note in &results.notes {
+        let _ = writeln!(out, "    Note: {note}");
+    }
 }

@@ -21,7 +21,9 @@ mod placeholders;
 mod plugins;
 mod policy;
 mod profiles;
+mod results;
 mod schedule;
+mod series;
 mod signature;
 mod subject;
 mod throttle;
@@ -42,7 +44,9 @@ pub use outbound::OutboundPolicy;
 pub use pipeline::RunReport;
 pub use policy::{Policies, QuietHours, RollingCap};
 pub use profiles::{ProfileLookup, ProfileUpdate};
+pub use results::CONVERSION_EVENT;
 pub use schedule::TickReport;
+pub use series::{CampaignSeries, DayFigures, ReportingConfig, SeriesState, SeriesUpdate};
 pub(crate) use subject::value_of;
 pub use throttle::SendLane;
 pub use traits::TraitReport;
@@ -127,6 +131,8 @@ pub struct Engine {
     consent: ConsentSources,
     /// The URL recipients reach this Baton at, for unsubscribe links (`api.public_url`).
     public_url: std::sync::RwLock<Option<String>>,
+    /// The time zone of daily series, and the late-event allowance.
+    reporting: series::Reporting,
 }
 
 /// The engine's settings: delivery and pacing policies.
@@ -147,6 +153,8 @@ pub struct EngineConfig {
     pub keep_events_ms: Option<i64>,
     /// Where consent decisions come from (traits, Segment's consent context, events).
     pub consent: ConsentSources,
+    /// The time zone of daily KPI series, and how late events may arrive.
+    pub reporting: ReportingConfig,
 }
 
 impl Default for EngineConfig {
@@ -158,6 +166,7 @@ impl Default for EngineConfig {
             batch_workers: 0,
             keep_events_ms: None,
             consent: ConsentSources::default(),
+            reporting: ReportingConfig::default(),
         }
     }
 }
@@ -184,6 +193,8 @@ impl Engine {
         if let Some(problem) = config.consent.problem() {
             return Err(EngineError::InvalidPolicies(vec![problem]));
         }
+        let reporting =
+            config.reporting.checked().map_err(|problem| EngineError::InvalidSettings(vec![problem]))?;
         let batch_workers = match config.batch_workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -197,6 +208,7 @@ impl Engine {
             kpi_every_ms: config.kpi_every_ms,
             keep_events_ms: config.keep_events_ms,
             consent: config.consent,
+            reporting,
             public_url: std::sync::RwLock::new(None),
             batch_workers,
             courier,

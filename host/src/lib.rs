@@ -11,6 +11,7 @@ mod demo;
 mod engine;
 mod first_party;
 mod harness;
+pub mod measurement;
 mod plugin;
 mod profile;
 mod runtime;
@@ -21,14 +22,16 @@ pub mod toolkit;
 
 pub use api::{ApiConfig, ApiError, AppState, Caller, ErrorCode, RouteSpec, role_table, router, routes};
 pub use campaign::{
-    Binding, Campaign, CampaignState, Experiment, Grants, MessageTemplate, Slot, Trigger, Variant,
+    Binding, Campaign, CampaignState, Conversion, ConversionEvent, EarlyStopping, Experiment, Grants,
+    MessageTemplate, Slot, Trigger, Variant,
 };
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use engine::{
-    Audience, CampaignView, Clock, DeliveryConfig, DeliveryReport, Engine, EngineConfig, EngineError,
-    ExportFormat, ExportKind, ExportReport, FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, LINK_VALID_MS,
-    Member, OutboundPolicy, PluginView, Policies, ProfileLookup, ProfileRow, ProfileUpdate, QuietHours,
-    RollingCap, RunReport, SendLane, SystemClock, TickReport, TraitReport, UnsubscribeLink, UnsubscribeScope,
+    Audience, CONVERSION_EVENT, CampaignSeries, CampaignView, Clock, DayFigures, DeliveryConfig,
+    DeliveryReport, Engine, EngineConfig, EngineError, ExportFormat, ExportKind, ExportReport,
+    FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, LINK_VALID_MS, Member, OutboundPolicy, PluginView,
+    Policies, ProfileLookup, ProfileRow, ProfileUpdate, QuietHours, ReportingConfig, RollingCap, RunReport,
+    SendLane, SeriesUpdate, SystemClock, TickReport, TraitReport, UnsubscribeLink, UnsubscribeScope,
     WebhookRequest,
 };
 pub mod demo_scenario {
@@ -40,7 +43,7 @@ pub use harness::{CaseResult, HarnessError, render as render_cases, run_fixtures
 pub use plugin::{ContentHash, PluginKind, PluginRecord, Quarantine};
 pub use profile::{
     Consent, ConsentState, Event, EventLimits, Identity, IngestOutcome, NewEvent, Profile, ProfileId,
-    Suppression, SuppressionReason,
+    RESERVED_EVENT_NAMES, Suppression, SuppressionReason,
 };
 pub mod contract;
 pub use runtime::{

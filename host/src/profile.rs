@@ -287,6 +287,12 @@ impl NewEvent {
         if self.name.trim().is_empty() {
             return Some("`name` must not be empty".into());
         }
+        if RESERVED_EVENT_NAMES.contains(&self.name.as_str()) {
+            return Some(format!(
+                "`{}` is an event Baton records itself, for measurement; a source cannot send it (name your event differently)",
+                self.name
+            ));
+        }
         let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
         if blank(&self.user_id) && blank(&self.anonymous_id) {
             return Some("an event needs a `user_id` or an `anonymous_id`".into());
@@ -297,6 +303,12 @@ impl NewEvent {
         None
     }
 }
+
+/// Events only Baton writes: a campaign's delivery outcomes, its holdout assignments and the
+/// conversions it measures. A source that could send them could forge a campaign's results (a
+/// `message_delivered` for a buyer who never got the message), so ingest refuses them.
+pub const RESERVED_EVENT_NAMES: [&str; 5] =
+    ["message_delivered", "message_rejected", "message_failed", "control_assigned", "campaign_conversion"];
 
 /// Caps on what one ingested event may hold, so that no source (and no one holding a write key)
 /// can store unbounded data or shift events far from the present. Each is refused per event with

@@ -8,6 +8,8 @@
 //! - Revenue per recipient: a percentile bootstrap of the difference in means, which does not
 //!   assume revenue is normal (it rarely is: most recipients spend nothing, a few spend a lot).
 //!   Deterministic for a given seed, so a report is the same every time it is computed.
+//! - Early stopping: the mixture sequential probability ratio test, whose p-value may be read
+//!   after every computation without inflating the false-positive rate.
 //! - A sample too small for the normal approximation (fewer than ten successes or ten failures
 //!   in a group) is said so, rather than given a p-value that means nothing.
 
@@ -95,26 +97,73 @@ pub fn wilson_interval(p: Proportion, z: f64) -> (f64, f64) {
     ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
+/// A sample of per-recipient values (revenue) kept sparse: most recipients spend nothing, so a
+/// million recipients with twenty thousand buyers cost twenty thousand values, not a million.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sample {
+    /// How many recipients, zeros included.
+    pub len: u64,
+    /// The values that are not zero.
+    pub nonzero: Vec<f64>,
+}
+
+impl Sample {
+    /// A sample of these values.
+    pub fn from_values(values: &[f64]) -> Sample {
+        Sample { len: values.len() as u64, nonzero: values.iter().copied().filter(|v| *v != 0.0).collect() }
+    }
+
+    /// The mean, or `None` for an empty sample.
+    pub fn mean(&self) -> Option<f64> {
+        (self.len > 0).then(|| self.nonzero.iter().sum::<f64>() / self.len as f64)
+    }
+
+    /// The mean of one resample with replacement, in time proportional to the non-zero values
+    /// drawn rather than to the sample's size: how many draws land on a non-zero value is
+    /// binomial (drawn exactly, by geometric gaps between successes), and which ones is uniform
+    /// among the non-zero values. The same distribution as drawing `len` values one by one.
+    fn resample_mean(&self, rng: &mut SplitMix64) -> f64 {
+        let (n, m) = (self.len, self.nonzero.len());
+        let share = m as f64 / n as f64;
+        let mut sum = 0.0;
+        if share >= 1.0 {
+            for _ in 0..n {
+                sum += self.nonzero[rng.below(m)];
+            }
+        } else if share > 0.0 {
+            let log_miss = (1.0 - share).ln();
+            let mut position = 0u64;
+            loop {
+                // Trials up to and including the next success: 1 + Geometric(share).
+                let gap = (rng.unit_open().ln() / log_miss).floor();
+                position =
+                    position.saturating_add(if gap >= n as f64 { n } else { gap as u64 }).saturating_add(1);
+                if position > n {
+                    break;
+                }
+                sum += self.nonzero[rng.below(m)];
+            }
+        }
+        sum / n as f64
+    }
+}
+
 /// A percentile-bootstrap interval for mean(b) − mean(a) at `confidence`, from `resamples`
 /// resamples drawn with a generator seeded by `seed`. `None` if either sample is empty or the
 /// confidence is not strictly between 0 and 1.
 pub fn bootstrap_mean_difference(
-    a: &[f64],
-    b: &[f64],
+    a: &Sample,
+    b: &Sample,
     resamples: usize,
     confidence: f64,
     seed: u64,
 ) -> Option<(f64, f64)> {
-    if a.is_empty() || b.is_empty() || resamples == 0 || !(confidence > 0.0 && confidence < 1.0) {
+    if a.len == 0 || b.len == 0 || resamples == 0 || !(confidence > 0.0 && confidence < 1.0) {
         return None;
     }
     let mut rng = SplitMix64(seed);
-    let mean_of_resample = |sample: &[f64], rng: &mut SplitMix64| {
-        let n = sample.len();
-        (0..n).map(|_| sample[rng.below(n)]).sum::<f64>() / n as f64
-    };
     let mut differences: Vec<f64> =
-        (0..resamples).map(|_| mean_of_resample(b, &mut rng) - mean_of_resample(a, &mut rng)).collect();
+        (0..resamples).map(|_| b.resample_mean(&mut rng) - a.resample_mean(&mut rng)).collect();
     differences.sort_by(f64::total_cmp);
     let tail = (1.0 - confidence) / 2.0;
     let at = |q: f64| {
@@ -122,6 +171,30 @@ pub fn bootstrap_mean_difference(
         differences[index.min(resamples - 1)]
     };
     Some((at(tail), at(1.0 - tail)))
+}
+
+/// The mixture sequential probability ratio test (mSPRT) for a difference of two rates, as in
+/// Johari, Koomen, Pekelis and Walsh, "Peeking at A/B Tests" (KDD 2017): with a normal mixture
+/// of variance `tau`² over the true difference, the likelihood ratio after the data so far is
+/// `Λ = sqrt(V / (V + τ²)) · exp(τ² d² / (2 V (V + τ²)))`, where `d` is B's rate minus A's and
+/// `V` its estimated variance. `1/Λ` is a p-value that stays valid however often it is looked
+/// at; its running minimum over the looks is the always-valid p-value, and stopping the first
+/// time it falls below α keeps the false-positive rate at α. A fixed-sample test checked after
+/// every batch does not: peeking ten times at α = 0.05 wrongly declares a winner about a fifth
+/// of the time.
+///
+/// Returns this look's `1/Λ` (at most 1), or `None` without trials or without variation.
+pub fn sequential_p_value(a: Proportion, b: Proportion, tau: f64) -> Option<f64> {
+    let (rate_a, rate_b) = (a.rate()?, b.rate()?);
+    let variance = rate_a * (1.0 - rate_a) / a.trials as f64 + rate_b * (1.0 - rate_b) / b.trials as f64;
+    if !(variance > 0.0 && tau > 0.0 && tau.is_finite()) {
+        return None;
+    }
+    let tau2 = tau * tau;
+    let d = rate_b - rate_a;
+    let log_ratio =
+        0.5 * (variance / (variance + tau2)).ln() + tau2 * d * d / (2.0 * variance * (variance + tau2));
+    Some((-log_ratio).exp().min(1.0))
 }
 
 /// The standard normal distribution function Φ(z), from the complementary error function (musl's,
@@ -196,6 +269,11 @@ impl SplitMix64 {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1]: never 0, so its logarithm is finite.
+    fn unit_open(&mut self) -> f64 {
+        ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
     }
 
     /// Uniform in `0..n` (`n > 0`), by multiply-shift.
@@ -299,10 +377,62 @@ mod tests {
         };
         let difference = mean(&b) - mean(&a);
         let half = 1.959_964 * (variance(&a) / a.len() as f64 + variance(&b) / b.len() as f64).sqrt();
+        let (a, b) = (Sample::from_values(&a), Sample::from_values(&b));
         let (low, high) = bootstrap_mean_difference(&a, &b, 2_000, 0.95, 42).unwrap();
         close(low, difference - half, half / 10.0);
         close(high, difference + half, half / 10.0);
         assert_eq!(bootstrap_mean_difference(&a, &b, 2_000, 0.95, 42), Some((low, high)));
-        assert_eq!(bootstrap_mean_difference(&[], &b, 2_000, 0.95, 42), None);
+        assert_eq!(bootstrap_mean_difference(&Sample::default(), &b, 2_000, 0.95, 42), None);
+    }
+
+    /// The sparse resample has the distribution of the dense one: over many resamples its mean
+    /// is the sample's mean and its variance the sample variance / n, as for any bootstrap.
+    #[test]
+    fn a_sparse_resample_is_distributed_as_a_dense_one() {
+        let mut values = vec![0.0; 9_000];
+        values.extend((0..1_000).map(|i| 10.0 + (i % 50) as f64));
+        let sample = Sample::from_values(&values);
+        assert_eq!((sample.len, sample.nonzero.len()), (10_000, 1_000));
+        let mean = sample.mean().unwrap();
+        let variance = values.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / values.len() as f64;
+        let mut rng = SplitMix64(3);
+        let draws: Vec<f64> = (0..4_000).map(|_| sample.resample_mean(&mut rng)).collect();
+        let draw_mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        let draw_variance =
+            draws.iter().map(|x| (x - draw_mean).powi(2)).sum::<f64>() / (draws.len() - 1) as f64;
+        let expected_variance = variance / values.len() as f64;
+        // Four thousand draws: the mean within 4 standard errors, the variance within 10%.
+        close(draw_mean, mean, 4.0 * (expected_variance / 4_000.0).sqrt());
+        close(draw_variance, expected_variance, expected_variance / 10.0);
+        // All values non-zero, and none: the edge cases of the binomial draw.
+        let full = Sample::from_values(&[1.0, 2.0, 3.0]);
+        assert!((1.0..=3.0).contains(&full.resample_mean(&mut rng)));
+        assert_eq!(Sample::from_values(&[0.0, 0.0]).resample_mean(&mut rng), 0.0);
+    }
+
+    /// Reference values computed independently in Python 3.11 from the formula of Johari et al.
+    /// (2017), eq. (11) with the plug-in variance of a difference of two proportions:
+    /// `math.sqrt(V/(V+t2))*math.exp(t2*d*d/(2*V*(V+t2)))`.
+    #[test]
+    fn the_sequential_test_matches_its_formula_and_is_stricter_than_one_look() {
+        let p = |s, n| Proportion { successes: s, trials: n };
+        close(
+            sequential_p_value(p(100, 2_000), p(150, 2_000), 0.01).unwrap(),
+            0.056_331_251_910_269_16,
+            1e-12,
+        );
+        close(
+            sequential_p_value(p(500, 10_000), p(600, 10_000), 0.02).unwrap(),
+            0.057_708_422_264_908_42,
+            1e-12,
+        );
+        // Λ below 1 (no evidence): the p-value is capped at 1.
+        assert_eq!(sequential_p_value(p(100, 2_000), p(110, 2_000), 0.01), Some(1.0));
+        // The same data read once, by the z-test, gives p ≈ 0.001: the price of being allowed
+        // to look at every computation is a stricter bar.
+        let once = compare_rates(p(100, 2_000), p(150, 2_000), 0.95).unwrap();
+        assert!(once.p_value < 0.002, "{}", once.p_value);
+        assert_eq!(sequential_p_value(p(0, 100), p(0, 100), 0.01), None);
+        assert_eq!(sequential_p_value(p(0, 0), p(1, 100), 0.01), None);
     }
 }

@@ -13,6 +13,7 @@ mod erasure;
 mod events;
 mod feedback;
 mod keys;
+mod measurements;
 mod pages;
 mod plugins;
 mod secrets;
@@ -127,10 +128,12 @@ pub(crate) enum TreeId {
     /// data-protection request names. An entry left by an email that changed is skipped when
     /// read, and removed with its profile on erasure.
     Emails,
+    /// A campaign's latest kept results, by campaign id.
+    Measurements,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 27] = [
+    const ALL: [TreeId; 28] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -158,6 +161,7 @@ impl TreeId {
         TreeId::Receipts,
         TreeId::FeedbackEndpoints,
         TreeId::Emails,
+        TreeId::Measurements,
     ];
 
     fn name(self) -> &'static str {
@@ -189,6 +193,7 @@ impl TreeId {
             TreeId::Receipts => "receipts",
             TreeId::FeedbackEndpoints => "feedback_endpoints",
             TreeId::Emails => "emails",
+            TreeId::Measurements => "measurements",
         }
     }
 }

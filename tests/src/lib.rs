@@ -150,6 +150,7 @@ pub fn welcome_campaign() -> baton::Campaign {
             data: serde_json::json!({}),
         },
         experiment: None,
+        conversion: None,
         rate_limit_per_minute: None,
         created_at: 0,
         updated_at: 0,

@@ -163,6 +163,58 @@ pub async fn compute_kpis(State(state): State<AppState>, Path(id): Path<String>)
     on_engine(&state, move |e| Ok(e.compute_kpis(&id)?)).await
 }
 
+pub async fn results(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
+    on_engine(&state, move |e| Ok(e.campaign_results(&id)?)).await
+}
+
+pub async fn record_results(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
+    on_engine(&state, move |e| Ok(e.record_campaign_results(&id)?)).await
+}
+
+/// Which days of a series to show.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesQuery {
+    /// The first day, `YYYY-MM-DD`.
+    #[schemars(pattern(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), extend("format" = "date"))]
+    from: Option<String>,
+    /// The last day, `YYYY-MM-DD`.
+    #[schemars(pattern(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"), extend("format" = "date"))]
+    to: Option<String>,
+}
+
+/// How much of a series to recompute.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesRebuild {
+    /// Every day (after changing the time zone, or to count events that arrived very late);
+    /// otherwise the recent days only.
+    #[serde(default)]
+    full: bool,
+}
+
+pub async fn series(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<SeriesQuery>,
+) -> Answer {
+    for day in [&query.from, &query.to].into_iter().flatten() {
+        if jiff::civil::Date::strptime("%Y-%m-%d", day).is_err() {
+            let message = format!("`{day}` is not a day: write YYYY-MM-DD, for example 2025-06-30");
+            return Err(ApiError::new(ErrorCode::InvalidQuery, message));
+        }
+    }
+    on_engine(&state, move |e| Ok(e.campaign_series(&id, query.from.as_deref(), query.to.as_deref())?)).await
+}
+
+pub async fn update_series(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<SeriesRebuild>,
+) -> Answer {
+    on_engine(&state, move |e| Ok(e.update_campaign_series(&id, query.full)?)).await
+}
+
 pub async fn skips(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -193,6 +193,7 @@ impl From<EngineError> for ApiError {
             }
             EngineError::FeedbackRefused(_) => ApiError::new(ErrorCode::WebhookSignatureRefused, message),
             EngineError::InvalidPolicies(_)
+            | EngineError::InvalidSettings(_)
             | EngineError::Http(_)
             | EngineError::Storage(_)
             | EngineError::Runtime(_) => ApiError::internal(&message),

@@ -68,6 +68,57 @@ impl Output {
         }
     }
 
+    /// Prints a campaign's results: for people, what counted as a conversion, a table of the
+    /// groups, then each comparison's verdict and the notes, each on its own line; as JSON, the
+    /// whole.
+    pub fn print_results(&self, results: &serde_json::Value) -> anyhow::Result<()> {
+        if self.format == Format::Json {
+            return write_stdout(&serde_json::to_string_pretty(results)?);
+        }
+        let text = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+        let list = |key: &str| results[key].as_array().cloned().unwrap_or_default();
+        let percent =
+            |v: &serde_json::Value| v.as_f64().map_or("-".to_owned(), |r| format!("{:.2}%", r * 100.0));
+        let money = |v: &serde_json::Value| v.as_f64().map_or("-".to_owned(), |r| format!("{r:.2}"));
+        /// One group as a row, columns in this order.
+        #[derive(serde::Serialize)]
+        struct Row {
+            group: String,
+            recipients: u64,
+            converted: u64,
+            rate: String,
+            #[serde(rename = "95% interval")]
+            interval: String,
+            revenue: String,
+            #[serde(rename = "per recipient")]
+            per_recipient: String,
+        }
+        let rows: Vec<Row> = list("groups")
+            .iter()
+            .map(|g| Row {
+                group: text(&g["group"]),
+                recipients: g["recipients"].as_u64().unwrap_or_default(),
+                converted: g["converted"].as_u64().unwrap_or_default(),
+                rate: percent(&g["conversion_rate"]),
+                interval: g["conversion_rate_interval"]
+                    .as_array()
+                    .map_or("-".to_owned(), |i| format!("{} to {}", percent(&i[0]), percent(&i[1]))),
+                revenue: money(&g["revenue"]),
+                per_recipient: money(&g["revenue_per_recipient"]),
+            })
+            .collect();
+        let mut lines =
+            vec![format!("{}: {}", text(&results["campaign"]), text(&results["definition"])), String::new()];
+        lines.push(render(&serde_json::from_str(&serde_json::to_string(&rows)?)?, self.style));
+        for comparison in list("comparisons") {
+            lines.push(text(&comparison["verdict"]));
+        }
+        for note in list("notes") {
+            lines.push(format!("Note: {}", text(&note)));
+        }
+        write_stdout(lines.join("\n").trim_end())
+    }
+
     fn table(&self, json: &str) -> anyhow::Result<()> {
         let node: Node = serde_json::from_str(json)?;
         write_stdout(&render(&node, self.style))

@@ -144,6 +144,9 @@ pub enum EngineError {
     /// The pacing policies are invalid.
     #[error("policies are invalid: {}", .0.join("; "))]
     InvalidPolicies(Vec<String>),
+    /// Another engine setting is invalid.
+    #[error("engine settings are invalid: {}", .0.join("; "))]
+    InvalidSettings(Vec<String>),
     /// The HTTP client could not be set up or a delivery task failed.
     #[error("delivery: {0}")]
     Http(String),

@@ -2,13 +2,14 @@
 //!
 //! What a calculator receives follows what it declared in `info().needs.events`:
 //! - `*`: the campaign's record (its deliveries, control assignments, and the response events
-//!   sources attribute to it), in time order;
+//!   sources attribute to it), in time order, then one `campaign_conversion` event for each
+//!   conversion the campaign's definition finds in its recipients' own events (see `results`);
 //! - specific names: every stored event with those names, from all campaigns and none, grouped by
 //!   profile and in time order within each profile - what cross-campaign attribution needs, in
 //!   memory bounded by one customer's path.
 
 use super::{Engine, EngineError};
-use crate::campaign::Slot;
+use crate::campaign::{Campaign, Slot};
 use crate::delivery::KpiSnapshot;
 use std::sync::Arc;
 
@@ -19,7 +20,9 @@ use crate::runtime::{KpiRun, LoadedPlugin};
 const KPI_BATCH: usize = 1_000;
 
 impl Engine {
-    /// Runs every KPI calculator bound to the campaign over its events and stores the results.
+    /// Runs every KPI calculator bound to the campaign over its events and stores the results,
+    /// with the campaign's results (see [`Engine::record_campaign_results`]), and brings its
+    /// daily series up to date (see [`Engine::update_campaign_series`]).
     ///
     /// Each source is read once, however many calculators read it: one pass over the campaign's
     /// record feeds every `*` calculator, one pass over the store feeds every store-wide one.
@@ -38,13 +41,24 @@ impl Engine {
                 seed: super::pipeline::hash64(&[&campaign.id, &name]),
             };
             let run = self.runtime.call(&plugin).open_kpi(&invocation)?;
-            let needs = &plugin.record().events;
-            let names = (!needs.is_empty() && !needs.iter().any(|n| n == "*")).then(|| needs.clone());
+            // What this binding reads: the declared events narrowed by the config (an
+            // attribution model names its touch and conversion events there).
+            let needs = self.reads(&plugin, &binding.config).events;
+            let names = (!needs.is_empty() && !needs.iter().any(|n| n == "*")).then_some(needs);
             feeds.push(Feed { name, plugin, run, names, batch: Vec::with_capacity(KPI_BATCH), streamed: 0 });
         }
+        // The conversions the campaign's definition finds, measured once for the results and
+        // for every calculator, so all report the same conversions.
+        let measured = self.measure(&campaign)?;
         if feeds.iter().any(|f| f.names.is_none()) {
             for event in self.storage.campaign_record(&campaign.id) {
                 let event = super::subject::event(&event?);
+                for feed in feeds.iter_mut().filter(|f| f.names.is_none()) {
+                    feed.push(event.clone())?;
+                }
+            }
+            for found in &measured.conversions {
+                let event = found.event(&campaign.id);
                 for feed in feeds.iter_mut().filter(|f| f.names.is_none()) {
                     feed.push(event.clone())?;
                 }
@@ -66,6 +80,7 @@ impl Engine {
         for mut feed in feeds {
             feed.flush()?;
             let metrics = feed.run.finish()?.value;
+            let reads = reads_note(feed.names.as_deref(), &campaign);
             let snapshot = KpiSnapshot {
                 campaign: campaign.id.clone(),
                 kpi: feed.name,
@@ -73,12 +88,43 @@ impl Engine {
                 at: now,
                 events: feed.streamed,
                 metrics: serde_json::to_value(&metrics).unwrap_or_default(),
+                reads,
             };
             self.storage.put_kpi_snapshot(&snapshot)?;
             tracing::info!(campaign = %campaign.id, kpi = %snapshot.kpi, plugin = %feed.plugin.label(), events = feed.streamed, "KPIs computed.");
             snapshots.push(snapshot);
         }
+        let results = self.results_of(&campaign, &measured);
+        self.storage.put_campaign_results(&results)?;
+        self.update_campaign_series(&campaign.id, false)?;
         Ok(snapshots)
+    }
+}
+
+/// What a calculator read, in words, and how what it counts relates to the campaign's results:
+/// the statement that keeps two conversion figures side by side from contradicting each other.
+fn reads_note(names: Option<&[String]>, campaign: &Campaign) -> String {
+    let window = campaign.conversion.as_ref().map(|c| crate::measurement::duration(c.window_ms));
+    match (names, window) {
+        (None, Some(window)) => format!(
+            "The campaign's record, and its conversions as the campaign defines them (within {window} after each message): the same conversions as its results."
+        ),
+        (None, None) => {
+            "The campaign's record. It has no conversion definition, so no conversions are counted.".into()
+        }
+        (Some(names), window) => {
+            let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+            let results = match window {
+                Some(window) => format!(
+                    "the campaign's results count each of its recipients' conversions within {window} after its message, whatever else touched them"
+                ),
+                None => "the campaign defines no conversion of its own".into(),
+            };
+            format!(
+                "{} from every campaign and none: each conversion is counted once, and its credit shared among the campaigns that touched the customer within the calculator's lookback; {results}.",
+                names.join(", ")
+            )
+        }
     }
 }
 

@@ -403,17 +403,7 @@ impl Storage {
     /// A campaign's events, oldest first, read as the caller goes: memory stays at one event
     /// whatever the record's length.
     pub fn campaign_record(&self, campaign: &str) -> impl Iterator<Item = Result<Event, StorageError>> + '_ {
-        let events = self.tree(TreeId::Events);
-        self.tree(TreeId::CampaignEvents).scan_prefix(keys::campaign_prefix(campaign)).filter_map(
-            move |entry| {
-                let event = (|| {
-                    let (_, event_key) = entry?;
-                    // An index entry whose event was erased (privacy deletion) is skipped.
-                    events.get(&event_key)?.map(|raw| decode(&raw, "event")).transpose()
-                })();
-                event.transpose()
-            },
-        )
+        self.campaign_record_since(campaign, i64::MIN)
     }
 
     /// Every live profile, by id.

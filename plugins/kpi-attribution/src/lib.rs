@@ -8,11 +8,21 @@
 //! - `markov`: a first-order Markov chain over all paths (converting and not); each state's
 //!   removal effect (the share of conversion probability lost without it) splits the total.
 //!
-//! The host streams the declared events store-wide, grouped by profile and in time order within
-//! a profile, so a path is one customer's touches within `lookback_ms` before a conversion.
-//! Config: `touch_events` (default `["message_delivered"]`), `conversion_events` (default
-//! `["order_completed"]`), `dimension` (`campaign` or `channel`), `lookback_ms` (30 days),
-//! `half_life_ms` (7 days), `revenue_property` (`revenue`).
+//! The host streams the events the config names (through `needs-for-config`) store-wide, from
+//! every campaign and none, grouped by profile and in time order within a profile, so a path is
+//! one customer's touches within `lookback_ms` before a conversion.
+//!
+//! Config: `touch_events` (default `["message_delivered"]`; any names, for example Segment's
+//! `Email Opened` and `Email Link Clicked`), `conversion_events` (default `["order_completed"]`;
+//! Segment's is `Order Completed`), `dimension` (`campaign` or `channel`), `lookback_ms` (30
+//! days), `half_life_ms` (7 days), `revenue_property` (`revenue`). A touch names its campaign by
+//! the event's campaign id, or else its `campaign_id` property (as Segment's email events do).
+//!
+//! How this relates to a campaign's own results: those count each recipient's conversions within
+//! the campaign's window after its message, whatever else touched them; here each conversion is
+//! counted once and shared among every campaign that touched it within the lookback. With the
+//! same events and `lookback_ms` equal to the campaign's window, `last_touch` credits a campaign
+//! with at most its results' conversions, fewer where another campaign touched the customer later.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -22,8 +32,6 @@ use serde::Deserialize;
 /// The plugin.
 pub struct Attribution;
 
-/// Events the plugin can use; the host streams exactly these.
-const STREAMED: &[&str] = &["message_delivered", "email_opened", "email_clicked", "order_completed"];
 const MODELS: &[&str] = &["first_touch", "last_touch", "linear", "time_decay", "position_based", "markov"];
 const START: &str = "(start)";
 const CONVERSION: &str = "(conversion)";
@@ -83,7 +91,20 @@ impl Plugin for Attribution {
             PluginKind::KpiCalculator,
             "Multi-touch attribution of conversions and revenue across campaigns or channels: first, last, linear, time-decay, position-based and Markov.",
         )
-        .with_needs(Needs::none().with_events(STREAMED.iter().copied(), None))
+        // Any events: which ones, the config says (see `needs_for_config`).
+        .with_needs(Needs::none().with_events(["*"], None))
+    }
+
+    /// Exactly the touch and conversion events the config names, store-wide.
+    fn needs_for_config(config: &str) -> Needs {
+        let config: Config = serde_json::from_str(config).unwrap_or_default();
+        let mut names = config.touch_events;
+        for name in config.conversion_events {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        Needs::none().with_events(names.iter().map(String::as_str), None)
     }
 
     fn validate_config(config: &str) -> Result<(), ConfigError> {
@@ -95,18 +116,18 @@ impl Plugin for Attribution {
             if names.is_empty() {
                 return Err(ConfigError::new(&format!("/{field}"), "needs at least one event name"));
             }
-            if let Some((i, name)) = names.iter().enumerate().find(|(_, n)| !STREAMED.contains(&n.as_str())) {
-                return Err(ConfigError::new(
-                    &format!("/{field}/{i}"),
-                    &format!(
-                        "`{name}` is not an event this plugin receives; use one of {}",
-                        STREAMED.join(", ")
-                    ),
-                ));
+            if let Some((i, _)) = names.iter().enumerate().find(|(_, n)| n.trim().is_empty() || *n == "*") {
+                return Err(ConfigError::new(&format!("/{field}/{i}"), "name an event (not empty, not `*`)"));
             }
         }
         if !matches!(config.dimension.as_str(), "campaign" | "channel") {
             return Err(ConfigError::new("/dimension", "use campaign or channel"));
+        }
+        if let Some(name) = config.touch_events.iter().find(|n| config.conversion_events.contains(n)) {
+            return Err(ConfigError::new(
+                "/conversion_events",
+                &format!("`{name}` is also a touch event; an event is a touch or a conversion, not both"),
+            ));
         }
         if config.lookback_ms <= 0 || config.half_life_ms <= 0 {
             return Err(ConfigError::new("", "lookback_ms and half_life_ms must be positive"));
@@ -126,7 +147,12 @@ impl KpiCalculator for Attribution {
 impl Credits {
     fn key(&self, event: &Event) -> Result<Option<String>, PluginError> {
         Ok(match self.config.dimension.as_str() {
-            "campaign" => event.campaign_id.clone(),
+            "campaign" => match &event.campaign_id {
+                Some(campaign) => Some(campaign.clone()),
+                None => {
+                    event.properties_json()?.get("campaign_id").and_then(|c| c.as_str()).map(str::to_owned)
+                }
+            },
             _ => {
                 let properties = event.properties_json()?;
                 Some(match properties.get("channel").and_then(|c| c.as_str()) {
@@ -440,8 +466,23 @@ mod tests {
         let metrics = c.finish().unwrap();
         assert_eq!(metrics[1].value, 1.0, "unattributed");
         assert_eq!(
-            Attribution::validate_config(r#"{"touch_events": ["sms_sent"]}"#).unwrap_err().path,
+            Attribution::validate_config(r#"{"touch_events": [""]}"#).unwrap_err().path,
             "/touch_events/0"
+        );
+        assert_eq!(
+            Attribution::validate_config(
+                r#"{"touch_events": ["a", "Order Completed"], "conversion_events": ["Order Completed"]}"#
+            )
+            .unwrap_err()
+            .path,
+            "/conversion_events"
+        );
+        // Any names: Segment's spec events are read as they are sent.
+        let segment = r#"{"touch_events": ["Email Opened", "Email Link Clicked"], "conversion_events": ["Order Completed"]}"#;
+        assert!(Attribution::validate_config(segment).is_ok());
+        assert_eq!(
+            Attribution::needs_for_config(segment).events,
+            ["Email Opened", "Email Link Clicked", "Order Completed"]
         );
         assert_eq!(Attribution::validate_config(r#"{"dimension": "city"}"#).unwrap_err().path, "/dimension");
         assert!(Attribution::validate_config("{}").is_ok());

@@ -3,9 +3,13 @@
 //!
 //! Counted from the campaign's record: `message_delivered`, `message_rejected`, `message_failed`
 //! (the host's delivery outcomes) and the response events named in the config (defaults:
-//! `email_opened`, `email_clicked`, `order_completed`, `unsubscribed`, `bounced`). Opens,
-//! clicks, conversions and unsubscribes count unique profiles; revenue sums the conversions'
-//! `revenue` property (configurable).
+//! `email_opened`, `email_clicked`, `campaign_conversion`, `unsubscribed`, `bounced`). Opens,
+//! clicks, conversions and unsubscribes count unique profiles.
+//!
+//! Conversions are by default the host's `campaign_conversion` events: the conversions the
+//! campaign's own definition finds in its recipients' events within the window, the same ones its
+//! results and ROMI count. Revenue sums their `value` (both configurable); the control group's
+//! conversions (`"group": "control"`) are not the campaign's and are left out.
 
 use std::collections::HashMap;
 
@@ -34,10 +38,10 @@ impl Default for Config {
         Config {
             opened: names(&["email_opened"]),
             clicked: names(&["email_clicked"]),
-            converted: names(&["order_completed"]),
+            converted: names(&["campaign_conversion"]),
             unsubscribed: names(&["unsubscribed"]),
             bounced: names(&["bounced"]),
-            revenue_property: "revenue".into(),
+            revenue_property: "value".into(),
             currency: "EUR".into(),
         }
     }
@@ -133,8 +137,11 @@ impl Accumulator for Counts {
                 _ if is(&self.config.opened) => Response::Opened,
                 _ if is(&self.config.clicked) => Response::Clicked,
                 _ if is(&self.config.converted) => {
-                    self.conversions += 1;
                     let properties = event.properties_json()?;
+                    if properties.get("group").and_then(|g| g.as_str()) == Some("control") {
+                        continue;
+                    }
+                    self.conversions += 1;
                     self.revenue +=
                         properties.get(&self.config.revenue_property).and_then(|v| v.as_f64()).unwrap_or(0.0);
                     Response::Converted
@@ -224,8 +231,10 @@ mod tests {
         }
         events.push(event("email_clicked", "p0", "{}"));
         events.push(event("email_clicked", "p1", "{}"));
-        events.push(event("order_completed", "p0", r#"{"revenue": 30}"#));
-        events.push(event("order_completed", "p0", r#"{"revenue": 20.5}"#));
+        events.push(event("campaign_conversion", "p0", r#"{"value": 30, "group": "treated"}"#));
+        events.push(event("campaign_conversion", "p0", r#"{"value": 20.5, "group": "treated"}"#));
+        // A held-out profile's conversion is the control group's, not the campaign's.
+        events.push(event("campaign_conversion", "c0", r#"{"value": 99, "group": "control"}"#));
         events.push(event("unsubscribed", "p3", "{}"));
         events.push(event("bounced", "p7", "{}"));
         let (first, second) = events.split_at(7);

@@ -2,8 +2,11 @@
 //!
 //! Costs come from the binding config: `{"fixed": 500, "per_message": 0.002}` (per message sent).
 //! Treated profiles are those the campaign delivered to; held-out profiles are those with a
-//! `control_assigned` event. Conversions are the configured events (default `order_completed`)
-//! attributed to the campaign, by either group; revenue is their `revenue` property.
+//! `control_assigned` event. Conversions are by default the host's `campaign_conversion` events
+//! (what the campaign's conversion definition finds in each group's own events within the
+//! window: after the message for recipients, after assignment for the control group), so ROMI
+//! and lift count exactly the conversions the campaign's results and funnel count; revenue is
+//! their `value`. Both are configurable.
 //!
 //! - `cost` = fixed + per_message × messages sent
 //! - `cost_per_lead` = cost / leads (profiles with a lead event, default `email_clicked`)
@@ -43,9 +46,9 @@ impl Default for Config {
             fixed: 0.0,
             per_message: 0.0,
             margin: 1.0,
-            conversion_events: vec!["order_completed".into()],
+            conversion_events: vec!["campaign_conversion".into()],
             lead_events: vec!["email_clicked".into()],
-            revenue_property: "revenue".into(),
+            revenue_property: "value".into(),
             currency: "EUR".into(),
         }
     }
@@ -278,9 +281,13 @@ mod tests {
             events.push(event("control_assigned", format!("c{i}"), "{}"));
         }
         for i in 0..10 {
-            events.push(event("order_completed", format!("t{i}"), r#"{"revenue": 100}"#));
+            events.push(event(
+                "campaign_conversion",
+                format!("t{i}"),
+                r#"{"value": 100, "group": "treated"}"#,
+            ));
         }
-        events.push(event("order_completed", "c0".into(), r#"{"revenue": 100}"#));
+        events.push(event("campaign_conversion", "c0".into(), r#"{"value": 100, "group": "control"}"#));
         for i in 0..30 {
             events.push(event("email_clicked", format!("t{i}"), "{}"));
         }

@@ -463,6 +463,13 @@ fn the_readme_commands_run_as_written() {
     assert_eq!(walked.installed.len(), 1);
 }
 
+/// README.md's measurement commands, as written: results and a daily series from the demo's store.
+#[test]
+fn the_readme_measurement_commands_run_as_written() {
+    let walked = walk("README.md", &[3], &[]);
+    assert_eq!(walked.installed.len(), 0);
+}
+
 /// Starts `baton serve` on `data` on a free loopback port; returns the process and its base URL.
 fn start_server(data: &std::path::Path) -> (std::process::Child, String) {
     start_server_with(data, &[])
@@ -1049,10 +1056,10 @@ fn people_get_tables_and_scripts_get_json() {
         format!(
             "ID       NAME     STATE  TRIGGER                                           CHANNEL  PURPOSE    \
              TRANSACTIONAL  PRIORITY  MESSAGE                                                                                   \
-             EXPERIMENT  RATE_LIMIT_PER_MINUTE  CREATED_AT     UPDATED_AT\n\
+             EXPERIMENT  CONVERSION  RATE_LIMIT_PER_MINUTE  CREATED_AT     UPDATED_AT\n\
              welcome  Welcome  draft  {{\"type\":\"event\",\"event\":\"signed_up\",\"filter\":{{}}}}  email    marketing  \
              false          0         {{\"subject\":\"Welcome {{{{first_name}}}}\",\"body\":\"Hello {{{{first_name}}}}\",\"html\":null,\"data\":{{}}}}  \
-             -           -                      {at}  {at}\n"
+             -           -           -                      {at}  {at}\n"
         )
     );
     let json: serde_json::Value =

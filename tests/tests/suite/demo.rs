@@ -20,10 +20,34 @@ async fn the_demo_is_deterministic_and_its_numbers_add_up() {
     assert_eq!(winback.queued + skipped, winback.audience);
     assert!(winback.audience > 0 && winback.audience < 400);
     assert_eq!(winback.variants.values().sum::<usize>(), winback.queued);
+    // The summer sale: every subscriber, 20% held out.
+    let summer = &first.summer;
+    assert_eq!(summer.queued + summer.skipped.values().sum::<usize>(), summer.audience);
     // Everything queued was delivered, once, to the stand-in vendor.
     assert_eq!(first.delivered["welcome"], welcome.queued);
+    assert_eq!(first.delivered["summer-sale"], summer.queued);
     assert_eq!(first.delivered["win-back"], winback.queued);
-    assert_eq!(first.vendor_requests as usize, welcome.queued + winback.queued);
+    assert_eq!(first.vendor_requests as usize, welcome.queued + summer.queued + winback.queued);
+    // Results measured from untagged orders: each variant and the holdout, with the groups the
+    // runs made, and the funnel counting the same conversions.
+    let results = &first.results["summer-sale"];
+    let group = |id: &str| results.groups.iter().find(|g| g.group == id).unwrap();
+    for (variant, n) in &summer.variants {
+        assert_eq!(group(variant).recipients as usize, *n, "{variant}");
+    }
+    assert_eq!(group("control").recipients as usize, summer.skipped[&SkipReason::ControlGroup]);
+    assert!(group("all").converted > 0 && group("control").converted > 0);
+    let funnel = first.kpis["summer-sale"].iter().find(|s| s.kpi == "funnel").unwrap();
+    let converted = funnel
+        .metrics
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "conversion_rate")
+        .unwrap()["numerator"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(converted as u64, group("all").converted);
     // The KPI calculator saw the same deliveries.
     for (campaign, snapshots) in &first.kpis {
         let funnel = snapshots.iter().find(|s| s.kpi == "funnel").unwrap();
@@ -36,6 +60,8 @@ async fn the_demo_is_deterministic_and_its_numbers_add_up() {
     let text = baton::demo_scenario::render(&first);
     assert!(text.starts_with("Baton demo: 400 profiles, "));
     assert!(text.contains("KPIs: win-back"));
-    assert!(text.contains("[attribution] revenue of "), "{text}");
+    assert!(text.contains("[attribution] the revenue of "), "{text}");
     assert!(text.contains("[romi]"));
+    assert!(text.contains("    - The campaign against the control group: "), "{text}");
+    assert!(text.contains("    - Variant bestsellers against variant discount: "), "{text}");
 }

@@ -116,6 +116,7 @@ fn batch_campaign(control_percent: u8) -> baton::Campaign {
             Variant { id: "B".into(), weight: 1, message: None },
         ],
         control_percent,
+        early_stopping: None,
     });
     campaign
 }

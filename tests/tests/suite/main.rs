@@ -26,6 +26,7 @@ mod engine_pipeline;
 mod engine_policies;
 mod engine_schedule;
 mod install_crash;
+mod measurement;
 mod plugin_channel_webhook;
 mod plugin_channels;
 mod plugin_kpi_attribution;

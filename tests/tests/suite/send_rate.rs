@@ -69,9 +69,11 @@ async fn a_vendor_limited_to_n_requests_a_second_never_gets_more() {
     let reports = deliver_all(&engine, &clock, 30).await;
     let arrivals: Vec<Instant> = vendor.received().iter().map(|r| r.at).collect();
     assert_eq!(arrivals.len(), 30);
-    // In any second (less 10 ms for the loopback's jitter), at most ten arrived.
+    // In any 900 ms, at most ten arrived: paced one per 100 ms, ten fit in 900 ms whatever the
+    // jitter of arrival (up to 90 ms, which a loaded two-core machine running the whole suite
+    // does reach; 10 ms was not enough). A faster pace shows in the span below.
     for (i, first) in arrivals.iter().enumerate() {
-        let within = arrivals[i..].iter().filter(|at| **at < *first + Duration::from_millis(990)).count();
+        let within = arrivals[i..].iter().filter(|at| **at < *first + Duration::from_millis(900)).count();
         assert!(within <= 10, "{within} requests within a second of request {i}");
     }
     let span = *arrivals.last().unwrap() - arrivals[0];

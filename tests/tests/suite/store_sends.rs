@@ -138,6 +138,7 @@ fn skips_and_kpi_snapshots_are_kept_per_campaign_in_time_order() {
                 at,
                 events: 10,
                 metrics: serde_json::json!([{"name": "sent", "value": total}]),
+                reads: String::new(),
             })
             .unwrap();
     }
@@ -164,6 +165,7 @@ fn campaigns_and_bindings_round_trip() {
             data: serde_json::json!({}),
         },
         experiment: None,
+        conversion: None,
         rate_limit_per_minute: None,
         created_at: 1,
         updated_at: 1,
