@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use baton::contract::{Event, Invocation};
 use baton::{Engine, FixedClock, Grants, Runtime, Slot, Storage};
 use baton_sdk::{Accumulator, KpiCalculator};
-use baton_tests::figures::{SplitMix, memory_kib, reset_peak_memory};
+use baton_tests::figures::{SplitMix, memory_kib, memory_kib_total, reset_peak_memory};
 use baton_tests::{test_config, welcome_campaign};
 
 #[global_allocator]
@@ -243,11 +243,4 @@ fn summary<'a>(metrics: impl Iterator<Item = (&'a str, String, f64)>) -> Vec<(St
         .collect();
     out.sort();
     out
-}
-
-fn memory_kib_total() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
-        .unwrap_or(0)
 }

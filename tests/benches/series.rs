@@ -20,7 +20,7 @@ use std::time::Instant;
 use baton::{
     Clock, Conversion, ConversionEvent, Engine, Event, FixedClock, ProfileId, Runtime, Storage, Trigger,
 };
-use baton_tests::figures::{SplitMix, memory_kib, reset_peak_memory};
+use baton_tests::figures::{SplitMix, memory_kib, memory_kib_total, reset_peak_memory};
 use baton_tests::{test_config, welcome_campaign};
 
 #[global_allocator]
@@ -43,7 +43,7 @@ fn main() {
     println!(
         "machine: {} cores, MemTotal {} MiB; events: {events}",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
-        memory_kib("MemTotal") / 1024
+        memory_kib_total() / 1024
     );
     let dir = tempfile::tempdir().unwrap();
     let storage = Storage::open(dir.path()).unwrap();

@@ -32,6 +32,14 @@ pub fn memory_kib(field: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The machine's memory in KiB (`MemTotal` of `/proc/meminfo`), 0 where there is none.
+pub fn memory_kib_total() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .unwrap_or(0)
+}
+
 /// Resets the peak-memory mark `VmHWM` (Linux: writing 5 to `clear_refs`).
 pub fn reset_peak_memory() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");

@@ -181,11 +181,12 @@ fn day_bounds(zone: &jiff::tz::TimeZone, at: i64) -> (String, i64, i64) {
     (local.date().to_string(), start.min(at), next.max(at.saturating_add(1)))
 }
 
-/// A recipient or held-out profile whose window reaches the recomputed days.
+/// A recipient or held-out profile whose window reaches the recomputed days: when each message
+/// was delivered (`false`) or it was held out (`true`), oldest first. A conversion belongs to the
+/// latest entry whose window holds it, so a day's figures do not depend on entries older than
+/// the recomputed days (which a full rebuild reads and an update does not).
 struct Entered {
-    control: bool,
-    /// When each message was delivered (or it was held out), oldest first.
-    entries: Vec<i64>,
+    entries: Vec<(i64, bool)>,
 }
 
 impl Engine {
@@ -265,8 +266,11 @@ impl Engine {
                 let day = days.at(event.timestamp);
                 if control { day.held_out += 1 } else { day.delivered += 1 }
             }
-            let member = entered.entry(event.profile).or_insert(Entered { control, entries: Vec::new() });
-            member.entries.push(event.timestamp);
+            entered
+                .entry(event.profile)
+                .or_insert(Entered { entries: Vec::new() })
+                .entries
+                .push((event.timestamp, control));
         }
 
         // Their conversions on the recomputed days.
@@ -275,18 +279,16 @@ impl Engine {
             let mut members: Vec<(&ProfileId, &Entered)> = entered.iter().collect();
             members.sort_by_key(|(id, _)| **id);
             for (profile, member) in members {
-                let Some(&first) = member.entries.first() else { continue };
+                let Some(&(first, _)) = member.entries.first() else { continue };
                 recipients += 1;
                 let since = first.saturating_add(1).max(from_at);
                 for event in self.storage.events_of_since(*profile, Some(since))? {
                     recipient_events += 1;
-                    let in_window = member.entries.iter().any(|&entry| {
-                        event.timestamp > entry
+                    let holder = member.entries.iter().rev().find(|(entry, _)| {
+                        event.timestamp > *entry
                             && event.timestamp <= entry.saturating_add(conversion.window_ms)
                     });
-                    if !in_window {
-                        continue;
-                    }
+                    let Some(&(_, control)) = holder else { continue };
                     let Some(kind) =
                         conversion.events.iter().find(|k| k.matches(&event.name, &event.properties))
                     else {
@@ -294,7 +296,7 @@ impl Engine {
                     };
                     let value = kind.value_of(&event.properties);
                     let day = days.at(event.timestamp);
-                    if member.control {
+                    if control {
                         day.control_conversions += 1;
                         day.control_revenue += value;
                     } else {
