@@ -116,6 +116,8 @@ pub struct Engine {
     kpi_every_ms: Option<i64>,
     keep_events_ms: Option<i64>,
     batch_workers: usize,
+    /// See [`EngineConfig::isolating_calls`].
+    isolating_calls: u32,
     courier: deliver::Courier,
     delivered: [std::sync::atomic::AtomicU64; 4],
     /// One drainer of the trigger queue at a time, so a trigger runs once per drain.
@@ -148,6 +150,10 @@ pub struct EngineConfig {
     pub kpi_every_ms: Option<i64>,
     /// Threads that judge a batch audience in parallel (0: one per core).
     pub batch_workers: usize,
+    /// Failed calls one batch may spend finding the profiles that make its segment rule fail
+    /// (split in halves until the failing ones are alone); past it, the rest of the batch is
+    /// skipped with the rule's error. 0: a failed call skips its whole batch.
+    pub isolating_calls: u32,
     /// How long events are kept, in milliseconds; `tick` deletes older ones once an hour,
     /// audited as the system (none: kept until erased).
     pub keep_events_ms: Option<i64>,
@@ -164,6 +170,7 @@ impl Default for EngineConfig {
             policies: Policies::default(),
             kpi_every_ms: Some(3_600_000),
             batch_workers: 0,
+            isolating_calls: 32,
             keep_events_ms: None,
             consent: ConsentSources::default(),
             reporting: ReportingConfig::default(),
@@ -211,6 +218,7 @@ impl Engine {
             reporting,
             public_url: std::sync::RwLock::new(None),
             batch_workers,
+            isolating_calls: config.isolating_calls,
             courier,
             delivered: Default::default(),
             triggers: std::sync::Mutex::new(()),

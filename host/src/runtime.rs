@@ -201,6 +201,12 @@ impl LoadedPlugin {
         }
     }
 
+    /// Counts one failure caused by one input toward quarantine: what a batch split by
+    /// [`PluginCall::isolating`] found, counted once however many calls it took to find.
+    pub(crate) fn count_input_failure(&self, outcome: Option<CallOutcome>, failure: &str) {
+        self.watch(outcome, Some(failure));
+    }
+
     /// Call statistics since the plugin was loaded in this process.
     pub fn stats(&self) -> PluginStats {
         let cell = &self.stats;
@@ -216,8 +222,10 @@ impl LoadedPlugin {
     }
 
     /// Records a finished call.
-    pub(crate) fn note(&self, metrics: &CallMetrics, failure: Option<String>) {
-        self.watch(metrics.outcome, failure.as_deref());
+    pub(crate) fn note(&self, metrics: &CallMetrics, failure: Option<String>, quarantine: bool) {
+        if quarantine || failure.is_none() {
+            self.watch(metrics.outcome, failure.as_deref());
+        }
         let cell = &self.stats;
         if let Some(outcome) = metrics.outcome {
             cell.calls[outcome.index()].fetch_add(1, Ordering::Relaxed);

@@ -12,10 +12,10 @@ use super::policy::{self, Pacing};
 use super::subject::{Reads, subject};
 use super::{Engine, EngineError};
 use crate::campaign::{Binding, Campaign, CampaignState, MessageTemplate, Slot, Trigger};
-use crate::contract::{self, Invocation, Subject};
+use crate::contract::{self, Invocation, Membership, Subject};
 use crate::delivery::{PendingSend, SkipReason, SkipRecord};
 use crate::profile::{Event, IngestOutcome, NewEvent, Profile, Suppression, SuppressionReason};
-use crate::runtime::LoadedPlugin;
+use crate::runtime::{InvokeError, LoadedPlugin};
 use crate::store::SentTo;
 
 /// Profiles judged per segment call in batch runs and previews.
@@ -429,6 +429,52 @@ impl Engine {
         reads
     }
 
+    /// The rule's verdict on each of `n` subjects (made by `make`) after the batch call failed
+    /// with `failed`: the batch is split in halves and each half tried again, so a profile that
+    /// makes the rule fail costs that profile only, and counts once toward the plugin's
+    /// quarantine however many splits it took to find. A rule that fails for everyone is not
+    /// split forever: after `isolating_calls` failed calls in one batch, or once the plugin is
+    /// quarantined, what is left is skipped with its error, counted once.
+    fn isolate(
+        &self,
+        segment: &Arc<LoadedPlugin>,
+        invocation: &Invocation,
+        n: usize,
+        make: &dyn Fn(usize) -> Subject,
+        failed: InvokeError,
+    ) -> Vec<Result<Membership, String>> {
+        let mut verdicts: Vec<Option<Result<Membership, String>>> = vec![None; n];
+        let mut calls_left = self.isolating_calls;
+        let mut failing = vec![(0..n, failed)];
+        while let Some((range, err)) = failing.pop() {
+            let give_up = calls_left == 0 || segment.quarantined().is_some();
+            if range.len() <= 1 || give_up {
+                segment.count_input_failure(err.metrics.outcome, &err.to_string());
+                for i in range {
+                    verdicts[i] = Some(Err(err.to_string()));
+                }
+                continue;
+            }
+            let middle = range.start + range.len() / 2;
+            for half in [range.start..middle, middle..range.end] {
+                let subjects: Vec<Subject> = half.clone().map(make).collect();
+                match self.runtime.call(segment).isolating().evaluate_owned(invocation, subjects) {
+                    Ok(called) => {
+                        for (i, membership) in half.zip(called.value) {
+                            verdicts[i] = Some(Ok(membership));
+                        }
+                    }
+                    Err(err) => {
+                        calls_left = calls_left.saturating_sub(1);
+                        failing.push((half, err));
+                    }
+                }
+            }
+        }
+        let unjudged = || Err("not judged: the rule failed for its batch".to_owned());
+        verdicts.into_iter().map(|v| v.unwrap_or_else(unjudged)).collect()
+    }
+
     /// Judges a batch of profiles and carries each member through policies, experiment,
     /// personalization and (live) the outbox.
     fn judge(
@@ -440,32 +486,30 @@ impl Engine {
         let Pass { campaign, plugins, trigger, step, mode } = pass;
         let now = self.now();
         let (segment, segment_binding) = &plugins.segment;
-        let subjects: Vec<Subject> = candidates
-            .iter()
-            .map(|(p, events)| subject(&plugins.segment_reads, p, events, trigger, now))
-            .collect();
+        let make = |i: usize| {
+            let (profile, events) = &candidates[i];
+            subject(&plugins.segment_reads, profile, events, trigger, now)
+        };
+        let subjects: Vec<Subject> = (0..candidates.len()).map(make).collect();
         let invocation = self.invocation(campaign, segment_binding, step, now);
         report.evaluated += subjects.len();
-        let verdicts = match self.runtime.call(segment).evaluate_owned(&invocation, subjects) {
-            Ok(called) => called.value,
-            Err(err) => {
-                // A failing rule fails the whole batch: record why for every candidate.
-                let skips: Vec<SkipRecord> = candidates
-                    .iter()
-                    .map(|(p, _)| skip(campaign, p, SkipReason::PluginFailed, err.to_string(), now))
-                    .collect();
-                *report.skipped.entry(SkipReason::PluginFailed).or_default() += skips.len();
-                if mode == Mode::Live {
-                    self.storage.record_skips(&skips)?;
-                }
-                return Ok(());
-            }
+        let verdicts = match self.runtime.call(segment).isolating().evaluate_owned(&invocation, subjects) {
+            Ok(called) => called.value.into_iter().map(Ok).collect(),
+            Err(err) => self.isolate(segment, &invocation, candidates.len(), &make, err),
         };
 
         let mut skips = Vec::new();
         let mut sends = Vec::new();
         let mut controls = Vec::new();
         for ((profile, events), verdict) in candidates.into_iter().zip(verdicts) {
+            let verdict = match verdict {
+                Ok(verdict) => verdict,
+                Err(failure) => {
+                    *report.skipped.entry(SkipReason::PluginFailed).or_default() += 1;
+                    skips.push(skip(campaign, &profile, SkipReason::PluginFailed, failure, now));
+                    continue;
+                }
+            };
             if !verdict.member {
                 continue;
             }

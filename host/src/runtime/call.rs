@@ -32,6 +32,8 @@ pub struct PluginCall<'a> {
     runtime: &'a Runtime,
     plugin: &'a Arc<LoadedPlugin>,
     limits: Limits,
+    /// Whether a failure counts toward quarantine (see [`PluginCall::isolating`]).
+    quarantine: bool,
 }
 
 /// Marks an error raised while creating the instance rather than while running the call.
@@ -62,14 +64,15 @@ fn counted<T>(
     counters: &super::CallCounters,
     plugin: &LoadedPlugin,
     result: Result<Called<T>, InvokeError>,
+    quarantine: bool,
 ) -> Result<Called<T>, InvokeError> {
     let outcome = match &result {
         Ok(called) => {
-            plugin.note(&called.metrics, None);
+            plugin.note(&called.metrics, None, quarantine);
             called.metrics.outcome
         }
         Err(err) => {
-            plugin.note(&err.metrics, Some(err.to_string()));
+            plugin.note(&err.metrics, Some(err.to_string()), quarantine);
             err.metrics.outcome
         }
     };
@@ -81,7 +84,15 @@ fn counted<T>(
 
 impl<'a> PluginCall<'a> {
     pub(super) fn new(runtime: &'a Runtime, plugin: &'a Arc<LoadedPlugin>, limits: Limits) -> Self {
-        PluginCall { runtime, plugin, limits }
+        PluginCall { runtime, plugin, limits, quarantine: true }
+    }
+
+    /// A call made while finding which input of a failed batch makes the plugin fail: its
+    /// failure does not count toward quarantine, because the caller counts each failing input
+    /// once (with [`LoadedPlugin::count_input_failure`]) rather than once per split of the batch.
+    pub fn isolating(mut self) -> Self {
+        self.quarantine = false;
+        self
     }
 
     /// Uses these limits instead of the runtime's defaults.
@@ -96,7 +107,7 @@ impl<'a> PluginCall<'a> {
         &self,
         call: impl FnOnce() -> Result<Called<T>, InvokeError>,
     ) -> Result<Called<T>, InvokeError> {
-        counted(&self.runtime.calls, self.plugin, call())
+        counted(&self.runtime.calls, self.plugin, call(), self.quarantine)
     }
 
     /// Calls `info()`.
@@ -510,7 +521,7 @@ impl KpiRun {
         );
         if result.is_err() {
             // Failures end here; successes are counted when their guest result is read.
-            return counted(&self.counters, &self.plugin, result);
+            return counted(&self.counters, &self.plugin, result, true);
         }
         result
     }
@@ -520,7 +531,7 @@ impl KpiRun {
         called: Called<Result<T, PluginError>>,
         call: &'static str,
     ) -> Result<Called<T>, InvokeError> {
-        counted(&self.counters, &self.plugin, guest_result(&self.plugin.label(), call, called))
+        counted(&self.counters, &self.plugin, guest_result(&self.plugin.label(), call, called), true)
     }
 }
 

@@ -88,3 +88,77 @@ async fn quarantine_is_visible_and_liftable_through_the_api() {
         client.get(&url).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(shown["plugin"]["quarantine"], serde_json::Value::Null);
 }
+
+/// An engine whose runtime quarantines a plugin after three failures in a row, with a batch
+/// campaign judged by the fixture `rule`, delivering nowhere (the test only judges).
+fn judged_by(rule: &str) -> (baton::Engine, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::open(dir.path()).unwrap();
+    let runtime = Arc::new(Runtime::new(config(), storage.clone()).unwrap());
+    let clock = Arc::new(baton::FixedClock::at(1_750_000_000_000));
+    let engine = baton::Engine::new(storage, runtime, clock, baton_tests::engine_config()).unwrap();
+    let mut campaign = baton_tests::welcome_campaign();
+    campaign.trigger = baton::Trigger::Batch { every_ms: None };
+    engine.create_campaign("test", campaign).unwrap();
+    let rule = engine.runtime().install(&fixture(rule)).unwrap().hash();
+    let channel = engine.runtime().install(&fixture("chan-echo")).unwrap().hash();
+    let none = baton::Grants::default();
+    engine.bind("test", "welcome", baton::Slot::Segment, rule, serde_json::json!({}), none.clone()).unwrap();
+    let url = serde_json::json!({"url": "http://127.0.0.1:9/send"});
+    engine.bind("test", "welcome", baton::Slot::Channel, channel, url, baton_tests::echo_grants()).unwrap();
+    engine.transition("test", "welcome", baton::CampaignState::Active).unwrap();
+    (engine, dir)
+}
+
+/// One profile that makes the rule trap costs that profile only: the batch is split until the
+/// poisoned ones are alone, everyone else is judged, and the two failures count twice toward
+/// quarantine (not once per split), so the rule stays in service.
+#[test]
+fn one_bad_profile_costs_one_profile_not_its_batch() {
+    let (engine, _dir) = judged_by("bad-poison");
+    let mut poisoned = Vec::new();
+    for i in 0..300 {
+        let poison = i == 17 || i == 250;
+        let traits = serde_json::json!({"email": format!("u{i}@x.test"), "tier": "vip", "poison": poison});
+        let id = baton_tests::customer(&engine, &format!("u{i}"), traits, true);
+        if poison {
+            poisoned.push(id);
+        }
+    }
+    let report = engine.run_batch("test", "welcome", "run-1").unwrap();
+    assert_eq!((report.evaluated, report.audience, report.queued), (300, 298, 298));
+    assert_eq!(report.skipped.get(&baton::SkipReason::PluginFailed), Some(&2));
+    let mut failed: Vec<baton::ProfileId> =
+        engine.storage().skips("welcome").unwrap().iter().map(|s| s.profile).collect();
+    failed.sort();
+    assert_eq!(failed, poisoned);
+    let skip = &engine.storage().skips("welcome").unwrap()[0];
+    assert!(skip.detail.contains("trapped"), "{}", skip.detail);
+    let rule = engine
+        .runtime()
+        .plugin(&engine.storage().binding("welcome", &baton::Slot::Segment).unwrap().unwrap().plugin)
+        .unwrap();
+    assert_eq!(rule.quarantined(), None);
+}
+
+/// A rule that fails for everyone is not split forever: it is quarantined after its failures
+/// (three here), each profile of the batch is skipped with the error, and the calls it took stay
+/// within the configured budget.
+#[test]
+fn a_rule_that_fails_for_everyone_is_quarantined_without_splitting_forever() {
+    let (engine, _dir) = judged_by("bad-trap");
+    for i in 0..300 {
+        let traits = serde_json::json!({"email": format!("u{i}@x.test"), "tier": "vip"});
+        baton_tests::customer(&engine, &format!("u{i}"), traits, true);
+    }
+    let report = engine.run_batch("test", "welcome", "run-1").unwrap();
+    assert_eq!((report.evaluated, report.queued), (300, 0));
+    assert_eq!(report.skipped.get(&baton::SkipReason::PluginFailed), Some(&300));
+    let rule = engine
+        .runtime()
+        .plugin(&engine.storage().binding("welcome", &baton::Slot::Segment).unwrap().unwrap().plugin)
+        .unwrap();
+    assert!(rule.quarantined().is_some());
+    let calls: u64 = rule.stats().calls.values().sum();
+    assert!(calls <= 1 + 2 * 32, "{calls} calls");
+}
