@@ -15,13 +15,14 @@ use baton::toolkit::{self, COMPONENTIZE_JS_VERSION, COMPONENTIZE_PY_VERSION, JCO
 /// The Rust SDK, carried inside the binary and written into every Rust project as `baton-sdk/`
 /// with the contract it binds, so a project builds wherever its author is: with only the `baton`
 /// binary and the Rust toolchain, no Baton checkout and no registry release needed.
-const SDK_FILES: [(&str, &str); 6] = [
+const SDK_FILES: [(&str, &str); 7] = [
     ("Cargo.toml", include_str!("../../sdk/Cargo.toml")),
     ("src/lib.rs", include_str!("../../sdk/src/lib.rs")),
     ("src/kinds.rs", include_str!("../../sdk/src/kinds.rs")),
     ("src/helpers.rs", include_str!("../../sdk/src/helpers.rs")),
     ("src/conditions.rs", include_str!("../../sdk/src/conditions.rs")),
     ("src/rfm.rs", include_str!("../../sdk/src/rfm.rs")),
+    ("src/time.rs", include_str!("../../sdk/src/time.rs")),
 ];
 
 /// The languages a plugin can be scaffolded in.
@@ -326,6 +327,24 @@ fn make_executable(_: &Path) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every source file of the SDK travels in the binary: a module added to the SDK and left
+    /// out here breaks every Rust project `plugin new` writes.
+    #[test]
+    fn the_carried_sdk_has_every_source_file() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sdk/src");
+        let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| format!("src/{}", entry.file_name().to_string_lossy()))
+            .collect();
+        on_disk.sort();
+        let mut carried: Vec<String> =
+            SDK_FILES.iter().map(|(path, _)| (*path).to_owned()).filter(|p| p.starts_with("src/")).collect();
+        carried.sort();
+        assert_eq!(carried, on_disk);
+    }
 
     #[test]
     fn every_kind_and_language_has_its_sources_build_files_and_fixtures() {

@@ -2,6 +2,12 @@
 //! available to every plugin (offer eligibility, custom rules). Parse once per call with
 //! [`parse`], which names the JSON pointer of the first fault; evaluate per subject with
 //! [`Condition::matches`].
+//!
+//! Values compare as a marketer expects: numbers and numeric text as numbers (`"12.50"` equals
+//! `12.5`); dates written as ISO-8601 text (`2025-06-30`, `2025-06-30T10:00:00Z`, as Segment's
+//! libraries send them) as points in time, against each other and against timestamps; blank text
+//! as not set. An attribute name with dots (`address.city`) reads into a JSON trait when no
+//! attribute has that exact name.
 
 use std::cmp::Ordering;
 
@@ -113,12 +119,15 @@ pub enum Condition {
         /// Property values the events must have.
         filter: serde_json::Map<String, Json>,
     },
-    /// The newest event of that name happened within the window.
+    /// The newest event of that name happened within the window and, with a filter, has those
+    /// property values ("the last order was in euros").
     LastPerformed {
-        /// The event name.
+        /// The event name (or a prefix ending in `*`).
         event: String,
         /// The window, in milliseconds.
         within_ms: i64,
+        /// Property values the newest such event must have.
+        filter: serde_json::Map<String, Json>,
     },
     /// A deterministic share of profiles.
     Bucket {
@@ -151,6 +160,24 @@ fn millis(node: &serde_json::Map<String, Json>, key: &str, path: &str) -> Result
             .filter(|ms| *ms > 0)
             .map(Some)
             .ok_or_else(|| fault(&format!("{path}/{key}"), "must be a positive number of milliseconds")),
+    }
+}
+
+/// The property values an event condition's `where` asks for.
+fn filter(node: &serde_json::Map<String, Json>, path: &str) -> Result<serde_json::Map<String, Json>, Fault> {
+    match node.get("where") {
+        None => Ok(serde_json::Map::new()),
+        Some(Json::Object(map)) => Ok(map.clone()),
+        Some(_) => Err(fault(&format!("{path}/where"), "must be an object of property values")),
+    }
+}
+
+/// Whether an event's name is the one asked for, or starts with it when it ends in `*`
+/// (`email_*`: every email event).
+fn name_matches(name: &str, pattern: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => name == pattern,
     }
 }
 
@@ -194,11 +221,7 @@ pub fn parse(value: &Json, path: &str) -> Result<Condition, Fault> {
                 (op, n)
             }
         };
-        let filter = match node.get("where") {
-            None => serde_json::Map::new(),
-            Some(Json::Object(map)) => map.clone(),
-            Some(_) => return Err(fault(&format!("{path}/where"), "must be an object of property values")),
-        };
+        let filter = filter(node, path)?;
         return Ok(Condition::Performed {
             event,
             op,
@@ -211,7 +234,8 @@ pub fn parse(value: &Json, path: &str) -> Result<Condition, Fault> {
         let event = text(node, "last_performed", path)?.to_owned();
         let within_ms = millis(node, "within_ms", path)?
             .ok_or_else(|| fault(&format!("{path}/within_ms"), "last_performed needs a window"))?;
-        return Ok(Condition::LastPerformed { event, within_ms });
+        let filter = filter(node, path)?;
+        return Ok(Condition::LastPerformed { event, within_ms, filter });
     }
     if let Some(bucket) = node.get("bucket") {
         let percent =
@@ -264,9 +288,36 @@ fn parse_attribute(node: &serde_json::Map<String, Json>, path: &str) -> Result<C
     })
 }
 
-/// A profile attribute as JSON, for comparisons.
+/// A profile attribute as JSON, for comparisons: `None` when the profile does not have it or
+/// holds blank text there (empty or spaces: not set, as marketers expect). A name with dots that
+/// no attribute has reads into a JSON trait: `address.city` is the `city` of `address`.
 fn attribute_json(subject: &Subject, name: &str) -> Option<Json> {
-    Some(match subject.attribute(name)? {
+    let value = match subject.attribute(name) {
+        Some(value) => value_json(value)?,
+        None => {
+            let (top, path) = name.split_once('.')?;
+            let mut value = value_json(subject.attribute(top)?)?;
+            for key in path.split('.') {
+                value = match value {
+                    Json::Object(mut map) => map.remove(key)?,
+                    Json::Array(mut items) => {
+                        let index: usize = key.parse().ok()?;
+                        (index < items.len()).then(|| items.swap_remove(index))?
+                    }
+                    _ => return None,
+                };
+            }
+            value
+        }
+    };
+    match &value {
+        Json::String(text) if text.trim().is_empty() => None,
+        _ => Some(value),
+    }
+}
+
+fn value_json(value: &Value) -> Option<Json> {
+    Some(match value {
         Value::Null => Json::Null,
         Value::Boolean(b) => Json::Bool(*b),
         Value::Integer(i) | Value::Timestamp(i) => Json::from(*i),
@@ -276,11 +327,58 @@ fn attribute_json(subject: &Subject, name: &str) -> Option<Json> {
     })
 }
 
-/// Orders two JSON values of the same kind (numbers numerically, text lexically).
+/// A point in time from an attribute or a property: a number of milliseconds since the epoch,
+/// or ISO-8601 text.
+fn instant(value: &Json) -> Option<i64> {
+    match value {
+        Json::Number(n) => n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)),
+        Json::String(text) => crate::time::parse_time(text),
+        _ => None,
+    }
+}
+
+/// A number, or text that reads as one. Text with a leading zero (`"01234"`, a zip code or an
+/// id) stays text: `"01234"` is not `"1234"`.
+fn numeric(value: &Json) -> Option<f64> {
+    match value {
+        Json::Number(n) => n.as_f64(),
+        Json::String(text) => {
+            let text = text.trim();
+            let digits = text.trim_start_matches(['-', '+']);
+            let identifier = digits.len() > 1 && digits.starts_with('0') && !digits.starts_with("0.");
+            (!identifier).then(|| text.parse::<f64>().ok().filter(|f| f.is_finite())).flatten()
+        }
+        _ => None,
+    }
+}
+
+/// Equal as JSON, or as numbers, or as points in time.
+fn same(left: &Json, right: &Json) -> bool {
+    left == right || compare(left, right) == Some(Ordering::Equal)
+}
+
+/// Orders two values as a person would: numbers (and numeric text) numerically, dates (ISO-8601
+/// text, or a number of milliseconds against a date) in time, other text lexically.
 fn compare(left: &Json, right: &Json) -> Option<Ordering> {
     match (left, right) {
         (Json::Number(a), Json::Number(b)) => a.as_f64()?.partial_cmp(&b.as_f64()?),
-        (Json::String(a), Json::String(b)) => Some(a.cmp(b)),
+        (Json::String(a), Json::String(b)) => {
+            if let (Some(x), Some(y)) = (numeric(left), numeric(right)) {
+                return x.partial_cmp(&y);
+            }
+            if let (Some(x), Some(y)) = (crate::time::parse_time(a), crate::time::parse_time(b)) {
+                return Some(x.cmp(&y));
+            }
+            Some(a.cmp(b))
+        }
+        (Json::Number(_), Json::String(text)) | (Json::String(text), Json::Number(_)) => {
+            if let (Some(x), Some(y)) = (numeric(left), numeric(right)) {
+                return x.partial_cmp(&y);
+            }
+            // A timestamp against a date written as text.
+            crate::time::parse_time(text)?;
+            Some(instant(left)?.cmp(&instant(right)?))
+        }
         (Json::Bool(a), Json::Bool(b)) => Some(a.cmp(b)),
         (Json::Null, Json::Null) => Some(Ordering::Equal),
         _ => None,
@@ -292,14 +390,14 @@ fn event_matches(
     name: &str,
     filter: &serde_json::Map<String, Json>,
 ) -> Result<bool, PluginError> {
-    if event.name != name {
+    if !name_matches(&event.name, name) {
         return Ok(false);
     }
     if filter.is_empty() {
         return Ok(true);
     }
     let properties = event.properties_json()?;
-    Ok(filter.iter().all(|(k, v)| properties.get(k) == Some(v)))
+    Ok(filter.iter().all(|(k, v)| properties.get(k).is_some_and(|p| same(p, v))))
 }
 
 /// FNV-1a: small, stable across platforms, enough to spread profiles over buckets.
@@ -359,22 +457,29 @@ impl Condition {
                 | Condition::Contains { attribute, .. }
                 | Condition::In { attribute, .. }
                 | Condition::WithinMs { attribute, .. }
-                | Condition::OlderThanMs { attribute, .. } => {
+                | Condition::OlderThanMs { attribute, .. }
+                | Condition::Exists(attribute)
+                | Condition::NotExists(attribute) => {
                     attributes.insert(attribute.clone());
-                }
-                Condition::Exists(attribute) | Condition::NotExists(attribute) => {
-                    attributes.insert(attribute.clone());
+                    // `address.city` may be the `city` of the JSON trait `address`.
+                    if let Some((top, _)) = attribute.split_once('.') {
+                        attributes.insert(top.to_owned());
+                    }
                 }
                 Condition::Performed { event, within_ms, .. } => {
                     events.insert(event.clone());
                     widen(*within_ms);
                 }
-                Condition::LastPerformed { event, within_ms } => {
+                Condition::LastPerformed { event, within_ms, .. } => {
                     events.insert(event.clone());
                     widen(Some(*within_ms));
                 }
                 Condition::Bucket { .. } => {}
             }
+        }
+        // A prefix (`email_*`) needs every event: the host reads events by name.
+        if events.iter().any(|e| e.ends_with('*')) {
+            events = std::iter::once("*".to_owned()).collect();
         }
         Reads {
             attributes: attributes.into_iter().collect(),
@@ -416,13 +521,13 @@ impl Condition {
                 _ => false,
             },
             Condition::In { attribute, values } => {
-                attribute_json(subject, attribute).is_some_and(|v| values.contains(&v))
+                attribute_json(subject, attribute).is_some_and(|v| values.iter().any(|w| same(&v, w)))
             }
             Condition::WithinMs { attribute, ms } => {
-                subject.attribute(attribute).and_then(Value::as_f64).is_some_and(|t| t as i64 >= now - ms)
+                attribute_json(subject, attribute).as_ref().and_then(instant).is_some_and(|t| t >= now - ms)
             }
             Condition::OlderThanMs { attribute, ms } => {
-                subject.attribute(attribute).and_then(Value::as_f64).is_some_and(|t| (t as i64) < now - ms)
+                attribute_json(subject, attribute).as_ref().and_then(instant).is_some_and(|t| t < now - ms)
             }
             Condition::Performed { event, op, count, within_ms, filter } => {
                 let since = within_ms.map(|w| now - w);
@@ -437,13 +542,18 @@ impl Condition {
                 }
                 op.holds(n.cmp(count))
             }
-            Condition::LastPerformed { event, within_ms } => subject
-                .events
-                .iter()
-                .filter(|e| e.name == *event)
-                .map(|e| e.timestamp)
-                .max()
-                .is_some_and(|t| t >= now - within_ms),
+            Condition::LastPerformed { event, within_ms, filter } => {
+                // The newest by time; the later one in the history on a tie.
+                let newest = subject
+                    .events
+                    .iter()
+                    .filter(|e| e.timestamp <= now && name_matches(&e.name, event))
+                    .max_by_key(|e| e.timestamp);
+                match newest {
+                    Some(e) if e.timestamp >= now - within_ms => event_matches(e, &e.name, filter)?,
+                    _ => false,
+                }
+            }
             Condition::Bucket { salt, percent } => bucket_of(&subject.profile_id, salt) < *percent,
         })
     }
@@ -480,6 +590,67 @@ mod tests {
 
     fn holds(tree: Json, subject: &Subject) -> bool {
         parse(&tree, "").unwrap().matches(subject, NOW).unwrap()
+    }
+
+    /// Dates as ISO-8601 text (against text and against timestamps), numeric text, blank text
+    /// as not set, nested trait paths, and event properties compared as numbers.
+    #[test]
+    fn values_compare_as_a_marketer_expects() {
+        let day = |text: &str| crate::time::parse_time(text).unwrap();
+        let s = subject(
+            vec![
+                ("signed_up", Value::Text("2025-06-01T09:00:00Z".into())),
+                ("renewal", Value::Timestamp(day("2025-07-01"))),
+                ("last_seen", Value::Text("2025-06-12T00:00:00Z".into())),
+                ("zip", Value::Text("01234".into())),
+                ("score", Value::Text("42.5".into())),
+                ("nickname", Value::Text("  ".into())),
+                (
+                    "address",
+                    Value::Json(r#"{"city": "Lyon", "geo": {"lat": 45.76}, "lines": ["1 rue X"]}"#.into()),
+                ),
+            ],
+            vec![("order_completed", NOW - DAY, r#"{"total": "120.00", "currency": "EUR"}"#)],
+        );
+        let cases = [
+            (serde_json::json!({"attribute": "signed_up", "op": "gt", "value": "2025-05-31"}), true),
+            (
+                serde_json::json!({"attribute": "signed_up", "op": "lt", "value": "2025-06-01T10:00:00+02:00"}),
+                false,
+            ),
+            (serde_json::json!({"attribute": "renewal", "op": "gte", "value": "2025-07-01"}), true),
+            (serde_json::json!({"attribute": "renewal", "op": "lt", "value": "2025-06-15T00:00:00Z"}), false),
+            (
+                serde_json::json!({"attribute": "renewal", "op": "eq", "value": "2025-07-01T02:00:00+02:00"}),
+                true,
+            ),
+            (serde_json::json!({"attribute": "score", "op": "gt", "value": 40}), true),
+            (serde_json::json!({"attribute": "score", "op": "eq", "value": "42.50"}), true),
+            (serde_json::json!({"attribute": "score", "op": "in", "value": [42.5, 7]}), true),
+            (serde_json::json!({"attribute": "zip", "op": "eq", "value": "1234"}), false),
+            (serde_json::json!({"attribute": "zip", "op": "eq", "value": "01234"}), true),
+            (serde_json::json!({"attribute": "nickname", "op": "exists"}), false),
+            (serde_json::json!({"attribute": "nickname", "op": "not_exists"}), true),
+            (serde_json::json!({"attribute": "address.city", "op": "eq", "value": "Lyon"}), true),
+            (serde_json::json!({"attribute": "address.geo.lat", "op": "gt", "value": 45}), true),
+            (serde_json::json!({"attribute": "address.lines.0", "op": "contains", "value": "rue"}), true),
+            (serde_json::json!({"attribute": "address.zip", "op": "exists"}), false),
+            // NOW is 2025-06-15T15:06:40Z: last seen three and a half days before.
+            (serde_json::json!({"attribute": "last_seen", "op": "within_ms", "value": 4 * DAY}), true),
+            (serde_json::json!({"attribute": "last_seen", "op": "older_than_ms", "value": 3 * DAY}), true),
+            (serde_json::json!({"event": "order_completed", "where": {"total": 120}}), true),
+            (
+                serde_json::json!({"event": "order_completed", "where": {"total": "120", "currency": "EUR"}}),
+                true,
+            ),
+            (serde_json::json!({"event": "order_completed", "where": {"total": 99}}), false),
+        ];
+        for (tree, expected) in cases {
+            assert_eq!(holds(tree.clone(), &s), expected, "{tree}");
+        }
+        let tree = parse(&serde_json::json!({"attribute": "address.city", "op": "eq", "value": "Lyon"}), "")
+            .unwrap();
+        assert_eq!(tree.reads().attributes, ["address", "address.city"]);
     }
 
     #[test]
@@ -557,10 +728,30 @@ mod tests {
             (serde_json::json!({"last_performed": "order_completed", "within_ms": 3 * DAY}), true),
             (serde_json::json!({"last_performed": "order_completed", "within_ms": DAY}), false),
             (serde_json::json!({"last_performed": "refund", "within_ms": DAY}), false),
+            // The newest order was in dollars, though two earlier ones were in euros.
+            (
+                serde_json::json!({"last_performed": "order_completed", "within_ms": 90 * DAY, "where": {"currency": "USD"}}),
+                true,
+            ),
+            (
+                serde_json::json!({"last_performed": "order_completed", "within_ms": 90 * DAY, "where": {"currency": "EUR"}}),
+                false,
+            ),
+            // Event names by prefix.
+            (serde_json::json!({"event": "order_*", "count": {"op": "eq", "value": 3}}), true),
+            (serde_json::json!({"event": "pa*", "within_ms": 2 * DAY}), true),
+            (serde_json::json!({"last_performed": "ord*", "within_ms": 3 * DAY}), true),
+            (serde_json::json!({"event": "email_*"}), false),
         ];
         for (tree, expected) in cases {
             assert_eq!(holds(tree.clone(), &s), expected, "{tree}");
         }
+        // A prefix reads every event (the host reads events by name).
+        let prefix = parse(&serde_json::json!({"event": "email_*", "within_ms": DAY}), "").unwrap();
+        assert_eq!(
+            (prefix.reads().events, prefix.reads().window_ms),
+            (vec!["*".to_owned()], Some(DAY as u64))
+        );
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub mod conditions;
 mod helpers;
 mod kinds;
 pub mod rfm;
+pub mod time;
 
 pub use helpers::log;
 pub use kinds::{Accumulator, ChannelAdapter, KpiCalculator, Personalizer, Plugin, SegmentRule};

@@ -57,6 +57,28 @@ impl Reads {
     }
 }
 
+/// Attributes Baton answers itself, from the profile's consent and suppression records, for
+/// conditions such as "consented to email marketing" (`consent.email.marketing` is `granted`) or
+/// "not suppressed for SMS" (`suppressions.sms` does not exist). A trait a source sends under
+/// one of these names is never shown: a client cannot claim a consent it was not given.
+pub(crate) const BATON_ATTRIBUTES: [&str; 2] = ["consent", "suppressions"];
+
+/// The profile's consent decisions as `{"email": {"marketing": "granted"}}`.
+fn consent_of(profile: &Profile) -> serde_json::Value {
+    let mut channels = serde_json::Map::new();
+    for (key, consent) in &profile.consents {
+        let Some((channel, purpose)) = key.split_once(':') else { continue };
+        let state = serde_json::to_value(consent.state).unwrap_or_default();
+        if let serde_json::Value::Object(purposes) = channels
+            .entry(channel.to_owned())
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()))
+        {
+            purposes.insert(purpose.to_owned(), state);
+        }
+    }
+    serde_json::Value::Object(channels)
+}
+
 /// Builds the subject a plugin sees for `profile`.
 pub(crate) fn subject(
     reads: &Reads,
@@ -66,16 +88,27 @@ pub(crate) fn subject(
     now: i64,
 ) -> Subject {
     let all_attributes = reads.attributes.iter().any(|a| a == "*");
-    // Computed traits first, then the source attributes they do not shadow.
-    let attributes = profile
+    let wanted = |name: &str| all_attributes || reads.attributes.iter().any(|a| a == name);
+    // Computed traits first, then the source attributes they do not shadow. Neither may take a
+    // name Baton answers itself.
+    let mut attributes: Vec<Attribute> = profile
         .computed
         .iter()
         .chain(profile.attributes.iter().filter(|(name, _)| {
             !profile.computed.contains_key(*name) && !reads.computed_only.iter().any(|c| c == *name)
         }))
-        .filter(|(name, _)| all_attributes || reads.attributes.iter().any(|a| a == *name))
+        .filter(|(name, _)| !BATON_ATTRIBUTES.contains(&name.as_str()) && wanted(name))
         .map(|(name, value)| Attribute { name: name.clone(), value: value_of(value) })
         .collect();
+    if wanted("consent") {
+        attributes
+            .push(Attribute { name: "consent".into(), value: Value::Json(consent_of(profile).to_string()) });
+    }
+    if wanted("suppressions") {
+        let suppressions = serde_json::to_value(&profile.suppressions).unwrap_or_default();
+        attributes
+            .push(Attribute { name: "suppressions".into(), value: Value::Json(suppressions.to_string()) });
+    }
     let all_events = reads.events.iter().any(|e| e == "*");
     let since = reads.window_ms.map(|w| now.saturating_sub(i64::try_from(w).unwrap_or(i64::MAX)));
     let events = events

@@ -18,6 +18,9 @@
 //!   "not performed within".
 //! - `last_performed`: the newest event of that name happened within the window.
 //! - `all`, `any`, `not` nest; `bucket` puts a deterministic share of profiles in.
+//! - Values compare as a marketer expects: numbers and numeric text as numbers, ISO-8601 dates as
+//!   points in time, blank text as not set; `address.city` reads into a JSON trait. Every node,
+//!   with an example, is in sdk/GUIDE.md ("The condition language").
 //!
 //! `validate-config` refuses an invalid tree with the JSON pointer of the fault. The language lives
 //! in `baton_sdk::conditions`, so other plugins can use it too.

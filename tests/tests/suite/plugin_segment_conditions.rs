@@ -64,3 +64,102 @@ fn a_condition_tree_over_attributes_and_event_windows() {
         "plugin segment-conditions@0.1.0 refused the config at `/any/0/op`: must be a non-empty string"
     );
 }
+
+/// The condition language as marketers write it, through the host: consent and suppression as
+/// conditions (which no client trait can fake), ISO-8601 dates, nested traits, blank text as
+/// not set, numeric text, and event names by prefix.
+#[test]
+fn conditions_on_consent_dates_nested_traits_and_blank_values() {
+    let (engine, _clock, _dir) = engine();
+    let plugin = engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap().hash();
+    let people = [
+        (
+            "ann",
+            serde_json::json!({"signed_up": "2025-05-01T09:00:00Z", "address": {"city": "Lyon"}, "nickname": "Annie", "score": "42.5"}),
+        ),
+        (
+            "bob",
+            serde_json::json!({"signed_up": "2025-06-14", "address": {"city": "Paris"}, "nickname": "  ", "score": 7}),
+        ),
+        // Bob's twin in every way, who claims a consent in his traits he never gave.
+        (
+            "eve",
+            serde_json::json!({"signed_up": "2025-06-14", "consent": {"email": {"marketing": "granted"}}, "suppressions": {}}),
+        ),
+    ];
+    for (user, traits) in &people {
+        engine.storage().identify(Some(user), None, traits.as_object().unwrap(), 1).unwrap();
+    }
+    let id =
+        |user: &str| engine.storage().profile_by_identity(&Identity::User(user.into())).unwrap().unwrap().id;
+    engine
+        .storage()
+        .update_profile(id("ann"), 2, |p| {
+            p.set_consent("email", "marketing", baton::ConsentState::Granted, 2)
+        })
+        .unwrap();
+    engine
+        .storage()
+        .update_profile(id("bob"), 2, |p| p.set_consent("email", "marketing", baton::ConsentState::Denied, 2))
+        .unwrap();
+    engine
+        .storage()
+        .update_profile(id("bob"), 2, |p| {
+            p.suppressions.insert(
+                "sms".into(),
+                baton::Suppression { reason: baton::SuppressionReason::Bounced, since: 2 },
+            );
+        })
+        .unwrap();
+    let email = |user: &str, id: &str, name: &str| NewEvent {
+        id: id.into(),
+        user_id: Some(user.into()),
+        anonymous_id: None,
+        name: name.into(),
+        timestamp: NOW - DAY,
+        properties: serde_json::Map::new(),
+        campaign: None,
+    };
+    engine.storage().ingest(&[email("ann", "e1", "email_opened"), email("bob", "e2", "page")], NOW).unwrap();
+
+    let members = |tree: serde_json::Value| -> Vec<String> {
+        let audience = engine.audience(&plugin, &tree, 10, true).unwrap();
+        let mut users: Vec<String> = audience
+            .members
+            .unwrap()
+            .iter()
+            .map(|m| {
+                let profile = engine.storage().profile(m.profile).unwrap().unwrap();
+                profile
+                    .identities
+                    .iter()
+                    .find_map(|i| match i {
+                        Identity::User(u) => Some(u.clone()),
+                        _ => None,
+                    })
+                    .unwrap()
+            })
+            .collect();
+        users.sort();
+        users
+    };
+    let consented =
+        serde_json::json!({"attribute": "consent.email.marketing", "op": "eq", "value": "granted"});
+    assert_eq!(members(consented), ["ann"], "Eve's trait is not a consent");
+    assert_eq!(members(serde_json::json!({"attribute": "suppressions.sms", "op": "exists"})), ["bob"]);
+    assert_eq!(
+        members(serde_json::json!({"attribute": "signed_up", "op": "gte", "value": "2025-06-01"})),
+        ["bob", "eve"]
+    );
+    assert_eq!(
+        members(serde_json::json!({"attribute": "signed_up", "op": "older_than_ms", "value": 30 * DAY})),
+        ["ann"]
+    );
+    assert_eq!(
+        members(serde_json::json!({"attribute": "address.city", "op": "eq", "value": "Lyon"})),
+        ["ann"]
+    );
+    assert_eq!(members(serde_json::json!({"attribute": "nickname", "op": "exists"})), ["ann"]);
+    assert_eq!(members(serde_json::json!({"attribute": "score", "op": "gt", "value": 10})), ["ann"]);
+    assert_eq!(members(serde_json::json!({"event": "email_*", "within_ms": 7 * DAY})), ["ann"]);
+}
