@@ -23,6 +23,7 @@ mod policy;
 mod profiles;
 mod results;
 mod schedule;
+mod segments;
 mod series;
 mod signature;
 mod subject;
@@ -46,6 +47,7 @@ pub use policy::{Policies, QuietHours, RollingCap};
 pub use profiles::{ProfileLookup, ProfileUpdate};
 pub use results::CONVERSION_EVENT;
 pub use schedule::TickReport;
+pub use segments::{ManualEdit, SegmentUpkeep, SegmentView};
 pub use series::{CampaignSeries, DayFigures, ReportingConfig, SeriesState, SeriesUpdate};
 pub(crate) use subject::value_of;
 pub use throttle::SendLane;
@@ -124,6 +126,9 @@ pub struct Engine {
     triggers: std::sync::Mutex<()>,
     /// Coalesces trigger drains requested by ingest (see [`Engine::drain_triggers_soon`]).
     drain: pipeline::DrainGate,
+    /// One writer of saved segments' membership at a time (upkeep, builds, manual edits), so
+    /// each judges against what the one before stored.
+    segment_upkeep: std::sync::Mutex<()>,
     /// What each plugin reads per binding config (`needs-for-config` answers), by plugin hash
     /// and config hash.
     reads: std::sync::Mutex<std::collections::HashMap<(crate::plugin::ContentHash, u64), subject::Reads>>,
@@ -206,7 +211,7 @@ impl Engine {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
         };
-        Ok(Engine {
+        let engine = Engine {
             storage,
             runtime,
             clock,
@@ -225,7 +230,10 @@ impl Engine {
             drain: pipeline::DrainGate::default(),
             reads: Default::default(),
             sends_queued: tokio::sync::Notify::new(),
-        })
+            segment_upkeep: std::sync::Mutex::new(()),
+        };
+        engine.refresh_segment_interest()?;
+        Ok(engine)
     }
 
     /// Sends finished since start, by outcome: delivered, rejected, retried, dead-lettered.

@@ -15,6 +15,7 @@ pub mod measurement;
 mod plugin;
 mod profile;
 mod runtime;
+mod segment;
 mod serve;
 pub mod stats;
 mod store;
@@ -29,10 +30,10 @@ pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipRe
 pub use engine::{
     Audience, CONVERSION_EVENT, CampaignSeries, CampaignView, Clock, DayFigures, DeliveryConfig,
     DeliveryReport, Engine, EngineConfig, EngineError, ExportFormat, ExportKind, ExportReport,
-    FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, LINK_VALID_MS, Member, OutboundPolicy, PluginView,
-    Policies, ProfileLookup, ProfileRow, ProfileUpdate, QuietHours, ReportingConfig, RollingCap, RunReport,
-    SendLane, SeriesUpdate, SystemClock, TickReport, TraitReport, UnsubscribeLink, UnsubscribeScope,
-    WebhookRequest,
+    FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, LINK_VALID_MS, ManualEdit, Member, OutboundPolicy,
+    PluginView, Policies, ProfileLookup, ProfileRow, ProfileUpdate, QuietHours, ReportingConfig, RollingCap,
+    RunReport, SegmentUpkeep, SegmentView, SendLane, SeriesUpdate, SystemClock, TickReport, TraitReport,
+    UnsubscribeLink, UnsubscribeScope, WebhookRequest,
 };
 pub mod demo_scenario {
     //! The `baton demo` scenario.
@@ -49,6 +50,10 @@ pub mod contract;
 pub use runtime::{
     CallMetrics, CallOutcome, Called, Failure, InstallError, InvokeError, KpiRun, Limits, LoadedPlugin,
     PluginCall, PluginStats, Runtime, RuntimeConfig, RuntimeError, RuntimeStats, SUPPORTED_CONTRACTS,
+};
+pub use segment::{
+    ProfileChange, SEGMENT_ENTERED, SEGMENT_EXITED, SavedSegment, SegmentDefinition, SegmentMember,
+    SegmentSpec, SegmentState,
 };
 pub use serve::{LoopConfig, ServeConfig, ServeError, open_engine, serve};
 pub use store::{

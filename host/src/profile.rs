@@ -289,7 +289,7 @@ impl NewEvent {
         }
         if RESERVED_EVENT_NAMES.contains(&self.name.as_str()) {
             return Some(format!(
-                "`{}` is an event Baton records itself, for measurement; a source cannot send it (name your event differently)",
+                "`{}` is an event Baton records itself (for measurement and saved segments); a source cannot send it (name your event differently)",
                 self.name
             ));
         }
@@ -307,8 +307,15 @@ impl NewEvent {
 /// Events only Baton writes: a campaign's delivery outcomes, its holdout assignments and the
 /// conversions it measures. A source that could send them could forge a campaign's results (a
 /// `message_delivered` for a buyer who never got the message), so ingest refuses them.
-pub const RESERVED_EVENT_NAMES: [&str; 5] =
-    ["message_delivered", "message_rejected", "message_failed", "control_assigned", "campaign_conversion"];
+pub const RESERVED_EVENT_NAMES: [&str; 7] = [
+    "message_delivered",
+    "message_rejected",
+    "message_failed",
+    "control_assigned",
+    "campaign_conversion",
+    crate::segment::SEGMENT_ENTERED,
+    crate::segment::SEGMENT_EXITED,
+];
 
 /// Caps on what one ingested event may hold, so that no source (and no one holding a write key)
 /// can store unbounded data or shift events far from the present. Each is refused per event with

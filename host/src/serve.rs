@@ -134,7 +134,10 @@ async fn tick_loop(engine: Arc<Engine>, config: LoopConfig, mut stopped: watch::
         let work = move || {
             // Triggers a crash left queued first, then the schedules.
             engine.drain_triggers()?;
-            engine.tick()
+            let report = engine.tick()?;
+            // Segment entries and exits the clock caused reach their campaigns now.
+            engine.drain_triggers()?;
+            Ok::<_, EngineError>(report)
         };
         match tokio::task::spawn_blocking(work).await {
             Ok(Ok(report))

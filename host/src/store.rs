@@ -17,6 +17,7 @@ mod measurements;
 mod pages;
 mod plugins;
 mod secrets;
+mod segments;
 mod sends;
 mod tokens;
 mod traits;
@@ -33,6 +34,7 @@ pub use feedback::FeedbackEndpoint;
 pub(crate) use keys::profile as profile_key;
 pub use pages::{Page, PageRequest};
 pub use secrets::{SecretScope, SecretValue, StoredSecret, check_secret_hosts};
+pub(crate) use segments::{SegmentWrite, Verdict};
 pub use sends::SentTo;
 pub use tokens::{Role, TokenRecord};
 pub use traits::{TraitBinding, TraitUpdate};
@@ -130,10 +132,21 @@ pub(crate) enum TreeId {
     Emails,
     /// A campaign's latest kept results, by campaign id.
     Measurements,
+    /// Saved segments, by id.
+    Segments,
+    /// Members of saved segments, by segment id + 0 + profile id.
+    SegmentMembers,
+    /// When a segment judges a profile again with no new data (a window ending), by segment id +
+    /// 0 + profile id → time: finds the due-time entry to replace.
+    SegmentRechecks,
+    /// The due-time index: time + segment id + 0 + profile id → nothing, soonest first.
+    SegmentDue,
+    /// Profiles changed since the segments last judged them, by profile id → what changed.
+    SegmentDirty,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 28] = [
+    const ALL: [TreeId; 33] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -162,6 +175,11 @@ impl TreeId {
         TreeId::FeedbackEndpoints,
         TreeId::Emails,
         TreeId::Measurements,
+        TreeId::Segments,
+        TreeId::SegmentMembers,
+        TreeId::SegmentRechecks,
+        TreeId::SegmentDue,
+        TreeId::SegmentDirty,
     ];
 
     fn name(self) -> &'static str {
@@ -194,6 +212,11 @@ impl TreeId {
             TreeId::FeedbackEndpoints => "feedback_endpoints",
             TreeId::Emails => "emails",
             TreeId::Measurements => "measurements",
+            TreeId::Segments => "segments",
+            TreeId::SegmentMembers => "segment_members",
+            TreeId::SegmentRechecks => "segment_rechecks",
+            TreeId::SegmentDue => "segment_due",
+            TreeId::SegmentDirty => "segment_dirty",
         }
     }
 }
@@ -261,6 +284,9 @@ pub struct Storage {
     keyring: Arc<secrets::Keyring>,
     /// See [`StorageConfig::merge_known_users`].
     merge_known_users: bool,
+    /// What saved segments read, so writes mark the profiles they change for them (set by the
+    /// engine; nothing is marked while no segment exists).
+    segment_interest: Arc<std::sync::RwLock<crate::segment::SegmentInterest>>,
 }
 
 impl Storage {
@@ -330,6 +356,7 @@ impl Storage {
             writer: Arc::new(Mutex::new(())),
             keyring: Arc::new(keyring),
             merge_known_users: false,
+            segment_interest: Default::default(),
             db,
         })
     }

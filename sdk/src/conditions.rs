@@ -116,8 +116,9 @@ pub enum Condition {
         count: u64,
         /// Only events this recent count.
         within_ms: Option<i64>,
-        /// Property values the events must have.
-        filter: serde_json::Map<String, Json>,
+        /// Conditions on the event's properties, all of which must hold (each an attribute
+        /// condition whose `attribute` names a property).
+        filter: Vec<Condition>,
     },
     /// The newest event of that name happened within the window and, with a filter, has those
     /// property values ("the last order was in euros").
@@ -126,8 +127,8 @@ pub enum Condition {
         event: String,
         /// The window, in milliseconds.
         within_ms: i64,
-        /// Property values the newest such event must have.
-        filter: serde_json::Map<String, Json>,
+        /// Conditions the newest such event's properties must meet.
+        filter: Vec<Condition>,
     },
     /// A deterministic share of profiles.
     Bucket {
@@ -163,13 +164,25 @@ fn millis(node: &serde_json::Map<String, Json>, key: &str, path: &str) -> Result
     }
 }
 
-/// The property values an event condition's `where` asks for.
-fn filter(node: &serde_json::Map<String, Json>, path: &str) -> Result<serde_json::Map<String, Json>, Fault> {
-    match node.get("where") {
-        None => Ok(serde_json::Map::new()),
-        Some(Json::Object(map)) => Ok(map.clone()),
-        Some(_) => Err(fault(&format!("{path}/where"), "must be an object of property values")),
-    }
+/// The property conditions of an event condition's `where`: a value is an equality test
+/// (`"currency": "EUR"`), and an object with `op` any attribute operator
+/// (`"total": {"op": "gte", "value": 100}`, `"coupon": {"op": "exists"}`).
+fn filter(node: &serde_json::Map<String, Json>, path: &str) -> Result<Vec<Condition>, Fault> {
+    let map = match node.get("where") {
+        None => return Ok(Vec::new()),
+        Some(Json::Object(map)) => map,
+        Some(_) => return Err(fault(&format!("{path}/where"), "must be an object of property conditions")),
+    };
+    map.iter()
+        .map(|(property, wanted)| match wanted {
+            Json::Object(test) if test.contains_key("op") => {
+                let mut node = test.clone();
+                node.insert("attribute".into(), Json::String(property.clone()));
+                parse_attribute(&node, &format!("{path}/where/{property}"))
+            }
+            value => Ok(Condition::Compare { attribute: property.clone(), op: Op::Eq, value: value.clone() }),
+        })
+        .collect()
 }
 
 /// Whether an event's name is the one asked for, or starts with it when it ends in `*`
@@ -296,20 +309,42 @@ fn attribute_json(subject: &Subject, name: &str) -> Option<Json> {
         Some(value) => value_json(value)?,
         None => {
             let (top, path) = name.split_once('.')?;
-            let mut value = value_json(subject.attribute(top)?)?;
-            for key in path.split('.') {
-                value = match value {
-                    Json::Object(mut map) => map.remove(key)?,
-                    Json::Array(mut items) => {
-                        let index: usize = key.parse().ok()?;
-                        (index < items.len()).then(|| items.swap_remove(index))?
-                    }
-                    _ => return None,
-                };
-            }
-            value
+            dig(value_json(subject.attribute(top)?)?, path)?
         }
     };
+    set(value)
+}
+
+/// An event property as JSON, read like an attribute: blank text is not set, and a name with
+/// dots that no property has reads into a JSON property (`items.0.sku`).
+fn property_json(properties: &Json, name: &str) -> Option<Json> {
+    let value = match properties.get(name) {
+        Some(value) => value.clone(),
+        None => {
+            let (top, path) = name.split_once('.')?;
+            dig(properties.get(top)?.clone(), path)?
+        }
+    };
+    set(value)
+}
+
+/// The value at a dotted `path` (object keys and list indexes) inside `value`.
+fn dig(mut value: Json, path: &str) -> Option<Json> {
+    for key in path.split('.') {
+        value = match value {
+            Json::Object(mut map) => map.remove(key)?,
+            Json::Array(mut items) => {
+                let index: usize = key.parse().ok()?;
+                (index < items.len()).then(|| items.swap_remove(index))?
+            }
+            _ => return None,
+        };
+    }
+    Some(value)
+}
+
+/// The value, unless it is blank text (not set, as marketers expect).
+fn set(value: Json) -> Option<Json> {
     match &value {
         Json::String(text) if text.trim().is_empty() => None,
         _ => Some(value),
@@ -385,11 +420,7 @@ fn compare(left: &Json, right: &Json) -> Option<Ordering> {
     }
 }
 
-fn event_matches(
-    event: &Event,
-    name: &str,
-    filter: &serde_json::Map<String, Json>,
-) -> Result<bool, PluginError> {
+fn event_matches(event: &Event, name: &str, filter: &[Condition], now: i64) -> Result<bool, PluginError> {
     if !name_matches(&event.name, name) {
         return Ok(false);
     }
@@ -397,7 +428,7 @@ fn event_matches(
         return Ok(true);
     }
     let properties = event.properties_json()?;
-    Ok(filter.iter().all(|(k, v)| properties.get(k).is_some_and(|p| same(p, v))))
+    Ok(filter.iter().all(|test| test.value_holds(&|name| property_json(&properties, name), now)))
 }
 
 /// FNV-1a: small, stable across platforms, enough to spread profiles over buckets.
@@ -435,6 +466,35 @@ impl Reads {
 }
 
 impl Condition {
+    /// Whether an attribute condition holds for the value `lookup` finds under its name (a
+    /// profile attribute, or an event property in a `where`). False for other conditions.
+    fn value_holds(&self, lookup: &dyn Fn(&str) -> Option<Json>, now: i64) -> bool {
+        match self {
+            Condition::Exists(name) => lookup(name).is_some_and(|v| !v.is_null()),
+            Condition::NotExists(name) => lookup(name).is_none_or(|v| v.is_null()),
+            Condition::Compare { attribute, op, value } => match lookup(attribute) {
+                Some(actual) => compare(&actual, value).is_some_and(|o| op.holds(o)),
+                // A missing value differs from everything.
+                None => *op == Op::Ne,
+            },
+            Condition::Contains { attribute, value } => match (lookup(attribute), value) {
+                (Some(Json::String(text)), Json::String(part)) => text.contains(part.as_str()),
+                (Some(Json::Array(items)), wanted) => items.iter().any(|item| same(item, wanted)),
+                _ => false,
+            },
+            Condition::In { attribute, values } => {
+                lookup(attribute).is_some_and(|v| values.iter().any(|w| same(&v, w)))
+            }
+            Condition::WithinMs { attribute, ms } => {
+                lookup(attribute).as_ref().and_then(instant).is_some_and(|t| t >= now - ms)
+            }
+            Condition::OlderThanMs { attribute, ms } => {
+                lookup(attribute).as_ref().and_then(instant).is_some_and(|t| t < now - ms)
+            }
+            _ => false,
+        }
+    }
+
     /// What the tree reads: the attributes and events its conditions name, and how far back.
     pub fn reads(&self) -> Reads {
         let mut attributes = std::collections::BTreeSet::new();
@@ -508,34 +568,20 @@ impl Condition {
                 false
             }
             Condition::Not(child) => !child.matches(subject, now)?,
-            Condition::Exists(name) => attribute_json(subject, name).is_some_and(|v| !v.is_null()),
-            Condition::NotExists(name) => attribute_json(subject, name).is_none_or(|v| v.is_null()),
-            Condition::Compare { attribute, op, value } => match attribute_json(subject, attribute) {
-                Some(actual) => compare(&actual, value).is_some_and(|o| op.holds(o)),
-                // A missing attribute differs from everything.
-                None => *op == Op::Ne,
-            },
-            Condition::Contains { attribute, value } => match (attribute_json(subject, attribute), value) {
-                (Some(Json::String(text)), Json::String(part)) => text.contains(part.as_str()),
-                (Some(Json::Array(items)), wanted) => items.contains(wanted),
-                _ => false,
-            },
-            Condition::In { attribute, values } => {
-                attribute_json(subject, attribute).is_some_and(|v| values.iter().any(|w| same(&v, w)))
-            }
-            Condition::WithinMs { attribute, ms } => {
-                attribute_json(subject, attribute).as_ref().and_then(instant).is_some_and(|t| t >= now - ms)
-            }
-            Condition::OlderThanMs { attribute, ms } => {
-                attribute_json(subject, attribute).as_ref().and_then(instant).is_some_and(|t| t < now - ms)
-            }
+            Condition::Exists(_)
+            | Condition::NotExists(_)
+            | Condition::Compare { .. }
+            | Condition::Contains { .. }
+            | Condition::In { .. }
+            | Condition::WithinMs { .. }
+            | Condition::OlderThanMs { .. } => self.value_holds(&|name| attribute_json(subject, name), now),
             Condition::Performed { event, op, count, within_ms, filter } => {
                 let since = within_ms.map(|w| now - w);
                 let mut n = 0u64;
                 for e in &subject.events {
                     if since.is_none_or(|s| e.timestamp >= s)
                         && e.timestamp <= now
-                        && event_matches(e, event, filter)?
+                        && event_matches(e, event, filter, now)?
                     {
                         n += 1;
                     }
@@ -550,7 +596,7 @@ impl Condition {
                     .filter(|e| e.timestamp <= now && name_matches(&e.name, event))
                     .max_by_key(|e| e.timestamp);
                 match newest {
-                    Some(e) if e.timestamp >= now - within_ms => event_matches(e, &e.name, filter)?,
+                    Some(e) if e.timestamp >= now - within_ms => event_matches(e, &e.name, filter, now)?,
                     _ => false,
                 }
             }
@@ -644,6 +690,32 @@ mod tests {
                 true,
             ),
             (serde_json::json!({"event": "order_completed", "where": {"total": 99}}), false),
+            // Property conditions beyond equality, with every attribute operator.
+            (
+                serde_json::json!({"event": "order_completed", "where": {"total": {"op": "gte", "value": 100}}}),
+                true,
+            ),
+            (
+                serde_json::json!({"event": "order_completed", "where": {"total": {"op": "lt", "value": "100"}}}),
+                false,
+            ),
+            (
+                serde_json::json!({"event": "order_completed", "where": {"currency": {"op": "in", "value": ["USD", "EUR"]}}}),
+                true,
+            ),
+            (
+                serde_json::json!({"event": "order_completed", "where": {"currency": {"op": "contains", "value": "U"}}}),
+                true,
+            ),
+            (serde_json::json!({"event": "order_completed", "where": {"coupon": {"op": "exists"}}}), false),
+            (
+                serde_json::json!({"event": "order_completed", "where": {"coupon": {"op": "not_exists"}}}),
+                true,
+            ),
+            (
+                serde_json::json!({"last_performed": "order_completed", "within_ms": DAY * 2, "where": {"total": {"op": "gt", "value": 120}}}),
+                false,
+            ),
         ];
         for (tree, expected) in cases {
             assert_eq!(holds(tree.clone(), &s), expected, "{tree}");
@@ -794,6 +866,16 @@ mod tests {
             (serde_json::json!({"last_performed": "x"}), "/within_ms", "last_performed needs a window"),
             (serde_json::json!({"bucket": {"percent": 150}}), "/bucket/percent", "0 to 100"),
             (serde_json::json!({"weather": "sunny"}), "", "unknown condition"),
+            (
+                serde_json::json!({"event": "order", "where": {"total": {"op": "approx", "value": 1}}}),
+                "/where/total/op",
+                "unknown operator",
+            ),
+            (
+                serde_json::json!({"event": "order", "where": {"sku": {"op": "in", "value": "A1"}}}),
+                "/where/sku/value",
+                "`in` needs a list",
+            ),
         ];
         for (tree, path, message) in cases {
             let (at, text) = parse(&tree, "").unwrap_err();

@@ -67,6 +67,7 @@ error_codes! {
     SecretNotFound = "secret_not_found", NOT_FOUND, "No secret has this name.";
     TokenNotFound = "token_not_found", NOT_FOUND, "No token has this id.";
     TraitNotFound = "trait_not_found", NOT_FOUND, "No computed-trait binding has this name.";
+    SegmentNotFound = "segment_not_found", NOT_FOUND, "No saved segment has this id.";
     FeedbackEndpointNotFound = "feedback_endpoint_not_found", NOT_FOUND, "No feedback endpoint has this name.";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "The route exists, but not with this HTTP method.";
     InvalidJson = "invalid_json", BAD_REQUEST, "The body is not the JSON (or NDJSON) the route takes: the message names the field at fault.";
@@ -87,6 +88,7 @@ error_codes! {
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "The body (or component) is larger than the route's configured limit.";
     InvalidRequest = "invalid_request", UNPROCESSABLE_ENTITY, "The request is well-formed but asks for something invalid: the message says what to fix.";
     InvalidCampaign = "invalid_campaign", UNPROCESSABLE_ENTITY, "The campaign definition has problems, each listed in the message.";
+    InvalidSegment = "invalid_segment", UNPROCESSABLE_ENTITY, "The segment cannot be saved or changed as asked: the message says why and what to do.";
     InvalidPlugin = "invalid_plugin", UNPROCESSABLE_ENTITY, "The component cannot be installed: not a Baton component, an unsupported contract, or an import Baton does not provide.";
     WrongPluginKind = "wrong_plugin_kind", CONFLICT, "The plugin exists, but its kind does not fit the slot or the binding: name a plugin of the kind the slot takes.";
     InvalidBindingConfig = "invalid_binding_config", CONFLICT, "The plugin named refused the binding's config (each plugin defines its own); the message has its JSON pointer and reason.";
@@ -186,6 +188,8 @@ impl From<EngineError> for ApiError {
             EngineError::SecretNotFound(_) => ApiError::new(ErrorCode::SecretNotFound, message),
             EngineError::TokenNotFound(_) => ApiError::new(ErrorCode::TokenNotFound, message),
             EngineError::TraitNotFound(_) => ApiError::new(ErrorCode::TraitNotFound, message),
+            EngineError::SegmentNotFound(_) => ApiError::new(ErrorCode::SegmentNotFound, message),
+            EngineError::InvalidSegment(_) => ApiError::new(ErrorCode::InvalidSegment, message),
             EngineError::BindingNotFound { .. } => ApiError::new(ErrorCode::BindingNotFound, message),
             EngineError::ProfileNotFound(_) => ApiError::new(ErrorCode::ProfileNotFound, message),
             EngineError::FeedbackEndpointNotFound(_) => {

@@ -58,6 +58,12 @@ pub enum EngineError {
         /// The slot, as text.
         slot: String,
     },
+    /// No saved segment has this id.
+    #[error("no saved segment is named `{0}`; `GET /v1/segments` lists them")]
+    SegmentNotFound(String),
+    /// The saved segment cannot be saved or changed as asked.
+    #[error("segment is invalid: {}", .0.join("; "))]
+    InvalidSegment(Vec<String>),
     /// No profile has this id.
     #[error("profile {0} does not exist")]
     ProfileNotFound(crate::profile::ProfileId),

@@ -211,12 +211,18 @@ impl Engine {
         });
     }
 
-    /// Runs the triggered campaigns for every queued trigger, until the queue is empty.
+    /// Runs the triggered campaigns for every queued trigger, then keeps the saved segments
+    /// current (whose entries and exits queue triggers of their own), until both are done.
     pub fn drain_triggers(&self) -> Result<(), EngineError> {
-        while self.storage.pending_trigger_count() > 0 {
-            self.process_triggers(1_000)?;
+        loop {
+            while self.storage.pending_trigger_count() > 0 {
+                self.process_triggers(1_000)?;
+            }
+            let upkeep = self.keep_segments_current()?;
+            if upkeep.entered + upkeep.exited == 0 || self.storage.pending_trigger_count() == 0 {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// Response events that change what may be sent: `unsubscribed`, `bounced` and `complained`
@@ -435,7 +441,7 @@ impl Engine {
     /// quarantine however many splits it took to find. A rule that fails for everyone is not
     /// split forever: after `isolating_calls` failed calls in one batch, or once the plugin is
     /// quarantined, what is left is skipped with its error, counted once.
-    fn isolate(
+    pub(super) fn isolate(
         &self,
         segment: &Arc<LoadedPlugin>,
         invocation: &Invocation,

@@ -1,5 +1,5 @@
 //! Scheduled work: batch campaigns with an interval, periodic KPI snapshots, and the retention
-//! purge of events older than `keep_events_ms`. `tick` runs
+//! purge of events older than `keep_events_ms`, and saved segments' due times. `tick` runs
 //! whatever is due; `baton serve` calls it on a timer. Each job's schedule slot is recorded, and a
 //! batch run's id is derived from its slot, so a tick retried after a crash sends nobody twice.
 
@@ -19,6 +19,8 @@ pub struct TickReport {
     pub kpis: Vec<String>,
     /// Events deleted by the retention purge.
     pub purged_events: usize,
+    /// Saved segments kept current: profiles that came due (a window ending) or changed.
+    pub segments: super::SegmentUpkeep,
 }
 
 /// How often the retention purge runs when retention is configured.
@@ -37,6 +39,9 @@ impl Engine {
                 self.storage.set_schedule_slot("retention", slot)?;
             }
         }
+        // Before the scheduled runs, so a run reads membership as of now; its entries and
+        // exits wait in the trigger queue for the next drain.
+        report.segments = self.keep_segments_current()?;
         for campaign in self.storage.campaigns()? {
             if campaign.state == CampaignState::Active {
                 if let Trigger::Batch { every_ms: Some(every) } = campaign.trigger {

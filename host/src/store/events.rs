@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use super::writes::WriteSet;
 use super::{Storage, StorageError, TreeId, decode, encode, keys};
 use crate::profile::{Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId};
+use crate::segment::ProfileChange;
 
 /// Stitching chains longer than this are a corrupt store, not a real history.
 const MAX_ALIAS_DEPTH: usize = 64;
@@ -159,6 +160,7 @@ impl Storage {
         if queue_triggers {
             writes.put(TreeId::Triggers, self.db.generate_id()?.to_be_bytes().to_vec(), key);
         }
+        mark_event(writes, profile, &event.name)?;
         Ok(true)
     }
 
@@ -453,6 +455,7 @@ impl Storage {
         if queue_trigger {
             writes.put(TreeId::Triggers, self.db.generate_id()?.to_be_bytes().to_vec(), key);
         }
+        mark_event(writes, profile, &event.name)?;
         Ok(IngestOutcome::Stored { profile })
     }
 }
@@ -606,6 +609,7 @@ fn merge(writes: &mut WriteSet<'_>, from: ProfileId, into: ProfileId, now: i64) 
     index_email(writes, &survivor);
     put_profile(writes, &survivor)?;
     writes.remove(TreeId::Profiles, keys::profile(from).to_vec());
+    writes.storage().forget_in_segments(writes, from)?;
     writes.put(TreeId::ProfileAliases, keys::profile(from).to_vec(), keys::profile(into).to_vec());
 
     for (key, raw) in writes.scan_prefix(TreeId::Events, &keys::profile(from))? {
@@ -667,9 +671,19 @@ fn index_email(writes: &mut WriteSet<'_>, profile: &Profile) {
     }
 }
 
+/// Writes a profile, marking it changed for the saved segments (its attributes, consents or
+/// identities may be what one of them reads).
 fn put_profile(writes: &mut WriteSet<'_>, profile: &Profile) -> Result<(), StorageError> {
     writes.put(TreeId::Profiles, keys::profile(profile.id).to_vec(), encode(profile)?);
-    Ok(())
+    let change = ProfileChange { attributes: true, ..Default::default() };
+    writes.storage().mark_changed(writes, profile.id, &change)
+}
+
+/// Marks `profile` changed for the saved segments by an event named `name`.
+fn mark_event(writes: &mut WriteSet<'_>, profile: ProfileId, name: &str) -> Result<(), StorageError> {
+    let mut change = ProfileChange::default();
+    change.add_event(name);
+    writes.storage().mark_changed(writes, profile, &change)
 }
 
 fn corrupt(what: &str, reason: &str) -> StorageError {

@@ -19,6 +19,11 @@ impl<'s> WriteSet<'s> {
         WriteSet { storage, pending: BTreeMap::new() }
     }
 
+    /// The store this set writes to.
+    pub(crate) fn storage(&self) -> &'s Storage {
+        self.storage
+    }
+
     pub(crate) fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
         match self.pending.get(&(tree, key.to_vec())) {
             Some(pending) => Ok(pending.clone()),

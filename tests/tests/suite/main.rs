@@ -42,6 +42,7 @@ mod runtime_hostile_worlds;
 mod runtime_waits;
 mod runtime_worlds;
 mod scaffold;
+mod segments;
 mod send_rate;
 mod send_time;
 mod store_events;

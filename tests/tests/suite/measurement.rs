@@ -361,7 +361,7 @@ fn a_source_cannot_send_the_events_measurement_is_built_on() {
             outcome,
             [baton::IngestOutcome::Rejected {
                 reason: format!(
-                    "`{name}` is an event Baton records itself, for measurement; a source cannot send it (name your event differently)"
+                    "`{name}` is an event Baton records itself (for measurement and saved segments); a source cannot send it (name your event differently)"
                 )
             }]
         );
