@@ -19,6 +19,7 @@ mod plugins;
 mod profiles;
 mod routes;
 mod segment;
+mod segments;
 mod traits;
 mod unsubscribe;
 

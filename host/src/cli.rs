@@ -17,6 +17,7 @@ mod feedback;
 mod imports;
 mod output;
 mod profiles;
+mod segments;
 mod traits;
 pub use campaigns::{CampaignCommand, campaign, campaign_remote};
 pub use events::{EventsCommand, events, events_remote};
@@ -25,6 +26,7 @@ pub use feedback::{FeedbackCommand, feedback, feedback_remote};
 pub use imports::{ImportArgs, import_local, import_remote};
 pub use output::{Format, Output};
 pub use profiles::{ProfileCommand, profile, profile_remote};
+pub use segments::{SegmentCommand, segments, segments_remote};
 pub use traits::{TraitCommand, traits, traits_remote};
 
 /// Sets up `tracing` from `RUST_LOG` (default `default_level`), as text or JSON lines, on

@@ -95,6 +95,9 @@ enum Command {
     /// Bind, list, unbind and recompute computed traits.
     #[command(subcommand)]
     Trait(cli::TraitCommand),
+    /// Save, list and show segments whose membership Baton keeps current; their members.
+    #[command(subcommand)]
+    Segment(cli::SegmentCommand),
     /// Export every event or profile, or a campaign's deliveries, as NDJSON or CSV.
     Export(cli::ExportArgs),
     /// Import profiles (traits, consents, suppressions, time zones) or events from NDJSON or CSV.
@@ -138,6 +141,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Secret(command) => cli::secret_remote(&remote, out, command),
             Command::Token(command) => cli::token_remote(&remote, out, command),
             Command::Trait(command) => cli::traits_remote(&remote, out, command),
+            Command::Segment(command) => cli::segments_remote(&remote, out, command),
             Command::Profile(command) => cli::profile_remote(&remote, out, command),
             Command::Export(args) => cli::export_remote(&remote, args),
             Command::Import(args) => cli::import_remote(&remote, args),
@@ -155,6 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Secret(command) => cli::secret(&cli.data, &config, out, command),
         Command::Token(command) => cli::token(&cli.data, &config, out, command),
         Command::Trait(command) => cli::traits(&cli.data, &config, out, command),
+        Command::Segment(command) => cli::segments(&cli.data, &config, out, command),
         Command::Profile(command) => cli::profile(&cli.data, &config, out, command),
         Command::Export(args) => cli::export(&cli.data, &config, args),
         Command::Import(args) => cli::import_local(&cli.data, &config, args),

@@ -88,7 +88,8 @@ error_codes! {
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE, "The body (or component) is larger than the route's configured limit.";
     InvalidRequest = "invalid_request", UNPROCESSABLE_ENTITY, "The request is well-formed but asks for something invalid: the message says what to fix.";
     InvalidCampaign = "invalid_campaign", UNPROCESSABLE_ENTITY, "The campaign definition has problems, each listed in the message.";
-    InvalidSegment = "invalid_segment", UNPROCESSABLE_ENTITY, "The segment cannot be saved or changed as asked: the message says why and what to do.";
+    InvalidSegment = "invalid_segment", UNPROCESSABLE_ENTITY, "The segment definition has problems, each listed in the message.";
+    SegmentWrongKind = "segment_wrong_kind", CONFLICT, "The segment is manual where the request needs a rule, or decided by a rule where it needs a manual list.";
     InvalidPlugin = "invalid_plugin", UNPROCESSABLE_ENTITY, "The component cannot be installed: not a Baton component, an unsupported contract, or an import Baton does not provide.";
     WrongPluginKind = "wrong_plugin_kind", CONFLICT, "The plugin exists, but its kind does not fit the slot or the binding: name a plugin of the kind the slot takes.";
     InvalidBindingConfig = "invalid_binding_config", CONFLICT, "The plugin named refused the binding's config (each plugin defines its own); the message has its JSON pointer and reason.";
@@ -190,6 +191,7 @@ impl From<EngineError> for ApiError {
             EngineError::TraitNotFound(_) => ApiError::new(ErrorCode::TraitNotFound, message),
             EngineError::SegmentNotFound(_) => ApiError::new(ErrorCode::SegmentNotFound, message),
             EngineError::InvalidSegment(_) => ApiError::new(ErrorCode::InvalidSegment, message),
+            EngineError::SegmentWrongKind(_) => ApiError::new(ErrorCode::SegmentWrongKind, message),
             EngineError::BindingNotFound { .. } => ApiError::new(ErrorCode::BindingNotFound, message),
             EngineError::ProfileNotFound(_) => ApiError::new(ErrorCode::ProfileNotFound, message),
             EngineError::FeedbackEndpointNotFound(_) => {

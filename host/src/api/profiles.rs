@@ -55,7 +55,10 @@ pub async fn update_profile(
 ) -> Answer {
     let id = profile_id(&id)?;
     let update: ProfileUpdate = json_body(&state, body).await?;
-    on_engine(&state, move |e| Ok(e.update_profile(&caller.actor(), id, &update)?)).await
+    let answer = on_engine(&state, move |e| Ok(e.update_profile(&caller.actor(), id, &update)?)).await;
+    // Saved segments that read what changed judge the profile now rather than at the next tick.
+    state.engine.drain_triggers_soon();
+    answer
 }
 
 pub async fn erase_profile(

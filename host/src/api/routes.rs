@@ -14,7 +14,7 @@ use super::auth::Caller;
 use super::openapi::{Answers, RequestBody, SchemaFn, Takes, bytes, ndjson, schema_of};
 use super::{
     AppState, access, admin, audiences, campaigns, events, exports, feedback, metrics, openapi, pages,
-    plugins, profiles, segment, traits, unsubscribe,
+    plugins, profiles, segment, segments, traits, unsubscribe,
 };
 use crate::campaign::Campaign;
 use crate::store::Role;
@@ -298,6 +298,49 @@ pub fn table() -> Vec<RouteSpec> {
             "How many would a segment rule reach? Count, sample, or every member as CSV/NDJSON.",
             post(audiences::audience),
         ).takes::<audiences::AudienceRequest>().answers::<crate::engine::Audience>().answers_text(&["text/csv", "application/x-ndjson"]),
+        spec(M::GET, "/v1/segments", Some(READ), "List saved segments with their live member counts.", get(segments::list)).paged::<pages::ListQuery>().answers::<Vec<crate::segment::SavedSegment>>(),
+        spec(
+            M::GET,
+            "/v1/segments/{id}",
+            Some(READ),
+            "A saved segment with its live member count.",
+            get(segments::show),
+        ).answers::<crate::segment::SavedSegment>(),
+        spec(
+            M::PUT,
+            "/v1/segments/{id}",
+            Some(ORCHESTRATE),
+            "Save a segment (a rule with its config, or a manual list); its membership is built, then kept current.",
+            put(segments::save),
+        ).takes::<segments::SegmentRequest>().answers::<crate::segment::SavedSegment>(),
+        spec(
+            M::DELETE,
+            "/v1/segments/{id}",
+            Some(ORCHESTRATE),
+            "Delete a saved segment and its stored membership.",
+            delete(segments::delete),
+        ).answers::<segments::Deleted>(),
+        spec(
+            M::GET,
+            "/v1/segments/{id}/members",
+            Some(PERSONAL),
+            "A saved segment's members from stored membership: a page, or every member as CSV or NDJSON.",
+            get(segments::members),
+        ).paged::<segments::MembersQuery>().answers::<Vec<crate::segment::SegmentMember>>().answers_text(&["text/csv", "application/x-ndjson"]),
+        spec(
+            M::POST,
+            "/v1/segments/{id}/members",
+            Some(ORCHESTRATE),
+            "Add and remove members of a manual segment by user id.",
+            post(segments::edit_members),
+        ).takes::<segments::MembersEdit>().answers::<crate::engine::ManualEdit>(),
+        spec(
+            M::POST,
+            "/v1/segments/{id}/rebuild",
+            Some(ORCHESTRATE),
+            "Judge every profile for a rule segment again and store what differs.",
+            post(segments::rebuild),
+        ).answers::<crate::engine::SegmentUpkeep>(),
         spec(
             M::GET,
             "/v1/exports/events",

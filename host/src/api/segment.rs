@@ -283,6 +283,8 @@ async fn apply_identity(
             let aliased = tokio::task::spawn_blocking(move || engine.alias(&previous, &user, now))
                 .await
                 .map_err(|e| ApiError::internal(&e))??;
+            // Saved segments judge the merged profile now rather than at the next tick.
+            state.engine.drain_triggers_soon();
             return Ok(match aliased {
                 Ok(profile) => IngestOutcome::Stored { profile },
                 Err(reason) => IngestOutcome::Rejected { reason: format!("message {index}: {reason}") },
@@ -302,6 +304,8 @@ async fn apply_identity(
         }
     };
     let profile = outcome.map_err(|e| ApiError::internal(&e))??;
+    // Saved segments that read traits judge the profile now rather than at the next tick.
+    state.engine.drain_triggers_soon();
     Ok(IngestOutcome::Stored { profile })
 }
 

@@ -128,7 +128,7 @@ impl Output {
 /// Writes `text` and a newline to standard output. A reader that stops early
 /// (`baton trait list | head`) is not an error: the output simply ends, as with any Unix tool,
 /// instead of `println!`'s panic.
-fn write_stdout(text: &str) -> anyhow::Result<()> {
+pub(super) fn write_stdout(text: &str) -> anyhow::Result<()> {
     match writeln!(std::io::stdout().lock(), "{text}") {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => Ok(other?),

@@ -157,12 +157,12 @@ impl Engine {
         if let Some(existing) = &existing
             && existing.is_manual() != matches!(spec.definition, SegmentDefinition::Manual {})
         {
-            return Err(EngineError::InvalidSegment(vec![format!(
+            return Err(EngineError::SegmentWrongKind(format!(
                 "segment `{}` is {} and cannot become {}: delete it and create it again",
                 spec.id,
                 kind_name(existing.is_manual()),
                 kind_name(!existing.is_manual())
-            )]));
+            )));
         }
         let created = existing.is_none();
         let unchanged = existing.as_ref().is_some_and(|e| e.definition == spec.definition);
@@ -206,9 +206,9 @@ impl Engine {
         let _upkeep = self.segment_upkeep.lock().unwrap_or_else(|p| p.into_inner());
         let segment = self.saved_segment(id)?;
         if segment.is_manual() {
-            return Err(EngineError::InvalidSegment(vec![format!(
+            return Err(EngineError::SegmentWrongKind(format!(
                 "segment `{id}` is manual: its members are the ones added to it, so there is nothing to rebuild"
-            )]));
+            )));
         }
         let report = self.build(&segment, true)?;
         self.audit(actor, "segment_rebuilt", id, serde_json::to_value(&report).unwrap_or_default())?;
@@ -226,9 +226,9 @@ impl Engine {
         let _upkeep = self.segment_upkeep.lock().unwrap_or_else(|p| p.into_inner());
         let segment = self.saved_segment(id)?;
         if !segment.is_manual() {
-            return Err(EngineError::InvalidSegment(vec![format!(
+            return Err(EngineError::SegmentWrongKind(format!(
                 "segment `{id}` is decided by its rule; only a manual segment takes members by hand"
-            )]));
+            )));
         }
         let mut edit = ManualEdit::default();
         let mut verdicts = Vec::new();

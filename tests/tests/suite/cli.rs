@@ -470,6 +470,14 @@ fn the_readme_measurement_commands_run_as_written() {
     assert_eq!(walked.installed.len(), 0);
 }
 
+/// README.md's saved-segment commands, as written: a rule segment over the demo's orders and a
+/// manual one.
+#[test]
+fn the_readme_segment_commands_run_as_written() {
+    let walked = walk("README.md", &[4], &[]);
+    assert_eq!((walked.installed.len(), walked.bound), (1, 1));
+}
+
 /// Starts `baton serve` on `data` on a free loopback port; returns the process and its base URL.
 fn start_server(data: &std::path::Path) -> (std::process::Child, String) {
     start_server_with(data, &[])
@@ -933,11 +941,20 @@ fn profiles_import_from_csv_and_ndjson() {
 fn a_reader_that_stops_early_is_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("d");
-    for format in ["table", "json"] {
+    let (made, _, err) = baton(&data, &["segment", "save", "press", "--manual"]);
+    assert!(made, "{err}");
+    let commands: [&[&str]; 4] = [
+        &["plugin", "list", "--output", "table"],
+        &["plugin", "list", "--output", "json"],
+        &["segment", "members", "press", "--format", "csv"],
+        &["segment", "members", "press", "--format", "ndjson"],
+    ];
+    for command in commands {
+        let format = command.join(" ");
         let mut child = std::process::Command::new(baton_tests::baton_bin())
             .arg("--data")
             .arg(&data)
-            .args(["plugin", "list", "--output", format])
+            .args(command)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

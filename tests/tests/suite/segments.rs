@@ -174,7 +174,7 @@ fn a_manual_segment_takes_members_by_user_id() {
         .unwrap_err();
     assert_eq!(
         err.to_string(),
-        "segment is invalid: segment `press-list` is manual and cannot become rule-based: delete it and create it again"
+        "segment `press-list` is manual and cannot become rule-based: delete it and create it again"
     );
     // Erasing a member takes them out, with no event left behind.
     let ann = profile(&engine, "ann");
@@ -332,4 +332,111 @@ fn incremental_membership_equals_a_full_rebuild_over_a_randomized_history() {
             assert_eq!((rebuilt.entered, rebuilt.exited), (0, 0), "seed {seed}, {id}");
         }
     }
+}
+
+/// Over HTTP against the real server: save, show, page through and export members, and the
+/// errors a first-time user meets, each with its code; a Segment `identify` that makes someone
+/// a VIP shows in the count without anyone asking for a rebuild.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn segments_over_the_api() {
+    let (engine, _clock, _dir) = engine();
+    let engine = std::sync::Arc::new(engine);
+    for i in 0..3 {
+        baton_tests::customer(&engine, &format!("u{i}"), serde_json::json!({"tier": "vip"}), false);
+    }
+    baton_tests::customer(&engine, "u3", serde_json::json!({"tier": "gold"}), false);
+    let rule = engine.runtime().install(&fixture("seg-vip")).unwrap().hash().to_string();
+    let (token, _) = engine.storage().create_token("ops", baton::Role::Orchestrator, 1).unwrap();
+    let base = baton_tests::serve(engine.clone(), baton::ApiConfig::default()).await;
+    let client = baton_tests::http();
+    let call = |method: reqwest::Method, path: &str, body: Option<serde_json::Value>| {
+        let mut request = client.request(method, format!("{base}{path}")).bearer_auth(&token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let (status, link) = (response.status().as_u16(), response.headers().get("link").cloned());
+            let text = response.text().await.unwrap();
+            (status, link, text)
+        }
+    };
+    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+    use reqwest::Method;
+
+    let definition = serde_json::json!({"definition": {"rule": {"plugin": rule, "config": {}}}});
+    let (status, _, body) = call(Method::PUT, "/v1/segments/vips", Some(definition.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!((json(&body)["members"].as_u64(), json(&body)["state"].as_str()), (Some(3), Some("live")));
+    let (status, _, body) = call(Method::GET, "/v1/segments", None).await;
+    assert_eq!((status, json(&body).as_array().unwrap().len()), (200, 1));
+
+    // A page of one, and the link to the next.
+    let (status, link, body) = call(Method::GET, "/v1/segments/vips/members?limit=2", None).await;
+    assert_eq!((status, json(&body).as_array().unwrap().len()), (200, 2));
+    let next = link.unwrap().to_str().unwrap().to_owned();
+    let next = next.trim_start_matches('<').split('>').next().unwrap().to_owned();
+    let (_, link, body) = call(Method::GET, &next, None).await;
+    assert_eq!((json(&body).as_array().unwrap().len(), link), (1, None));
+    let (status, _, csv) = call(Method::GET, "/v1/segments/vips/members?format=csv", None).await;
+    assert_eq!((status, csv.lines().count()), (200, 4), "{csv}");
+    assert_eq!(csv.lines().next(), Some("profile_id,since,score"));
+
+    // A Segment identify over HTTP: u3 becomes a VIP and joins without a rebuild.
+    let (write_key, _) = engine.storage().create_token("shop", baton::Role::Connector, 1).unwrap();
+    let identify = serde_json::json!({"userId": "u3", "traits": {"tier": "vip"}});
+    let sent =
+        client.post(format!("{base}/v1/identify")).bearer_auth(&write_key).json(&identify).send().await;
+    assert_eq!(sent.unwrap().status().as_u16(), 200);
+    let mut count = 0;
+    for _ in 0..200 {
+        let (_, _, body) = call(Method::GET, "/v1/segments/vips", None).await;
+        count = json(&body)["members"].as_u64().unwrap();
+        if count == 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(count, 4);
+
+    // What a first-time user gets wrong.
+    let cases = [
+        (Method::PUT, "/v1/segments/Big%20Spenders", Some(definition.clone()), 422, "invalid_segment"),
+        (Method::GET, "/v1/segments/nope", None, 404, "segment_not_found"),
+        (
+            Method::PUT,
+            "/v1/segments/x",
+            Some(
+                serde_json::json!({"definition": {"rule": {"plugin": format!("sha256:{}", "0".repeat(64))}}}),
+            ),
+            404,
+            "plugin_not_found",
+        ),
+        (
+            Method::PUT,
+            "/v1/segments/x",
+            Some(serde_json::json!({"definition": {"everyone": {}}})),
+            422,
+            "invalid_request",
+        ),
+        (
+            Method::POST,
+            "/v1/segments/vips/members",
+            Some(serde_json::json!({"add": ["u1"]})),
+            409,
+            "segment_wrong_kind",
+        ),
+        (Method::GET, "/v1/segments/vips/members?cursor=zz", None, 400, "invalid_query"),
+    ];
+    for (method, path, body, status, code) in cases {
+        let (got, _, text) = call(method.clone(), path, body).await;
+        assert_eq!(
+            (got, json(&text)["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{method} {path}: {text}"
+        );
+    }
+    let (status, _, body) = call(Method::DELETE, "/v1/segments/vips", None).await;
+    assert_eq!((status, json(&body)["deleted"].as_str()), (200, Some("vips")));
+    assert_eq!(engine.storage().segment_members("vips", None, 10).unwrap(), []);
 }

@@ -1,0 +1,191 @@
+//! `baton segment`: saved segments, locally or through a server. Both call the same engine
+//! functions (the server through its API), so both are audited alike.
+
+use std::path::Path;
+
+use anyhow::Context;
+use baton::{ContentHash, SegmentDefinition, SegmentSpec, ServeConfig};
+use clap::{Subcommand, ValueEnum};
+
+use super::output::write_stdout;
+use super::{Output, local_actor, open};
+use crate::remote::Remote;
+
+/// Saved-segment commands.
+#[derive(Subcommand)]
+pub enum SegmentCommand {
+    /// List saved segments with their member counts.
+    List,
+    /// Save a segment: a segment rule with its config, or (`--manual`) a list kept by hand. Its
+    /// membership is built now and kept current from then on.
+    Save {
+        /// The segment's id (lowercase letters, digits, `-` and `_`).
+        id: String,
+        /// The segment rule's content hash (`baton plugin list` shows it).
+        #[arg(long, required_unless_present = "manual", conflicts_with = "manual")]
+        plugin: Option<String>,
+        /// The rule's config, a JSON object (for `segment-conditions`, a condition tree).
+        #[arg(long, default_value = "{}")]
+        config: String,
+        /// A list of people kept by hand (`baton segment add`).
+        #[arg(long)]
+        manual: bool,
+        /// What the segment is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Show a segment with its live member count.
+    Show {
+        /// The segment's id.
+        id: String,
+    },
+    /// Print a segment's members from stored membership.
+    Members {
+        /// The segment's id.
+        id: String,
+        /// `csv` or `ndjson` for every member as a file; otherwise as the output format says.
+        #[arg(long)]
+        format: Option<MembersFormat>,
+    },
+    /// Add people to a manual segment by user id.
+    Add {
+        /// The segment's id.
+        id: String,
+        /// User ids.
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// Remove people from a manual segment by user id.
+    Remove {
+        /// The segment's id.
+        id: String,
+        /// User ids.
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// Judge every profile for a rule segment again and store what differs.
+    Rebuild {
+        /// The segment's id.
+        id: String,
+    },
+    /// Delete a segment and its stored membership.
+    Delete {
+        /// The segment's id.
+        id: String,
+    },
+}
+
+/// A member list as a file.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MembersFormat {
+    /// `profile_id,since,score`.
+    Csv,
+    /// One JSON member per line.
+    Ndjson,
+}
+
+impl MembersFormat {
+    fn name(self) -> &'static str {
+        match self {
+            MembersFormat::Csv => "csv",
+            MembersFormat::Ndjson => "ndjson",
+        }
+    }
+}
+
+fn definition(plugin: Option<String>, config: &str, manual: bool) -> anyhow::Result<SegmentDefinition> {
+    if manual {
+        return Ok(SegmentDefinition::Manual {});
+    }
+    let plugin: ContentHash =
+        plugin.context("give --plugin HASH, or --manual")?.parse().map_err(anyhow::Error::msg)?;
+    let config = serde_json::from_str(config).context("--config is not JSON")?;
+    Ok(SegmentDefinition::Rule { plugin, config })
+}
+
+/// Runs a segment command on the local data directory.
+pub fn segments(
+    data: &Path,
+    config: &ServeConfig,
+    out: Output,
+    command: SegmentCommand,
+) -> anyhow::Result<()> {
+    let engine = open(data, config)?;
+    let actor = local_actor();
+    match command {
+        SegmentCommand::List => out.print(&engine.saved_segments()?),
+        SegmentCommand::Save { id, plugin, config, manual, description } => {
+            let spec = SegmentSpec { id, description, definition: definition(plugin, &config, manual)? };
+            out.print(&engine.save_segment(&actor, spec)?.0)
+        }
+        SegmentCommand::Show { id } => out.print(&engine.segment_view(&id, 0)?.segment),
+        SegmentCommand::Members { id, format } => {
+            let members = engine.segment_members(&id, None, usize::MAX)?;
+            let mut text = String::new();
+            match format {
+                None => return out.print(&members),
+                Some(MembersFormat::Ndjson) => {
+                    for m in &members {
+                        text.push_str(&serde_json::to_string(m)?);
+                        text.push('\n');
+                    }
+                }
+                Some(MembersFormat::Csv) => {
+                    text.push_str("profile_id,since,score\n");
+                    for m in &members {
+                        let score = m.score.map(|s| s.to_string()).unwrap_or_default();
+                        text.push_str(&format!("{},{},{score}\n", m.profile, m.since));
+                    }
+                }
+            }
+            if text.is_empty() {
+                return Ok(());
+            }
+            // A reader that stops early (`| head`) ends the output, as with any Unix tool.
+            write_stdout(text.trim_end_matches('\n'))
+        }
+        SegmentCommand::Add { id, users } => {
+            out.print(&engine.edit_segment_members(&actor, &id, &users, &[])?)
+        }
+        SegmentCommand::Remove { id, users } => {
+            out.print(&engine.edit_segment_members(&actor, &id, &[], &users)?)
+        }
+        SegmentCommand::Rebuild { id } => out.print(&engine.rebuild_segment(&actor, &id)?),
+        SegmentCommand::Delete { id } => {
+            engine.delete_segment(&actor, &id)?;
+            write_stdout(&format!("segment {id} deleted"))
+        }
+    }
+}
+
+/// Runs a segment command through a server.
+pub fn segments_remote(remote: &Remote, out: Output, command: SegmentCommand) -> anyhow::Result<()> {
+    let answer = match command {
+        SegmentCommand::List => remote.get("/v1/segments")?,
+        SegmentCommand::Save { id, plugin, config, manual, description } => remote.put(
+            &format!("/v1/segments/{id}"),
+            serde_json::json!({
+                "description": description,
+                "definition": definition(plugin, &config, manual)?,
+            }),
+        )?,
+        SegmentCommand::Show { id } => remote.get(&format!("/v1/segments/{id}"))?,
+        SegmentCommand::Members { id, format: Some(format) } => {
+            let path = format!("/v1/segments/{id}/members?format={}", format.name());
+            remote.download(&path, &mut std::io::stdout().lock())?;
+            return Ok(());
+        }
+        SegmentCommand::Members { id, format: None } => remote.get(&format!("/v1/segments/{id}/members"))?,
+        SegmentCommand::Add { id, users } => {
+            remote.post(&format!("/v1/segments/{id}/members"), serde_json::json!({ "add": users }))?
+        }
+        SegmentCommand::Remove { id, users } => {
+            remote.post(&format!("/v1/segments/{id}/members"), serde_json::json!({ "remove": users }))?
+        }
+        SegmentCommand::Rebuild { id } => {
+            remote.post(&format!("/v1/segments/{id}/rebuild"), serde_json::json!({}))?
+        }
+        SegmentCommand::Delete { id } => remote.delete(&format!("/v1/segments/{id}"))?,
+    };
+    out.print_answer(&answer)
+}
