@@ -255,6 +255,13 @@ pub struct Campaign {
     /// sends only.
     #[serde(default)]
     pub conversion: Option<Conversion>,
+    /// A saved segment whose members are the campaign's audience, read from stored membership:
+    /// a batch run or a preview judges its members only (no scan of every profile), and a
+    /// triggered send goes only to a member. A segment rule bound to the campaign then judges
+    /// within it; without one, every member is in.
+    #[serde(default)]
+    #[schemars(pattern(r"^[a-z0-9_-]{1,64}$"))]
+    pub audience: Option<String>,
     /// At most this many of its messages leave per minute (Braze lets a campaign send at 10 to
     /// 500,000 a minute); none: as fast as its vendors allow.
     #[serde(default)]
@@ -293,6 +300,11 @@ impl Campaign {
         }
         if !self.message.data.is_object() {
             problems.push("message.data: must be a JSON object".into());
+        }
+        if let Some(audience) = &self.audience
+            && !valid_id(audience)
+        {
+            problems.push(format!("audience `{audience}`: name a saved segment (`GET /v1/segments`)"));
         }
         if self.rate_limit_per_minute == Some(0) {
             problems.push("rate_limit_per_minute: at least 1 (leave it out for no limit)".into());

@@ -173,6 +173,9 @@ pub struct Membership {
     pub member: bool,
     /// An optional score, kept for analysis and ordering.
     pub score: Option<f64>,
+    /// When the verdict may change with no new data (contract 0.3.0); none from older rules.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recheck_at: Option<i64>,
 }
 
 /// An HTTP request a channel adapter asks the host to send.

@@ -18,9 +18,11 @@ mod error;
 mod install;
 mod limits;
 mod sandbox;
+mod since_0_2;
 mod size;
 mod v0_1_0;
 mod v0_2_0;
+mod v0_3_0;
 
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
@@ -45,7 +47,7 @@ pub(crate) type CallCounters = Arc<[AtomicU64; CallOutcome::COUNT]>;
 pub use crate::contract::SUPPORTED_CONTRACTS;
 
 /// The versions of the version modules, oldest first (what `contract::SUPPORTED_CONTRACTS` is).
-pub(crate) const CONTRACTS: [&str; 2] = [v0_1_0::VERSION, v0_2_0::VERSION];
+pub(crate) const CONTRACTS: [&str; 3] = [v0_1_0::VERSION, v0_2_0::VERSION, v0_3_0::VERSION];
 
 /// An installed plugin, compiled and linked, ready to instantiate. Shared by `Arc`: a call in
 /// flight keeps its plugin alive even if a binding swaps it out meanwhile.
@@ -102,6 +104,7 @@ pub struct PluginStats {
 enum WorldPre {
     V0_1_0(v0_1_0::Pre),
     V0_2_0(v0_2_0::Pre),
+    V0_3_0(v0_3_0::Pre),
 }
 
 /// Runs `$body` with `$pre` bound to the version module's `Pre`, whatever the version, for the
@@ -111,10 +114,24 @@ macro_rules! any_version {
         match $world {
             $crate::runtime::WorldPre::V0_1_0($pre) => $body,
             $crate::runtime::WorldPre::V0_2_0($pre) => $body,
+            $crate::runtime::WorldPre::V0_3_0($pre) => $body,
         }
     };
 }
 pub(crate) use any_version;
+
+/// Runs `$body` with `$pre` bound to the version module's `Pre` for the versions that have the
+/// calls 0.2.0 introduced; `$older` for 0.1.0.
+macro_rules! from_0_2 {
+    ($world:expr, $pre:ident => $body:expr, older => $older:expr) => {
+        match $world {
+            $crate::runtime::WorldPre::V0_1_0(_) => $older,
+            $crate::runtime::WorldPre::V0_2_0($pre) => $body,
+            $crate::runtime::WorldPre::V0_3_0($pre) => $body,
+        }
+    };
+}
+pub(crate) use from_0_2;
 
 impl WorldPre {
     /// The world the component implements.
@@ -127,6 +144,7 @@ impl WorldPre {
         match self {
             WorldPre::V0_1_0(_) => v0_1_0::VERSION,
             WorldPre::V0_2_0(_) => v0_2_0::VERSION,
+            WorldPre::V0_3_0(_) => v0_3_0::VERSION,
         }
     }
 }

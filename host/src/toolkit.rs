@@ -15,7 +15,7 @@ use wit_parser::{Resolve, SourceMap};
 
 /// Every contract's WIT files, by version (oldest first) and file name: the Rust SDK vendored into
 /// a scaffold builds against either, and C bindings can be made for either.
-pub const ALL_WIT_FILES: [(&str, [(&str, &str); 2]); 2] = [
+pub const ALL_WIT_FILES: [(&str, [(&str, &str); 2]); 3] = [
     (
         "0.1.0",
         [
@@ -28,6 +28,13 @@ pub const ALL_WIT_FILES: [(&str, [(&str, &str); 2]); 2] = [
         [
             ("types.wit", include_str!("../../wit/v0.2.0/types.wit")),
             ("kinds.wit", include_str!("../../wit/v0.2.0/kinds.wit")),
+        ],
+    ),
+    (
+        "0.3.0",
+        [
+            ("types.wit", include_str!("../../wit/v0.3.0/types.wit")),
+            ("kinds.wit", include_str!("../../wit/v0.3.0/kinds.wit")),
         ],
     ),
 ];
@@ -75,7 +82,10 @@ pub enum ToolkitError {
 fn contract(version: &str) -> Result<(Resolve, wit_parser::PackageId), ToolkitError> {
     let Some((_, files)) = ALL_WIT_FILES.iter().find(|(v, _)| *v == version) else {
         let known: Vec<&str> = ALL_WIT_FILES.iter().map(|(v, _)| *v).collect();
-        return Err(ToolkitError::Contract(format!("contract {version}: use {}", known.join(" or "))));
+        let (last, rest) = known.split_last().unwrap_or((&"", &[]));
+        let choices =
+            if rest.is_empty() { (*last).to_owned() } else { format!("{} or {last}", rest.join(", ")) };
+        return Err(ToolkitError::Contract(format!("contract {version}: use {choices}")));
     };
     let mut map = SourceMap::new();
     for (name, text) in files {
@@ -187,12 +197,12 @@ mod tests {
             err.to_string(),
             "world `mailer`: use segment-rule, personalizer, channel-adapter, kpi-calculator or computed-trait"
         );
-        let err = c_bindings("segment-rule", "0.3.0").expect_err("unknown contract");
-        assert_eq!(err.to_string(), "contract 0.3.0: use 0.1.0 or 0.2.0");
+        let err = c_bindings("segment-rule", "0.4.0").expect_err("unknown contract");
+        assert_eq!(err.to_string(), "contract 0.4.0: use 0.1.0, 0.2.0 or 0.3.0");
         let err = c_bindings("computed-trait", "0.1.0").expect_err("a world newer than the contract");
         assert_eq!(
             err.to_string(),
-            "world `computed-trait` is not in contract 0.1.0: build it against 0.2.0"
+            "world `computed-trait` is not in contract 0.1.0: build it against 0.3.0"
         );
         let err = componentize(b"hello").expect_err("not wasm");
         assert_eq!(err.to_string(), "the file is not WebAssembly (no `\\0asm` header)");

@@ -548,6 +548,54 @@ impl Condition {
         }
     }
 
+    /// The earliest time after `now` at which the tree's verdict on `subject` could change with
+    /// no new data: an event leaving a window a condition counts (or, stamped ahead of `now`,
+    /// entering it), or a date attribute crossing a `within_ms` / `older_than_ms` boundary. Every
+    /// leaf offers its boundaries whatever the tree around it, so the answer may come early, which
+    /// is safe (the host judges again and finds the same verdict), never late. Contract 0.3.0
+    /// returns it as the verdict's `recheck-at`.
+    pub fn next_change(&self, subject: &Subject, now: i64) -> Option<i64> {
+        let mut soonest: Option<i64> = None;
+        let mut offer = |at: i64| {
+            if at > now {
+                soonest = Some(soonest.map_or(at, |s: i64| s.min(at)));
+            }
+        };
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            match node {
+                Condition::All(children) | Condition::Any(children) => stack.extend(children),
+                Condition::Not(child) => stack.push(child),
+                Condition::WithinMs { attribute, ms } | Condition::OlderThanMs { attribute, ms } => {
+                    // `within` holds while t >= now - ms; `older than` from when t < now - ms.
+                    if let Some(t) = attribute_json(subject, attribute).as_ref().and_then(instant) {
+                        offer(t.saturating_add(*ms).saturating_add(1));
+                    }
+                }
+                Condition::Performed { event, within_ms, filter, .. } => {
+                    for e in &subject.events {
+                        // A filter that cannot be read makes `matches` fail first; count it in.
+                        if !event_matches(e, event, filter, now).unwrap_or(true) {
+                            continue;
+                        }
+                        offer(e.timestamp);
+                        if let Some(w) = within_ms {
+                            offer(e.timestamp.saturating_add(*w).saturating_add(1));
+                        }
+                    }
+                }
+                Condition::LastPerformed { event, within_ms, .. } => {
+                    for e in subject.events.iter().filter(|e| name_matches(&e.name, event)) {
+                        offer(e.timestamp);
+                        offer(e.timestamp.saturating_add(*within_ms).saturating_add(1));
+                    }
+                }
+                _ => {}
+            }
+        }
+        soonest
+    }
+
     /// Whether `subject` satisfies the condition at time `now`.
     pub fn matches(&self, subject: &Subject, now: i64) -> Result<bool, PluginError> {
         Ok(match self {
@@ -841,6 +889,45 @@ mod tests {
         let inside = (0..10_000).filter(|i| bucket_of(&format!("pr_{i}"), "spring") < 20).count();
         assert!((1_800..=2_200).contains(&inside), "{inside}");
         assert_eq!(bucket_of("pr_42", "spring"), bucket_of("pr_42", "spring"));
+    }
+
+    /// When a verdict can change with no new data: "no order in 45 days" turns true the moment
+    /// the last order is 45 days and a millisecond old; a date attribute crosses its window; an
+    /// order stamped ahead of now counts once now reaches it.
+    #[test]
+    fn the_next_change_is_each_boundary_a_window_meets() {
+        let lapsed = serde_json::json!({"all": [
+            {"event": "order_completed"},
+            {"event": "order_completed", "within_ms": 45 * DAY, "count": {"op": "eq", "value": 0}}
+        ]});
+        let tree = parse(&lapsed, "").unwrap();
+        let s = subject(vec![], vec![("order_completed", NOW - 10 * DAY, "{}"), ("page", NOW - DAY, "{}")]);
+        assert!(!tree.matches(&s, NOW).unwrap());
+        let at = tree.next_change(&s, NOW).unwrap();
+        assert_eq!(at, NOW + 35 * DAY + 1);
+        assert!(!tree.matches(&s, at - 1).unwrap());
+        assert!(tree.matches(&s, at).unwrap());
+        assert_eq!(tree.next_change(&s, at), None, "nothing left to change but new data");
+
+        let trial = parse(
+            &serde_json::json!({"attribute": "trial_started", "op": "older_than_ms", "value": 14 * DAY}),
+            "",
+        )
+        .unwrap();
+        let s = subject(vec![("trial_started", Value::Text("2025-06-10T00:00:00Z".into()))], vec![]);
+        let at = trial.next_change(&s, NOW).unwrap();
+        assert_eq!((trial.matches(&s, at - 1).unwrap(), trial.matches(&s, at).unwrap()), (false, true));
+
+        let ahead = parse(&serde_json::json!({"event": "order_completed"}), "").unwrap();
+        let s = subject(vec![], vec![("order_completed", NOW + 5_000, "{}")]);
+        assert_eq!(ahead.next_change(&s, NOW), Some(NOW + 5_000));
+        assert!(!ahead.matches(&s, NOW).unwrap() && ahead.matches(&s, NOW + 5_000).unwrap());
+        assert_eq!(
+            parse(&serde_json::json!({"attribute": "plan", "op": "eq", "value": "pro"}), "")
+                .unwrap()
+                .next_change(&s, NOW),
+            None
+        );
     }
 
     #[test]

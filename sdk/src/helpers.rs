@@ -179,7 +179,37 @@ impl Event {
 
 impl From<bool> for Membership {
     fn from(member: bool) -> Self {
-        Membership { member, score: None }
+        Membership::scored(member, None)
+    }
+}
+
+impl Membership {
+    /// A verdict with an optional score that only new data can change.
+    pub fn scored(member: bool, score: Option<f64>) -> Self {
+        #[cfg(not(any(feature = "contract-0-1-0", feature = "contract-0-2-0")))]
+        return Membership { member, score, recheck_at: None };
+        #[cfg(any(feature = "contract-0-1-0", feature = "contract-0-2-0"))]
+        return Membership { member, score };
+    }
+
+    /// This verdict, to be judged again at `at` (ms since the epoch) with no new data: when a
+    /// window the rule reads moves past an event, or a date it compares with comes due. The
+    /// earlier of two times is kept, so a rule can offer every boundary it meets. Contracts before
+    /// 0.3.0 cannot say it, and the host infers what it can from the rule's declared window.
+    pub fn recheck_at(self, at: Option<i64>) -> Self {
+        #[cfg(not(any(feature = "contract-0-1-0", feature = "contract-0-2-0")))]
+        return Membership {
+            recheck_at: match (self.recheck_at, at) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            },
+            ..self
+        };
+        #[cfg(any(feature = "contract-0-1-0", feature = "contract-0-2-0"))]
+        {
+            let _ = at;
+            self
+        }
     }
 }
 

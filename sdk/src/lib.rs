@@ -57,8 +57,14 @@ pub use __private::segment_rule::exports::baton::plugin::segmentation::Membershi
 pub use kinds::ComputedTrait;
 
 /// The version of the WIT contract (`baton:plugin`) this SDK builds plugins for: the newest,
-/// unless the `contract-0-1-0` feature pins the frozen 0.1.0 (for plugins not yet moved on).
-#[cfg(not(feature = "contract-0-1-0"))]
+/// unless the `contract-0-1-0` or `contract-0-2-0` feature pins a frozen one (for plugins not yet
+/// moved on).
+#[cfg(not(any(feature = "contract-0-1-0", feature = "contract-0-2-0")))]
+pub const CONTRACT_VERSION: &str = "0.3.0";
+
+/// The version of the WIT contract (`baton:plugin`) this SDK builds plugins for: 0.2.0, pinned by
+/// the `contract-0-2-0` feature.
+#[cfg(all(feature = "contract-0-2-0", not(feature = "contract-0-1-0")))]
 pub const CONTRACT_VERSION: &str = "0.2.0";
 
 /// The version of the WIT contract (`baton:plugin`) this SDK builds plugins for: 0.1.0, pinned by
@@ -132,6 +138,28 @@ macro_rules! worlds {
     };
 }
 
+/// Generates the computed-trait world's bindings (contract 0.2.0 on), sharing `types` and `host`.
+#[cfg(not(feature = "contract-0-1-0"))]
+macro_rules! computed_trait_world {
+    ($wit:literal, $types:literal, $host:literal) => {
+        pub mod computed_trait {
+            wit_bindgen::generate!({
+                world: "computed-trait",
+                path: $wit,
+                pub_export_macro: true,
+                export_macro_name: "__export_computed_trait",
+                default_bindings_module: "baton_sdk::__private::computed_trait",
+                runtime_path: "baton_sdk::__private::wit_bindgen::rt",
+                additional_derives: [PartialEq],
+                with: {
+                    $types: baton_sdk::__private::segment_rule::baton::plugin::types,
+                    $host: baton_sdk::__private::segment_rule::baton::plugin::host,
+                },
+            });
+        }
+    };
+}
+
 /// Re-exported for the macros; not part of the public API.
 #[doc(hidden)]
 #[allow(missing_docs, unsafe_code, clippy::all)]
@@ -143,23 +171,13 @@ pub mod __private {
     #[cfg(feature = "contract-0-1-0")]
     worlds!("wit/v0.1.0", "baton:plugin/types@0.1.0", "baton:plugin/host@0.1.0");
 
-    #[cfg(not(feature = "contract-0-1-0"))]
+    #[cfg(all(feature = "contract-0-2-0", not(feature = "contract-0-1-0")))]
     worlds!("wit/v0.2.0", "baton:plugin/types@0.2.0", "baton:plugin/host@0.2.0");
+    #[cfg(all(feature = "contract-0-2-0", not(feature = "contract-0-1-0")))]
+    computed_trait_world!("wit/v0.2.0", "baton:plugin/types@0.2.0", "baton:plugin/host@0.2.0");
 
-    #[cfg(not(feature = "contract-0-1-0"))]
-    pub mod computed_trait {
-        wit_bindgen::generate!({
-            world: "computed-trait",
-            path: "wit/v0.2.0",
-            pub_export_macro: true,
-            export_macro_name: "__export_computed_trait",
-            default_bindings_module: "baton_sdk::__private::computed_trait",
-            runtime_path: "baton_sdk::__private::wit_bindgen::rt",
-            additional_derives: [PartialEq],
-            with: {
-                "baton:plugin/types@0.2.0": baton_sdk::__private::segment_rule::baton::plugin::types,
-                "baton:plugin/host@0.2.0": baton_sdk::__private::segment_rule::baton::plugin::host,
-            },
-        });
-    }
+    #[cfg(not(any(feature = "contract-0-1-0", feature = "contract-0-2-0")))]
+    worlds!("wit/v0.3.0", "baton:plugin/types@0.3.0", "baton:plugin/host@0.3.0");
+    #[cfg(not(any(feature = "contract-0-1-0", feature = "contract-0-2-0")))]
+    computed_trait_world!("wit/v0.3.0", "baton:plugin/types@0.3.0", "baton:plugin/host@0.3.0");
 }

@@ -151,6 +151,7 @@ pub fn welcome_campaign() -> baton::Campaign {
         },
         experiment: None,
         conversion: None,
+        audience: None,
         rate_limit_per_minute: None,
         created_at: 0,
         updated_at: 0,

@@ -111,7 +111,12 @@ impl Engine {
     /// Refused with [`EngineError::BindingNotFound`] when the slot is empty.
     pub fn unbind(&self, actor: &str, campaign: &str, slot: &Slot) -> Result<(), EngineError> {
         let current = self.campaign(campaign)?;
-        if current.state == CampaignState::Active && matches!(slot, Slot::Segment | Slot::Channel) {
+        let needed = match slot {
+            Slot::Channel => true,
+            Slot::Segment => current.audience.is_none(),
+            _ => false,
+        };
+        if current.state == CampaignState::Active && needed {
             return Err(EngineError::WrongState {
                 campaign: campaign.to_owned(),
                 state: current.state,
@@ -129,10 +134,20 @@ impl Engine {
 
     fn readiness_problems(&self, campaign: &Campaign) -> Result<Vec<String>, EngineError> {
         let mut problems = Vec::new();
-        for required in [Slot::Segment, Slot::Channel] {
-            if self.storage.binding(&campaign.id, &required)?.is_none() {
+        // A saved segment as the audience stands in for a segment rule.
+        let required: &[Slot] = match &campaign.audience {
+            Some(_) => &[Slot::Channel],
+            None => &[Slot::Segment, Slot::Channel],
+        };
+        for required in required {
+            if self.storage.binding(&campaign.id, required)?.is_none() {
                 problems.push(format!("no {} plugin is bound", required.key()));
             }
+        }
+        if let Some(audience) = &campaign.audience
+            && self.storage.segment(audience)?.is_none()
+        {
+            problems.push(format!("audience: no saved segment is named `{audience}`"));
         }
         for binding in self.storage.bindings(&campaign.id)? {
             let checked = self.runtime.plugin(&binding.plugin).map_err(EngineError::from).and_then(|p| {

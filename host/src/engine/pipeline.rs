@@ -18,6 +18,9 @@ use crate::profile::{Event, IngestOutcome, NewEvent, Profile, Suppression, Suppr
 use crate::runtime::{InvokeError, LoadedPlugin};
 use crate::store::SentTo;
 
+/// Where a scan sends its batches of profiles (with their events) to the workers.
+type Batches = std::sync::mpsc::SyncSender<Vec<(Profile, Vec<Event>)>>;
+
 /// Profiles judged per segment call in batch runs and previews.
 const SEGMENT_BATCH: usize = 500;
 /// Rendered messages a preview returns as samples.
@@ -62,7 +65,8 @@ impl RunReport {
 
 /// A campaign's plugins, loaded once per run: swaps take effect on the next run, never midway.
 struct Plugins {
-    segment: (Arc<LoadedPlugin>, Binding),
+    /// The segment rule; none when a saved segment (`audience`) alone decides.
+    segment: Option<(Arc<LoadedPlugin>, Binding)>,
     /// The personalizer chain in order (`personalizer`, then `personalizer:<name>` by name), each
     /// with what it reads.
     personalizers: Vec<(Arc<LoadedPlugin>, Binding, Reads)>,
@@ -128,6 +132,11 @@ impl Engine {
                 let Some(profile) = self.storage.profile(event.profile)? else {
                     continue;
                 };
+                if let Some(audience) = &campaign.audience
+                    && self.storage.segment_member(audience, profile.id)?.is_none()
+                {
+                    continue;
+                }
                 let history = scope.load(&self.storage, &profile)?;
                 let candidates = vec![(profile, history)];
                 let pass = Pass {
@@ -211,16 +220,18 @@ impl Engine {
         });
     }
 
-    /// Runs the triggered campaigns for every queued trigger, then keeps the saved segments
-    /// current (whose entries and exits queue triggers of their own), until both are done.
+    /// Keeps the saved segments current, then runs the triggered campaigns for every queued
+    /// trigger, until neither has anything left: membership first, so a campaign whose audience
+    /// is a saved segment judges the event that qualified someone as a member; entries and exits
+    /// queue triggers of their own, and traits the triggers moved are judged on the next round.
     pub fn drain_triggers(&self) -> Result<(), EngineError> {
         loop {
+            self.keep_segments_current()?;
+            if self.storage.pending_trigger_count() == 0 {
+                return Ok(());
+            }
             while self.storage.pending_trigger_count() > 0 {
                 self.process_triggers(1_000)?;
-            }
-            let upkeep = self.keep_segments_current()?;
-            if upkeep.entered + upkeep.exited == 0 || self.storage.pending_trigger_count() == 0 {
-                return Ok(());
             }
         }
     }
@@ -289,11 +300,18 @@ impl Engine {
         let plugins = self.campaign_plugins(campaign)?;
         let scope = plugins.event_scope(self.now());
         let pass = Pass { campaign, plugins: &plugins, trigger: None, step: run, mode };
-        let parts = self.in_parallel(&scope, |batch| {
+        let work = |batch| {
             let mut report = RunReport::default();
             self.judge(pass, batch, &mut report)?;
             Ok(report)
-        })?;
+        };
+        let parts = match &campaign.audience {
+            // The saved segment's stored members, not every profile.
+            Some(audience) => {
+                self.in_parallel_from(&scope, |s, b| self.member_batches(audience, s, b), work)?
+            }
+            None => self.in_parallel(&scope, work)?,
+        };
         let mut report = RunReport::default();
         for part in parts {
             report.absorb(part);
@@ -308,6 +326,16 @@ impl Engine {
     pub(crate) fn in_parallel<R: Send>(
         &self,
         wanted: &EventScope,
+        work: impl Fn(Vec<(Profile, Vec<Event>)>) -> Result<R, EngineError> + Sync,
+    ) -> Result<Vec<R>, EngineError> {
+        self.in_parallel_from(wanted, |scope, batches| self.scan_batches(scope, batches), work)
+    }
+
+    /// [`Engine::in_parallel`] over the profiles `produce` sends in batches, instead of every one.
+    fn in_parallel_from<R: Send>(
+        &self,
+        wanted: &EventScope,
+        produce: impl FnOnce(&EventScope, &Batches) -> Result<(), EngineError>,
         work: impl Fn(Vec<(Profile, Vec<Event>)>) -> Result<R, EngineError> + Sync,
     ) -> Result<Vec<R>, EngineError> {
         let workers = self.batch_workers.max(1);
@@ -337,7 +365,7 @@ impl Engine {
                     })
                 })
                 .collect();
-            let produced = self.scan_batches(wanted, &batches);
+            let produced = produce(wanted, &batches);
             drop(batches);
             let done: Vec<Result<Vec<R>, EngineError>> = handles
                 .into_iter()
@@ -355,11 +383,35 @@ impl Engine {
         Ok(results)
     }
 
-    fn scan_batches(
+    /// Sends the stored members of saved segment `audience` (each profile with the events in
+    /// `scope`) in batches, in profile id order.
+    fn member_batches(
         &self,
+        audience: &str,
         scope: &EventScope,
-        batches: &std::sync::mpsc::SyncSender<Vec<(Profile, Vec<Event>)>>,
+        batches: &Batches,
     ) -> Result<(), EngineError> {
+        let mut after = None;
+        loop {
+            let members = self.storage.segment_members(audience, after, SEGMENT_BATCH)?;
+            let Some(last) = members.last() else { return Ok(()) };
+            after = Some(last.profile);
+            let mut batch = Vec::with_capacity(members.len());
+            for member in members {
+                if let Some(profile) =
+                    self.storage.profile(member.profile)?.filter(|p| p.id == member.profile)
+                {
+                    let history = scope.load(&self.storage, &profile)?;
+                    batch.push((profile, history));
+                }
+            }
+            if batches.send(batch).is_err() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn scan_batches(&self, scope: &EventScope, batches: &Batches) -> Result<(), EngineError> {
         let mut batch = Vec::with_capacity(SEGMENT_BATCH);
         for profile in self.storage.scan_profiles() {
             let profile = profile?;
@@ -386,7 +438,10 @@ impl Engine {
             campaign: campaign.id.clone(),
             problems: vec![format!("no {slot} plugin is bound")],
         };
-        let segment = load(&Slot::Segment)?.ok_or_else(|| missing("segment"))?;
+        let segment = match (load(&Slot::Segment)?, &campaign.audience) {
+            (None, None) => return Err(missing("segment")),
+            (segment, _) => segment,
+        };
         let mut chain: Vec<Binding> = self
             .storage
             .bindings(&campaign.id)?
@@ -402,7 +457,10 @@ impl Engine {
             personalizers.push((plugin, binding, reads));
         }
         Ok(Plugins {
-            segment_reads: self.reads(&segment.0, &segment.1.config),
+            segment_reads: match &segment {
+                Some((plugin, binding)) => self.reads(plugin, &binding.config),
+                None => Reads::nothing(self.provided_traits()),
+            },
             segment,
             personalizers,
             channel: load(&Slot::Channel)?.ok_or_else(|| missing("channel"))?,
@@ -491,17 +549,25 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let Pass { campaign, plugins, trigger, step, mode } = pass;
         let now = self.now();
-        let (segment, segment_binding) = &plugins.segment;
         let make = |i: usize| {
             let (profile, events) = &candidates[i];
             subject(&plugins.segment_reads, profile, events, trigger, now)
         };
-        let subjects: Vec<Subject> = (0..candidates.len()).map(make).collect();
-        let invocation = self.invocation(campaign, segment_binding, step, now);
-        report.evaluated += subjects.len();
-        let verdicts = match self.runtime.call(segment).isolating().evaluate_owned(&invocation, subjects) {
-            Ok(called) => called.value.into_iter().map(Ok).collect(),
-            Err(err) => self.isolate(segment, &invocation, candidates.len(), &make, err),
+        report.evaluated += candidates.len();
+        let verdicts: Vec<Result<Membership, String>> = match &plugins.segment {
+            Some((segment, segment_binding)) => {
+                let subjects: Vec<Subject> = (0..candidates.len()).map(make).collect();
+                let invocation = self.invocation(campaign, segment_binding, step, now);
+                match self.runtime.call(segment).isolating().evaluate_owned(&invocation, subjects) {
+                    Ok(called) => called.value.into_iter().map(Ok).collect(),
+                    Err(err) => self.isolate(segment, &invocation, candidates.len(), &make, err),
+                }
+            }
+            // The saved segment decided: everyone here is one of its members.
+            None => candidates
+                .iter()
+                .map(|_| Ok(Membership { member: true, score: None, recheck_at: None }))
+                .collect(),
         };
 
         let mut skips = Vec::new();

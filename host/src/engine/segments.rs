@@ -192,6 +192,19 @@ impl Engine {
     /// Deletes a saved segment and its stored membership (no exit events: the segment ended).
     pub fn delete_segment(&self, actor: &str, id: &str) -> Result<(), EngineError> {
         let _upkeep = self.segment_upkeep.lock().unwrap_or_else(|p| p.into_inner());
+        let users: Vec<String> = self
+            .storage
+            .campaigns()?
+            .into_iter()
+            .filter(|c| c.audience.as_deref() == Some(id) && c.state != crate::campaign::CampaignState::Ended)
+            .map(|c| format!("`{}`", c.id))
+            .collect();
+        if !users.is_empty() {
+            return Err(EngineError::SegmentWrongKind(format!(
+                "segment `{id}` is the audience of campaign {}: end the campaign or give it another audience first",
+                users.join(", ")
+            )));
+        }
         if !self.storage.delete_segment(id)? {
             return Err(EngineError::SegmentNotFound(id.to_owned()));
         }
@@ -434,7 +447,12 @@ impl Engine {
                     segment: judge.id.clone(),
                     profile: profile.id,
                     member: membership.member.then_some(membership.score),
-                    recheck_at: window_recheck(&judge.reads, events, now),
+                    // The rule's own answer (contract 0.3.0) and the host's bound from what
+                    // it read: the earlier wins, early being only an extra judgement.
+                    recheck_at: earlier(
+                        membership.recheck_at.filter(|at| *at > now),
+                        window_recheck(&judge.reads, events, now),
+                    ),
                     quiet: false,
                 },
                 Err(reason) => {
@@ -498,6 +516,13 @@ fn window_recheck(reads: &Reads, events: &[Event], now: i64) -> Option<i64> {
         .flatten()
         .filter(|at| *at > now)
         .min()
+}
+
+fn earlier(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 fn chunks<T>(mut items: Vec<T>, size: usize) -> Vec<Vec<T>> {

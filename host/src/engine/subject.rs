@@ -32,6 +32,11 @@ impl Reads {
         }
     }
 
+    /// Reads of nothing: a campaign whose saved segment decides, with no rule to feed.
+    pub(crate) fn nothing(computed_only: Vec<String>) -> Reads {
+        Reads { attributes: Vec::new(), events: Vec::new(), window_ms: None, computed_only }
+    }
+
     /// These reads narrowed to what `asked` names (a `needs-for-config` answer).
     pub(crate) fn narrowed(self, asked: &contract::Needs) -> Reads {
         fn within(declared: &[String], asked: &[String]) -> Vec<String> {

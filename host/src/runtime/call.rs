@@ -11,7 +11,7 @@ use wasmtime::{Store, Trap, WasmBacktrace};
 use super::error::{CallMetrics, CallOutcome, Failure, InvokeError};
 use super::sandbox::{HostStop, Sandbox};
 use super::size::WireSize;
-use super::{Limits, LoadedPlugin, Runtime, WorldPre, any_version, v0_1_0, v0_2_0};
+use super::{Limits, LoadedPlugin, Runtime, WorldPre, any_version, from_0_2, v0_1_0, v0_2_0, v0_3_0};
 use crate::contract::{
     Attribute, ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, InboundRequest, Invocation,
     Membership, Message, Metric, Needs, PluginError, PluginInfo, PluginKind, Subject, VendorReport,
@@ -135,10 +135,14 @@ impl<'a> PluginCall<'a> {
     pub fn needs_for_config(&self, config: &str) -> Result<Called<Option<Needs>>, InvokeError> {
         let bytes_in = config.len() as u64;
         self.count(|| {
-            self.run("needs-for-config", "", 0, 0, bytes_in, |store, pre| match pre {
-                WorldPre::V0_1_0(_) => Ok(None),
-                WorldPre::V0_2_0(p) => p.needs_for_config(store, config),
-            })
+            self.run(
+                "needs-for-config",
+                "",
+                0,
+                0,
+                bytes_in,
+                |store, pre| from_0_2!(pre, p => p.needs_for_config(store, config), older => Ok(None)),
+            )
         })
     }
 
@@ -253,11 +257,19 @@ impl<'a> PluginCall<'a> {
     ) -> Result<Called<Result<Verification, ConfigError>>, InvokeError> {
         self.count(|| {
             self.expect_kind(PluginKind::ChannelAdapter, "verification")?;
-            let WorldPre::V0_2_0(pre) = &self.plugin.pre else {
+            let pre = &self.plugin.pre;
+            if matches!(pre, WorldPre::V0_1_0(_)) {
                 return Err(self.not_in_contract("verification"));
-            };
+            }
             let bytes_in = config.len() as u64;
-            self.run("verification", "", 0, 0, bytes_in, |store, _| pre.verification(store, config))
+            self.run(
+                "verification",
+                "",
+                0,
+                0,
+                bytes_in,
+                |store, _| from_0_2!(pre, p => p.verification(store, config), older => Err(older_contract())),
+            )
         })
     }
 
@@ -269,12 +281,13 @@ impl<'a> PluginCall<'a> {
     ) -> Result<Called<Vec<VendorReport>>, InvokeError> {
         self.count(|| {
             self.expect_kind(PluginKind::ChannelAdapter, "feedback")?;
-            let WorldPre::V0_2_0(pre) = &self.plugin.pre else {
+            let pre = &self.plugin.pre;
+            if matches!(pre, WorldPre::V0_1_0(_)) {
                 return Err(self.not_in_contract("feedback"));
-            };
+            }
             let bytes_in = invocation.wire_size() + request.wire_size();
             let called = self.run_guest("feedback", invocation, bytes_in, |store, _| {
-                pre.feedback(store, invocation, request)
+                from_0_2!(pre, p => p.feedback(store, invocation, request), older => Err(older_contract()))
             })?;
             match called.value.iter().find(|f| !is_json_object(&f.properties)) {
                 Some(_) => Err(self.bad_output(
@@ -296,12 +309,13 @@ impl<'a> PluginCall<'a> {
     ) -> Result<Called<Vec<Vec<Attribute>>>, InvokeError> {
         self.count(|| {
             self.expect_kind(PluginKind::ComputedTrait, "compute")?;
-            let WorldPre::V0_2_0(pre) = &self.plugin.pre else {
+            let pre = &self.plugin.pre;
+            if matches!(pre, WorldPre::V0_1_0(_)) {
                 return Err(self.not_in_contract("compute"));
-            };
+            }
             let (count, bytes_in) = (subjects.len(), invocation.wire_size() + subjects.wire_size());
             let called = self.run_guest("compute", invocation, bytes_in, |store, _| {
-                pre.compute(store, invocation, subjects)
+                from_0_2!(pre, p => p.compute(store, invocation, subjects), older => Err(older_contract()))
             })?;
             let called = self.one_per_subject("compute", called, count)?;
             let provides = &self.plugin.record.provides;
@@ -344,6 +358,9 @@ impl<'a> PluginCall<'a> {
                 }
                 WorldPre::V0_2_0(p) => {
                     p.open_kpi(store, invocation)?.map(|(k, a)| (KpiInstance::V0_2_0(k), a))
+                }
+                WorldPre::V0_3_0(p) => {
+                    p.open_kpi(store, invocation)?.map(|(k, a)| (KpiInstance::V0_3_0(k), a))
                 }
             };
             Ok(opened.map(|(instance, accumulator)| {
@@ -449,6 +466,7 @@ impl<'a> PluginCall<'a> {
 enum KpiInstance {
     V0_1_0(v0_1_0::Kpi),
     V0_2_0(v0_2_0::Kpi),
+    V0_3_0(v0_3_0::Kpi),
 }
 
 /// One streamed KPI computation: `add` batches of events, then `finish`.
@@ -470,6 +488,7 @@ impl KpiRun {
         let called = self.step("add", events.wire_size(), |store, bindings| match bindings {
             Some(KpiInstance::V0_1_0(k)) => k.add(store, accumulator, events),
             Some(KpiInstance::V0_2_0(k)) => k.add(store, accumulator, events),
+            Some(KpiInstance::V0_3_0(k)) => k.add(store, accumulator, events),
             None => Err(wasmtime::Error::msg("accumulator is not open")),
         })?;
         Ok(self.guest(called, "add")?.metrics)
@@ -481,6 +500,7 @@ impl KpiRun {
         let called = self.step("finish", 0, |store, bindings| match bindings {
             Some(KpiInstance::V0_1_0(k)) => k.finish(store, accumulator),
             Some(KpiInstance::V0_2_0(k)) => k.finish(store, accumulator),
+            Some(KpiInstance::V0_3_0(k)) => k.finish(store, accumulator),
             None => Err(wasmtime::Error::msg("accumulator is not open")),
         })?;
         let _ = accumulator.resource_drop(&mut self.store);
@@ -679,4 +699,9 @@ fn forward_log(plugin: &str, campaign: &str, level: &tracing::Level, message: &s
 
 fn is_json_object(text: &str) -> bool {
     matches!(serde_json::from_str::<serde_json::Value>(text), Ok(serde_json::Value::Object(_)))
+}
+
+/// A call 0.2.0 introduced, reached on a 0.1.0 plugin (its callers check the contract first).
+fn older_contract() -> wasmtime::Error {
+    wasmtime::Error::msg("contract 0.1.0 has no such call")
 }

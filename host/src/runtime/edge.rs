@@ -1,6 +1,6 @@
 //! The runtime's edge: what every contract version's module shares, written once.
 //!
-//! Each version module (`v0_1_0`, `v0_2_0`) generates its own bindings from its own WIT. The
+//! Each version module (`v0_1_0`, `v0_2_0`, `v0_3_0`) generates its own bindings from its own WIT. The
 //! generated types have the same names and shapes wherever the versions agree, but they are
 //! distinct Rust types in distinct modules, so the conversions to and from [`crate::contract`]
 //! and the calls that use them are a macro expanded inside each version module. What differs
@@ -10,8 +10,8 @@
 /// [`crate::contract`], and the calls every version has. The module must have in scope `types`,
 /// `segmentation`, `personalization`, `channel` and `kpi` (its generated interfaces), the world
 /// bindings `KpiCalculator`, and a `Pre` enum with `Segment`, `Personalizer`, `Channel` and `Kpi`
-/// variants; for its other variants it provides `info_other` and `validate_config_other`, and
-/// `info_out` to convert its `plugin-info`.
+/// variants; for its other variants it provides `info_other` and `validate_config_other`,
+/// `info_out` to convert its `plugin-info`, and `membership_out` its segment verdicts.
 macro_rules! shared_edge {
     () => {
         use wasmtime::Store;
@@ -209,9 +209,7 @@ macro_rules! shared_edge {
                 let answer = instantiated(p.instantiate(&mut *store))?
                     .baton_plugin_segmentation()
                     .call_evaluate(store, &invocation(call), &subjects)?;
-                Ok(guest(answer, |list| {
-                    list.into_iter().map(|m| c::Membership { member: m.member, score: m.score }).collect()
-                }))
+                Ok(guest(answer, |list| list.into_iter().map(membership_out).collect()))
             }
 
             /// Calls a personalizer's `personalize`.

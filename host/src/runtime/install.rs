@@ -7,7 +7,7 @@ use wasmtime::Engine;
 use wasmtime::component::{Component, Linker};
 
 use super::sandbox::Sandbox;
-use super::{InstallError, LoadedPlugin, Runtime, SUPPORTED_CONTRACTS, WorldPre, v0_1_0, v0_2_0};
+use super::{InstallError, LoadedPlugin, Runtime, SUPPORTED_CONTRACTS, WorldPre, v0_1_0, v0_2_0, v0_3_0};
 use crate::contract::PluginInfo;
 use crate::plugin::{ContentHash, PluginKind, PluginRecord};
 
@@ -205,6 +205,7 @@ pub(super) fn link(
     match contract {
         v if v == v0_1_0::VERSION => v0_1_0::link_kind(pre, kind).map(WorldPre::V0_1_0).map_err(bad),
         v if v == v0_2_0::VERSION => v0_2_0::link_kind(pre, kind).map(WorldPre::V0_2_0).map_err(bad),
+        v if v == v0_3_0::VERSION => v0_3_0::link_kind(pre, kind).map(WorldPre::V0_3_0).map_err(bad),
         other => Err(InstallError::UnsupportedContract {
             found: other.to_owned(),
             supported: SUPPORTED_CONTRACTS.join(", "),

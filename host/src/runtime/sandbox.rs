@@ -165,6 +165,7 @@ pub(crate) fn linker(engine: &wasmtime::Engine) -> Result<Linker<Sandbox>> {
     linker.allow_shadowing(false);
     super::v0_1_0::add_host(&mut linker)?;
     super::v0_2_0::add_host(&mut linker)?;
+    super::v0_3_0::add_host(&mut linker)?;
     Ok(linker)
 }
 

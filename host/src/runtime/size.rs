@@ -104,7 +104,8 @@ impl WireSize for Message {
 
 impl WireSize for Membership {
     fn wire_size(&self) -> u64 {
-        10
+        // A flag, an optional f64 and an optional s64.
+        19
     }
 }
 

@@ -64,3 +64,8 @@ fn info_out(info: types::PluginInfo) -> c::PluginInfo {
         provides: Vec::new(),
     }
 }
+
+/// 0.1.0 rules say nothing of when their verdict may change.
+fn membership_out(m: segment_rule::exports::baton::plugin::segmentation::Membership) -> c::Membership {
+    c::Membership { member: m.member, score: m.score, recheck_at: None }
+}

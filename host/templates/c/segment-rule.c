@@ -118,6 +118,7 @@ bool exports_baton_plugin_segmentation_evaluate(exports_baton_plugin_segmentatio
     for (size_t i = 0; i < subjects->len; i++) {
       ret->ptr[i].member = in_tier(&subjects->ptr[i], tier);
       ret->ptr[i].score.is_some = false;
+      ret->ptr[i].recheck_at.is_some = false;
     }
     free(tier);
   }

@@ -52,7 +52,7 @@ export const segmentation = {
     }
     return subjects.map((subject) => {
       const value = subject.attributes.find((attribute) => attribute.name === "tier")?.value;
-      return { member: value?.tag === "text" && value.val === tier, score: undefined };
+      return { member: value?.tag === "text" && value.val === tier, score: undefined, recheckAt: undefined };
     });
   },
 };

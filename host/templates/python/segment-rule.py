@@ -62,7 +62,7 @@ class Segmentation(exports.Segmentation):
             tier = tier_of(invocation.config)
         except Err as err:
             raise Err(PluginError("invalid_config", f"{err.value.path}: {err.value.message}"))
-        return [Membership(member=member_tier(subject) == tier, score=None) for subject in subjects]
+        return [Membership(member=member_tier(subject) == tier, score=None, recheck_at=None) for subject in subjects]
 
 
 def member_tier(subject: Subject):

@@ -66,7 +66,14 @@ impl SegmentRule for Conditions {
         let value: serde_json::Value = invocation.config()?;
         let tree = parse(&value, "")
             .map_err(|(path, message)| PluginError::new("invalid_config", &format!("{path}: {message}")))?;
-        subjects.iter().map(|subject| tree.matches(subject, invocation.now).map(Membership::from)).collect()
+        let now = invocation.now;
+        subjects
+            .iter()
+            .map(|subject| {
+                let member = tree.matches(subject, now)?;
+                Ok(Membership::from(member).recheck_at(tree.next_change(subject, now)))
+            })
+            .collect()
     }
 }
 

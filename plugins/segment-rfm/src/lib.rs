@@ -88,7 +88,7 @@ impl SegmentRule for Rfm {
             .iter()
             .map(|subject| {
                 let scores = breakpoints.scores(subject, invocation.now)?;
-                Ok(Membership { member: rfm::within(scores, &ranges), score: Some(rfm::cell(scores)) })
+                Ok(Membership::scored(rfm::within(scores, &ranges), Some(rfm::cell(scores))))
             })
             .collect()
     }

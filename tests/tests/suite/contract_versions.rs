@@ -1,6 +1,7 @@
-//! Contract 0.1.0 and 0.2.0 side by side: the fixtures stay on the frozen 0.1.0, the first-party
-//! plugins move to 0.2.0, and one host runs both in one set of campaigns. And what only 0.2.0
-//! has: computed traits that follow ingest, and a segment on them.
+//! Contracts 0.1.0, 0.2.0 and 0.3.0 side by side: the fixtures stay on the frozen 0.1.0, the
+//! polyglot Rust twins on the frozen 0.2.0, the first-party plugins move to 0.3.0, and one host
+//! runs them all in one set of campaigns. And what only 0.2.0 on has: computed traits that follow
+//! ingest, and a segment on them.
 
 use baton::{CampaignState, Grants, NewEvent, Slot};
 use baton_tests::{customer, echo_grants, engine, fixture, welcome_campaign};
@@ -38,17 +39,33 @@ fn plugins_built_against_0_1_0_and_0_2_0_run_side_by_side_in_one_campaign_set() 
     let old_channel = install(&fixture("chan-echo"));
     let new_segment = install(baton::first_party("segment-conditions").unwrap());
     let new_personalizer = install(baton::first_party("personalize-liquid").unwrap());
+    let frozen_segment =
+        install(&baton_tests::polyglot::component("segment-high-value", baton_tests::polyglot::Lang::Rust));
     for (plugin, contract) in [
         (&old_segment, "0.1.0"),
         (&old_personalizer, "0.1.0"),
         (&old_channel, "0.1.0"),
-        (&new_segment, "0.2.0"),
-        (&new_personalizer, "0.2.0"),
+        (&frozen_segment, "0.2.0"),
+        (&new_segment, "0.3.0"),
+        (&new_personalizer, "0.3.0"),
     ] {
         assert_eq!(plugin.record().contract, contract, "{}", plugin.label());
     }
 
-    // One campaign on the 0.1.0 plugins, one on the 0.2.0 ones, reacting to the same event.
+    // A 0.2.0 rule judges through its own bindings (and says nothing of when to judge again).
+    let subject = baton_tests::subject("p1", &[("lifetime_value", baton::contract::Value::Float(900.0))]);
+    let config = r#"{"min_ltv": 500, "min_orders": 0}"#;
+    let verdicts = engine
+        .runtime()
+        .call(&frozen_segment)
+        .evaluate(&baton_tests::invocation(config), &[subject])
+        .unwrap();
+    assert_eq!(
+        verdicts.value,
+        [baton::contract::Membership { member: true, score: Some(900.0), recheck_at: None }]
+    );
+
+    // One campaign on the 0.1.0 plugins, one on the 0.3.0 ones, reacting to the same event.
     let vip = baton::Campaign { id: "vip-welcome".into(), ..welcome_campaign() };
     let pro = baton::Campaign { id: "pro-welcome".into(), ..welcome_campaign() };
     let url = serde_json::json!({ "url": "http://127.0.0.1:9/" });
@@ -123,7 +140,7 @@ fn plugins_built_against_0_1_0_and_0_2_0_run_side_by_side_in_one_campaign_set() 
     assert_eq!(
         body_sent_to(&engine, bob),
         vec!["Welcome aboard, Bob"],
-        "the 0.2.0 campaign, rendered by Liquid"
+        "the 0.3.0 campaign, rendered by Liquid"
     );
     assert!(body_sent_to(&engine, cat).is_empty());
 
@@ -132,7 +149,7 @@ fn plugins_built_against_0_1_0_and_0_2_0_run_side_by_side_in_one_campaign_set() 
     let err = engine.runtime().call(&old_channel).verification("{}").unwrap_err();
     assert_eq!(
         err.to_string(),
-        "plugin chan-echo@1.0.0 verification: has no `verification`: it was built against contract 0.1.0; rebuild it against 0.2.0"
+        "plugin chan-echo@1.0.0 verification: has no `verification`: it was built against contract 0.1.0; rebuild it against 0.3.0"
     );
     assert!(old_channel.quarantined().is_none());
 }

@@ -132,7 +132,11 @@ fn segment_rule_twins_in_four_languages_agree_with_the_specification() {
     // The score is the lifetime value whenever it counts, whatever the config.
     let scores = [Some(250.0), Some(99.5), None, None, Some(100.0), Some(1e6), None, Some(-3.0)];
     let verdicts = |members: [bool; 8]| -> Vec<Membership> {
-        members.iter().zip(scores).map(|(&member, score)| Membership { member, score }).collect()
+        members
+            .iter()
+            .zip(scores)
+            .map(|(&member, score)| Membership { member, score, recheck_at: None })
+            .collect()
     };
     // (config, memberships of a..h) as the README specifies them.
     let evaluations = [

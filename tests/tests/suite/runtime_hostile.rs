@@ -15,7 +15,7 @@ fn vip() -> Vec<Subject> {
 fn assert_host_still_serves(runtime: &Runtime) {
     let good = install(runtime, "seg-vip");
     let called = runtime.call(&good).evaluate(&invocation("{}"), &vip()).unwrap();
-    assert_eq!(called.value, vec![Membership { member: true, score: None }]);
+    assert_eq!(called.value, vec![Membership { member: true, score: None, recheck_at: None }]);
 }
 
 #[test]
@@ -161,7 +161,7 @@ fn a_component_of_an_unsupported_contract_version_is_refused() {
     let (runtime, _dir) = runtime();
     let err = runtime.install(&fixture("bad-future")).unwrap_err();
     assert!(
-        matches!(&err, InstallError::UnsupportedContract { found, supported } if found == "9.0.0" && supported == "0.1.0, 0.2.0"),
+        matches!(&err, InstallError::UnsupportedContract { found, supported } if found == "9.0.0" && supported == "0.1.0, 0.2.0, 0.3.0"),
         "{err}"
     );
 }

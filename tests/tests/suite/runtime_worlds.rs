@@ -29,17 +29,17 @@ fn segment_rule_judges_a_batch_in_order() {
     assert_eq!(
         called.value,
         vec![
-            Membership { member: true, score: Some(1200.5) },
-            Membership { member: false, score: Some(80.0) },
-            Membership { member: true, score: None },
+            Membership { member: true, score: Some(1200.5), recheck_at: None },
+            Membership { member: false, score: Some(80.0), recheck_at: None },
+            Membership { member: true, score: None, recheck_at: None },
         ]
     );
     assert_eq!(called.metrics.outcome, Some(CallOutcome::Ok));
     assert!(called.metrics.fuel_used > 0);
     assert!(called.metrics.memory_peak_bytes > 0);
     assert!(called.metrics.bytes_in > 0);
-    // The result tag, the list length, and ten bytes per membership.
-    assert_eq!(called.metrics.bytes_out, 1 + 8 + 3 * 10);
+    // The result tag, the list length, and nineteen bytes per membership.
+    assert_eq!(called.metrics.bytes_out, 1 + 8 + 3 * 19);
     // The plugin logged one debug line through the host interface.
     assert_eq!(called.metrics.log_bytes, "judging 3 subjects".len() as u64);
 
@@ -202,7 +202,7 @@ fn install_is_idempotent_and_survives_a_restart_without_recompiling() {
     assert_eq!((stats.compilations, stats.artifact_loads), (0, 1));
     let subjects = [subject("p-1", &[("tier", Value::Text("vip".into()))])];
     let called = runtime.call(&plugin).evaluate(&invocation("{}"), &subjects).unwrap();
-    assert_eq!(called.value, vec![Membership { member: true, score: None }]);
+    assert_eq!(called.value, vec![Membership { member: true, score: None, recheck_at: None }]);
 }
 
 #[test]

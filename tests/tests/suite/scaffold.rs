@@ -81,6 +81,7 @@ fn rust_scaffolds_from_a_lone_binary_build_and_pass_their_fixtures() {
         "baton-sdk/src/lib.rs",
         "baton-sdk/wit/v0.1.0/kinds.wit",
         "baton-sdk/wit/v0.2.0/kinds.wit",
+        "baton-sdk/wit/v0.3.0/kinds.wit",
     ] {
         let text = std::fs::read_to_string(probe.join(file)).unwrap();
         assert!(!text.contains(source_tree.to_str().unwrap()), "{file} names the source tree");

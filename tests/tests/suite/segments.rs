@@ -94,6 +94,42 @@ fn a_profile_enters_on_the_event_that_qualifies_it_and_leaves_when_the_window_pa
     assert_eq!((rebuilt.judged, rebuilt.entered, rebuilt.exited), (2, 0, 0));
 }
 
+/// "Ordered before, but not in the last 45 days" reads the whole order history, so no window
+/// the host could see passes; the rule itself says when its verdict changes (contract 0.3.0's
+/// `recheck-at`), and the customer enters on day 45 and a millisecond with no new event.
+#[test]
+fn a_lapsed_customer_enters_when_the_rule_says_its_verdict_changes() {
+    let (engine, clock, _dir) = engine();
+    let plugin = conditions(&engine);
+    assert_eq!(engine.runtime().plugin(&plugin).unwrap().record().contract, "0.3.0");
+    let lapsed = serde_json::json!({"all": [
+        {"event": "order_completed"},
+        {"event": "order_completed", "within_ms": 45 * DAY, "count": {"op": "eq", "value": 0}}
+    ]});
+    engine.save_segment("test", spec("lapsed", plugin, lapsed)).unwrap();
+    engine.ingest_live(&[user_event("o1", "ann", "order_completed", NOW)], NOW).unwrap();
+    engine.drain_triggers().unwrap();
+    let ann = profile(&engine, "ann");
+    assert!(members(&engine, "lapsed").is_empty());
+    assert_eq!(engine.storage().segment_recheck("lapsed", ann).unwrap(), Some(NOW + 45 * DAY + 1));
+
+    clock.set(NOW + 45 * DAY);
+    engine.tick().unwrap();
+    assert!(members(&engine, "lapsed").is_empty());
+    clock.set(NOW + 45 * DAY + 1);
+    assert_eq!(engine.tick().unwrap().segments.entered, 1);
+    assert_eq!(members(&engine, "lapsed"), BTreeSet::from([ann]));
+    assert_eq!(moves(&engine, ann), [("segment_entered".into(), "lapsed".into(), NOW + 45 * DAY + 1)]);
+    // Nothing more can change without new data; a new order takes her out at once.
+    assert_eq!(engine.storage().segment_recheck("lapsed", ann).unwrap(), None);
+    let again = NOW + 50 * DAY;
+    clock.set(again);
+    engine.ingest_live(&[user_event("o2", "ann", "order_completed", again)], again).unwrap();
+    engine.drain_triggers().unwrap();
+    assert!(members(&engine, "lapsed").is_empty());
+    assert_eq!(engine.storage().segment_recheck("lapsed", ann).unwrap(), Some(again + 45 * DAY + 1));
+}
+
 #[test]
 fn segment_entered_triggers_a_campaign_once() {
     let (engine, _clock, _dir) = engine();
@@ -241,6 +277,14 @@ fn incremental_membership_equals_a_full_rebuild_over_a_randomized_history() {
                 serde_json::json!({"any": [
                     {"event": "page_viewed", "count": {"op": "gte", "value": 1}, "within_ms": 3 * DAY},
                     {"attribute": "vip", "op": "eq", "value": true}
+                ]}),
+            ),
+            (
+                "lapsed-pros",
+                serde_json::json!({"all": [
+                    {"event": "order_completed"},
+                    {"event": "order_completed", "within_ms": 5 * DAY, "count": {"op": "eq", "value": 0}},
+                    {"any": [{"attribute": "plan", "op": "eq", "value": "pro"}, {"event": "page_viewed", "within_ms": DAY}]}
                 ]}),
             ),
             (
@@ -439,4 +483,77 @@ async fn segments_over_the_api() {
     let (status, _, body) = call(Method::DELETE, "/v1/segments/vips", None).await;
     assert_eq!((status, json(&body)["deleted"].as_str()), (200, Some("vips")));
     assert_eq!(engine.storage().segment_members("vips", None, 10).unwrap(), []);
+}
+
+/// A campaign whose audience is a saved segment judges its stored members only: a preview and a
+/// batch run reach the members without judging anyone else, a triggered send goes only to a
+/// member, and the segment cannot be deleted from under the campaign.
+#[test]
+fn a_campaign_sends_to_a_saved_segment_from_stored_membership() {
+    let (engine, _clock, _dir) = engine();
+    let plugin = conditions(&engine);
+    for i in 0..6 {
+        let traits = serde_json::json!({"email": format!("u{i}@example.com")});
+        baton_tests::customer(&engine, &format!("u{i}"), traits, true);
+    }
+    engine.save_segment("test", recent_buyers(plugin)).unwrap();
+    let orders: Vec<_> =
+        (0..2).map(|i| user_event(&format!("o{i}"), &format!("u{i}"), "order_completed", NOW)).collect();
+    engine.ingest_live(&orders, NOW).unwrap();
+    engine.drain_triggers().unwrap();
+
+    let mut thanks = baton_tests::welcome_campaign();
+    thanks.id = "thanks".into();
+    thanks.trigger = baton::Trigger::Batch { every_ms: None };
+    thanks.audience = Some("recent-buyers".into());
+    engine.create_campaign("test", thanks).unwrap();
+    let channel = engine.runtime().install(&fixture("chan-echo")).unwrap().hash();
+    let url = serde_json::json!({"url": "http://127.0.0.1:9/"});
+    engine.bind("test", "thanks", baton::Slot::Channel, channel, url, baton_tests::echo_grants()).unwrap();
+    engine.transition("test", "thanks", baton::CampaignState::Active).unwrap();
+
+    let preview = engine.preview("thanks").unwrap();
+    assert_eq!((preview.evaluated, preview.audience), (2, 2), "the two members, no one else judged");
+    let run = engine.run_batch("test", "thanks", "run-1").unwrap();
+    assert_eq!((run.evaluated, run.queued), (2, 2));
+
+    // Triggered: a page view reaches a member only.
+    let mut browse = baton_tests::welcome_campaign();
+    browse.id = "browse".into();
+    browse.trigger = baton::Trigger::Event { event: "page_viewed".into(), filter: Default::default() };
+    browse.audience = Some("recent-buyers".into());
+    engine.create_campaign("test", browse).unwrap();
+    let url = serde_json::json!({"url": "http://127.0.0.1:9/"});
+    engine.bind("test", "browse", baton::Slot::Channel, channel, url, baton_tests::echo_grants()).unwrap();
+    engine.transition("test", "browse", baton::CampaignState::Active).unwrap();
+    let views = [user_event("v0", "u0", "page_viewed", NOW), user_event("v5", "u5", "page_viewed", NOW)];
+    engine.ingest_live(&views, NOW).unwrap();
+    engine.drain_triggers().unwrap();
+    let browsed: Vec<ProfileId> = engine
+        .storage()
+        .pending_sends()
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.campaign == "browse")
+        .map(|s| s.profile)
+        .collect();
+    assert_eq!(browsed, [profile(&engine, "u0")]);
+
+    let err = engine.delete_segment("test", "recent-buyers").unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "segment `recent-buyers` is the audience of campaign `browse`, `thanks`: end the campaign or give it another audience first"
+    );
+    // Without a segment rule or an audience, a campaign is not ready.
+    let mut lost = baton_tests::welcome_campaign();
+    lost.id = "lost".into();
+    lost.audience = Some("nobody-here".into());
+    engine.create_campaign("test", lost).unwrap();
+    let url = serde_json::json!({"url": "http://127.0.0.1:9/"});
+    engine.bind("test", "lost", baton::Slot::Channel, channel, url, baton_tests::echo_grants()).unwrap();
+    let err = engine.transition("test", "lost", baton::CampaignState::Active).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "campaign `lost` cannot be activated: audience: no saved segment is named `nobody-here`"
+    );
 }

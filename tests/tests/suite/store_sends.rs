@@ -166,6 +166,7 @@ fn campaigns_and_bindings_round_trip() {
         },
         experiment: None,
         conversion: None,
+        audience: None,
         rate_limit_per_minute: None,
         created_at: 1,
         updated_at: 1,

@@ -89,7 +89,7 @@ async fn signed_sendgrid_events_become_events_and_a_bad_signature_reaches_no_plu
     // Two messages SendGrid accepted, with the message ids it answered.
     let keys = delivered(&engine, "welcome", &[(ada, "msg-ada"), (bob, "msg-bob")]);
     let sendgrid = engine.runtime().install(baton::first_party("channel-sendgrid").unwrap()).unwrap();
-    assert_eq!(sendgrid.record().contract, "0.2.0");
+    assert_eq!(sendgrid.record().contract, "0.3.0");
     let (admin, _) = engine.storage().create_token("ops", Role::Admin, 1).unwrap();
     let (app, _) = engine.storage().create_token("app", Role::Connector, 1).unwrap();
     let base = serve(engine.clone(), ApiConfig::default()).await;

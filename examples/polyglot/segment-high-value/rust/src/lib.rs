@@ -83,10 +83,7 @@ fn judge(config: &Config, subject: &Subject) -> Membership {
     };
     let orders = subject.events.iter().filter(|e| e.name == "order_completed").count() as f64;
     let excluded = config.exclude_tier.as_deref().is_some_and(|tier| subject.text("tier") == Some(tier));
-    Membership {
-        member: ltv.is_some_and(|v| v >= config.min_ltv) && orders >= config.min_orders && !excluded,
-        score: ltv,
-    }
+    Membership::scored(ltv.is_some_and(|v| v >= config.min_ltv) && orders >= config.min_orders && !excluded, ltv)
 }
 
 const CONFIG_SCHEMA: &str = r#"{"type":"object","properties":{"min_ltv":{"type":"number","minimum":0},"min_orders":{"type":"integer","minimum":0},"exclude_tier":{"type":"string"}},"additionalProperties":false}"#;
