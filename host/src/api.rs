@@ -52,6 +52,10 @@ pub struct ApiConfig {
     /// message (unset: vendors get `http://` and the request's `Host` header, and messages carry
     /// no unsubscribe link, which bulk email to Gmail and Yahoo needs).
     pub public_url: Option<String>,
+    /// Ad-hoc audience questions (`POST /v1/audiences`) judged at once; each scans every profile
+    /// on `engine.batch_workers` threads, so more would only slow each other and ingest. One over
+    /// the limit is refused with 429 `busy`; 0 refuses them all (count saved segments instead).
+    pub max_concurrent_scans: usize,
 }
 
 impl Default for ApiConfig {
@@ -62,6 +66,7 @@ impl Default for ApiConfig {
             events: crate::profile::EventLimits::default(),
             max_feedback_bytes: 1 << 20,
             public_url: None,
+            max_concurrent_scans: 2,
         }
     }
 }
@@ -75,6 +80,8 @@ pub struct AppState {
     pub config: Arc<ApiConfig>,
     /// Ingest counters since start: stored, duplicate, rejected.
     pub(crate) ingested: Arc<[std::sync::atomic::AtomicU64; 3]>,
+    /// Permits for ad-hoc scans ([`ApiConfig::max_concurrent_scans`]).
+    pub(crate) scans: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -83,7 +90,8 @@ impl AppState {
         if let Some(url) = &config.public_url {
             engine.set_public_url(url);
         }
-        AppState { engine, config: Arc::new(config), ingested: Arc::new(Default::default()) }
+        let scans = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_scans));
+        AppState { engine, config: Arc::new(config), ingested: Arc::new(Default::default()), scans }
     }
 }
 

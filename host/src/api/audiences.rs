@@ -69,6 +69,17 @@ pub async fn audience(
         ));
     }
     let full = format != AudienceFormat::Json;
+    // Held until the answer is ready: each scan reads every profile on every batch worker.
+    let _permit = state.scans.clone().try_acquire_owned().map_err(|_| {
+        let instead = "save the segment (PUT /v1/segments/{id}) and read its stored count";
+        let message = match state.config.max_concurrent_scans {
+            0 => format!("ad-hoc scans are off (`api.max_concurrent_scans` is 0): {instead}"),
+            n => format!(
+                "{n} ad-hoc scans are running, the most `api.max_concurrent_scans` allows: retry shortly, or {instead}"
+            ),
+        };
+        ApiError::new(ErrorCode::Busy, message)
+    })?;
     let engine = state.engine.clone();
     let audience =
         tokio::task::spawn_blocking(move || engine.audience(&plugin, &request.config, request.sample, full))

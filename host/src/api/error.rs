@@ -68,6 +68,7 @@ error_codes! {
     TokenNotFound = "token_not_found", NOT_FOUND, "No token has this id.";
     TraitNotFound = "trait_not_found", NOT_FOUND, "No computed-trait binding has this name.";
     SegmentNotFound = "segment_not_found", NOT_FOUND, "No saved segment has this id.";
+    Busy = "busy", TOO_MANY_REQUESTS, "As many ad-hoc scans as `api.max_concurrent_scans` allows are running: retry shortly, or save the segment and read its stored count.";
     FeedbackEndpointNotFound = "feedback_endpoint_not_found", NOT_FOUND, "No feedback endpoint has this name.";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED, "The route exists, but not with this HTTP method.";
     InvalidJson = "invalid_json", BAD_REQUEST, "The body is not the JSON (or NDJSON) the route takes: the message names the field at fault.";

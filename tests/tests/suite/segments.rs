@@ -557,3 +557,62 @@ fn a_campaign_sends_to_a_saved_segment_from_stored_membership() {
         "campaign `lost` cannot be activated: audience: no saved segment is named `nobody-here`"
     );
 }
+
+/// An event acknowledged just before a crash still moves the segments: the mark that says what
+/// changed was written with the event, and upkeep after the restart answers it.
+#[test]
+fn a_change_acknowledged_before_a_crash_is_judged_after_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        let storage = baton::Storage::open(dir.path()).unwrap();
+        let runtime =
+            std::sync::Arc::new(baton::Runtime::new(baton_tests::test_config(), storage.clone()).unwrap());
+        let clock = std::sync::Arc::new(baton::FixedClock::at(NOW));
+        baton::Engine::new(storage, runtime, clock, baton_tests::engine_config()).unwrap()
+    };
+    {
+        let engine = open();
+        let plugin = conditions(&engine);
+        engine.save_segment("test", recent_buyers(plugin)).unwrap();
+        engine.ingest_live(&[user_event("o1", "ann", "order_completed", NOW)], NOW).unwrap();
+        // The process dies here, before any drain.
+        assert_eq!(engine.storage().changed_profile_count(), 1);
+    }
+    let engine = open();
+    assert_eq!(engine.storage().changed_profile_count(), 1);
+    let upkeep = engine.keep_segments_current().unwrap();
+    assert_eq!((upkeep.changed, upkeep.entered), (1, 1));
+    assert_eq!(members(&engine, "recent-buyers"), BTreeSet::from([profile(&engine, "ann")]));
+    assert_eq!(engine.storage().changed_profile_count(), 0);
+}
+
+/// Ad-hoc audience questions scan every profile, so only `api.max_concurrent_scans` run at
+/// once; one over the limit is refused with 429 `busy` and what to do instead. At 0 none run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ad_hoc_scans_wait_behind_their_limit() {
+    let (engine, _clock, _dir) = engine();
+    let engine = std::sync::Arc::new(engine);
+    let rule = engine.runtime().install(&fixture("seg-vip")).unwrap().hash().to_string();
+    let (token, _) = engine.storage().create_token("analyst", baton::Role::Analyst, 1).unwrap();
+    let question = serde_json::json!({"plugin": rule, "config": {}});
+    for (limit, status) in [(0, 429), (1, 200)] {
+        let config = baton::ApiConfig { max_concurrent_scans: limit, ..Default::default() };
+        let base = baton_tests::serve(engine.clone(), config).await;
+        let response = baton_tests::http()
+            .post(format!("{base}/v1/audiences"))
+            .bearer_auth(&token)
+            .json(&question)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), status);
+        let body: serde_json::Value = response.json().await.unwrap();
+        if status == 429 {
+            assert_eq!(body["error"]["code"], "busy");
+            assert_eq!(
+                body["error"]["message"],
+                "ad-hoc scans are off (`api.max_concurrent_scans` is 0): save the segment (PUT /v1/segments/{id}) and read its stored count"
+            );
+        }
+    }
+}
