@@ -55,6 +55,36 @@ pub(crate) struct SegmentWrite {
     pub due_done: Vec<(i64, String, ProfileId)>,
 }
 
+/// The segment records one write touches, decoded once and written once at its end with their
+/// new member counts.
+#[derive(Default)]
+struct Records {
+    loaded: std::collections::HashMap<String, Option<SavedSegment>>,
+    changed: std::collections::HashSet<String>,
+}
+
+impl Records {
+    fn get(&mut self, writes: &WriteSet<'_>, id: &str) -> Result<Option<&mut SavedSegment>, StorageError> {
+        if !self.loaded.contains_key(id) {
+            let record = writes
+                .get(TreeId::Segments, id.as_bytes())?
+                .map(|raw| decode::<SavedSegment>(&raw, "segment"))
+                .transpose()?;
+            self.loaded.insert(id.to_owned(), record);
+        }
+        Ok(self.loaded.get_mut(id).and_then(Option::as_mut))
+    }
+
+    fn write(self, writes: &mut WriteSet<'_>) -> Result<(), StorageError> {
+        for id in self.changed {
+            if let Some(Some(record)) = self.loaded.get(&id) {
+                writes.put(TreeId::Segments, id.as_bytes().to_vec(), encode(record)?);
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How many profiles entered and left.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Moves {
@@ -139,10 +169,12 @@ impl Storage {
             return Ok(());
         }
         let ids: Vec<String> = self.segment_ids()?;
+        let mut records = Records::default();
         for segment in ids {
             let verdict = Verdict { segment, profile, member: None, recheck_at: None, quiet: true };
-            self.plan_verdict(writes, &verdict, 0)?;
+            self.plan_verdict(writes, &mut records, &verdict, 0)?;
         }
+        records.write(writes)?;
         writes.remove(TreeId::SegmentDirty, keys::profile(profile).to_vec());
         Ok(())
     }
@@ -324,11 +356,13 @@ impl Storage {
             for (at, segment, profile) in &write.due_done {
                 writes.remove(TreeId::SegmentDue, due_key(*at, segment, *profile));
             }
+            let mut records = Records::default();
             for verdict in &write.verdicts {
-                let moved = self.plan_verdict(&mut writes, verdict, write.now)?;
+                let moved = self.plan_verdict(&mut writes, &mut records, verdict, write.now)?;
                 moves.entered += usize::from(moved == Some(true));
                 moves.exited += usize::from(moved == Some(false));
             }
+            records.write(&mut writes)?;
             for (profile, answered) in &write.answered {
                 let key = keys::profile(*profile).to_vec();
                 let now_marked: Option<ProfileChange> = writes
@@ -352,13 +386,13 @@ impl Storage {
     fn plan_verdict(
         &self,
         writes: &mut WriteSet<'_>,
+        records: &mut Records,
         verdict: &Verdict,
         now: i64,
     ) -> Result<Option<bool>, StorageError> {
-        let Some(raw) = writes.get(TreeId::Segments, verdict.segment.as_bytes())? else {
+        let Some(record) = records.get(writes, &verdict.segment)? else {
             return Ok(None); // deleted meanwhile
         };
-        let mut record: SavedSegment = decode(&raw, "segment")?;
         let key = member_key(&verdict.segment, verdict.profile);
         let was = writes.get(TreeId::SegmentMembers, &key)?;
         let moved = match (&was, verdict.member) {
@@ -382,8 +416,9 @@ impl Storage {
             }
             (None, None) => None,
         };
+        let version = record.version;
         if moved.is_some() {
-            writes.put(TreeId::Segments, verdict.segment.as_bytes().to_vec(), encode(&record)?);
+            records.changed.insert(verdict.segment.clone());
         }
         let old_due =
             writes.get(TreeId::SegmentRechecks, &key)?.map(|raw| i64_from(&raw, "recheck")).transpose()?;
@@ -399,14 +434,17 @@ impl Storage {
             }
         }
         if let Some(at) = verdict.recheck_at {
-            // Put back even when unchanged: the answered entry may have been removed above.
-            writes.put(TreeId::SegmentDue, due_key(at, &verdict.segment, verdict.profile), Vec::new());
+            // Put back when missing: new, or the answered entry removed above.
+            let due = due_key(at, &verdict.segment, verdict.profile);
+            if !writes.contains(TreeId::SegmentDue, &due)? {
+                writes.put(TreeId::SegmentDue, due, Vec::new());
+            }
         }
         if let (Some(entered), false) = (moved, verdict.quiet) {
             let name = if entered { SEGMENT_ENTERED } else { SEGMENT_EXITED };
             let mut properties = serde_json::Map::new();
             properties.insert("segment".into(), verdict.segment.clone().into());
-            properties.insert("version".into(), record.version.into());
+            properties.insert("version".into(), version.into());
             let event = Event {
                 id: format!("{name}:{}:{}:{}", verdict.segment, verdict.profile, self.db.generate_id()?),
                 profile: verdict.profile,
