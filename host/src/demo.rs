@@ -70,6 +70,19 @@ pub struct DemoReport {
     pub kpis: BTreeMap<String, Vec<KpiSnapshot>>,
     /// Results measured by each campaign's conversion definition, by campaign.
     pub results: BTreeMap<String, CampaignResults>,
+    /// The saved segment of lapsed customers, kept current over the whole history.
+    pub lapsed: SegmentSummary,
+}
+
+/// How a saved segment moved over the demo's history.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SegmentSummary {
+    /// Members at the end.
+    pub members: u64,
+    /// `segment_entered` events recorded.
+    pub entered: usize,
+    /// `segment_exited` events recorded.
+    pub exited: usize,
 }
 
 /// Runs the scenario in `dir` with `profiles` customers, generated from `seed`.
@@ -119,6 +132,17 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
             include_str!("../../examples/scenario/win-back.segment.json"),
         ),
     ];
+    // A saved segment, kept current from the first day: judged again when a customer orders, and
+    // by the clock when a customer's last order turns 45 days old.
+    let lapsed = crate::segment::SegmentSpec {
+        id: LAPSED.into(),
+        description: "Ordered before, but not in the last 45 days".into(),
+        definition: crate::segment::SegmentDefinition::Rule {
+            plugin: conditions,
+            config: scenario_json(include_str!("../../examples/scenario/lapsed.segment.json"))?,
+        },
+    };
+    engine.save_segment(ACTOR, lapsed)?;
     for (campaign, segment) in campaigns {
         let (campaign, segment) = (scenario_campaign(campaign)?, scenario_json(segment)?);
         let id = campaign.id.clone();
@@ -225,6 +249,8 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
         stored += triggered.len();
         let triggered_run = on_blocking_thread(&engine, move |e| e.on_events(&triggered)).await?;
         merge(&mut welcome_report, triggered_run);
+        // The day's orders and the windows that passed overnight, as `baton serve` keeps them.
+        on_blocking_thread(&engine, |e| e.keep_segments_current()).await?;
         let before = store.deliveries("welcome")?.len();
         engine.deliver_due().await?;
         // A welcome makes a new customer a little more likely to order in the week after.
@@ -298,7 +324,9 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
             .count();
         delivered.insert(id.to_owned(), count);
     }
+    let lapsed = segment_summary(&engine, &store, LAPSED)?;
     Ok(DemoReport {
+        lapsed,
         profiles: people.len(),
         events: store.event_count().max(stored),
         welcome: welcome_report,
@@ -309,6 +337,27 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
         kpis,
         results,
     })
+}
+
+/// The saved segment the demo keeps current.
+const LAPSED: &str = "lapsed-customers";
+
+/// How segment `id` moved, from its stored count and the events upkeep recorded.
+fn segment_summary(engine: &Engine, store: &Storage, id: &str) -> Result<SegmentSummary, DemoError> {
+    let mut summary =
+        SegmentSummary { members: engine.segment_view(id, 0)?.segment.members, ..Default::default() };
+    for event in store.scan_events() {
+        let event = event?;
+        if event.properties.get("segment").and_then(|s| s.as_str()) != Some(id) {
+            continue;
+        }
+        match event.name.as_str() {
+            crate::segment::SEGMENT_ENTERED => summary.entered += 1,
+            crate::segment::SEGMENT_EXITED => summary.exited += 1,
+            _ => {}
+        }
+    }
+    Ok(summary)
 }
 
 /// Why the demo could not run, in a sentence.
@@ -674,6 +723,16 @@ pub fn render(report: &DemoReport) -> String {
         }
     }
     let _ = writeln!(out, "\nvendor stand-in received {} requests", report.vendor_requests);
+    let lapsed = &report.lapsed;
+    let _ = writeln!(
+        out,
+        "\nSaved segment {LAPSED} (ordered before, but not in the last 45 days), kept current as orders arrived and as time passed:"
+    );
+    let _ = writeln!(
+        out,
+        "  {} members now; {} entries, each by the clock (no order makes a customer lapsed: 45 quiet days do), and {} exits when a lapsed customer ordered again; each an event a campaign can trigger on",
+        lapsed.members, lapsed.entered, lapsed.exited
+    );
     let _ = writeln!(out, "\nResults: what each campaign earned, and would it have happened anyway?");
     let _ = writeln!(
         out,

@@ -28,6 +28,11 @@ async fn the_demo_is_deterministic_and_its_numbers_add_up() {
     assert_eq!(first.delivered["summer-sale"], summer.queued);
     assert_eq!(first.delivered["win-back"], winback.queued);
     assert_eq!(first.vendor_requests as usize, welcome.queued + summer.queued + winback.queued);
+    // The saved segment of lapsed customers moved both ways over the history: entries by the
+    // clock, exits by orders, and the stored count is what they add up to.
+    let lapsed = &first.lapsed;
+    assert!(lapsed.entered > 0 && lapsed.exited > 0, "{lapsed:?}");
+    assert_eq!(lapsed.members as usize, lapsed.entered - lapsed.exited);
     // Results measured from untagged orders: each variant and the holdout, with the groups the
     // runs made, and the funnel counting the same conversions.
     let results = &first.results["summer-sale"];
