@@ -52,16 +52,22 @@ pub enum SegmentCommand {
         /// The segment's id.
         id: String,
         /// User ids.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "file")]
         users: Vec<String>,
+        /// A file of user ids, one per line (a CSV's first column; a `user_id` header is skipped).
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
     },
     /// Remove people from a manual segment by user id.
     Remove {
         /// The segment's id.
         id: String,
         /// User ids.
-        #[arg(required = true)]
+        #[arg(required_unless_present = "file")]
         users: Vec<String>,
+        /// A file of user ids, one per line (a CSV's first column; a `user_id` header is skipped).
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
     },
     /// Judge every profile for a rule segment again and store what differs.
     Rebuild {
@@ -91,6 +97,42 @@ impl MembersFormat {
             MembersFormat::Ndjson => "ndjson",
         }
     }
+}
+
+/// The user ids given as arguments, then those in `file`.
+fn user_ids(mut users: Vec<String>, file: Option<&Path>) -> anyhow::Result<Vec<String>> {
+    if let Some(path) = file {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        for (i, line) in text.lines().enumerate() {
+            let first = line.split(',').next().unwrap_or_default().trim().trim_matches('"');
+            if first.is_empty() || (i == 0 && first.eq_ignore_ascii_case("user_id")) {
+                continue;
+            }
+            users.push(first.to_owned());
+        }
+    }
+    Ok(users)
+}
+
+/// Sends `users` to a server in requests of at most 10,000 (the API's cap), adding up the answers.
+fn edit_remote(
+    remote: &Remote,
+    id: &str,
+    users: &[String],
+    add: bool,
+) -> anyhow::Result<crate::remote::Answer> {
+    let mut answers = Vec::new();
+    for chunk in users.chunks(10_000) {
+        let body =
+            if add { serde_json::json!({ "add": chunk }) } else { serde_json::json!({ "remove": chunk }) };
+        answers.push(remote.post(&format!("/v1/segments/{id}/members"), body)?);
+    }
+    let total = |key: &str| answers.iter().map(|a| a.value()[key].as_u64().unwrap_or(0)).sum::<u64>();
+    let unknown: Vec<serde_json::Value> =
+        answers.iter().flat_map(|a| a.value()["unknown"].as_array().cloned().unwrap_or_default()).collect();
+    let summed =
+        serde_json::json!({ "added": total("added"), "removed": total("removed"), "unknown": unknown });
+    Ok(crate::remote::Answer::from_value(summed))
 }
 
 fn definition(plugin: Option<String>, config: &str, manual: bool) -> anyhow::Result<SegmentDefinition> {
@@ -144,10 +186,12 @@ pub fn segments(
             // A reader that stops early (`| head`) ends the output, as with any Unix tool.
             write_stdout(text.trim_end_matches('\n'))
         }
-        SegmentCommand::Add { id, users } => {
+        SegmentCommand::Add { id, users, file } => {
+            let users = user_ids(users, file.as_deref())?;
             out.print(&engine.edit_segment_members(&actor, &id, &users, &[])?)
         }
-        SegmentCommand::Remove { id, users } => {
+        SegmentCommand::Remove { id, users, file } => {
+            let users = user_ids(users, file.as_deref())?;
             out.print(&engine.edit_segment_members(&actor, &id, &[], &users)?)
         }
         SegmentCommand::Rebuild { id } => out.print(&engine.rebuild_segment(&actor, &id)?),
@@ -176,11 +220,11 @@ pub fn segments_remote(remote: &Remote, out: Output, command: SegmentCommand) ->
             return Ok(());
         }
         SegmentCommand::Members { id, format: None } => remote.get(&format!("/v1/segments/{id}/members"))?,
-        SegmentCommand::Add { id, users } => {
-            remote.post(&format!("/v1/segments/{id}/members"), serde_json::json!({ "add": users }))?
+        SegmentCommand::Add { id, users, file } => {
+            edit_remote(remote, &id, &user_ids(users, file.as_deref())?, true)?
         }
-        SegmentCommand::Remove { id, users } => {
-            remote.post(&format!("/v1/segments/{id}/members"), serde_json::json!({ "remove": users }))?
+        SegmentCommand::Remove { id, users, file } => {
+            edit_remote(remote, &id, &user_ids(users, file.as_deref())?, false)?
         }
         SegmentCommand::Rebuild { id } => {
             remote.post(&format!("/v1/segments/{id}/rebuild"), serde_json::json!({}))?
