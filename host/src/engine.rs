@@ -140,6 +140,8 @@ pub struct Engine {
     public_url: std::sync::RwLock<Option<String>>,
     /// The time zone of daily series, and the late-event allowance.
     reporting: series::Reporting,
+    /// See [`EngineConfig::max_saved_segments`].
+    max_saved_segments: usize,
 }
 
 /// The engine's settings: delivery and pacing policies.
@@ -166,6 +168,9 @@ pub struct EngineConfig {
     pub consent: ConsentSources,
     /// The time zone of daily KPI series, and how late events may arrive.
     pub reporting: ReportingConfig,
+    /// Saved segments kept at once. Each one's upkeep adds to every ingested event it reads
+    /// (BENCHMARKS.md section 11), so the number is a choice, not an accident.
+    pub max_saved_segments: usize,
 }
 
 impl Default for EngineConfig {
@@ -179,6 +184,7 @@ impl Default for EngineConfig {
             keep_events_ms: None,
             consent: ConsentSources::default(),
             reporting: ReportingConfig::default(),
+            max_saved_segments: 100,
         }
     }
 }
@@ -221,6 +227,7 @@ impl Engine {
             keep_events_ms: config.keep_events_ms,
             consent: config.consent,
             reporting,
+            max_saved_segments: config.max_saved_segments,
             public_url: std::sync::RwLock::new(None),
             batch_workers,
             isolating_calls: config.isolating_calls,

@@ -90,6 +90,7 @@ error_codes! {
     InvalidRequest = "invalid_request", UNPROCESSABLE_ENTITY, "The request is well-formed but asks for something invalid: the message says what to fix.";
     InvalidCampaign = "invalid_campaign", UNPROCESSABLE_ENTITY, "The campaign definition has problems, each listed in the message.";
     InvalidSegment = "invalid_segment", UNPROCESSABLE_ENTITY, "The segment definition has problems, each listed in the message.";
+    SegmentLimit = "segment_limit", CONFLICT, "As many saved segments as `engine.max_saved_segments` allows exist: delete one, or raise the limit.";
     SegmentWrongKind = "segment_wrong_kind", CONFLICT, "The segment is manual where the request needs a rule, or decided by a rule where it needs a manual list.";
     InvalidPlugin = "invalid_plugin", UNPROCESSABLE_ENTITY, "The component cannot be installed: not a Baton component, an unsupported contract, or an import Baton does not provide.";
     WrongPluginKind = "wrong_plugin_kind", CONFLICT, "The plugin exists, but its kind does not fit the slot or the binding: name a plugin of the kind the slot takes.";
@@ -193,6 +194,7 @@ impl From<EngineError> for ApiError {
             EngineError::SegmentNotFound(_) => ApiError::new(ErrorCode::SegmentNotFound, message),
             EngineError::InvalidSegment(_) => ApiError::new(ErrorCode::InvalidSegment, message),
             EngineError::SegmentWrongKind(_) => ApiError::new(ErrorCode::SegmentWrongKind, message),
+            EngineError::SegmentLimit(_) => ApiError::new(ErrorCode::SegmentLimit, message),
             EngineError::BindingNotFound { .. } => ApiError::new(ErrorCode::BindingNotFound, message),
             EngineError::ProfileNotFound(_) => ApiError::new(ErrorCode::ProfileNotFound, message),
             EngineError::FeedbackEndpointNotFound(_) => {

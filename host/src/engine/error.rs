@@ -64,6 +64,9 @@ pub enum EngineError {
     /// The saved segment cannot be saved or changed as asked.
     #[error("segment is invalid: {}", .0.join("; "))]
     InvalidSegment(Vec<String>),
+    /// As many saved segments as `engine.max_saved_segments` allows exist.
+    #[error("{0}")]
+    SegmentLimit(String),
     /// The segment is manual where a rule is needed, or the other way round.
     #[error("{0}")]
     SegmentWrongKind(String),

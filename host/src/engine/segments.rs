@@ -165,6 +165,12 @@ impl Engine {
             )));
         }
         let created = existing.is_none();
+        let count = self.storage.segments()?.len();
+        if created && count >= self.max_saved_segments {
+            return Err(EngineError::SegmentLimit(format!(
+                "{count} saved segments exist, the most `engine.max_saved_segments` allows: delete one, or raise the limit (each adds to the cost of every event it reads)"
+            )));
+        }
         let unchanged = existing.as_ref().is_some_and(|e| e.definition == spec.definition);
         let record = SavedSegment {
             id: spec.id.clone(),

@@ -186,7 +186,12 @@ impl Storage {
                 resume = key.to_vec();
                 // The time sits in bytes 8..16 of the key: no decoding for events that stay.
                 if key.get(8..16).is_some_and(|t| t < &cutoff_key[..]) {
-                    plan_event_removal(&mut writes, &key, &decode(&raw, "event")?);
+                    let event: crate::profile::Event = decode(&raw, "event")?;
+                    plan_event_removal(&mut writes, &key, &event);
+                    // "Ordered before" can stop holding when the order is purged.
+                    let mut change = crate::segment::ProfileChange::default();
+                    change.add_event(&event.name);
+                    self.mark_changed(&mut writes, event.profile, &change)?;
                     chunk += 1;
                     if chunk == PURGE_CHUNK {
                         break;

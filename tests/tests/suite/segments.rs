@@ -198,6 +198,19 @@ fn a_manual_segment_takes_members_by_user_id() {
         moves(&engine, bob).iter().map(|m| m.0.as_str()).collect::<Vec<_>>(),
         ["segment_entered", "segment_exited"]
     );
+    // The number of saved segments is a setting, not an accident.
+    let (limited, _clock2, _dir2) = baton_tests::engine_with(baton::EngineConfig {
+        max_saved_segments: 1,
+        ..baton_tests::engine_config()
+    });
+    limited.save_segment("test", manual.clone()).unwrap();
+    limited.save_segment("test", manual.clone()).unwrap(); // saving it again is no new segment
+    let err =
+        limited.save_segment("test", SegmentSpec { id: "second".into(), ..manual.clone() }).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "1 saved segments exist, the most `engine.max_saved_segments` allows: delete one, or raise the limit (each adds to the cost of every event it reads)"
+    );
     // A manual segment has no rule to rebuild, and cannot become one without being recreated.
     let err = engine.rebuild_segment("test", "press-list").unwrap_err();
     assert!(err.to_string().contains("is manual"), "{err}");
@@ -615,4 +628,25 @@ async fn ad_hoc_scans_wait_behind_their_limit() {
             );
         }
     }
+}
+
+/// Retention deletes old events, and a rule over the whole history ("ever ordered") notices: the
+/// purge marks the profiles whose events it removed, and they leave in the same tick.
+#[test]
+fn events_purged_by_retention_take_their_profiles_out() {
+    let mut config = baton_tests::engine_config();
+    config.keep_events_ms = Some(365 * DAY);
+    let (engine, clock, _dir) = baton_tests::engine_with(config);
+    let plugin = conditions(&engine);
+    engine
+        .save_segment("test", spec("ever-ordered", plugin, serde_json::json!({"event": "order_completed"})))
+        .unwrap();
+    let old = NOW - 300 * DAY;
+    engine.ingest_live(&[user_event("o1", "ann", "order_completed", old)], NOW).unwrap();
+    engine.drain_triggers().unwrap();
+    assert_eq!(members(&engine, "ever-ordered").len(), 1);
+    clock.set(NOW + 100 * DAY);
+    let tick = engine.tick().unwrap();
+    assert_eq!((tick.purged_events, tick.segments.exited), (1, 1));
+    assert!(members(&engine, "ever-ordered").is_empty());
 }
