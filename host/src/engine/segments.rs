@@ -294,9 +294,16 @@ impl Engine {
         Ok(total)
     }
 
-    /// One round of upkeep: up to `limit` changed profiles and `limit` due times.
+    /// One round of upkeep: up to `limit` changed profiles and `limit` due times. While a segment
+    /// is being built or rebuilt (which can take seconds over millions of profiles), the round
+    /// does nothing rather than wait: the drain it runs in goes on to the triggered campaigns,
+    /// and the marks stay for the next drain or tick.
     fn segment_round(&self, limit: usize) -> Result<SegmentUpkeep, EngineError> {
-        let _upkeep = self.segment_upkeep.lock().unwrap_or_else(|p| p.into_inner());
+        let _upkeep = match self.segment_upkeep.try_lock() {
+            Ok(guard) => guard,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return Ok(SegmentUpkeep::default()),
+        };
         let now = self.now();
         let changed = self.storage.changed_profiles(limit)?;
         let due = self.storage.due_rechecks(now, limit)?;
