@@ -53,6 +53,16 @@ impl Engine {
                 ),
             });
         }
+        let judged_by = |s: &crate::segment::SavedSegment| matches!(&s.definition, crate::segment::SegmentDefinition::Rule { plugin, .. } if plugin == hash);
+        if let Some(segment) = self.storage.segments()?.into_iter().find(judged_by) {
+            return Err(EngineError::PluginInUse {
+                plugin: hash.to_string(),
+                used_by: format!(
+                    "is the rule of saved segment `{}`; delete the segment or give it another rule first (PUT /v1/segments/{})",
+                    segment.id, segment.id
+                ),
+            });
+        }
         let (queued, dead) = self.storage.sends_of_plugin(hash)?;
         if !(queued.is_empty() && dead.is_empty()) {
             if !drop_sends {

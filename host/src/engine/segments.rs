@@ -317,8 +317,15 @@ impl Engine {
                 // Cut short by a crash: finished now, before anything is judged against it.
                 self.build(&segment, false)?;
             }
-            if let Some(judge) = self.judge_of(&segment)? {
-                judges.insert(segment.id.clone(), judge);
+            // One segment whose rule cannot load must not stop the others' upkeep.
+            match self.judge_of(&segment) {
+                Ok(Some(judge)) => {
+                    judges.insert(segment.id.clone(), judge);
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    tracing::error!(segment = %segment.id, error = %err, "A saved segment's rule cannot be loaded; it is not kept current.");
+                }
             }
         }
         // Which profiles each segment judges again.

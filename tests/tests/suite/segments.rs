@@ -650,3 +650,20 @@ fn events_purged_by_retention_take_their_profiles_out() {
     assert_eq!((tick.purged_events, tick.segments.exited), (1, 1));
     assert!(members(&engine, "ever-ordered").is_empty());
 }
+
+/// A plugin that judges a saved segment cannot be removed from under it.
+#[test]
+fn a_segment_rule_in_use_cannot_be_removed() {
+    let (engine, _clock, _dir) = engine();
+    let plugin = conditions(&engine);
+    engine.save_segment("test", recent_buyers(plugin)).unwrap();
+    let err = engine.remove_plugin("test", &plugin, false).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "plugin {plugin} is the rule of saved segment `recent-buyers`; delete the segment or give it another rule first (PUT /v1/segments/recent-buyers)"
+        )
+    );
+    engine.delete_segment("test", "recent-buyers").unwrap();
+    engine.remove_plugin("test", &plugin, false).unwrap();
+}
