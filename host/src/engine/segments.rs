@@ -251,6 +251,8 @@ impl Engine {
         }
         let mut edit = ManualEdit::default();
         let mut verdicts = Vec::new();
+        // A person named twice is added (or removed) once.
+        let mut seen = HashSet::new();
         for (user_ids, member) in [(add, true), (remove, false)] {
             for user_id in user_ids {
                 let identity = crate::profile::Identity::User(user_id.trim().to_owned());
@@ -258,6 +260,9 @@ impl Engine {
                     edit.unknown.push(user_id.clone());
                     continue;
                 };
+                if !seen.insert(profile.id) {
+                    continue;
+                }
                 let now_member = self.storage.segment_member(id, profile.id)?.is_some();
                 match (member, now_member) {
                     (true, false) => edit.added += 1,
@@ -273,7 +278,8 @@ impl Engine {
                 });
             }
         }
-        let write = SegmentWrite { verdicts, now: self.now(), ..Default::default() };
+        let queue_triggers = self.segment_events_wanted()?;
+        let write = SegmentWrite { verdicts, now: self.now(), queue_triggers, ..Default::default() };
         self.storage.apply_segment_write(&write)?;
         let detail = serde_json::json!({ "added": edit.added, "removed": edit.removed });
         self.audit(actor, "segment_members_edited", id, detail)?;
@@ -328,39 +334,40 @@ impl Engine {
                 }
             }
         }
-        // Which profiles each segment judges again.
-        let mut wanted: BTreeMap<&str, Vec<ProfileId>> = BTreeMap::new();
+        // Which segments judge each profile again.
+        let mut wanted: BTreeMap<ProfileId, HashSet<&str>> = BTreeMap::new();
         for (profile, change) in &changed {
             for (id, judge) in &judges {
                 if judge.reads_change(change) {
-                    wanted.entry(id.as_str()).or_default().push(*profile);
+                    wanted.entry(*profile).or_default().insert(id.as_str());
                 }
             }
         }
         for (_, segment, profile) in &due {
-            if judges.contains_key(segment.as_str()) {
-                wanted.entry(segment.as_str()).or_default().push(*profile);
+            if let Some((id, _)) = judges.get_key_value(segment.as_str()) {
+                wanted.entry(*profile).or_default().insert(id.as_str());
+            }
+        }
+        // Each profile and the events its segments read, loaded once for all of them (each
+        // subject then shows a rule only what it reads).
+        let mut batches: BTreeMap<&str, Vec<(Profile, Vec<Event>)>> = BTreeMap::new();
+        for (profile, segments) in wanted {
+            // A profile merged away or erased was taken out of every segment when it went.
+            let Some(live) = self.storage.profile(profile)?.filter(|p| p.id == profile) else { continue };
+            let readers: Vec<&Reads> = segments.iter().map(|id| &judges[*id].reads).collect();
+            let events = EventScope::of(&readers, now).load(&self.storage, &live)?;
+            for id in segments {
+                batches.entry(id).or_default().push((live.clone(), events.clone()));
             }
         }
         let mut verdicts = Vec::new();
-        for (id, mut profiles) in wanted {
-            profiles.sort_unstable();
-            profiles.dedup();
-            let judge = &judges[id];
-            let scope = EventScope::of(&[&judge.reads], now);
-            let mut batch = Vec::with_capacity(profiles.len());
-            for profile in profiles {
-                // A profile merged away or erased was taken out of every segment when it went.
-                if let Some(live) = self.storage.profile(profile)?.filter(|p| p.id == profile) {
-                    let events = scope.load(&self.storage, &live)?;
-                    batch.push((live, events));
-                }
-            }
+        for (id, batch) in batches {
             for chunk in chunks(batch, JUDGE_BATCH) {
-                verdicts.extend(self.judge_batch(judge, chunk, now, &mut report)?);
+                verdicts.extend(self.judge_batch(&judges[id], chunk, now, &mut report)?);
             }
         }
-        let write = SegmentWrite { verdicts, now, answered: changed, due_done: due };
+        let queue_triggers = self.segment_events_wanted()?;
+        let write = SegmentWrite { verdicts, now, answered: changed, due_done: due, queue_triggers };
         let moves = self.storage.apply_segment_write(&write)?;
         report.entered += moves.entered;
         report.exited += moves.exited;
@@ -375,6 +382,7 @@ impl Engine {
         };
         let now = self.now();
         let scope = EventScope::of(&[&judge.reads], now);
+        let queue_triggers = emit && self.segment_events_wanted()?;
         let judged = std::sync::Mutex::new(HashSet::new());
         let parts = self.in_parallel(&scope, |batch| {
             let mut report = SegmentUpkeep::default();
@@ -383,8 +391,8 @@ impl Engine {
             for verdict in &mut verdicts {
                 verdict.quiet = !emit;
             }
-            let moves =
-                self.storage.apply_segment_write(&SegmentWrite { verdicts, now, ..Default::default() })?;
+            let write = SegmentWrite { verdicts, now, queue_triggers, ..Default::default() };
+            let moves = self.storage.apply_segment_write(&write)?;
             report.entered += moves.entered;
             report.exited += moves.exited;
             judged.lock().unwrap_or_else(|p| p.into_inner()).extend(ids);
@@ -493,6 +501,18 @@ impl Engine {
         Ok(verdicts)
     }
 
+    /// Whether an active campaign reacts to segment entries or exits, so that upkeep queues them
+    /// as triggers (each queued event costs the drain a round and a durable write). A campaign
+    /// activated later reacts to the entries recorded after it, as with any event.
+    fn segment_events_wanted(&self) -> Result<bool, EngineError> {
+        use crate::campaign::{CampaignState, Trigger};
+        use crate::segment::{SEGMENT_ENTERED, SEGMENT_EXITED};
+        Ok(self.storage.campaigns()?.iter().any(|c| {
+            c.state == CampaignState::Active
+                && matches!(&c.trigger, Trigger::Event { event, .. } if event == SEGMENT_ENTERED || event == SEGMENT_EXITED)
+        }))
+    }
+
     /// Tells the store what the saved segments read, so its writes mark the profiles they
     /// change. Called at start and whenever a segment is saved or deleted.
     pub(crate) fn refresh_segment_interest(&self) -> Result<(), EngineError> {
@@ -527,8 +547,13 @@ impl Engine {
 /// read, so a rule with narrower windows inside its widest is judged then too.
 fn window_recheck(reads: &Reads, events: &[Event], now: i64) -> Option<i64> {
     let window = reads.window_ms.and_then(|w| i64::try_from(w).ok());
+    let since = window.map(|w| now.saturating_sub(w));
+    let every = reads.events.iter().any(|e| e == "*");
     events
         .iter()
+        // Only what the rule reads: the batch may hold events other segments asked for.
+        .filter(|e| every || reads.events.contains(&e.name))
+        .filter(|e| since.is_none_or(|s| e.timestamp >= s))
         .flat_map(|e| {
             let leaves = window.map(|w| e.timestamp.saturating_add(w).saturating_add(1));
             [Some(e.timestamp), leaves]

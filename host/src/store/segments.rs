@@ -53,6 +53,9 @@ pub(crate) struct SegmentWrite {
     pub answered: Vec<(ProfileId, ProfileChange)>,
     /// Due-time entries answered: removed, unless a verdict put the same entry back.
     pub due_done: Vec<(i64, String, ProfileId)>,
+    /// Queue the entry and exit events for the triggered campaigns (some campaign reacts to
+    /// them); otherwise they are only recorded.
+    pub queue_triggers: bool,
 }
 
 /// The segment records one write touches, decoded once and written once at its end with their
@@ -172,7 +175,7 @@ impl Storage {
         let mut records = Records::default();
         for segment in ids {
             let verdict = Verdict { segment, profile, member: None, recheck_at: None, quiet: true };
-            self.plan_verdict(writes, &mut records, &verdict, 0)?;
+            self.plan_verdict(writes, &mut records, &verdict, 0, false)?;
         }
         records.write(writes)?;
         writes.remove(TreeId::SegmentDirty, keys::profile(profile).to_vec());
@@ -358,7 +361,8 @@ impl Storage {
             }
             let mut records = Records::default();
             for verdict in &write.verdicts {
-                let moved = self.plan_verdict(&mut writes, &mut records, verdict, write.now)?;
+                let moved =
+                    self.plan_verdict(&mut writes, &mut records, verdict, write.now, write.queue_triggers)?;
                 moves.entered += usize::from(moved == Some(true));
                 moves.exited += usize::from(moved == Some(false));
             }
@@ -389,6 +393,7 @@ impl Storage {
         records: &mut Records,
         verdict: &Verdict,
         now: i64,
+        queue_triggers: bool,
     ) -> Result<Option<bool>, StorageError> {
         let Some(record) = records.get(writes, &verdict.segment)? else {
             return Ok(None); // deleted meanwhile
@@ -453,7 +458,7 @@ impl Storage {
                 properties,
                 campaign: None,
             };
-            self.put_event(writes, &event, true)?;
+            self.put_event(writes, &event, queue_triggers)?;
         }
         Ok(moved)
     }
