@@ -31,7 +31,7 @@ use commit::GroupCommit;
 pub use erasure::{Erasure, ProfileExport};
 pub(crate) use events::normal_email;
 pub use feedback::FeedbackEndpoint;
-pub(crate) use keys::{profile as profile_key, profile_from as profile_from_key};
+pub(crate) use keys::profile as profile_key;
 pub use pages::{Page, PageRequest};
 pub use secrets::{SecretScope, SecretValue, StoredSecret, check_secret_hosts};
 pub(crate) use segments::{SegmentWrite, Verdict};

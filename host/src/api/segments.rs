@@ -162,15 +162,14 @@ pub async fn members(
         return every_member(&state, id, query.format).await;
     }
     let request = pages::request(query.limit, query.cursor.as_deref())?;
-    let after = match request.after.as_deref() {
-        None | Some([]) => None,
-        Some(raw) => Some(crate::store::profile_from_key(raw).ok_or_else(|| {
-            ApiError::new(
-                ErrorCode::InvalidQuery,
-                "cursor: follow the `Link: rel=\"next\"` URL this API gave",
-            )
-        })?),
-    };
+    // A cursor is a position in profile id order; one this API did not give still names one (as
+    // with every list), read as the first eight bytes of a big-endian id.
+    let after = request.after.as_deref().filter(|raw| !raw.is_empty()).map(|raw| {
+        let mut id = [0u8; 8];
+        let n = raw.len().min(8);
+        id[..n].copy_from_slice(&raw[..n]);
+        ProfileId(u64::from_be_bytes(id))
+    });
     pages::paged(&state, &uri, move |e| {
         let mut items = e.segment_members(&id, after, request.limit + 1)?;
         let next = (items.len() > request.limit).then(|| {

@@ -1073,10 +1073,10 @@ fn people_get_tables_and_scripts_get_json() {
         format!(
             "ID       NAME     STATE  TRIGGER                                           CHANNEL  PURPOSE    \
              TRANSACTIONAL  PRIORITY  MESSAGE                                                                                   \
-             EXPERIMENT  CONVERSION  RATE_LIMIT_PER_MINUTE  CREATED_AT     UPDATED_AT\n\
+             EXPERIMENT  CONVERSION  AUDIENCE  RATE_LIMIT_PER_MINUTE  CREATED_AT     UPDATED_AT\n\
              welcome  Welcome  draft  {{\"type\":\"event\",\"event\":\"signed_up\",\"filter\":{{}}}}  email    marketing  \
              false          0         {{\"subject\":\"Welcome {{{{first_name}}}}\",\"body\":\"Hello {{{{first_name}}}}\",\"html\":null,\"data\":{{}}}}  \
-             -           -           -                      {at}  {at}\n"
+             -           -           -         -                      {at}  {at}\n"
         )
     );
     let json: serde_json::Value =

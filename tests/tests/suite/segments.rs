@@ -484,6 +484,7 @@ async fn segments_over_the_api() {
             "segment_wrong_kind",
         ),
         (Method::GET, "/v1/segments/vips/members?cursor=zz", None, 400, "invalid_query"),
+        (Method::GET, "/v1/segments/vips/members?limit=0", None, 400, "invalid_query"),
     ];
     for (method, path, body, status, code) in cases {
         let (got, _, text) = call(method.clone(), path, body).await;
