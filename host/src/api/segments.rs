@@ -31,15 +31,16 @@ pub(super) struct SegmentRequest {
     definition: SegmentDefinition,
 }
 
-/// People to add to and remove from a manual segment, by user id.
+/// People to add to and remove from a manual segment, by user id or email (an entry with an `@`
+/// names every profile with that email).
 #[derive(Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct MembersEdit {
-    /// User ids to add (at most 10,000 per request).
+    /// User ids or emails to add (at most 10,000 per request).
     #[serde(default)]
     #[schemars(length(max = 10000))]
     add: Vec<String>,
-    /// User ids to remove (at most 10,000 per request).
+    /// User ids or emails to remove (at most 10,000 per request).
     #[serde(default)]
     #[schemars(length(max = 10000))]
     remove: Vec<String>,

@@ -47,25 +47,27 @@ pub enum SegmentCommand {
         #[arg(long)]
         format: Option<MembersFormat>,
     },
-    /// Add people to a manual segment by user id.
+    /// Add people to a manual segment by user id or email.
     Add {
         /// The segment's id.
         id: String,
-        /// User ids.
+        /// User ids or emails.
         #[arg(required_unless_present = "file")]
         users: Vec<String>,
-        /// A file of user ids, one per line (a CSV's first column; a `user_id` header is skipped).
+        /// A file of user ids or emails, one per line (a CSV's first column; a `user_id` or
+        /// `email` header is skipped).
         #[arg(long)]
         file: Option<std::path::PathBuf>,
     },
-    /// Remove people from a manual segment by user id.
+    /// Remove people from a manual segment by user id or email.
     Remove {
         /// The segment's id.
         id: String,
-        /// User ids.
+        /// User ids or emails.
         #[arg(required_unless_present = "file")]
         users: Vec<String>,
-        /// A file of user ids, one per line (a CSV's first column; a `user_id` header is skipped).
+        /// A file of user ids or emails, one per line (a CSV's first column; a `user_id` or
+        /// `email` header is skipped).
         #[arg(long)]
         file: Option<std::path::PathBuf>,
     },
@@ -105,7 +107,8 @@ fn user_ids(mut users: Vec<String>, file: Option<&Path>) -> anyhow::Result<Vec<S
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         for (i, line) in text.lines().enumerate() {
             let first = line.split(',').next().unwrap_or_default().trim().trim_matches('"');
-            if first.is_empty() || (i == 0 && first.eq_ignore_ascii_case("user_id")) {
+            let header = ["user_id", "email"].iter().any(|h| first.eq_ignore_ascii_case(h));
+            if first.is_empty() || (i == 0 && header) {
                 continue;
             }
             users.push(first.to_owned());

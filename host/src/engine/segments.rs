@@ -78,7 +78,7 @@ pub struct ManualEdit {
     pub added: usize,
     /// Profiles removed.
     pub removed: usize,
-    /// User ids that name no profile, left out.
+    /// User ids and emails that name no profile, left out.
     pub unknown: Vec<String>,
 }
 
@@ -234,7 +234,9 @@ impl Engine {
         Ok(report)
     }
 
-    /// Adds and removes members of a manual segment by user id, with their events.
+    /// Adds and removes members of a manual segment, with their events. Each entry is a user id,
+    /// or an email (anything with an `@`), which names every profile with that email, as lists
+    /// exported from other tools usually are.
     pub fn edit_segment_members(
         &self,
         actor: &str,
@@ -255,27 +257,34 @@ impl Engine {
         let mut seen = HashSet::new();
         for (user_ids, member) in [(add, true), (remove, false)] {
             for user_id in user_ids {
-                let identity = crate::profile::Identity::User(user_id.trim().to_owned());
-                let Some(profile) = self.storage.profile_by_identity(&identity)? else {
-                    edit.unknown.push(user_id.clone());
-                    continue;
+                let entry = user_id.trim();
+                let profiles = if entry.contains('@') {
+                    self.storage.profiles_by_email(entry)?
+                } else {
+                    let identity = crate::profile::Identity::User(entry.to_owned());
+                    self.storage.profile_by_identity(&identity)?.into_iter().collect()
                 };
-                if !seen.insert(profile.id) {
-                    continue;
+                if profiles.is_empty() {
+                    edit.unknown.push(user_id.clone());
                 }
-                let now_member = self.storage.segment_member(id, profile.id)?.is_some();
-                match (member, now_member) {
-                    (true, false) => edit.added += 1,
-                    (false, true) => edit.removed += 1,
-                    _ => continue,
+                for profile in profiles {
+                    if !seen.insert(profile.id) {
+                        continue;
+                    }
+                    let now_member = self.storage.segment_member(id, profile.id)?.is_some();
+                    match (member, now_member) {
+                        (true, false) => edit.added += 1,
+                        (false, true) => edit.removed += 1,
+                        _ => continue,
+                    }
+                    verdicts.push(Verdict {
+                        segment: id.to_owned(),
+                        profile: profile.id,
+                        member: member.then_some(None),
+                        recheck_at: None,
+                        quiet: false,
+                    });
                 }
-                verdicts.push(Verdict {
-                    segment: id.to_owned(),
-                    profile: profile.id,
-                    member: member.then_some(None),
-                    recheck_at: None,
-                    quiet: false,
-                });
             }
         }
         let queue_triggers = self.segment_events_wanted()?;

@@ -198,6 +198,20 @@ fn a_manual_segment_takes_members_by_user_id() {
         moves(&engine, bob).iter().map(|m| m.0.as_str()).collect::<Vec<_>>(),
         ["segment_entered", "segment_exited"]
     );
+    // An email names every profile that has it (as lists from other tools are), in any case.
+    for user in ["cat", "cat-work"] {
+        baton_tests::customer(&engine, user, serde_json::json!({"email": "Cat@Example.com"}), false);
+    }
+    let edit = engine
+        .edit_segment_members(
+            "test",
+            "press-list",
+            &[" cat@example.com".into(), "nobody@example.com".into()],
+            &[],
+        )
+        .unwrap();
+    assert_eq!((edit.added, edit.unknown), (2, vec!["nobody@example.com".to_owned()]));
+    engine.edit_segment_members("test", "press-list", &[], &["CAT@example.com".into()]).unwrap();
     // The number of saved segments is a setting, not an accident.
     let (limited, _clock2, _dir2) = baton_tests::engine_with(baton::EngineConfig {
         max_saved_segments: 1,
