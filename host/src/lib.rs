@@ -52,8 +52,8 @@ pub use runtime::{
     PluginCall, PluginStats, Runtime, RuntimeConfig, RuntimeError, RuntimeStats, SUPPORTED_CONTRACTS,
 };
 pub use segment::{
-    ProfileChange, SEGMENT_ENTERED, SEGMENT_EXITED, SavedSegment, SegmentDefinition, SegmentMember,
-    SegmentSpec, SegmentState,
+    MemberFile, ProfileChange, SEGMENT_ENTERED, SEGMENT_EXITED, SavedSegment, SegmentDefinition,
+    SegmentMember, SegmentSpec, SegmentState,
 };
 pub use serve::{LoopConfig, ServeConfig, ServeError, open_engine, serve};
 pub use store::{

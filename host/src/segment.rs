@@ -123,6 +123,42 @@ pub struct SegmentMember {
     pub score: Option<f64>,
 }
 
+/// A member list as a file: what the API's export and `baton segment members --format` write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberFile {
+    /// `profile_id,since,score`, with a header.
+    Csv,
+    /// One JSON member per line.
+    Ndjson,
+}
+
+impl MemberFile {
+    /// The text that opens the file: CSV's header line.
+    pub fn header(self) -> &'static str {
+        match self {
+            MemberFile::Csv => "profile_id,since,score\n",
+            MemberFile::Ndjson => "",
+        }
+    }
+
+    /// Appends one line per member to `out`.
+    pub fn write(self, members: &[SegmentMember], out: &mut String) {
+        for m in members {
+            match self {
+                MemberFile::Csv => {
+                    let score = m.score.map(|s| s.to_string()).unwrap_or_default();
+                    out.push_str(&format!("{},{},{score}\n", m.profile, m.since));
+                }
+                MemberFile::Ndjson => {
+                    // A member is an id, a time and a number: it always serializes.
+                    out.push_str(&serde_json::to_string(m).unwrap_or_default());
+                    out.push('\n');
+                }
+            }
+        }
+    }
+}
+
 /// What changed on a profile since the segments last judged it: which events arrived, and
 /// whether its attributes (traits, computed traits, consents, identities) changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,7 +12,7 @@ use super::admin::{Answer, ApiQuery, engine_work, json_body, on_engine};
 use super::pages::{self, ListQuery};
 use super::{ApiError, AppState, Caller, ErrorCode};
 use crate::profile::ProfileId;
-use crate::segment::{SavedSegment, SegmentDefinition, SegmentSpec};
+use crate::segment::{MemberFile, SavedSegment, SegmentDefinition, SegmentSpec};
 use crate::store::Page;
 
 /// The body of a saved segment; its id is in the path.
@@ -185,27 +185,14 @@ pub async fn members(
 /// Every member as CSV or NDJSON, read from stored membership a slice at a time.
 async fn every_member(state: &AppState, id: String, format: MembersFormat) -> Result<Response, ApiError> {
     let out = engine_work(state, move |e| {
-        let mut out = match format {
-            MembersFormat::Csv => String::from("profile_id,since,score\n"),
-            _ => String::new(),
-        };
+        let file = if format == MembersFormat::Csv { MemberFile::Csv } else { MemberFile::Ndjson };
+        let mut out = String::from(file.header());
         let mut after: Option<ProfileId> = None;
         loop {
             let slice = e.segment_members(&id, after, 10_000)?;
             let Some(last) = slice.last() else { break };
             after = Some(last.profile);
-            for m in &slice {
-                match format {
-                    MembersFormat::Csv => {
-                        let score = m.score.map(|s| s.to_string()).unwrap_or_default();
-                        out.push_str(&format!("{},{},{score}\n", m.profile, m.since));
-                    }
-                    _ => {
-                        out.push_str(&serde_json::to_string(m).map_err(|e| ApiError::internal(&e))?);
-                        out.push('\n');
-                    }
-                }
-            }
+            file.write(&slice, &mut out);
         }
         Ok(out)
     })

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use baton::{ContentHash, SegmentDefinition, SegmentSpec, ServeConfig};
+use baton::{ContentHash, MemberFile, SegmentDefinition, SegmentSpec, ServeConfig};
 use clap::{Subcommand, ValueEnum};
 
 use super::output::write_stdout;
@@ -166,23 +166,13 @@ pub fn segments(
         SegmentCommand::Show { id } => out.print(&engine.segment_view(&id, 0)?.segment),
         SegmentCommand::Members { id, format } => {
             let members = engine.segment_members(&id, None, usize::MAX)?;
-            let mut text = String::new();
-            match format {
+            let file = match format {
                 None => return out.print(&members),
-                Some(MembersFormat::Ndjson) => {
-                    for m in &members {
-                        text.push_str(&serde_json::to_string(m)?);
-                        text.push('\n');
-                    }
-                }
-                Some(MembersFormat::Csv) => {
-                    text.push_str("profile_id,since,score\n");
-                    for m in &members {
-                        let score = m.score.map(|s| s.to_string()).unwrap_or_default();
-                        text.push_str(&format!("{},{},{score}\n", m.profile, m.since));
-                    }
-                }
-            }
+                Some(MembersFormat::Ndjson) => MemberFile::Ndjson,
+                Some(MembersFormat::Csv) => MemberFile::Csv,
+            };
+            let mut text = String::from(file.header());
+            file.write(&members, &mut text);
             if text.is_empty() {
                 return Ok(());
             }
