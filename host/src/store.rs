@@ -408,6 +408,12 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(raw: &[u8], what: &str) -> 
         .map_err(|e| StorageError::Corrupt { what: what.to_owned(), reason: e.to_string() })
 }
 
+/// [`decode`] of a type that borrows from `raw`.
+pub(crate) fn decode_borrowed<'a, T: serde::Deserialize<'a>>(raw: &'a [u8], what: &str) -> Result<T, StorageError> {
+    serde_json::from_slice(raw)
+        .map_err(|e| StorageError::Corrupt { what: what.to_owned(), reason: e.to_string() })
+}
+
 fn decode_u32(raw: &[u8], what: &str) -> Result<u32, StorageError> {
     let bytes: [u8; 4] = raw.try_into().map_err(|_| StorageError::Corrupt {
         what: what.to_owned(),

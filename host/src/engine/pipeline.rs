@@ -19,7 +19,9 @@ use crate::runtime::{InvokeError, LoadedPlugin};
 use crate::store::SentTo;
 
 /// Where a scan sends its batches of profiles (with their events) to the workers.
-type Batches = std::sync::mpsc::SyncSender<Vec<(Profile, Vec<Event>)>>;
+/// Batches of profiles on their way from the scanning thread to the workers, who load each
+/// one's events: the scan is one thread, the loading as parallel as the judging.
+type Batches = std::sync::mpsc::SyncSender<Vec<Profile>>;
 
 /// Profiles judged per segment call in batch runs and previews.
 const SEGMENT_BATCH: usize = 500;
@@ -100,12 +102,21 @@ struct Pass<'a> {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Live,
+    /// Live, deciding queued triggers: the sends need no flush of their own, since the
+    /// trigger's flushed clearing carries them (see [`Storage::enqueue_behind_trigger`]).
+    ///
+    /// [`Storage::enqueue_behind_trigger`]: crate::Storage::enqueue_behind_trigger
+    Queued,
     Preview,
 }
 
 impl Engine {
     /// Runs the triggered campaigns that the given (stored) events trigger.
     pub fn on_events(&self, events: &[Event]) -> Result<RunReport, EngineError> {
+        self.on_events_in(events, Mode::Live)
+    }
+
+    fn on_events_in(&self, events: &[Event], mode: Mode) -> Result<RunReport, EngineError> {
         self.apply_responses(events)?;
         // Traits first: a segment on a lead score reacts to the event that moved the score.
         self.update_traits(events)?;
@@ -144,7 +155,7 @@ impl Engine {
                     plugins: &plugins,
                     trigger: Some(event),
                     step: &event.id,
-                    mode: Mode::Live,
+                    mode,
                 };
                 self.judge(pass, candidates, &mut report)?;
             }
@@ -164,7 +175,7 @@ impl Engine {
             return Ok(RunReport::default());
         }
         let (tickets, events): (Vec<u64>, Vec<Event>) = pending.into_iter().unzip();
-        let report = self.on_events(&events)?;
+        let report = self.on_events_in(&events, Mode::Queued)?;
         self.storage.clear_triggers(&tickets)?;
         Ok(report)
     }
@@ -308,7 +319,7 @@ impl Engine {
         let parts = match &campaign.audience {
             // The saved segment's stored members, not every profile.
             Some(audience) => {
-                self.in_parallel_from(&scope, |s, b| self.member_batches(audience, s, b), work)?
+                self.in_parallel_from(&scope, |b| self.member_batches(audience, b), work)?
             }
             None => self.in_parallel(&scope, work)?,
         };
@@ -328,18 +339,26 @@ impl Engine {
         wanted: &EventScope,
         work: impl Fn(Vec<(Profile, Vec<Event>)>) -> Result<R, EngineError> + Sync,
     ) -> Result<Vec<R>, EngineError> {
-        self.in_parallel_from(wanted, |scope, batches| self.scan_batches(scope, batches), work)
+        self.in_parallel_from(wanted, |batches| self.scan_batches(batches), work)
     }
 
     /// [`Engine::in_parallel`] over the profiles `produce` sends in batches, instead of every one.
     fn in_parallel_from<R: Send>(
         &self,
         wanted: &EventScope,
-        produce: impl FnOnce(&EventScope, &Batches) -> Result<(), EngineError>,
+        produce: impl FnOnce(&Batches) -> Result<(), EngineError>,
         work: impl Fn(Vec<(Profile, Vec<Event>)>) -> Result<R, EngineError> + Sync,
     ) -> Result<Vec<R>, EngineError> {
         let workers = self.batch_workers.max(1);
-        let (batches, inbox) = std::sync::mpsc::sync_channel::<Vec<(Profile, Vec<Event>)>>(workers * 2);
+        let (batches, inbox) = std::sync::mpsc::sync_channel::<Vec<Profile>>(workers * 2);
+        let load_and_work = |batch: Vec<Profile>| {
+            let mut loaded = Vec::with_capacity(batch.len());
+            for profile in batch {
+                let history = wanted.load(&self.storage, &profile)?;
+                loaded.push((profile, history));
+            }
+            work(loaded)
+        };
         let inbox = std::sync::Mutex::new(inbox);
         let (produced, done) = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..workers)
@@ -352,7 +371,7 @@ impl Engine {
                             let next = inbox.lock().unwrap_or_else(|p| p.into_inner()).recv();
                             let Ok(batch) = next else { break };
                             if failed.is_none() {
-                                match work(batch) {
+                                match load_and_work(batch) {
                                     Ok(result) => results.push(result),
                                     Err(err) => failed = Some(err),
                                 }
@@ -365,7 +384,7 @@ impl Engine {
                     })
                 })
                 .collect();
-            let produced = produce(wanted, &batches);
+            let produced = produce(&batches);
             drop(batches);
             let done: Vec<Result<Vec<R>, EngineError>> = handles
                 .into_iter()
@@ -383,14 +402,8 @@ impl Engine {
         Ok(results)
     }
 
-    /// Sends the stored members of saved segment `audience` (each profile with the events in
-    /// `scope`) in batches, in profile id order.
-    fn member_batches(
-        &self,
-        audience: &str,
-        scope: &EventScope,
-        batches: &Batches,
-    ) -> Result<(), EngineError> {
+    /// Sends the stored members of saved segment `audience` in batches, in profile id order.
+    fn member_batches(&self, audience: &str, batches: &Batches) -> Result<(), EngineError> {
         let mut after = None;
         loop {
             let members = self.storage.segment_members(audience, after, SEGMENT_BATCH)?;
@@ -401,8 +414,7 @@ impl Engine {
                 if let Some(profile) =
                     self.storage.profile(member.profile)?.filter(|p| p.id == member.profile)
                 {
-                    let history = scope.load(&self.storage, &profile)?;
-                    batch.push((profile, history));
+                    batch.push(profile);
                 }
             }
             if batches.send(batch).is_err() {
@@ -411,12 +423,10 @@ impl Engine {
         }
     }
 
-    fn scan_batches(&self, scope: &EventScope, batches: &Batches) -> Result<(), EngineError> {
+    fn scan_batches(&self, batches: &Batches) -> Result<(), EngineError> {
         let mut batch = Vec::with_capacity(SEGMENT_BATCH);
         for profile in self.storage.scan_profiles() {
-            let profile = profile?;
-            let history = scope.load(&self.storage, &profile)?;
-            batch.push((profile, history));
+            batch.push(profile?);
             if batch.len() == SEGMENT_BATCH && batches.send(std::mem::take(&mut batch)).is_err() {
                 return Ok(());
             }
@@ -687,10 +697,15 @@ impl Engine {
             };
             sends.push((send, sent_to));
         }
-        if mode == Mode::Live {
+        if mode != Mode::Preview {
             self.storage.record_skips(&skips)?;
             self.storage.append_events(&controls)?;
-            for accepted in self.storage.enqueue(&sends)? {
+            let accepted = if mode == Mode::Queued {
+                self.storage.enqueue_behind_trigger(&sends)?
+            } else {
+                self.storage.enqueue(&sends)?
+            };
+            for accepted in accepted {
                 if accepted {
                     report.queued += 1;
                 } else {
@@ -862,11 +877,11 @@ impl EventScope {
         if !self.every_name && self.names.is_empty() {
             return Ok(Vec::new());
         }
-        let mut events = storage.events_of_since(profile.id, self.since)?;
-        if !self.every_name {
-            events.retain(|e| self.names.contains(&e.name));
+        if self.every_name {
+            return Ok(storage.events_of_since(profile.id, self.since)?);
         }
-        Ok(events)
+        let keep = |name: &str| self.names.contains(name);
+        Ok(storage.events_of_where(profile.id, self.since.unwrap_or(i64::MIN), &keep)?)
     }
 }
 

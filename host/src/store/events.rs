@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use super::writes::WriteSet;
-use super::{Storage, StorageError, TreeId, decode, encode, keys};
+use super::{Storage, StorageError, TreeId, decode, decode_borrowed, encode, keys};
 use crate::profile::{Event, Identity, IngestOutcome, NewEvent, Profile, ProfileId};
 use crate::segment::ProfileChange;
 
@@ -382,6 +382,24 @@ impl Storage {
         let Some(since) = since else {
             return self.events_of(id);
         };
+        self.events_of_where(id, since, &|_| true)
+    }
+
+    /// A profile's events at or after `since` whose name `keep` accepts, oldest first. The
+    /// others are not decoded: only their name is read, which a rule reading one kind of event
+    /// among many makes most of the window.
+    pub fn events_of_where(
+        &self,
+        id: ProfileId,
+        since: i64,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Event>, StorageError> {
+        /// An event's name, borrowed from its stored form; the rest is skipped unread.
+        #[derive(serde::Deserialize)]
+        struct Named<'a> {
+            #[serde(borrow)]
+            name: std::borrow::Cow<'a, str>,
+        }
         let writes = WriteSet::new(self);
         let Some(id) = live_id(&writes, id)? else {
             return Ok(Vec::new());
@@ -389,11 +407,18 @@ impl Storage {
         let prefix = keys::profile(id);
         let mut start = prefix.to_vec();
         start.extend_from_slice(&keys::time(since));
-        self.tree(TreeId::Events)
-            .range(start..)
-            .take_while(|entry| entry.as_ref().map_or(true, |(key, _)| key.starts_with(&prefix)))
-            .map(|entry| decode(&entry?.1, "event"))
-            .collect()
+        let mut events = Vec::new();
+        for entry in self.tree(TreeId::Events).range(start..) {
+            let (key, raw) = entry?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let named: Named<'_> = decode_borrowed(&raw, "event")?;
+            if keep(&named.name) {
+                events.push(decode(&raw, "event")?);
+            }
+        }
+        Ok(events)
     }
 
     /// A campaign's events, oldest first, collected. Prefer [`Storage::campaign_record`] where the

@@ -64,6 +64,25 @@ impl Storage {
     /// Accepts sends into the outbox, durably. Returns, per send, whether it was accepted (`false`:
     /// its idempotency key was seen before, so it is not sent again, or its profile was erased).
     pub fn enqueue(&self, sends: &[(PendingSend, SentTo)]) -> Result<Vec<bool>, StorageError> {
+        let accepted = self.enqueue_unflushed(sends)?;
+        if accepted.contains(&true) {
+            self.commit.wait_durable()?;
+        }
+        Ok(accepted)
+    }
+
+    /// [`Storage::enqueue`] for sends decided from queued triggers, without waiting for the
+    /// flush: the trigger that decided them is durable and is cleared only by a flushed write
+    /// ([`Storage::clear_triggers`]), which carries these sends to disk with it. A crash before
+    /// then leaves the trigger queued, and it decides the same sends under the same idempotency
+    /// keys again. Delivery may start meanwhile, as a send may be delivered and then crash before
+    /// its outcome is recorded: either way the vendor sees the key at least once, never a new key.
+    /// This takes the second flush off the way from an event to its vendor.
+    pub fn enqueue_behind_trigger(&self, sends: &[(PendingSend, SentTo)]) -> Result<Vec<bool>, StorageError> {
+        self.enqueue_unflushed(sends)
+    }
+
+    fn enqueue_unflushed(&self, sends: &[(PendingSend, SentTo)]) -> Result<Vec<bool>, StorageError> {
         let accepted = {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut writes = WriteSet::new(self);
@@ -87,9 +106,6 @@ impl Storage {
             writes.commit()?;
             accepted
         };
-        if accepted.contains(&true) {
-            self.commit.wait_durable()?;
-        }
         Ok(accepted)
     }
 
