@@ -6,9 +6,12 @@
 //! - durable ingest through HTTP (acknowledged after the group commit), NDJSON batches of 100 on
 //!   `/v1/events` with 1, 8 and 64 concurrent clients, and Segment-format batches of 100 on
 //!   `/v1/batch` with 8 clients; each on a fresh store behind the real server;
+//! - PostgreSQL's rate for the same events in the same run (a throwaway cluster, `COPY`);
+//! - this machine's `fdatasync` latency, the floor under every durable acknowledgement;
 //! - triggered-campaign latency: a `signed_up` event's ingest request sent → the request received
 //!   by a loopback vendor, p50 / p99 / max, for 200 probes at 50 per second while 4 clients keep
-//!   ingesting in the background: at a steady 20,000 events/s, then as fast as they can.
+//!   ingesting in the background: steadily at half the ingest rate measured in this run, then as
+//!   fast as they can.
 //!
 //! The server runs in this process with the allocator `baton serve` uses; the clients share its
 //! two cores, so the figures are a floor for the server alone.
@@ -63,21 +66,48 @@ impl Server {
     }
 }
 
-/// NDJSON of 100 page views from `client`'s users.
+/// 100 page views from `client`'s users: the events every ingest row sends, to Baton and to
+/// PostgreSQL alike.
+fn page_views(client: usize, batch: u64) -> Vec<serde_json::Value> {
+    (0..100u64)
+        .map(|i| {
+            serde_json::json!({
+                "id": format!("c{client}-b{batch}-e{i}"),
+                "user_id": format!("u{client}-{}", (batch * 7 + i) % 2_000),
+                "name": "page",
+                "timestamp": 1_750_000_000_000_i64 + i as i64,
+                "properties": {"path": format!("/products/{}", i % 50), "referrer": "https://search.example/"}
+            })
+        })
+        .collect()
+}
+
+/// NDJSON of [`page_views`].
 fn ndjson(client: usize, batch: u64) -> String {
     let mut body = String::new();
-    for i in 0..100u64 {
-        let line = serde_json::json!({
-            "id": format!("c{client}-b{batch}-e{i}"),
-            "user_id": format!("u{client}-{}", (batch * 7 + i) % 2_000),
-            "name": "page",
-            "timestamp": 1_750_000_000_000_i64 + i as i64,
-            "properties": {"path": format!("/products/{}", i % 50), "referrer": "https://search.example/"}
-        });
+    for line in page_views(client, batch) {
         body.push_str(&line.to_string());
         body.push('\n');
     }
     body
+}
+
+/// [`page_views`] as CSV rows for PostgreSQL's `COPY`: id, user id, name, timestamp, properties.
+fn csv_rows(client: usize, batch: u64) -> String {
+    let quote = |text: &str| format!("\"{}\"", text.replace('"', "\"\""));
+    let mut rows = String::new();
+    for event in page_views(client, batch) {
+        let field = |name: &str| event[name].as_str().unwrap_or_default().to_owned();
+        rows.push_str(&format!(
+            "{},{},{},{},{}\n",
+            quote(&field("id")),
+            quote(&field("user_id")),
+            quote(&field("name")),
+            event["timestamp"],
+            quote(&event["properties"].to_string())
+        ));
+    }
+    rows
 }
 
 /// A Segment `batch` of 100 `track` calls.
@@ -139,22 +169,115 @@ async fn main() {
     );
 
     let rows = if seconds == 0 { &[][..] } else { &[(1, false), (8, false), (64, false), (8, true)][..] };
+    let mut best = 0.0f64;
     for &(clients, segment) in rows {
-        let server = Server::start(|_| {}).await;
-        let started = Instant::now();
-        let acked = load(&server, clients, started + Duration::from_secs(seconds), segment).await;
-        let rate = acked as f64 / started.elapsed().as_secs_f64();
-        let stored = server.engine.storage().event_count();
-        server.stop().await;
-        println!(
-            "durable ingest over HTTP, {:<13} {clients:>2} clients: {rate:>8.0} events/s ({acked} acknowledged, {stored} stored; target ≥ 100,000/s)",
-            if segment { "/v1/batch," } else { "/v1/events," },
-        );
+        let rate = ingest(clients, segment, seconds).await;
+        if !segment {
+            best = best.max(rate);
+        }
     }
+    if seconds > 0 {
+        postgres_copy(8, seconds).await;
+    }
+    if best == 0.0 {
+        // Latency only: still measure the rate it takes half of.
+        best = ingest(8, false, 3).await;
+    }
+    fdatasync_latency();
 
-    // A steady background load well inside capacity, then the machine saturated.
-    triggered_latency(Some(20_000)).await;
+    // A steady background load at half the ingest rate just measured, then the machine saturated.
+    triggered_latency(Some((best / 2.0) as u64)).await;
     triggered_latency(None).await;
+}
+
+/// Durable ingest through HTTP for `seconds` from `clients` clients, on a fresh store; prints
+/// and returns the rate.
+async fn ingest(clients: usize, segment: bool, seconds: u64) -> f64 {
+    let server = Server::start(|_| {}).await;
+    let started = Instant::now();
+    let acked = load(&server, clients, started + Duration::from_secs(seconds), segment).await;
+    let rate = acked as f64 / started.elapsed().as_secs_f64();
+    let stored = server.engine.storage().event_count();
+    server.stop().await;
+    println!(
+        "durable ingest over HTTP, {:<13} {clients:>2} clients: {rate:>8.0} events/s ({acked} acknowledged, {stored} stored; target ≥ 100,000/s)",
+        if segment { "/v1/batch," } else { "/v1/events," },
+    );
+    rate
+}
+
+/// The same page views into PostgreSQL, for the rate to hold Baton's against: a throwaway
+/// cluster on this machine with its durable defaults, a table with the event id as primary key
+/// (the duplicate check) and an index on (user, time) (a profile's history), `clients`
+/// connections each committing one `COPY` of 100 rows at a time, as Baton commits a batch.
+async fn postgres_copy(clients: usize, seconds: u64) {
+    use futures_util::SinkExt;
+    let cluster = match baton_tests::postgres::Cluster::start() {
+        Ok(cluster) => cluster,
+        Err(err) => {
+            println!("PostgreSQL COPY: not measured ({err})");
+            return;
+        }
+    };
+    let connect = || async {
+        let (client, connection) = tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+    };
+    let version = connect().await.query_one("SHOW server_version", &[]).await.unwrap().get::<_, String>(0);
+    connect()
+        .await
+        .batch_execute(
+            "CREATE TABLE events (id text PRIMARY KEY, user_id text NOT NULL, name text NOT NULL, \
+             timestamp bigint NOT NULL, properties jsonb NOT NULL); \
+             CREATE INDEX events_by_user ON events (user_id, timestamp);",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let until = started + Duration::from_secs(seconds);
+    let mut workers = Vec::new();
+    for c in 0..clients {
+        let client = connect().await;
+        workers.push(tokio::spawn(async move {
+            let mut copied = 0u64;
+            let mut batch = 0u64;
+            while Instant::now() < until {
+                let sink = client.copy_in("COPY events FROM STDIN (FORMAT csv)").await.unwrap();
+                let mut sink = std::pin::pin!(sink);
+                sink.send(bytes::Bytes::from(csv_rows(c, batch))).await.unwrap();
+                copied += sink.as_mut().finish().await.unwrap();
+                batch += 1;
+            }
+            copied
+        }));
+    }
+    let mut copied = 0;
+    for worker in workers {
+        copied += worker.await.unwrap();
+    }
+    let rate = copied as f64 / started.elapsed().as_secs_f64();
+    println!(
+        "PostgreSQL {version} COPY of the same events, {clients} connections, 100 rows a commit: {rate:>8.0} events/s ({copied} committed)"
+    );
+}
+
+/// The machine's own cost of a durable write, for the latency figures to stand beside: 1,000
+/// appends of 4 KiB to a file in the temporary directory, each followed by `fdatasync`.
+fn fdatasync_latency() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = std::fs::File::create(dir.path().join("sync")).unwrap();
+    let page = vec![7u8; 4096];
+    let mut took = Vec::with_capacity(1_000);
+    for _ in 0..1_000 {
+        let started = Instant::now();
+        file.write_all(&page).unwrap();
+        file.sync_data().unwrap();
+        took.push(started.elapsed());
+    }
+    let (p50, p99) = percentiles(&mut took);
+    println!("this machine's fdatasync of a 4 KiB append: p50 {:.2} ms, p99 {:.2} ms", ms(p50), ms(p99));
 }
 
 /// Event ingest → vendor request for a triggered campaign, under background ingest from 4

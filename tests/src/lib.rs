@@ -6,6 +6,7 @@
 pub mod figures;
 pub mod native;
 pub mod polyglot;
+pub mod postgres;
 
 use std::path::PathBuf;
 use std::sync::Arc;
