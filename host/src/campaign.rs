@@ -52,6 +52,9 @@ pub enum Trigger {
         #[schemars(range(min = 1))]
         every_ms: Option<u64>,
     },
+    /// Sent only by journeys' message steps, to one profile at a time: the journey decides who
+    /// and when, the campaign what (its template, bindings, policies and experiment).
+    Journey {},
 }
 
 /// The campaign's message before personalization.
@@ -180,7 +183,7 @@ impl ConversionEvent {
 }
 
 /// Equal as JSON, or both numbers (or numeric text) of equal value.
-fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+pub(crate) fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     a == b || matches!((number(a), number(b)), (Some(x), Some(y)) if x == y)
 }
 

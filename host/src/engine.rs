@@ -14,6 +14,7 @@ mod exports;
 mod feedback;
 mod identity;
 mod imports;
+mod journeys;
 mod measure;
 mod outbound;
 mod pipeline;
@@ -41,6 +42,7 @@ pub use error::EngineError;
 pub use exports::{ExportFormat, ExportKind, ExportReport};
 pub use feedback::{FEEDBACK_TOLERANCE_MS, FeedbackReport, WebhookRequest};
 pub use imports::ProfileRow;
+pub use journeys::{JourneyReport, JourneyView};
 pub use outbound::OutboundPolicy;
 pub use pipeline::RunReport;
 pub use policy::{Policies, QuietHours, RollingCap};
@@ -129,6 +131,9 @@ pub struct Engine {
     /// One writer of saved segments' membership at a time (upkeep, builds, manual edits), so
     /// each judges against what the one before stored.
     segment_upkeep: std::sync::Mutex<()>,
+    /// One mover of profiles through journeys at a time (events, timers, publishes), so a
+    /// profile's place is read and written by one hand.
+    journey_mover: std::sync::Mutex<()>,
     /// What each plugin reads per binding config (`needs-for-config` answers), by plugin hash
     /// and config hash.
     reads: std::sync::Mutex<std::collections::HashMap<(crate::plugin::ContentHash, u64), subject::Reads>>,
@@ -238,6 +243,7 @@ impl Engine {
             reads: Default::default(),
             sends_queued: tokio::sync::Notify::new(),
             segment_upkeep: std::sync::Mutex::new(()),
+            journey_mover: std::sync::Mutex::new(()),
         };
         engine.refresh_segment_interest()?;
         Ok(engine)

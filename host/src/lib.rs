@@ -11,6 +11,7 @@ mod demo;
 mod engine;
 mod first_party;
 mod harness;
+pub mod journey;
 pub mod measurement;
 mod plugin;
 mod profile;
@@ -30,7 +31,7 @@ pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipRe
 pub use engine::{
     Audience, CONVERSION_EVENT, CampaignSeries, CampaignView, Clock, DayFigures, DeliveryConfig,
     DeliveryReport, Engine, EngineConfig, EngineError, ExportFormat, ExportKind, ExportReport,
-    FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, LINK_VALID_MS, ManualEdit, Member, OutboundPolicy,
+    FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, JourneyReport, JourneyView, LINK_VALID_MS, ManualEdit, Member, OutboundPolicy,
     PluginView, Policies, ProfileLookup, ProfileRow, ProfileUpdate, QuietHours, ReportingConfig, RollingCap,
     RunReport, SegmentUpkeep, SegmentView, SendLane, SeriesUpdate, SystemClock, TickReport, TraitReport,
     UnsubscribeLink, UnsubscribeScope, WebhookRequest,
@@ -47,6 +48,10 @@ pub use profile::{
     RESERVED_EVENT_NAMES, Suppression, SuppressionReason,
 };
 pub mod contract;
+pub use journey::{
+    EntryRecord, EventMatch, Journey, JourneySpec, JourneyState, Outcome, Position, Reentry, Step, StepCounts,
+    Waiting,
+};
 pub use runtime::{
     CallMetrics, CallOutcome, Called, Failure, InstallError, InvokeError, KpiRun, Limits, LoadedPlugin,
     PluginCall, PluginStats, Runtime, RuntimeConfig, RuntimeError, RuntimeStats, SUPPORTED_CONTRACTS,

@@ -12,6 +12,7 @@ mod commit;
 mod erasure;
 mod events;
 mod feedback;
+mod journeys;
 mod keys;
 mod measurements;
 mod pages;
@@ -34,6 +35,7 @@ pub use feedback::FeedbackEndpoint;
 pub(crate) use keys::profile as profile_key;
 pub use pages::{Page, PageRequest};
 pub use secrets::{SecretScope, SecretValue, StoredSecret, check_secret_hosts};
+pub(crate) use journeys::{Count, JourneyMove};
 pub(crate) use segments::{SegmentWrite, Verdict};
 pub use sends::SentTo;
 pub use tokens::{Role, TokenRecord};
@@ -143,10 +145,22 @@ pub(crate) enum TreeId {
     SegmentDue,
     /// Profiles changed since the segments last judged them, by profile id → what changed.
     SegmentDirty,
+    /// Journeys, by id.
+    Journeys,
+    /// Journey specs, by journey id + 0 + version (u32 BE).
+    JourneyVersions,
+    /// Where each profile is in each journey it is inside, by profile id + journey id.
+    JourneyPositions,
+    /// Each journey's due-time index: journey id + 0 + time + profile id → nothing.
+    JourneyTimers,
+    /// Each profile's record of its times through a journey, by journey id + 0 + profile id.
+    JourneyEntries,
+    /// Per-step counts, by journey id + 0 + version + step id.
+    JourneyCounts,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 33] = [
+    const ALL: [TreeId; 39] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -180,6 +194,12 @@ impl TreeId {
         TreeId::SegmentRechecks,
         TreeId::SegmentDue,
         TreeId::SegmentDirty,
+        TreeId::Journeys,
+        TreeId::JourneyVersions,
+        TreeId::JourneyPositions,
+        TreeId::JourneyTimers,
+        TreeId::JourneyEntries,
+        TreeId::JourneyCounts,
     ];
 
     fn name(self) -> &'static str {
@@ -217,6 +237,12 @@ impl TreeId {
             TreeId::SegmentRechecks => "segment_rechecks",
             TreeId::SegmentDue => "segment_due",
             TreeId::SegmentDirty => "segment_dirty",
+            TreeId::Journeys => "journeys",
+            TreeId::JourneyVersions => "journey_versions",
+            TreeId::JourneyPositions => "journey_positions",
+            TreeId::JourneyTimers => "journey_timers",
+            TreeId::JourneyEntries => "journey_entries",
+            TreeId::JourneyCounts => "journey_counts",
         }
     }
 }

@@ -90,6 +90,9 @@ error_codes! {
     InvalidRequest = "invalid_request", UNPROCESSABLE_ENTITY, "The request is well-formed but asks for something invalid: the message says what to fix.";
     InvalidCampaign = "invalid_campaign", UNPROCESSABLE_ENTITY, "The campaign definition has problems, each listed in the message.";
     InvalidSegment = "invalid_segment", UNPROCESSABLE_ENTITY, "The segment definition has problems, each listed in the message.";
+    JourneyNotFound = "journey_not_found", NOT_FOUND, "No journey has this id.";
+    InvalidJourney = "invalid_journey", UNPROCESSABLE_ENTITY, "The journey has problems, each listed in the message with the field at fault.";
+    JourneyState = "journey_state", CONFLICT, "The journey's state does not allow this change: publish a draft first, or resume a paused journey.";
     SegmentLimit = "segment_limit", CONFLICT, "As many saved segments as `engine.max_saved_segments` allows exist: delete one, or raise the limit.";
     SegmentWrongKind = "segment_wrong_kind", CONFLICT, "The segment is manual where the request needs a rule, or decided by a rule where it needs a manual list.";
     InvalidPlugin = "invalid_plugin", UNPROCESSABLE_ENTITY, "The component cannot be installed: not a Baton component, an unsupported contract, or an import Baton does not provide.";
@@ -193,6 +196,9 @@ impl From<EngineError> for ApiError {
             EngineError::TraitNotFound(_) => ApiError::new(ErrorCode::TraitNotFound, message),
             EngineError::SegmentNotFound(_) => ApiError::new(ErrorCode::SegmentNotFound, message),
             EngineError::InvalidSegment(_) => ApiError::new(ErrorCode::InvalidSegment, message),
+            EngineError::JourneyNotFound(_) => ApiError::new(ErrorCode::JourneyNotFound, message),
+            EngineError::InvalidJourney(_) => ApiError::new(ErrorCode::InvalidJourney, message),
+            EngineError::JourneyState(_) => ApiError::new(ErrorCode::JourneyState, message),
             EngineError::SegmentWrongKind(_) => ApiError::new(ErrorCode::SegmentWrongKind, message),
             EngineError::SegmentLimit(_) => ApiError::new(ErrorCode::SegmentLimit, message),
             EngineError::BindingNotFound { .. } => ApiError::new(ErrorCode::BindingNotFound, message),

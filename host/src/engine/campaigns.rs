@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{Engine, EngineError};
-use crate::campaign::{Binding, Campaign, CampaignState, Grants, Slot};
+use crate::campaign::{Binding, Campaign, CampaignState, Grants, Slot, Trigger};
 use crate::plugin::{ContentHash, PluginKind};
 use crate::runtime::LoadedPlugin;
 
@@ -135,10 +135,9 @@ impl Engine {
     fn readiness_problems(&self, campaign: &Campaign) -> Result<Vec<String>, EngineError> {
         let mut problems = Vec::new();
         // A saved segment as the audience stands in for a segment rule.
-        let required: &[Slot] = match &campaign.audience {
-            Some(_) => &[Slot::Channel],
-            None => &[Slot::Segment, Slot::Channel],
-        };
+        // So does a journey: its message steps send to the profiles it brings.
+        let decided = campaign.audience.is_some() || matches!(campaign.trigger, Trigger::Journey {});
+        let required: &[Slot] = if decided { &[Slot::Channel] } else { &[Slot::Segment, Slot::Channel] };
         for required in required {
             if self.storage.binding(&campaign.id, required)?.is_none() {
                 problems.push(format!("no {} plugin is bound", required.key()));

@@ -70,6 +70,15 @@ pub enum EngineError {
     /// The segment is manual where a rule is needed, or the other way round.
     #[error("{0}")]
     SegmentWrongKind(String),
+    /// No journey has this id.
+    #[error("no journey is named `{0}`; `GET /v1/journeys` lists them")]
+    JourneyNotFound(String),
+    /// The journey cannot be saved as written.
+    #[error("journey is invalid: {}", .0.join("; "))]
+    InvalidJourney(Vec<String>),
+    /// The journey's state does not allow the change (publishing an ended journey, say).
+    #[error("{0}")]
+    JourneyState(String),
     /// No profile has this id.
     #[error("profile {0} does not exist")]
     ProfileNotFound(crate::profile::ProfileId),

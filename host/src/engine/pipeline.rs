@@ -120,6 +120,7 @@ impl Engine {
         self.apply_responses(events)?;
         // Traits first: a segment on a lead score reacts to the event that moved the score.
         self.update_traits(events)?;
+        self.journeys_on_events(events, mode == Mode::Queued)?;
         let mut report = RunReport::default();
         let mut campaigns: Vec<Campaign> = self
             .storage
@@ -194,6 +195,8 @@ impl Engine {
                 wanted.insert(event);
             }
         }
+        // So are the events journeys answer: entries, exits, goals and waits.
+        wanted.extend(self.journey_event_names()?);
         // Events a computed trait reads are queued too, so the trait follows them durably.
         let Some(traits) = self.trait_event_names()? else {
             return Ok(self.storage.ingest_and_queue_triggers(events, now)?);
@@ -287,9 +290,39 @@ impl Engine {
                 why: "only an active campaign sends; preview it instead".into(),
             });
         }
+        if matches!(campaign.trigger, Trigger::Journey {}) {
+            return Err(EngineError::WrongState {
+                campaign: campaign.id.clone(),
+                state: campaign.state,
+                why: "it sends only from journeys' message steps; run the journey instead".into(),
+            });
+        }
         let report = self.over_all_profiles(&campaign, run, Mode::Live)?;
         let detail = serde_json::json!({ "run": run, "queued": report.queued });
         self.audit(actor, "campaign_run", &campaign.id, detail)?;
+        Ok(report)
+    }
+
+    /// Carries one profile through a campaign's pipeline (segment rule if bound, policies,
+    /// experiment, personalizers, the outbox), as a journey's message step does. `step` names the
+    /// pass in the idempotency key; `queued`: a durable trigger stands behind the call, so the
+    /// send needs no flush of its own (see [`Storage::enqueue_behind_trigger`]).
+    ///
+    /// [`Storage::enqueue_behind_trigger`]: crate::Storage::enqueue_behind_trigger
+    pub(crate) fn send_one(
+        &self,
+        campaign: &Campaign,
+        profile: Profile,
+        step: &str,
+        trigger: Option<&Event>,
+        queued: bool,
+    ) -> Result<RunReport, EngineError> {
+        let plugins = self.campaign_plugins(campaign)?;
+        let history = plugins.event_scope(self.now()).load(&self.storage, &profile)?;
+        let mode = if queued { Mode::Queued } else { Mode::Live };
+        let pass = Pass { campaign, plugins: &plugins, trigger, step, mode };
+        let mut report = RunReport::default();
+        self.judge(pass, vec![(profile, history)], &mut report)?;
         Ok(report)
     }
 
@@ -448,8 +481,11 @@ impl Engine {
             campaign: campaign.id.clone(),
             problems: vec![format!("no {slot} plugin is bound")],
         };
+        // A journey's message step sends to the profile the journey brought; a segment rule
+        // bound anyway narrows further.
+        let journey = matches!(campaign.trigger, Trigger::Journey {});
         let segment = match (load(&Slot::Segment)?, &campaign.audience) {
-            (None, None) => return Err(missing("segment")),
+            (None, None) if !journey => return Err(missing("segment")),
             (segment, _) => segment,
         };
         let mut chain: Vec<Binding> = self
@@ -785,7 +821,7 @@ fn triggers(campaign: &Campaign, event: &Event) -> bool {
         Trigger::Event { event: name, filter } => {
             *name == event.name && filter.iter().all(|(k, v)| event.properties.get(k) == Some(v))
         }
-        Trigger::Batch { .. } => false,
+        Trigger::Batch { .. } | Trigger::Journey {} => false,
     }
 }
 

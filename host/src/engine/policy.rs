@@ -190,7 +190,7 @@ pub(crate) fn pacing(
 }
 
 /// The profile's time zone, or the default when it has none or an unknown one.
-fn zone(policies: &Policies, profile: &Profile) -> TimeZone {
+pub(crate) fn zone(policies: &Policies, profile: &Profile) -> TimeZone {
     profile
         .timezone
         .as_deref()

@@ -21,6 +21,8 @@ pub struct TickReport {
     pub purged_events: usize,
     /// Saved segments kept current: profiles that came due (a window ending) or changed.
     pub segments: super::SegmentUpkeep,
+    /// Profiles moved on by journey timers that came due (delays ending, waits timing out).
+    pub journey_moves: usize,
 }
 
 /// How often the retention purge runs when retention is configured.
@@ -42,6 +44,7 @@ impl Engine {
         // Before the scheduled runs, so a run reads membership as of now; its entries and
         // exits wait in the trigger queue for the next drain.
         report.segments = self.keep_segments_current()?;
+        report.journey_moves = self.fire_journey_timers()?;
         for campaign in self.storage.campaigns()? {
             if campaign.state == CampaignState::Active {
                 if let Trigger::Batch { every_ms: Some(every) } = campaign.trigger {

@@ -516,10 +516,11 @@ impl Engine {
     fn segment_events_wanted(&self) -> Result<bool, EngineError> {
         use crate::campaign::{CampaignState, Trigger};
         use crate::segment::{SEGMENT_ENTERED, SEGMENT_EXITED};
-        Ok(self.storage.campaigns()?.iter().any(|c| {
+        let campaigns = self.storage.campaigns()?.iter().any(|c| {
             c.state == CampaignState::Active
                 && matches!(&c.trigger, Trigger::Event { event, .. } if event == SEGMENT_ENTERED || event == SEGMENT_EXITED)
-        }))
+        });
+        Ok(campaigns || self.journey_event_names()?.contains(SEGMENT_ENTERED))
     }
 
     /// Tells the store what the saved segments read, so its writes mark the profiles they

@@ -139,6 +139,7 @@ impl Storage {
             }
             writes.remove(TreeId::Profiles, keys::profile(profile.id).to_vec());
             self.forget_in_segments(&mut writes, profile.id)?;
+            self.forget_in_journeys(&mut writes, profile.id, None)?;
             let mut events = 0;
             for entry in self.tree(TreeId::Events).scan_prefix(keys::profile(profile.id)) {
                 let (key, raw) = entry?;

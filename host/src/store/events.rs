@@ -635,6 +635,7 @@ fn merge(writes: &mut WriteSet<'_>, from: ProfileId, into: ProfileId, now: i64) 
     put_profile(writes, &survivor)?;
     writes.remove(TreeId::Profiles, keys::profile(from).to_vec());
     writes.storage().forget_in_segments(writes, from)?;
+    writes.storage().forget_in_journeys(writes, from, Some(into))?;
     writes.put(TreeId::ProfileAliases, keys::profile(from).to_vec(), keys::profile(into).to_vec());
 
     for (key, raw) in writes.scan_prefix(TreeId::Events, &keys::profile(from))? {

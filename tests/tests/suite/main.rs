@@ -26,6 +26,7 @@ mod engine_pipeline;
 mod engine_policies;
 mod engine_schedule;
 mod install_crash;
+mod journeys;
 mod measurement;
 mod plugin_channel_webhook;
 mod plugin_channels;

@@ -1,0 +1,364 @@
+//! Journeys with a controllable clock: profiles enter on an event, wait in delays whose timers
+//! fire from the due-time index, branch on their own history, wait for events until a timeout,
+//! convert on a goal, leave on an exit event, come back as their re-entry rule allows, stay on
+//! the version they entered, and hold still while a journey is paused.
+
+use std::collections::BTreeMap;
+
+use baton::journey::{Condition, Entry, EventMatch};
+use baton::{
+    CampaignState, Engine, EngineError, FixedClock, JourneySpec, JourneyState, ProfileId, Reentry, Slot, Step,
+    Trigger,
+};
+use baton_tests::{customer, engine, fixture, user_event};
+
+const NOW: i64 = 1_750_000_000_000;
+const HOUR: i64 = 3_600_000;
+const DAY: i64 = 24 * HOUR;
+
+/// Active journey campaigns `ids` sending email through `chan-echo` (the sends stay in the
+/// outbox: nothing here delivers).
+fn journey_campaigns(engine: &Engine, ids: &[&str]) {
+    let channel = engine.runtime().install(&fixture("chan-echo")).unwrap().hash();
+    for id in ids {
+        let mut campaign = baton_tests::welcome_campaign();
+        campaign.id = (*id).into();
+        campaign.trigger = Trigger::Journey {};
+        campaign.message.subject = Some((*id).to_owned());
+        engine.create_campaign("test", campaign).unwrap();
+        let config = serde_json::json!({"url": "http://127.0.0.1:9/send"});
+        engine.bind("test", id, Slot::Channel, channel.clone(), config, baton_tests::echo_grants()).unwrap();
+        engine.transition("test", id, CampaignState::Active).unwrap();
+    }
+}
+
+fn step(value: serde_json::Value) -> Step {
+    serde_json::from_value(value).unwrap()
+}
+
+/// Welcome, two days, then a thank-you if they ordered since the welcome, else a reminder (the
+/// demo's journey).
+fn welcome_series() -> JourneySpec {
+    serde_json::from_str(include_str!("../../../examples/scenario/welcome.journey.json")).unwrap()
+}
+
+fn setup() -> (Engine, std::sync::Arc<FixedClock>, tempfile::TempDir, ProfileId, ProfileId) {
+    let (engine, clock, dir) = engine();
+    journey_campaigns(&engine, &["welcome-email", "reminder-offer", "thank-you"]);
+    let ann = customer(&engine, "ann", serde_json::json!({"first_name": "Ann", "email": "ann@example.com"}), true);
+    let bob = customer(&engine, "bob", serde_json::json!({"first_name": "Bob", "email": "bob@example.com"}), true);
+    (engine, clock, dir, ann, bob)
+}
+
+fn ingest(engine: &Engine, id: &str, user: &str, name: &str, at: i64) {
+    engine.ingest_live(&[user_event(id, user, name, at)], at).unwrap();
+    engine.drain_triggers().unwrap();
+}
+
+/// The campaigns each profile was sent, in the order queued.
+fn sent(engine: &Engine) -> BTreeMap<ProfileId, Vec<String>> {
+    let mut sends = engine.storage().pending_sends().unwrap();
+    sends.sort_by_key(|s| s.enqueued_at);
+    let mut by_profile: BTreeMap<ProfileId, Vec<String>> = BTreeMap::new();
+    for send in sends {
+        by_profile.entry(send.profile).or_default().push(send.campaign);
+    }
+    by_profile
+}
+
+fn counts(engine: &Engine, journey: &str, version: u32) -> BTreeMap<String, baton::StepCounts> {
+    engine.journey_view(journey).unwrap().counts.remove(&version).unwrap_or_default()
+}
+
+#[test]
+fn a_delay_holds_profiles_until_its_timer_fires_and_the_branch_reads_their_own_history() {
+    let (engine, clock, _dir, ann, bob) = setup();
+    let journey = engine.save_journey("test", "welcome", welcome_series()).unwrap();
+    assert_eq!((journey.state, journey.latest_version, journey.live_version), (JourneyState::Draft, 1, None));
+    // A draft admits nobody.
+    ingest(&engine, "s0", "ann", "signed_up", NOW);
+    assert!(engine.journey_positions_of(ann).unwrap().is_empty());
+    engine.publish_journey("test", "welcome", None, &BTreeMap::new()).unwrap();
+
+    clock.set(NOW + 1);
+    ingest(&engine, "s1", "ann", "signed_up", NOW + 1);
+    ingest(&engine, "s2", "bob", "signed_up", NOW + 1);
+    assert_eq!(sent(&engine), BTreeMap::from([(ann, vec!["welcome-email".into()]), (bob, vec!["welcome-email".into()])]));
+    let place = &engine.journey_positions_of(ann).unwrap()[0];
+    assert_eq!((place.step.as_str(), place.waiting.clone()), ("wait", baton::Waiting::Until { until: NOW + 1 + 2 * DAY }));
+    assert_eq!(engine.journey_view("welcome").unwrap().waiting, 2);
+
+    // Ann orders a day in; nothing moves until the timer.
+    clock.set(NOW + DAY);
+    ingest(&engine, "o1", "ann", "order_completed", NOW + DAY);
+    assert_eq!(engine.tick().unwrap().journey_moves, 0);
+    // The last moment of the delay, then the first after it.
+    clock.set(NOW + 2 * DAY);
+    assert_eq!(engine.tick().unwrap().journey_moves, 0);
+    clock.set(NOW + 2 * DAY + 1);
+    assert_eq!(engine.tick().unwrap().journey_moves, 2);
+    assert_eq!(
+        sent(&engine),
+        BTreeMap::from([
+            (ann, vec!["welcome-email".into(), "thank-you".into()]),
+            (bob, vec!["welcome-email".into(), "reminder-offer".into()]),
+        ])
+    );
+    assert!(engine.journey_positions_of(ann).unwrap().is_empty());
+    assert_eq!(engine.journey_view("welcome").unwrap().waiting, 0);
+    let counts = counts(&engine, "welcome", 1);
+    assert_eq!((counts["welcome"].entered, counts["welcome"].passed), (2, 2));
+    assert_eq!((counts["wait"].entered, counts["wait"].waiting, counts["wait"].passed), (2, 0, 2));
+    assert_eq!((counts["thanks"].passed, counts["reminder"].passed), (1, 1));
+    assert_eq!(counts["done"].ended, BTreeMap::from([("completed".to_owned(), 2)]));
+    // Each send's key names the journey, version, entry and step: a repeat sends nothing twice.
+    let keys: Vec<String> = engine.storage().pending_sends().unwrap().into_iter().map(|s| s.idempotency_key).collect();
+    assert!(keys.contains(&format!("thank-you:{ann}:journey:welcome:1:1:thanks")), "{keys:?}");
+    // A second timer round finds nothing.
+    assert_eq!(engine.tick().unwrap().journey_moves, 0);
+}
+
+#[test]
+fn a_goal_converts_and_an_exit_event_takes_a_profile_out_wherever_it_waits() {
+    let (engine, clock, _dir, ann, bob) = setup();
+    let mut spec = welcome_series();
+    spec.goal = vec![EventMatch { event: "order_completed".into(), filter: BTreeMap::new() }];
+    spec.exit_on = vec![EventMatch { event: "unsubscribed".into(), filter: BTreeMap::new() }];
+    engine.save_journey("test", "welcome", spec).unwrap();
+    engine.publish_journey("test", "welcome", None, &BTreeMap::new()).unwrap();
+    ingest(&engine, "s1", "ann", "signed_up", NOW);
+    ingest(&engine, "s2", "bob", "signed_up", NOW);
+
+    clock.set(NOW + HOUR);
+    ingest(&engine, "o1", "ann", "order_completed", NOW + HOUR);
+    ingest(&engine, "u1", "bob", "unsubscribed", NOW + HOUR);
+    assert!(engine.journey_positions_of(ann).unwrap().is_empty());
+    assert!(engine.journey_positions_of(bob).unwrap().is_empty());
+    let wait = &counts(&engine, "welcome", 1)["wait"];
+    assert_eq!(wait.waiting, 0);
+    assert_eq!(wait.ended, BTreeMap::from([("converted".to_owned(), 1), ("exited".to_owned(), 1)]));
+    assert_eq!(engine.journey_view("welcome").unwrap().waiting, 0);
+    // Their timers went with them: nothing more is sent when the delay would have ended.
+    clock.set(NOW + 3 * DAY);
+    assert_eq!(engine.tick().unwrap().journey_moves, 0);
+    assert_eq!(engine.storage().pending_sends().unwrap().len(), 2);
+    // An order before the entry is not a conversion of it.
+    let entry = engine.storage().journey_entry("welcome", ann).unwrap().unwrap();
+    assert_eq!((entry.entries, entry.last_outcome), (1, Some(baton::Outcome::Converted)));
+}
+
+fn wait_for_order() -> JourneySpec {
+    serde_json::from_value(serde_json::json!({
+        "name": "Cart reminder",
+        "entry": {"type": "event", "event": "cart_abandoned"},
+        "start": "wait",
+        "steps": {
+            "wait": {"type": "wait_for_event", "event": "order_completed", "filter": {"currency": "EUR"},
+                     "timeout_ms": DAY, "on_event": "thanks", "on_timeout": "reminder"},
+            "thanks": {"type": "message", "campaign": "thank-you", "next": "done"},
+            "reminder": {"type": "message", "campaign": "reminder-offer", "next": "done"},
+            "done": {"type": "exit"}
+        }
+    }))
+    .unwrap()
+}
+
+#[test]
+fn a_wait_ends_by_its_event_or_by_its_timeout() {
+    let (engine, clock, _dir, ann, bob) = setup();
+    engine.save_journey("test", "cart", wait_for_order()).unwrap();
+    engine.publish_journey("test", "cart", None, &BTreeMap::new()).unwrap();
+    ingest(&engine, "c1", "ann", "cart_abandoned", NOW);
+    ingest(&engine, "c2", "bob", "cart_abandoned", NOW);
+    clock.set(NOW + HOUR);
+    // An order in another currency is not the one awaited.
+    let mut usd = user_event("o0", "ann", "order_completed", NOW + HOUR);
+    usd.properties.insert("currency".into(), "USD".into());
+    engine.ingest_live(&[usd], NOW + HOUR).unwrap();
+    engine.drain_triggers().unwrap();
+    assert_eq!(engine.journey_positions_of(ann).unwrap().len(), 1);
+    let mut eur = user_event("o1", "ann", "order_completed", NOW + HOUR);
+    eur.properties.insert("currency".into(), "EUR".into());
+    engine.ingest_live(&[eur], NOW + HOUR).unwrap();
+    engine.drain_triggers().unwrap();
+    assert_eq!(sent(&engine), BTreeMap::from([(ann, vec!["thank-you".into()])]));
+
+    clock.set(NOW + DAY + 1);
+    assert_eq!(engine.tick().unwrap().journey_moves, 1);
+    assert_eq!(sent(&engine)[&bob], ["reminder-offer"]);
+    let wait = &counts(&engine, "cart", 1)["wait"];
+    assert_eq!((wait.entered, wait.passed, wait.waiting), (2, 2, 0));
+}
+
+#[test]
+fn reentry_follows_the_rule_and_nobody_is_in_a_journey_twice_at_once() {
+    let (engine, clock, _dir, ann, _bob) = setup();
+    let spec = |reentry: Reentry, window: Option<u64>| -> JourneySpec {
+        let mut spec = welcome_series();
+        spec.reentry = reentry;
+        spec.reentry_window_ms = window;
+        spec
+    };
+    let entries = |engine: &Engine, id: &str| engine.storage().journey_entry(id, ann).unwrap().map_or(0, |e| e.entries);
+    for (id, reentry, window) in [
+        ("once", Reentry::Once, None),
+        ("always", Reentry::Always, None),
+        ("weekly", Reentry::OncePerWindow, Some(7 * DAY as u64)),
+    ] {
+        engine.save_journey("test", id, spec(reentry, window)).unwrap();
+        engine.publish_journey("test", id, None, &BTreeMap::new()).unwrap();
+    }
+    ingest(&engine, "s1", "ann", "signed_up", NOW);
+    // Inside all three: a second sign-up admits her to none of them again.
+    ingest(&engine, "s2", "ann", "signed_up", NOW + 1);
+    assert_eq!([entries(&engine, "once"), entries(&engine, "always"), entries(&engine, "weekly")], [1, 1, 1]);
+    // Through all three by day 3; on day 4, a sign-up admits her to `always` only.
+    clock.set(NOW + 3 * DAY);
+    engine.tick().unwrap();
+    assert!(engine.journey_positions_of(ann).unwrap().is_empty());
+    ingest(&engine, "s3", "ann", "signed_up", NOW + 3 * DAY);
+    assert_eq!([entries(&engine, "once"), entries(&engine, "always"), entries(&engine, "weekly")], [1, 2, 1]);
+    // A week after her first entry, `weekly` admits her again.
+    clock.set(NOW + 7 * DAY);
+    engine.tick().unwrap();
+    ingest(&engine, "s4", "ann", "signed_up", NOW + 7 * DAY);
+    assert_eq!([entries(&engine, "once"), entries(&engine, "always"), entries(&engine, "weekly")], [1, 3, 2]);
+}
+
+#[test]
+fn a_new_version_leaves_profiles_on_theirs_and_a_mapping_moves_them() {
+    let (engine, clock, _dir, ann, bob) = setup();
+    engine.save_journey("test", "welcome", welcome_series()).unwrap();
+    engine.publish_journey("test", "welcome", None, &BTreeMap::new()).unwrap();
+    ingest(&engine, "s1", "ann", "signed_up", NOW);
+
+    // Version 2 sends a reminder only, after one day.
+    let mut v2 = welcome_series();
+    v2.steps.insert("wait".into(), step(serde_json::json!({"type": "delay", "for_ms": DAY, "next": "reminder"})));
+    v2.steps.remove("bought");
+    v2.steps.remove("thanks");
+    engine.save_journey("test", "welcome", v2.clone()).unwrap();
+    engine.publish_journey("test", "welcome", Some(2), &BTreeMap::new()).unwrap();
+    ingest(&engine, "s2", "bob", "signed_up", NOW);
+    assert_eq!(engine.journey_positions_of(ann).unwrap()[0].version, 1);
+    assert_eq!(engine.journey_positions_of(bob).unwrap()[0].version, 2);
+    // Bob's day passes; Ann still waits her version's two days.
+    clock.set(NOW + DAY + 1);
+    assert_eq!(engine.tick().unwrap().journey_moves, 1);
+    assert_eq!(sent(&engine)[&bob], ["welcome-email", "reminder-offer"]);
+    assert_eq!(engine.journey_positions_of(ann).unwrap()[0].version, 1);
+
+    // Version 3 = version 2 again, published with a mapping: Ann moves over, keeping her wait.
+    engine.save_journey("test", "welcome", v2).unwrap();
+    let to_wait = BTreeMap::from([("wait".to_owned(), "wait".to_owned())]);
+    engine.publish_journey("test", "welcome", Some(3), &to_wait).unwrap();
+    let place = &engine.journey_positions_of(ann).unwrap()[0];
+    assert_eq!((place.version, place.step.as_str()), (3, "wait"));
+    clock.set(NOW + 2 * DAY + 1);
+    assert_eq!(engine.tick().unwrap().journey_moves, 1);
+    assert_eq!(sent(&engine)[&ann], ["welcome-email", "reminder-offer"]);
+    assert_eq!(counts(&engine, "welcome", 1)["wait"].ended, BTreeMap::from([("migrated".to_owned(), 1)]));
+
+    // A mapping to a step the version does not have is refused, naming it.
+    let bad = BTreeMap::from([("wait".to_owned(), "nowhere".to_owned())]);
+    let err = engine.publish_journey("test", "welcome", Some(3), &bad).unwrap_err();
+    assert_eq!(err.to_string(), "journey is invalid: migrate.wait: version 3 has no step \"nowhere\"");
+}
+
+#[test]
+fn pause_holds_every_waiting_profile_and_resume_lets_them_go_on() {
+    let (engine, clock, _dir, ann, _bob) = setup();
+    engine.save_journey("test", "welcome", welcome_series()).unwrap();
+    engine.publish_journey("test", "welcome", None, &BTreeMap::new()).unwrap();
+    ingest(&engine, "s1", "ann", "signed_up", NOW);
+    engine.set_journey_state("test", "welcome", JourneyState::Paused).unwrap();
+    // Paused: the timer comes due and nothing moves; nobody enters.
+    clock.set(NOW + 3 * DAY);
+    assert_eq!(engine.tick().unwrap().journey_moves, 0);
+    ingest(&engine, "s2", "bob", "signed_up", NOW + 3 * DAY);
+    assert_eq!(engine.journey_view("welcome").unwrap().counts[&1]["welcome"].entered, 1);
+    assert_eq!(engine.journey_positions_of(ann).unwrap()[0].step, "wait");
+
+    engine.set_journey_state("test", "welcome", JourneyState::Live).unwrap();
+    assert_eq!(engine.tick().unwrap().journey_moves, 1);
+    assert_eq!(sent(&engine)[&ann], ["welcome-email", "reminder-offer"]);
+
+    // Ending exits everyone inside.
+    ingest(&engine, "s3", "bob", "signed_up", NOW + 3 * DAY);
+    engine.set_journey_state("test", "welcome", JourneyState::Ended).unwrap();
+    assert_eq!(engine.journey_view("welcome").unwrap().waiting, 0);
+    assert_eq!(
+        counts(&engine, "welcome", 1)["wait"].ended,
+        BTreeMap::from([("journey_ended".to_owned(), 1)])
+    );
+    let err = engine.set_journey_state("test", "welcome", JourneyState::Live).unwrap_err();
+    assert!(matches!(err, EngineError::JourneyState(_)), "{err}");
+}
+
+#[test]
+fn a_split_is_the_same_for_the_same_profile_and_updates_set_attributes_and_consent() {
+    let (engine, _clock, _dir, _ann, _bob) = setup();
+    let spec: JourneySpec = serde_json::from_value(serde_json::json!({
+        "name": "Split",
+        "entry": {"type": "event", "event": "signed_up"},
+        "reentry": "always",
+        "start": "split",
+        "steps": {
+            "split": {"type": "split", "holdout_percent": 20,
+                      "paths": [{"percent": 40, "next": "a"}, {"percent": 40, "next": "b"}]},
+            "a": {"type": "update_profile", "set": {"arm": "a"}, "unsubscribe": ["email:marketing"], "next": "done"},
+            "b": {"type": "update_profile", "set": {"arm": "b", "vip": null}, "subscribe": ["sms"], "next": "done"},
+            "done": {"type": "exit"}
+        }
+    }))
+    .unwrap();
+    engine.save_journey("test", "split", spec).unwrap();
+    engine.publish_journey("test", "split", None, &BTreeMap::new()).unwrap();
+    let mut arms = BTreeMap::new();
+    for i in 0..300 {
+        let user = format!("u{i}");
+        customer(&engine, &user, serde_json::json!({"vip": true}), false);
+        ingest(&engine, &format!("s{i}"), &user, "signed_up", NOW);
+        let profile = engine.storage().profile_by_identity(&baton::Identity::User(user.clone())).unwrap().unwrap();
+        let arm = profile.attributes.get("arm").and_then(|a| a.as_str()).unwrap_or("held out").to_owned();
+        match arm.as_str() {
+            "a" => assert_eq!(profile.attributes["vip"], true),
+            "b" => assert!(!profile.attributes.contains_key("vip")),
+            _ => {}
+        }
+        // Again: the same arm.
+        ingest(&engine, &format!("t{i}"), &user, "signed_up", NOW);
+        let again = engine.storage().profile_by_identity(&baton::Identity::User(user)).unwrap().unwrap();
+        assert_eq!(again.attributes.get("arm").and_then(|a| a.as_str()).unwrap_or("held out"), arm);
+        *arms.entry(arm).or_insert(0) += 1;
+    }
+    // 40/40/20 within sampling error of 300 profiles.
+    assert!((90..=150).contains(&arms["a"]) && (90..=150).contains(&arms["b"]), "{arms:?}");
+    assert!((35..=85).contains(&arms["held out"]), "{arms:?}");
+    assert_eq!(counts(&engine, "split", 1)["split"].ended["held_out"], 2 * arms["held out"] as u64);
+}
+
+#[test]
+fn journeys_that_name_what_does_not_exist_are_refused_with_every_problem() {
+    let (engine, _clock, _dir, _ann, _bob) = setup();
+    let mut regular = baton_tests::welcome_campaign();
+    regular.id = "newsletter".into();
+    engine.create_campaign("test", regular).unwrap();
+    let mut spec = welcome_series();
+    spec.steps.insert("welcome".into(), step(serde_json::json!({"type": "message", "campaign": "newsletter", "next": "wait"})));
+    spec.steps.insert("reminder".into(), step(serde_json::json!({"type": "message", "campaign": "nope", "next": "done"})));
+    spec.steps.insert(
+        "bought".into(),
+        Step::Branch { condition: Condition::InSegment { segment: "ghosts".into() }, yes: "thanks".into(), no: "reminder".into() },
+    );
+    spec.entry = Entry::Segment { segment: "vips".into() };
+    let err = engine.save_journey("test", "welcome", spec).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "journey is invalid: entry.segment: no saved segment is named `vips`; \
+         steps.bought.condition.segment: no saved segment is named `ghosts`; \
+         steps.reminder.campaign: no campaign is named `nope`; \
+         steps.welcome.campaign: `newsletter` is not a journey campaign; give it the trigger {\"type\": \"journey\"}"
+    );
+    assert!(engine.journeys().unwrap().is_empty());
+}
