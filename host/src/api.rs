@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod exports;
 mod feedback;
+mod journeys;
 mod metrics;
 mod openapi;
 mod pages;

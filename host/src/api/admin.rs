@@ -37,7 +37,24 @@ pub(super) async fn on_engine<T: serde::Serialize + Send + 'static>(
 /// Parses a JSON body: malformed JSON is a 400, a wrong shape a 422 naming the fault.
 pub(super) async fn json_body<T: DeserializeOwned>(state: &AppState, body: Body) -> Result<T, ApiError> {
     let bytes = read_body(body, state.config.max_json_bytes).await?;
-    let mut value: serde_json::Value = serde_json::from_slice(&bytes)
+    parse_json(&bytes)
+}
+
+/// [`json_body`] for a request whose every field has a default: no body (or only white space)
+/// means the defaults, as `curl -X POST` sends.
+pub(super) async fn json_body_or_default<T: DeserializeOwned + Default>(
+    state: &AppState,
+    body: Body,
+) -> Result<T, ApiError> {
+    let bytes = read_body(body, state.config.max_json_bytes).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_json(&bytes)
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::new(ErrorCode::InvalidJson, format!("the body is not JSON: {e}")))?;
     integral_numbers(&mut value);
     serde_json::from_value(value)

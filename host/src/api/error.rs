@@ -91,7 +91,7 @@ error_codes! {
     InvalidCampaign = "invalid_campaign", UNPROCESSABLE_ENTITY, "The campaign definition has problems, each listed in the message.";
     InvalidSegment = "invalid_segment", UNPROCESSABLE_ENTITY, "The segment definition has problems, each listed in the message.";
     JourneyNotFound = "journey_not_found", NOT_FOUND, "No journey has this id.";
-    InvalidJourney = "invalid_journey", UNPROCESSABLE_ENTITY, "The journey has problems, each listed in the message with the field at fault.";
+    InvalidJourney = "invalid_journey", CONFLICT, "The journey does not hold together (a step that leads nowhere, a loop that never waits, shares that do not add up) or names what does not exist (a campaign, segment or plugin): each problem is listed in the message with the field at fault. A body that does not fit the schema is 422 `invalid_request`.";
     JourneyState = "journey_state", CONFLICT, "The journey's state does not allow this change: publish a draft first, or resume a paused journey.";
     SegmentLimit = "segment_limit", CONFLICT, "As many saved segments as `engine.max_saved_segments` allows exist: delete one, or raise the limit.";
     SegmentWrongKind = "segment_wrong_kind", CONFLICT, "The segment is manual where the request needs a rule, or decided by a rule where it needs a manual list.";

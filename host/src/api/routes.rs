@@ -13,8 +13,8 @@ use schemars::JsonSchema;
 use super::auth::Caller;
 use super::openapi::{Answers, RequestBody, SchemaFn, Takes, bytes, ndjson, schema_of};
 use super::{
-    AppState, access, admin, audiences, campaigns, events, exports, feedback, metrics, openapi, pages,
-    plugins, profiles, segment, segments, traits, unsubscribe,
+    AppState, access, admin, audiences, campaigns, events, exports, feedback, journeys, metrics, openapi,
+    pages, plugins, profiles, segment, segments, traits, unsubscribe,
 };
 use crate::campaign::Campaign;
 use crate::store::Role;
@@ -341,6 +341,49 @@ pub fn table() -> Vec<RouteSpec> {
             "Judge every profile for a rule segment again and store what differs.",
             post(segments::rebuild),
         ).answers::<crate::engine::SegmentUpkeep>(),
+        spec(M::GET, "/v1/journeys", Some(READ), "List journeys with their state and live version.", get(journeys::list)).paged::<pages::ListQuery>().answers::<Vec<crate::journey::Journey>>(),
+        spec(
+            M::GET,
+            "/v1/journeys/{id}",
+            Some(READ),
+            "A journey: its newest spec, how many wait in it, and per-step counts of every version.",
+            get(journeys::show),
+        ).answers::<crate::engine::JourneyView>(),
+        spec(
+            M::PUT,
+            "/v1/journeys/{id}",
+            Some(ORCHESTRATE),
+            "Save a journey's next version (a new journey starts as a draft); publish to make it live.",
+            put(journeys::save),
+        ).takes::<crate::journey::JourneySpec>().answers::<crate::journey::Journey>(),
+        spec(
+            M::POST,
+            "/v1/journeys/{id}/publish",
+            Some(ORCHESTRATE),
+            "Make a version the one new entries take; profiles inside stay on theirs unless `migrate` maps their step.",
+            post(journeys::publish),
+        ).takes::<journeys::PublishRequest>().answers::<crate::journey::Journey>(),
+        spec(
+            M::POST,
+            "/v1/journeys/{id}/pause",
+            Some(ORCHESTRATE),
+            "Pause a live journey: nobody enters, every waiting profile holds where it is.",
+            post(journeys::pause),
+        ).answers::<crate::journey::Journey>(),
+        spec(
+            M::POST,
+            "/v1/journeys/{id}/resume",
+            Some(ORCHESTRATE),
+            "Resume a paused journey: timers that came due meanwhile fire.",
+            post(journeys::resume),
+        ).answers::<crate::journey::Journey>(),
+        spec(
+            M::POST,
+            "/v1/journeys/{id}/end",
+            Some(ORCHESTRATE),
+            "End a journey for good: everyone inside leaves.",
+            post(journeys::end),
+        ).answers::<crate::journey::Journey>(),
         spec(
             M::GET,
             "/v1/exports/events",

@@ -362,3 +362,75 @@ fn journeys_that_name_what_does_not_exist_are_refused_with_every_problem() {
     );
     assert!(engine.journeys().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journeys_over_the_api() {
+    let (engine, clock, _dir, ann, _bob) = setup();
+    let engine = std::sync::Arc::new(engine);
+    let (token, _) = engine.storage().create_token("ops", baton::Role::Orchestrator, 1).unwrap();
+    let (viewer, _) = engine.storage().create_token("boss", baton::Role::Viewer, 1).unwrap();
+    let base = baton_tests::serve(engine.clone(), baton::ApiConfig::default()).await;
+    let client = baton_tests::http();
+    let call = |method: reqwest::Method, path: &str, token: &str, body: Option<serde_json::Value>| {
+        let mut request = client.request(method, format!("{base}{path}")).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap();
+            (status, serde_json::from_str::<serde_json::Value>(&text).unwrap_or_default())
+        }
+    };
+    use reqwest::Method;
+    let spec = serde_json::to_value(welcome_series()).unwrap();
+
+    // A viewer reads, never writes.
+    let (status, body) = call(Method::PUT, "/v1/journeys/welcome", &viewer, Some(spec.clone())).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "{body}");
+    let (status, body) = call(Method::PUT, "/v1/journeys/welcome", &token, Some(spec.clone())).await;
+    assert_eq!((status, body["state"].as_str(), body["latest_version"].as_u64()), (200, Some("draft"), Some(1)), "{body}");
+    // Publish with no body: the newest version.
+    let response = client.post(format!("{base}/v1/journeys/welcome/publish")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let published: serde_json::Value = response.json().await.unwrap();
+    assert_eq!((published["state"].as_str(), published["live_version"].as_u64()), (Some("live"), Some(1)));
+
+    clock.set(NOW + 1);
+    ingest(&engine, "s1", "ann", "signed_up", NOW + 1);
+    let (status, view) = call(Method::GET, "/v1/journeys/welcome", &viewer, None).await;
+    assert_eq!(status, 200, "{view}");
+    assert_eq!((view["waiting"].as_u64(), view["counts"]["1"]["wait"]["waiting"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(view["spec"]["steps"]["wait"]["for_ms"].as_u64(), Some(2 * DAY as u64));
+    let (_, list) = call(Method::GET, "/v1/journeys", &viewer, None).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(1));
+
+    for (action, state) in [("pause", "paused"), ("resume", "live")] {
+        let (status, body) = call(Method::POST, &format!("/v1/journeys/welcome/{action}"), &token, None).await;
+        assert_eq!((status, body["state"].as_str()), (200, Some(state)), "{body}");
+    }
+    let (status, body) = call(Method::POST, "/v1/journeys/welcome/resume", &token, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("journey_state")), "{body}");
+
+    // Every problem at once, with the field at fault.
+    let mut broken = spec.clone();
+    broken["steps"]["wait"]["next"] = "nowhere".into();
+    broken["steps"]["bought"]["yes"] = "thanks-typo".into();
+    let (status, body) = call(Method::PUT, "/v1/journeys/welcome", &token, Some(broken)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("invalid_journey")), "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "journey is invalid: steps.bought: leads to \"thanks-typo\", which is not a step; steps.wait: leads to \"nowhere\", which is not a step"
+    );
+    let mut unknown = spec.clone();
+    unknown["steps"]["wait"]["for_days"] = 2.into();
+    let (status, body) = call(Method::PUT, "/v1/journeys/welcome", &token, Some(unknown)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (422, Some("invalid_request")), "{body}");
+    let (status, body) = call(Method::GET, "/v1/journeys/nope", &viewer, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("journey_not_found")), "{body}");
+
+    let (status, body) = call(Method::POST, "/v1/journeys/welcome/end", &token, None).await;
+    assert_eq!((status, body["state"].as_str()), (200, Some("ended")), "{body}");
+    assert!(engine.journey_positions_of(ann).unwrap().is_empty());
+}
