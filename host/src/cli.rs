@@ -15,6 +15,7 @@ mod events;
 mod exports;
 mod feedback;
 mod imports;
+mod journeys;
 mod output;
 mod profiles;
 mod segments;
@@ -26,6 +27,7 @@ pub use feedback::{FeedbackCommand, feedback, feedback_remote};
 pub use imports::{ImportArgs, import_local, import_remote};
 pub use output::{Format, Output};
 pub use profiles::{ProfileCommand, profile, profile_remote};
+pub use journeys::{JourneyCommand, journeys, journeys_remote};
 pub use segments::{SegmentCommand, segments, segments_remote};
 pub use traits::{TraitCommand, traits, traits_remote};
 

@@ -98,6 +98,9 @@ enum Command {
     /// Save, list and show segments whose membership Baton keeps current; their members.
     #[command(subcommand)]
     Segment(cli::SegmentCommand),
+    /// Save, publish, pause, resume and end journeys; see their per-step counts.
+    #[command(subcommand)]
+    Journey(cli::JourneyCommand),
     /// Export every event or profile, or a campaign's deliveries, as NDJSON or CSV.
     Export(cli::ExportArgs),
     /// Import profiles (traits, consents, suppressions, time zones) or events from NDJSON or CSV.
@@ -142,6 +145,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Token(command) => cli::token_remote(&remote, out, command),
             Command::Trait(command) => cli::traits_remote(&remote, out, command),
             Command::Segment(command) => cli::segments_remote(&remote, out, command),
+            Command::Journey(command) => cli::journeys_remote(&remote, out, command),
             Command::Profile(command) => cli::profile_remote(&remote, out, command),
             Command::Export(args) => cli::export_remote(&remote, args),
             Command::Import(args) => cli::import_remote(&remote, args),
@@ -160,6 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(command) => cli::token(&cli.data, &config, out, command),
         Command::Trait(command) => cli::traits(&cli.data, &config, out, command),
         Command::Segment(command) => cli::segments(&cli.data, &config, out, command),
+        Command::Journey(command) => cli::journeys(&cli.data, &config, out, command),
         Command::Profile(command) => cli::profile(&cli.data, &config, out, command),
         Command::Export(args) => cli::export(&cli.data, &config, args),
         Command::Import(args) => cli::import_local(&cli.data, &config, args),

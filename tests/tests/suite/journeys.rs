@@ -434,3 +434,60 @@ async fn journeys_over_the_api() {
     assert_eq!((status, body["state"].as_str()), (200, Some("ended")), "{body}");
     assert!(engine.journey_positions_of(ann).unwrap().is_empty());
 }
+
+#[test]
+fn journeys_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let file = dir.path().join("tag.journey.json");
+    let spec = serde_json::json!({
+        "name": "Tag new customers, then tag them again a day later",
+        "entry": {"type": "event", "event": "signed_up"},
+        "start": "tag",
+        "steps": {
+            "tag": {"type": "update_profile", "set": {"stage": "new"}, "next": "wait"},
+            "wait": {"type": "delay", "for_ms": DAY, "next": "again"},
+            "again": {"type": "update_profile", "set": {"stage": "settled"}, "next": "done"},
+            "done": {"type": "exit"}
+        }
+    });
+    std::fs::write(&file, spec.to_string()).unwrap();
+    let run = |args: &[&str]| {
+        let mut args = args.to_vec();
+        args.extend(["--output", "json"]);
+        let (ok, out, err) = baton_tests::baton(&data, &args);
+        (ok, serde_json::from_str::<serde_json::Value>(&out).unwrap_or_default(), err)
+    };
+    let (ok, saved, err) = run(&["journey", "save", "tag", "--file", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!((saved["state"].as_str(), saved["latest_version"].as_u64()), (Some("draft"), Some(1)));
+    let (ok, published, err) = run(&["journey", "publish", "tag"]);
+    assert!(ok, "{err}");
+    assert_eq!(published["state"], "live");
+    for (action, state) in [("pause", "paused"), ("resume", "live")] {
+        let (ok, answer, err) = run(&["journey", action, "tag"]);
+        assert!(ok, "{err}");
+        assert_eq!(answer["state"], state);
+    }
+    let (ok, list, _) = run(&["journey", "list"]);
+    assert!(ok);
+    assert_eq!(list[0]["id"], "tag");
+    let (ok, view, _) = run(&["journey", "show", "tag"]);
+    assert!(ok);
+    assert_eq!(view["spec"]["start"], "tag");
+
+    // What a user gets wrong is named, and nothing panics.
+    let (ok, _, err) = run(&["journey", "publish", "tag", "--migrate", "wait"]);
+    assert!(!ok);
+    assert!(err.contains("--migrate \"wait\": write OLD=NEW"), "{err}");
+    let (ok, _, err) = run(&["journey", "show", "nope"]);
+    assert!(!ok);
+    assert!(err.contains("no journey is named `nope`"), "{err}");
+    std::fs::write(&file, "{\"name\": \"x\"}").unwrap();
+    let (ok, _, err) = run(&["journey", "save", "tag", "--file", file.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(err.contains("is not a journey"), "{err}");
+    let (ok, ended, err) = run(&["journey", "end", "tag"]);
+    assert!(ok, "{err}");
+    assert_eq!(ended["state"], "ended");
+}
