@@ -608,3 +608,95 @@ async fn a_kill_while_timers_fire_loses_no_step_and_sends_nothing_twice() {
     assert_eq!(finished.len(), 2 * PEOPLE, "each send finished exactly once");
     assert_eq!(finished.into_iter().collect::<BTreeSet<_>>(), expected);
 }
+
+#[test]
+fn delays_until_a_time_of_day_in_the_profiles_zone_and_relative_to_a_date_attribute() {
+    let (engine, clock, _dir, ann, bob) = setup();
+    // Ann lives in Tokyo (UTC+9), Bob has no zone: the engine's default (UTC in the tests).
+    engine.storage().update_profile(ann, NOW, |p| p.timezone = Some("Asia/Tokyo".into())).unwrap();
+    engine
+        .storage()
+        .update_profile(bob, NOW, |p| {
+            p.attributes.insert("renewal_date".into(), "2025-06-20".into());
+        })
+        .unwrap();
+    let spec: JourneySpec = serde_json::from_value(serde_json::json!({
+        "name": "Morning, then three days before renewal",
+        "entry": {"type": "event", "event": "signed_up"},
+        "start": "morning",
+        "steps": {
+            "morning": {"type": "delay", "until_time_of_day": "09:00", "next": "hello"},
+            "hello": {"type": "message", "campaign": "welcome-email", "next": "renewal"},
+            "renewal": {"type": "delay", "relative_to": {"attribute": "renewal_date", "offset_ms": -3 * DAY}, "next": "remind"},
+            "remind": {"type": "message", "campaign": "reminder-offer", "next": "done"},
+            "done": {"type": "exit"}
+        }
+    }))
+    .unwrap();
+    engine.save_journey("test", "timed", spec).unwrap();
+    engine.publish_journey("test", "timed", None, &BTreeMap::new()).unwrap();
+    // NOW is 2025-06-15T15:06:40Z: 00:06 on the 16th in Tokyo.
+    ingest(&engine, "s1", "ann", "signed_up", NOW);
+    ingest(&engine, "s2", "bob", "signed_up", NOW);
+    let due = |profile: ProfileId| engine.journey_positions_of(profile).unwrap()[0].waiting.due().unwrap();
+    let tokyo_nine = jiff::Timestamp::from_second(1_750_032_000).unwrap().as_millisecond(); // 2025-06-16T00:00Z
+    assert_eq!(due(ann), tokyo_nine, "09:00 in Tokyo on the 16th is midnight UTC");
+    let utc_nine = jiff::Timestamp::from_second(1_750_064_400).unwrap().as_millisecond(); // 2025-06-16T09:00Z
+    assert_eq!(due(bob), utc_nine, "09:00 UTC today has passed: tomorrow's");
+
+    clock.set(utc_nine);
+    assert_eq!(engine.tick().unwrap().journey_moves, 2);
+    // Bob waits until three days before 2025-06-20: the 17th, midnight UTC. Ann has no renewal
+    // date: her delay is skipped, counted, and she goes on.
+    assert_eq!(due(bob), jiff::Timestamp::from_second(1_750_118_400).unwrap().as_millisecond());
+    assert!(engine.journey_positions_of(ann).unwrap().is_empty());
+    assert_eq!(sent(&engine)[&ann], ["welcome-email", "reminder-offer"]);
+    assert_eq!(counts(&engine, "timed", 1)["renewal"].skipped, BTreeMap::from([("no_date".to_owned(), 1)]));
+    // A renewal date already within three days goes on at once.
+    clock.set(NOW + 5 * DAY);
+    assert_eq!(engine.tick().unwrap().journey_moves, 1);
+    assert_eq!(sent(&engine)[&bob], ["welcome-email", "reminder-offer"]);
+}
+
+#[test]
+fn a_segment_entry_admits_and_branches_read_membership_and_segment_rules() {
+    let (engine, _clock, _dir, ann, bob) = setup();
+    let conditions = engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap().hash();
+    let buyers = baton::SegmentSpec {
+        id: "buyers".into(),
+        description: String::new(),
+        definition: baton::SegmentDefinition::Rule {
+            plugin: conditions.clone(),
+            config: serde_json::json!({"event": "order_completed", "count": {"op": "gte", "value": 1}}),
+        },
+    };
+    engine.save_segment("test", buyers).unwrap();
+    let vip = serde_json::json!({"attribute": "tier", "op": "eq", "value": "vip"});
+    let spec: JourneySpec = serde_json::from_value(serde_json::json!({
+        "name": "New buyers",
+        "entry": {"type": "segment", "segment": "buyers"},
+        "start": "vip",
+        "steps": {
+            "vip": {"type": "branch", "condition": {"type": "rule", "plugin": conditions.to_string(), "config": vip},
+                    "yes": "thanks", "no": "member"},
+            "member": {"type": "branch", "condition": {"type": "in_segment", "segment": "buyers"},
+                       "yes": "reminder", "no": "done"},
+            "thanks": {"type": "message", "campaign": "thank-you", "next": "done"},
+            "reminder": {"type": "message", "campaign": "reminder-offer", "next": "done"},
+            "done": {"type": "exit"}
+        }
+    }))
+    .unwrap();
+    engine.save_journey("test", "buyers", spec).unwrap();
+    engine.publish_journey("test", "buyers", None, &BTreeMap::new()).unwrap();
+    engine.storage().update_profile(ann, NOW, |p| {
+        p.attributes.insert("tier".into(), "vip".into());
+    }).unwrap();
+    // Ordering makes each a member; the entry admits them in the same drain.
+    ingest(&engine, "o1", "ann", "order_completed", NOW);
+    ingest(&engine, "o2", "bob", "order_completed", NOW);
+    assert_eq!(sent(&engine), BTreeMap::from([(ann, vec!["thank-you".into()]), (bob, vec!["reminder-offer".into()])]));
+    // A second order is no second entry into the segment: nothing more.
+    ingest(&engine, "o3", "bob", "order_completed", NOW + 1);
+    assert_eq!(sent(&engine)[&bob].len(), 1);
+}
