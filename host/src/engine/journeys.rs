@@ -545,7 +545,9 @@ impl Engine {
                     };
                     let spec = self.cached_spec(&mut specs, &journey.id, position.version)?;
                     let mut walk = Walk { position: position.clone(), counts: Vec::new(), outcome: None };
-                    self.walk(&spec, &mut walk, None, false)?;
+                    // The timer stays in the index until the flushed write of this chunk's
+                    // moves removes it: the walk's sends need no flush of their own.
+                    self.walk(&spec, &mut walk, None, true)?;
                     moves.push(self.finish(walk, Some(position))?);
                 }
                 moved += moves.len();
@@ -668,7 +670,9 @@ impl Engine {
                 Step::UpdateProfile { set, subscribe, unsubscribe, next } => {
                     let source = format!("journey:{}", walk.position.journey);
                     let limit = self.consent.history_limit;
-                    let updated = self.storage.update_profile(person.id, now, |p| {
+                    // The trigger or timer that moved the profile here stands behind the
+                    // change until the move is written, and setting values again is harmless.
+                    let updated = self.storage.update_profile_unflushed(person.id, now, |p| {
                         for (key, value) in set {
                             if value.is_null() {
                                 p.attributes.remove(key);

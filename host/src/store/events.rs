@@ -261,6 +261,22 @@ impl Storage {
         now: i64,
         change: impl FnOnce(&mut Profile),
     ) -> Result<Option<Profile>, StorageError> {
+        let updated = self.update_profile_unflushed(id, now, change)?;
+        if updated.is_some() {
+            self.commit.wait_durable()?;
+        }
+        Ok(updated)
+    }
+
+    /// [`Storage::update_profile`] without waiting for the flush, for a change that something
+    /// durable stands behind and that is safe to make again (a journey step whose timer or
+    /// trigger stays until a flushed write answers it).
+    pub fn update_profile_unflushed(
+        &self,
+        id: ProfileId,
+        now: i64,
+        change: impl FnOnce(&mut Profile),
+    ) -> Result<Option<Profile>, StorageError> {
         let updated = {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut writes = WriteSet::new(self);
@@ -278,7 +294,6 @@ impl Storage {
             writes.commit()?;
             profile
         };
-        self.commit.wait_durable()?;
         Ok(Some(updated))
     }
 
