@@ -72,6 +72,19 @@ pub struct DemoReport {
     pub results: BTreeMap<String, CampaignResults>,
     /// The saved segment of lapsed customers, kept current over the whole history.
     pub lapsed: SegmentSummary,
+    /// The onboarding journey.
+    pub journey: JourneySummary,
+}
+
+/// What the onboarding journey did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct JourneySummary {
+    /// Per step, in the order a profile meets them: (id, type, counts).
+    pub steps: Vec<(String, String, crate::journey::StepCounts)>,
+    /// Profiles still inside at the end.
+    pub waiting: usize,
+    /// Its messages delivered, by campaign.
+    pub delivered: BTreeMap<String, usize>,
 }
 
 /// How a saved segment moved over the demo's history.
@@ -184,6 +197,26 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
         engine.transition(ACTOR, &id, CampaignState::Active)?;
     }
 
+    // A journey: two days after sign-up, a thank-you to those who ordered, a reminder with an
+    // offer to the others, who then have five days to order.
+    for text in [
+        include_str!("../../examples/scenario/thank-you.campaign.json"),
+        include_str!("../../examples/scenario/reminder-offer.campaign.json"),
+    ] {
+        let campaign = scenario_campaign(text)?;
+        let id = campaign.id.clone();
+        engine.create_campaign(ACTOR, campaign)?;
+        engine.bind(ACTOR, &id, Slot::Personalizer, liquid, serde_json::json!({}), Grants::default())?;
+        let config = channel_config(&format!("/send/{id}"));
+        engine.bind(ACTOR, &id, Slot::Channel, webhook, config, grants.clone())?;
+        engine.transition(ACTOR, &id, CampaignState::Active)?;
+    }
+    let onboarding: crate::journey::JourneySpec =
+        serde_json::from_value(scenario_json(include_str!("../../examples/scenario/onboarding.journey.json"))?)
+            .map_err(|e| DemoError(format!("examples/scenario/onboarding.journey.json: {e}")))?;
+    engine.save_journey(ACTOR, ONBOARDING, onboarding)?;
+    engine.publish_journey(ACTOR, ONBOARDING, None, &BTreeMap::new())?;
+
     // History, day by day, so the welcome campaign reacts to each day's sign-ups.
     let mut rng = SplitMix(seed);
     let people = population(&mut rng, profiles);
@@ -249,8 +282,10 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
         stored += triggered.len();
         let triggered_run = on_blocking_thread(&engine, move |e| e.on_events(&triggered)).await?;
         merge(&mut welcome_report, triggered_run);
-        // The day's orders and the windows that passed overnight, as `baton serve` keeps them.
+        // The day's orders and the windows that passed overnight, as `baton serve` keeps them;
+        // the journey's timers that came due.
         on_blocking_thread(&engine, |e| e.keep_segments_current()).await?;
+        on_blocking_thread(&engine, |e| e.fire_journey_timers()).await?;
         let before = store.deliveries("welcome")?.len();
         engine.deliver_due().await?;
         // A welcome makes a new customer a little more likely to order in the week after.
@@ -325,8 +360,10 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
         delivered.insert(id.to_owned(), count);
     }
     let lapsed = segment_summary(&engine, &store, LAPSED)?;
+    let journey = journey_summary(&engine, &store)?;
     Ok(DemoReport {
         lapsed,
+        journey,
         profiles: people.len(),
         events: store.event_count().max(stored),
         welcome: welcome_report,
@@ -341,6 +378,31 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
 
 /// The saved segment the demo keeps current.
 const LAPSED: &str = "lapsed-customers";
+const ONBOARDING: &str = "onboarding";
+/// The onboarding journey's steps, in the order a profile meets them.
+const ONBOARDING_STEPS: [&str; 7] = ["two-days", "ordered", "thanks", "reminder", "order-wait", "converted", "done"];
+
+fn journey_summary(engine: &Engine, store: &Storage) -> Result<JourneySummary, DemoError> {
+    let view = engine.journey_view(ONBOARDING)?;
+    let counts = view.counts.get(&1).cloned().unwrap_or_default();
+    let steps = ONBOARDING_STEPS
+        .iter()
+        .map(|id| {
+            let kind = view.spec.steps.get(*id).map_or("", |s| s.kind());
+            ((*id).to_owned(), kind.to_owned(), counts.get(*id).cloned().unwrap_or_default())
+        })
+        .collect();
+    let mut delivered = BTreeMap::new();
+    for campaign in ["thank-you", "reminder-offer"] {
+        let count = store
+            .deliveries(campaign)?
+            .iter()
+            .filter(|d| matches!(d.outcome, crate::delivery::SendOutcome::Delivered { .. }))
+            .count();
+        delivered.insert(campaign.to_owned(), count);
+    }
+    Ok(JourneySummary { steps, waiting: view.waiting, delivered })
+}
 
 /// How segment `id` moved, from its stored count and the events upkeep recorded.
 fn segment_summary(engine: &Engine, store: &Storage, id: &str) -> Result<SegmentSummary, DemoError> {
@@ -733,6 +795,7 @@ pub fn render(report: &DemoReport) -> String {
         "  {} members now; {} entries, each by the clock (no order makes a customer lapsed: 45 quiet days do), and {} exits when a lapsed customer ordered again; each an event a campaign can trigger on",
         lapsed.members, lapsed.entered, lapsed.exited
     );
+    render_journey(&mut out, &report.journey);
     let _ = writeln!(out, "\nResults: what each campaign earned, and would it have happened anyway?");
     let _ = writeln!(
         out,
@@ -816,4 +879,41 @@ fn render_results(out: &mut String, results: &CampaignResults) {
     for note in &results.notes {
         let _ = writeln!(out, "    Note: {note}");
     }
+}
+
+fn render_journey(out: &mut String, journey: &JourneySummary) {
+    use std::fmt::Write as _;
+    let _ = writeln!(
+        out,
+        "\nJourney {ONBOARDING}: two days after sign-up, a thank-you to those who ordered, a reminder with an offer to the others"
+    );
+    let _ = writeln!(out, "  {:<11} {:<15} {:>8} {:>8} {:>8}  ended", "step", "type", "entered", "passed", "waiting");
+    for (id, kind, counts) in &journey.steps {
+        let ended: Vec<String> = counts.ended.iter().map(|(why, n)| format!("{why}={n}")).collect();
+        let skipped: Vec<String> = counts.skipped.iter().map(|(why, n)| format!("{why}={n}")).collect();
+        let mut notes = ended.join(", ");
+        if !skipped.is_empty() {
+            notes = format!("{notes}{}not sent: {}", if notes.is_empty() { "" } else { "; " }, skipped.join(", "));
+        }
+        let _ = writeln!(
+            out,
+            "  {id:<11} {kind:<15} {:>8} {:>8} {:>8}  {}",
+            counts.entered,
+            counts.passed,
+            counts.waiting,
+            if notes.is_empty() { "-".into() } else { notes }
+        );
+    }
+    let count = |step: &str, f: &dyn Fn(&crate::journey::StepCounts) -> u64| {
+        journey.steps.iter().find(|(id, _, _)| id == step).map_or(0, |(_, _, c)| f(c))
+    };
+    let ordered_first = count("thanks", &|c| c.entered);
+    let after_reminder = count("converted", &|c| c.ended.values().sum());
+    let _ = writeln!(
+        out,
+        "  conversions: {ordered_first} ordered within two days of signing up; {after_reminder} more within five days of the reminder; {} still inside",
+        journey.waiting
+    );
+    let delivered: Vec<String> = journey.delivered.iter().map(|(c, n)| format!("{c}={n}")).collect();
+    let _ = writeln!(out, "  delivered: {}", delivered.join(", "));
 }

@@ -216,10 +216,12 @@ pub enum Condition {
         config: serde_json::Value,
     },
     /// The journey's own history: whether the profile did this since it passed `step` in this
-    /// time through ("opened the last email").
+    /// time through ("opened the last email"), or since it entered when no step is named
+    /// ("ordered since joining").
     EventSinceStep {
-        /// A step of this journey the profile passed.
-        step: String,
+        /// A step of this journey the profile passed; none: since it entered.
+        #[serde(default)]
+        step: Option<String>,
         /// The event.
         #[schemars(pattern(r"\S"))]
         event: String,
@@ -458,7 +460,9 @@ fn step_problems(id: &str, step: &Step, steps: &BTreeMap<String, Step>) -> Vec<S
                 problems.push(format!("{}: must be a JSON object", at("condition.config")));
             }
             Condition::EventSinceStep { step, event, .. } => {
-                if !steps.contains_key(step) {
+                if let Some(step) = step
+                    && !steps.contains_key(step)
+                {
                     problems.push(format!("{}: no step is called {step:?}", at("condition.step")));
                 }
                 if event.trim().is_empty() {

@@ -730,9 +730,11 @@ impl Engine {
         match condition {
             Condition::InSegment { segment } => Ok(self.storage.segment_member(segment, profile.id)?.is_some()),
             Condition::EventSinceStep { step, event, filter } => {
-                let Some(since) = position.passed.iter().rev().find(|(s, _)| s == step).map(|(_, at)| *at) else {
-                    return Ok(false);
+                let since = match step {
+                    Some(step) => position.passed.iter().rev().find(|(s, _)| s == step).map(|(_, at)| *at),
+                    None => Some(position.entered_at),
                 };
+                let Some(since) = since else { return Ok(false) };
                 let keep = |name: &str| name == event;
                 let events = self.storage.events_of_where(profile.id, since, &keep)?;
                 Ok(events.iter().any(|e| event_matches(event, filter, &e.name, &e.properties)))

@@ -27,7 +27,24 @@ async fn the_demo_is_deterministic_and_its_numbers_add_up() {
     assert_eq!(first.delivered["welcome"], welcome.queued);
     assert_eq!(first.delivered["summer-sale"], summer.queued);
     assert_eq!(first.delivered["win-back"], winback.queued);
-    assert_eq!(first.vendor_requests as usize, welcome.queued + summer.queued + winback.queued);
+    let journey_sent: usize = first.journey.delivered.values().sum();
+    assert_eq!(first.vendor_requests as usize, welcome.queued + summer.queued + winback.queued + journey_sent);
+    // The onboarding journey: every sign-up entered; two days on, each went one way or the
+    // other; each message step's sends were delivered (or not sent, for a reason counted).
+    let step = |id: &str| &first.journey.steps.iter().find(|(s, _, _)| s == id).unwrap().2;
+    assert_eq!(step("two-days").entered, 400);
+    let decided = step("ordered").passed;
+    assert_eq!(step("thanks").entered + step("reminder").entered, decided);
+    assert!(step("thanks").entered > 0 && step("reminder").entered > 0, "{:?}", first.journey);
+    for (message, campaign) in [("thanks", "thank-you"), ("reminder", "reminder-offer")] {
+        let not_sent: u64 = step(message).skipped.values().sum();
+        assert_eq!(first.journey.delivered[campaign] as u64 + not_sent, step(message).passed, "{message}");
+    }
+    assert_eq!(
+        step("order-wait").passed,
+        step("converted").ended.values().sum::<u64>() + step("done").entered - step("thanks").passed
+    );
+    assert!(step("converted").ended.values().sum::<u64>() > 0, "{:?}", first.journey);
     // The saved segment of lapsed customers moved both ways over the history: entries by the
     // clock, exits by orders, and the stored count is what they add up to.
     let lapsed = &first.lapsed;
