@@ -293,6 +293,14 @@ impl Campaign {
         if self.channel.trim().is_empty() {
             problems.push("channel: must not be empty".into());
         }
+        // A variant's `data`, like the campaign's (below), is an object: templates and adapters
+        // read it by key.
+        let variants = self.experiment.iter().flat_map(|e| e.variants.iter());
+        for (i, variant) in variants.enumerate() {
+            if variant.message.as_ref().is_some_and(|m| !m.data.is_object()) {
+                problems.push(format!("experiment.variants[{i}].message.data: must be a JSON object"));
+            }
+        }
         if let Trigger::Event { event, .. } = &self.trigger {
             if event.trim().is_empty() {
                 problems.push("trigger.event: must name the triggering event".into());

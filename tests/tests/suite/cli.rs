@@ -478,6 +478,13 @@ fn the_readme_segment_commands_run_as_written() {
     assert_eq!((walked.installed.len(), walked.bound), (1, 1));
 }
 
+/// README.md's journey commands, as written, over the demo's onboarding journey.
+#[test]
+fn the_readme_journey_commands_run_as_written() {
+    let walked = walk("README.md", &[5], &[]);
+    assert_eq!(walked.installed.len(), 0);
+}
+
 /// Starts `baton serve` on `data` on a free loopback port; returns the process and its base URL.
 fn start_server(data: &std::path::Path) -> (std::process::Child, String) {
     start_server_with(data, &[])

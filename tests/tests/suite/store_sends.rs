@@ -205,7 +205,7 @@ fn campaign_definitions_are_checked_field_by_field() {
         "trigger": {"type": "batch", "every_ms": 0},
         "channel": "email",
         "message": {"body": "x", "data": []},
-        "experiment": {"variants": [{"id": "A", "weight": 0}], "control_percent": 120},
+        "experiment": {"variants": [{"id": "A", "weight": 0, "message": {"body": "y", "data": [null]}}], "control_percent": 120},
         "created_at": 0, "updated_at": 0
     });
     let campaign: Campaign = serde_json::from_value(json).unwrap();
@@ -214,6 +214,7 @@ fn campaign_definitions_are_checked_field_by_field() {
         vec![
             "id `Bad Id`: use 1 to 64 lowercase letters, digits, `-` and `_`",
             "name: must not be empty",
+            "experiment.variants[0].message.data: must be a JSON object",
             "trigger.every_ms: must be more than 0",
             "message.data: must be a JSON object",
             "experiment.control_percent: must be 0 to 100",
