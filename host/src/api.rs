@@ -7,6 +7,7 @@ mod access;
 mod admin;
 mod audiences;
 mod auth;
+mod calendar;
 mod campaigns;
 mod error;
 mod events;

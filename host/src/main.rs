@@ -101,6 +101,8 @@ enum Command {
     /// Save, publish, pause, resume and end journeys; see their per-step counts.
     #[command(subcommand)]
     Journey(cli::JourneyCommand),
+    /// What is planned, day by day: scheduled batch runs and journey waits that come due.
+    Calendar(cli::CalendarArgs),
     /// Export every event or profile, or a campaign's deliveries, as NDJSON or CSV.
     Export(cli::ExportArgs),
     /// Import profiles (traits, consents, suppressions, time zones) or events from NDJSON or CSV.
@@ -146,6 +148,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Trait(command) => cli::traits_remote(&remote, out, command),
             Command::Segment(command) => cli::segments_remote(&remote, out, command),
             Command::Journey(command) => cli::journeys_remote(&remote, out, command),
+            Command::Calendar(args) => cli::calendar_remote(&remote, out, &args),
             Command::Profile(command) => cli::profile_remote(&remote, out, command),
             Command::Export(args) => cli::export_remote(&remote, args),
             Command::Import(args) => cli::import_remote(&remote, args),
@@ -165,6 +168,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trait(command) => cli::traits(&cli.data, &config, out, command),
         Command::Segment(command) => cli::segments(&cli.data, &config, out, command),
         Command::Journey(command) => cli::journeys(&cli.data, &config, out, command),
+        Command::Calendar(args) => cli::calendar(&cli.data, &config, out, &args),
         Command::Profile(command) => cli::profile(&cli.data, &config, out, command),
         Command::Export(args) => cli::export(&cli.data, &config, args),
         Command::Import(args) => cli::import_local(&cli.data, &config, args),

@@ -198,13 +198,19 @@ pub async fn series(
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<SeriesQuery>,
 ) -> Answer {
-    for day in [&query.from, &query.to].into_iter().flatten() {
+    check_days(&[&query.from, &query.to])?;
+    on_engine(&state, move |e| Ok(e.campaign_series(&id, query.from.as_deref(), query.to.as_deref())?)).await
+}
+
+/// Refuses a query day that is not `YYYY-MM-DD` (a schema pattern cannot rule out 2025-02-30).
+pub(super) fn check_days(days: &[&Option<String>]) -> Result<(), ApiError> {
+    for day in days.iter().copied().flatten() {
         if jiff::civil::Date::strptime("%Y-%m-%d", day).is_err() {
             let message = format!("`{day}` is not a day: write YYYY-MM-DD, for example 2025-06-30");
             return Err(ApiError::new(ErrorCode::InvalidQuery, message));
         }
     }
-    on_engine(&state, move |e| Ok(e.campaign_series(&id, query.from.as_deref(), query.to.as_deref())?)).await
+    Ok(())
 }
 
 pub async fn update_series(

@@ -13,7 +13,7 @@ use schemars::JsonSchema;
 use super::auth::Caller;
 use super::openapi::{Answers, RequestBody, SchemaFn, Takes, bytes, ndjson, schema_of};
 use super::{
-    AppState, access, admin, audiences, campaigns, events, exports, feedback, journeys, metrics, openapi,
+    AppState, access, admin, audiences, calendar, campaigns, events, exports, feedback, journeys, metrics, openapi,
     pages, plugins, profiles, segment, segments, traits, unsubscribe,
 };
 use crate::campaign::Campaign;
@@ -341,6 +341,13 @@ pub fn table() -> Vec<RouteSpec> {
             "Judge every profile for a rule segment again and store what differs.",
             post(segments::rebuild),
         ).answers::<crate::engine::SegmentUpkeep>(),
+        spec(
+            M::GET,
+            "/v1/calendar",
+            Some(READ),
+            "What is planned, day by day (UTC): scheduled batch campaign runs and journey waits that come due.",
+            get(calendar::calendar),
+        ).query::<calendar::CalendarQuery>().answers::<crate::engine::Calendar>(),
         spec(M::GET, "/v1/journeys", Some(READ), "List journeys with their state and live version.", get(journeys::list)).paged::<pages::ListQuery>().answers::<Vec<crate::journey::Journey>>(),
         spec(
             M::GET,

@@ -108,3 +108,30 @@ pub fn journeys_remote(remote: &Remote, out: Output, command: JourneyCommand) ->
     };
     out.print_answer(&answer)
 }
+
+/// `baton calendar`: what is planned, day by day (UTC).
+#[derive(clap::Args)]
+pub struct CalendarArgs {
+    /// The first day, `YYYY-MM-DD` (default: today).
+    #[arg(long)]
+    from: Option<String>,
+    /// The last day, `YYYY-MM-DD` (default: 30 days after `--from`); at most 366 days are shown.
+    #[arg(long)]
+    to: Option<String>,
+}
+
+/// Prints the calendar from the local data directory.
+pub fn calendar(data: &Path, config: &ServeConfig, out: Output, args: &CalendarArgs) -> anyhow::Result<()> {
+    out.print(&open(data, config)?.calendar(args.from.as_deref(), args.to.as_deref())?)
+}
+
+/// Prints the calendar through a server.
+pub fn calendar_remote(remote: &Remote, out: Output, args: &CalendarArgs) -> anyhow::Result<()> {
+    let mut query: Vec<String> = Vec::new();
+    for (name, value) in [("from", &args.from), ("to", &args.to)] {
+        if let Some(value) = value {
+            query.push(format!("{name}={}", super::profiles::url_encoded(value)));
+        }
+    }
+    out.print_answer(&remote.get(&format!("/v1/calendar?{}", query.join("&")))?)
+}

@@ -221,7 +221,7 @@ fn found_remotely(remote: &Remote, lookup: &ProfileLookup) -> anyhow::Result<Vec
 }
 
 /// `text` as a URL query value (every byte but unreserved ones percent-encoded).
-fn url_encoded(text: &str) -> String {
+pub(super) fn url_encoded(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),

@@ -180,6 +180,30 @@ impl Storage {
         Ok(due)
     }
 
+    /// How many of `journey`'s timers come due in [`from`, `to`), by UTC day (its first ms), then
+    /// the version and step whose wait they end.
+    pub fn journey_due_by_day(
+        &self,
+        journey: &str,
+        from: i64,
+        to: i64,
+    ) -> Result<BTreeMap<(i64, u32, String), u64>, StorageError> {
+        const DAY: i64 = 86_400_000;
+        let prefix = journey_prefix(journey);
+        let (mut start, mut end) = (prefix.clone(), prefix.clone());
+        start.extend_from_slice(&keys::time(from));
+        end.extend_from_slice(&keys::time(to));
+        let mut due = BTreeMap::new();
+        for entry in self.tree(TreeId::JourneyTimers).range(start..end) {
+            let (key, raw) = entry?;
+            let Some(time) = key.get(prefix.len()..prefix.len() + 8) else { continue };
+            let time = (u64::from_be_bytes(time.try_into().unwrap_or_default()) ^ (1 << 63)) as i64;
+            let (version, step): (u32, String) = decode(&raw, "journey timer")?;
+            *due.entry((time.div_euclid(DAY) * DAY, version, step)).or_insert(0) += 1;
+        }
+        Ok(due)
+    }
+
     /// How many timers `journey` has (waiting profiles).
     pub fn journey_timer_count(&self, journey: &str) -> usize {
         self.tree(TreeId::JourneyTimers).scan_prefix(journey_prefix(journey)).keys().count()
@@ -256,7 +280,10 @@ impl Storage {
             Some(position) => {
                 writes.put(TreeId::JourneyPositions, position_key(profile, journey), encode(position)?);
                 if let Some(due) = position.waiting.due() {
-                    writes.put(TreeId::JourneyTimers, timer_key(journey, due, profile), Vec::new());
+                    // The timer names the step it ends, so a calendar reads what comes due
+                    // without loading every position.
+                    let ends = encode(&(position.version, &position.step))?;
+                    writes.put(TreeId::JourneyTimers, timer_key(journey, due, profile), ends);
                 }
             }
             None => writes.remove(TreeId::JourneyPositions, position_key(profile, journey)),

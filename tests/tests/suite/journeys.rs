@@ -492,6 +492,12 @@ fn journeys_from_the_cli() {
     let (ok, _, err) = run(&["journey", "save", "tag", "--file", file.to_str().unwrap()]);
     assert!(!ok);
     assert!(err.contains("is not a journey"), "{err}");
+    let (ok, calendar, err) = run(&["calendar", "--from", "2025-06-15", "--to", "2025-06-16"]);
+    assert!(ok, "{err}");
+    assert_eq!((calendar["from"].as_str(), calendar["truncated"].as_bool()), (Some("2025-06-15"), Some(false)));
+    let (ok, _, err) = run(&["calendar", "--from", "June"]);
+    assert!(!ok);
+    assert!(err.contains("`June` is not a day"), "{err}");
     let (ok, ended, err) = run(&["journey", "end", "tag"]);
     assert!(ok, "{err}");
     assert_eq!(ended["state"], "ended");
@@ -699,4 +705,61 @@ fn a_segment_entry_admits_and_branches_read_membership_and_segment_rules() {
     // A second order is no second entry into the segment: nothing more.
     ingest(&engine, "o3", "bob", "order_completed", NOW + 1);
     assert_eq!(sent(&engine)[&bob].len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_calendar_shows_scheduled_runs_and_journey_waits_by_day() {
+    let (engine, _clock, _dir, _ann, _bob) = setup();
+    let mut daily = baton_tests::welcome_campaign();
+    daily.id = "daily-digest".into();
+    daily.trigger = Trigger::Batch { every_ms: Some(DAY as u64) };
+    baton_tests::activate(&engine, daily, serde_json::json!({}), false, "http://127.0.0.1:9/send", baton_tests::echo_grants());
+    engine.save_journey("test", "welcome", welcome_series()).unwrap();
+    engine.publish_journey("test", "welcome", None, &BTreeMap::new()).unwrap();
+    // NOW is 2025-06-15T15:06:40Z: both wait until the 17th.
+    ingest(&engine, "s1", "ann", "signed_up", NOW);
+    ingest(&engine, "s2", "bob", "signed_up", NOW);
+
+    let calendar = engine.calendar(Some("2025-06-15"), Some("2025-06-18")).unwrap();
+    assert!(!calendar.truncated);
+    let dates: Vec<&str> = calendar.days.iter().map(|d| d.date.as_str()).collect();
+    assert_eq!(dates, ["2025-06-15", "2025-06-16", "2025-06-17", "2025-06-18"]);
+    for day in &calendar.days {
+        assert_eq!(day.campaign_runs.len(), 1, "{day:?}");
+        assert_eq!((day.campaign_runs[0].campaign.as_str(), day.campaign_runs[0].runs), ("daily-digest", 1));
+    }
+    let seventeenth = &calendar.days[2];
+    assert_eq!(seventeenth.journey_steps.len(), 1);
+    let due = &seventeenth.journey_steps[0];
+    assert_eq!((due.journey.as_str(), due.version, due.step.as_str(), due.due), ("welcome", 1, "wait", 2));
+    assert_eq!(due.then, ["bought (branch)"]);
+    assert!(calendar.days.iter().filter(|d| d.date != "2025-06-17").all(|d| d.journey_steps.is_empty()));
+
+    // A range that ends before it starts is empty; a longer one than 366 days is cut, and says so.
+    assert!(engine.calendar(Some("2025-06-18"), Some("2025-06-15")).unwrap().days.is_empty());
+    let long = engine.calendar(Some("2025-01-01"), Some("2027-01-01")).unwrap();
+    assert_eq!((long.truncated, long.to.as_str(), long.days.len()), (true, "2026-01-01", 366));
+    let err = engine.calendar(Some("2025-02-30"), Some("2025-03-01")).unwrap_err();
+    assert_eq!(err.to_string(), "`2025-02-30` is not a day: write YYYY-MM-DD, for example 2025-06-30");
+
+    // Over the API, for any reader.
+    let engine = std::sync::Arc::new(engine);
+    let (viewer, _) = engine.storage().create_token("boss", baton::Role::Viewer, 1).unwrap();
+    let base = baton_tests::serve(engine.clone(), baton::ApiConfig::default()).await;
+    let answer = baton_tests::http()
+        .get(format!("{base}/v1/calendar?from=2025-06-17&to=2025-06-17"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["days"][0]["journey_steps"][0]["due"], 2, "{body}");
+    let answer = baton_tests::http()
+        .get(format!("{base}/v1/calendar?from=2025-13-01"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 400);
 }
