@@ -47,6 +47,15 @@ pub async fn show_profile(State(state): State<AppState>, Path(id): Path<String>)
     on_engine(&state, move |e| Ok(e.profile(id)?)).await
 }
 
+pub async fn journeys(State(state): State<AppState>, Path(id): Path<String>) -> Answer {
+    let id = profile_id(&id)?;
+    on_engine(&state, move |e| {
+        e.profile(id)?;
+        Ok(e.journey_positions_of(id)?)
+    })
+    .await
+}
+
 pub async fn update_profile(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,

@@ -434,6 +434,13 @@ pub fn table() -> Vec<RouteSpec> {
         ).paged::<profiles::ProfilesQuery>().answers::<Vec<crate::profile::Profile>>(),
         spec(M::GET, "/v1/profiles/{id}", Some(PERSONAL), "Show a profile.", get(profiles::show_profile)).answers::<crate::profile::Profile>(),
         spec(
+            M::GET,
+            "/v1/profiles/{id}/journeys",
+            Some(PERSONAL),
+            "Where a profile is in each journey it is inside: step, version, what it waits for, the steps it passed.",
+            get(profiles::journeys),
+        ).answers::<Vec<crate::journey::Position>>(),
+        spec(
             M::PATCH,
             "/v1/profiles/{id}",
             Some(ORCHESTRATE),

@@ -410,6 +410,15 @@ async fn journeys_over_the_api() {
     assert_eq!(view["spec"]["steps"]["wait"]["for_ms"].as_u64(), Some(2 * DAY as u64));
     let (_, list) = call(Method::GET, "/v1/journeys", &viewer, None).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
+    // Where Ann is: personal data, so an orchestrator sees it and a viewer does not.
+    let (status, places) = call(Method::GET, &format!("/v1/profiles/{ann}/journeys"), &token, None).await;
+    assert_eq!(status, 200, "{places}");
+    assert_eq!((places[0]["journey"].as_str(), places[0]["step"].as_str()), (Some("welcome"), Some("wait")));
+    assert_eq!(places[0]["waiting"]["until"].as_i64(), Some(NOW + 1 + 2 * DAY));
+    let (status, _) = call(Method::GET, &format!("/v1/profiles/{ann}/journeys"), &viewer, None).await;
+    assert_eq!(status, 403);
+    let (status, body) = call(Method::GET, "/v1/profiles/pr_00000000000f423f/journeys", &token, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("profile_not_found")), "{body}");
 
     for (action, state) in [("pause", "paused"), ("resume", "live")] {
         let (status, body) = call(Method::POST, &format!("/v1/journeys/welcome/{action}"), &token, None).await;
