@@ -44,7 +44,7 @@ pub use error::EngineError;
 pub use exports::{ExportFormat, ExportKind, ExportReport};
 pub use feedback::{FEEDBACK_TOLERANCE_MS, FeedbackReport, WebhookRequest};
 pub use imports::ProfileRow;
-pub use journeys::{JourneyReport, JourneyView};
+pub use journeys::{DryRun, DryStep, JourneyReport, JourneyView};
 pub use outbound::OutboundPolicy;
 pub use pipeline::RunReport;
 pub use policy::{Policies, QuietHours, RollingCap};

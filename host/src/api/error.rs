@@ -202,7 +202,9 @@ impl From<EngineError> for ApiError {
             EngineError::SegmentWrongKind(_) => ApiError::new(ErrorCode::SegmentWrongKind, message),
             EngineError::SegmentLimit(_) => ApiError::new(ErrorCode::SegmentLimit, message),
             EngineError::BindingNotFound { .. } => ApiError::new(ErrorCode::BindingNotFound, message),
-            EngineError::ProfileNotFound(_) => ApiError::new(ErrorCode::ProfileNotFound, message),
+            EngineError::ProfileNotFound(_) | EngineError::NoSuchPerson(_) => {
+                ApiError::new(ErrorCode::ProfileNotFound, message)
+            }
             EngineError::FeedbackEndpointNotFound(_) => {
                 ApiError::new(ErrorCode::FeedbackEndpointNotFound, message)
             }

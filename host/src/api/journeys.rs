@@ -78,3 +78,34 @@ pub async fn resume(State(state): State<AppState>, Extension(caller): Extension<
 pub async fn end(State(state): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Answer {
     set_state(state, caller, id, JourneyState::Ended).await
 }
+
+/// Whom to walk through the journey in a dry run, and for how long.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(example = serde_json::json!({"who": "user-00042", "days": 14}))]
+pub(super) struct DryRunRequest {
+    /// A user id, or an email (with an `@`).
+    #[schemars(length(min = 1))]
+    who: String,
+    /// The version to walk (default: the live one, else the newest).
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    version: Option<u32>,
+    /// How many days of simulated time, 1 to 366 (default 30).
+    #[serde(default = "thirty")]
+    #[schemars(range(min = 1, max = 366))]
+    days: u32,
+}
+
+fn thirty() -> u32 {
+    30
+}
+
+pub async fn dry_run(State(state): State<AppState>, Path(id): Path<String>, body: Body) -> Answer {
+    let request: DryRunRequest = json_body(&state, body).await?;
+    on_engine(&state, move |e| {
+        let person = e.person(&request.who)?;
+        Ok(e.dry_run_journey(&id, person.id, request.version, request.days)?)
+    })
+    .await
+}

@@ -372,6 +372,13 @@ pub fn table() -> Vec<RouteSpec> {
         ).takes::<journeys::PublishRequest>().answers::<crate::journey::Journey>(),
         spec(
             M::POST,
+            "/v1/journeys/{id}/dry-run",
+            Some(PERSONAL),
+            "Walk one person through a journey on a simulated clock: each step, what it would send, where it ends. Nothing is sent or written.",
+            post(journeys::dry_run),
+        ).takes::<journeys::DryRunRequest>().answers::<crate::engine::DryRun>(),
+        spec(
+            M::POST,
             "/v1/journeys/{id}/pause",
             Some(ORCHESTRATE),
             "Pause a live journey: nobody enters, every waiting profile holds where it is.",

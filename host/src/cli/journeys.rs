@@ -41,6 +41,20 @@ pub enum JourneyCommand {
         #[arg(long = "migrate", value_name = "OLD=NEW")]
         migrate: Vec<String>,
     },
+    /// Walk one person through a journey on a simulated clock: each step, what it would send,
+    /// where it ends. Nothing is sent or written.
+    DryRun {
+        /// The journey's id.
+        id: String,
+        /// A user id, or an email.
+        who: String,
+        /// The version to walk (default: the live one, else the newest).
+        #[arg(long)]
+        version: Option<u32>,
+        /// Days of simulated time, 1 to 366.
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=366))]
+        days: u32,
+    },
     /// Pause a live journey: nobody enters, everyone waiting holds where they are.
     Pause {
         /// The journey's id.
@@ -86,6 +100,10 @@ pub fn journeys(data: &Path, config: &ServeConfig, out: Output, command: Journey
         JourneyCommand::Publish { id, version, migrate } => {
             out.print(&engine.publish_journey(&actor, &id, version, &mapping(&migrate)?)?)
         }
+        JourneyCommand::DryRun { id, who, version, days } => {
+            let person = engine.person(&who)?;
+            out.print(&engine.dry_run_journey(&id, person.id, version, days)?)
+        }
         JourneyCommand::Pause { id } => out.print(&engine.set_journey_state(&actor, &id, JourneyState::Paused)?),
         JourneyCommand::Resume { id } => out.print(&engine.set_journey_state(&actor, &id, JourneyState::Live)?),
         JourneyCommand::End { id } => out.print(&engine.set_journey_state(&actor, &id, JourneyState::Ended)?),
@@ -101,6 +119,10 @@ pub fn journeys_remote(remote: &Remote, out: Output, command: JourneyCommand) ->
         JourneyCommand::Publish { id, version, migrate } => remote.post(
             &format!("/v1/journeys/{id}/publish"),
             serde_json::json!({ "version": version, "migrate": mapping(&migrate)? }),
+        )?,
+        JourneyCommand::DryRun { id, who, version, days } => remote.post(
+            &format!("/v1/journeys/{id}/dry-run"),
+            serde_json::json!({ "who": who, "version": version, "days": days }),
         )?,
         JourneyCommand::Pause { id } => remote.post(&format!("/v1/journeys/{id}/pause"), serde_json::json!({}))?,
         JourneyCommand::Resume { id } => remote.post(&format!("/v1/journeys/{id}/resume"), serde_json::json!({}))?,

@@ -79,6 +79,9 @@ pub enum EngineError {
     /// The journey's state does not allow the change (publishing an ended journey, say).
     #[error("{0}")]
     JourneyState(String),
+    /// No profile has this user id or email.
+    #[error("no profile has {0}")]
+    NoSuchPerson(String),
     /// No profile has this id.
     #[error("profile {0} does not exist")]
     ProfileNotFound(crate::profile::ProfileId),

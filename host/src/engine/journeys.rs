@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::pipeline::hash64;
+use super::pipeline::{OneSend, hash64};
 use super::subject::subject;
 use super::{Engine, EngineError};
 use crate::campaign::{CampaignState, Trigger};
@@ -64,16 +64,66 @@ struct Walk {
     position: Position,
     counts: Vec<(u32, String, Count)>,
     outcome: Option<Outcome>,
+    /// A dry run's state: the walk writes and sends nothing.
+    dry: Option<Dry>,
+}
+
+/// A dry run in progress: its simulated clock, its copy of the profile, and what happened.
+struct Dry {
+    now: i64,
+    profile: Profile,
+    log: Vec<DryStep>,
+}
+
+/// One thing that happened in a dry run.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct DryStep {
+    /// When, on the dry run's simulated clock, ms since the epoch.
+    pub at: i64,
+    /// The step.
+    pub step: String,
+    /// What happened there, in words.
+    pub note: String,
+}
+
+/// A dry run: one profile walked through a journey on a simulated clock, with nothing sent and
+/// nothing written.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct DryRun {
+    /// The journey.
+    pub journey: String,
+    /// The version walked.
+    pub version: u32,
+    /// The profile.
+    pub profile: ProfileId,
+    /// What happened, in order.
+    pub steps: Vec<DryStep>,
+    /// How its time through ended, if it ended within the horizon.
+    pub outcome: Option<Outcome>,
+    /// Where it still waits at the horizon, and until when.
+    pub waiting: Option<(String, i64)>,
 }
 
 impl Walk {
+    fn new(position: Position) -> Walk {
+        Walk { position, counts: Vec::new(), outcome: None, dry: None }
+    }
+
     fn count(&mut self, count: Count) {
         self.counts.push((self.position.version, self.position.step.clone(), count));
+    }
+
+    /// Notes what happened at the current step, in a dry run.
+    fn note(&mut self, note: String) {
+        if let Some(dry) = &mut self.dry {
+            dry.log.push(DryStep { at: dry.now, step: self.position.step.clone(), note });
+        }
     }
 
     /// Leaves the current step for `next`.
     fn pass_to(&mut self, next: &str, now: i64) {
         self.count(Count::Passed);
+        self.note(format!("goes on to {next}"));
         let left = std::mem::replace(&mut self.position.step, next.to_owned());
         self.position.passed.push((left, now));
         self.position.since = now;
@@ -87,14 +137,24 @@ impl Walk {
             self.count(Count::Waiting(-1));
         }
         self.count(Count::Ended(outcome_code(outcome).into()));
+        self.note(format!("leaves the journey: {}", outcome_code(outcome)));
         self.outcome = Some(outcome);
     }
 
     /// Stops at the current step until `until`.
     fn wait(&mut self, waiting: Waiting) {
         self.count(Count::Waiting(1));
+        if let Some(due) = waiting.due() {
+            let what = if matches!(waiting, Waiting::ForEvent { .. }) { "waits for the event until" } else { "waits until" };
+            self.note(format!("{what} {}", moment(due)));
+        }
         self.position.waiting = waiting;
     }
+}
+
+/// A moment as RFC 3339 text, for people.
+fn moment(at: i64) -> String {
+    jiff::Timestamp::from_millisecond(at).map_or_else(|_| at.to_string(), |t| t.to_string())
 }
 
 /// An outcome's name in counts.
@@ -282,7 +342,7 @@ impl Engine {
         if to == JourneyState::Ended {
             let mut moves = Vec::new();
             for position in self.storage.journey_positions(id)? {
-                let mut walk = Walk { position: position.clone(), counts: Vec::new(), outcome: None };
+                let mut walk = Walk::new(position.clone());
                 walk.end(Outcome::JourneyEnded);
                 moves.push(self.finish(walk, Some(position))?);
                 if moves.len() == TIMER_CHUNK {
@@ -393,7 +453,7 @@ impl Engine {
                 if event.timestamp < position.entered_at {
                     continue;
                 }
-                let mut walk = Walk { position: position.clone(), counts: Vec::new(), outcome: None };
+                let mut walk = Walk::new(position.clone());
                 let props = &event.properties;
                 if spec.goal.iter().any(|m| m.matches(&event.name, props)) {
                     walk.end(Outcome::Converted);
@@ -488,7 +548,7 @@ impl Engine {
             waiting: Waiting::Ready,
             passed: Vec::new(),
         };
-        let mut walk = Walk { position, counts: Vec::new(), outcome: None };
+        let mut walk = Walk::new(position);
         walk.count(Count::Entered);
         self.walk(spec, &mut walk, trigger, queued)?;
         let mut change = self.finish(walk, None)?;
@@ -500,7 +560,7 @@ impl Engine {
     /// The move a walk made: its place (none once it ended) and, when it ended, its entry
     /// record with the outcome.
     fn finish(&self, walk: Walk, before: Option<Position>) -> Result<JourneyMove, EngineError> {
-        let Walk { position, counts, outcome } = walk;
+        let Walk { position, counts, outcome, .. } = walk;
         let (journey, profile) = (position.journey.clone(), position.profile);
         let entry = match outcome {
             Some(outcome) => {
@@ -544,7 +604,7 @@ impl Engine {
                         continue;
                     };
                     let spec = self.cached_spec(&mut specs, &journey.id, position.version)?;
-                    let mut walk = Walk { position: position.clone(), counts: Vec::new(), outcome: None };
+                    let mut walk = Walk::new(position.clone());
                     // The timer stays in the index until the flushed write of this chunk's
                     // moves removes it: the walk's sends need no flush of their own.
                     self.walk(&spec, &mut walk, None, true)?;
@@ -560,8 +620,29 @@ impl Engine {
 
     /// Runs steps from the walk's current one until the profile waits or leaves.
     fn walk(&self, spec: &JourneySpec, walk: &mut Walk, trigger: Option<&Event>, queued: bool) -> Result<(), EngineError> {
-        let now = self.now();
-        let mut profile: Option<Profile> = None;
+        // A dry run walks its own copy of the profile; a live walk loads it when a step needs it.
+        let mut profile = walk.dry.as_ref().map(|dry| dry.profile.clone());
+        let walked = self.walk_steps(spec, walk, trigger, queued, &mut profile);
+        if let (Some(dry), Some(profile)) = (walk.dry.as_mut(), profile) {
+            dry.profile = profile;
+        }
+        walked
+    }
+
+    fn walk_steps(
+        &self,
+        spec: &JourneySpec,
+        walk: &mut Walk,
+        trigger: Option<&Event>,
+        queued: bool,
+        profile: &mut Option<Profile>,
+    ) -> Result<(), EngineError> {
+        let now = walk.dry.as_ref().map_or_else(|| self.now(), |dry| dry.now);
+        let how = match (&walk.dry, queued) {
+            (Some(_), _) => OneSend::Preview,
+            (None, true) => OneSend::Queued,
+            (None, false) => OneSend::Live,
+        };
         for _ in 0..MAX_STEPS_IN_A_ROW {
             let Some(step) = spec.steps.get(&walk.position.step) else {
                 walk.end(Outcome::Failed);
@@ -575,7 +656,7 @@ impl Engine {
             }
             if profile.is_none() {
                 match self.storage.profile(walk.position.profile)? {
-                    Some(found) => profile = Some(found),
+                    Some(found) => *profile = Some(found),
                     None => {
                         // Erased meanwhile: nothing more to do for it.
                         walk.end(Outcome::Failed);
@@ -592,7 +673,18 @@ impl Engine {
                     );
                     match self.storage.campaign(campaign)? {
                         Some(c) if c.state == CampaignState::Active => {
-                            match self.send_one(&c, person.clone(), &key, trigger, queued) {
+                            match self.send_one(&c, person.clone(), &key, trigger, how) {
+                                Ok(report) if how == OneSend::Preview => {
+                                    let note = match (report.samples.first(), report.skipped.keys().next()) {
+                                        (Some(message), _) => format!(
+                                            "would send {campaign}: {}",
+                                            message.subject.clone().unwrap_or_else(|| message.body.clone())
+                                        ),
+                                        (None, Some(reason)) => format!("would not send {campaign}: {}", reason.code()),
+                                        (None, None) => format!("would not send {campaign}: its segment rule leaves the profile out"),
+                                    };
+                                    walk.note(note);
+                                }
                                 Ok(report) => {
                                     // Quiet hours delay a send; they do not skip it.
                                     let skipped = report.skipped.into_iter().filter(|(r, _)| *r != SkipReason::QuietHours);
@@ -608,7 +700,10 @@ impl Engine {
                                 }
                             }
                         }
-                        _ => walk.count(Count::Skipped("campaign_not_active".into())),
+                        _ => {
+                            walk.count(Count::Skipped("campaign_not_active".into()));
+                            walk.note(format!("would not send {campaign}: the campaign is not active"));
+                        }
                     }
                     walk.pass_to(next, now);
                 }
@@ -635,6 +730,7 @@ impl Engine {
                         Some(_) => walk.pass_to(next, now),
                         None => {
                             walk.count(Count::Skipped("no_date".into()));
+                            walk.note("has no date to wait for".into());
                             walk.pass_to(next, now);
                         }
                     }
@@ -670,9 +766,7 @@ impl Engine {
                 Step::UpdateProfile { set, subscribe, unsubscribe, next } => {
                     let source = format!("journey:{}", walk.position.journey);
                     let limit = self.consent.history_limit;
-                    // The trigger or timer that moved the profile here stands behind the
-                    // change until the move is written, and setting values again is harmless.
-                    let updated = self.storage.update_profile_unflushed(person.id, now, |p| {
+                    let update = |p: &mut Profile| {
                         for (key, value) in set {
                             if value.is_null() {
                                 p.attributes.remove(key);
@@ -686,8 +780,18 @@ impl Engine {
                         for key in unsubscribe {
                             p.record_consent(key, ConsentState::Denied, now, &source, limit);
                         }
-                    })?;
-                    profile = updated;
+                    };
+                    if walk.dry.is_some() {
+                        let mut copy = person.clone();
+                        update(&mut copy);
+                        *profile = Some(copy);
+                        let keys: Vec<&str> = set.keys().chain(subscribe).chain(unsubscribe).map(String::as_str).collect();
+                        walk.note(format!("would update {}", keys.join(", ")));
+                    } else {
+                        // The trigger or timer that moved the profile here stands behind the
+                        // change until the move is written, and setting values again is harmless.
+                        *profile = self.storage.update_profile_unflushed(person.id, now, update)?;
+                    }
                     walk.pass_to(next, now);
                 }
                 Step::Exit {} => {
@@ -757,6 +861,79 @@ impl Engine {
                 Ok(verdict.value.first().is_some_and(|m| m.member))
             }
         }
+    }
+}
+
+impl Engine {
+    /// The profile a person is named by: a user id, or (with an `@`) an email, the first profile
+    /// that has it.
+    pub fn person(&self, who: &str) -> Result<Profile, EngineError> {
+        let found = if who.contains('@') {
+            self.storage.profiles_by_email(who)?.into_iter().next()
+        } else {
+            self.storage.profile_by_identity(&crate::profile::Identity::User(who.to_owned()))?
+        };
+        found.ok_or_else(|| {
+            let what = if who.contains('@') { "the email" } else { "the user id" };
+            EngineError::NoSuchPerson(format!("{what} `{who}`"))
+        })
+    }
+
+    /// Walks `profile` through journey `id` (its live version, or `version`) on a simulated
+    /// clock from now, for up to `days` days: each delay and wait passes when its time comes
+    /// (no event arrives in a dry run, so waits for one time out), message steps are rendered
+    /// and judged but not sent, profile updates apply to a copy. Nothing is written.
+    pub fn dry_run_journey(
+        &self,
+        id: &str,
+        profile: ProfileId,
+        version: Option<u32>,
+        days: u32,
+    ) -> Result<DryRun, EngineError> {
+        /// The most a dry run records before it stops (a journey that loops through short waits).
+        const MAX_DRY_STEPS: usize = 1_000;
+        let journey = self.journey(id)?;
+        let version = version.or(journey.live_version).unwrap_or(journey.latest_version);
+        let Some(spec) = self.storage.journey_version(id, version)? else {
+            return Err(EngineError::InvalidJourney(vec![format!(
+                "version: journey `{id}` has versions 1 to {}",
+                journey.latest_version
+            )]));
+        };
+        let person = self.storage.profile(profile)?.ok_or(EngineError::ProfileNotFound(profile))?;
+        let start = self.now();
+        let horizon = start.saturating_add(i64::from(days.clamp(1, 366)) * 86_400_000);
+        let position = Position {
+            journey: id.to_owned(),
+            version,
+            profile: person.id,
+            entry: 0,
+            entered_at: start,
+            step: spec.start.clone(),
+            since: start,
+            waiting: Waiting::Ready,
+            passed: Vec::new(),
+        };
+        let mut walk = Walk::new(position);
+        walk.dry = Some(Dry { now: start, profile: person, log: Vec::new() });
+        walk.note("enters".into());
+        while walk.dry.as_ref().is_some_and(|dry| dry.log.len() < MAX_DRY_STEPS) {
+            self.walk(&spec, &mut walk, None, false)?;
+            match (walk.outcome, walk.position.waiting.due()) {
+                (None, Some(due)) if due <= horizon => {
+                    if let Some(dry) = &mut walk.dry {
+                        dry.now = dry.now.max(due);
+                    }
+                }
+                _ => break,
+            }
+        }
+        let steps = walk.dry.take().map(|dry| dry.log).unwrap_or_default();
+        let waiting = match walk.outcome {
+            None => walk.position.waiting.due().map(|until| (walk.position.step.clone(), until)),
+            Some(_) => None,
+        };
+        Ok(DryRun { journey: id.to_owned(), version, profile, steps, outcome: walk.outcome, waiting })
     }
 }
 

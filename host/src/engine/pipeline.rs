@@ -98,6 +98,21 @@ struct Pass<'a> {
     mode: Mode,
 }
 
+/// How [`Engine::send_one`] treats its send.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OneSend {
+    /// Enqueued, durably.
+    Live,
+    /// Enqueued without a flush of its own: a durable trigger or timer stands behind it, and
+    /// the flushed write that answers it carries the send (see
+    /// [`Storage::enqueue_behind_trigger`]).
+    ///
+    /// [`Storage::enqueue_behind_trigger`]: crate::Storage::enqueue_behind_trigger
+    Queued,
+    /// Rendered and judged, nothing written: the report's samples hold the message.
+    Preview,
+}
+
 /// Live runs write skips and sends; previews write nothing.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -305,21 +320,23 @@ impl Engine {
 
     /// Carries one profile through a campaign's pipeline (segment rule if bound, policies,
     /// experiment, personalizers, the outbox), as a journey's message step does. `step` names the
-    /// pass in the idempotency key; `queued`: a durable trigger stands behind the call, so the
-    /// send needs no flush of its own (see [`Storage::enqueue_behind_trigger`]).
-    ///
-    /// [`Storage::enqueue_behind_trigger`]: crate::Storage::enqueue_behind_trigger
+    /// pass in the idempotency key; `how` says whether the send is enqueued (with or without a
+    /// flush of its own) or only rendered.
     pub(crate) fn send_one(
         &self,
         campaign: &Campaign,
         profile: Profile,
         step: &str,
         trigger: Option<&Event>,
-        queued: bool,
+        how: OneSend,
     ) -> Result<RunReport, EngineError> {
         let plugins = self.campaign_plugins(campaign)?;
         let history = plugins.event_scope(self.now()).load(&self.storage, &profile)?;
-        let mode = if queued { Mode::Queued } else { Mode::Live };
+        let mode = match how {
+            OneSend::Live => Mode::Live,
+            OneSend::Queued => Mode::Queued,
+            OneSend::Preview => Mode::Preview,
+        };
         let pass = Pass { campaign, plugins: &plugins, trigger, step, mode };
         let mut report = RunReport::default();
         self.judge(pass, vec![(profile, history)], &mut report)?;

@@ -772,3 +772,60 @@ async fn the_calendar_shows_scheduled_runs_and_journey_waits_by_day() {
         .unwrap();
     assert_eq!(answer.status().as_u16(), 400);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_walks_one_person_on_a_simulated_clock_and_writes_nothing() {
+    let (engine, _clock, _dir, ann, _bob) = setup();
+    engine.save_journey("test", "welcome", welcome_series()).unwrap();
+    // A draft: the dry run walks the newest version.
+    let run = engine.dry_run_journey("welcome", ann, None, 30).unwrap();
+    let notes: Vec<(i64, &str, &str)> = run.steps.iter().map(|s| (s.at - NOW, s.step.as_str(), s.note.as_str())).collect();
+    assert_eq!(
+        notes,
+        [
+            (0, "welcome", "enters"),
+            (0, "welcome", "would send welcome-email: welcome-email"),
+            (0, "welcome", "goes on to wait"),
+            (0, "wait", "waits until 2025-06-17T15:06:40Z"),
+            (2 * DAY, "wait", "goes on to bought"),
+            (2 * DAY, "bought", "goes on to reminder"),
+            (2 * DAY, "reminder", "would send reminder-offer: reminder-offer"),
+            (2 * DAY, "reminder", "goes on to done"),
+            (2 * DAY, "done", "leaves the journey: completed"),
+        ]
+    );
+    assert_eq!((run.outcome, run.waiting.clone()), (Some(baton::Outcome::Completed), None));
+    // Nothing was written or sent.
+    assert!(engine.storage().pending_sends().unwrap().is_empty());
+    assert!(engine.journey_positions_of(ann).unwrap().is_empty());
+    assert!(engine.journey_view("welcome").unwrap().counts.is_empty());
+    // A horizon shorter than the delay leaves the person waiting, and says where.
+    let short = engine.dry_run_journey("welcome", ann, None, 1).unwrap();
+    assert_eq!((short.outcome, short.waiting), (None, Some(("wait".to_owned(), NOW + 2 * DAY))));
+
+    // Over the API, by email; an unknown person is a 404 that names them.
+    let engine = std::sync::Arc::new(engine);
+    let (token, _) = engine.storage().create_token("ops", baton::Role::Orchestrator, 1).unwrap();
+    let base = baton_tests::serve(engine.clone(), baton::ApiConfig::default()).await;
+    let client = baton_tests::http();
+    let answer = client
+        .post(format!("{base}/v1/journeys/welcome/dry-run"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"who": "ANN@example.com", "days": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!((body["outcome"].as_str(), body["steps"].as_array().map(Vec::len)), (Some("completed"), Some(9)), "{body}");
+    let answer = client
+        .post(format!("{base}/v1/journeys/welcome/dry-run"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({"who": "nobody"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 404);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["message"], "no profile has the user id `nobody`");
+}
