@@ -73,6 +73,16 @@ pub enum Entry {
         #[schemars(pattern(r"^[a-z0-9_-]{1,64}$"))]
         segment: String,
     },
+    /// Every member of a saved segment, on a schedule: at each multiple of `every_ms` (the
+    /// tick after it), as the re-entry rule allows.
+    Schedule {
+        /// The saved segment's id.
+        #[schemars(pattern(r"^[a-z0-9_-]{1,64}$"))]
+        segment: String,
+        /// How often, in ms (at least a minute).
+        #[schemars(range(min = 60000))]
+        every_ms: u64,
+    },
 }
 
 /// Whether someone who has been through the journey may go through it again. Nobody is in a
@@ -305,8 +315,11 @@ impl JourneySpec {
             Entry::Event { event, .. } if event.trim().is_empty() => {
                 problems.push("entry.event: must not be blank".into());
             }
-            Entry::Segment { segment } if !valid_id(segment) => {
+            Entry::Segment { segment } | Entry::Schedule { segment, .. } if !valid_id(segment) => {
                 problems.push(format!("entry.segment {segment:?}: not a segment id"));
+            }
+            Entry::Schedule { every_ms, .. } if *every_ms < 60_000 => {
+                problems.push("entry.every_ms: at least 60000 (a minute)".into());
             }
             _ => {}
         }

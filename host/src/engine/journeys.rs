@@ -212,7 +212,7 @@ impl Engine {
     /// exist with trigger `journey`), saved segments, segment rules.
     fn reference_problems(&self, spec: &JourneySpec) -> Result<Vec<String>, EngineError> {
         let mut problems = Vec::new();
-        if let Entry::Segment { segment } = &spec.entry
+        if let Entry::Segment { segment } | Entry::Schedule { segment, .. } = &spec.entry
             && self.storage.segment(segment)?.is_none()
         {
             problems.push(format!("entry.segment: no saved segment is named `{segment}`"));
@@ -416,9 +416,14 @@ impl Engine {
             for version in 1..=journey.latest_version {
                 let Some(spec) = self.storage.journey_version(&journey.id, version)? else { continue };
                 match &spec.entry {
-                    Entry::Event { event, .. } => names.insert(event.clone()),
-                    Entry::Segment { .. } => names.insert(SEGMENT_ENTERED.to_owned()),
-                };
+                    Entry::Event { event, .. } => {
+                        names.insert(event.clone());
+                    }
+                    Entry::Segment { .. } => {
+                        names.insert(SEGMENT_ENTERED.to_owned());
+                    }
+                    Entry::Schedule { .. } => {}
+                }
                 names.extend(spec.exit_on.iter().chain(&spec.goal).map(|m| m.event.clone()));
                 for step in spec.steps.values() {
                     if let Step::WaitForEvent { event, .. } = step {
@@ -485,6 +490,7 @@ impl Engine {
                         event.name == SEGMENT_ENTERED
                             && event.properties.get("segment").and_then(|s| s.as_str()) == Some(segment.as_str())
                     }
+                    Entry::Schedule { .. } => false,
                 };
                 if !enters {
                     continue;
@@ -578,10 +584,12 @@ impl Engine {
         Ok(JourneyMove { journey, profile, before, after, entry, counts })
     }
 
-    /// Fires every journey timer due now: delays that end go on, waits for an event time out.
-    /// Paused journeys' timers wait for the journey to be live again. Returns the profiles moved.
+    /// Admits the members of scheduled journeys' segments whose time came (once per slot of
+    /// `every_ms`, remembered in the store, so a restart does not run a slot twice), then fires
+    /// every journey timer due now: delays that end go on, waits for an event time out. Paused
+    /// journeys' timers wait for the journey to be live again. Returns the profiles moved.
     pub fn fire_journey_timers(&self) -> Result<usize, EngineError> {
-        let mut moved = 0;
+        let mut moved = self.run_scheduled_entries()?;
         for journey in self.storage.journeys()? {
             if journey.state != JourneyState::Live {
                 continue;
@@ -616,6 +624,42 @@ impl Engine {
             }
         }
         Ok(moved)
+    }
+
+    /// Scheduled entries whose slot came: each member of the segment enters, as the re-entry
+    /// rule allows. Returns the profiles admitted.
+    fn run_scheduled_entries(&self) -> Result<usize, EngineError> {
+        let mut admitted = 0;
+        for journey in self.storage.journeys()? {
+            let (JourneyState::Live, Some(version)) = (journey.state, journey.live_version) else { continue };
+            let spec = self.journey_spec(&journey.id, version)?;
+            let Entry::Schedule { segment, every_ms } = &spec.entry else { continue };
+            let now = self.now();
+            let slot = now / i64::try_from(*every_ms).unwrap_or(i64::MAX).max(1);
+            let job = format!("journey:{}", journey.id);
+            if self.storage.schedule_slot(&job)?.is_some_and(|last| last >= slot) {
+                continue;
+            }
+            let mut after = None;
+            loop {
+                let members = self.storage.segment_members(segment, after, TIMER_CHUNK)?;
+                let Some(last) = members.last() else { break };
+                after = Some(last.profile);
+                let _mover = self.journey_mover.lock().unwrap_or_else(|p| p.into_inner());
+                let mut moves = Vec::new();
+                for member in members {
+                    if let Some(change) = self.enter(&journey, version, &spec, member.profile, None, false)? {
+                        moves.push(change);
+                    }
+                }
+                admitted += moves.len();
+                // Each admitted profile's move is whole; a crash before the slot is recorded runs
+                // the slot again, and the profiles inside or done are not admitted twice.
+                self.storage.apply_journey_moves(&moves)?;
+            }
+            self.storage.set_schedule_slot(&job, slot)?;
+        }
+        Ok(admitted)
     }
 
     /// Runs steps from the walk's current one until the profile waits or leaves.

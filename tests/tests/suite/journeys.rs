@@ -829,3 +829,47 @@ async fn a_dry_run_walks_one_person_on_a_simulated_clock_and_writes_nothing() {
     let body: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(body["error"]["message"], "no profile has the user id `nobody`");
 }
+
+#[test]
+fn a_scheduled_entry_admits_a_segments_members_once_per_slot() {
+    let (engine, clock, _dir, ann, bob) = setup();
+    let manual = baton::SegmentSpec {
+        id: "vips".into(),
+        description: String::new(),
+        definition: baton::SegmentDefinition::Manual {},
+    };
+    engine.save_segment("test", manual).unwrap();
+    engine.edit_segment_members("test", "vips", &["ann".to_owned(), "bob".to_owned()], &[]).unwrap();
+    for (id, reentry) in [("daily-once", "once"), ("daily-always", "always")] {
+        let spec: JourneySpec = serde_json::from_value(serde_json::json!({
+            "name": "A daily round over the VIPs",
+            "entry": {"type": "schedule", "segment": "vips", "every_ms": DAY},
+            "reentry": reentry,
+            "start": "mark",
+            "steps": {
+                "mark": {"type": "update_profile", "set": {"greeted": true}, "next": "done"},
+                "done": {"type": "exit"}
+            }
+        }))
+        .unwrap();
+        engine.save_journey("test", id, spec).unwrap();
+        engine.publish_journey("test", id, None, &BTreeMap::new()).unwrap();
+    }
+    let entries = |id: &str, who: ProfileId| engine.storage().journey_entry(id, who).unwrap().map_or(0, |e| e.entries);
+    assert_eq!(engine.tick().unwrap().journey_moves, 4);
+    assert_eq!([entries("daily-once", ann), entries("daily-always", bob)], [1, 1]);
+    // The same day's slot runs once, however often the clock ticks.
+    clock.set(NOW + HOUR);
+    assert_eq!(engine.tick().unwrap().journey_moves, 0);
+    // The next day: `always` admits them again, `once` does not.
+    clock.set(NOW + DAY);
+    assert_eq!(engine.tick().unwrap().journey_moves, 2);
+    assert_eq!([entries("daily-once", ann), entries("daily-always", ann), entries("daily-always", bob)], [1, 2, 2]);
+    let greeted = engine.storage().profile(ann).unwrap().unwrap().attributes["greeted"].clone();
+    assert_eq!(greeted, true);
+    // A schedule more often than once a minute is refused.
+    let mut fast = welcome_series();
+    fast.entry = Entry::Schedule { segment: "vips".into(), every_ms: 1_000 };
+    let err = engine.save_journey("test", "fast", fast).unwrap_err();
+    assert_eq!(err.to_string(), "journey is invalid: entry.every_ms: at least 60000 (a minute)");
+}
