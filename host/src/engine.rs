@@ -37,7 +37,7 @@ mod views;
 use std::sync::Arc;
 
 pub use audience::{Audience, Member};
-pub use calendar::{Calendar, CalendarDay, JourneyDue, MAX_CALENDAR_DAYS, ScheduledRuns};
+pub use calendar::{Calendar, CalendarDay, JourneyDue, MAX_CALENDAR_DAYS, ScheduledEntries, ScheduledRuns};
 pub use consent::{ConsentSources, SourceFacts};
 pub use deliver::{DeliveryConfig, DeliveryReport};
 pub use error::EngineError;

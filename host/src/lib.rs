@@ -29,7 +29,7 @@ pub use campaign::{
 };
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use engine::{
-    Audience, CONVERSION_EVENT, Calendar, CalendarDay, DryRun, DryStep, JourneyDue, MAX_CALENDAR_DAYS, ScheduledRuns, CampaignSeries, CampaignView, Clock, DayFigures, DeliveryConfig,
+    Audience, CONVERSION_EVENT, Calendar, CalendarDay, DryRun, DryStep, ScheduledEntries, JourneyDue, MAX_CALENDAR_DAYS, ScheduledRuns, CampaignSeries, CampaignView, Clock, DayFigures, DeliveryConfig,
     DeliveryReport, Engine, EngineConfig, EngineError, ExportFormat, ExportKind, ExportReport,
     FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, JourneyReport, JourneyView, LINK_VALID_MS, ManualEdit, Member, OutboundPolicy,
     PluginView, Policies, ProfileLookup, ProfileRow, ProfileUpdate, QuietHours, ReportingConfig, RollingCap,

@@ -1,5 +1,5 @@
 //! The calendar: what is planned, day by day (UTC), for a range of days: scheduled batch
-//! campaign runs, and journey waits that come due (with the steps they lead to, message steps
+//! campaign runs, scheduled journey entries, and journey waits that come due (with the steps they lead to, message steps
 //! among them). Read from the campaigns' schedules and the journeys' due-time indexes, so a month
 //! with a million profiles waiting is one range scan per journey, not a load of each profile.
 
@@ -38,6 +38,23 @@ pub struct CalendarDay {
     pub campaign_runs: Vec<ScheduledRuns>,
     /// Journey waits that end this day.
     pub journey_steps: Vec<JourneyDue>,
+    /// Scheduled journey entries: a saved segment's members admitted at each slot.
+    pub journey_entries: Vec<ScheduledEntries>,
+}
+
+/// A scheduled journey's entries in a day.
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
+pub struct ScheduledEntries {
+    /// The journey.
+    pub journey: String,
+    /// The saved segment whose members enter.
+    pub segment: String,
+    /// How many slots start that day.
+    pub runs: u64,
+    /// When the first starts, ms since the epoch.
+    pub first_at: i64,
+    /// The step they enter at (`welcome (message: welcome-email)`).
+    pub start: String,
 }
 
 /// A batch campaign's scheduled runs in a day.
@@ -113,20 +130,23 @@ impl Engine {
             else {
                 continue;
             };
-            let every = i64::try_from(*every).unwrap_or(i64::MAX).max(1);
-            let mut day = start;
-            while day < end {
-                // A run starts at each multiple of `every` (the tick after it, in practice).
-                let first = day.div_euclid(every) + i64::from(day.rem_euclid(every) != 0);
-                let last = (day + DAY - 1).div_euclid(every);
-                if last >= first {
-                    days.entry(day).or_default().campaign_runs.push(ScheduledRuns {
-                        campaign: campaign.id.clone(),
-                        runs: u64::try_from(last - first + 1).unwrap_or(0),
-                        first_at: first.saturating_mul(every),
-                    });
-                }
-                day += DAY;
+            for (day, runs, first_at) in slots(start, end, *every) {
+                let runs = ScheduledRuns { campaign: campaign.id.clone(), runs, first_at };
+                days.entry(day).or_default().campaign_runs.push(runs);
+            }
+        }
+        for journey in self.storage.journeys()? {
+            let (JourneyState::Live, Some(version)) = (journey.state, journey.live_version) else { continue };
+            let Some(spec) = self.storage.journey_version(&journey.id, version)? else { continue };
+            let crate::journey::Entry::Schedule { segment, every_ms } = &spec.entry else { continue };
+            for (day, runs, first_at) in slots(start, end, *every_ms) {
+                days.entry(day).or_default().journey_entries.push(ScheduledEntries {
+                    journey: journey.id.clone(),
+                    segment: segment.clone(),
+                    runs,
+                    first_at,
+                    start: describe(Some(&spec), &spec.start),
+                });
             }
         }
         Ok(())
@@ -159,6 +179,23 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// The days in [`start`, `end`) on which a multiple of `every` ms falls: (day, how many, the
+/// first), as a schedule runs at each multiple (the tick after it, in practice).
+fn slots(start: i64, end: i64, every: u64) -> Vec<(i64, u64, i64)> {
+    let every = i64::try_from(every).unwrap_or(i64::MAX).max(1);
+    let mut found = Vec::new();
+    let mut day = start;
+    while day < end {
+        let first = day.div_euclid(every) + i64::from(day.rem_euclid(every) != 0);
+        let last = (day + DAY - 1).div_euclid(every);
+        if last >= first {
+            found.push((day, u64::try_from(last - first + 1).unwrap_or(0), first.saturating_mul(every)));
+        }
+        day += DAY;
+    }
+    found
 }
 
 /// `id (type)`, or `id (message: campaign)`.

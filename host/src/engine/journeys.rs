@@ -944,9 +944,12 @@ impl Engine {
                 journey.latest_version
             )]));
         };
+        if !(1..=366).contains(&days) {
+            return Err(EngineError::InvalidRequest(format!("days: {days} is not 1 to 366")));
+        }
         let person = self.storage.profile(profile)?.ok_or(EngineError::ProfileNotFound(profile))?;
         let start = self.now();
-        let horizon = start.saturating_add(i64::from(days.clamp(1, 366)) * 86_400_000);
+        let horizon = start.saturating_add(i64::from(days) * 86_400_000);
         let position = Position {
             journey: id.to_owned(),
             version,

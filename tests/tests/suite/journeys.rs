@@ -802,6 +802,8 @@ async fn a_dry_run_walks_one_person_on_a_simulated_clock_and_writes_nothing() {
     // A horizon shorter than the delay leaves the person waiting, and says where.
     let short = engine.dry_run_journey("welcome", ann, None, 1).unwrap();
     assert_eq!((short.outcome, short.waiting), (None, Some(("wait".to_owned(), NOW + 2 * DAY))));
+    let err = engine.dry_run_journey("welcome", ann, None, 0).unwrap_err();
+    assert_eq!(err.to_string(), "days: 0 is not 1 to 366");
 
     // Over the API, by email; an unknown person is a 404 that names them.
     let engine = std::sync::Arc::new(engine);
@@ -867,6 +869,12 @@ fn a_scheduled_entry_admits_a_segments_members_once_per_slot() {
     assert_eq!([entries("daily-once", ann), entries("daily-always", ann), entries("daily-always", bob)], [1, 2, 2]);
     let greeted = engine.storage().profile(ann).unwrap().unwrap().attributes["greeted"].clone();
     assert_eq!(greeted, true);
+    // The calendar shows each day's slot and the step they enter at.
+    let calendar = engine.calendar(Some("2025-06-16"), Some("2025-06-16")).unwrap();
+    let entries = &calendar.days[0].journey_entries;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!((entries[0].segment.as_str(), entries[0].runs, entries[0].start.as_str()), ("vips", 1, "mark (update_profile)"));
+    assert_eq!(entries[0].first_at, jiff::Timestamp::from_second(1_750_032_000).unwrap().as_millisecond());
     // A schedule more often than once a minute is refused.
     let mut fast = welcome_series();
     fast.entry = Entry::Schedule { segment: "vips".into(), every_ms: 1_000 };
