@@ -25,9 +25,9 @@ pub use events::{EventsCommand, events, events_remote};
 pub use exports::{ExportArgs, export, export_remote};
 pub use feedback::{FeedbackCommand, feedback, feedback_remote};
 pub use imports::{ImportArgs, import_local, import_remote};
+pub use journeys::{CalendarArgs, JourneyCommand, calendar, calendar_remote, journeys, journeys_remote};
 pub use output::{Format, Output};
 pub use profiles::{ProfileCommand, profile, profile_remote};
-pub use journeys::{CalendarArgs, JourneyCommand, calendar, calendar_remote, journeys, journeys_remote};
 pub use segments::{SegmentCommand, segments, segments_remote};
 pub use traits::{TraitCommand, traits, traits_remote};
 

@@ -211,9 +211,10 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
         engine.bind(ACTOR, &id, Slot::Channel, webhook, config, grants.clone())?;
         engine.transition(ACTOR, &id, CampaignState::Active)?;
     }
-    let onboarding: crate::journey::JourneySpec =
-        serde_json::from_value(scenario_json(include_str!("../../examples/scenario/onboarding.journey.json"))?)
-            .map_err(|e| DemoError(format!("examples/scenario/onboarding.journey.json: {e}")))?;
+    let onboarding: crate::journey::JourneySpec = serde_json::from_value(scenario_json(include_str!(
+        "../../examples/scenario/onboarding.journey.json"
+    ))?)
+    .map_err(|e| DemoError(format!("examples/scenario/onboarding.journey.json: {e}")))?;
     engine.save_journey(ACTOR, ONBOARDING, onboarding)?;
     engine.publish_journey(ACTOR, ONBOARDING, None, &BTreeMap::new())?;
 
@@ -380,7 +381,8 @@ pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<De
 const LAPSED: &str = "lapsed-customers";
 const ONBOARDING: &str = "onboarding";
 /// The onboarding journey's steps, in the order a profile meets them.
-const ONBOARDING_STEPS: [&str; 7] = ["two-days", "ordered", "thanks", "reminder", "order-wait", "converted", "done"];
+const ONBOARDING_STEPS: [&str; 7] =
+    ["two-days", "ordered", "thanks", "reminder", "order-wait", "converted", "done"];
 
 fn journey_summary(engine: &Engine, store: &Storage) -> Result<JourneySummary, DemoError> {
     let view = engine.journey_view(ONBOARDING)?;
@@ -887,13 +889,21 @@ fn render_journey(out: &mut String, journey: &JourneySummary) {
         out,
         "\nJourney {ONBOARDING}: two days after sign-up, a thank-you to those who ordered, a reminder with an offer to the others"
     );
-    let _ = writeln!(out, "  {:<11} {:<15} {:>8} {:>8} {:>8}  ended", "step", "type", "entered", "passed", "waiting");
+    let _ = writeln!(
+        out,
+        "  {:<11} {:<15} {:>8} {:>8} {:>8}  ended",
+        "step", "type", "entered", "passed", "waiting"
+    );
     for (id, kind, counts) in &journey.steps {
         let ended: Vec<String> = counts.ended.iter().map(|(why, n)| format!("{why}={n}")).collect();
         let skipped: Vec<String> = counts.skipped.iter().map(|(why, n)| format!("{why}={n}")).collect();
         let mut notes = ended.join(", ");
         if !skipped.is_empty() {
-            notes = format!("{notes}{}not sent: {}", if notes.is_empty() { "" } else { "; " }, skipped.join(", "));
+            notes = format!(
+                "{notes}{}not sent: {}",
+                if notes.is_empty() { "" } else { "; " },
+                skipped.join(", ")
+            );
         }
         let _ = writeln!(
             out,

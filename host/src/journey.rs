@@ -51,7 +51,8 @@ pub fn event_matches(
     name: &str,
     properties: &serde_json::Map<String, serde_json::Value>,
 ) -> bool {
-    name == want && filter.iter().all(|(key, value)| properties.get(key).is_some_and(|have| same_value(have, value)))
+    name == want
+        && filter.iter().all(|(key, value)| properties.get(key).is_some_and(|have| same_value(have, value)))
 }
 
 /// What brings a profile into the journey.
@@ -344,7 +345,9 @@ impl JourneySpec {
         }
         for (id, step) in &self.steps {
             if !valid_id(id) {
-                problems.push(format!("steps.{id}: use 1 to 64 lowercase letters, digits, `_` or `-` as a step id"));
+                problems.push(format!(
+                    "steps.{id}: use 1 to 64 lowercase letters, digits, `_` or `-` as a step id"
+                ));
             }
             for next in step.successors() {
                 if !self.steps.contains_key(next) {
@@ -485,7 +488,8 @@ fn step_problems(id: &str, step: &Step, steps: &BTreeMap<String, Step>) -> Vec<S
             _ => {}
         },
         Step::Split { paths, holdout_percent } => {
-            let total: u32 = paths.iter().map(|p| u32::from(p.percent)).sum::<u32>() + u32::from(*holdout_percent);
+            let total: u32 =
+                paths.iter().map(|p| u32::from(p.percent)).sum::<u32>() + u32::from(*holdout_percent);
             if paths.is_empty() {
                 problems.push(format!("{}: give at least one path", at("paths")));
             } else if paths.iter().any(|p| p.percent == 0) {
@@ -663,7 +667,8 @@ mod tests {
 
     /// The welcome series the demo runs: welcome, two days, then a thank-you or a reminder.
     fn welcome() -> serde_json::Value {
-        serde_json::from_str(include_str!("../../examples/scenario/welcome.journey.json")).expect("example parses")
+        serde_json::from_str(include_str!("../../examples/scenario/welcome.journey.json"))
+            .expect("example parses")
     }
 
     fn problems(spec: serde_json::Value) -> Vec<String> {
@@ -724,12 +729,16 @@ mod tests {
             ["steps.wait: set exactly one of `for_ms`, `until_time_of_day` and `relative_to`"]
         );
         let mut spec = welcome();
-        spec["steps"]["wait"] = serde_json::json!({"type": "delay", "until_time_of_day": "24:00", "next": "bought"});
+        spec["steps"]["wait"] =
+            serde_json::json!({"type": "delay", "until_time_of_day": "24:00", "next": "bought"});
         assert_eq!(problems(spec), ["steps.wait.until_time_of_day: \"24:00\" is not HH:MM (00:00 to 23:59)"]);
         let mut spec = welcome();
         spec["steps"]["bought"] = serde_json::json!({"type": "split", "holdout_percent": 10,
             "paths": [{"percent": 50, "next": "thanks"}, {"percent": 30, "next": "reminder"}]});
-        assert_eq!(problems(spec), ["steps.bought.paths: the shares and `holdout_percent` add up to 90, not 100"]);
+        assert_eq!(
+            problems(spec),
+            ["steps.bought.paths: the shares and `holdout_percent` add up to 90, not 100"]
+        );
         let mut spec = welcome();
         spec["reentry"] = "once_per_window".into();
         assert_eq!(problems(spec), ["reentry_window_ms: set it (in ms) for reentry `once_per_window`"]);

@@ -29,12 +29,13 @@ pub use campaign::{
 };
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use engine::{
-    Audience, CONVERSION_EVENT, Calendar, CalendarDay, DryRun, DryStep, ScheduledEntries, JourneyDue, MAX_CALENDAR_DAYS, ScheduledRuns, CampaignSeries, CampaignView, Clock, DayFigures, DeliveryConfig,
-    DeliveryReport, Engine, EngineConfig, EngineError, ExportFormat, ExportKind, ExportReport,
-    FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, JourneyReport, JourneyView, LINK_VALID_MS, ManualEdit, Member, OutboundPolicy,
-    PluginView, Policies, ProfileLookup, ProfileRow, ProfileUpdate, QuietHours, ReportingConfig, RollingCap,
-    RunReport, SegmentUpkeep, SegmentView, SendLane, SeriesUpdate, SystemClock, TickReport, TraitReport,
-    UnsubscribeLink, UnsubscribeScope, WebhookRequest,
+    Audience, CONVERSION_EVENT, Calendar, CalendarDay, CampaignSeries, CampaignView, Clock, DayFigures,
+    DeliveryConfig, DeliveryReport, DryRun, DryStep, Engine, EngineConfig, EngineError, ExportFormat,
+    ExportKind, ExportReport, FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, JourneyDue, JourneyReport,
+    JourneyView, LINK_VALID_MS, MAX_CALENDAR_DAYS, ManualEdit, Member, OutboundPolicy, PluginView, Policies,
+    ProfileLookup, ProfileRow, ProfileUpdate, QuietHours, ReportingConfig, RollingCap, RunReport,
+    ScheduledEntries, ScheduledRuns, SegmentUpkeep, SegmentView, SendLane, SeriesUpdate, SystemClock,
+    TickReport, TraitReport, UnsubscribeLink, UnsubscribeScope, WebhookRequest,
 };
 pub mod demo_scenario {
     //! The `baton demo` scenario.
@@ -49,8 +50,8 @@ pub use profile::{
 };
 pub mod contract;
 pub use journey::{
-    EntryRecord, EventMatch, Journey, JourneySpec, JourneyState, Outcome, Position, Reentry, Step, StepCounts,
-    Waiting,
+    EntryRecord, EventMatch, Journey, JourneySpec, JourneyState, Outcome, Position, Reentry, Step,
+    StepCounts, Waiting,
 };
 pub use runtime::{
     CallMetrics, CallOutcome, Called, Failure, InstallError, InvokeError, KpiRun, Limits, LoadedPlugin,

@@ -32,10 +32,10 @@ use commit::GroupCommit;
 pub use erasure::{Erasure, ProfileExport};
 pub(crate) use events::normal_email;
 pub use feedback::FeedbackEndpoint;
+pub(crate) use journeys::{Count, JourneyMove};
 pub(crate) use keys::profile as profile_key;
 pub use pages::{Page, PageRequest};
 pub use secrets::{SecretScope, SecretValue, StoredSecret, check_secret_hosts};
-pub(crate) use journeys::{Count, JourneyMove};
 pub(crate) use segments::{SegmentWrite, Verdict};
 pub use sends::SentTo;
 pub use tokens::{Role, TokenRecord};
@@ -435,7 +435,10 @@ pub(crate) fn decode<T: serde::de::DeserializeOwned>(raw: &[u8], what: &str) -> 
 }
 
 /// [`decode`] of a type that borrows from `raw`.
-pub(crate) fn decode_borrowed<'a, T: serde::Deserialize<'a>>(raw: &'a [u8], what: &str) -> Result<T, StorageError> {
+pub(crate) fn decode_borrowed<'a, T: serde::Deserialize<'a>>(
+    raw: &'a [u8],
+    what: &str,
+) -> Result<T, StorageError> {
     serde_json::from_slice(raw)
         .map_err(|e| StorageError::Corrupt { what: what.to_owned(), reason: e.to_string() })
 }

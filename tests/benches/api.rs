@@ -220,7 +220,8 @@ async fn postgres_copy(clients: usize, seconds: u64) {
         }
     };
     let connect = || async {
-        let (client, connection) = tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls).await.unwrap();
+        let (client, connection) =
+            tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls).await.unwrap();
         tokio::spawn(connection);
         client
     };

@@ -56,8 +56,11 @@ fn completed(engine: &Engine) -> u64 {
 }
 
 fn main() {
-    let profiles: usize =
-        std::env::args().skip(1).find(|a| !a.starts_with("--")).and_then(|a| a.parse().ok()).unwrap_or(100_000);
+    let profiles: usize = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(100_000);
     println!(
         "machine: {} cores; profiles: {profiles}; entry batches of {BATCH}",
         std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -66,7 +69,8 @@ fn main() {
     let storage = Storage::open(dir.path()).unwrap();
     let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
     let clock = Arc::new(FixedClock::at(NOW));
-    let engine = Arc::new(Engine::new(storage.clone(), runtime, clock.clone(), baton_tests::engine_config()).unwrap());
+    let engine =
+        Arc::new(Engine::new(storage.clone(), runtime, clock.clone(), baton_tests::engine_config()).unwrap());
     let spec: JourneySpec = serde_json::from_value(serde_json::json!({
         "name": "Wait a day",
         "entry": {"type": "event", "event": "signed_up"},

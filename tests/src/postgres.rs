@@ -154,7 +154,8 @@ fn unprivileged_owner() -> Result<Option<(u32, u32)>, ClusterError> {
     if String::from_utf8_lossy(&id.stdout).trim() != "0" {
         return Ok(None);
     }
-    let passwd = std::fs::read_to_string("/etc/passwd").map_err(|e| ClusterError(format!("/etc/passwd: {e}")))?;
+    let passwd =
+        std::fs::read_to_string("/etc/passwd").map_err(|e| ClusterError(format!("/etc/passwd: {e}")))?;
     let account = |name: &str| {
         passwd.lines().find_map(|line| {
             let fields: Vec<&str> = line.split(':').collect();
@@ -163,15 +164,14 @@ fn unprivileged_owner() -> Result<Option<(u32, u32)>, ClusterError> {
                 .flatten()
         })
     };
-    account("postgres")
-        .or_else(|| account("nobody"))
-        .map(Some)
-        .ok_or_else(|| ClusterError("running as root and no postgres or nobody account to run PostgreSQL as".into()))
+    account("postgres").or_else(|| account("nobody")).map(Some).ok_or_else(|| {
+        ClusterError("running as root and no postgres or nobody account to run PostgreSQL as".into())
+    })
 }
 
 /// A port nobody listens on right now.
 fn free_port() -> Result<u16, ClusterError> {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| ClusterError(format!("finding a free port: {e}")))?;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| ClusterError(format!("finding a free port: {e}")))?;
     listener.local_addr().map(|a| a.port()).map_err(|e| ClusterError(format!("finding a free port: {e}")))
 }

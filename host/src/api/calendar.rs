@@ -4,8 +4,8 @@
 use axum::extract::State;
 use serde::Deserialize;
 
-use super::admin::{Answer, ApiQuery, on_engine};
 use super::AppState;
+use super::admin::{Answer, ApiQuery, on_engine};
 
 /// The days to plan: `from` to `to`, both included (UTC).
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]

@@ -59,23 +59,37 @@ pub async fn publish(
     body: Body,
 ) -> Answer {
     let request: PublishRequest = json_body_or_default(&state, body).await?;
-    on_engine(&state, move |e| Ok(e.publish_journey(&caller.actor(), &id, request.version, &request.migrate)?))
-        .await
+    on_engine(&state, move |e| {
+        Ok(e.publish_journey(&caller.actor(), &id, request.version, &request.migrate)?)
+    })
+    .await
 }
 
 async fn set_state(state: AppState, caller: Caller, id: String, to: JourneyState) -> Answer {
     on_engine(&state, move |e| Ok(e.set_journey_state(&caller.actor(), &id, to)?)).await
 }
 
-pub async fn pause(State(state): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Answer {
+pub async fn pause(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
     set_state(state, caller, id, JourneyState::Paused).await
 }
 
-pub async fn resume(State(state): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Answer {
+pub async fn resume(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
     set_state(state, caller, id, JourneyState::Live).await
 }
 
-pub async fn end(State(state): State<AppState>, Extension(caller): Extension<Caller>, Path(id): Path<String>) -> Answer {
+pub async fn end(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Answer {
     set_state(state, caller, id, JourneyState::Ended).await
 }
 

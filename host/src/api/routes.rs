@@ -13,8 +13,8 @@ use schemars::JsonSchema;
 use super::auth::Caller;
 use super::openapi::{Answers, RequestBody, SchemaFn, Takes, bytes, ndjson, schema_of};
 use super::{
-    AppState, access, admin, audiences, calendar, campaigns, events, exports, feedback, journeys, metrics, openapi,
-    pages, plugins, profiles, segment, segments, traits, unsubscribe,
+    AppState, access, admin, audiences, calendar, campaigns, events, exports, feedback, journeys, metrics,
+    openapi, pages, plugins, profiles, segment, segments, traits, unsubscribe,
 };
 use crate::campaign::Campaign;
 use crate::store::Role;

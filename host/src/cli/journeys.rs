@@ -81,16 +81,21 @@ fn mapping(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     pairs
         .iter()
         .map(|pair| {
-            let (from, to) = pair
-                .split_once('=')
-                .with_context(|| format!("--migrate {pair:?}: write OLD=NEW (an old step's id = a new step's id)"))?;
+            let (from, to) = pair.split_once('=').with_context(|| {
+                format!("--migrate {pair:?}: write OLD=NEW (an old step's id = a new step's id)")
+            })?;
             Ok((from.trim().to_owned(), to.trim().to_owned()))
         })
         .collect()
 }
 
 /// Runs a journey command on the local data directory.
-pub fn journeys(data: &Path, config: &ServeConfig, out: Output, command: JourneyCommand) -> anyhow::Result<()> {
+pub fn journeys(
+    data: &Path,
+    config: &ServeConfig,
+    out: Output,
+    command: JourneyCommand,
+) -> anyhow::Result<()> {
     let engine = open(data, config)?;
     let actor = local_actor();
     match command {
@@ -104,9 +109,15 @@ pub fn journeys(data: &Path, config: &ServeConfig, out: Output, command: Journey
             let person = engine.person(&who)?;
             out.print(&engine.dry_run_journey(&id, person.id, version, days)?)
         }
-        JourneyCommand::Pause { id } => out.print(&engine.set_journey_state(&actor, &id, JourneyState::Paused)?),
-        JourneyCommand::Resume { id } => out.print(&engine.set_journey_state(&actor, &id, JourneyState::Live)?),
-        JourneyCommand::End { id } => out.print(&engine.set_journey_state(&actor, &id, JourneyState::Ended)?),
+        JourneyCommand::Pause { id } => {
+            out.print(&engine.set_journey_state(&actor, &id, JourneyState::Paused)?)
+        }
+        JourneyCommand::Resume { id } => {
+            out.print(&engine.set_journey_state(&actor, &id, JourneyState::Live)?)
+        }
+        JourneyCommand::End { id } => {
+            out.print(&engine.set_journey_state(&actor, &id, JourneyState::Ended)?)
+        }
     }
 }
 
@@ -114,7 +125,9 @@ pub fn journeys(data: &Path, config: &ServeConfig, out: Output, command: Journey
 pub fn journeys_remote(remote: &Remote, out: Output, command: JourneyCommand) -> anyhow::Result<()> {
     let answer = match command {
         JourneyCommand::List => remote.get("/v1/journeys")?,
-        JourneyCommand::Save { id, file } => remote.put(&format!("/v1/journeys/{id}"), serde_json::to_value(spec(&file)?)?)?,
+        JourneyCommand::Save { id, file } => {
+            remote.put(&format!("/v1/journeys/{id}"), serde_json::to_value(spec(&file)?)?)?
+        }
         JourneyCommand::Show { id } => remote.get(&format!("/v1/journeys/{id}"))?,
         JourneyCommand::Publish { id, version, migrate } => remote.post(
             &format!("/v1/journeys/{id}/publish"),
@@ -124,9 +137,15 @@ pub fn journeys_remote(remote: &Remote, out: Output, command: JourneyCommand) ->
             &format!("/v1/journeys/{id}/dry-run"),
             serde_json::json!({ "who": who, "version": version, "days": days }),
         )?,
-        JourneyCommand::Pause { id } => remote.post(&format!("/v1/journeys/{id}/pause"), serde_json::json!({}))?,
-        JourneyCommand::Resume { id } => remote.post(&format!("/v1/journeys/{id}/resume"), serde_json::json!({}))?,
-        JourneyCommand::End { id } => remote.post(&format!("/v1/journeys/{id}/end"), serde_json::json!({}))?,
+        JourneyCommand::Pause { id } => {
+            remote.post(&format!("/v1/journeys/{id}/pause"), serde_json::json!({}))?
+        }
+        JourneyCommand::Resume { id } => {
+            remote.post(&format!("/v1/journeys/{id}/resume"), serde_json::json!({}))?
+        }
+        JourneyCommand::End { id } => {
+            remote.post(&format!("/v1/journeys/{id}/end"), serde_json::json!({}))?
+        }
     };
     out.print_answer(&answer)
 }

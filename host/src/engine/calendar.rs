@@ -91,7 +91,9 @@ impl Engine {
     pub fn calendar(&self, from: Option<&str>, to: Option<&str>) -> Result<Calendar, EngineError> {
         let day = |text: &str| {
             jiff::civil::Date::strptime("%Y-%m-%d", text).map_err(|_| {
-                EngineError::InvalidRequest(format!("`{text}` is not a day: write YYYY-MM-DD, for example 2025-06-30"))
+                EngineError::InvalidRequest(format!(
+                    "`{text}` is not a day: write YYYY-MM-DD, for example 2025-06-30"
+                ))
             })
         };
         let first = match from {
@@ -124,9 +126,15 @@ impl Engine {
         Ok(Calendar { from, to: last_answered, truncated, days })
     }
 
-    fn plan_campaign_runs(&self, start: i64, end: i64, days: &mut BTreeMap<i64, CalendarDay>) -> Result<(), EngineError> {
+    fn plan_campaign_runs(
+        &self,
+        start: i64,
+        end: i64,
+        days: &mut BTreeMap<i64, CalendarDay>,
+    ) -> Result<(), EngineError> {
         for campaign in self.storage.campaigns()? {
-            let (CampaignState::Active, Trigger::Batch { every_ms: Some(every) }) = (campaign.state, &campaign.trigger)
+            let (CampaignState::Active, Trigger::Batch { every_ms: Some(every) }) =
+                (campaign.state, &campaign.trigger)
             else {
                 continue;
             };
@@ -152,7 +160,12 @@ impl Engine {
         Ok(())
     }
 
-    fn plan_journey_waits(&self, start: i64, end: i64, days: &mut BTreeMap<i64, CalendarDay>) -> Result<(), EngineError> {
+    fn plan_journey_waits(
+        &self,
+        start: i64,
+        end: i64,
+        days: &mut BTreeMap<i64, CalendarDay>,
+    ) -> Result<(), EngineError> {
         for journey in self.storage.journeys()? {
             if !matches!(journey.state, JourneyState::Live | JourneyState::Paused) {
                 continue;
@@ -212,5 +225,6 @@ fn midnight(day: jiff::civil::Date) -> i64 {
 }
 
 fn date_of(at: i64) -> String {
-    jiff::Timestamp::from_millisecond(at).map_or_else(|_| String::new(), |t| t.strftime("%Y-%m-%d").to_string())
+    jiff::Timestamp::from_millisecond(at)
+        .map_or_else(|_| String::new(), |t| t.strftime("%Y-%m-%d").to_string())
 }

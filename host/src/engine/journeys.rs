@@ -145,7 +145,11 @@ impl Walk {
     fn wait(&mut self, waiting: Waiting) {
         self.count(Count::Waiting(1));
         if let Some(due) = waiting.due() {
-            let what = if matches!(waiting, Waiting::ForEvent { .. }) { "waits for the event until" } else { "waits until" };
+            let what = if matches!(waiting, Waiting::ForEvent { .. }) {
+                "waits for the event until"
+            } else {
+                "waits until"
+            };
             self.note(format!("{what} {}", moment(due)));
         }
         self.position.waiting = waiting;
@@ -193,7 +197,9 @@ impl Engine {
                     "journey `{id}` has ended; save the new plan under another id"
                 )));
             }
-            Some(journey) => Journey { latest_version: journey.latest_version + 1, updated_at: now, ..journey },
+            Some(journey) => {
+                Journey { latest_version: journey.latest_version + 1, updated_at: now, ..journey }
+            }
             None => Journey {
                 id: id.to_owned(),
                 state: JourneyState::Draft,
@@ -255,7 +261,9 @@ impl Engine {
     ) -> Result<Journey, EngineError> {
         let journey = self.journey(id)?;
         if journey.state == JourneyState::Ended {
-            return Err(EngineError::JourneyState(format!("journey `{id}` has ended; it cannot be published")));
+            return Err(EngineError::JourneyState(format!(
+                "journey `{id}` has ended; it cannot be published"
+            )));
         }
         let version = version.unwrap_or(journey.latest_version);
         let Some(spec) = self.storage.journey_version(id, version)? else {
@@ -288,7 +296,8 @@ impl Engine {
                     | (Waiting::ForEvent { .. }, Some(Step::WaitForEvent { .. })) => position.waiting.clone(),
                     _ => Waiting::Until { until: now },
                 };
-                let mut counts = vec![(position.version, position.step.clone(), Count::Ended("migrated".into()))];
+                let mut counts =
+                    vec![(position.version, position.step.clone(), Count::Ended("migrated".into()))];
                 if position.waiting.due().is_some() {
                     counts.push((position.version, position.step.clone(), Count::Waiting(-1)));
                 }
@@ -312,7 +321,12 @@ impl Engine {
         };
         let journey = Journey { state, live_version: Some(version), updated_at: now, ..journey };
         self.storage.put_journey(&journey, None)?;
-        self.audit(actor, "journey_published", id, serde_json::json!({ "version": version, "migrate": migrate }))?;
+        self.audit(
+            actor,
+            "journey_published",
+            id,
+            serde_json::json!({ "version": version, "migrate": migrate }),
+        )?;
         Ok(journey)
     }
 
@@ -396,7 +410,12 @@ impl Engine {
         })
     }
 
-    fn cached_spec(&self, specs: &mut Specs, id: &str, version: u32) -> Result<Arc<JourneySpec>, EngineError> {
+    fn cached_spec(
+        &self,
+        specs: &mut Specs,
+        id: &str,
+        version: u32,
+    ) -> Result<Arc<JourneySpec>, EngineError> {
         if let Some(spec) = specs.get(&(id.to_owned(), version)) {
             return Ok(spec.clone());
         }
@@ -438,7 +457,11 @@ impl Engine {
     /// Answers stored events for the journeys: goals and exit events end a time through, a wait
     /// for an event goes on, an entry admits. `queued`: the events are queued triggers, cleared
     /// by a flushed write after this, so the moves need no flush of their own.
-    pub(crate) fn journeys_on_events(&self, events: &[Event], queued: bool) -> Result<JourneyReport, EngineError> {
+    pub(crate) fn journeys_on_events(
+        &self,
+        events: &[Event],
+        queued: bool,
+    ) -> Result<JourneyReport, EngineError> {
         let mut report = JourneyReport::default();
         let live: Vec<Journey> =
             self.storage.journeys()?.into_iter().filter(|j| j.state == JourneyState::Live).collect();
@@ -464,8 +487,10 @@ impl Engine {
                     walk.end(Outcome::Converted);
                 } else if spec.exit_on.iter().any(|m| m.matches(&event.name, props)) {
                     walk.end(Outcome::Exited);
-                } else if let (Some(Step::WaitForEvent { event: want, filter, on_event, .. }), Waiting::ForEvent { .. }) =
-                    (spec.steps.get(&position.step), &position.waiting)
+                } else if let (
+                    Some(Step::WaitForEvent { event: want, filter, on_event, .. }),
+                    Waiting::ForEvent { .. },
+                ) = (spec.steps.get(&position.step), &position.waiting)
                     && event_matches(want, filter, &event.name, props)
                 {
                     walk.count(Count::Waiting(-1));
@@ -485,17 +510,22 @@ impl Engine {
                 let Some(version) = journey.live_version else { continue };
                 let spec = self.cached_spec(&mut specs, &journey.id, version)?;
                 let enters = match &spec.entry {
-                    Entry::Event { event: name, filter } => event_matches(name, filter, &event.name, &event.properties),
+                    Entry::Event { event: name, filter } => {
+                        event_matches(name, filter, &event.name, &event.properties)
+                    }
                     Entry::Segment { segment } => {
                         event.name == SEGMENT_ENTERED
-                            && event.properties.get("segment").and_then(|s| s.as_str()) == Some(segment.as_str())
+                            && event.properties.get("segment").and_then(|s| s.as_str())
+                                == Some(segment.as_str())
                     }
                     Entry::Schedule { .. } => false,
                 };
                 if !enters {
                     continue;
                 }
-                if let Some(change) = self.enter(journey, version, &spec, event.profile, Some(event), queued)? {
+                if let Some(change) =
+                    self.enter(journey, version, &spec, event.profile, Some(event), queued)?
+                {
                     report.entered += 1;
                     report.ended += usize::from(change.after.is_none());
                     self.apply_moves(&[change], queued)?;
@@ -558,7 +588,11 @@ impl Engine {
         walk.count(Count::Entered);
         self.walk(spec, &mut walk, trigger, queued)?;
         let mut change = self.finish(walk, None)?;
-        let record = EntryRecord { entries: entry, last_entered_at: now, last_outcome: change.entry.as_ref().and_then(|r| r.last_outcome) };
+        let record = EntryRecord {
+            entries: entry,
+            last_entered_at: now,
+            last_outcome: change.entry.as_ref().and_then(|r| r.last_outcome),
+        };
         change.entry = Some(record);
         Ok(Some(change))
     }
@@ -663,7 +697,13 @@ impl Engine {
     }
 
     /// Runs steps from the walk's current one until the profile waits or leaves.
-    fn walk(&self, spec: &JourneySpec, walk: &mut Walk, trigger: Option<&Event>, queued: bool) -> Result<(), EngineError> {
+    fn walk(
+        &self,
+        spec: &JourneySpec,
+        walk: &mut Walk,
+        trigger: Option<&Event>,
+        queued: bool,
+    ) -> Result<(), EngineError> {
         // A dry run walks its own copy of the profile; a live walk loads it when a step needs it.
         let mut profile = walk.dry.as_ref().map(|dry| dry.profile.clone());
         let walked = self.walk_steps(spec, walk, trigger, queued, &mut profile);
@@ -724,14 +764,21 @@ impl Engine {
                                             "would send {campaign}: {}",
                                             message.subject.clone().unwrap_or_else(|| message.body.clone())
                                         ),
-                                        (None, Some(reason)) => format!("would not send {campaign}: {}", reason.code()),
-                                        (None, None) => format!("would not send {campaign}: its segment rule leaves the profile out"),
+                                        (None, Some(reason)) => {
+                                            format!("would not send {campaign}: {}", reason.code())
+                                        }
+                                        (None, None) => format!(
+                                            "would not send {campaign}: its segment rule leaves the profile out"
+                                        ),
                                     };
                                     walk.note(note);
                                 }
                                 Ok(report) => {
                                     // Quiet hours delay a send; they do not skip it.
-                                    let skipped = report.skipped.into_iter().filter(|(r, _)| *r != SkipReason::QuietHours);
+                                    let skipped = report
+                                        .skipped
+                                        .into_iter()
+                                        .filter(|(r, _)| *r != SkipReason::QuietHours);
                                     for (reason, n) in skipped {
                                         for _ in 0..n {
                                             walk.count(Count::Skipped(reason.code().into()));
@@ -793,7 +840,8 @@ impl Engine {
                     walk.pass_to(if holds { yes } else { no }, now);
                 }
                 Step::Split { paths, .. } => {
-                    let bucket = hash64(&[&walk.position.journey, &walk.position.step, &person.id.to_string()]) % 100;
+                    let bucket =
+                        hash64(&[&walk.position.journey, &walk.position.step, &person.id.to_string()]) % 100;
                     let mut upto = 0u64;
                     let path = paths.iter().find(|path| {
                         upto += u64::from(path.percent);
@@ -829,7 +877,8 @@ impl Engine {
                         let mut copy = person.clone();
                         update(&mut copy);
                         *profile = Some(copy);
-                        let keys: Vec<&str> = set.keys().chain(subscribe).chain(unsubscribe).map(String::as_str).collect();
+                        let keys: Vec<&str> =
+                            set.keys().chain(subscribe).chain(unsubscribe).map(String::as_str).collect();
                         walk.note(format!("would update {}", keys.join(", ")));
                     } else {
                         // The trigger or timer that moved the profile here stands behind the
@@ -859,7 +908,9 @@ impl Engine {
                 .ok()
                 .map(|z| z.timestamp().as_millisecond())
         };
-        let Ok(today) = jiff::Timestamp::from_millisecond(now).map(|t| t.to_zoned_datetime(zone.clone()).date()) else {
+        let Ok(today) =
+            jiff::Timestamp::from_millisecond(now).map(|t| t.to_zoned_datetime(zone.clone()).date())
+        else {
             return now;
         };
         match at(today) {
@@ -876,7 +927,9 @@ impl Engine {
         now: i64,
     ) -> Result<bool, EngineError> {
         match condition {
-            Condition::InSegment { segment } => Ok(self.storage.segment_member(segment, profile.id)?.is_some()),
+            Condition::InSegment { segment } => {
+                Ok(self.storage.segment_member(segment, profile.id)?.is_some())
+            }
             Condition::EventSinceStep { step, event, filter } => {
                 let since = match step {
                     Some(step) => position.passed.iter().rev().find(|(s, _)| s == step).map(|(_, at)| *at),

@@ -166,13 +166,7 @@ impl Engine {
                 }
                 let history = scope.load(&self.storage, &profile)?;
                 let candidates = vec![(profile, history)];
-                let pass = Pass {
-                    campaign,
-                    plugins: &plugins,
-                    trigger: Some(event),
-                    step: &event.id,
-                    mode,
-                };
+                let pass = Pass { campaign, plugins: &plugins, trigger: Some(event), step: &event.id, mode };
                 self.judge(pass, candidates, &mut report)?;
             }
         }
@@ -368,9 +362,7 @@ impl Engine {
         };
         let parts = match &campaign.audience {
             // The saved segment's stored members, not every profile.
-            Some(audience) => {
-                self.in_parallel_from(&scope, |b| self.member_batches(audience, b), work)?
-            }
+            Some(audience) => self.in_parallel_from(&scope, |b| self.member_batches(audience, b), work)?,
             None => self.in_parallel(&scope, work)?,
         };
         let mut report = RunReport::default();

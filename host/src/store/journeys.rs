@@ -92,7 +92,11 @@ fn counts_key(journey: &str, version: u32, step: &str) -> Vec<u8> {
 
 impl Storage {
     /// Stores a journey's record and, when given, a version of its spec, in one durable write.
-    pub fn put_journey(&self, journey: &Journey, version: Option<(u32, &JourneySpec)>) -> Result<(), StorageError> {
+    pub fn put_journey(
+        &self,
+        journey: &Journey,
+        version: Option<(u32, &JourneySpec)>,
+    ) -> Result<(), StorageError> {
         {
             let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
             let mut writes = WriteSet::new(self);
@@ -124,7 +128,11 @@ impl Storage {
     }
 
     /// Where `profile` is in `journey`, if it is inside.
-    pub fn journey_position(&self, profile: ProfileId, journey: &str) -> Result<Option<Position>, StorageError> {
+    pub fn journey_position(
+        &self,
+        profile: ProfileId,
+        journey: &str,
+    ) -> Result<Option<Position>, StorageError> {
         self.tree(TreeId::JourneyPositions)
             .get(position_key(profile, journey))?
             .map(|raw| decode(&raw, "journey position"))
@@ -153,7 +161,11 @@ impl Storage {
     }
 
     /// `profile`'s record of its times through `journey`.
-    pub fn journey_entry(&self, journey: &str, profile: ProfileId) -> Result<Option<EntryRecord>, StorageError> {
+    pub fn journey_entry(
+        &self,
+        journey: &str,
+        profile: ProfileId,
+    ) -> Result<Option<EntryRecord>, StorageError> {
         self.tree(TreeId::JourneyEntries)
             .get(entry_key(journey, profile))?
             .map(|raw| decode(&raw, "journey entry"))
@@ -161,7 +173,12 @@ impl Storage {
     }
 
     /// Up to `limit` timers of `journey` due at `now`, soonest first: (due time, profile).
-    pub fn due_journey_timers(&self, journey: &str, now: i64, limit: usize) -> Result<Vec<(i64, ProfileId)>, StorageError> {
+    pub fn due_journey_timers(
+        &self,
+        journey: &str,
+        now: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, ProfileId)>, StorageError> {
         let start = journey_prefix(journey);
         let mut end = start.clone();
         end.extend_from_slice(&keys::time(now.saturating_add(1)));
@@ -170,11 +187,16 @@ impl Storage {
             let key = entry?;
             let rest = &key[start.len()..];
             let (Some(time), Some(profile)) = (rest.get(..8), rest.get(8..16)) else {
-                return Err(StorageError::Corrupt { what: "journey timer".into(), reason: "short key".into() });
+                return Err(StorageError::Corrupt {
+                    what: "journey timer".into(),
+                    reason: "short key".into(),
+                });
             };
             let time = (u64::from_be_bytes(time.try_into().unwrap_or_default()) ^ (1 << 63)) as i64;
-            let profile = keys::profile_from(profile)
-                .ok_or_else(|| StorageError::Corrupt { what: "journey timer".into(), reason: "bad profile".into() })?;
+            let profile = keys::profile_from(profile).ok_or_else(|| StorageError::Corrupt {
+                what: "journey timer".into(),
+                reason: "bad profile".into(),
+            })?;
             due.push((time, profile));
         }
         Ok(due)
@@ -210,7 +232,11 @@ impl Storage {
     }
 
     /// The counts of every step of one version of a journey, by step id.
-    pub fn journey_counts(&self, journey: &str, version: u32) -> Result<BTreeMap<String, StepCounts>, StorageError> {
+    pub fn journey_counts(
+        &self,
+        journey: &str,
+        version: u32,
+    ) -> Result<BTreeMap<String, StepCounts>, StorageError> {
         let prefix = version_key(journey, version);
         let mut counts = BTreeMap::new();
         for entry in self.tree(TreeId::JourneyCounts).scan_prefix(&prefix) {
@@ -253,7 +279,11 @@ impl Storage {
     }
 
     /// Removes timers nobody waits for any more: (due time, profile) of `journey`.
-    pub(crate) fn drop_journey_timers(&self, journey: &str, timers: &[(i64, ProfileId)]) -> Result<(), StorageError> {
+    pub(crate) fn drop_journey_timers(
+        &self,
+        journey: &str,
+        timers: &[(i64, ProfileId)],
+    ) -> Result<(), StorageError> {
         if timers.is_empty() {
             return Ok(());
         }
@@ -340,7 +370,9 @@ impl Storage {
                 counts: Vec::new(),
             };
             let survivor_free = match into {
-                Some(survivor) => !writes.contains(TreeId::JourneyPositions, &position_key(survivor, &journey))?,
+                Some(survivor) => {
+                    !writes.contains(TreeId::JourneyPositions, &position_key(survivor, &journey))?
+                }
                 None => false,
             };
             match into {

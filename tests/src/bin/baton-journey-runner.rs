@@ -18,7 +18,8 @@ async fn main() {
     let started = std::time::Instant::now();
     while started.elapsed() < std::time::Duration::from_secs(120) {
         let engine_for_tick = engine.clone();
-        let tick = tokio::task::spawn_blocking(move || engine_for_tick.tick()).await.expect("join").expect("tick");
+        let tick =
+            tokio::task::spawn_blocking(move || engine_for_tick.tick()).await.expect("join").expect("tick");
         let delivered = engine.deliver_due().await.expect("deliver");
         println!("MOVED {} DELIVERED {}", tick.journey_moves, delivered.delivered);
         if tick.journey_moves == 0 && delivered.claimed == 0 {

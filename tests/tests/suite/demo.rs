@@ -28,7 +28,10 @@ async fn the_demo_is_deterministic_and_its_numbers_add_up() {
     assert_eq!(first.delivered["summer-sale"], summer.queued);
     assert_eq!(first.delivered["win-back"], winback.queued);
     let journey_sent: usize = first.journey.delivered.values().sum();
-    assert_eq!(first.vendor_requests as usize, welcome.queued + summer.queued + winback.queued + journey_sent);
+    assert_eq!(
+        first.vendor_requests as usize,
+        welcome.queued + summer.queued + winback.queued + journey_sent
+    );
     // The onboarding journey: every sign-up entered; two days on, each went one way or the
     // other; each message step's sends were delivered (or not sent, for a reason counted).
     let step = |id: &str| &first.journey.steps.iter().find(|(s, _, _)| s == id).unwrap().2;

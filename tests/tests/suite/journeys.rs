@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 
 use baton::journey::{Condition, Entry, EventMatch};
 use baton::{
-    CampaignState, Engine, EngineError, FixedClock, JourneySpec, JourneyState, ProfileId, Reentry, Slot, Step,
-    Trigger,
+    CampaignState, Engine, EngineError, FixedClock, JourneySpec, JourneyState, ProfileId, Reentry, Slot,
+    Step, Trigger,
 };
 use baton_tests::{customer, engine, fixture, user_event};
 
@@ -50,8 +50,10 @@ fn welcome_series() -> JourneySpec {
 fn setup() -> (Engine, std::sync::Arc<FixedClock>, tempfile::TempDir, ProfileId, ProfileId) {
     let (engine, clock, dir) = engine();
     journey_campaigns(&engine, &["welcome-email", "reminder-offer", "thank-you"]);
-    let ann = customer(&engine, "ann", serde_json::json!({"first_name": "Ann", "email": "ann@example.com"}), true);
-    let bob = customer(&engine, "bob", serde_json::json!({"first_name": "Bob", "email": "bob@example.com"}), true);
+    let ann =
+        customer(&engine, "ann", serde_json::json!({"first_name": "Ann", "email": "ann@example.com"}), true);
+    let bob =
+        customer(&engine, "bob", serde_json::json!({"first_name": "Bob", "email": "bob@example.com"}), true);
     (engine, clock, dir, ann, bob)
 }
 
@@ -88,9 +90,15 @@ fn a_delay_holds_profiles_until_its_timer_fires_and_the_branch_reads_their_own_h
     clock.set(NOW + 1);
     ingest(&engine, "s1", "ann", "signed_up", NOW + 1);
     ingest(&engine, "s2", "bob", "signed_up", NOW + 1);
-    assert_eq!(sent(&engine), BTreeMap::from([(ann, vec!["welcome-email".into()]), (bob, vec!["welcome-email".into()])]));
+    assert_eq!(
+        sent(&engine),
+        BTreeMap::from([(ann, vec!["welcome-email".into()]), (bob, vec!["welcome-email".into()])])
+    );
     let place = &engine.journey_positions_of(ann).unwrap()[0];
-    assert_eq!((place.step.as_str(), place.waiting.clone()), ("wait", baton::Waiting::Until { until: NOW + 1 + 2 * DAY }));
+    assert_eq!(
+        (place.step.as_str(), place.waiting.clone()),
+        ("wait", baton::Waiting::Until { until: NOW + 1 + 2 * DAY })
+    );
     assert_eq!(engine.journey_view("welcome").unwrap().waiting, 2);
 
     // Ann orders a day in; nothing moves until the timer.
@@ -117,7 +125,8 @@ fn a_delay_holds_profiles_until_its_timer_fires_and_the_branch_reads_their_own_h
     assert_eq!((counts["thanks"].passed, counts["reminder"].passed), (1, 1));
     assert_eq!(counts["done"].ended, BTreeMap::from([("completed".to_owned(), 2)]));
     // Each send's key names the journey, version, entry and step: a repeat sends nothing twice.
-    let keys: Vec<String> = engine.storage().pending_sends().unwrap().into_iter().map(|s| s.idempotency_key).collect();
+    let keys: Vec<String> =
+        engine.storage().pending_sends().unwrap().into_iter().map(|s| s.idempotency_key).collect();
     assert!(keys.contains(&format!("thank-you:{ann}:journey:welcome:1:1:thanks")), "{keys:?}");
     // A second timer round finds nothing.
     assert_eq!(engine.tick().unwrap().journey_moves, 0);
@@ -204,7 +213,8 @@ fn reentry_follows_the_rule_and_nobody_is_in_a_journey_twice_at_once() {
         spec.reentry_window_ms = window;
         spec
     };
-    let entries = |engine: &Engine, id: &str| engine.storage().journey_entry(id, ann).unwrap().map_or(0, |e| e.entries);
+    let entries =
+        |engine: &Engine, id: &str| engine.storage().journey_entry(id, ann).unwrap().map_or(0, |e| e.entries);
     for (id, reentry, window) in [
         ("once", Reentry::Once, None),
         ("always", Reentry::Always, None),
@@ -239,7 +249,8 @@ fn a_new_version_leaves_profiles_on_theirs_and_a_mapping_moves_them() {
 
     // Version 2 sends a reminder only, after one day.
     let mut v2 = welcome_series();
-    v2.steps.insert("wait".into(), step(serde_json::json!({"type": "delay", "for_ms": DAY, "next": "reminder"})));
+    v2.steps
+        .insert("wait".into(), step(serde_json::json!({"type": "delay", "for_ms": DAY, "next": "reminder"})));
     v2.steps.remove("bought");
     v2.steps.remove("thanks");
     engine.save_journey("test", "welcome", v2.clone()).unwrap();
@@ -324,7 +335,8 @@ fn a_split_is_the_same_for_the_same_profile_and_updates_set_attributes_and_conse
         let user = format!("u{i}");
         customer(&engine, &user, serde_json::json!({"vip": true}), false);
         ingest(&engine, &format!("s{i}"), &user, "signed_up", NOW);
-        let profile = engine.storage().profile_by_identity(&baton::Identity::User(user.clone())).unwrap().unwrap();
+        let profile =
+            engine.storage().profile_by_identity(&baton::Identity::User(user.clone())).unwrap().unwrap();
         let arm = profile.attributes.get("arm").and_then(|a| a.as_str()).unwrap_or("held out").to_owned();
         match arm.as_str() {
             "a" => assert_eq!(profile.attributes["vip"], true),
@@ -350,11 +362,21 @@ fn journeys_that_name_what_does_not_exist_are_refused_with_every_problem() {
     regular.id = "newsletter".into();
     engine.create_campaign("test", regular).unwrap();
     let mut spec = welcome_series();
-    spec.steps.insert("welcome".into(), step(serde_json::json!({"type": "message", "campaign": "newsletter", "next": "wait"})));
-    spec.steps.insert("reminder".into(), step(serde_json::json!({"type": "message", "campaign": "nope", "next": "done"})));
+    spec.steps.insert(
+        "welcome".into(),
+        step(serde_json::json!({"type": "message", "campaign": "newsletter", "next": "wait"})),
+    );
+    spec.steps.insert(
+        "reminder".into(),
+        step(serde_json::json!({"type": "message", "campaign": "nope", "next": "done"})),
+    );
     spec.steps.insert(
         "bought".into(),
-        Step::Branch { condition: Condition::InSegment { segment: "ghosts".into() }, yes: "thanks".into(), no: "reminder".into() },
+        Step::Branch {
+            condition: Condition::InSegment { segment: "ghosts".into() },
+            yes: "thanks".into(),
+            no: "reminder".into(),
+        },
     );
     spec.entry = Entry::Segment { segment: "vips".into() };
     let err = engine.save_journey("test", "welcome", spec).unwrap_err();
@@ -395,9 +417,14 @@ async fn journeys_over_the_api() {
     let (status, body) = call(Method::PUT, "/v1/journeys/welcome", &viewer, Some(spec.clone())).await;
     assert_eq!((status, body["error"]["code"].as_str()), (403, Some("forbidden")), "{body}");
     let (status, body) = call(Method::PUT, "/v1/journeys/welcome", &token, Some(spec.clone())).await;
-    assert_eq!((status, body["state"].as_str(), body["latest_version"].as_u64()), (200, Some("draft"), Some(1)), "{body}");
+    assert_eq!(
+        (status, body["state"].as_str(), body["latest_version"].as_u64()),
+        (200, Some("draft"), Some(1)),
+        "{body}"
+    );
     // Publish with no body: the newest version.
-    let response = client.post(format!("{base}/v1/journeys/welcome/publish")).bearer_auth(&token).send().await.unwrap();
+    let response =
+        client.post(format!("{base}/v1/journeys/welcome/publish")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(response.status().as_u16(), 200);
     let published: serde_json::Value = response.json().await.unwrap();
     assert_eq!((published["state"].as_str(), published["live_version"].as_u64()), (Some("live"), Some(1)));
@@ -406,7 +433,10 @@ async fn journeys_over_the_api() {
     ingest(&engine, "s1", "ann", "signed_up", NOW + 1);
     let (status, view) = call(Method::GET, "/v1/journeys/welcome", &viewer, None).await;
     assert_eq!(status, 200, "{view}");
-    assert_eq!((view["waiting"].as_u64(), view["counts"]["1"]["wait"]["waiting"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (view["waiting"].as_u64(), view["counts"]["1"]["wait"]["waiting"].as_u64()),
+        (Some(1), Some(1))
+    );
     assert_eq!(view["spec"]["steps"]["wait"]["for_ms"].as_u64(), Some(2 * DAY as u64));
     let (_, list) = call(Method::GET, "/v1/journeys", &viewer, None).await;
     assert_eq!(list.as_array().map(Vec::len), Some(1));
@@ -421,7 +451,8 @@ async fn journeys_over_the_api() {
     assert_eq!((status, body["error"]["code"].as_str()), (404, Some("profile_not_found")), "{body}");
 
     for (action, state) in [("pause", "paused"), ("resume", "live")] {
-        let (status, body) = call(Method::POST, &format!("/v1/journeys/welcome/{action}"), &token, None).await;
+        let (status, body) =
+            call(Method::POST, &format!("/v1/journeys/welcome/{action}"), &token, None).await;
         assert_eq!((status, body["state"].as_str()), (200, Some(state)), "{body}");
     }
     let (status, body) = call(Method::POST, "/v1/journeys/welcome/resume", &token, None).await;
@@ -503,7 +534,10 @@ fn journeys_from_the_cli() {
     assert!(err.contains("is not a journey"), "{err}");
     let (ok, calendar, err) = run(&["calendar", "--from", "2025-06-15", "--to", "2025-06-16"]);
     assert!(ok, "{err}");
-    assert_eq!((calendar["from"].as_str(), calendar["truncated"].as_bool()), (Some("2025-06-15"), Some(false)));
+    assert_eq!(
+        (calendar["from"].as_str(), calendar["truncated"].as_bool()),
+        (Some("2025-06-15"), Some(false))
+    );
     let (ok, _, err) = run(&["calendar", "--from", "June"]);
     assert!(!ok);
     assert!(err.contains("`June` is not a day"), "{err}");
@@ -546,14 +580,22 @@ async fn a_kill_while_timers_fire_loses_no_step_and_sends_nothing_twice() {
     let profiles: Vec<ProfileId> = {
         let (engine, _clock) = open(now);
         journey_campaigns_to(&engine, &["reminder-offer", "thank-you"], &vendor.url("/send"));
-        engine.storage().put_secret("ECHO_TOKEN", &baton::SecretValue::new("t"), &["127.0.0.1".into()]).unwrap();
+        engine
+            .storage()
+            .put_secret("ECHO_TOKEN", &baton::SecretValue::new("t"), &["127.0.0.1".into()])
+            .unwrap();
         engine.save_journey("test", "two", spec).unwrap();
         engine.publish_journey("test", "two", None, &BTreeMap::new()).unwrap();
         let mut profiles = Vec::new();
         let mut events = Vec::new();
         for i in 0..PEOPLE {
             let user = format!("u{i}");
-            profiles.push(customer(&engine, &user, serde_json::json!({"email": format!("{user}@x.test")}), true));
+            profiles.push(customer(
+                &engine,
+                &user,
+                serde_json::json!({"email": format!("{user}@x.test")}),
+                true,
+            ));
             events.push(user_event(&format!("s{i}"), &user, "signed_up", now));
         }
         engine.ingest_live(&events, now).unwrap();
@@ -576,7 +618,8 @@ async fn a_kill_while_timers_fire_loses_no_step_and_sends_nothing_twice() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as usize;
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as usize;
     let kill_at = 10 + nanos % PEOPLE;
     let waited = tokio::time::timeout(std::time::Duration::from_secs(120), async {
         while vendor.received().len() < kill_at {
@@ -596,7 +639,10 @@ async fn a_kill_while_timers_fire_loses_no_step_and_sends_nothing_twice() {
     for round in 1..=40 {
         let ticked = engine.tick().unwrap().journey_moves;
         engine.deliver_due().await.unwrap();
-        if ticked == 0 && engine.storage().outbox_len() == 0 && engine.journey_view("two").unwrap().waiting == 0 {
+        if ticked == 0
+            && engine.storage().outbox_len() == 0
+            && engine.journey_view("two").unwrap().waiting == 0
+        {
             break;
         }
         clock.set(later + round * max_backoff);
@@ -676,7 +722,8 @@ fn delays_until_a_time_of_day_in_the_profiles_zone_and_relative_to_a_date_attrib
 #[test]
 fn a_segment_entry_admits_and_branches_read_membership_and_segment_rules() {
     let (engine, _clock, _dir, ann, bob) = setup();
-    let conditions = engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap().hash();
+    let conditions =
+        engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap().hash();
     let buyers = baton::SegmentSpec {
         id: "buyers".into(),
         description: String::new(),
@@ -704,13 +751,19 @@ fn a_segment_entry_admits_and_branches_read_membership_and_segment_rules() {
     .unwrap();
     engine.save_journey("test", "buyers", spec).unwrap();
     engine.publish_journey("test", "buyers", None, &BTreeMap::new()).unwrap();
-    engine.storage().update_profile(ann, NOW, |p| {
-        p.attributes.insert("tier".into(), "vip".into());
-    }).unwrap();
+    engine
+        .storage()
+        .update_profile(ann, NOW, |p| {
+            p.attributes.insert("tier".into(), "vip".into());
+        })
+        .unwrap();
     // Ordering makes each a member; the entry admits them in the same drain.
     ingest(&engine, "o1", "ann", "order_completed", NOW);
     ingest(&engine, "o2", "bob", "order_completed", NOW);
-    assert_eq!(sent(&engine), BTreeMap::from([(ann, vec!["thank-you".into()]), (bob, vec!["reminder-offer".into()])]));
+    assert_eq!(
+        sent(&engine),
+        BTreeMap::from([(ann, vec!["thank-you".into()]), (bob, vec!["reminder-offer".into()])])
+    );
     // A second order is no second entry into the segment: nothing more.
     ingest(&engine, "o3", "bob", "order_completed", NOW + 1);
     assert_eq!(sent(&engine)[&bob].len(), 1);
@@ -722,7 +775,14 @@ async fn the_calendar_shows_scheduled_runs_and_journey_waits_by_day() {
     let mut daily = baton_tests::welcome_campaign();
     daily.id = "daily-digest".into();
     daily.trigger = Trigger::Batch { every_ms: Some(DAY as u64) };
-    baton_tests::activate(&engine, daily, serde_json::json!({}), false, "http://127.0.0.1:9/send", baton_tests::echo_grants());
+    baton_tests::activate(
+        &engine,
+        daily,
+        serde_json::json!({}),
+        false,
+        "http://127.0.0.1:9/send",
+        baton_tests::echo_grants(),
+    );
     engine.save_journey("test", "welcome", welcome_series()).unwrap();
     engine.publish_journey("test", "welcome", None, &BTreeMap::new()).unwrap();
     // NOW is 2025-06-15T15:06:40Z: both wait until the 17th.
@@ -779,7 +839,8 @@ async fn a_dry_run_walks_one_person_on_a_simulated_clock_and_writes_nothing() {
     engine.save_journey("test", "welcome", welcome_series()).unwrap();
     // A draft: the dry run walks the newest version.
     let run = engine.dry_run_journey("welcome", ann, None, 30).unwrap();
-    let notes: Vec<(i64, &str, &str)> = run.steps.iter().map(|s| (s.at - NOW, s.step.as_str(), s.note.as_str())).collect();
+    let notes: Vec<(i64, &str, &str)> =
+        run.steps.iter().map(|s| (s.at - NOW, s.step.as_str(), s.note.as_str())).collect();
     assert_eq!(
         notes,
         [
@@ -819,7 +880,11 @@ async fn a_dry_run_walks_one_person_on_a_simulated_clock_and_writes_nothing() {
         .unwrap();
     assert_eq!(answer.status().as_u16(), 200);
     let body: serde_json::Value = answer.json().await.unwrap();
-    assert_eq!((body["outcome"].as_str(), body["steps"].as_array().map(Vec::len)), (Some("completed"), Some(9)), "{body}");
+    assert_eq!(
+        (body["outcome"].as_str(), body["steps"].as_array().map(Vec::len)),
+        (Some("completed"), Some(9)),
+        "{body}"
+    );
     let answer = client
         .post(format!("{base}/v1/journeys/welcome/dry-run"))
         .bearer_auth(&token)
@@ -857,7 +922,8 @@ fn a_scheduled_entry_admits_a_segments_members_once_per_slot() {
         engine.save_journey("test", id, spec).unwrap();
         engine.publish_journey("test", id, None, &BTreeMap::new()).unwrap();
     }
-    let entries = |id: &str, who: ProfileId| engine.storage().journey_entry(id, who).unwrap().map_or(0, |e| e.entries);
+    let entries =
+        |id: &str, who: ProfileId| engine.storage().journey_entry(id, who).unwrap().map_or(0, |e| e.entries);
     assert_eq!(engine.tick().unwrap().journey_moves, 4);
     assert_eq!([entries("daily-once", ann), entries("daily-always", bob)], [1, 1]);
     // The same day's slot runs once, however often the clock ticks.
@@ -866,14 +932,20 @@ fn a_scheduled_entry_admits_a_segments_members_once_per_slot() {
     // The next day: `always` admits them again, `once` does not.
     clock.set(NOW + DAY);
     assert_eq!(engine.tick().unwrap().journey_moves, 2);
-    assert_eq!([entries("daily-once", ann), entries("daily-always", ann), entries("daily-always", bob)], [1, 2, 2]);
+    assert_eq!(
+        [entries("daily-once", ann), entries("daily-always", ann), entries("daily-always", bob)],
+        [1, 2, 2]
+    );
     let greeted = engine.storage().profile(ann).unwrap().unwrap().attributes["greeted"].clone();
     assert_eq!(greeted, true);
     // The calendar shows each day's slot and the step they enter at.
     let calendar = engine.calendar(Some("2025-06-16"), Some("2025-06-16")).unwrap();
     let entries = &calendar.days[0].journey_entries;
     assert_eq!(entries.len(), 2, "{entries:?}");
-    assert_eq!((entries[0].segment.as_str(), entries[0].runs, entries[0].start.as_str()), ("vips", 1, "mark (update_profile)"));
+    assert_eq!(
+        (entries[0].segment.as_str(), entries[0].runs, entries[0].start.as_str()),
+        ("vips", 1, "mark (update_profile)")
+    );
     assert_eq!(entries[0].first_at, jiff::Timestamp::from_second(1_750_032_000).unwrap().as_millisecond());
     // A schedule more often than once a minute is refused.
     let mut fast = welcome_series();
