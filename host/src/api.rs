@@ -9,6 +9,7 @@ mod audiences;
 mod auth;
 mod calendar;
 mod campaigns;
+mod content;
 mod error;
 mod events;
 mod exports;

@@ -64,7 +64,8 @@ pub struct MessageTemplate {
     /// Subject line, where the channel has one.
     #[serde(default)]
     pub subject: Option<String>,
-    /// Body text.
+    /// Body text (empty when `content` names a stored template).
+    #[serde(default)]
     pub body: String,
     /// HTML body, where the channel has one.
     #[serde(default)]
@@ -73,6 +74,70 @@ pub struct MessageTemplate {
     #[serde(default = "empty_object")]
     #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub data: serde_json::Value,
+    /// A stored message template (`/v1/content`, kind `template`) to send instead of the parts
+    /// above: its live version when sending, its newest in previews.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(pattern(r"^[a-z0-9_-]{1,64}$"))]
+    pub content: Option<String>,
+    /// Variants by locale (`fr`, `pt-BR`): the reader's locale picks one (the exact tag, else
+    /// its language), each part given replacing the default's.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = { "pattern": crate::content::LOCALE_PATTERN }))]
+    pub locales: BTreeMap<String, LocalizedMessage>,
+}
+
+/// A message's parts in one locale; a part left out is the default message's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocalizedMessage {
+    /// Subject line.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Body text.
+    #[serde(default)]
+    pub body: Option<String>,
+    /// HTML body.
+    #[serde(default)]
+    pub html: Option<String>,
+}
+
+impl LocalizedMessage {
+    /// The parts given, with their names.
+    pub fn parts(&self) -> Vec<(&'static str, &str)> {
+        [("subject", &self.subject), ("body", &self.body), ("html", &self.html)]
+            .into_iter()
+            .filter_map(|(name, part)| part.as_deref().map(|p| (name, p)))
+            .collect()
+    }
+}
+
+impl MessageTemplate {
+    /// What keeps this message from being sent as it stands (checked on activation): it names
+    /// a stored template and gives parts of its own as well.
+    pub fn mixes_content_and_parts(&self) -> bool {
+        self.content.is_some()
+            && (!self.body.is_empty()
+                || self.subject.is_some()
+                || self.html.is_some()
+                || !self.locales.is_empty())
+    }
+
+    /// This message in a locale: the variant `locale` names laid over the default parts.
+    pub fn localized(&self, locale: Option<&String>) -> MessageTemplate {
+        let mut message = MessageTemplate { locales: BTreeMap::new(), ..self.clone() };
+        if let Some(variant) = locale.and_then(|l| self.locales.get(l)) {
+            if let Some(subject) = &variant.subject {
+                message.subject = Some(subject.clone());
+            }
+            if let Some(body) = &variant.body {
+                message.body = body.clone();
+            }
+            if let Some(html) = &variant.html {
+                message.html = Some(html.clone());
+            }
+        }
+        message
+    }
 }
 
 fn empty_object() -> serde_json::Value {
@@ -311,6 +376,20 @@ impl Campaign {
         }
         if !self.message.data.is_object() {
             problems.push("message.data: must be a JSON object".into());
+        }
+        let messages = std::iter::once(("message".to_string(), &self.message)).chain(
+            self.experiment.iter().flat_map(|e| e.variants.iter().enumerate()).filter_map(|(i, v)| {
+                v.message.as_ref().map(|m| (format!("experiment.variants[{i}].message"), m))
+            }),
+        );
+        for (field, message) in messages {
+            for locale in message.locales.keys() {
+                if !crate::content::valid_locale(locale) {
+                    problems.push(format!(
+                        "{field}.locales.{locale}: write a locale as a language, optionally with a region (`fr`, `pt-BR`)"
+                    ));
+                }
+            }
         }
         if let Some(audience) = &self.audience
             && !valid_id(audience)

@@ -11,6 +11,7 @@ use baton::{ContentHash, Engine, Role, SecretValue, ServeConfig};
 use clap::Subcommand;
 
 mod campaigns;
+mod content;
 mod events;
 mod exports;
 mod feedback;
@@ -21,6 +22,7 @@ mod profiles;
 mod segments;
 mod traits;
 pub use campaigns::{CampaignCommand, campaign, campaign_remote};
+pub use content::{ContentCommand, content, content_remote};
 pub use events::{EventsCommand, events, events_remote};
 pub use exports::{ExportArgs, export, export_remote};
 pub use feedback::{FeedbackCommand, feedback, feedback_remote};

@@ -6,6 +6,7 @@
 
 mod api;
 mod campaign;
+pub mod content;
 mod delivery;
 mod demo;
 mod engine;

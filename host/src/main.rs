@@ -98,6 +98,9 @@ enum Command {
     /// Save, list and show segments whose membership Baton keeps current; their members.
     #[command(subcommand)]
     Segment(cli::SegmentCommand),
+    /// Save and publish snippets and message templates that campaigns render.
+    #[command(subcommand)]
+    Content(cli::ContentCommand),
     /// Save, publish, pause, resume and end journeys; see their per-step counts.
     #[command(subcommand)]
     Journey(cli::JourneyCommand),
@@ -148,6 +151,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::Trait(command) => cli::traits_remote(&remote, out, command),
             Command::Segment(command) => cli::segments_remote(&remote, out, command),
             Command::Journey(command) => cli::journeys_remote(&remote, out, command),
+            Command::Content(command) => cli::content_remote(&remote, out, command),
             Command::Calendar(args) => cli::calendar_remote(&remote, out, &args),
             Command::Profile(command) => cli::profile_remote(&remote, out, command),
             Command::Export(args) => cli::export_remote(&remote, args),
@@ -168,6 +172,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Trait(command) => cli::traits(&cli.data, &config, out, command),
         Command::Segment(command) => cli::segments(&cli.data, &config, out, command),
         Command::Journey(command) => cli::journeys(&cli.data, &config, out, command),
+        Command::Content(command) => cli::content(&cli.data, &config, out, command),
         Command::Calendar(args) => cli::calendar(&cli.data, &config, out, &args),
         Command::Profile(command) => cli::profile(&cli.data, &config, out, command),
         Command::Export(args) => cli::export(&cli.data, &config, args),

@@ -9,6 +9,7 @@
 mod audit;
 mod campaigns;
 mod commit;
+mod content;
 mod erasure;
 mod events;
 mod feedback;
@@ -157,10 +158,14 @@ pub(crate) enum TreeId {
     JourneyEntries,
     /// Per-step counts, by journey id + 0 + version + step id.
     JourneyCounts,
+    /// Content block records (snippets, message templates), by name.
+    Content,
+    /// Content block versions, by name + 0 + version (u32 BE).
+    ContentVersions,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 39] = [
+    const ALL: [TreeId; 41] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -200,6 +205,8 @@ impl TreeId {
         TreeId::JourneyTimers,
         TreeId::JourneyEntries,
         TreeId::JourneyCounts,
+        TreeId::Content,
+        TreeId::ContentVersions,
     ];
 
     fn name(self) -> &'static str {
@@ -243,6 +250,8 @@ impl TreeId {
             TreeId::JourneyTimers => "journey_timers",
             TreeId::JourneyEntries => "journey_entries",
             TreeId::JourneyCounts => "journey_counts",
+            TreeId::Content => "content",
+            TreeId::ContentVersions => "content_versions",
         }
     }
 }

@@ -149,6 +149,8 @@ pub fn welcome_campaign() -> baton::Campaign {
             body: "Hello {{first_name}}".into(),
             html: None,
             data: serde_json::json!({}),
+            content: None,
+            locales: Default::default(),
         },
         experiment: None,
         conversion: None,

@@ -1,7 +1,7 @@
 //! The host's contract types as the SDK sees them inside a guest: benchmarks run the same plugin
 //! code natively over the same data, for the Wasm-to-native ratio.
 
-use baton::contract::{Event, Subject, Value};
+use baton::contract::{Event, Message, Subject, Value};
 
 /// An event as a guest receives it.
 pub fn event(e: &Event) -> baton_sdk::Event {
@@ -36,5 +36,19 @@ pub fn subject(s: &Subject) -> baton_sdk::Subject {
         events: s.events.iter().map(event).collect(),
         timezone: s.timezone.clone(),
         trigger: s.trigger.as_ref().map(event),
+    }
+}
+
+/// A message as a guest receives it.
+pub fn message(m: &Message) -> baton_sdk::Message {
+    baton_sdk::Message {
+        channel: m.channel.clone(),
+        recipient: m.recipient.clone(),
+        subject: m.subject.clone(),
+        body: m.body.clone(),
+        html: m.html.clone(),
+        variant_id: m.variant_id.clone(),
+        data: m.data.clone(),
+        idempotency_key: m.idempotency_key.clone(),
     }
 }

@@ -92,6 +92,8 @@ error_codes! {
     InvalidSegment = "invalid_segment", UNPROCESSABLE_ENTITY, "The segment definition has problems, each listed in the message.";
     JourneyNotFound = "journey_not_found", NOT_FOUND, "No journey has this id.";
     InvalidJourney = "invalid_journey", CONFLICT, "The journey does not hold together (a step that leads nowhere, a loop that never waits, shares that do not add up) or names what does not exist (a campaign, segment or plugin): each problem is listed in the message with the field at fault. A body that does not fit the schema is 422 `invalid_request`.";
+    ContentNotFound = "content_not_found", NOT_FOUND, "No content block has this name.";
+    InvalidContent = "invalid_content", CONFLICT, "The content block does not hold together: a template that does not parse (with its line), a snippet it renders that does not exist, a kind that differs from the saved one, a version that does not exist. A body that does not fit the schema is 422 `invalid_request`.";
     JourneyState = "journey_state", CONFLICT, "The journey's state does not allow this change: publish a draft first, or resume a paused journey.";
     SegmentLimit = "segment_limit", CONFLICT, "As many saved segments as `engine.max_saved_segments` allows exist: delete one, or raise the limit.";
     SegmentWrongKind = "segment_wrong_kind", CONFLICT, "The segment is manual where the request needs a rule, or decided by a rule where it needs a manual list.";
@@ -198,6 +200,8 @@ impl From<EngineError> for ApiError {
             EngineError::InvalidSegment(_) => ApiError::new(ErrorCode::InvalidSegment, message),
             EngineError::JourneyNotFound(_) => ApiError::new(ErrorCode::JourneyNotFound, message),
             EngineError::InvalidJourney(_) => ApiError::new(ErrorCode::InvalidJourney, message),
+            EngineError::ContentNotFound(_) => ApiError::new(ErrorCode::ContentNotFound, message),
+            EngineError::InvalidContent(_) => ApiError::new(ErrorCode::InvalidContent, message),
             EngineError::JourneyState(_) => ApiError::new(ErrorCode::JourneyState, message),
             EngineError::SegmentWrongKind(_) => ApiError::new(ErrorCode::SegmentWrongKind, message),
             EngineError::SegmentLimit(_) => ApiError::new(ErrorCode::SegmentLimit, message),

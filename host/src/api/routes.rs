@@ -13,8 +13,8 @@ use schemars::JsonSchema;
 use super::auth::Caller;
 use super::openapi::{Answers, RequestBody, SchemaFn, Takes, bytes, ndjson, schema_of};
 use super::{
-    AppState, access, admin, audiences, calendar, campaigns, events, exports, feedback, journeys, metrics,
-    openapi, pages, plugins, profiles, segment, segments, traits, unsubscribe,
+    AppState, access, admin, audiences, calendar, campaigns, content, events, exports, feedback, journeys,
+    metrics, openapi, pages, plugins, profiles, segment, segments, traits, unsubscribe,
 };
 use crate::campaign::Campaign;
 use crate::store::Role;
@@ -222,6 +222,13 @@ pub fn table() -> Vec<RouteSpec> {
         ).answers::<crate::engine::RunReport>(),
         spec(
             M::POST,
+            "/v1/campaigns/{id}/render",
+            Some(PERSONAL),
+            "Render the campaign's message for one person (user id or email) as they would read it: their variant and locale, the newest content, the variables used and those not set, and why they would not be sent it, if so. Sends and writes nothing.",
+            post(content::render),
+        ).takes::<content::RenderRequest>().answers::<crate::engine::RenderedMessage>(),
+        spec(
+            M::POST,
             "/v1/campaigns/{id}/runs",
             Some(ORCHESTRATE),
             "Send a batch campaign to its audience now.",
@@ -348,6 +355,28 @@ pub fn table() -> Vec<RouteSpec> {
             "What is planned, day by day (UTC): scheduled batch campaign runs and journey waits that come due.",
             get(calendar::calendar),
         ).query::<calendar::CalendarQuery>().answers::<crate::engine::Calendar>(),
+        spec(M::GET, "/v1/content", Some(READ), "List content blocks (snippets and message templates) with their newest and live versions.", get(content::list)).paged::<pages::ListQuery>().answers::<Vec<crate::content::Content>>(),
+        spec(
+            M::GET,
+            "/v1/content/{name}",
+            Some(READ),
+            "A content block: its record, its newest version (what previews render) and its live one (what sends render).",
+            get(content::show),
+        ).answers::<crate::engine::ContentView>(),
+        spec(
+            M::PUT,
+            "/v1/content/{name}",
+            Some(ORCHESTRATE),
+            "Save a content block's next version: a snippet that templates `{% render %}`, or a message template campaigns name in `message.content`. Checked: it parses, the snippets it renders exist. Publish to make it live.",
+            put(content::save),
+        ).takes::<crate::content::ContentSpec>().answers::<crate::content::Content>(),
+        spec(
+            M::POST,
+            "/v1/content/{name}/publish",
+            Some(ORCHESTRATE),
+            "Make a version (the newest by default) the one sends render.",
+            post(content::publish),
+        ).takes::<content::PublishRequest>().answers::<crate::content::Content>(),
         spec(M::GET, "/v1/journeys", Some(READ), "List journeys with their state and live version.", get(journeys::list)).paged::<pages::ListQuery>().answers::<Vec<crate::journey::Journey>>(),
         spec(
             M::GET,

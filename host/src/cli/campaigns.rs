@@ -78,6 +78,17 @@ pub enum CampaignCommand {
         /// The campaign id.
         id: String,
     },
+    /// Render the campaign's message for one person as they would read it (their variant and
+    /// locale, the newest content), with the variables used and those not set. Sends nothing.
+    Render {
+        /// The campaign id.
+        id: String,
+        /// A user id, or an email.
+        who: String,
+        /// An experiment variant to render instead of the person's own.
+        #[arg(long)]
+        variant: Option<String>,
+    },
     /// Send a batch campaign to its audience now (queued; `baton serve` delivers).
     Run {
         /// The campaign id.
@@ -152,6 +163,10 @@ pub fn campaign(
             out.print(&serde_json::json!({ "unbound": slot }))
         }
         CampaignCommand::Preview { id } => out.print(&engine.preview(&id)?),
+        CampaignCommand::Render { id, who, variant } => {
+            let person = engine.person(&who)?;
+            out.print(&engine.render_as(&id, person, variant.as_deref())?)
+        }
         CampaignCommand::Run { id, run } => {
             let run = run.unwrap_or_else(|| format!("manual-{}", engine.now_ms()));
             out.print(&serde_json::json!({ "run": run, "report": engine.run_batch(&actor, &id, &run)? }))
@@ -197,6 +212,10 @@ pub fn campaign_remote(remote: &Remote, out: Output, command: CampaignCommand) -
             remote.delete(&format!("/v1/campaigns/{id}/bindings/{slot}"))?
         }
         CampaignCommand::Preview { id } => remote.get(&format!("/v1/campaigns/{id}/preview"))?,
+        CampaignCommand::Render { id, who, variant } => remote.post(
+            &format!("/v1/campaigns/{id}/render"),
+            serde_json::json!({ "who": who, "variant": variant }),
+        )?,
         CampaignCommand::Run { id, run } => {
             remote.post(&format!("/v1/campaigns/{id}/runs"), serde_json::json!({ "run": run }))?
         }

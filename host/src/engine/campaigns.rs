@@ -148,6 +148,7 @@ impl Engine {
         {
             problems.push(format!("audience: no saved segment is named `{audience}`"));
         }
+        problems.extend(self.content_problems(campaign)?);
         for binding in self.storage.bindings(&campaign.id)? {
             let checked = self.runtime.plugin(&binding.plugin).map_err(EngineError::from).and_then(|p| {
                 check_binding(&self.runtime, &p, &binding.slot, &binding.config, &binding.grants)

@@ -79,6 +79,12 @@ pub enum EngineError {
     /// The journey's state does not allow the change (publishing an ended journey, say).
     #[error("{0}")]
     JourneyState(String),
+    /// No content block has this name.
+    #[error("no content block is named `{0}`; `GET /v1/content` lists them")]
+    ContentNotFound(String),
+    /// The content block cannot be saved (or published) as written.
+    #[error("content is invalid: {}", .0.join("; "))]
+    InvalidContent(Vec<String>),
     /// No profile has this user id or email.
     #[error("no profile has {0}")]
     NoSuchPerson(String),

@@ -12,6 +12,7 @@ use super::policy::{self, Pacing};
 use super::subject::{Reads, subject};
 use super::{Engine, EngineError};
 use crate::campaign::{Binding, Campaign, CampaignState, MessageTemplate, Slot, Trigger};
+use crate::content::ContentVersion;
 use crate::contract::{self, Invocation, Membership, Subject};
 use crate::delivery::{PendingSend, SkipReason, SkipRecord};
 use crate::profile::{Event, IngestOutcome, NewEvent, Profile, Suppression, SuppressionReason};
@@ -335,6 +336,73 @@ impl Engine {
         let mut report = RunReport::default();
         self.judge(pass, vec![(profile, history)], &mut report)?;
         Ok(report)
+    }
+
+    /// Renders a campaign's message for one person as they would read it (their variant, their
+    /// locale, the newest content), whether or not they would be sent it: `would_skip` says why
+    /// not, if so. `variant` picks an experiment variant instead of the person's own. Writes
+    /// nothing.
+    pub fn render_as(
+        &self,
+        campaign: &str,
+        profile: Profile,
+        variant: Option<&str>,
+    ) -> Result<super::content::RenderedMessage, EngineError> {
+        let campaign = self.campaign(campaign)?;
+        let plugins = self.campaign_plugins(&campaign)?;
+        let now = self.now();
+        let events = plugins.event_scope(now).load(&self.storage, &profile)?;
+        let mut would_skip =
+            policy::eligibility(&campaign, &profile).err().map(|(reason, _)| reason.code().to_owned());
+        let (variant, template) = match variant {
+            Some(id) => {
+                let chosen = campaign.experiment.iter().flat_map(|e| e.variants.iter()).find(|v| v.id == id);
+                let chosen = chosen.ok_or_else(|| {
+                    EngineError::InvalidCampaign(vec![format!(
+                        "variant: campaign `{}` has no variant `{id}`",
+                        campaign.id
+                    )])
+                })?;
+                (Some(chosen.id.clone()), chosen.message.as_ref().unwrap_or(&campaign.message))
+            }
+            None => match assign(&campaign, &profile) {
+                Assignment::Send { variant, template } => (variant, template),
+                Assignment::Control => {
+                    would_skip.get_or_insert_with(|| SkipReason::ControlGroup.code().to_owned());
+                    (None, &campaign.message)
+                }
+            },
+        };
+        let step = "preview";
+        let prepared = self
+            .prepare_message(&campaign, template, &profile, step, ContentVersion::Latest)
+            .map_err(|e| EngineError::InvalidContent(vec![e]))?;
+        let locale = prepared.context.get("locale").and_then(|l| l.as_str()).map(str::to_owned);
+        let data =
+            self.message_data(&prepared.template, &campaign, profile.id, now, prepared.context.clone())?;
+        let message = contract::Message {
+            channel: campaign.channel.clone(),
+            recipient: policy::eligibility(&campaign, &profile).unwrap_or_default(),
+            subject: prepared.template.subject.clone(),
+            body: prepared.template.body.clone(),
+            html: prepared.template.html.clone(),
+            variant_id: variant.clone(),
+            data,
+            idempotency_key: format!("{}:{}:{step}", campaign.id, profile.id),
+        };
+        let pass = Pass { campaign: &campaign, plugins: &plugins, trigger: None, step, mode: Mode::Preview };
+        let key = message.idempotency_key.clone();
+        let rendered = self
+            .personalize(pass, &profile, &events, &key, now, message)
+            .map(|m| without_template_context(m, true));
+        Ok(super::content::RenderedMessage::new(
+            campaign.id.clone(),
+            profile.id,
+            variant,
+            locale,
+            rendered,
+            would_skip,
+        ))
     }
 
     /// Evaluates a campaign over the current audience and sends nothing: counts, skip reasons,
@@ -688,10 +756,18 @@ impl Engine {
                 Assignment::Send { variant, template } => (variant, template),
             };
             let key = format!("{}:{}:{}", campaign.id, profile.id, step);
-            let data = match campaign.transactional {
-                true => template.data.to_string(),
-                false => self.with_unsubscribe_url(&template.data, campaign, profile.id, now)?,
+            // Previews render the newest content, so a change is seen before it goes live.
+            let which = if mode == Mode::Preview { ContentVersion::Latest } else { ContentVersion::Live };
+            let prepared = match self.prepare_message(campaign, template, &profile, step, which) {
+                Ok(prepared) => prepared,
+                Err(failure) => {
+                    *report.skipped.entry(SkipReason::PluginFailed).or_default() += 1;
+                    skips.push(skip(campaign, &profile, SkipReason::PluginFailed, failure, now));
+                    continue;
+                }
             };
+            let template = &prepared.template;
+            let data = self.message_data(template, campaign, profile.id, now, prepared.context)?;
             let message = contract::Message {
                 channel: campaign.channel.clone(),
                 recipient,
@@ -703,7 +779,7 @@ impl Engine {
                 idempotency_key: key.clone(),
             };
             let message = match self.personalize(pass, &profile, &events, &key, now, message) {
-                Ok(message) => message,
+                Ok(message) => without_template_context(message, mode == Mode::Preview),
                 Err(failure) => {
                     *report.skipped.entry(SkipReason::PluginFailed).or_default() += 1;
                     skips.push(skip(campaign, &profile, SkipReason::PluginFailed, failure, now));
@@ -789,20 +865,34 @@ impl Engine {
         Ok(message)
     }
 
-    /// A marketing message's data with the recipient's signed `unsubscribe_url`, for templates
-    /// and for adapters that set `List-Unsubscribe`.
-    fn with_unsubscribe_url(
+    /// A message's data as the personalizers get it: the template's, with the recipient's signed
+    /// `unsubscribe_url` on marketing messages (for templates, and adapters that set
+    /// `List-Unsubscribe`), and `template_context` (snippets, locale, journey step), which is
+    /// taken out again before the channel sees the message.
+    fn message_data(
         &self,
-        data: &serde_json::Value,
+        template: &crate::campaign::MessageTemplate,
         campaign: &Campaign,
         profile: crate::profile::ProfileId,
         now: i64,
+        context: serde_json::Value,
     ) -> Result<String, EngineError> {
-        let mut data = data.clone();
-        if let (Some(url), Some(object)) =
-            (self.unsubscribe_url(profile, &campaign.channel, &campaign.purpose, now)?, data.as_object_mut())
-        {
-            object.insert("unsubscribe_url".into(), url.into());
+        let mut data = template.data.clone();
+        let mut context = context;
+        let unsubscribe = match campaign.transactional {
+            true => None,
+            false => self.unsubscribe_url(profile, &campaign.channel, &campaign.purpose, now)?,
+        };
+        if let Some(object) = data.as_object_mut() {
+            if let Some(url) = unsubscribe {
+                // The link's page is where a reader chooses what to stop (this purpose, or the
+                // whole channel): today's preferences page.
+                if let Some(context) = context.as_object_mut() {
+                    context.insert("preferences_url".into(), url.clone().into());
+                }
+                object.insert("unsubscribe_url".into(), url.into());
+            }
+            object.insert(TEMPLATE_CONTEXT.into(), context);
         }
         Ok(data.to_string())
     }
@@ -822,6 +912,23 @@ impl Engine {
             seed: hash64(&[&campaign.id, step]),
         }
     }
+}
+
+/// The key of what templates read beside the profile, in a message's data.
+const TEMPLATE_CONTEXT: &str = "template_context";
+
+/// A personalized message without the template context (and, unless previewing, without the
+/// template report): what a channel adapter gets is the campaign's data and the links.
+fn without_template_context(mut message: contract::Message, preview: bool) -> contract::Message {
+    if let Ok(serde_json::Value::Object(mut data)) = serde_json::from_str::<serde_json::Value>(&message.data)
+    {
+        let had = data.remove(TEMPLATE_CONTEXT).is_some();
+        let report = if preview { None } else { data.remove("template_report") };
+        if had || report.is_some() {
+            message.data = serde_json::Value::Object(data).to_string();
+        }
+    }
+    message
 }
 
 /// Whether an event triggers a campaign: its name, and every filter property equal.

@@ -1,14 +1,30 @@
 //! `personalize-liquid`: renders the message's subject, body and HTML as Liquid templates (the
-//! templating language of Shopify, Braze and Customer.io).
+//! templating language of Shopify, Braze and Customer.io), with Baton's own engine
+//! (`baton-liquid`: the reference semantics of Shopify's Liquid).
 //!
-//! Variables: `profile` (its attributes, plus `id` and `timezone`), `event` (the triggering event:
-//! `name`, `timestamp`, `properties`), `campaign` (`id`), `message` (`variant`, `channel`),
-//! `unsubscribe_url` (the recipient's signed link, on marketing messages).
-//! A missing variable renders as empty unless the binding config sets `"strict": true`, in which
-//! case the send fails with the variable's name. Template syntax errors are refused by
-//! `validate-config` when the templates are given in the config (`"subject"`, `"body"`, `"html"`
-//! override the campaign's), and otherwise fail the call with the line at fault.
+//! Variables:
+//! - `profile`: its attributes and computed traits, plus `id`, `timezone` and `locale`;
+//! - `event`: the triggering event (`name`, `timestamp` as ISO 8601, `properties`);
+//! - `events`: the profile's recent events of the kinds the binding names in `events.names`,
+//!   newest first, at most `events.limit` (10 by default);
+//! - `campaign` (`id`), `message` (`variant`, `channel`, `locale`), `journey` (`id`, `version`,
+//!   `step`, when the message is a journey step), `now`;
+//! - `unsubscribe_url` and `preferences_url`: the recipient's signed links, on marketing messages
+//!   (the preferences page is, today, the link's page, where the reader chooses between this
+//!   purpose and the whole channel).
+//!
+//! Snippets stored in Baton (`/v1/content`) render with `{% render 'name' %}`; the host sends the
+//! ones a message uses in its data, under `template_context`, with the reader's locale and the
+//! journey step. Dates (`| date`, `| local_date`) are in the profile's time zone and locale.
+//!
+//! A variable that is not set renders as empty unless the binding config sets `"strict": true`;
+//! then the send fails naming the variable. Output into the `html` part is HTML-escaped unless
+//! the template asks for `| raw`; `subject` and `body` are plain text and are not. Template syntax
+//! errors are refused by `validate-config` when the templates are given in the config
+//! (`"subject"`, `"body"`, `"html"` override the campaign's), and otherwise fail the call with the
+//! line at fault.
 
+use baton_liquid::{Context, Globals, Template};
 use baton_sdk::*;
 use serde::Deserialize;
 
@@ -26,11 +42,44 @@ struct Config {
     subject: Option<String>,
     body: Option<String>,
     html: Option<String>,
+    /// Recent events templates can read as `events`.
+    events: Option<RecentEvents>,
+    /// The largest rendered part, in bytes (1 MiB by default).
+    max_output_bytes: Option<usize>,
+    /// The most loop iterations in one part (100,000 by default).
+    max_loop_iterations: Option<u64>,
 }
 
-fn parser() -> Result<liquid::Parser, String> {
-    liquid::ParserBuilder::with_stdlib().build().map_err(|e| e.to_string())
+/// `events` in the config: which kinds, and how many.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecentEvents {
+    names: Vec<String>,
+    #[serde(default = "ten")]
+    limit: usize,
+    /// How far back, in milliseconds (the whole history by default).
+    window_ms: Option<u64>,
 }
+
+fn ten() -> usize {
+    10
+}
+
+/// What the host adds to the message's data for templates (removed before the channel sees it).
+#[derive(Debug, Default, Deserialize)]
+struct TemplateContext {
+    #[serde(default)]
+    snippets: std::collections::BTreeMap<String, String>,
+    locale: Option<String>,
+    journey: Option<serde_json::Value>,
+    campaign: Option<serde_json::Value>,
+    preferences_url: Option<String>,
+    /// A preview: report which variables were used and which were not set.
+    #[serde(default)]
+    preview: bool,
+}
+
+const CONFIG_SCHEMA: &str = r#"{"type":"object","properties":{"strict":{"type":"boolean"},"subject":{"type":"string"},"body":{"type":"string"},"html":{"type":"string"},"events":{"type":"object","properties":{"names":{"type":"array","items":{"type":"string"}},"limit":{"type":"integer","minimum":1,"maximum":1000},"window_ms":{"type":"integer","minimum":1}},"required":["names"],"additionalProperties":false},"max_output_bytes":{"type":"integer","minimum":1},"max_loop_iterations":{"type":"integer","minimum":1}},"additionalProperties":false}"#;
 
 impl Plugin for Liquid {
     fn info() -> PluginInfo {
@@ -38,24 +87,43 @@ impl Plugin for Liquid {
             "personalize-liquid",
             env!("CARGO_PKG_VERSION"),
             PluginKind::Personalizer,
-            "Renders subject and body as Liquid templates with the profile, the triggering event and the campaign.",
+            "Renders subject, body and HTML as Liquid templates with the profile, its recent events, the trigger, the campaign and the journey step.",
         )
-        .with_needs(Needs::attributes(["*"]))
-        .with_config_schema(r#"{"type":"object","properties":{"strict":{"type":"boolean"},"subject":{"type":"string"},"body":{"type":"string"},"html":{"type":"string"}},"additionalProperties":false}"#)
+        .with_needs(Needs::attributes(["*"]).with_events(["*"], None))
+        .with_config_schema(CONFIG_SCHEMA)
+    }
+
+    fn needs_for_config(config: &str) -> Needs {
+        // Events are read only when the binding names them: most templates need none, and
+        // loading every profile's history for a send would be the slowest part of it.
+        let events = serde_json::from_str::<Config>(config).ok().and_then(|c| c.events);
+        match events {
+            Some(e) => Needs::attributes(["*"]).with_events(e.names.iter().map(String::as_str), e.window_ms),
+            None => Needs::attributes(["*"]),
+        }
     }
 
     fn validate_config(config: &str) -> Result<(), ConfigError> {
         let config: Config =
             serde_json::from_str(config).map_err(|e| ConfigError::new("", &e.to_string()))?;
-        let parser = parser().map_err(|e| ConfigError::new("", &e))?;
         for (field, template) in
             [("subject", &config.subject), ("body", &config.body), ("html", &config.html)]
         {
             if let Some(template) = template {
-                parser
-                    .parse(template)
-                    .map_err(|e| ConfigError::new(&format!("/{field}"), &flatten(&e.to_string())))?;
+                Template::parse(template)
+                    .map_err(|e| ConfigError::new(&format!("/{field}"), &e.to_string()))?;
             }
+        }
+        if let Some(events) = &config.events {
+            if events.names.is_empty() || !(1..=1000).contains(&events.limit) {
+                return Err(ConfigError::new(
+                    "/events",
+                    "name at least one event, and a limit from 1 to 1000",
+                ));
+            }
+        }
+        if config.max_output_bytes == Some(0) || config.max_loop_iterations == Some(0) {
+            return Err(ConfigError::new("", "limits must be at least 1"));
         }
         Ok(())
     }
@@ -68,34 +136,70 @@ impl Personalizer for Liquid {
         template: Message,
     ) -> Result<Message, PluginError> {
         let config: Config = invocation.config()?;
-        let parser = parser().map_err(|e| PluginError::new("template_engine", &e))?;
-        let base = globals(&invocation, &subject, &template)?;
-        let render = |field: &str, text: &str| -> Result<String, PluginError> {
-            let compiled = parser.parse(text).map_err(|e| {
-                PluginError::new("template_syntax", &format!("{field}: {}", flatten(&e.to_string())))
+        let mut data: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&template.data).unwrap_or_default();
+        let extra: TemplateContext = match data.remove("template_context") {
+            Some(value) => serde_json::from_value(value)
+                .map_err(|e| PluginError::new("invalid_template_context", &e.to_string()))?,
+            None => TemplateContext::default(),
+        };
+        let locale = extra.locale.clone().or_else(|| subject.text("locale").map(str::to_owned));
+        let globals = Globals::new(&globals(
+            &invocation,
+            &subject,
+            &template,
+            &data,
+            &extra,
+            &config,
+            locale.as_deref(),
+        )?);
+        let mut context = Context::default().strict(config.strict).now(invocation.now);
+        if let Some(zone) = &subject.timezone {
+            context = context.time_zone(zone);
+        }
+        if let Some(locale) = &locale {
+            context = context.locale(locale);
+        }
+        if let Some(bytes) = config.max_output_bytes {
+            context = context.max_output_bytes(bytes);
+        }
+        if let Some(iterations) = config.max_loop_iterations {
+            context = context.max_loop_iterations(iterations);
+        }
+        for (name, source) in &extra.snippets {
+            context = context.partial(name, source);
+        }
+        let html_context = context.clone().escape_html(true);
+        let mut used = std::collections::BTreeSet::new();
+        let mut undefined = std::collections::BTreeSet::new();
+        let mut render = |field: &str, text: &str, context: &Context| -> Result<String, PluginError> {
+            let compiled = Template::parse(text)
+                .map_err(|e| PluginError::new("template_syntax", &format!("{field}: {e}")))?;
+            let rendered = compiled.render_with(&globals, context).map_err(|e| {
+                let code = match e.kind {
+                    baton_liquid::ErrorKind::Undefined => "missing_variable",
+                    baton_liquid::ErrorKind::Limit => "template_limit",
+                    _ => "template_render",
+                };
+                PluginError::new(code, &format!("{field}: {e}"))
             })?;
-            let paths = variable_paths(text);
-            let mut values = base.clone();
-            if config.strict {
-                if let Some(name) = first_missing(&values, &paths) {
-                    let message = format!("{field}: `{name}` is not set for this profile");
-                    return Err(PluginError::new("missing_variable", &message));
-                }
-            } else {
-                fill_missing(&mut values, &paths);
-            }
-            let globals = liquid::model::to_object(&values)
-                .map_err(|e| PluginError::new("template_engine", &e.to_string()))?;
-            compiled.render(&globals).map_err(|e| {
-                PluginError::new("template_render", &format!("{field}: {}", flatten(&e.to_string())))
-            })
+            used.extend(rendered.used);
+            undefined.extend(rendered.undefined);
+            Ok(rendered.output)
         };
         let mut message = template.clone();
         let subject_template = config.subject.as_deref().or(template.subject.as_deref());
-        message.subject = subject_template.map(|t| render("subject", t)).transpose()?;
-        message.body = render("body", config.body.as_deref().unwrap_or(&template.body))?;
+        message.subject = subject_template.map(|t| render("subject", t, &context)).transpose()?;
+        message.body = render("body", config.body.as_deref().unwrap_or(&template.body), &context)?;
         let html_template = config.html.as_deref().or(template.html.as_deref());
-        message.html = html_template.map(|t| render("html", t)).transpose()?;
+        message.html = html_template.map(|t| render("html", t, &html_context)).transpose()?;
+        if extra.preview {
+            data.insert(
+                "template_report".into(),
+                serde_json::json!({ "used": used, "undefined": undefined }),
+            );
+        }
+        message.data = serde_json::Value::Object(data).to_string();
         Ok(message)
     }
 }
@@ -105,6 +209,10 @@ fn globals(
     invocation: &Invocation,
     subject: &Subject,
     message: &Message,
+    data: &serde_json::Map<String, serde_json::Value>,
+    extra: &TemplateContext,
+    config: &Config,
+    locale: Option<&str>,
 ) -> Result<serde_json::Value, PluginError> {
     let mut profile = serde_json::Map::new();
     for attribute in &subject.attributes {
@@ -112,86 +220,77 @@ fn globals(
     }
     profile.insert("id".into(), subject.profile_id.clone().into());
     profile.insert("timezone".into(), subject.timezone.clone().into());
-    let data: serde_json::Value = serde_json::from_str(&message.data).unwrap_or_default();
-    let unsubscribe_url = data.get("unsubscribe_url").cloned().unwrap_or_default();
+    profile.insert("locale".into(), locale.into());
     let event = match &subject.trigger {
-        Some(e) => {
-            serde_json::json!({ "name": e.name, "timestamp": e.timestamp, "properties": e.properties_json()? })
-        }
+        Some(e) => event_json(e)?,
         None => serde_json::Value::Null,
     };
+    let events = match &config.events {
+        Some(wanted) => {
+            let mut recent: Vec<&Event> =
+                subject.events.iter().filter(|e| wanted.names.iter().any(|n| *n == e.name)).collect();
+            recent.sort_by(|a, b| b.timestamp.cmp(&a.timestamp));
+            recent.into_iter().take(wanted.limit).map(event_json).collect::<Result<Vec<_>, _>>()?
+        }
+        None => Vec::new(),
+    };
+    let mut campaign = serde_json::json!({ "id": invocation.campaign_id });
+    if let (Some(serde_json::Value::Object(more)), Some(object)) = (&extra.campaign, campaign.as_object_mut())
+    {
+        object.extend(more.clone());
+    }
     Ok(serde_json::json!({
         "profile": profile,
         "event": event,
-        "campaign": { "id": invocation.campaign_id },
-        "message": { "variant": message.variant_id, "channel": message.channel },
-        // The recipient's signed link, which Baton puts on every marketing message once it
+        "events": events,
+        "campaign": campaign,
+        "message": { "variant": message.variant_id, "channel": message.channel, "locale": locale },
+        "journey": extra.journey,
+        "now": iso(invocation.now),
+        // The recipient's signed links, which Baton puts on every marketing message once it
         // knows its public URL; absent from transactional messages.
-        "unsubscribe_url": unsubscribe_url,
+        "unsubscribe_url": data.get("unsubscribe_url").cloned().unwrap_or_default(),
+        "preferences_url": extra.preferences_url,
     }))
 }
 
-/// Dotted variable paths a template refers to, rooted at one of our globals.
-fn variable_paths(template: &str) -> Vec<Vec<String>> {
-    let mut paths = Vec::new();
-    let mut rest = template;
-    while let Some(start) = rest.find(['{']) {
-        let after = &rest[start + 1..];
-        let close = match after.chars().next() {
-            Some('{') => "}}",
-            Some('%') => "%}",
-            _ => {
-                rest = after;
-                continue;
-            }
-        };
-        let inner = &after[1..];
-        let Some(end) = inner.find(close) else { break };
-        for token in inner[..end].split(|c: char| c.is_whitespace() || "|:,()=<>!".contains(c)) {
-            let token = token.trim_matches('-');
-            let segments: Vec<String> = token.split('.').map(str::to_owned).collect();
-            let rooted = matches!(segments[0].as_str(), "profile" | "event" | "campaign" | "message");
-            let plain = segments
-                .iter()
-                .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
-            if rooted && plain && segments.len() > 1 {
-                paths.push(segments);
-            }
-        }
-        rest = &inner[end + close.len()..];
-    }
-    paths
+fn event_json(e: &Event) -> Result<serde_json::Value, PluginError> {
+    Ok(
+        serde_json::json!({ "name": e.name, "timestamp": iso(e.timestamp), "properties": e.properties_json()? }),
+    )
 }
 
-/// The first referenced path that does not resolve, if any.
-fn first_missing(globals: &serde_json::Value, paths: &[Vec<String>]) -> Option<String> {
-    paths
-        .iter()
-        .find(|path| {
-            path.iter().try_fold(globals, |node, segment| node.get(segment)).is_none_or(|v| v.is_null())
-        })
-        .map(|path| path.join("."))
+/// Milliseconds since the epoch as ISO 8601 (what `| date` reads), UTC.
+fn iso(ms: i64) -> String {
+    let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (y, m, d) = civil_from_days(days);
+    let (h, min, s, milli) = (rest / 3_600_000, rest / 60_000 % 60, rest / 1000 % 60, rest % 1000);
+    if milli == 0 {
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}Z")
+    } else {
+        format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
+    }
 }
 
-/// Gives every referenced path that does not resolve a nil value, so it renders as empty.
-fn fill_missing(globals: &mut serde_json::Value, paths: &[Vec<String>]) {
-    for path in paths {
-        let mut node = &mut *globals;
-        for segment in path {
-            let Some(object) = node.as_object_mut() else { break };
-            node = object.entry(segment.clone()).or_insert(serde_json::Value::Null);
-            if node.is_null() {
-                break;
-            }
-        }
-    }
+/// The proleptic Gregorian date of a day number since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 fn json_of(value: &Value) -> serde_json::Value {
     match value {
         Value::Null => serde_json::Value::Null,
         Value::Boolean(b) => (*b).into(),
-        Value::Integer(i) | Value::Timestamp(i) => (*i).into(),
+        Value::Integer(i) => (*i).into(),
+        Value::Timestamp(t) => iso(*t).into(),
         Value::Float(f) => {
             serde_json::Number::from_f64(*f).map_or(serde_json::Value::Null, serde_json::Value::Number)
         }
@@ -200,105 +299,7 @@ fn json_of(value: &Value) -> serde_json::Value {
     }
 }
 
-/// Liquid's errors span several lines; logs and APIs want one.
-fn flatten(text: &str) -> String {
-    text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
-}
-
 baton_sdk::personalizer!(Liquid);
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn invocation(config: &str) -> Invocation {
-        Invocation { campaign_id: "welcome".into(), config: config.into(), now: 0, seed: 0 }
-    }
-
-    fn ada() -> Subject {
-        Subject {
-            profile_id: "pr_1".into(),
-            attributes: vec![
-                Attribute { name: "first_name".into(), value: Value::Text("Ada".into()) },
-                Attribute { name: "points".into(), value: Value::Integer(1200) },
-                Attribute { name: "tags".into(), value: Value::Json(r#"["vip","beta"]"#.into()) },
-            ],
-            events: vec![],
-            timezone: Some("Europe/Paris".into()),
-            trigger: Some(Event {
-                id: "e1".into(),
-                profile_id: "pr_1".into(),
-                name: "order_completed".into(),
-                timestamp: 1,
-                properties: r#"{"total": 42.5, "items": [{"sku": "A"}, {"sku": "B"}]}"#.into(),
-                campaign_id: None,
-            }),
-        }
-    }
-
-    fn message(subject: &str, body: &str) -> Message {
-        Message {
-            channel: "email".into(),
-            recipient: "ada@example.com".into(),
-            subject: Some(subject.into()),
-            body: body.into(),
-            html: None,
-            variant_id: Some("B".into()),
-            data: "{}".into(),
-            idempotency_key: "k".into(),
-        }
-    }
-
-    #[test]
-    fn renders_profile_event_campaign_and_filters() {
-        let template = message(
-            "{{ profile.first_name | upcase }}, thanks for {{ event.properties.total }} EUR",
-            "{% for item in event.properties.items %}{{ item.sku }}{% unless forloop.last %},{% endunless %}{% endfor %} \
-             | {{ profile.points | plus: 100 }} points | {% if profile.tags contains 'vip' %}VIP{% endif %} \
-             | {{ campaign.id }}/{{ message.variant }} | {{ profile.nickname | default: 'friend' }}",
-        );
-        let out = Liquid::personalize(invocation("{}"), ada(), template).unwrap();
-        assert_eq!(out.subject.as_deref(), Some("ADA, thanks for 42.5 EUR"));
-        assert_eq!(out.body, "A,B | 1300 points | VIP | welcome/B | friend");
-        assert_eq!(out.recipient, "ada@example.com");
-    }
-
-    #[test]
-    fn a_marketing_message_renders_its_unsubscribe_link() {
-        let mut template = message("s", r#"<a href="{{ unsubscribe_url }}">Unsubscribe</a>"#);
-        template.data = r#"{"unsubscribe_url":"https://baton.example/u/a.b"}"#.into();
-        let out = Liquid::personalize(invocation("{}"), ada(), template).unwrap();
-        assert_eq!(out.body, r#"<a href="https://baton.example/u/a.b">Unsubscribe</a>"#);
-    }
-
-    #[test]
-    fn missing_variables_are_empty_unless_strict() {
-        let template = message("Hi {{ profile.nickname }}!", "x");
-        assert_eq!(
-            Liquid::personalize(invocation("{}"), ada(), template.clone()).unwrap().subject.as_deref(),
-            Some("Hi !")
-        );
-        let err = Liquid::personalize(invocation(r#"{"strict": true}"#), ada(), template).unwrap_err();
-        assert_eq!(
-            err,
-            PluginError::new("missing_variable", "subject: `profile.nickname` is not set for this profile")
-        );
-    }
-
-    #[test]
-    fn config_templates_override_and_syntax_errors_are_refused() {
-        let out = Liquid::personalize(
-            invocation(r#"{"body": "Dear {{ profile.first_name }}"}"#),
-            ada(),
-            message("s", "ignored"),
-        )
-        .unwrap();
-        assert_eq!(out.body, "Dear Ada");
-        let err = Liquid::validate_config(r#"{"body": "{% if %}"}"#).unwrap_err();
-        assert_eq!(err.path, "/body");
-        assert!(!err.message.is_empty());
-        assert_eq!(Liquid::validate_config(r#"{"colour": "red"}"#).unwrap_err().path, "");
-        let err = Liquid::personalize(invocation("{}"), ada(), message("{% for %}", "x")).unwrap_err();
-        assert_eq!(err.code, "template_syntax");
-    }
-}
+mod tests;

@@ -485,6 +485,14 @@ fn the_readme_journey_commands_run_as_written() {
     assert_eq!(walked.installed.len(), 0);
 }
 
+/// README.md's template commands, as written: content saved, published and shown, and a demo
+/// campaign rendered for one person.
+#[test]
+fn the_readme_template_commands_run_as_written() {
+    let walked = walk("README.md", &[6], &[]);
+    assert_eq!(walked.installed.len(), 0);
+}
+
 /// Starts `baton serve` on `data` on a free loopback port; returns the process and its base URL.
 fn start_server(data: &std::path::Path) -> (std::process::Child, String) {
     start_server_with(data, &[])

@@ -163,6 +163,8 @@ fn campaigns_and_bindings_round_trip() {
             body: "Welcome".into(),
             html: None,
             data: serde_json::json!({}),
+            content: None,
+            locales: Default::default(),
         },
         experiment: None,
         conversion: None,
