@@ -153,7 +153,8 @@ impl Personalizer for Liquid {
             &config,
             locale.as_deref(),
         )?);
-        let mut context = Context::default().strict(config.strict).now(invocation.now);
+        let mut context =
+            Context::default().strict(config.strict).now(invocation.now).report_variables(extra.preview);
         if let Some(zone) = &subject.timezone {
             context = context.time_zone(zone);
         }

@@ -26,7 +26,13 @@ pub(crate) fn tokenize(source: &str) -> Result<Vec<Token<'_>>, Error> {
     let mut pieces: Vec<Pending<'_>> = Vec::new();
     let mut rest = source;
     let mut offset = 0usize;
-    let line_at = |at: usize| source[..at].bytes().filter(|&b| b == b'\n').count() + 1;
+    // Lines counted as the scan goes, not from the start for every tag.
+    let (mut counted_to, mut line) = (0usize, 1usize);
+    let mut line_at = |at: usize| {
+        line += source.as_bytes()[counted_to..at].iter().filter(|&&b| b == b'\n').count();
+        counted_to = at;
+        line
+    };
     while !rest.is_empty() {
         let Some(start) = find_open(rest) else {
             pieces.push(text(rest));

@@ -46,9 +46,11 @@ pub struct Template {
 pub struct Rendered {
     /// The text.
     pub output: String,
-    /// Variables the template read that were set, as written (`profile.first_name`).
+    /// Variables the template read that were set, as written (`profile.first_name`), when the
+    /// context asks for them ([`Context::report_variables`]).
     pub used: Vec<String>,
-    /// Variables the template read that were not set (rendered empty in lax mode).
+    /// Variables the template read that were not set (rendered empty in lax mode), when the
+    /// context asks for them.
     pub undefined: Vec<String>,
 }
 
@@ -120,6 +122,7 @@ pub struct Context {
     pub(crate) now_ms: i64,
     pub(crate) max_output_bytes: usize,
     pub(crate) max_loop_iterations: u64,
+    pub(crate) report_variables: bool,
 }
 
 impl Default for Context {
@@ -134,6 +137,7 @@ impl Default for Context {
             now_ms: 0,
             max_output_bytes: 1 << 20,
             max_loop_iterations: 100_000,
+            report_variables: false,
         }
     }
 }
@@ -190,6 +194,13 @@ impl Context {
     /// The most loop iterations in one render, all loops together (100,000 by default).
     pub fn max_loop_iterations(mut self, iterations: u64) -> Context {
         self.max_loop_iterations = iterations;
+        self
+    }
+
+    /// Records the variables each render reads and those not set ([`Rendered::used`],
+    /// [`Rendered::undefined`]); off by default, since naming them costs every lookup.
+    pub fn report_variables(mut self, report: bool) -> Context {
+        self.report_variables = report;
         self
     }
 

@@ -440,7 +440,10 @@ impl<'c> Renderer<'c> {
                 let name = || expr.name().unwrap_or_default();
                 match found {
                     Some(v) => {
-                        self.used.insert(name());
+                        // Only a report wants the names: building them costs every lookup.
+                        if self.context.report_variables {
+                            self.used.insert(name());
+                        }
                         Ok(v)
                     }
                     None => {
@@ -451,7 +454,9 @@ impl<'c> Renderer<'c> {
                                 None,
                             ));
                         }
-                        self.undefined.insert(name());
+                        if self.context.report_variables {
+                            self.undefined.insert(name());
+                        }
                         Ok(Value::Nil)
                     }
                 }
