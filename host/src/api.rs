@@ -59,6 +59,9 @@ pub struct ApiConfig {
     /// on `engine.batch_workers` threads, so more would only slow each other and ingest. One over
     /// the limit is refused with 429 `busy`; 0 refuses them all (count saved segments instead).
     pub max_concurrent_scans: usize,
+    /// How long a console sign-in lasts, in milliseconds (12 hours by default); then the browser
+    /// signs in again. Revoking the token ends its sessions at once.
+    pub console_session_ms: i64,
 }
 
 impl Default for ApiConfig {
@@ -70,6 +73,7 @@ impl Default for ApiConfig {
             max_feedback_bytes: 1 << 20,
             public_url: None,
             max_concurrent_scans: 2,
+            console_session_ms: 12 * 3_600_000,
         }
     }
 }
@@ -100,7 +104,8 @@ impl AppState {
 
 /// Builds the router from the route table, with JSON errors for unknown routes and methods.
 pub fn router(state: AppState) -> Router {
-    routes::build(state)
+    routes::build(state.clone())
+        .merge(crate::console::router(state))
         .fallback(|| async { ApiError::new(ErrorCode::RouteNotFound, "no such route; see /v1/openapi.json") })
         .method_not_allowed_fallback(|| async {
             ApiError::method_not_allowed("this route does not take that method; see /v1/openapi.json")

@@ -22,6 +22,16 @@ pub enum CampaignState {
 }
 
 impl CampaignState {
+    /// Its name, as the API writes it (`draft`, `active`, `paused`, `ended`).
+    pub fn name(self) -> &'static str {
+        match self {
+            CampaignState::Draft => "draft",
+            CampaignState::Active => "active",
+            CampaignState::Paused => "paused",
+            CampaignState::Ended => "ended",
+        }
+    }
+
     /// Whether the lifecycle allows going from `self` to `to`.
     pub fn can_become(self, to: CampaignState) -> bool {
         use CampaignState::*;

@@ -6,6 +6,7 @@
 
 mod api;
 mod campaign;
+mod console;
 pub mod content;
 mod delivery;
 mod demo;

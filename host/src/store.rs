@@ -21,6 +21,7 @@ mod plugins;
 mod secrets;
 mod segments;
 mod sends;
+mod sessions;
 mod tokens;
 mod traits;
 mod writes;
@@ -39,6 +40,7 @@ pub use pages::{Page, PageRequest};
 pub use secrets::{SecretScope, SecretValue, StoredSecret, check_secret_hosts};
 pub(crate) use segments::{SegmentWrite, Verdict};
 pub use sends::SentTo;
+pub use sessions::ConsoleSession;
 pub use tokens::{Role, TokenRecord};
 pub use traits::{TraitBinding, TraitUpdate};
 
@@ -162,10 +164,12 @@ pub(crate) enum TreeId {
     Content,
     /// Content block versions, by name + 0 + version (u32 BE).
     ContentVersions,
+    /// Console sessions, by the SHA-256 of the session id.
+    ConsoleSessions,
 }
 
 impl TreeId {
-    const ALL: [TreeId; 41] = [
+    const ALL: [TreeId; 42] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -207,6 +211,7 @@ impl TreeId {
         TreeId::JourneyCounts,
         TreeId::Content,
         TreeId::ContentVersions,
+        TreeId::ConsoleSessions,
     ];
 
     fn name(self) -> &'static str {
@@ -252,6 +257,7 @@ impl TreeId {
             TreeId::JourneyCounts => "journey_counts",
             TreeId::Content => "content",
             TreeId::ContentVersions => "content_versions",
+            TreeId::ConsoleSessions => "console_sessions",
         }
     }
 }

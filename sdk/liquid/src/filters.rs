@@ -132,7 +132,7 @@ fn property(item: &Value, key: &Value) -> Value {
 }
 
 /// Escapes `& < > " '` as Ruby's `CGI.escapeHTML` does.
-pub(crate) fn escape_html(text: &str) -> String {
+pub fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -31,6 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 pub use error::{Error, ErrorKind};
+pub use filters::escape_html;
 
 use crate::parse::Node;
 use crate::value::Value;

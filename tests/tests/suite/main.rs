@@ -16,6 +16,7 @@ mod api_schema;
 mod api_segment;
 mod cli;
 mod client_libraries;
+mod console;
 mod content;
 mod contract_versions;
 mod demo;
