@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod browser;
 pub mod figures;
 pub mod native;
 pub mod polyglot;

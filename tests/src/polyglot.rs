@@ -127,7 +127,7 @@ pub fn toolchain_env(lang: Lang) -> Vec<(&'static str, PathBuf)> {
 
 /// Holds the cache for this thread alone: a mutex among this process's threads, a file lock
 /// among processes.
-fn exclusive() -> (std::sync::MutexGuard<'static, ()>, File) {
+pub(crate) fn exclusive() -> (std::sync::MutexGuard<'static, ()>, File) {
     let threads = BUILDS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     let root = cache_root();
     std::fs::create_dir_all(root.join("builds")).unwrap();
@@ -188,7 +188,7 @@ fn cache_key(source: &Path, lang: Lang, options: &str) -> String {
 }
 
 /// Runs a command, panicking with its output if it fails.
-fn run(command: &mut Command, what: &str) {
+pub(crate) fn run(command: &mut Command, what: &str) {
     let output = command.output().unwrap_or_else(|e| panic!("{what}: cannot start {command:?}: {e}"));
     if !output.status.success() {
         panic!(
@@ -201,7 +201,7 @@ fn run(command: &mut Command, what: &str) {
 }
 
 /// Whether a command can be started and succeeds.
-fn works(command: &mut Command) -> bool {
+pub(crate) fn works(command: &mut Command) -> bool {
     command.output().is_ok_and(|o| o.status.success())
 }
 

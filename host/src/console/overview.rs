@@ -92,7 +92,7 @@ pub(super) async fn page(
          <div><label for=\"from\">From</label><input id=\"from\" name=\"from\" type=\"date\" value=\"{from}\"></div>\
          <div><label for=\"to\">To</label><input id=\"to\" name=\"to\" type=\"date\" value=\"{to}\"></div>\
          <button type=\"submit\">Show</button></form>\
-         <div class=\"table-wrap\"><table><caption class=\"muted\">Campaigns from {from} to {to} (days in the reporting time zone, as last updated)</caption>\
+         <div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Campaign figures\"><table><caption class=\"muted\">Campaigns from {from} to {to} (days in the reporting time zone, as last updated)</caption>\
          <thead><tr><th scope=\"col\">Campaign</th><th scope=\"col\">State</th><th scope=\"col\" class=\"num\">Delivered</th>\
          <th scope=\"col\" class=\"num\">Opens</th><th scope=\"col\" class=\"num\">Clicks</th><th scope=\"col\" class=\"num\">Conversions</th>\
          <th scope=\"col\" class=\"num\">Revenue</th><th scope=\"col\">Delivered per day</th></tr></thead><tbody>{body}</tbody></table></div>",

@@ -17,6 +17,7 @@ mod api_segment;
 mod cli;
 mod client_libraries;
 mod console;
+mod console_browser;
 mod content;
 mod contract_versions;
 mod demo;
