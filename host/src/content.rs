@@ -145,8 +145,11 @@ pub fn valid_locale(locale: &str) -> bool {
 
 /// The names of the snippets some templates render, by literal name.
 pub fn snippets_of<'a>(sources: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    // This runs for every send: a template that never says `render` or `include` cannot name a
+    // snippet, and is not parsed (parsing a 5 KB email costs tens of microseconds).
     let mut names: Vec<String> = sources
         .into_iter()
+        .filter(|s| s.contains("render") || s.contains("include"))
         .filter_map(|s| baton_liquid::Template::parse(s).ok())
         .flat_map(|t| t.snippets())
         .collect();
