@@ -20,7 +20,7 @@ mod openapi;
 mod pages;
 mod plugins;
 mod profiles;
-mod routes;
+pub(crate) mod routes;
 mod segment;
 mod segments;
 mod traits;

@@ -465,7 +465,9 @@ impl Campaign {
     }
 }
 
-fn valid_id(id: &str) -> bool {
+/// Whether `id` is a valid campaign, journey or segment id: 1 to 64 lowercase letters, digits,
+/// `-` and `_` (safe in paths, URLs and headers as written).
+pub(crate) fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
         && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
 }

@@ -51,7 +51,7 @@ pub use journeys::{DryRun, DryStep, JourneyReport, JourneyView};
 pub use outbound::OutboundPolicy;
 pub use pipeline::RunReport;
 pub use policy::{Policies, QuietHours, RollingCap};
-pub use profiles::{ProfileLookup, ProfileUpdate};
+pub use profiles::{CustomerView, ProfileLookup, ProfileUpdate};
 pub use results::CONVERSION_EVENT;
 pub use schedule::TickReport;
 pub use segments::{ManualEdit, SegmentUpkeep, SegmentView};

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::campaign::same_value;
+use crate::campaign::{same_value, valid_id};
 use crate::plugin::ContentHash;
 use crate::profile::ProfileId;
 
@@ -527,11 +527,6 @@ pub fn time_of_day(text: &str) -> Option<u32> {
     (hours < 24 && minutes < 60).then_some(hours * 60 + minutes)
 }
 
-fn valid_id(id: &str) -> bool {
-    (1..=64).contains(&id.len())
-        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
-}
-
 /// A journey's life: drafted, live (admitting and moving profiles), paused (holding every
 /// waiting profile where it is), ended (everyone left).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -545,6 +540,18 @@ pub enum JourneyState {
     Paused,
     /// Over: everyone in it left.
     Ended,
+}
+
+impl JourneyState {
+    /// Its name, as the API writes it (`draft`, `live`, `paused`, `ended`).
+    pub fn name(self) -> &'static str {
+        match self {
+            JourneyState::Draft => "draft",
+            JourneyState::Live => "live",
+            JourneyState::Paused => "paused",
+            JourneyState::Ended => "ended",
+        }
+    }
 }
 
 /// A stored journey: its versions and which one is live.

@@ -65,6 +65,6 @@ pub use segment::{
 };
 pub use serve::{LoopConfig, ServeConfig, ServeError, open_engine, serve};
 pub use store::{
-    AuditRecord, Erasure, FeedbackEndpoint, ProfileExport, Role, SecretScope, SecretValue, SentTo, Storage,
-    StorageConfig, StorageError, TokenRecord, TraitBinding, check_secret_hosts,
+    AuditRecord, Erasure, FeedbackEndpoint, Page, PageRequest, ProfileExport, Role, SecretScope, SecretValue,
+    SentTo, Storage, StorageConfig, StorageError, TokenRecord, TraitBinding, check_secret_hosts,
 };

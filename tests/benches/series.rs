@@ -17,10 +17,10 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use baton::{
-    Clock, Conversion, ConversionEvent, Engine, Event, FixedClock, ProfileId, Runtime, Storage, Trigger,
+use baton::{Clock, Conversion, ConversionEvent, Engine, FixedClock, Runtime, Storage, Trigger};
+use baton_tests::figures::{
+    SplitMix, memory_kib, memory_kib_total, reset_peak_memory, shop_history, store_shop_histories,
 };
-use baton_tests::figures::{SplitMix, memory_kib, memory_kib_total, reset_peak_memory};
 use baton_tests::{test_config, welcome_campaign};
 
 #[global_allocator]
@@ -73,19 +73,8 @@ fn main() {
         let rows: Vec<_> = users.iter().map(|u| (Some(u.as_str()), None, &traits)).collect();
         ids.extend(storage.identify_many(&rows, START, &|_, _| {}).unwrap());
     }
-    let mut batch = Vec::with_capacity(BATCH);
-    let mut written = 0usize;
-    for (c, profile) in ids.iter().copied().enumerate() {
-        for event in history(&mut rng, c, profile, START, NOW) {
-            batch.push(event);
-            if batch.len() == BATCH {
-                written += batch.len();
-                storage.append_events(&std::mem::take(&mut batch)).unwrap();
-            }
-        }
-    }
-    written += batch.len();
-    storage.append_events(&batch).unwrap();
+    let written =
+        store_shop_histories(&storage, &ids, &mut rng, (START, NOW), EVENTS_PER_CUSTOMER, "welcome");
     println!(
         "data set: {written} events of {customers} customers, {} in the campaign's record, stored in {:.0} s",
         storage.campaign_record("welcome").count(),
@@ -116,7 +105,9 @@ fn main() {
     for (c, profile) in ids.iter().enumerate() {
         if rng.next() % DAYS as u64 == 0 {
             day.extend(
-                history(&mut rng, c, *profile, NOW, NOW + DAY).into_iter().take(EVENTS_PER_CUSTOMER / 2),
+                shop_history(&mut rng, c, *profile, NOW, NOW + DAY, EVENTS_PER_CUSTOMER, "welcome")
+                    .into_iter()
+                    .take(EVENTS_PER_CUSTOMER / 2),
             );
         }
     }
@@ -136,82 +127,4 @@ fn main() {
         full / update
     );
     assert_eq!(clock.now_ms(), NOW + DAY);
-}
-
-/// One customer's events between `from` and `to`: browsing, orders, and the campaign's message
-/// (or holdout) on a random day with an open and a click for some.
-fn history(rng: &mut SplitMix, c: usize, profile: ProfileId, from: i64, to: i64) -> Vec<Event> {
-    let span = (to - from) as u64;
-    // A few customers are far more active than the rest.
-    let activity = rng.unit().powi(3);
-    let count = 1 + (activity * 4.0 * EVENTS_PER_CUSTOMER as f64) as usize;
-    let mut at: Vec<i64> =
-        (0..count.min(4 * EVENTS_PER_CUSTOMER)).map(|_| from + (rng.next() % span) as i64).collect();
-    at.sort_unstable();
-    let mut events: Vec<Event> = at
-        .into_iter()
-        .enumerate()
-        .map(|(i, at)| {
-            let roll = rng.next() % 100;
-            let (name, properties) = match roll {
-                0..=59 => ("page", serde_json::json!({"path": "/"})),
-                60..=89 => ("product_viewed", serde_json::json!({"sku": roll})),
-                _ => ("order_completed", serde_json::json!({"revenue": 20 + roll})),
-            };
-            event(format!("c{c}-{from}-{i}"), profile, name, at, properties, None)
-        })
-        .collect();
-    let reached = from + (rng.next() % span) as i64;
-    let held_out = rng.next() % 5 == 0;
-    let name = if held_out { "control_assigned" } else { "message_delivered" };
-    events.push(event(
-        format!("c{c}-{from}-m"),
-        profile,
-        name,
-        reached,
-        serde_json::json!({}),
-        Some("welcome"),
-    ));
-    if !held_out && rng.next() % 3 == 0 {
-        let opened = serde_json::json!({});
-        events.push(event(
-            format!("c{c}-{from}-o"),
-            profile,
-            "email_opened",
-            reached + 3_600_000,
-            opened,
-            Some("welcome"),
-        ));
-        if rng.next() % 3 == 0 {
-            let clicked = serde_json::json!({});
-            events.push(event(
-                format!("c{c}-{from}-k"),
-                profile,
-                "email_clicked",
-                reached + 3_700_000,
-                clicked,
-                Some("welcome"),
-            ));
-        }
-    }
-    events.sort_by_key(|e| e.timestamp);
-    events
-}
-
-fn event(
-    id: String,
-    profile: ProfileId,
-    name: &str,
-    at: i64,
-    properties: serde_json::Value,
-    campaign: Option<&str>,
-) -> Event {
-    Event {
-        id,
-        profile,
-        name: name.into(),
-        timestamp: at,
-        properties: properties.as_object().unwrap().clone(),
-        campaign: campaign.map(str::to_owned),
-    }
 }

@@ -153,6 +153,16 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         self.code.code()
     }
+
+    /// The HTTP status it answers with.
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
+    }
+
+    /// What went wrong and what to change, for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
 }
 
 impl IntoResponse for ApiError {

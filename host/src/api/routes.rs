@@ -86,17 +86,17 @@ impl RouteSpec {
 // reading personal data, editing campaigns and installing plugins are separate permissions.
 
 /// Campaigns, plugins, KPIs and metrics: no personal data.
-const READ: &[Role] = &[Role::Viewer, Role::Orchestrator, Role::Analyst, Role::Developer];
+pub(crate) const READ: &[Role] = &[Role::Viewer, Role::Orchestrator, Role::Analyst, Role::Developer];
 /// Profiles, audience members, rendered messages, skips by profile.
-const PERSONAL: &[Role] = &[Role::Orchestrator, Role::Analyst];
+pub(crate) const PERSONAL: &[Role] = &[Role::Orchestrator, Role::Analyst];
 /// Campaigns, bindings, runs, replays, consent updates.
-const ORCHESTRATE: &[Role] = &[Role::Orchestrator];
+pub(crate) const ORCHESTRATE: &[Role] = &[Role::Orchestrator];
 /// Installing, removing and re-enabling plugins.
 const DEVELOP: &[Role] = &[Role::Developer];
 /// Sending events: the write key's one permission.
 const INGEST: &[Role] = &[Role::Connector];
 /// Secrets, tokens, audit, erasure, export.
-const ADMIN: &[Role] = &[];
+pub(crate) const ADMIN: &[Role] = &[];
 
 fn spec(
     method: Method,

@@ -5,11 +5,15 @@ use axum::extract::{Query, State};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::html::{esc, signed_in};
+use super::charts::{Bar, bars, sparkline};
+use super::html::{esc, signed_in, table, when};
+use super::on_engine;
 use super::session::{Viewer, message_page};
 use crate::api::AppState;
+use crate::api::routes::READ;
 use crate::campaign::Campaign;
-use crate::engine::{CampaignSeries, DayFigures};
+use crate::delivery::KpiSnapshot;
+use crate::engine::{CampaignSeries, DayFigures, Engine, EngineError, PluginView};
 
 /// The range asked for (`YYYY-MM-DD`, both included).
 #[derive(Debug, Default, Deserialize)]
@@ -28,6 +32,9 @@ pub(super) async fn page(
     viewer: Viewer,
     Query(range): Query<Range>,
 ) -> Response {
+    if let Err(refused) = viewer.require(READ, "see campaign figures") {
+        return refused;
+    }
     let engine = state.engine.clone();
     let (from, to) = match (range.from.filter(|d| !d.is_empty()), range.to.filter(|d| !d.is_empty())) {
         (Some(f), _) if !is_day(&f) => return bad_range(&f),
@@ -44,62 +51,251 @@ pub(super) async fn page(
         (from, to)
     };
     let (f, t) = (from.clone(), to.clone());
-    let rows = tokio::task::spawn_blocking(
-        move || -> Result<Vec<(Campaign, CampaignSeries)>, crate::engine::EngineError> {
-            let mut rows = Vec::new();
-            for campaign in engine.campaigns()? {
-                let series = engine.campaign_series(&campaign.id, Some(&f), Some(&t))?;
-                rows.push((campaign, series));
-            }
-            Ok(rows)
-        },
-    )
-    .await;
-    let rows = match rows {
-        Ok(Ok(rows)) => rows,
-        _ => {
-            return message_page(
-                axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "Try again",
-                "Baton could not read its store just now.",
-            );
-        }
+    let figures = match on_engine(&state, move |e| figures(e, &f, &t)).await {
+        Ok(figures) => figures,
+        Err(page) => return page,
     };
-    let mut body = String::new();
-    for (campaign, series) in &rows {
-        let total = totals(&series.days);
-        body.push_str(&format!(
-            "<tr><th scope=\"row\">{}<br><span class=\"muted\">{}</span></th><td><span class=\"state state-{}\">{}</span></td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.2}</td><td>{}</td></tr>",
+    let mut rows = Vec::new();
+    let mut romi_bars = Vec::new();
+    let mut lift_bars = Vec::new();
+    for row in &figures.campaigns {
+        let (campaign, total) = (&row.campaign, totals(&row.series.days));
+        let romi = row.romi.map_or("–".into(), percent);
+        let cost = row.cost.map_or("–".into(), |c| format!("{c:.2}"));
+        let (lift, confidence) = match &row.lift {
+            Some(l) => (l.relative.map_or("–".into(), signed_percent), l.confidence()),
+            None => ("–".into(), "no holdout".into()),
+        };
+        rows.push(format!(
+            "<tr><th scope=\"row\"><a href=\"/campaigns/{id}\">{}</a><br><span class=\"muted\">{}</span></th>\
+             <td><span class=\"state state-{st}\">{st}</span></td>\
+             <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
+             <td class=\"num\">{:.2}</td><td class=\"num\">{cost}</td><td class=\"num\">{romi}</td><td class=\"num\">{lift}</td><td>{}</td><td>{}</td></tr>",
             esc(&campaign.name),
             esc(&campaign.id),
-            campaign.state.name(),
-            campaign.state.name(),
             total.delivered,
+            total.failed,
             total.opened,
             total.clicked,
             total.conversions,
             total.revenue,
-            sparkline(&campaign.name, &series.days),
+            esc(&confidence),
+            sparkline(&campaign.name, &row.series.days),
+            id = esc(&campaign.id),
+            st = campaign.state.name(),
         ));
+        if let Some(value) = row.romi {
+            romi_bars.push(Bar { label: campaign.name.clone(), value, interval: None });
+        }
+        if let Some(Lift { difference: Some(value), interval, .. }) = &row.lift {
+            lift_bars.push(Bar { label: campaign.name.clone(), value: *value, interval: *interval });
+        }
     }
-    if rows.is_empty() {
-        body.push_str("<tr><td colspan=\"7\" class=\"muted\">No campaigns yet.</td></tr>");
-    }
+    let journeys: Vec<String> = figures
+        .journeys
+        .iter()
+        .map(|j| {
+            format!(
+                "<tr><th scope=\"row\"><a href=\"/journeys/{id}\">{}</a></th><td><span class=\"state state-{st}\">{st}</span></td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+                esc(&j.name),
+                j.entered,
+                j.waiting,
+                j.converted,
+                j.ended,
+                id = esc(&j.id),
+                st = j.state,
+            )
+        })
+        .collect();
+    let plugins: Vec<String> = figures
+        .plugins
+        .iter()
+        .map(|p| {
+            let calls: u64 = p.stats.calls.values().sum();
+            let failed: u64 = p.stats.calls.iter().filter(|(k, _)| **k != "ok").map(|(_, n)| n).sum();
+            let quarantine = p.plugin.quarantine.as_ref().map_or("–".into(), |q| format!("since {}", when(q.since)));
+            format!(
+                "<tr><th scope=\"row\">{}<br><span class=\"muted\">{}</span></th><td class=\"num\">{calls}</td>\
+                 <td class=\"num\">{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{failed}</td><td>{}</td></tr>",
+                esc(&p.plugin.label()),
+                p.plugin.kind.world(),
+                p.stats.fuel_used,
+                p.stats.wall_micros as f64 / 1000.0,
+                esc(&quarantine),
+            )
+        })
+        .collect();
+    let romi_chart = if romi_bars.is_empty() {
+        "<p class=\"muted\">No campaign has a ROMI figure yet: bind the <code>kpi-romi</code> calculator and compute its KPIs.</p>".into()
+    } else {
+        bars(
+            "romi-chart",
+            "Return on marketing investment (incremental margin less cost, over cost)",
+            &romi_bars,
+            percent,
+        )
+    };
+    let lift_chart = bars(
+        "lift-chart",
+        "Conversion rate against the holdout, in points, with its 95% interval",
+        &lift_bars,
+        |v| format!("{:+.1} pts", v * 100.0),
+    );
     let content = format!(
         "<h1>Overview</h1>\
          <form class=\"range\" method=\"get\" action=\"/\">\
          <div><label for=\"from\">From</label><input id=\"from\" name=\"from\" type=\"date\" value=\"{from}\"></div>\
          <div><label for=\"to\">To</label><input id=\"to\" name=\"to\" type=\"date\" value=\"{to}\"></div>\
          <button type=\"submit\">Show</button></form>\
-         <div class=\"table-wrap\" tabindex=\"0\" role=\"region\" aria-label=\"Campaign figures\"><table><caption class=\"muted\">Campaigns from {from} to {to} (days in the reporting time zone, as last updated)</caption>\
-         <thead><tr><th scope=\"col\">Campaign</th><th scope=\"col\">State</th><th scope=\"col\" class=\"num\">Delivered</th>\
-         <th scope=\"col\" class=\"num\">Opens</th><th scope=\"col\" class=\"num\">Clicks</th><th scope=\"col\" class=\"num\">Conversions</th>\
-         <th scope=\"col\" class=\"num\">Revenue</th><th scope=\"col\">Delivered per day</th></tr></thead><tbody>{body}</tbody></table></div>",
+         <h2>Campaigns</h2><p class=\"muted\">From {from} to {to}: days in the reporting time zone, as last updated. \
+         Cost, ROMI and lift are each campaign's latest computed results.</p>{}\
+         <div class=\"charts\">{romi_chart}{lift_chart}</div>\
+         <h2>Journeys</h2>{}<h2>Plugins</h2><p class=\"muted\">Calls and cost since this process started.</p>{}",
+        table(
+            "Campaign figures",
+            &[
+                "Campaign",
+                "State",
+                "#Delivered",
+                "#Failed",
+                "#Opens",
+                "#Clicks",
+                "#Conversions",
+                "#Revenue",
+                "#Cost",
+                "#ROMI",
+                "#Lift",
+                "Confidence",
+                "Delivered per day"
+            ],
+            &rows,
+            "No campaigns yet.",
+        ),
+        table(
+            "Journey figures",
+            &["Journey", "State", "#Entered", "#Waiting", "#Converted", "#Ended"],
+            &journeys,
+            "No journeys yet."
+        ),
+        table(
+            "Plugin costs",
+            &["Plugin", "#Calls", "#Fuel", "#Time (ms)", "#Failed", "Quarantined"],
+            &plugins,
+            "No plugins installed."
+        ),
         from = esc(&from),
         to = esc(&to),
     );
     signed_in(&viewer, "overview", "Overview", &content)
+}
+
+/// A campaign's row: its days, and its latest measured results.
+struct CampaignRow {
+    campaign: Campaign,
+    series: CampaignSeries,
+    romi: Option<f64>,
+    cost: Option<f64>,
+    lift: Option<Lift>,
+}
+
+/// The campaign against its holdout, from its latest stored results.
+struct Lift {
+    /// Rate difference (treated − control), as a rate.
+    difference: Option<f64>,
+    /// Its 95% interval.
+    interval: Option<[f64; 2]>,
+    /// The difference relative to the control's rate.
+    relative: Option<f64>,
+    p_value: Option<f64>,
+    enough_data: bool,
+}
+
+impl Lift {
+    fn confidence(&self) -> String {
+        match (self.enough_data, self.p_value) {
+            (false, _) | (_, None) => "too little data".into(),
+            (true, Some(p)) if p < 0.05 => format!("significant (p = {p:.3})"),
+            (true, Some(p)) => format!("not significant (p = {p:.2})"),
+        }
+    }
+}
+
+/// A journey's row.
+struct JourneyRow {
+    id: String,
+    name: String,
+    state: &'static str,
+    entered: u64,
+    waiting: usize,
+    converted: u64,
+    ended: u64,
+}
+
+struct Figures {
+    campaigns: Vec<CampaignRow>,
+    journeys: Vec<JourneyRow>,
+    plugins: Vec<PluginView>,
+}
+
+/// Everything the overview shows, read from precomputed figures: the kept daily series, the
+/// latest stored results and KPI snapshots, the journeys' step counts, the plugins' counters.
+fn figures(engine: &Engine, from: &str, to: &str) -> Result<Figures, EngineError> {
+    let mut campaigns = Vec::new();
+    for campaign in engine.campaigns()? {
+        let series = engine.campaign_series(&campaign.id, Some(from), Some(to))?;
+        let lift = engine.latest_campaign_results(&campaign.id)?.and_then(|results| {
+            results.comparisons.into_iter().find(|c| c.baseline == "control").map(|c| Lift {
+                difference: c.rate_difference,
+                interval: c.rate_difference_interval,
+                relative: c.relative_lift,
+                p_value: c.p_value,
+                enough_data: c.enough_data,
+            })
+        });
+        let latest = |name: &str, snapshots: &[KpiSnapshot]| {
+            snapshots.iter().rev().find_map(|s| {
+                s.metrics.as_array()?.iter().find(|m| m["name"] == name).and_then(|m| m["value"].as_f64())
+            })
+        };
+        let snapshots = engine.kpi_snapshots(&campaign.id)?;
+        let (romi, cost) = (latest("romi", &snapshots), latest("cost", &snapshots));
+        campaigns.push(CampaignRow { campaign, series, romi, cost, lift });
+    }
+    let mut journeys = Vec::new();
+    for journey in engine.journeys()? {
+        let view = engine.journey_view(&journey.id)?;
+        let (mut entered, mut converted, mut ended) = (0, 0, 0);
+        for steps in view.counts.values() {
+            entered += steps.get(&view.spec.start).map_or(0, |c| c.entered);
+            for counts in steps.values() {
+                converted += counts.ended.get("converted").copied().unwrap_or(0);
+                ended += counts.ended.values().sum::<u64>();
+            }
+        }
+        journeys.push(JourneyRow {
+            id: journey.id.clone(),
+            name: view.spec.name.clone(),
+            state: journey.state.name(),
+            entered,
+            waiting: view.waiting,
+            converted,
+            ended,
+        });
+    }
+    let mut plugins = Vec::new();
+    for plugin in engine.plugins()? {
+        plugins.push(engine.plugin_view(&plugin.hash)?);
+    }
+    Ok(Figures { campaigns, journeys, plugins })
+}
+
+fn percent(value: f64) -> String {
+    format!("{:.0}%", value * 100.0)
+}
+
+fn signed_percent(value: f64) -> String {
+    format!("{:+.0}%", value * 100.0)
 }
 
 fn bad_range(text: &str) -> Response {
@@ -118,34 +314,7 @@ fn totals(days: &[DayFigures]) -> DayFigures {
         total.clicked += d.clicked;
         total.conversions += d.conversions;
         total.revenue += d.revenue;
+        total.failed += d.failed;
     }
     total
-}
-
-/// A small line of delivered messages per day, with the figures in its label for screen readers.
-fn sparkline(name: &str, days: &[DayFigures]) -> String {
-    if days.is_empty() {
-        return "<span class=\"muted\">no sends</span>".into();
-    }
-    let (width, height) = (120.0, 28.0);
-    let max = days.iter().map(|d| d.delivered).max().unwrap_or(0).max(1) as f64;
-    let step = if days.len() > 1 { width / (days.len() - 1) as f64 } else { 0.0 };
-    let points: Vec<String> = days
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            format!(
-                "{:.1},{:.1}",
-                i as f64 * step,
-                height - 2.0 - (d.delivered as f64 / max) * (height - 4.0)
-            )
-        })
-        .collect();
-    let label = days.iter().map(|d| format!("{} {}", d.day, d.delivered)).collect::<Vec<_>>().join(", ");
-    format!(
-        "<svg class=\"spark\" width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\" role=\"img\" aria-label=\"{}\">\
-         <polyline fill=\"none\" stroke=\"#0b5cad\" stroke-width=\"2\" points=\"{}\"/></svg>",
-        esc(&format!("{name}: delivered per day: {label}")),
-        points.join(" ")
-    )
 }

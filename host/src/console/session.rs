@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::html::{document, esc, page};
 use crate::api::AppState;
 use crate::engine::SignInRefused;
-use crate::store::{ConsoleSession, TokenRecord};
+use crate::store::{ConsoleSession, Role, TokenRecord};
 
 /// The cookie that carries the session id.
 const COOKIE: &str = "baton_session";
@@ -24,6 +24,35 @@ pub(crate) struct Viewer {
 }
 
 impl Viewer {
+    /// Whether the viewer's role is one of `roles` (admin may do anything), as the API decides.
+    pub(super) fn may(&self, roles: &[Role]) -> bool {
+        self.token.role == Role::Admin || roles.contains(&self.token.role)
+    }
+
+    /// Refuses a page or change the viewer's role does not allow, saying which roles may.
+    pub(super) fn require(&self, roles: &[Role], what: &str) -> Result<(), Response> {
+        if self.may(roles) {
+            return Ok(());
+        }
+        let allowed: Vec<&str> =
+            std::iter::once(Role::Admin.name()).chain(roles.iter().map(|r| r.name())).collect();
+        Err(message_page(
+            StatusCode::FORBIDDEN,
+            "Not for your role",
+            &format!(
+                "You are signed in as {} with role {}, which may not {what}. Ask for a token with role {}.",
+                self.token.name,
+                self.token.role.name(),
+                allowed.join(" or ")
+            ),
+        ))
+    }
+
+    /// Who acts, for the audit log: the token, named as the API names it.
+    pub(super) fn actor(&self) -> String {
+        format!("token:{}", self.token.name)
+    }
+
     /// Refuses a change whose form does not carry this session's CSRF token.
     pub(super) fn check_csrf(&self, presented: &str) -> Result<(), Response> {
         let expected = self.session.csrf.as_bytes();
@@ -74,7 +103,7 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
-fn server_error() -> Response {
+pub(super) fn server_error() -> Response {
     message_page(StatusCode::SERVICE_UNAVAILABLE, "Try again", "Baton could not read its store just now.")
 }
 
@@ -171,7 +200,7 @@ fn secure(state: &AppState, headers: &HeaderMap) -> bool {
 #[derive(Deserialize)]
 pub(super) struct Change {
     #[serde(default)]
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// `POST /sign-out`: ends the session and clears the cookie.

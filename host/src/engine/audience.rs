@@ -32,7 +32,43 @@ pub struct Audience {
     pub members: Option<Vec<Member>>,
 }
 
+/// The names a condition builder offers in its menus, read from a sample of the data.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct Vocabulary {
+    /// Attribute names (traits sent by sources, computed traits, and dotted paths are allowed
+    /// besides).
+    pub attributes: std::collections::BTreeSet<String>,
+    /// Event names.
+    pub events: std::collections::BTreeSet<String>,
+}
+
 impl Engine {
+    /// The attribute and event names of the first `profiles` profiles and their newest
+    /// `events_each` events: enough to fill a builder's menus without reading the whole store
+    /// (a name the sample misses can still be typed).
+    pub fn vocabulary(&self, profiles: usize, events_each: usize) -> Result<Vocabulary, EngineError> {
+        let mut vocabulary = Vocabulary::default();
+        let page = self
+            .storage
+            .profiles_page(&crate::store::PageRequest { after: None, limit: profiles }, |_| true)?;
+        for profile in page.items {
+            vocabulary.attributes.extend(profile.attributes.keys().cloned());
+            vocabulary.attributes.extend(profile.computed.keys().cloned());
+            for event in self.storage.latest_events_of(profile.id, events_each)? {
+                vocabulary.events.insert(event.name);
+            }
+        }
+        Ok(vocabulary)
+    }
+
+    /// The installed plugin called `name` with the highest version, if any.
+    pub fn plugin_named(&self, name: &str) -> Result<Option<crate::plugin::PluginRecord>, EngineError> {
+        let version = |p: &crate::plugin::PluginRecord| -> Vec<u64> {
+            p.version.split(['.', '-', '+']).map(|part| part.parse().unwrap_or(0)).collect()
+        };
+        Ok(self.storage.plugins()?.into_iter().filter(|p| p.name == name).max_by_key(version))
+    }
+
     /// The installed plugin `hash`, checked to be of `kind` and to accept `config` (for `slot`,
     /// named in the error).
     pub(crate) fn plugin_for(

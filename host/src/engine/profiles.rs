@@ -91,7 +91,38 @@ pub struct ProfileLookup {
     pub email: Option<String>,
 }
 
+/// Everything the console's single customer view shows of one profile.
+#[derive(Debug, Clone)]
+pub struct CustomerView {
+    /// The profile: identities, traits, consents and their history, suppressions.
+    pub profile: Profile,
+    /// The saved segments it is in, with since when (ms since the epoch).
+    pub segments: Vec<(String, i64)>,
+    /// Its newest events, newest first (messages it received among them).
+    pub events: Vec<crate::profile::Event>,
+    /// Where it is in journeys.
+    pub journeys: Vec<crate::journey::Position>,
+}
+
 impl Engine {
+    /// One profile as the single customer view shows it, with its newest `events` events.
+    /// Memberships are read from stored membership, one key per saved segment.
+    pub fn customer_view(&self, id: ProfileId, events: usize) -> Result<CustomerView, EngineError> {
+        let profile = self.profile(id)?;
+        let mut segments = Vec::new();
+        for segment in self.storage.segments()? {
+            if let Some(member) = self.storage.segment_member(&segment.id, profile.id)? {
+                segments.push((segment.id, member.since));
+            }
+        }
+        Ok(CustomerView {
+            events: self.storage.latest_events_of(profile.id, events)?,
+            journeys: self.storage.journey_positions_of(profile.id)?,
+            segments,
+            profile,
+        })
+    }
+
     /// A page of the profiles a lookup names: every given key narrows the list (a user id or an
     /// anonymous id names at most one profile, an email any number: customers may share an
     /// address); with no key, every profile, in id order.

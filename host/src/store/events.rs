@@ -391,6 +391,21 @@ impl Storage {
             .collect()
     }
 
+    /// A profile's newest `limit` events, newest first: a reverse range scan, so a profile with
+    /// years of history costs what the page shows.
+    pub fn latest_events_of(&self, id: ProfileId, limit: usize) -> Result<Vec<Event>, StorageError> {
+        let writes = WriteSet::new(self);
+        let Some(id) = live_id(&writes, id)? else {
+            return Ok(Vec::new());
+        };
+        self.tree(TreeId::Events)
+            .scan_prefix(keys::profile(id))
+            .rev()
+            .take(limit)
+            .map(|entry| decode(&entry?.1, "event"))
+            .collect()
+    }
+
     /// A profile's events at or after `since` (all of them for `None`), oldest first: a range
     /// scan, so a rule with an event window reads only the window.
     pub fn events_of_since(&self, id: ProfileId, since: Option<i64>) -> Result<Vec<Event>, StorageError> {

@@ -174,3 +174,123 @@ async fn sign_out_needs_the_forms_token_and_sessions_end_on_revocation_and_expir
         303
     );
 }
+
+/// Each page and change, and which roles the console lets through: the API's role table.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_sees_and_may_do_only_what_the_role_table_allows() {
+    let (engine, _clock, _dir) = engine();
+    engine.create_campaign("test", welcome_campaign()).unwrap();
+    let ada = baton_tests::customer(&engine, "ada", serde_json::json!({"email": "ada@example.com"}), true);
+    let footer = baton::content::ContentSpec {
+        kind: baton::content::ContentKind::Snippet,
+        description: String::new(),
+        subject: None,
+        body: "Thanks, {{ name }}".into(),
+        html: None,
+        locales: Default::default(),
+    };
+    engine.save_content("test", "footer", footer).unwrap();
+    let engine = Arc::new(engine);
+    let base = serve(engine.clone(), ApiConfig::default()).await;
+    let client = browser();
+    let roles = [Role::Admin, Role::Orchestrator, Role::Analyst, Role::Developer, Role::Viewer];
+    let mut sessions = Vec::new();
+    for role in roles {
+        let token = engine.storage().create_token(role.name(), role, 1).unwrap().0;
+        let cookie = cookie_of(&sign_in(&client, &base, &token).await);
+        let home = client.get(format!("{base}/")).header("cookie", &cookie).send().await.unwrap();
+        assert_eq!(home.status().as_u16(), 200, "{role:?} sees the overview");
+        let csrf = csrf_of(&home.text().await.unwrap());
+        sessions.push((role, cookie, csrf));
+    }
+    let personal = |role: Role| matches!(role, Role::Admin | Role::Orchestrator | Role::Analyst);
+    let orchestrates = |role: Role| matches!(role, Role::Admin | Role::Orchestrator);
+    let everyone = |_: Role| true;
+    let admin = |role: Role| role == Role::Admin;
+    let pages: [(String, &dyn Fn(Role) -> bool); 15] = [
+        ("/".into(), &everyone),
+        ("/templates".into(), &everyone),
+        ("/templates/footer".into(), &everyone),
+        ("/calendar".into(), &everyone),
+        ("/attribution".into(), &everyone),
+        ("/campaigns".into(), &everyone),
+        ("/campaigns/welcome".into(), &everyone),
+        ("/journeys".into(), &everyone),
+        ("/segments".into(), &everyone),
+        ("/campaigns/welcome/preview".into(), &personal),
+        ("/segments/new".into(), &personal),
+        ("/segments/count?config=%7B%7D".into(), &personal),
+        ("/profiles".into(), &personal),
+        (format!("/profiles/{ada}"), &personal),
+        (format!("/profiles/{ada}/export"), &admin),
+    ];
+    for (role, cookie, _) in &sessions {
+        for (path, allowed) in &pages {
+            let status =
+                client.get(format!("{base}{path}")).header("cookie", cookie).send().await.unwrap().status();
+            if allowed(*role) {
+                assert_ne!(status.as_u16(), 403, "{role:?} may open {path}");
+                assert!(!status.is_server_error(), "{role:?} {path}: {status}");
+            } else {
+                assert_eq!(status.as_u16(), 403, "{role:?} may not open {path}");
+            }
+        }
+        // What a page offers follows the role too.
+        let get = |path: String| {
+            let request = client.get(format!("{base}{path}")).header("cookie", cookie);
+            async move { request.send().await.unwrap().text().await.unwrap() }
+        };
+        let campaign = get("/campaigns/welcome".into()).await;
+        assert_eq!(campaign.contains(">Activate</button>"), orchestrates(*role), "{role:?}");
+        assert_eq!(campaign.contains("href=\"/campaigns/welcome/preview\""), personal(*role), "{role:?}");
+        assert_eq!(campaign.contains("<h2>Deliveries</h2>"), personal(*role), "{role:?}");
+        let home = get("/".into()).await;
+        assert_eq!(home.contains("href=\"/profiles\""), personal(*role), "{role:?}");
+        if personal(*role) {
+            let profile = get(format!("/profiles/{ada}")).await;
+            assert!(profile.contains("ada@example.com"));
+            assert_eq!(profile.contains("Erase profile"), admin(*role), "{role:?}");
+        }
+    }
+    // Changes, each with its session's own CSRF token: refused by role before anything happens.
+    let changes: [(String, Vec<(&str, String)>, &dyn Fn(Role) -> bool); 5] = [
+        ("/templates/footer".into(), vec![("body", String::new())], &orchestrates),
+        ("/templates/nothing/publish".into(), vec![], &orchestrates),
+        ("/campaigns/welcome/activate".into(), vec![], &orchestrates),
+        ("/segments".into(), vec![("id", "vips".into()), ("config", String::new())], &orchestrates),
+        (format!("/profiles/{ada}/erase"), vec![("confirm", "no".into())], &admin),
+    ];
+    for (role, cookie, csrf) in &sessions {
+        for (path, fields, allowed) in &changes {
+            let mut pairs: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+            pairs.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+            let answer = form(client.post(format!("{base}{path}")).header("cookie", cookie), &pairs)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status().as_u16();
+            if allowed(*role) {
+                // Allowed, and refused for what the request says: nothing bound, no tree, an
+                // empty template, one that does not exist, a confirmation that does not match.
+                assert!(matches!(status, 404 | 409 | 422), "{role:?} {path}: {status}");
+            } else {
+                assert_eq!(status, 403, "{role:?} may not post {path}");
+            }
+        }
+    }
+    assert_eq!(engine.campaign("welcome").unwrap().state, baton::CampaignState::Draft);
+    assert_eq!(engine.content_view("footer").unwrap().content.latest_version, 1, "no empty version saved");
+    assert!(engine.profile(ada).is_ok(), "nobody erased ada");
+    // One session's CSRF token does not work with another session's cookie.
+    let (_, admin_cookie, _) = &sessions[0];
+    let (_, _, orchestrator_csrf) = &sessions[1];
+    let forged = form(
+        client.post(format!("{base}/profiles/{ada}/erase")).header("cookie", admin_cookie),
+        &[("csrf", orchestrator_csrf), ("confirm", &ada.to_string())],
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(forged.status().as_u16(), 403);
+    assert!(engine.profile(ada).is_ok());
+}

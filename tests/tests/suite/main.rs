@@ -18,6 +18,7 @@ mod cli;
 mod client_libraries;
 mod console;
 mod console_browser;
+mod console_flow;
 mod content;
 mod contract_versions;
 mod demo;
