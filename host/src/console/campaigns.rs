@@ -13,7 +13,7 @@ use super::session::Viewer;
 use crate::api::AppState;
 use crate::api::routes::{ORCHESTRATE, PERSONAL, READ};
 use crate::campaign::{Campaign, CampaignState, Trigger};
-use crate::delivery::{DeliveryRecord, PendingSend, SendOutcome};
+use crate::delivery::{DeliveryRecord, PendingSend, SendOutcome, SkipRecord};
 use crate::engine::{CampaignView, EngineError, RunReport};
 use crate::plugin::PluginRecord;
 use crate::store::{Page, PageRequest};
@@ -91,6 +91,7 @@ pub(super) async fn list(State(state): State<AppState>, viewer: Viewer) -> Respo
 pub(super) struct Pages {
     deliveries: Option<String>,
     dead: Option<String>,
+    skips: Option<String>,
 }
 
 fn cursor(text: Option<&str>) -> Option<Vec<u8>> {
@@ -103,6 +104,7 @@ struct Shown {
     plugins: Vec<PluginRecord>,
     deliveries: Option<Page<DeliveryRecord>>,
     dead: Option<Page<PendingSend>>,
+    skips: Option<Page<SkipRecord>>,
 }
 
 /// `GET /campaigns/{id}`.
@@ -119,16 +121,17 @@ pub(super) async fn show(
     let shown = on_engine(&state, move |e| -> Result<Shown, EngineError> {
         let view = e.campaign_view(&id)?;
         let plugins = e.plugins()?;
-        let (deliveries, dead) = if personal {
+        let (deliveries, dead, skips) = if personal {
             let request = |after| PageRequest { after, limit: PAGE };
             (
                 Some(e.deliveries_page(&id, &request(cursor(pages.deliveries.as_deref())), |_| true)?),
                 Some(e.dead_letters_page(&id, &request(cursor(pages.dead.as_deref())), |_| true)?),
+                Some(e.skips_page(&id, &request(cursor(pages.skips.as_deref())), |_| true)?),
             )
         } else {
-            (None, None)
+            (None, None, None)
         };
-        Ok(Shown { view, plugins, deliveries, dead })
+        Ok(Shown { view, plugins, deliveries, dead, skips })
     })
     .await;
     let shown = match shown {
@@ -177,6 +180,29 @@ pub(super) async fn show(
         content.push_str("<h2>Deliveries</h2>");
         content.push_str(&deliveries(page));
         content.push_str(&more(&campaign.id, "deliveries", page.next.as_deref()));
+    }
+    if let Some(page) = &shown.skips {
+        content.push_str("<h2>Skips</h2><p class=\"muted\">Sends not made, and why: consent, caps, quiet hours, the holdout, a rule that failed for this person.</p>");
+        let rows: Vec<String> = page
+            .items
+            .iter()
+            .map(|s| {
+                format!(
+                    "<tr><td>{}</td><td><a href=\"/profiles/{p}\">{p}</a></td><td>{}</td><td>{}</td></tr>",
+                    when(s.at),
+                    esc(&reason_name(&s.reason)),
+                    esc(&s.detail),
+                    p = s.profile,
+                )
+            })
+            .collect();
+        content.push_str(&table(
+            "Skips",
+            &["When", "Profile", "Reason", "Detail"],
+            &rows,
+            "Nobody was skipped.",
+        ));
+        content.push_str(&more(&campaign.id, "skips", page.next.as_deref()));
     }
     if let Some(page) = &shown.dead {
         content.push_str("<h2>Dead letters</h2><p class=\"muted\">Sends whose retries ran out. Replaying queues them again under the same idempotency key, so a vendor that did get one does not send it twice.</p>");

@@ -40,6 +40,10 @@ pub(super) async fn find(
         return refused;
     }
     let q = search.q.trim().to_owned();
+    // A profile id goes straight to its page.
+    if let Ok(id) = q.parse::<ProfileId>() {
+        return Redirect::to(&format!("/profiles/{id}")).into_response();
+    }
     let lookup = if q.is_empty() {
         ProfileLookup::default()
     } else if q.contains('@') {

@@ -247,6 +247,13 @@ async fn each_role_sees_and_may_do_only_what_the_role_table_allows() {
         let home = get("/".into()).await;
         assert_eq!(home.contains("href=\"/profiles\""), personal(*role), "{role:?}");
         if personal(*role) {
+            let by_id =
+                client.get(format!("{base}/profiles?q={ada}")).header("cookie", cookie).send().await.unwrap();
+            assert_eq!(
+                header(&by_id, "location"),
+                format!("/profiles/{ada}"),
+                "a profile id goes to its page"
+            );
             let profile = get(format!("/profiles/{ada}")).await;
             assert!(profile.contains("ada@example.com"));
             assert_eq!(profile.contains("Erase profile"), admin(*role), "{role:?}");

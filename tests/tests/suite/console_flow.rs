@@ -136,6 +136,7 @@ browse(async (page, axe) => {
   }
   out.delivered_rows = await rows('Deliveries');
   out.dead_rows = await rows('Dead letters');
+  out.skip_rows = await rows('Skips');
   await scan('campaign');
   await page.getByRole('button', { name: 'Replay dead letters' }).click();
   for (let i = 0; i < 200 && ((await rows('Dead letters')) > 0 || (await rows('Deliveries')) < page_of(out.preview_queued + 1)); i++) {
@@ -352,6 +353,8 @@ async fn people_run_campaigns_build_segments_and_erase_profiles_in_the_console()
         "the vendor's first answer was a 503"
     );
     assert_eq!(vendor.received().len() as u64, queued + 1);
+    let skipped = engine.skips("spring-news").unwrap().len() as u64;
+    assert_eq!(flow["skip_rows"].as_u64().unwrap(), skipped.min(25), "{flow}");
     assert_eq!(flow["csp"], serde_json::json!([]), "the console runs under its own CSP without a refusal");
     assert!(serious(&flow["violations"]).is_empty(), "{:?}", serious(&flow["violations"]));
     for name in ["console-overview", "console-segment-builder", "console-journey"] {
