@@ -11,6 +11,8 @@
   const sample = document.getElementById('member-sample');
   const jsonOut = document.getElementById('config-json');
   const field = document.getElementById('config-field');
+  const exactly = document.getElementById('count-exactly');
+  const number = (n) => n.toLocaleString('en');
   let root = { kind: 'group', mode: 'all', negate: false, children: [] };
   let serial = 0;
 
@@ -173,6 +175,7 @@
     jsonOut.textContent = json === null ? '{}' : JSON.stringify(json, null, 2);
     if (field) field.value = text;
     clearTimeout(timer);
+    exactly.hidden = true;
     if (json === null) {
       countOut.value = '–';
       countOut.textContent = '–';
@@ -184,13 +187,14 @@
     timer = setTimeout(() => count(text), 250);
   }
 
-  async function count(text) {
+  async function count(text, exact) {
     const mine = ++asked;
     let answer;
     try {
-      const response = await fetch('/segments/count?config=' + encodeURIComponent(text), { credentials: 'same-origin', headers: { accept: 'application/json' } });
+      const url = '/segments/count?config=' + encodeURIComponent(text) + (exact ? '&exact=true' : '');
+      const response = await fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' } });
       answer = await response.json();
-      if (response.status === 429) { timer = setTimeout(() => count(text), 1000); return; }
+      if (response.status === 429) { timer = setTimeout(() => count(text, exact), 1000); return; }
     } catch (e) {
       answer = { error: 'Baton did not answer; check the connection.' };
     }
@@ -199,11 +203,26 @@
       note.textContent = answer.error;
       return;
     }
-    countOut.textContent = answer.count.toLocaleString('en');
-    note.textContent = 'of ' + answer.evaluated.toLocaleString('en') + ' profiles';
+    if (answer.exact) {
+      countOut.textContent = number(answer.count);
+      note.textContent = 'of ' + number(answer.profiles) + ' profiles';
+      exactly.hidden = true;
+    } else {
+      // Estimated from a random sample: say so, with the interval.
+      countOut.textContent = '≈ ' + number(answer.count);
+      note.textContent = 'estimated from ' + number(answer.judged) + ' of about ' + number(answer.profiles) +
+        ' profiles (95%: ' + number(answer.interval[0]) + ' to ' + number(answer.interval[1]) + ')';
+      exactly.hidden = false;
+    }
     sample.replaceChildren(...answer.sample.map((m) =>
       el('li', {}, [el('a', { href: '/profiles/' + m.id, text: m.label || m.id })])));
   }
+
+  exactly.addEventListener('click', () => {
+    note.textContent = 'Counting every profile…';
+    exactly.hidden = true;
+    count(field ? field.value : JSON.stringify(conditionJson(root)), true);
+  });
 
   const form = document.getElementById('save-segment');
   if (form) {

@@ -38,7 +38,7 @@ mod views;
 
 use std::sync::Arc;
 
-pub use audience::{Audience, Member};
+pub use audience::{Audience, Estimate, Member};
 pub use calendar::{Calendar, CalendarDay, JourneyDue, MAX_CALENDAR_DAYS, ScheduledEntries, ScheduledRuns};
 pub use consent::{ConsentSources, SourceFacts};
 pub use content::{ContentView, RenderedMessage};

@@ -32,12 +32,12 @@ pub use campaign::{
 pub use delivery::{DeliveryRecord, KpiSnapshot, PendingSend, SendOutcome, SkipReason, SkipRecord};
 pub use engine::{
     Audience, CONVERSION_EVENT, Calendar, CalendarDay, CampaignSeries, CampaignView, Clock, DayFigures,
-    DeliveryConfig, DeliveryReport, DryRun, DryStep, Engine, EngineConfig, EngineError, ExportFormat,
-    ExportKind, ExportReport, FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, JourneyDue, JourneyReport,
-    JourneyView, LINK_VALID_MS, MAX_CALENDAR_DAYS, ManualEdit, Member, OutboundPolicy, PluginView, Policies,
-    ProfileLookup, ProfileRow, ProfileUpdate, QuietHours, ReportingConfig, RollingCap, RunReport,
-    ScheduledEntries, ScheduledRuns, SegmentUpkeep, SegmentView, SendLane, SeriesUpdate, SystemClock,
-    TickReport, TraitReport, UnsubscribeLink, UnsubscribeScope, WebhookRequest,
+    DeliveryConfig, DeliveryReport, DryRun, DryStep, Engine, EngineConfig, EngineError, Estimate,
+    ExportFormat, ExportKind, ExportReport, FEEDBACK_TOLERANCE_MS, FeedbackReport, FixedClock, JourneyDue,
+    JourneyReport, JourneyView, LINK_VALID_MS, MAX_CALENDAR_DAYS, ManualEdit, Member, OutboundPolicy,
+    PluginView, Policies, ProfileLookup, ProfileRow, ProfileUpdate, QuietHours, ReportingConfig, RollingCap,
+    RunReport, ScheduledEntries, ScheduledRuns, SegmentUpkeep, SegmentView, SendLane, SeriesUpdate,
+    SystemClock, TickReport, TraitReport, UnsubscribeLink, UnsubscribeScope, WebhookRequest,
 };
 pub mod demo_scenario {
     //! The `baton demo` scenario.

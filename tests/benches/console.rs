@@ -161,8 +161,31 @@ fn main() {
         }
         let tree = "%7B%22all%22%3A%5B%7B%22attribute%22%3A%22plan%22%2C%22op%22%3A%22eq%22%2C%22value%22%3A%22pro%22%7D%2C%7B%22event%22%3A%22order_completed%22%2C%22count%22%3A%7B%22op%22%3A%22gte%22%2C%22value%22%3A2%7D%7D%5D%7D";
         let path = format!("/segments/count?config={tree}");
-        let (times, bytes) = time_page(&client, &base, &path, &cookie, 3).await;
-        report("builder's live count (judges every profile)", "/segments/count?config=…", times, bytes);
+        let (times, bytes) = time_page(&client, &base, &path, &cookie, ROUNDS).await;
+        report("builder's live count, estimated from 10,000 profiles", "/segments/count?config=…", times, bytes);
+        let path = format!("/segments/count?config={tree}&exact=true");
+        let (times, bytes) = time_page(&client, &base, &path, &cookie, 1).await;
+        report("builder's exact count (judges every profile)", "/segments/count?config=…&exact=true", times, bytes);
+        for exact in [false, true] {
+            let answer: serde_json::Value = client
+                .get(format!("{base}/segments/count?config={tree}&exact={exact}"))
+                .header("cookie", &cookie)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            println!(
+                "{}: {} (95% {} to {}), {} judged of {} profiles",
+                if exact { "exact" } else { "estimate" },
+                answer["count"],
+                answer["interval"][0],
+                answer["interval"][1],
+                answer["judged"],
+                answer["profiles"]
+            );
+        }
         let _ = stop.send(());
         server.await.unwrap().unwrap();
     });

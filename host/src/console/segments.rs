@@ -24,6 +24,12 @@ use crate::segment::{SegmentDefinition, SegmentSpec, SegmentState};
 const CONDITIONS: &str = "segment-conditions";
 /// Members shown in the builder's sample.
 const SAMPLE: usize = 5;
+/// Profiles the live count judges: a uniform random sample of this many, from which it
+/// estimates the count with its interval (a store this small or smaller is judged whole). At
+/// 1,000,000 profiles a whole count with an event condition takes tens of seconds (see
+/// BENCHMARKS.md, section 14); the sample about a hundredth of that. "Count exactly" asks for
+/// the whole count.
+const ESTIMATE_SAMPLE: usize = 10_000;
 /// Profiles (and newest events of each) read to fill the builder's menus.
 const VOCABULARY_PROFILES: usize = 200;
 const VOCABULARY_EVENTS: usize = 20;
@@ -124,6 +130,7 @@ pub(super) async fn builder(State(state): State<AppState>, viewer: Viewer) -> Re
          <aside class=\"live\" aria-labelledby=\"live-heading\"><h2 id=\"live-heading\">Members now</h2>\
          <p class=\"count\"><output id=\"member-count\" aria-live=\"polite\">–</output></p>\
          <p id=\"count-note\" class=\"muted\" aria-live=\"polite\">Add a condition to count.</p>\
+         <p><button type=\"button\" class=\"quiet\" id=\"count-exactly\" hidden>Count every profile</button></p>\
          <h3>Sample</h3><ul id=\"member-sample\" class=\"sample-list\"></ul></aside></div>\
          <details><summary>The condition tree as JSON</summary><pre id=\"config-json\">{{}}</pre></details>\
          {save}<noscript><p class=\"error\">The builder needs JavaScript; the API's <code>PUT /v1/segments/{{id}}</code> takes the same tree.</p></noscript>\
@@ -134,18 +141,28 @@ pub(super) async fn builder(State(state): State<AppState>, viewer: Viewer) -> Re
     signed_in(&viewer, "segments", "Build a segment", &content)
 }
 
-/// The count request: the tree, as JSON.
+/// The count request: the tree, as JSON, and whether to judge every profile.
 #[derive(Debug, Deserialize)]
 pub(super) struct CountQuery {
     #[serde(default)]
     config: String,
+    #[serde(default)]
+    exact: bool,
 }
 
 /// The live count, as JSON for the builder's script.
 #[derive(Debug, serde::Serialize)]
 struct Count {
-    count: usize,
-    evaluated: usize,
+    /// The count, or its estimate.
+    count: u64,
+    /// Its 95% interval (the count twice when exact).
+    interval: [u64; 2],
+    /// Whether every profile was judged.
+    exact: bool,
+    /// Profiles judged.
+    judged: usize,
+    /// Profiles in the store (estimated unless exact).
+    profiles: u64,
     sample: Vec<Sampled>,
 }
 
@@ -183,14 +200,23 @@ pub(super) async fn count(
         let engine = state.engine.clone();
         move || -> Result<Count, EngineError> {
             let plugin = conditions(&engine)?;
-            let audience = engine.audience(&plugin, &config, SAMPLE, false)?;
+            // A sample larger than the store judges every profile.
+            let size = if query.exact { usize::MAX } else { ESTIMATE_SAMPLE };
+            let estimate = engine.audience_estimate(&plugin, &config, size, SAMPLE)?;
             let mut sample = Vec::new();
-            for member in audience.sample {
+            for member in estimate.sample {
                 let profile = engine.profile(member.profile)?;
                 let label = profile.attributes.get("email").and_then(|e| e.as_str()).unwrap_or("").to_owned();
                 sample.push(Sampled { id: member.profile.to_string(), label });
             }
-            Ok(Count { count: audience.count, evaluated: audience.evaluated, sample })
+            Ok(Count {
+                count: estimate.count,
+                interval: estimate.interval,
+                exact: estimate.exact,
+                judged: estimate.judged,
+                profiles: estimate.profiles,
+                sample,
+            })
         }
     })
     .await;

@@ -25,7 +25,7 @@ use crate::store::SentTo;
 type Batches = std::sync::mpsc::SyncSender<Vec<Profile>>;
 
 /// Profiles judged per segment call in batch runs and previews.
-const SEGMENT_BATCH: usize = 500;
+pub(super) const SEGMENT_BATCH: usize = 500;
 /// Rendered messages a preview returns as samples.
 const PREVIEW_SAMPLES: usize = 5;
 
@@ -453,7 +453,7 @@ impl Engine {
     }
 
     /// [`Engine::in_parallel`] over the profiles `produce` sends in batches, instead of every one.
-    fn in_parallel_from<R: Send>(
+    pub(super) fn in_parallel_from<R: Send>(
         &self,
         wanted: &EventScope,
         produce: impl FnOnce(&Batches) -> Result<(), EngineError>,

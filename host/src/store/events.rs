@@ -463,6 +463,22 @@ impl Storage {
         self.campaign_record_since(campaign, i64::MIN)
     }
 
+    /// The highest profile id stored (ids are handed out in increasing order), 0 with none:
+    /// with [`Storage::profile_exactly`], a uniform sample of profiles without a scan.
+    pub fn profile_id_bound(&self) -> Result<u64, StorageError> {
+        Ok(self
+            .tree(TreeId::Profiles)
+            .last()?
+            .and_then(|(key, _)| keys::profile_from(&key))
+            .map_or(0, |id| id.0))
+    }
+
+    /// The profile stored under exactly this id (a merged-away id names none: no alias is
+    /// followed, so a sample never meets a survivor twice).
+    pub fn profile_exactly(&self, id: ProfileId) -> Result<Option<Profile>, StorageError> {
+        self.tree(TreeId::Profiles).get(keys::profile(id))?.map(|raw| decode(&raw, "profile")).transpose()
+    }
+
     /// Every live profile, by id.
     pub fn scan_profiles(&self) -> impl Iterator<Item = Result<Profile, StorageError>> + '_ {
         self.tree(TreeId::Profiles).iter().map(|entry| decode(&entry?.1, "profile"))

@@ -682,3 +682,49 @@ fn a_segment_rule_in_use_cannot_be_removed() {
     engine.delete_segment("test", "recent-buyers").unwrap();
     engine.remove_plugin("test", &plugin, false).unwrap();
 }
+
+/// The builder's live count at scale: a uniform sample by profile id, an estimate whose 95%
+/// interval holds the true count, the same estimate for the same tree, and the whole count when
+/// the store is no bigger than twice the sample. Erased profiles leave gaps among the ids,
+/// which the estimate of the store's size accounts for.
+#[test]
+fn an_audience_estimated_from_a_sample_brackets_the_true_count() {
+    let (engine, _clock, _dir) = engine();
+    let plugin = conditions(&engine);
+    let plans = ["free", "pro", "team"];
+    let traits: Vec<serde_json::Map<String, serde_json::Value>> = (0..3000)
+        .map(|n| serde_json::json!({"plan": plans[(n * 7 + n / 11) % 3]}).as_object().unwrap().clone())
+        .collect();
+    let users: Vec<String> = (0..3000).map(|n| format!("u{n}")).collect();
+    let rows: Vec<_> = users.iter().zip(&traits).map(|(u, t)| (Some(u.as_str()), None, t)).collect();
+    let ids = engine.storage().identify_many(&rows, 1, &|_, _| {}).unwrap();
+    // 300 profiles erased: their ids are gaps.
+    for id in ids.iter().step_by(10) {
+        engine.erase_profile("test", *id).unwrap();
+    }
+    let config = serde_json::json!({"attribute": "plan", "op": "eq", "value": "pro"});
+    let truth = engine.audience(&plugin, &config, 0, false).unwrap();
+    assert_eq!(truth.evaluated, 2700);
+
+    let estimate = engine.audience_estimate(&plugin, &config, 600, 5).unwrap();
+    assert!(!estimate.exact);
+    assert_eq!(estimate.judged, 600);
+    assert!((2500..=2900).contains(&estimate.profiles), "{estimate:?}");
+    let [low, high] = estimate.interval;
+    assert!(low <= truth.count as u64 && truth.count as u64 <= high, "{truth:?} outside {estimate:?}");
+    assert!(low <= estimate.count && estimate.count <= high);
+    assert_eq!(estimate.sample.len(), 5);
+    assert_eq!(
+        engine.audience_estimate(&plugin, &config, 600, 5).unwrap(),
+        estimate,
+        "the same tree, the same sample"
+    );
+
+    // A store no bigger than twice the sample is judged whole.
+    let whole = engine.audience_estimate(&plugin, &config, 1400, 5).unwrap();
+    assert!(whole.exact);
+    assert_eq!(
+        (whole.count, whole.interval, whole.judged),
+        (truth.count as u64, [truth.count as u64; 2], 2700)
+    );
+}
