@@ -124,7 +124,7 @@ pub(super) async fn builder(State(state): State<AppState>, viewer: Viewer) -> Re
     let content = format!(
         "<h1>Build a segment</h1>\
          <p class=\"muted\">Choose who is in: traits and computed traits, events with how often and how recently, \
-         in groups that must all or any hold. Each change counts again over every profile.</p>\
+         in groups that must all or any hold. Each change counts again: every profile of a small store, a random sample of 10,000 of a large one (with its margin), and every profile when you ask.</p>\
          <datalist id=\"attribute-names\">{}</datalist><datalist id=\"event-names\">{}</datalist>\
          <div class=\"builder\"><div id=\"tree\" class=\"tree\"></div>\
          <aside class=\"live\" aria-labelledby=\"live-heading\"><h2 id=\"live-heading\">Members now</h2>\
