@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::polyglot::{cache_root, exclusive, run, works};
+use crate::polyglot::{cache_root, exclusive, npm_install, works};
 
 const PLAYWRIGHT_CORE: &str = "1.65.1";
 const AXE_CORE: &str = "4.14.1";
@@ -23,22 +23,11 @@ fn node_modules() -> PathBuf {
     if modules.join("playwright-core").exists() && modules.join("axe-core").exists() {
         return modules;
     }
-    assert!(
-        works(Command::new("npm").arg("--version")),
-        "the console's browser tests need Node.js and npm on PATH (Debian: apt-get install nodejs npm)"
-    );
-    std::fs::create_dir_all(&dir).unwrap();
-    let manifest = serde_json::json!({
-        "name": "baton-browser-tests",
-        "private": true,
-        "dependencies": { "playwright-core": PLAYWRIGHT_CORE, "axe-core": AXE_CORE }
-    });
-    std::fs::write(dir.join("package.json"), manifest.to_string()).unwrap();
-    run(
-        Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir),
-        "installing playwright-core and axe-core from npm",
+    npm_install(
+        &dir,
+        "baton-browser-tests",
+        serde_json::json!({ "playwright-core": PLAYWRIGHT_CORE, "axe-core": AXE_CORE }),
+        "the console's browser tests",
     );
     modules
 }

@@ -211,6 +211,22 @@ fn wit_dir() -> PathBuf {
 
 // ---- JavaScript
 
+/// Installs pinned npm `dependencies` into `dir` (a private package called `name`), for `who`
+/// (named in the error when npm is missing).
+pub(crate) fn npm_install(dir: &std::path::Path, name: &str, dependencies: serde_json::Value, who: &str) {
+    assert!(
+        works(Command::new("npm").arg("--version")),
+        "{who} need Node.js and npm on PATH (Debian: apt-get install nodejs npm)"
+    );
+    std::fs::create_dir_all(dir).unwrap();
+    let manifest = serde_json::json!({ "name": name, "private": true, "dependencies": dependencies });
+    std::fs::write(dir.join("package.json"), manifest.to_string()).unwrap();
+    run(
+        Command::new("npm").args(["install", "--no-audit", "--no-fund", "--loglevel=error"]).current_dir(dir),
+        &format!("installing {name}'s npm packages"),
+    );
+}
+
 /// `jco`, installed from npm into the cache on first use.
 fn jco() -> PathBuf {
     let dir = cache_root().join(format!("jco-{JCO}"));
@@ -218,25 +234,14 @@ fn jco() -> PathBuf {
     if bin.exists() {
         return bin;
     }
-    assert!(
-        works(Command::new("npm").arg("--version")),
-        "JavaScript plugins need Node.js and npm on PATH (Debian: apt-get install nodejs npm)"
-    );
-    std::fs::create_dir_all(&dir).unwrap();
-    let manifest = serde_json::json!({
-        "name": "baton-js-toolchain",
-        "private": true,
-        "dependencies": {
+    npm_install(
+        &dir,
+        "baton-js-toolchain",
+        serde_json::json!({
             "@bytecodealliance/jco": JCO,
             "@bytecodealliance/componentize-js": COMPONENTIZE_JS,
-        }
-    });
-    std::fs::write(dir.join("package.json"), manifest.to_string()).unwrap();
-    run(
-        Command::new("npm")
-            .args(["install", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir),
-        "installing jco from npm",
+        }),
+        "JavaScript plugins",
     );
     assert!(bin.exists(), "npm installed jco but {} is missing", bin.display());
     bin
