@@ -103,7 +103,12 @@ async fn shutdown_signal() {
 }
 
 /// `baton demo`.
-pub fn demo(dir: Option<std::path::PathBuf>, profiles: usize, seed: u64) -> anyhow::Result<()> {
+pub fn demo(
+    dir: Option<std::path::PathBuf>,
+    storage: &baton::StorageConfig,
+    profiles: usize,
+    seed: u64,
+) -> anyhow::Result<()> {
     let temporary = match &dir {
         Some(_) => None,
         None => Some(tempfile::tempdir()?),
@@ -111,7 +116,7 @@ pub fn demo(dir: Option<std::path::PathBuf>, profiles: usize, seed: u64) -> anyh
     let path = dir.or_else(|| temporary.as_ref().map(|t| t.path().to_path_buf())).context("no directory")?;
     eprintln!("Running the demo with {profiles} customers (seed {seed}) in {}...", path.display());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let report = runtime.block_on(baton::demo_scenario::run(&path, profiles, seed))?;
+    let report = runtime.block_on(baton::demo_scenario::run_on(&path, storage, profiles, seed))?;
     print!("{}", baton::demo_scenario::render(&report));
     if temporary.is_some() {
         eprintln!(

@@ -100,8 +100,19 @@ pub struct SegmentSummary {
 
 /// Runs the scenario in `dir` with `profiles` customers, generated from `seed`.
 pub async fn run(dir: &std::path::Path, profiles: usize, seed: u64) -> Result<DemoReport, DemoError> {
+    run_on(dir, &crate::store::StorageConfig::default(), profiles, seed).await
+}
+
+/// [`run`] on the store `settings` name (a PostgreSQL database when they give its URL; `dir` then
+/// holds this process's own files only).
+pub async fn run_on(
+    dir: &std::path::Path,
+    settings: &crate::store::StorageConfig,
+    profiles: usize,
+    seed: u64,
+) -> Result<DemoReport, DemoError> {
     let (vendor, requests) = stand_in_vendor().await?;
-    let storage = Storage::open(dir)?;
+    let storage = Storage::open_with(dir, settings)?;
     let runtime = Arc::new(Runtime::new(RuntimeConfig::default(), storage.clone())?);
     let clock = Arc::new(FixedClock::at(NOW - HISTORY_DAYS * DAY));
     // The demo's vendor is a stand-in on loopback, over plain HTTP: allowed for it alone.

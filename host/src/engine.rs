@@ -35,6 +35,7 @@ mod throttle;
 mod traits;
 mod unsubscribe;
 mod views;
+mod workers;
 
 use std::sync::Arc;
 
@@ -114,6 +115,10 @@ impl Clock for FixedClock {
 
 /// The campaign engine. Cheap to share behind an `Arc`.
 ///
+/// Work that must have one hand at a time (draining triggers, keeping segments current, moving
+/// profiles through journeys, the scheduler's tick) holds a lock of the store's, so that engines
+/// in several workers over one database take turns just as threads of one process do.
+///
 /// Its methods call plugins synchronously: call them from blocking threads
 /// (`tokio::task::spawn_blocking`), never from an async task, because a guest's WASI I/O blocks
 /// on the runtime. The async methods (`deliver_due`) do this themselves.
@@ -130,16 +135,8 @@ pub struct Engine {
     isolating_calls: u32,
     courier: deliver::Courier,
     delivered: [std::sync::atomic::AtomicU64; 4],
-    /// One drainer of the trigger queue at a time, so a trigger runs once per drain.
-    triggers: std::sync::Mutex<()>,
     /// Coalesces trigger drains requested by ingest (see [`Engine::drain_triggers_soon`]).
     drain: pipeline::DrainGate,
-    /// One writer of saved segments' membership at a time (upkeep, builds, manual edits), so
-    /// each judges against what the one before stored.
-    segment_upkeep: std::sync::Mutex<()>,
-    /// One mover of profiles through journeys at a time (events, timers, publishes), so a
-    /// profile's place is read and written by one hand.
-    journey_mover: std::sync::Mutex<()>,
     /// What each plugin reads per binding config (`needs-for-config` answers), by plugin hash
     /// and config hash.
     reads: std::sync::Mutex<std::collections::HashMap<(crate::plugin::ContentHash, u64), subject::Reads>>,
@@ -244,12 +241,9 @@ impl Engine {
             isolating_calls: config.isolating_calls,
             courier,
             delivered: Default::default(),
-            triggers: std::sync::Mutex::new(()),
             drain: pipeline::DrainGate::default(),
             reads: Default::default(),
             sends_queued: tokio::sync::Notify::new(),
-            segment_upkeep: std::sync::Mutex::new(()),
-            journey_mover: std::sync::Mutex::new(()),
         };
         engine.refresh_segment_interest()?;
         Ok(engine)

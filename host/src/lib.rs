@@ -41,7 +41,7 @@ pub use engine::{
 };
 pub mod demo_scenario {
     //! The `baton demo` scenario.
-    pub use crate::demo::{DemoError, DemoReport, SplitMix, render, run};
+    pub use crate::demo::{DemoError, DemoReport, SplitMix, render, run, run_on};
 }
 pub use first_party::{FIRST_PARTY, first_party};
 pub use harness::{CaseResult, HarnessError, render as render_cases, run_fixtures};

@@ -31,6 +31,11 @@ struct Cli {
     /// The data directory (an embedded sled store).
     #[arg(long, global = true, env = "BATON_DATA", default_value = "baton-data")]
     data: PathBuf,
+    /// Keep the data in this PostgreSQL database instead of the data directory
+    /// (`postgres://user:password@host:port/database?schema=name`); several `baton serve` workers
+    /// may share one. Overrides the config file's `storage.url`.
+    #[arg(long, global = true, env = "BATON_STORE", hide_env_values = true)]
+    store: Option<String>,
     /// A TOML config file (storage, runtime limits, engine policies, API limits, loops). Named
     /// `--config-file` so that it never collides with a command's own `--config` (a binding's
     /// JSON config).
@@ -61,8 +66,8 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         addr: String,
     },
-    /// Run an end-to-end scenario on an embedded store: data, campaigns, delivery to a local
-    /// stand-in vendor, engagement, KPIs.
+    /// Run an end-to-end scenario on an embedded store (or the PostgreSQL database `--store`
+    /// names): data, campaigns, delivery to a local stand-in vendor, engagement, KPIs.
     Demo {
         /// Keep the store in this directory (default: a temporary one, removed at exit).
         #[arg(long)]
@@ -159,10 +164,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Command::FeedbackEndpoint(command) => cli::feedback_remote(&remote, out, command),
         };
     }
-    let config = cli::load_config(cli.config_file.as_deref())?;
+    let mut config = cli::load_config(cli.config_file.as_deref())?;
+    if let Some(url) = cli.store.clone() {
+        config.storage.url = Some(url);
+    }
     match cli.command {
         Command::Serve { addr } => cli::serve(&cli.data, &addr, config),
-        Command::Demo { dir, profiles, seed } => cli::demo(dir, profiles, seed),
+        Command::Demo { dir, profiles, seed } => cli::demo(dir, &config.storage, profiles, seed),
         Command::Plugin(command) => cli::plugin(&cli.data, &config, out, command),
         Command::Campaign(command) => cli::campaign(&cli.data, &config, out, command),
         Command::Events(command) => cli::events(&cli.data, &config, command),

@@ -264,6 +264,9 @@ pub struct Runtime {
     config: RuntimeConfig,
     storage: Storage,
     engine_key: String,
+    /// Compiled artifacts kept in this worker's own compile cache folder, when the store is a
+    /// shared database (which keeps components only; see `Storage::artifact`).
+    local_artifacts: Option<sled::Tree>,
     loaded: RwLock<HashMap<ContentHash, Arc<LoadedPlugin>>>,
     compilations: AtomicU64,
     artifact_loads: AtomicU64,
@@ -287,7 +290,8 @@ impl Runtime {
     /// Creates the engine (pooling allocator, fuel, epoch interruption) over `storage`.
     pub fn new(config: RuntimeConfig, storage: Storage) -> Result<Self, RuntimeError> {
         let mut wasm = engine_config(&config);
-        if let Some(cache) = open_compile_cache(&config, &storage)? {
+        let (cache, local_artifacts) = open_compile_cache(&config, &storage)?;
+        if let Some(cache) = cache {
             wasm.enable_incremental_compilation(Arc::new(cache)).map_err(engine_err)?;
         }
         let engine = Engine::new(&wasm).map_err(engine_err)?;
@@ -300,6 +304,7 @@ impl Runtime {
             config,
             storage,
             engine_key,
+            local_artifacts,
             loaded: RwLock::new(HashMap::new()),
             compilations: AtomicU64::new(0),
             artifact_loads: AtomicU64::new(0),
@@ -360,6 +365,32 @@ impl Runtime {
         Ok(true)
     }
 
+    /// Sets a loaded plugin's quarantine to what its stored record says (another worker
+    /// quarantined it or an operator enabled it there). A plugin not loaded here reads its record
+    /// when it is.
+    pub(crate) fn set_quarantine_state(
+        &self,
+        hash: &ContentHash,
+        quarantine: Option<&crate::plugin::Quarantine>,
+    ) {
+        let Some(plugin) = self.cached(hash) else { return };
+        match quarantine {
+            Some(q) => {
+                *plugin.guard.reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(q.reason.clone())
+            }
+            None => {
+                if plugin.quarantined().is_some() {
+                    plugin.release();
+                }
+            }
+        }
+    }
+
+    /// The content hashes of the plugins loaded in this process.
+    pub(crate) fn loaded_hashes(&self) -> Vec<ContentHash> {
+        self.loaded.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect()
+    }
+
     /// Forgets a loaded plugin (after it was removed from the store). Calls in flight finish on it.
     pub fn forget(&self, hash: &ContentHash) {
         self.loaded.write().unwrap_or_else(|p| p.into_inner()).remove(hash);
@@ -373,10 +404,16 @@ impl Runtime {
     /// Reads the compiled artifact, or recompiles from the stored component and caches the result.
     fn load_component(&self, hash: &ContentHash) -> Result<Component, RuntimeError> {
         let load_err = |reason: String| RuntimeError::Load { hash: hash.to_string(), reason };
-        if let Some(artifact) = self.storage.artifact(hash, &self.engine_key)? {
+        let cached = match &self.local_artifacts {
+            // A cache: one that cannot be read means compiling again.
+            Some(tree) => tree.get(self.local_key(hash)).ok().flatten().map(|v| v.to_vec()),
+            None => self.storage.artifact(hash, &self.engine_key)?,
+        };
+        if let Some(artifact) = cached {
             // SAFETY: artifacts are only ever written by `Component::serialize` of this process
-            // lineage into Baton's own store, keyed by the engine's compatibility hash; wasmtime
-            // also checks the header and refuses artifacts from an incompatible engine.
+            // lineage into Baton's own embedded store or this worker's own cache folder (never a
+            // shared database), keyed by the engine's compatibility hash; wasmtime also checks
+            // the header and refuses artifacts from an incompatible engine.
             #[allow(unsafe_code)]
             let loaded = unsafe { Component::deserialize(&self.engine, &artifact) };
             match loaded {
@@ -395,8 +432,29 @@ impl Runtime {
             .ok_or_else(|| load_err("component bytes missing from the store".into()))?;
         let component = self.compile(&bytes).map_err(|e| load_err(format!("{e:#}")))?;
         let artifact = component.serialize().map_err(|e| load_err(format!("{e:#}")))?;
-        self.storage.put_artifact(hash, &self.engine_key, &artifact)?;
+        self.keep_artifact(hash, &artifact)?;
         Ok(component)
+    }
+
+    /// Keeps a compiled artifact where this worker may load it from: the embedded store, or the
+    /// worker's own cache folder on a shared database.
+    fn keep_artifact(&self, hash: &ContentHash, artifact: &[u8]) -> Result<(), crate::store::StorageError> {
+        match &self.local_artifacts {
+            Some(tree) => {
+                // Flushed at once: an artifact is written once per plugin and worker, and a
+                // restart soon after must find it. A cache: failing to keep one costs a compile.
+                if let Err(err) = tree.insert(self.local_key(hash), artifact).and_then(|_| tree.flush()) {
+                    tracing::debug!(plugin = %hash, error = %err, "Could not keep a compiled artifact.");
+                }
+                Ok(())
+            }
+            None => self.storage.put_artifact(hash, &self.engine_key, artifact),
+        }
+    }
+
+    /// An artifact's key in the worker's own cache folder.
+    fn local_key(&self, hash: &ContentHash) -> Vec<u8> {
+        [hash.as_bytes().as_slice(), self.engine_key.as_bytes()].concat()
     }
 
     fn compile(&self, bytes: &[u8]) -> wasmtime::Result<Component> {
@@ -441,35 +499,54 @@ fn engine_config(config: &RuntimeConfig) -> Config {
     wasm
 }
 
-/// The compile cache the config asks for: none, the store's, or one in a folder of its own.
+/// The compile cache the config asks for: none, the store's, or one in a folder of its own; and,
+/// on a shared database, the tree of that folder that keeps whole compiled artifacts.
 fn open_compile_cache(
     config: &RuntimeConfig,
     storage: &Storage,
-) -> Result<Option<compile_cache::CompileCache>, RuntimeError> {
+) -> Result<(Option<compile_cache::CompileCache>, Option<sled::Tree>), RuntimeError> {
     if config.compile_cache_bytes == 0 {
-        return Ok(None);
+        return Ok((None, None));
     }
     let Some(dir) = &config.compile_cache_dir else {
-        return compile_cache::CompileCache::open(storage.db(), config.compile_cache_bytes)
-            .map(Some)
+        // A server database keeps no compiled code: each worker compiles for its own machine, and
+        // keeps the results only where its config names a folder.
+        let Some(db) = storage.local_db() else { return Ok((None, None)) };
+        return compile_cache::CompileCache::open(db, config.compile_cache_bytes)
+            .map(|cache| (Some(cache), None))
             .map_err(|e| RuntimeError::Engine(format!("cannot open the compile cache: {e}")));
     };
     // A cache is an optimisation: a folder that cannot be opened (another process holds it, or
     // it is not writable) means compiling without it, never failing.
-    let opened = sled::Config::new()
-        .path(dir)
-        .cache_capacity(16 << 20)
-        .flush_every_ms(Some(1_000))
-        .open()
-        .and_then(|db| compile_cache::CompileCache::open(&db, config.compile_cache_bytes));
+    let config_db = sled::Config::new().path(dir).cache_capacity(16 << 20).flush_every_ms(Some(1_000));
+    // A handle this process is closing releases the folder within moments (a restarted runtime).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let db = loop {
+        match config_db.open() {
+            Err(sled::Error::Io(err))
+                if err.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            other => break other,
+        }
+    };
+    let opened = db.and_then(|db| {
+        let artifacts = if storage.local_db().is_none() { Some(db.open_tree(ARTIFACTS_TREE)?) } else { None };
+        Ok((compile_cache::CompileCache::open(&db, config.compile_cache_bytes)?, artifacts))
+    });
     match opened {
-        Ok(cache) => Ok(Some(cache)),
+        Ok((cache, artifacts)) => Ok((Some(cache), artifacts)),
         Err(err) => {
             tracing::debug!(dir = %dir.display(), error = %err, "Compile cache unavailable; compiling without it.");
-            Ok(None)
+            Ok((None, None))
         }
     }
 }
+
+/// The tree of a worker's own cache folder that keeps compiled artifacts.
+const ARTIFACTS_TREE: &str = "artifacts";
 
 /// A stable text key for "artifacts compiled by this engine can be loaded by that engine".
 fn engine_key(engine: &Engine) -> String {

@@ -75,9 +75,16 @@ pub enum ServeError {
 }
 
 /// Opens the store, runtime and engine of a data directory.
+///
+/// On a PostgreSQL store, which keeps no compiled code, the worker's compile cache defaults to
+/// `<data>/compile-cache`, so that a restart does not compile every plugin again.
 pub fn open_engine(data: &Path, config: &ServeConfig) -> Result<Arc<Engine>, ServeError> {
     let storage = Storage::open_with(data, &config.storage)?;
-    let runtime = Arc::new(Runtime::new(config.runtime.clone(), storage.clone())?);
+    let mut runtime = config.runtime.clone();
+    if config.storage.url.is_some() && runtime.compile_cache_dir.is_none() {
+        runtime.compile_cache_dir = Some(data.join("compile-cache"));
+    }
+    let runtime = Arc::new(Runtime::new(runtime, storage.clone())?);
     Ok(Arc::new(Engine::new(storage, runtime, Arc::new(SystemClock), config.engine.clone())?))
 }
 
@@ -89,6 +96,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let (stop, stopped) = watch::channel(false);
+    engine.follow_changes();
     let deliveries = tokio::spawn(delivery_loop(engine.clone(), config.loops.clone(), stopped.clone()));
     let ticks = tokio::spawn(tick_loop(engine.clone(), config.loops.clone(), stopped));
     let app = api::router(AppState::new(engine.clone(), config.api.clone()));

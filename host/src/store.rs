@@ -7,6 +7,7 @@
 //! Depends on: `plugin` (domain types).
 
 mod audit;
+mod backend;
 mod campaigns;
 mod commit;
 mod content;
@@ -18,25 +19,29 @@ mod keys;
 mod measurements;
 mod pages;
 mod plugins;
+mod postgres;
 mod secrets;
 mod segments;
 mod sends;
 mod sessions;
+mod sled_backend;
 mod tokens;
 mod traits;
 mod writes;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 pub use audit::AuditRecord;
-use commit::GroupCommit;
+use backend::{Backend, Table};
+pub(crate) use backend::{Lock, RESYNC};
 pub use erasure::{Erasure, ProfileExport};
 pub(crate) use events::normal_email;
 pub use feedback::FeedbackEndpoint;
 pub(crate) use journeys::{Count, JourneyMove};
 pub(crate) use keys::profile as profile_key;
 pub use pages::{Page, PageRequest};
+pub(crate) use plugins::{PLUGIN_CHANGE, SEGMENTS_CHANGE};
 pub use secrets::{SecretScope, SecretValue, StoredSecret, check_secret_hosts};
 pub(crate) use segments::{SegmentWrite, Verdict};
 pub use sends::SentTo;
@@ -48,6 +53,16 @@ pub use traits::{TraitBinding, TraitUpdate};
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct StorageConfig {
+    /// A PostgreSQL database to keep everything in instead of the data directory, as
+    /// `postgres://user:password@host:port/database?schema=name` (`schema` defaults to `baton`).
+    /// Any number of workers may share one. The data directory then holds only this worker's own
+    /// files: the secret key (unless `secret_key_file` names one; every worker needs the same
+    /// key) and the compile cache.
+    pub url: Option<String>,
+    /// Connections to PostgreSQL this worker may hold open at once.
+    pub max_connections: usize,
+    /// How long a request waits for a free PostgreSQL connection before it fails, in ms.
+    pub acquire_timeout_ms: u64,
     /// sled's `cache_capacity`, in bytes. It counts the on-disk size of cached pages; resident
     /// memory runs several times higher (see sled issues #986, #1309), so the default is modest.
     pub cache_bytes: u64,
@@ -65,7 +80,14 @@ pub struct StorageConfig {
 
 impl Default for StorageConfig {
     fn default() -> Self {
-        StorageConfig { cache_bytes: 256 << 20, secret_key_file: None, merge_known_users: false }
+        StorageConfig {
+            url: None,
+            max_connections: 16,
+            acquire_timeout_ms: 10_000,
+            cache_bytes: 256 << 20,
+            secret_key_file: None,
+            merge_known_users: false,
+        }
     }
 }
 
@@ -169,7 +191,7 @@ pub(crate) enum TreeId {
 }
 
 impl TreeId {
-    const ALL: [TreeId; 42] = [
+    pub(crate) const ALL: [TreeId; 42] = [
         TreeId::Meta,
         TreeId::Plugins,
         TreeId::Components,
@@ -214,7 +236,7 @@ impl TreeId {
         TreeId::ConsoleSessions,
     ];
 
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             TreeId::Meta => "meta",
             TreeId::Plugins => "plugins",
@@ -315,12 +337,9 @@ impl<E: std::fmt::Debug> From<sled::transaction::TransactionError<E>> for Storag
 /// The embedded store. Cheap to clone; clones share one database.
 #[derive(Clone)]
 pub struct Storage {
-    db: sled::Db,
-    trees: Arc<[sled::Tree]>,
-    /// Serializes writers of profiles and events: planning a batch (idempotency checks, identity
-    /// resolution) reads what earlier batches wrote. The slow part, the flush, is shared.
-    writer: Arc<Mutex<()>>,
-    commit: Arc<GroupCommit>,
+    /// The database. Its writer lock serializes writers of profiles and events: planning a batch
+    /// (idempotency checks, identity resolution) reads what earlier batches wrote.
+    backend: Arc<dyn Backend>,
     /// The key secrets are encrypted with, kept outside the data directory.
     keyring: Arc<secrets::Keyring>,
     /// See [`StorageConfig::merge_known_users`].
@@ -342,6 +361,28 @@ impl Storage {
     /// Opens the database in `dir` with explicit settings.
     pub fn open_with(dir: impl AsRef<Path>, settings: &StorageConfig) -> Result<Self, StorageError> {
         let dir = dir.as_ref();
+        let keyring = secrets::Keyring::at(
+            settings.secret_key_file.clone().unwrap_or_else(|| secrets::default_key_file(dir)),
+        );
+        if let Some(url) = &settings.url {
+            if settings.max_connections < 2 {
+                return Err(StorageError::Database(
+                    "storage.max_connections must be at least 2 (one holds the writer lock while another reads)".into(),
+                ));
+            }
+            let target = postgres::Target::parse(url)?;
+            let limits = postgres::PoolLimits {
+                max_connections: settings.max_connections,
+                acquire_timeout: std::time::Duration::from_millis(settings.acquire_timeout_ms),
+            };
+            let backend = postgres::PgBackend::open(target, limits)?;
+            return Ok(Storage {
+                backend: Arc::new(backend),
+                keyring: Arc::new(keyring),
+                merge_known_users: settings.merge_known_users,
+                segment_interest: Default::default(),
+            });
+        }
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         // Baton flushes explicitly before every acknowledgement, so sled's periodic background
         // flusher adds nothing; without it, dropping the store releases the directory at once.
@@ -359,9 +400,6 @@ impl Storage {
                 Err(err) => return Err(err.into()),
             }
         };
-        let keyring = secrets::Keyring::at(
-            settings.secret_key_file.clone().unwrap_or_else(|| secrets::default_key_file(dir)),
-        );
         let mut storage = Self::from_db(db, &dir.display().to_string(), keyring)?;
         storage.merge_known_users = settings.merge_known_users;
         Ok(storage)
@@ -374,8 +412,8 @@ impl Storage {
     }
 
     fn from_db(db: sled::Db, path: &str, keyring: secrets::Keyring) -> Result<Self, StorageError> {
-        let trees = TreeId::ALL.iter().map(|t| db.open_tree(t.name())).collect::<Result<Vec<_>, _>>()?;
-        let meta = &trees[TreeId::Meta as usize];
+        let backend = sled_backend::SledBackend::new(db)?;
+        let meta = Table::new(&backend, TreeId::Meta);
         match meta.get(b"schema_version")? {
             Some(raw) => {
                 let found = decode_u32(&raw, "schema version")?;
@@ -388,28 +426,69 @@ impl Storage {
                 }
             }
             None => {
-                meta.insert(b"schema_version", &SCHEMA_VERSION.to_be_bytes())?;
+                meta.insert(b"schema_version", SCHEMA_VERSION.to_be_bytes())?;
             }
         }
         Ok(Storage {
-            commit: Arc::new(GroupCommit::new(db.clone())),
-            trees: trees.into(),
-            writer: Arc::new(Mutex::new(())),
+            backend: Arc::new(backend),
             keyring: Arc::new(keyring),
             merge_known_users: false,
             segment_interest: Default::default(),
-            db,
         })
     }
 
-    /// The database itself, for the runtime's caches that live beside the data (never for data:
-    /// data goes through the typed methods and their transactions).
-    pub(crate) fn db(&self) -> &sled::Db {
-        &self.db
+    /// The embedded database, for the runtime's caches that live beside the data (never for data:
+    /// data goes through the typed methods and their transactions). `None` on a server database.
+    pub(crate) fn local_db(&self) -> Option<&sled::Db> {
+        self.backend.local_db()
     }
 
-    fn tree(&self, id: TreeId) -> &sled::Tree {
-        &self.trees[id as usize]
+    fn tree(&self, id: TreeId) -> Table<'_> {
+        Table::new(&*self.backend, id)
+    }
+
+    /// Takes the writer lock (see [`Storage::backend`]).
+    fn lock_writer(&self) -> Result<backend::WriterGuard<'_>, StorageError> {
+        self.backend.lock(Lock::Writer)
+    }
+
+    /// Tells the other workers sharing this store's database of a change to something they keep
+    /// in memory (see [`Engine::follow_changes`](crate::Engine::follow_changes)). The change is
+    /// committed already, so a failure here is logged, not returned: the others then catch up
+    /// at their next resync.
+    pub(crate) fn announce(&self, change: &str) {
+        if let Err(err) = self.backend.announce(change) {
+            tracing::warn!(change, error = %err, "Could not tell the other workers of a change.");
+        }
+    }
+
+    /// The changes announced by any worker sharing this store's database, from now on; `None`
+    /// for an embedded store, which one process owns.
+    pub(crate) fn follow_changes(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<String>> {
+        self.backend.follow()
+    }
+
+    /// Statements sent to a PostgreSQL store and the time spent waiting for their answers, since
+    /// it was opened (a workload's database share, for profiles); `None` for an embedded store.
+    pub fn database_time(&self) -> Option<(u64, std::time::Duration)> {
+        self.backend.database_time()
+    }
+
+    /// The database connection pool's use: connections open, in use, and the most allowed
+    /// (`storage.max_connections`); `None` for an embedded store.
+    pub fn pool_usage(&self) -> Option<(usize, usize, usize)> {
+        self.backend.pool_usage()
+    }
+
+    /// Takes `lock`, waiting while another holder (in this process or another worker on the
+    /// same database) has it. Released when the guard is dropped, or when the process dies.
+    pub(crate) fn exclusive(&self, lock: Lock) -> Result<impl Sized + '_, StorageError> {
+        self.backend.lock(lock)
+    }
+
+    /// Takes `lock` if no one holds it; `None` if someone does.
+    pub(crate) fn try_exclusive(&self, lock: Lock) -> Result<Option<impl Sized + '_>, StorageError> {
+        self.backend.try_lock(lock)
     }
 
     /// The last schedule slot recorded under `name` (see [`Storage::set_schedule_slot`]).
@@ -429,14 +508,13 @@ impl Storage {
 
     /// Records that the scheduled job `name` ran for `slot`, durably.
     pub fn set_schedule_slot(&self, name: &str, slot: i64) -> Result<(), StorageError> {
-        self.tree(TreeId::Meta).insert(format!("schedule:{name}").as_bytes(), &slot.to_be_bytes())?;
-        self.commit.wait_durable()
+        self.tree(TreeId::Meta).insert(format!("schedule:{name}").as_bytes(), slot.to_be_bytes())?;
+        self.backend.durable()
     }
 
     /// Writes everything buffered to disk.
     pub fn flush(&self) -> Result<(), StorageError> {
-        self.db.flush()?;
-        Ok(())
+        self.backend.flush()
     }
 }
 

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::polyglot::{cache_root, exclusive, npm_install, works};
+use crate::polyglot::{cache_root, exclusive, npm_install};
 
 const PLAYWRIGHT_CORE: &str = "1.65.1";
 const AXE_CORE: &str = "4.14.1";
@@ -41,20 +41,7 @@ fn ensure_chromium() {
     if std::path::Path::new(CHROMIUM).exists() {
         return;
     }
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
-    let apt = |args: &[&str]| {
-        let mut command = if root { Command::new("apt-get") } else { Command::new("sudo") };
-        if !root {
-            command.args(["-n", "apt-get"]);
-        }
-        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        works(&mut command)
-    };
-    let install = ["install", "-y", "--no-install-recommends", "chromium"];
-    if !apt(&install) {
-        apt(&["update"]);
-        apt(&install);
-    }
+    crate::polyglot::apt_install(&["chromium"]);
     assert!(
         std::path::Path::new(CHROMIUM).exists(),
         "the console's browser tests need Debian's chromium; installing it with apt-get failed (run as \

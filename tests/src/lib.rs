@@ -1,5 +1,10 @@
 //! Shared helpers for Baton's integration tests: fixture components built from source by this
-//! crate's build script, and runtimes over real sled stores.
+//! crate's build script, and runtimes over real stores.
+//!
+//! The suite's source is built twice: as `suite`, on sled stores in temporary directories, and as
+//! `suite_postgres`, where each of those directories stands for a schema of its own in a real
+//! PostgreSQL cluster ([`postgres::shared`]). Tests open stores and run `baton` through
+//! [`open_store`], [`store_config`] and [`baton_command`], so the same test runs on both.
 
 #![allow(clippy::unwrap_used)]
 
@@ -21,10 +26,62 @@ pub fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
-/// A runtime over a fresh sled store in a temporary directory, with a small instance pool.
+/// Whether this test binary runs on PostgreSQL (the `suite_postgres` build of the suite).
+pub fn on_postgres() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        let exe = std::env::current_exe().ok();
+        exe.as_deref()
+            .and_then(|p| p.file_name())
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("suite_postgres"))
+    })
+}
+
+/// The PostgreSQL store that stands for data directory `dir` on this suite's backend (`None` on
+/// sled): a schema named after the directory in the shared cluster, so two opens of one
+/// directory meet the same data and two directories never do.
+pub fn store_url(dir: &std::path::Path) -> Option<String> {
+    use sha2::Digest;
+    if !on_postgres() {
+        return None;
+    }
+    let digest = sha2::Sha256::digest(dir.as_os_str().as_encoded_bytes());
+    Some(format!("{}?schema=t{}", postgres::shared(), hex::encode(&digest[..10])))
+}
+
+/// Store settings for data directory `dir` on this suite's backend.
+pub fn store_config(dir: &std::path::Path) -> baton::StorageConfig {
+    baton::StorageConfig { url: store_url(dir), ..baton::StorageConfig::default() }
+}
+
+/// Opens the store of data directory `dir` on this suite's backend.
+pub fn open_store(dir: &std::path::Path) -> Storage {
+    Storage::open_with(dir, &store_config(dir)).unwrap()
+}
+
+/// A fresh store on this suite's backend, removed with the returned directory (sled) or left in
+/// the throwaway cluster (PostgreSQL).
+pub fn temporary_store() -> (Storage, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    (open_store(dir.path()), dir)
+}
+
+/// A `baton` command on data directory `data` and this suite's backend (`--data`, and on
+/// PostgreSQL `BATON_STORE`).
+pub fn baton_command(data: &std::path::Path) -> std::process::Command {
+    let mut command = std::process::Command::new(baton_bin());
+    command.arg("--data").arg(data);
+    if let Some(url) = store_url(data) {
+        command.env("BATON_STORE", url);
+    }
+    command
+}
+
+/// A runtime over a fresh store (this suite's backend), with a small instance pool.
 pub fn runtime() -> (Runtime, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(dir.path()).unwrap();
+    let storage = open_store(dir.path());
     (Runtime::new(test_config(), storage).unwrap(), dir)
 }
 
@@ -45,6 +102,34 @@ pub fn delivery_config() -> baton::DeliveryConfig {
 /// Engine settings for tests: defaults, with [`delivery_config`].
 pub fn engine_config() -> baton::EngineConfig {
     baton::EngineConfig { delivery: delivery_config(), ..baton::EngineConfig::default() }
+}
+
+/// Engine settings for the suite's child processes (the crash and multi-worker tests):
+/// [`engine_config`], with the delivery lease and claim size from `BATON_LEASE_MS` and
+/// `BATON_CLAIM_BATCH` when set, so that a test with several workers on a real clock can spread
+/// sends among them and see a dead worker's sends come due again within a second or two.
+pub fn child_engine_config() -> baton::EngineConfig {
+    let mut config = engine_config();
+    let number = |name: &str| {
+        std::env::var(name).ok().map(|v| v.parse::<i64>().unwrap_or_else(|e| panic!("{name}: {e}")))
+    };
+    if let Some(lease) = number("BATON_LEASE_MS") {
+        config.delivery.lease_ms = lease;
+        // A send retried after a slow answer comes back within the test's patience too.
+        config.delivery.max_backoff_ms = lease;
+    }
+    if let Some(batch) = number("BATON_CLAIM_BATCH") {
+        config.delivery.claim_batch = batch as usize;
+    }
+    config
+}
+
+/// Opens the store of data directory `dir` for a child process: PostgreSQL when the parent
+/// passed `BATON_STORE`, sled otherwise.
+pub fn child_store(dir: &str) -> Storage {
+    let url = std::env::var("BATON_STORE").ok();
+    Storage::open_with(dir, &baton::StorageConfig { url, ..baton::StorageConfig::default() })
+        .expect("open store")
 }
 
 /// Installs a fixture, panicking with the install error if it fails.
@@ -127,7 +212,7 @@ pub fn engine_with(
     config: baton::EngineConfig,
 ) -> (baton::Engine, Arc<baton::FixedClock>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(dir.path()).unwrap();
+    let storage = open_store(dir.path());
     let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
     let clock = Arc::new(baton::FixedClock::at(1_750_000_000_000));
     let engine = baton::Engine::new(storage, runtime, clock.clone(), config).unwrap();
@@ -404,9 +489,7 @@ impl ServeProcess {
     /// Starts `baton --data <data> <options> serve --addr 127.0.0.1:0` and waits for its address.
     pub fn start(data: &std::path::Path, options: &[&std::ffi::OsStr]) -> ServeProcess {
         use std::io::BufRead;
-        let mut child = std::process::Command::new(baton_bin())
-            .arg("--data")
-            .arg(data)
+        let mut child = baton_command(data)
             .args(options)
             .args(["serve", "--addr", "127.0.0.1:0"])
             .stdout(std::process::Stdio::piped())
@@ -429,7 +512,7 @@ impl Drop for ServeProcess {
 
 /// Runs `baton` with `args` on a data directory; returns (success, stdout, stderr).
 pub fn baton(data: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    let output = std::process::Command::new(baton_bin()).arg("--data").arg(data).args(args).output().unwrap();
+    let output = baton_command(data).args(args).output().unwrap();
     (
         output.status.success(),
         String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -205,6 +205,27 @@ pub(crate) fn works(command: &mut Command) -> bool {
     command.output().is_ok_and(|o| o.status.success())
 }
 
+/// Installs Debian packages with apt-get (as root, or through passwordless sudo), updating the
+/// package lists once if the first try fails. Callers check what they needed afterwards and
+/// say what to install by hand if it is still missing.
+pub(crate) fn apt_install(packages: &[&str]) {
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let apt = |args: &[&str]| {
+        let mut command = if root { Command::new("apt-get") } else { Command::new("sudo") };
+        if !root {
+            command.args(["-n", "apt-get"]);
+        }
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        works(&mut command)
+    };
+    let mut install = vec!["install", "-y", "--no-install-recommends"];
+    install.extend(packages);
+    if !apt(&install) {
+        apt(&["update"]);
+        apt(&install);
+    }
+}
+
 fn wit_dir() -> PathBuf {
     std::fs::canonicalize(repo().join(format!("wit/v{POLYGLOT_CONTRACT}"))).unwrap()
 }
@@ -351,21 +372,7 @@ fn ensure_clang() {
     if compiles() {
         return;
     }
-    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
-    let apt = |args: &[&str]| {
-        let mut command = if root { Command::new("apt-get") } else { Command::new("sudo") };
-        if !root {
-            command.args(["-n", "apt-get"]);
-        }
-        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        works(&mut command)
-    };
-    let mut install = vec!["install", "-y", "--no-install-recommends"];
-    install.extend(DEBIAN_C_PACKAGES);
-    if !apt(&install) {
-        apt(&["update"]);
-        apt(&install);
-    }
+    apt_install(&DEBIAN_C_PACKAGES);
     assert!(
         compiles(),
         "C plugins need clang with the wasm32-wasi target; installing the Debian packages {} \

@@ -100,6 +100,42 @@ impl Cluster {
     }
 }
 
+/// The cluster this test process shares between its tests: the one `BATON_TEST_POSTGRES` names
+/// (a URL), or else one started on first use. A started cluster outlives every test (statics are
+/// never dropped), so a watchdog stops it and deletes its files when this process exits, however
+/// it exits: the watchdog waits for the end of a pipe only this process holds open.
+pub fn shared() -> &'static str {
+    static SHARED: std::sync::OnceLock<(String, Option<std::process::ChildStdin>)> =
+        std::sync::OnceLock::new();
+    &SHARED
+        .get_or_init(|| {
+            if let Ok(url) = std::env::var("BATON_TEST_POSTGRES") {
+                return (url, None);
+            }
+            let cluster =
+                Cluster::start().unwrap_or_else(|e| panic!("starting PostgreSQL for the suite: {e}"));
+            let mut watchdog = Command::new("sh");
+            watchdog
+                .args(["-c", "read _; \"$0\" -D \"$1\" -m immediate stop >/dev/null 2>&1; rm -rf \"$2\""])
+                .arg(cluster.bin.join("pg_ctl"))
+                .arg(&cluster.data)
+                .arg(cluster._dir.path())
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null());
+            if let Some((uid, gid)) = cluster.owner {
+                watchdog.uid(uid).gid(gid);
+            }
+            let mut watchdog =
+                watchdog.spawn().unwrap_or_else(|e| panic!("starting the cluster's watchdog: {e}"));
+            let url = cluster.url();
+            // From here the watchdog owns the cluster's life: dropping it here would stop it.
+            std::mem::forget(cluster);
+            (url, watchdog.stdin.take())
+        })
+        .0
+}
+
 impl Drop for Cluster {
     fn drop(&mut self) {
         let _ = self.run(
@@ -109,8 +145,18 @@ impl Drop for Cluster {
     }
 }
 
-/// The directory holding `initdb`, `pg_ctl` and `postgres`.
+/// The directory holding `initdb`, `pg_ctl` and `postgres`, installing Debian's `postgresql`
+/// package first if no such directory is found.
 fn server_binaries() -> Result<PathBuf, ClusterError> {
+    if let Ok(found) = installed_server_binaries() {
+        return Ok(found);
+    }
+    let _locks = crate::polyglot::exclusive();
+    crate::polyglot::apt_install(&["postgresql"]);
+    installed_server_binaries()
+}
+
+fn installed_server_binaries() -> Result<PathBuf, ClusterError> {
     let on_path = std::env::var_os("PATH")
         .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
         .unwrap_or_default();
@@ -134,7 +180,7 @@ fn server_binaries() -> Result<PathBuf, ClusterError> {
         })
         .ok_or_else(|| {
             ClusterError(
-                "PostgreSQL's server binaries (initdb, pg_ctl, postgres) are not on PATH nor under /usr/lib/postgresql; install the postgresql package".into(),
+                "PostgreSQL's server binaries (initdb, pg_ctl, postgres) are not on PATH nor under /usr/lib/postgresql, and installing Debian's postgresql package with apt-get failed (run as root or with passwordless sudo, or install it yourself)".into(),
             )
         })
 }

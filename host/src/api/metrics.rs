@@ -14,8 +14,10 @@ use super::{ApiError, AppState};
 /// `GET /metrics`.
 pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let engine = state.engine.clone();
-    let depth =
-        tokio::task::spawn_blocking(move || engine.outbox_len()).await.map_err(|e| ApiError::internal(&e))?;
+    let (depth, triggers) =
+        tokio::task::spawn_blocking(move || (engine.outbox_len(), engine.pending_trigger_count()))
+            .await
+            .map_err(|e| ApiError::internal(&e))?;
     let mut out = String::new();
     let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
@@ -37,6 +39,26 @@ pub async fn render(State(state): State<AppState>) -> Result<impl IntoResponse, 
         state.engine.delivery_totals().iter().map(|(o, n)| (format!("{{outcome=\"{o}\"}}"), *n)).collect();
     family("baton_deliveries_total", "counter", "Send attempts finished, by outcome.", &deliveries);
     family("baton_outbox_depth", "gauge", "Sends waiting in the outbox.", &[(String::new(), depth as u64)]);
+    family(
+        "baton_trigger_queue_depth",
+        "gauge",
+        "Events waiting for the triggered campaigns and journeys.",
+        &[(String::new(), triggers as u64)],
+    );
+    if let Some((open, busy, max)) = state.engine.store_connections() {
+        family(
+            "baton_store_connections",
+            "gauge",
+            "PostgreSQL connections of this worker, by state.",
+            &[("{state=\"open\"}".into(), open as u64), ("{state=\"busy\"}".into(), busy as u64)],
+        );
+        family(
+            "baton_store_connections_max",
+            "gauge",
+            "The most PostgreSQL connections this worker may hold (storage.max_connections).",
+            &[(String::new(), max as u64)],
+        );
+    }
     family(
         "baton_plugin_compilations_total",
         "counter",

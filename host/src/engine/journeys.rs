@@ -9,6 +9,7 @@
 //! interrupts is made again: timers stay in the index until the move that answers them is
 //! written, and events stay queued as triggers until the drain that answered them clears them.
 
+use crate::store::Lock;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -281,7 +282,7 @@ impl Engine {
         if !problems.is_empty() {
             return Err(EngineError::InvalidJourney(problems));
         }
-        let _mover = self.journey_mover.lock().unwrap_or_else(|p| p.into_inner());
+        let _mover = self.storage.exclusive(Lock::JourneyMover)?;
         let now = self.now();
         if !migrate.is_empty() {
             let mut moves = Vec::new();
@@ -351,7 +352,7 @@ impl Engine {
                 journey.state
             )));
         }
-        let _mover = self.journey_mover.lock().unwrap_or_else(|p| p.into_inner());
+        let _mover = self.storage.exclusive(Lock::JourneyMover)?;
         let now = self.now();
         if to == JourneyState::Ended {
             let mut moves = Vec::new();
@@ -468,7 +469,7 @@ impl Engine {
         if live.is_empty() {
             return Ok(report);
         }
-        let _mover = self.journey_mover.lock().unwrap_or_else(|p| p.into_inner());
+        let _mover = self.storage.exclusive(Lock::JourneyMover)?;
         let mut specs = Specs::new();
         for event in events {
             // Those inside: a goal, an exit event, or the event a wait is for.
@@ -629,7 +630,7 @@ impl Engine {
                 continue;
             }
             loop {
-                let _mover = self.journey_mover.lock().unwrap_or_else(|p| p.into_inner());
+                let _mover = self.storage.exclusive(Lock::JourneyMover)?;
                 let now = self.now();
                 let due = self.storage.due_journey_timers(&journey.id, now, TIMER_CHUNK)?;
                 if due.is_empty() {
@@ -679,7 +680,7 @@ impl Engine {
                 let members = self.storage.segment_members(segment, after, TIMER_CHUNK)?;
                 let Some(last) = members.last() else { break };
                 after = Some(last.profile);
-                let _mover = self.journey_mover.lock().unwrap_or_else(|p| p.into_inner());
+                let _mover = self.storage.exclusive(Lock::JourneyMover)?;
                 let mut moves = Vec::new();
                 for member in members {
                     if let Some(change) = self.enter(&journey, version, &spec, member.profile, None, false)? {

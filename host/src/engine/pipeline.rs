@@ -2,6 +2,7 @@
 //! campaigns run it for the profile of each matching event; batch campaigns and previews run it
 //! for every profile, the segment rule judging them in batches.
 
+use crate::store::Lock;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -180,7 +181,7 @@ impl Engine {
     ///
     /// [`Storage::ingest_and_queue_triggers`]: crate::Storage::ingest_and_queue_triggers
     pub fn process_triggers(&self, limit: usize) -> Result<RunReport, EngineError> {
-        let _draining = self.triggers.lock().unwrap_or_else(|p| p.into_inner());
+        let _draining = self.storage.exclusive(Lock::Triggers)?;
         let pending = self.storage.pending_triggers(limit)?;
         if pending.is_empty() {
             return Ok(RunReport::default());

@@ -31,6 +31,8 @@ const RETENTION_EVERY_MS: i64 = 3_600_000;
 impl Engine {
     /// Runs the scheduled batch campaigns and KPI computations that are due now.
     pub fn tick(&self) -> Result<TickReport, EngineError> {
+        // Workers tick in turn; the second finds each slot recorded by the first.
+        let _scheduler = self.storage.exclusive(crate::store::Lock::Schedule)?;
         let now = self.now();
         let mut report = TickReport::default();
         if let Some(keep) = self.keep_events_ms {

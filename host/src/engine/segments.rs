@@ -6,6 +6,7 @@
 //! and exits are `segment_entered` / `segment_exited` events on the profile, queued for the
 //! triggered campaigns in the transaction that stores the new membership.
 
+use crate::store::Lock;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -151,7 +152,7 @@ impl Engine {
         if let SegmentDefinition::Rule { plugin, config } = &spec.definition {
             self.plugin_for(plugin, PluginKind::SegmentRule, "segment", config)?;
         }
-        let _upkeep = self.segment_upkeep.lock().unwrap_or_else(|p| p.into_inner());
+        let _upkeep = self.storage.exclusive(Lock::SegmentUpkeep)?;
         let now = self.now();
         let existing = self.storage.segment(&spec.id)?;
         if let Some(existing) = &existing
@@ -197,7 +198,7 @@ impl Engine {
 
     /// Deletes a saved segment and its stored membership (no exit events: the segment ended).
     pub fn delete_segment(&self, actor: &str, id: &str) -> Result<(), EngineError> {
-        let _upkeep = self.segment_upkeep.lock().unwrap_or_else(|p| p.into_inner());
+        let _upkeep = self.storage.exclusive(Lock::SegmentUpkeep)?;
         let users: Vec<String> = self
             .storage
             .campaigns()?
@@ -222,7 +223,7 @@ impl Engine {
     /// keeps membership equal to this, so a rebuild normally finds nothing to change; it exists
     /// for after a restore, a plugin upgrade behind the same hash, or doubt.
     pub fn rebuild_segment(&self, actor: &str, id: &str) -> Result<SegmentUpkeep, EngineError> {
-        let _upkeep = self.segment_upkeep.lock().unwrap_or_else(|p| p.into_inner());
+        let _upkeep = self.storage.exclusive(Lock::SegmentUpkeep)?;
         let segment = self.saved_segment(id)?;
         if segment.is_manual() {
             return Err(EngineError::SegmentWrongKind(format!(
@@ -244,7 +245,7 @@ impl Engine {
         add: &[String],
         remove: &[String],
     ) -> Result<ManualEdit, EngineError> {
-        let _upkeep = self.segment_upkeep.lock().unwrap_or_else(|p| p.into_inner());
+        let _upkeep = self.storage.exclusive(Lock::SegmentUpkeep)?;
         let segment = self.saved_segment(id)?;
         if !segment.is_manual() {
             return Err(EngineError::SegmentWrongKind(format!(
@@ -314,10 +315,8 @@ impl Engine {
     /// does nothing rather than wait: the drain it runs in goes on to the triggered campaigns,
     /// and the marks stay for the next drain or tick.
     fn segment_round(&self, limit: usize) -> Result<SegmentUpkeep, EngineError> {
-        let _upkeep = match self.segment_upkeep.try_lock() {
-            Ok(guard) => guard,
-            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
-            Err(std::sync::TryLockError::WouldBlock) => return Ok(SegmentUpkeep::default()),
+        let Some(_upkeep) = self.storage.try_exclusive(Lock::SegmentUpkeep)? else {
+            return Ok(SegmentUpkeep::default());
         };
         let now = self.now();
         let changed = self.storage.changed_profiles(limit)?;

@@ -155,6 +155,16 @@ impl Engine {
         self.storage.outbox_len()
     }
 
+    /// The PostgreSQL connection pool's use: open, in use, most allowed; `None` on sled.
+    pub fn store_connections(&self) -> Option<(usize, usize, usize)> {
+        self.storage.pool_usage()
+    }
+
+    /// Events waiting for the triggered campaigns and journeys.
+    pub fn pending_trigger_count(&self) -> usize {
+        self.storage.pending_trigger_count()
+    }
+
     /// The runtime's counters: calls by outcome, compilations, instances.
     pub fn runtime_stats(&self) -> crate::runtime::RuntimeStats {
         self.runtime.stats()

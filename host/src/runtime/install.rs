@@ -68,7 +68,7 @@ impl Runtime {
         let started = std::time::Instant::now();
         self.storage.put_plugin(&record, bytes)?;
         match component.serialize() {
-            Ok(artifact) => self.storage.put_artifact(&hash, &self.engine_key, &artifact)?,
+            Ok(artifact) => self.keep_artifact(&hash, &artifact)?,
             Err(err) => {
                 tracing::warn!(plugin = %record.label(), error = %err, "Artifact not cached; the next start recompiles.")
             }

@@ -59,7 +59,9 @@ pub struct RuntimeConfig {
     pub compile_cache_bytes: u64,
     /// Where to keep the compile cache: a folder of its own, shared by runs over throwaway
     /// stores (as `baton plugin test` uses), or `None` for the store itself. A folder another
-    /// process holds is skipped: that run compiles without the cache.
+    /// process holds is skipped: that run compiles without the cache. On a PostgreSQL store,
+    /// which keeps no compiled code, the folder also keeps each plugin's compiled artifact, so
+    /// that a restarted worker does not compile again; with `None` there, every start compiles.
     pub compile_cache_dir: Option<std::path::PathBuf>,
     /// Bytes of each instance slot's linear memory and tables kept resident between calls and
     /// reset in place (only the pages a call dirtied, where Linux's `PAGEMAP_SCAN` is available),

@@ -37,7 +37,7 @@ impl Storage {
         let mut writes = WriteSet::new(self);
         self.plan_audit(&mut writes, record)?;
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// Adds an audit record to a write set, so it commits with the action it records.
@@ -47,7 +47,7 @@ impl Storage {
         record: &AuditRecord,
     ) -> Result<(), StorageError> {
         let mut key = keys::time(record.at).to_vec();
-        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        key.extend_from_slice(&self.backend.next_id()?.to_be_bytes());
         writes.put(TreeId::Audit, key, encode(record)?);
         Ok(())
     }

@@ -11,7 +11,7 @@ impl Storage {
         let mut writes = WriteSet::new(self);
         writes.put(TreeId::Campaigns, campaign.id.as_bytes().to_vec(), encode(campaign)?);
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// The campaign with this id.
@@ -29,13 +29,13 @@ impl Storage {
         let mut writes = WriteSet::new(self);
         writes.put(TreeId::Bindings, binding_key(&binding.campaign, &binding.slot), encode(binding)?);
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// Removes a binding, durably. Returns whether there was one.
     pub fn remove_binding(&self, campaign: &str, slot: &Slot) -> Result<bool, StorageError> {
         let existed = self.tree(TreeId::Bindings).remove(binding_key(campaign, slot))?.is_some();
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(existed)
     }
 

@@ -22,7 +22,7 @@ impl Storage {
         version: Option<(u32, &ContentSpec)>,
     ) -> Result<(), StorageError> {
         {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             writes.put(TreeId::Content, content.name.as_bytes().to_vec(), encode(content)?);
             if let Some((number, spec)) = version {
@@ -30,7 +30,7 @@ impl Storage {
             }
             writes.commit()?;
         }
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// A content block's record.

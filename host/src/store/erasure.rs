@@ -110,7 +110,7 @@ impl Storage {
         now: i64,
     ) -> Result<Option<Erasure>, StorageError> {
         let erased = {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let Some(profile) = self.profile(id)? else {
                 return Ok(None);
             };
@@ -168,18 +168,31 @@ impl Storage {
             writes.commit()?;
             erasure
         };
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(Some(erased))
     }
 
     /// Deletes every event older than `cutoff` (ms since the epoch) and audits the purge.
     /// Returns how many were deleted.
+    ///
+    /// Where the store keeps events by the month (PostgreSQL), the months wholly before the
+    /// cutoff are dropped at once, their profiles marked for the segments that read events; the
+    /// rest go one by one.
     pub fn purge_events_before(&self, cutoff: i64, actor: &str, now: i64) -> Result<usize, StorageError> {
         let cutoff_key = keys::time(cutoff);
-        let mut purged = 0;
+        let mut mark_going = |profiles: &[i64]| {
+            let _writer = self.lock_writer()?;
+            let mut writes = WriteSet::new(self);
+            let change = crate::segment::ProfileChange { every_event: true, ..Default::default() };
+            for profile in profiles {
+                self.mark_changed(&mut writes, ProfileId(*profile as u64), &change)?;
+            }
+            writes.commit()
+        };
+        let mut purged = self.backend.drop_event_months(cutoff, &mut mark_going)?.unwrap_or(0);
         let mut resume: Vec<u8> = Vec::new();
         loop {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let mut chunk = 0;
             for entry in self.tree(TreeId::Events).range(resume.clone()..) {

@@ -77,7 +77,7 @@ impl Storage {
             writes.remove(TreeId::Triggers, ticket.to_be_bytes().to_vec());
         }
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// How many triggers wait.
@@ -92,7 +92,7 @@ impl Storage {
         queue_trigger: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<IngestOutcome>, StorageError> {
         let outcomes = {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let mut outcomes = Vec::with_capacity(events.len());
             for event in events {
@@ -102,7 +102,7 @@ impl Storage {
             outcomes
         };
         if outcomes.iter().any(|o| matches!(o, IngestOutcome::Stored { .. })) {
-            self.commit.wait_durable()?;
+            self.backend.durable()?;
         }
         Ok(outcomes)
     }
@@ -121,7 +121,7 @@ impl Storage {
 
     fn append(&self, events: &[Event], queue_triggers: bool) -> Result<Vec<bool>, StorageError> {
         let added = {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let mut added = Vec::with_capacity(events.len());
             for event in events {
@@ -131,7 +131,7 @@ impl Storage {
             added
         };
         if added.contains(&true) {
-            self.commit.wait_durable()?;
+            self.backend.durable()?;
         }
         Ok(added)
     }
@@ -151,14 +151,14 @@ impl Storage {
             return Ok(false);
         };
         let stored = Event { profile, ..event.clone() };
-        let key = keys::event(profile, event.timestamp, self.db.generate_id()?);
+        let key = keys::event(profile, event.timestamp, self.backend.next_id()?);
         writes.put(TreeId::Events, key.clone(), encode(&stored)?);
         writes.put(TreeId::EventIds, event.id.as_bytes().to_vec(), key.clone());
         if let Some(campaign) = &event.campaign {
             writes.put(TreeId::CampaignEvents, keys::campaign_event(campaign, &key), key.clone());
         }
         if queue_triggers {
-            writes.put(TreeId::Triggers, self.db.generate_id()?.to_be_bytes().to_vec(), key);
+            writes.put(TreeId::Triggers, self.backend.next_id()?.to_be_bytes().to_vec(), key);
         }
         mark_event(writes, profile, &event.name)?;
         Ok(true)
@@ -187,7 +187,7 @@ impl Storage {
         also: impl FnOnce(&mut Profile),
     ) -> Result<ProfileId, StorageError> {
         let id = {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let id = resolve(self, &mut writes, identities(user_id, anonymous_id), now)?;
             let mut profile = load_profile(&writes, id)?;
@@ -201,7 +201,7 @@ impl Storage {
             writes.commit()?;
             id
         };
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(id)
     }
 
@@ -215,7 +215,7 @@ impl Storage {
         also: &dyn Fn(usize, &mut Profile),
     ) -> Result<Vec<ProfileId>, StorageError> {
         let ids = {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let mut ids = Vec::with_capacity(rows.len());
             for (i, (user_id, anonymous_id, traits)) in rows.iter().enumerate() {
@@ -233,7 +233,7 @@ impl Storage {
             writes.commit()?;
             ids
         };
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(ids)
     }
 
@@ -241,14 +241,14 @@ impl Storage {
     /// `previous` is merged into the user's, its events following.
     pub fn alias(&self, previous: &Identity, user_id: &str, now: i64) -> Result<ProfileId, StorageError> {
         let id = {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let id =
                 resolve(self, &mut writes, vec![Identity::User(user_id.to_owned()), previous.clone()], now)?;
             writes.commit()?;
             id
         };
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(id)
     }
 
@@ -263,7 +263,7 @@ impl Storage {
     ) -> Result<Option<Profile>, StorageError> {
         let updated = self.update_profile_unflushed(id, now, change)?;
         if updated.is_some() {
-            self.commit.wait_durable()?;
+            self.backend.durable()?;
         }
         Ok(updated)
     }
@@ -278,7 +278,7 @@ impl Storage {
         change: impl FnOnce(&mut Profile),
     ) -> Result<Option<Profile>, StorageError> {
         let updated = {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let Some(id) = live_id(&writes, id)? else {
                 return Ok(None);
@@ -302,7 +302,7 @@ impl Storage {
     /// many profiles changed; one whose traits already had these values is left untouched.
     pub fn set_computed(&self, updates: &[super::TraitUpdate], now: i64) -> Result<usize, StorageError> {
         let changed = {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let mut changed = 0;
             for (id, traits) in updates {
@@ -324,7 +324,7 @@ impl Storage {
             writes.commit()?;
             changed
         };
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(changed)
     }
 
@@ -509,7 +509,7 @@ impl Storage {
         }
         let profile =
             resolve(self, writes, identities(event.user_id.as_deref(), event.anonymous_id.as_deref()), now)?;
-        let key = keys::event(profile, event.timestamp, self.db.generate_id()?);
+        let key = keys::event(profile, event.timestamp, self.backend.next_id()?);
         let stored = Event {
             id: event.id.clone(),
             profile,
@@ -524,7 +524,7 @@ impl Storage {
             writes.put(TreeId::CampaignEvents, keys::campaign_event(campaign, &key), key.clone());
         }
         if queue_trigger {
-            writes.put(TreeId::Triggers, self.db.generate_id()?.to_be_bytes().to_vec(), key);
+            writes.put(TreeId::Triggers, self.backend.next_id()?.to_be_bytes().to_vec(), key);
         }
         mark_event(writes, profile, &event.name)?;
         Ok(IngestOutcome::Stored { profile })
@@ -578,7 +578,7 @@ fn resolve(
     let survivor = match first {
         Some(id) => id,
         None => {
-            let id = ProfileId(storage.db.generate_id()? + 1);
+            let id = ProfileId(storage.backend.next_id()? + 1);
             let profile = Profile {
                 id,
                 identities: Vec::new(),

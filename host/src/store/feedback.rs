@@ -33,7 +33,7 @@ impl Storage {
         let mut writes = WriteSet::new(self);
         writes.put(TreeId::FeedbackEndpoints, endpoint.name.as_bytes().to_vec(), encode(endpoint)?);
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// The feedback endpoint with this name.
@@ -55,7 +55,7 @@ impl Storage {
     /// Removes a feedback endpoint, durably. Returns whether there was one.
     pub fn remove_feedback_endpoint(&self, name: &str) -> Result<bool, StorageError> {
         let existed = self.tree(TreeId::FeedbackEndpoints).remove(name.as_bytes())?.is_some();
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(existed)
     }
 }

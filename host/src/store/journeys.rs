@@ -98,7 +98,7 @@ impl Storage {
         version: Option<(u32, &JourneySpec)>,
     ) -> Result<(), StorageError> {
         {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             writes.put(TreeId::Journeys, journey.id.as_bytes().to_vec(), encode(journey)?);
             if let Some((number, spec)) = version {
@@ -106,7 +106,7 @@ impl Storage {
             }
             writes.commit()?;
         }
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// A journey's record.
@@ -253,7 +253,7 @@ impl Storage {
             return Ok(());
         }
         self.apply_journey_moves_unflushed(moves)?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// [`Storage::apply_journey_moves`] for moves made in answer to queued triggers, without
@@ -264,7 +264,7 @@ impl Storage {
             return Ok(());
         }
         {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let mut counts: BTreeMap<Vec<u8>, StepCounts> = BTreeMap::new();
             for change in moves {
@@ -287,7 +287,7 @@ impl Storage {
         if timers.is_empty() {
             return Ok(());
         }
-        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let _writer = self.lock_writer()?;
         let mut writes = WriteSet::new(self);
         for (due, profile) in timers {
             writes.remove(TreeId::JourneyTimers, timer_key(journey, *due, *profile));

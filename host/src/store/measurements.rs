@@ -27,7 +27,7 @@ impl Storage {
         let mut writes = WriteSet::new(self);
         writes.put(TreeId::Measurements, results.campaign.as_bytes().to_vec(), encode(results)?);
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// A campaign's latest kept results.
@@ -81,7 +81,7 @@ impl Storage {
         }
         writes.put(TreeId::Measurements, state_key(campaign), encode(state)?);
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// A campaign's record from `since` (ms) on, in time order: its time index read from there.

@@ -4,6 +4,7 @@
 
 use std::ops::Bound;
 
+use super::backend::prefix_end;
 use super::{Storage, StorageError, TreeId, decode, keys};
 use crate::delivery::{DeliveryRecord, PendingSend, SkipRecord};
 use crate::profile::Profile;
@@ -61,31 +62,23 @@ impl Storage {
         let tree = self.tree(tree);
         let end = prefix_end(prefix);
         let upper = |bound: Option<Vec<u8>>| bound.map_or(Bound::Unbounded, Bound::Excluded);
-        let range: Box<dyn Iterator<Item = sled::Result<(sled::IVec, sled::IVec)>>> =
-            match (reverse, &request.after) {
-                (false, None) => {
-                    Box::new(tree.range::<Vec<u8>, _>((Bound::Included(prefix.to_vec()), upper(end))))
-                }
-                (false, Some(after)) => {
-                    let start = after.max(&prefix.to_vec()).clone();
-                    let lower = if start == prefix { Bound::Included(start) } else { Bound::Excluded(start) };
-                    Box::new(tree.range::<Vec<u8>, _>((lower, upper(end))))
-                }
-                (true, None) => {
-                    Box::new(tree.range::<Vec<u8>, _>((Bound::Included(prefix.to_vec()), upper(end))).rev())
-                }
-                (true, Some(after)) => {
-                    // A cursor past this prefix's range (from another list) must not reach it.
-                    let before = match end {
-                        Some(end) if *after > end => end,
-                        _ => after.clone(),
-                    };
-                    Box::new(
-                        tree.range::<Vec<u8>, _>((Bound::Included(prefix.to_vec()), Bound::Excluded(before)))
-                            .rev(),
-                    )
-                }
-            };
+        let range = match (reverse, &request.after) {
+            (false, None) => tree.range::<Vec<u8>>((Bound::Included(prefix.to_vec()), upper(end))),
+            (false, Some(after)) => {
+                let start = after.max(&prefix.to_vec()).clone();
+                let lower = if start == prefix { Bound::Included(start) } else { Bound::Excluded(start) };
+                tree.range::<Vec<u8>>((lower, upper(end)))
+            }
+            (true, None) => tree.range::<Vec<u8>>((Bound::Included(prefix.to_vec()), upper(end))).rev(),
+            (true, Some(after)) => {
+                // A cursor past this prefix's range (from another list) must not reach it.
+                let before = match end {
+                    Some(end) if *after > end => end,
+                    _ => after.clone(),
+                };
+                tree.range::<Vec<u8>>((Bound::Included(prefix.to_vec()), Bound::Excluded(before))).rev()
+            }
+        };
         let mut items = Vec::new();
         let mut last = None;
         for entry in range {
@@ -150,19 +143,6 @@ impl Storage {
     ) -> Result<Page<Profile>, StorageError> {
         self.page(TreeId::Profiles, &[], request, false, "profile", keep)
     }
-}
-
-/// The first key after every key that starts with `prefix` (`None`: no such key, the range is
-/// open).
-fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < u8::MAX {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
 }
 
 #[cfg(test)]

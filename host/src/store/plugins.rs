@@ -7,19 +7,13 @@ impl Storage {
     /// Records an installed plugin and its component bytes atomically and durably: after this
     /// returns, the plugin survives a crash; a crash before leaves no trace of it.
     pub fn put_plugin(&self, record: &PluginRecord, component: &[u8]) -> Result<(), StorageError> {
-        use sled::Transactional;
-
         let key = record.hash.as_bytes();
         let value = encode(record)?;
-        (self.tree(TreeId::Plugins), self.tree(TreeId::Components)).transaction(
-            |(plugins, components)| {
-                components.insert(&key[..], component)?;
-                plugins.insert(&key[..], value.as_slice())?;
-                Ok::<(), sled::transaction::ConflictableTransactionError<()>>(())
-            },
-        )?;
-        self.db.flush()?;
-        Ok(())
+        self.backend.apply(&[
+            (TreeId::Plugins, &key[..], Some(value.as_slice())),
+            (TreeId::Components, &key[..], Some(component)),
+        ])?;
+        self.backend.flush()
     }
 
     /// Sets or lifts a plugin's quarantine, with its audit record, durably.
@@ -45,7 +39,8 @@ impl Storage {
         };
         self.plan_audit(&mut writes, &audit)?;
         writes.commit()?;
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
+        self.announce(&plugin_change(hash));
         Ok(true)
     }
 
@@ -60,7 +55,8 @@ impl Storage {
             writes.remove(TreeId::Artifacts, entry?.0.to_vec());
         }
         writes.commit()?;
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
+        self.announce(&plugin_change(hash));
         Ok(existed)
     }
 
@@ -89,7 +85,16 @@ impl Storage {
     }
 
     /// The compiled artifact of a plugin for the engine identified by `engine_key`.
+    ///
+    /// Only an embedded store keeps artifacts. Compiled code is loaded without verification, so
+    /// it is only ever read from where this machine's own files are; a shared database is
+    /// written by other machines and by whoever else holds its credentials, so a server store
+    /// keeps components only and each worker compiles (and caches, see
+    /// `runtime.compile_cache_dir`) for itself.
     pub fn artifact(&self, hash: &ContentHash, engine_key: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        if self.local_db().is_none() {
+            return Ok(None);
+        }
         Ok(self.tree(TreeId::Artifacts).get(artifact_key(hash, engine_key))?.map(|raw| raw.to_vec()))
     }
 
@@ -101,10 +106,24 @@ impl Storage {
         engine_key: &str,
         artifact: &[u8],
     ) -> Result<(), StorageError> {
+        if self.local_db().is_none() {
+            return Ok(());
+        }
         self.tree(TreeId::Artifacts).insert(artifact_key(hash, engine_key), artifact)?;
         Ok(())
     }
 }
+
+/// The announcement of a change to a plugin's record (quarantine, removal).
+pub(crate) fn plugin_change(hash: &ContentHash) -> String {
+    format!("{PLUGIN_CHANGE}{hash}")
+}
+
+/// How [`plugin_change`] announcements start.
+pub(crate) const PLUGIN_CHANGE: &str = "plugin ";
+
+/// The announcement of a change to the saved segments (what they read).
+pub(crate) const SEGMENTS_CHANGE: &str = "segments";
 
 fn artifact_key(hash: &ContentHash, engine_key: &str) -> Vec<u8> {
     let mut key = Vec::with_capacity(32 + engine_key.len());

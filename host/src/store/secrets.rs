@@ -249,7 +249,7 @@ impl Storage {
         let mut writes = WriteSet::new(self);
         writes.put(TreeId::Secrets, name.as_bytes().to_vec(), record);
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// Signs `data` for `label` (an unsubscribe link) with the key beside the data directory.
@@ -260,7 +260,7 @@ impl Storage {
     /// Deletes a secret, durably. Returns whether it existed.
     pub fn delete_secret(&self, name: &str) -> Result<bool, StorageError> {
         let existed = self.tree(TreeId::Secrets).remove(name.as_bytes())?.is_some();
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(existed)
     }
 

@@ -193,7 +193,7 @@ impl Storage {
     /// Stores a segment's record, durably.
     pub fn put_segment(&self, segment: &SavedSegment) -> Result<(), StorageError> {
         {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             // The member count belongs to upkeep: a record rewritten meanwhile keeps it.
             let members = match writes.get(TreeId::Segments, segment.id.as_bytes())? {
@@ -204,7 +204,9 @@ impl Storage {
             writes.put(TreeId::Segments, segment.id.as_bytes().to_vec(), encode(&record)?);
             writes.commit()?;
         }
-        self.commit.wait_durable()
+        self.backend.durable()?;
+        self.announce(super::plugins::SEGMENTS_CHANGE);
+        Ok(())
     }
 
     /// A saved segment.
@@ -221,7 +223,7 @@ impl Storage {
     pub fn delete_segment(&self, id: &str) -> Result<bool, StorageError> {
         let prefix = keys::campaign_prefix(id);
         {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             if self.tree(TreeId::Segments).get(id.as_bytes())?.is_none() {
                 return Ok(false);
             }
@@ -253,7 +255,8 @@ impl Storage {
             }
             self.tree(TreeId::Segments).remove(id.as_bytes())?;
         }
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
+        self.announce(super::plugins::SEGMENTS_CHANGE);
         Ok(true)
     }
 
@@ -353,7 +356,7 @@ impl Storage {
     /// Applies an upkeep's verdicts, events and answered marks in one durable transaction.
     pub(crate) fn apply_segment_write(&self, write: &SegmentWrite) -> Result<Moves, StorageError> {
         let moves = {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let mut moves = Moves::default();
             for (at, segment, profile) in &write.due_done {
@@ -381,7 +384,7 @@ impl Storage {
             writes.commit()?;
             moves
         };
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(moves)
     }
 
@@ -451,7 +454,7 @@ impl Storage {
             properties.insert("segment".into(), verdict.segment.clone().into());
             properties.insert("version".into(), version.into());
             let event = Event {
-                id: format!("{name}:{}:{}:{}", verdict.segment, verdict.profile, self.db.generate_id()?),
+                id: format!("{name}:{}:{}:{}", verdict.segment, verdict.profile, self.backend.next_id()?),
                 profile: verdict.profile,
                 name: name.to_owned(),
                 timestamp: now,

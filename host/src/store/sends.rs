@@ -66,7 +66,7 @@ impl Storage {
     pub fn enqueue(&self, sends: &[(PendingSend, SentTo)]) -> Result<Vec<bool>, StorageError> {
         let accepted = self.enqueue_unflushed(sends)?;
         if accepted.contains(&true) {
-            self.commit.wait_durable()?;
+            self.backend.durable()?;
         }
         Ok(accepted)
     }
@@ -84,7 +84,7 @@ impl Storage {
 
     fn enqueue_unflushed(&self, sends: &[(PendingSend, SentTo)]) -> Result<Vec<bool>, StorageError> {
         let accepted = {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let mut accepted = Vec::with_capacity(sends.len());
             for (send, sent_to) in sends {
@@ -118,7 +118,7 @@ impl Storage {
     /// Claims up to `limit` sends due at `now`, leasing them for `lease_ms`: they are not due
     /// again until the lease runs out, unless the claimant finishes or reschedules them first.
     pub fn claim_due(&self, now: i64, limit: usize, lease_ms: i64) -> Result<Vec<PendingSend>, StorageError> {
-        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let _writer = self.lock_writer()?;
         let mut writes = WriteSet::new(self);
         let mut claimed = Vec::new();
         let end = keys::time(now.saturating_add(1));
@@ -163,7 +163,7 @@ impl Storage {
         event: Option<&crate::profile::Event>,
     ) -> Result<bool, StorageError> {
         let finished = {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let Some((outbox_key, mut send)) = self.pending(&writes, idempotency_key)? else {
                 return Ok(false);
@@ -193,7 +193,7 @@ impl Storage {
                 SendOutcome::DeadLettered { reason } => {
                     send.last_error = Some(reason);
                     let mut dead_key = keys::campaign_prefix(&send.campaign);
-                    dead_key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+                    dead_key.extend_from_slice(&self.backend.next_id()?.to_be_bytes());
                     writes.put(TreeId::DeadLetters, dead_key.clone(), encode(&send)?);
                     SendState::Dead(dead_key)
                 }
@@ -206,7 +206,7 @@ impl Storage {
             writes.commit()?;
             true
         };
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(finished)
     }
 
@@ -261,7 +261,7 @@ impl Storage {
         spend_attempt: bool,
     ) -> Result<bool, StorageError> {
         {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let Some((outbox_key, mut send)) = self.pending(&writes, idempotency_key)? else {
                 return Ok(false);
@@ -281,7 +281,7 @@ impl Storage {
             );
             writes.commit()?;
         }
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(true)
     }
 
@@ -289,7 +289,7 @@ impl Storage {
     /// budget, durably. Returns how many.
     pub fn replay_dead_letters(&self, campaign: &str, now: i64) -> Result<usize, StorageError> {
         let replayed = {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let mut replayed = 0;
             for entry in self.tree(TreeId::DeadLetters).scan_prefix(keys::campaign_prefix(campaign)) {
@@ -311,7 +311,7 @@ impl Storage {
             replayed
         };
         if replayed > 0 {
-            self.commit.wait_durable()?;
+            self.backend.durable()?;
         }
         Ok(replayed)
     }
@@ -377,7 +377,7 @@ impl Storage {
             writes.remove(TreeId::DeadLetters, key.clone());
         }
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// Takes a waiting send out of the outbox unsent, with the skip that says why (the check at
@@ -386,7 +386,7 @@ impl Storage {
     /// queue it again. Returns whether it was still waiting.
     pub fn cancel_send(&self, idempotency_key: &str, skip: &SkipRecord) -> Result<bool, StorageError> {
         {
-            let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+            let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
             let Some((outbox_key, send)) = self.pending(&writes, idempotency_key)? else {
                 return Ok(false);
@@ -410,7 +410,7 @@ impl Storage {
             writes.put(TreeId::Skips, skip_key, encode(skip)?);
             writes.commit()?;
         }
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(true)
     }
 
@@ -426,7 +426,7 @@ impl Storage {
             writes.put(TreeId::Skips, key, encode(skip)?);
         }
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// A campaign's skip records, oldest first.
@@ -443,7 +443,7 @@ impl Storage {
         let mut writes = WriteSet::new(self);
         writes.put(TreeId::KpiSnapshots, key, encode(snapshot)?);
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// A campaign's KPI results, by KPI then oldest first.
@@ -471,7 +471,7 @@ impl Storage {
     /// A key of time then a unique sequence: sorts by time, never collides.
     fn timed_key(&self, at: i64) -> Result<Vec<u8>, StorageError> {
         let mut key = keys::time(at).to_vec();
-        key.extend_from_slice(&self.db.generate_id()?.to_be_bytes());
+        key.extend_from_slice(&self.backend.next_id()?.to_be_bytes());
         Ok(key)
     }
 

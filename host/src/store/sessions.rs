@@ -51,7 +51,7 @@ impl Storage {
         let mut writes = WriteSet::new(self);
         writes.put(TreeId::ConsoleSessions, key(&id), encode(&session)?);
         writes.commit()?;
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok((id, session))
     }
 
@@ -71,7 +71,7 @@ impl Storage {
         let mut writes = WriteSet::new(self);
         writes.remove(TreeId::ConsoleSessions, key(session_id));
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// The live (not revoked) token record with this id.

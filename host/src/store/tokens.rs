@@ -99,7 +99,7 @@ impl Storage {
         let mut writes = WriteSet::new(self);
         writes.put(TreeId::Tokens, digest.to_vec(), encode(&record)?);
         writes.commit()?;
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok((token, record))
     }
 
@@ -128,7 +128,7 @@ impl Storage {
                 let mut writes = WriteSet::new(self);
                 writes.put(TreeId::Tokens, key.to_vec(), encode(&record)?);
                 writes.commit()?;
-                self.commit.wait_durable()?;
+                self.backend.durable()?;
                 return Ok(true);
             }
         }

@@ -31,7 +31,7 @@ impl Storage {
         let mut writes = WriteSet::new(self);
         writes.put(TreeId::TraitBindings, binding.name.as_bytes().to_vec(), encode(binding)?);
         writes.commit()?;
-        self.commit.wait_durable()
+        self.backend.durable()
     }
 
     /// The trait binding with this name.
@@ -51,7 +51,7 @@ impl Storage {
     /// on the profiles until something else writes them.
     pub fn remove_trait_binding(&self, name: &str) -> Result<bool, StorageError> {
         let existed = self.tree(TreeId::TraitBindings).remove(name.as_bytes())?.is_some();
-        self.commit.wait_durable()?;
+        self.backend.durable()?;
         Ok(existed)
     }
 }

@@ -1,11 +1,8 @@
 //! A write set: reads see the set's own pending writes, and the whole set commits atomically in
-//! one sled transaction over every tree it touches. Planning happens under the store's writer
+//! one transaction over every table it touches. Planning happens under the store's writer
 //! lock, so nothing changes underneath a plan between reading and committing.
 
 use std::collections::BTreeMap;
-
-use sled::Transactional;
-use sled::transaction::ConflictableTransactionError;
 
 use super::{Storage, StorageError, TreeId};
 
@@ -66,27 +63,11 @@ impl<'s> WriteSet<'s> {
 
     /// Applies every pending write atomically: after a crash, all of them or none are there.
     pub(crate) fn commit(self) -> Result<(), StorageError> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        // Only the trees written take part: a sled transaction's cost grows with its trees, and
-        // most writes touch three or four of the store's twenty-seven.
-        let mut used: Vec<TreeId> = self.pending.keys().map(|(tree, _)| *tree).collect();
-        used.dedup();
-        let trees: Vec<&sled::Tree> = used.iter().map(|t| self.storage.tree(*t)).collect();
-        let pending = &self.pending;
-        trees.as_slice().transaction(|tx| {
-            for ((tree, key), value) in pending {
-                // The pending writes are in tree order, as `used` is.
-                let Ok(at) = used.binary_search(tree) else { continue };
-                let tree = &tx[at];
-                match value {
-                    Some(value) => tree.insert(key.as_slice(), value.as_slice())?,
-                    None => tree.remove(key.as_slice())?,
-                };
-            }
-            Ok::<(), ConflictableTransactionError<()>>(())
-        })?;
-        Ok(())
+        let writes: Vec<_> = self
+            .pending
+            .iter()
+            .map(|((tree, key), value)| (*tree, key.as_slice(), value.as_deref()))
+            .collect();
+        self.storage.backend.apply(&writes)
     }
 }

@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use baton::{NewEvent, Storage};
+use baton::NewEvent;
 
 /// Events per batch; the crash test checks each batch is whole or absent.
 const BATCH: usize = 20;
@@ -13,7 +13,7 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let dir = args.next().expect("usage: baton-ingest-writer <dir> <threads>");
     let threads: usize = args.next().and_then(|t| t.parse().ok()).unwrap_or(4);
-    let storage = Storage::open(&dir).expect("open store");
+    let storage = baton_tests::child_store(&dir);
     std::thread::scope(|scope| {
         for thread in 0..threads {
             let storage = storage.clone();

@@ -4,16 +4,17 @@
 
 use std::sync::Arc;
 
-use baton::{Engine, Runtime, RuntimeConfig, Storage, SystemClock};
+use baton::{Engine, Runtime, RuntimeConfig, SystemClock};
 
 #[tokio::main]
 async fn main() {
     let dir = std::env::args().nth(1).expect("usage: baton-journey-runner <dir>");
-    let storage = Storage::open(&dir).expect("open store");
+    let storage = baton_tests::child_store(&dir);
     let config = RuntimeConfig { max_instances: 32, ..RuntimeConfig::default() };
     let runtime = Arc::new(Runtime::new(config, storage.clone()).expect("runtime"));
     let engine = Arc::new(
-        Engine::new(storage, runtime, Arc::new(SystemClock), baton_tests::engine_config()).expect("engine"),
+        Engine::new(storage, runtime, Arc::new(SystemClock), baton_tests::child_engine_config())
+            .expect("engine"),
     );
     let started = std::time::Instant::now();
     while started.elapsed() < std::time::Duration::from_secs(120) {

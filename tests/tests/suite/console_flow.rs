@@ -9,9 +9,7 @@
 use std::sync::Arc;
 
 use baton::content::{ContentKind, ContentSpec};
-use baton::{
-    ApiConfig, EngineConfig, FixedClock, Grants, Role, Runtime, ServeConfig, Slot, Storage, Trigger,
-};
+use baton::{ApiConfig, EngineConfig, FixedClock, Grants, Role, Runtime, ServeConfig, Slot, Trigger};
 use baton_tests::{Vendor, browser, delivery_config, test_config, welcome_campaign};
 
 /// The demo scenario's "now": 30 June 2025, 10:00 UTC.
@@ -244,8 +242,8 @@ fn spring_news(engine: &baton::Engine, vendor: &Vendor) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn people_run_campaigns_build_segments_and_erase_profiles_in_the_console() {
     let dir = tempfile::tempdir().unwrap();
-    baton::demo_scenario::run(dir.path(), 400, 7).await.unwrap();
-    let storage = Storage::open(dir.path()).unwrap();
+    baton::demo_scenario::run_on(dir.path(), &baton_tests::store_config(dir.path()), 400, 7).await.unwrap();
+    let storage = baton_tests::open_store(dir.path());
     let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
     // One attempt per send: a vendor failure dead-letters at once, for the replay.
     let config = EngineConfig {

@@ -5,8 +5,10 @@ use baton::SkipReason;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_is_deterministic_and_its_numbers_add_up() {
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
-    let first = baton::demo_scenario::run(a.path(), 400, 7).await.unwrap();
-    let second = baton::demo_scenario::run(b.path(), 400, 7).await.unwrap();
+    let first =
+        baton::demo_scenario::run_on(a.path(), &baton_tests::store_config(a.path()), 400, 7).await.unwrap();
+    let second =
+        baton::demo_scenario::run_on(b.path(), &baton_tests::store_config(b.path()), 400, 7).await.unwrap();
     assert_eq!(baton::demo_scenario::render(&first), baton::demo_scenario::render(&second));
 
     assert_eq!(first.profiles, 400);

@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use baton::{FixedClock, NewEvent, Runtime, Storage};
+use baton::{FixedClock, NewEvent, Runtime};
 use baton_tests::{activate, customer, echo_grants, test_config, welcome_campaign};
 
 fn signed_up(id: &str) -> NewEvent {
@@ -19,7 +19,7 @@ fn signed_up(id: &str) -> NewEvent {
 }
 
 fn open(dir: &std::path::Path) -> baton::Engine {
-    let storage = Storage::open(dir).unwrap();
+    let storage = baton_tests::open_store(dir);
     let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
     baton::Engine::new(
         storage,

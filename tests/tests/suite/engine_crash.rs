@@ -6,10 +6,60 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use baton::{Engine, FixedClock, Runtime, SendOutcome, Storage, Trigger};
+use baton::{Engine, FixedClock, Runtime, SendOutcome, Trigger};
 use baton_tests::{Vendor, activate, customer, echo_grants, test_config, welcome_campaign};
 
-const AUDIENCE: usize = 120;
+pub(crate) const AUDIENCE: usize = 120;
+
+/// Prepares the store of `dir`: an active batch campaign `winback` sending to `vendor`, and
+/// [`AUDIENCE`] customers queued by a run. Returns the queued sends' idempotency keys.
+pub(crate) fn queue_batch(dir: &std::path::Path, vendor: &Vendor, now: i64) -> BTreeSet<String> {
+    let storage = baton_tests::open_store(dir);
+    let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
+    let engine =
+        Engine::new(storage, runtime, Arc::new(FixedClock::at(now)), baton_tests::engine_config()).unwrap();
+    let mut campaign = welcome_campaign();
+    campaign.id = "winback".into();
+    campaign.trigger = Trigger::Batch { every_ms: None };
+    activate(&engine, campaign, serde_json::json!({}), false, &vendor.url("/send"), echo_grants());
+    engine.storage().put_secret("ECHO_TOKEN", &baton::SecretValue::new("t"), &["127.0.0.1".into()]).unwrap();
+    for i in 0..AUDIENCE {
+        customer(
+            &engine,
+            &format!("u{i}"),
+            serde_json::json!({"email": format!("u{i}@x.test"), "tier": "vip"}),
+            true,
+        );
+    }
+    assert_eq!(engine.run_batch("test", "winback", "run-1").unwrap().queued, AUDIENCE);
+    engine.storage().pending_sends().unwrap().into_iter().map(|s| s.idempotency_key).collect()
+}
+
+/// Checks the end of a batch send that a kill interrupted: the vendor saw every key in
+/// `expected` and no other, and the store finished each send exactly once.
+pub(crate) fn assert_batch_delivered_once(
+    storage: &baton::Storage,
+    vendor: &Vendor,
+    expected: &BTreeSet<String>,
+) {
+    let received = vendor.received();
+    let keys: Vec<String> =
+        received.iter().map(|r| r.header("idempotency-key").unwrap().to_owned()).collect();
+    let distinct: BTreeSet<String> = keys.iter().cloned().collect();
+    assert_eq!(&distinct, expected, "every audience member reached the vendor, and nobody else");
+    // Sends answered but not yet recorded at the kill are sent again, under the same key: a
+    // vendor honouring idempotency keys delivers each member once. How many depends on timing at
+    // the kill, so it is not asserted.
+    assert!(keys.len() >= AUDIENCE);
+    let deliveries = storage.deliveries("winback").unwrap();
+    let delivered: Vec<&str> = deliveries
+        .iter()
+        .filter(|d| matches!(d.outcome, SendOutcome::Delivered { .. }))
+        .map(|d| d.idempotency_key.as_str())
+        .collect();
+    assert_eq!(delivered.len(), AUDIENCE, "each send finished exactly once");
+    assert_eq!(delivered.iter().collect::<BTreeSet<_>>().len(), AUDIENCE);
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_send_killed_midway_delivers_every_member_once_per_key_after_restart() {
@@ -18,35 +68,11 @@ async fn a_batch_send_killed_midway_delivers_every_member_once_per_key_after_res
     let dir = tempfile::tempdir().unwrap();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
 
-    // Prepare: an active batch campaign and its audience, queued by a run.
-    let expected: BTreeSet<String> = {
-        let storage = Storage::open(dir.path()).unwrap();
-        let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
-        let engine =
-            Engine::new(storage, runtime, Arc::new(FixedClock::at(now)), baton_tests::engine_config())
-                .unwrap();
-        let mut campaign = welcome_campaign();
-        campaign.id = "winback".into();
-        campaign.trigger = Trigger::Batch { every_ms: None };
-        activate(&engine, campaign, serde_json::json!({}), false, &vendor.url("/send"), echo_grants());
-        engine
-            .storage()
-            .put_secret("ECHO_TOKEN", &baton::SecretValue::new("t"), &["127.0.0.1".into()])
-            .unwrap();
-        for i in 0..AUDIENCE {
-            customer(
-                &engine,
-                &format!("u{i}"),
-                serde_json::json!({"email": format!("u{i}@x.test"), "tier": "vip"}),
-                true,
-            );
-        }
-        assert_eq!(engine.run_batch("test", "winback", "run-1").unwrap().queued, AUDIENCE);
-        engine.storage().pending_sends().unwrap().into_iter().map(|s| s.idempotency_key).collect()
-    };
+    let expected = queue_batch(dir.path(), &vendor, now);
 
     // Deliver in a child process and kill it with SIGKILL partway through.
     let mut child = Command::new(env!("CARGO_BIN_EXE_baton-batch-sender"))
+        .envs(baton_tests::store_url(dir.path()).map(|url| ("BATON_STORE", url)))
         .arg(dir.path())
         .stdout(Stdio::null())
         .spawn()
@@ -67,7 +93,7 @@ async fn a_batch_send_killed_midway_delivers_every_member_once_per_key_after_res
     assert!(at_kill < AUDIENCE, "killed too late to test anything: {at_kill}");
 
     // Restart after the dead worker's leases have run out, and finish.
-    let storage = Storage::open(dir.path()).unwrap();
+    let storage = baton_tests::open_store(dir.path());
     let runtime = Arc::new(Runtime::new(test_config(), storage.clone()).unwrap());
     let clock = Arc::new(FixedClock::at(now + 10 * 60_000));
     let engine =
@@ -84,22 +110,5 @@ async fn a_batch_send_killed_midway_delivers_every_member_once_per_key_after_res
     }
     assert_eq!(engine.storage().outbox_len(), 0);
 
-    let received = vendor.received();
-    let keys: Vec<String> =
-        received.iter().map(|r| r.header("idempotency-key").unwrap().to_owned()).collect();
-    let distinct: BTreeSet<String> = keys.iter().cloned().collect();
-    assert_eq!(distinct, expected, "every audience member reached the vendor, and nobody else");
-    // Sends answered but not yet recorded at the kill are sent again after the restart, under the
-    // same key: a vendor honouring idempotency keys delivers each member once. How many depends on
-    // disk latency at the kill, so it is not asserted.
-    assert!(keys.len() >= AUDIENCE);
-
-    let deliveries = engine.storage().deliveries("winback").unwrap();
-    let delivered: Vec<&str> = deliveries
-        .iter()
-        .filter(|d| matches!(d.outcome, SendOutcome::Delivered { .. }))
-        .map(|d| d.idempotency_key.as_str())
-        .collect();
-    assert_eq!(delivered.len(), AUDIENCE, "each send finished exactly once");
-    assert_eq!(delivered.iter().collect::<BTreeSet<_>>().len(), AUDIENCE);
+    assert_batch_delivered_once(engine.storage(), &vendor, &expected);
 }

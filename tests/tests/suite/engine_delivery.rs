@@ -212,7 +212,7 @@ async fn deliveries_and_response_events_are_measured_by_the_bound_kpi_calculator
 /// triggered campaign sending through `bad-chan-any` configured as `channel_config`.
 fn misbehaving_channel(channel_config: serde_json::Value) -> (Arc<Engine>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let storage = baton::Storage::open(dir.path()).unwrap();
+    let storage = baton_tests::open_store(dir.path());
     let limits = baton::Limits {
         fuel: u64::MAX,
         deadline: std::time::Duration::from_millis(100),

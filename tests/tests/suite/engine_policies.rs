@@ -136,7 +136,7 @@ fn the_higher_priority_campaign_wins_a_profile_and_transactional_is_exempt() {
 #[test]
 fn invalid_policies_are_refused_at_startup() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = baton::Storage::open(dir.path()).unwrap();
+    let storage = baton_tests::open_store(dir.path());
     let runtime =
         std::sync::Arc::new(baton::Runtime::new(baton_tests::test_config(), storage.clone()).unwrap());
     let config = policies(|p| {

@@ -1,18 +1,18 @@
 //! kill -9 during plugin install: the store holds the plugin whole or not at all, and installing
 //! again works.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
-use baton_tests::{baton, baton_bin};
+use baton_tests::baton;
 
 #[test]
 fn an_install_killed_at_any_point_leaves_no_half_installed_plugin() {
     for round in 0..4u64 {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data");
-        let mut child = Command::new(baton_bin())
-            .args(["--data", data.to_str().unwrap(), "plugin", "install", "first-party:personalize-liquid"])
+        let mut child = baton_tests::baton_command(&data)
+            .args(["plugin", "install", "first-party:personalize-liquid"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -24,7 +24,7 @@ fn an_install_killed_at_any_point_leaves_no_half_installed_plugin() {
         let _ = child.kill();
         child.wait().unwrap();
 
-        let storage = baton::Storage::open(&data).unwrap();
+        let storage = baton_tests::open_store(&data);
         let records = storage.plugins().unwrap();
         assert!(records.len() <= 1);
         for record in &records {

@@ -546,24 +546,29 @@ fn journeys_from_the_cli() {
     assert_eq!(ended["state"], "ended");
 }
 
-/// kill -9 while timers fire and their messages go out: after a restart, every profile has
-/// passed every step, the vendor has seen each step's idempotency key for each profile and no
-/// other, and each send finished exactly once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_kill_while_timers_fire_loses_no_step_and_sends_nothing_twice() {
-    use std::collections::BTreeSet;
+/// How many people go through [`prepare_two_reminders`]'s journey.
+pub(crate) const REMINDED: usize = 80;
+
+/// An engine over the store of `dir` (this suite's backend) at a fixed time.
+pub(crate) fn engine_at(
+    dir: &std::path::Path,
+    at: i64,
+) -> (std::sync::Arc<Engine>, std::sync::Arc<FixedClock>) {
     use std::sync::Arc;
-    const PEOPLE: usize = 80;
-    let vendor = baton_tests::Vendor::start().await;
-    vendor.set_delay_ms(3);
-    let dir = tempfile::tempdir().unwrap();
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
-    let open = |at: i64| {
-        let storage = baton::Storage::open(dir.path()).unwrap();
-        let runtime = Arc::new(baton::Runtime::new(baton_tests::test_config(), storage.clone()).unwrap());
-        let clock = Arc::new(FixedClock::at(at));
-        (Arc::new(Engine::new(storage, runtime, clock.clone(), baton_tests::engine_config()).unwrap()), clock)
-    };
+    let storage = baton_tests::open_store(dir);
+    let runtime = Arc::new(baton::Runtime::new(baton_tests::test_config(), storage.clone()).unwrap());
+    let clock = Arc::new(FixedClock::at(at));
+    (Arc::new(Engine::new(storage, runtime, clock.clone(), baton_tests::engine_config()).unwrap()), clock)
+}
+
+/// Publishes journey `two` (wait, message, wait, message, exit) sending to `vendor`, and lets
+/// [`REMINDED`] people in at `now`, each waiting on the first timer. Returns them and the
+/// idempotency keys their two messages go out under.
+pub(crate) fn prepare_two_reminders(
+    engine: &Engine,
+    vendor: &baton_tests::Vendor,
+    now: i64,
+) -> (Vec<ProfileId>, std::collections::BTreeSet<String>) {
     let spec: JourneySpec = serde_json::from_value(serde_json::json!({
         "name": "Two reminders",
         "entry": {"type": "event", "event": "signed_up"},
@@ -577,33 +582,21 @@ async fn a_kill_while_timers_fire_loses_no_step_and_sends_nothing_twice() {
         }
     }))
     .unwrap();
-    let profiles: Vec<ProfileId> = {
-        let (engine, _clock) = open(now);
-        journey_campaigns_to(&engine, &["reminder-offer", "thank-you"], &vendor.url("/send"));
-        engine
-            .storage()
-            .put_secret("ECHO_TOKEN", &baton::SecretValue::new("t"), &["127.0.0.1".into()])
-            .unwrap();
-        engine.save_journey("test", "two", spec).unwrap();
-        engine.publish_journey("test", "two", None, &BTreeMap::new()).unwrap();
-        let mut profiles = Vec::new();
-        let mut events = Vec::new();
-        for i in 0..PEOPLE {
-            let user = format!("u{i}");
-            profiles.push(customer(
-                &engine,
-                &user,
-                serde_json::json!({"email": format!("{user}@x.test")}),
-                true,
-            ));
-            events.push(user_event(&format!("s{i}"), &user, "signed_up", now));
-        }
-        engine.ingest_live(&events, now).unwrap();
-        engine.drain_triggers().unwrap();
-        assert_eq!(engine.journey_view("two").unwrap().waiting, PEOPLE);
-        profiles
-    };
-    let expected: BTreeSet<String> = profiles
+    journey_campaigns_to(engine, &["reminder-offer", "thank-you"], &vendor.url("/send"));
+    engine.storage().put_secret("ECHO_TOKEN", &baton::SecretValue::new("t"), &["127.0.0.1".into()]).unwrap();
+    engine.save_journey("test", "two", spec).unwrap();
+    engine.publish_journey("test", "two", None, &BTreeMap::new()).unwrap();
+    let mut profiles = Vec::new();
+    let mut events = Vec::new();
+    for i in 0..REMINDED {
+        let user = format!("u{i}");
+        profiles.push(customer(engine, &user, serde_json::json!({"email": format!("{user}@x.test")}), true));
+        events.push(user_event(&format!("s{i}"), &user, "signed_up", now));
+    }
+    engine.ingest_live(&events, now).unwrap();
+    engine.drain_triggers().unwrap();
+    assert_eq!(engine.journey_view("two").unwrap().waiting, REMINDED);
+    let expected = profiles
         .iter()
         .flat_map(|p| {
             [
@@ -612,15 +605,73 @@ async fn a_kill_while_timers_fire_loses_no_step_and_sends_nothing_twice() {
             ]
         })
         .collect();
+    (profiles, expected)
+}
+
+/// Whether everyone has left journey `two` and every message went out.
+pub(crate) fn two_reminders_finished(engine: &Engine) -> bool {
+    engine.storage().outbox_len() == 0
+        && engine.journey_view("two").unwrap().waiting == 0
+        && ["reminder-offer", "thank-you"]
+            .iter()
+            .map(|c| engine.storage().deliveries(c).unwrap().len())
+            .sum::<usize>()
+            >= 2 * REMINDED
+}
+
+/// Checks the end of journey `two` after a kill: every profile passed every step, the vendor has
+/// seen each step's idempotency key for each profile and no other, and each send finished
+/// exactly once.
+pub(crate) fn assert_two_reminders_done(
+    engine: &Engine,
+    vendor: &baton_tests::Vendor,
+    profiles: &[ProfileId],
+    expected: &std::collections::BTreeSet<String>,
+) {
+    use std::collections::BTreeSet;
+    for profile in profiles {
+        assert!(engine.journey_positions_of(*profile).unwrap().is_empty(), "{profile} is still inside");
+    }
+    let counts = counts(engine, "two", 1);
+    assert_eq!(counts["done"].ended, BTreeMap::from([("completed".to_owned(), REMINDED as u64)]));
+    for step in ["first-wait", "first", "second-wait", "second"] {
+        assert_eq!((counts[step].entered, counts[step].passed), (REMINDED as u64, REMINDED as u64), "{step}");
+    }
+    assert_eq!(counts["first-wait"].waiting + counts["second-wait"].waiting, 0);
+    let received: BTreeSet<String> =
+        vendor.received().iter().map(|r| r.header("idempotency-key").unwrap().to_owned()).collect();
+    assert_eq!(&received, expected, "each step's message reached the vendor for everyone, and nothing else");
+    let mut finished = Vec::new();
+    for campaign in ["reminder-offer", "thank-you"] {
+        for delivery in engine.storage().deliveries(campaign).unwrap() {
+            assert!(matches!(delivery.outcome, baton::SendOutcome::Delivered { .. }), "{delivery:?}");
+            finished.push(delivery.idempotency_key);
+        }
+    }
+    assert_eq!(finished.len(), 2 * REMINDED, "each send finished exactly once");
+    assert_eq!(&finished.into_iter().collect::<BTreeSet<_>>(), expected);
+}
+
+/// kill -9 while timers fire and their messages go out: after a restart, every profile has
+/// passed every step, the vendor has seen each step's idempotency key for each profile and no
+/// other, and each send finished exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kill_while_timers_fire_loses_no_step_and_sends_nothing_twice() {
+    let vendor = baton_tests::Vendor::start().await;
+    vendor.set_delay_ms(3);
+    let dir = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    let (profiles, expected) = prepare_two_reminders(&engine_at(dir.path(), now).0, &vendor, now);
 
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_baton-journey-runner"))
+        .envs(baton_tests::store_url(dir.path()).map(|url| ("BATON_STORE", url)))
         .arg(dir.path())
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let nanos =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as usize;
-    let kill_at = 10 + nanos % PEOPLE;
+    let kill_at = 10 + nanos % REMINDED;
     let waited = tokio::time::timeout(std::time::Duration::from_secs(120), async {
         while vendor.received().len() < kill_at {
             tokio::time::sleep(std::time::Duration::from_millis(2)).await;
@@ -630,44 +681,21 @@ async fn a_kill_while_timers_fire_loses_no_step_and_sends_nothing_twice() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(waited.is_ok(), "the child never reached {kill_at} requests");
-    assert!(vendor.received().len() < 2 * PEOPLE, "killed too late to test anything");
+    assert!(vendor.received().len() < 2 * REMINDED, "killed too late to test anything");
 
     // Restart after the dead worker's leases ran out; fire and deliver until nothing is left.
     let later = now + 10 * 60_000;
-    let (engine, clock) = open(later);
+    let (engine, clock) = engine_at(dir.path(), later);
     let max_backoff = baton_tests::engine_config().delivery.max_backoff_ms;
     for round in 1..=40 {
         let ticked = engine.tick().unwrap().journey_moves;
         engine.deliver_due().await.unwrap();
-        if ticked == 0
-            && engine.storage().outbox_len() == 0
-            && engine.journey_view("two").unwrap().waiting == 0
-        {
+        if ticked == 0 && two_reminders_finished(&engine) {
             break;
         }
         clock.set(later + round * max_backoff);
     }
-    for profile in &profiles {
-        assert!(engine.journey_positions_of(*profile).unwrap().is_empty(), "{profile} is still inside");
-    }
-    let counts = counts(&engine, "two", 1);
-    assert_eq!(counts["done"].ended, BTreeMap::from([("completed".to_owned(), PEOPLE as u64)]));
-    for step in ["first-wait", "first", "second-wait", "second"] {
-        assert_eq!((counts[step].entered, counts[step].passed), (PEOPLE as u64, PEOPLE as u64), "{step}");
-    }
-    assert_eq!(counts["first-wait"].waiting + counts["second-wait"].waiting, 0);
-    let received: BTreeSet<String> =
-        vendor.received().iter().map(|r| r.header("idempotency-key").unwrap().to_owned()).collect();
-    assert_eq!(received, expected, "each step's message reached the vendor for everyone, and nothing else");
-    let mut finished = Vec::new();
-    for campaign in ["reminder-offer", "thank-you"] {
-        for delivery in engine.storage().deliveries(campaign).unwrap() {
-            assert!(matches!(delivery.outcome, baton::SendOutcome::Delivered { .. }), "{delivery:?}");
-            finished.push(delivery.idempotency_key);
-        }
-    }
-    assert_eq!(finished.len(), 2 * PEOPLE, "each send finished exactly once");
-    assert_eq!(finished.into_iter().collect::<BTreeSet<_>>(), expected);
+    assert_two_reminders_done(&engine, &vendor, &profiles, &expected);
 }
 
 #[test]

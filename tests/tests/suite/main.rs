@@ -32,6 +32,7 @@ mod engine_schedule;
 mod install_crash;
 mod journeys;
 mod measurement;
+mod multi_worker;
 mod plugin_channel_webhook;
 mod plugin_channels;
 mod plugin_kpi_attribution;

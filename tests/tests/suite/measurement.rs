@@ -488,7 +488,7 @@ fn the_daily_series_counts_days_in_the_reporting_time_zone_and_updates_only_the_
 fn an_unknown_reporting_time_zone_is_refused_with_the_fix() {
     let reporting = baton::ReportingConfig { time_zone: "Mars/Olympus".into(), ..Default::default() };
     let dir = tempfile::tempdir().unwrap();
-    let storage = baton::Storage::open(dir.path()).unwrap();
+    let storage = baton_tests::open_store(dir.path());
     let runtime = Arc::new(baton::Runtime::new(baton_tests::test_config(), storage.clone()).unwrap());
     let clock = Arc::new(baton::FixedClock::at(NOW));
     let config = baton::EngineConfig { reporting, ..baton_tests::engine_config() };

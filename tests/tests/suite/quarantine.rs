@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use baton::contract::Value;
-use baton::{ApiConfig, Failure, Role, Runtime, RuntimeConfig, Storage};
+use baton::{ApiConfig, Failure, Role, Runtime, RuntimeConfig};
 use baton_tests::{fixture, http, invocation, serve, subject};
 
 fn config() -> RuntimeConfig {
@@ -16,7 +16,7 @@ fn a_plugin_failing_again_and_again_is_quarantined_until_enabled() {
     let dir = tempfile::tempdir().unwrap();
     let subjects = [subject("p", &[("tier", Value::Text("vip".into()))])];
     let hash = {
-        let runtime = Runtime::new(config(), Storage::open(dir.path()).unwrap()).unwrap();
+        let runtime = Runtime::new(config(), baton_tests::open_store(dir.path())).unwrap();
         let plugin = runtime.install(&fixture("bad-trap")).unwrap();
         for _ in 0..3 {
             let err = runtime.call(&plugin).evaluate(&invocation("{}"), &subjects).unwrap_err();
@@ -36,7 +36,7 @@ fn a_plugin_failing_again_and_again_is_quarantined_until_enabled() {
     };
 
     // After a restart the plugin is still quarantined.
-    let runtime = Runtime::new(config(), Storage::open(dir.path()).unwrap()).unwrap();
+    let runtime = Runtime::new(config(), baton_tests::open_store(dir.path())).unwrap();
     let plugin = runtime.plugin(&hash).unwrap();
     assert!(plugin.quarantined().is_some());
     assert!(runtime.storage().plugin(&hash).unwrap().unwrap().quarantine.is_some());
@@ -60,7 +60,7 @@ fn a_plugin_failing_again_and_again_is_quarantined_until_enabled() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn quarantine_is_visible_and_liftable_through_the_api() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(dir.path()).unwrap();
+    let storage = baton_tests::open_store(dir.path());
     let runtime = Arc::new(Runtime::new(config(), storage.clone()).unwrap());
     let clock = Arc::new(baton::FixedClock::at(1));
     let engine =
@@ -93,7 +93,7 @@ async fn quarantine_is_visible_and_liftable_through_the_api() {
 /// campaign judged by the fixture `rule`, delivering nowhere (the test only judges).
 fn judged_by(rule: &str) -> (baton::Engine, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(dir.path()).unwrap();
+    let storage = baton_tests::open_store(dir.path());
     let runtime = Arc::new(Runtime::new(config(), storage.clone()).unwrap());
     let clock = Arc::new(baton::FixedClock::at(1_750_000_000_000));
     let engine = baton::Engine::new(storage, runtime, clock, baton_tests::engine_config()).unwrap();

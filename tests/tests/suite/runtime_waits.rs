@@ -81,7 +81,7 @@ fn a_plugin_sleeping_in_validate_config_fails_at_its_deadline() {
 #[test]
 fn a_plugin_sleeping_in_info_is_refused_at_install_by_its_deadline() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = baton::Storage::open(dir.path()).unwrap();
+    let storage = baton_tests::open_store(dir.path());
     let config = baton::RuntimeConfig { limits: limits(), ..baton_tests::test_config() };
     let runtime = baton::Runtime::new(config, storage).unwrap();
     let started = Instant::now();

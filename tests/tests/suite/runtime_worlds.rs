@@ -4,7 +4,7 @@
 use baton::contract::{
     ConfigError, DeliveryOutcome, Event, HttpRequest, HttpResponse, Membership, Message, Metric, Value,
 };
-use baton::{CallOutcome, PluginKind, Runtime, Storage};
+use baton::{CallOutcome, PluginKind, Runtime};
 use baton_tests::{fixture, install, invocation, runtime, subject, test_config};
 
 #[test]
@@ -185,8 +185,13 @@ fn kpi_calculator_streams_batches_through_one_accumulator() {
 fn install_is_idempotent_and_survives_a_restart_without_recompiling() {
     let dir = tempfile::tempdir().unwrap();
     let bytes = fixture("seg-vip");
+    // A shared database keeps no compiled code: a worker keeps it in a folder of its own.
+    let config = || baton::RuntimeConfig {
+        compile_cache_dir: baton_tests::on_postgres().then(|| dir.path().join("compiled")),
+        ..test_config()
+    };
     let hash = {
-        let runtime = Runtime::new(test_config(), Storage::open(dir.path()).unwrap()).unwrap();
+        let runtime = Runtime::new(config(), baton_tests::open_store(dir.path())).unwrap();
         let first = runtime.install(&bytes).unwrap();
         let again = runtime.install(&bytes).unwrap();
         assert_eq!(first.hash(), again.hash());
@@ -195,7 +200,7 @@ fn install_is_idempotent_and_survives_a_restart_without_recompiling() {
         first.hash()
     };
 
-    let runtime = Runtime::new(test_config(), Storage::open(dir.path()).unwrap()).unwrap();
+    let runtime = Runtime::new(config(), baton_tests::open_store(dir.path())).unwrap();
     let plugin = runtime.plugin(&hash).unwrap();
     assert_eq!(plugin.record().name, "seg-vip");
     let stats = runtime.stats();

@@ -592,7 +592,7 @@ fn a_campaign_sends_to_a_saved_segment_from_stored_membership() {
 fn a_change_acknowledged_before_a_crash_is_judged_after_the_restart() {
     let dir = tempfile::tempdir().unwrap();
     let open = || {
-        let storage = baton::Storage::open(dir.path()).unwrap();
+        let storage = baton_tests::open_store(dir.path());
         let runtime =
             std::sync::Arc::new(baton::Runtime::new(baton_tests::test_config(), storage.clone()).unwrap());
         let clock = std::sync::Arc::new(baton::FixedClock::at(NOW));

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use baton::{CampaignState, Clock, Engine, FixedClock, ProfileUpdate, QuietHours, SkipReason, Storage};
+use baton::{CampaignState, Clock, Engine, FixedClock, ProfileUpdate, QuietHours, SkipReason};
 use baton_tests::{Vendor, activate, customer, echo_grants, user_event, welcome_campaign};
 
 const NOW: i64 = 1_750_000_000_000;
@@ -13,7 +13,7 @@ const MINUTE: i64 = 60_000;
 
 /// An engine over `dir` (reopened after a "restart" with the same directory).
 fn open(dir: &std::path::Path, config: baton::EngineConfig) -> (Arc<Engine>, Arc<FixedClock>) {
-    let storage = Storage::open(dir).unwrap();
+    let storage = baton_tests::open_store(dir);
     let runtime = Arc::new(baton::Runtime::new(baton_tests::test_config(), storage.clone()).unwrap());
     let clock = Arc::new(FixedClock::at(NOW));
     (Arc::new(Engine::new(storage, runtime, clock.clone(), config).unwrap()), clock)

@@ -24,7 +24,7 @@ fn names(events: &[baton::Event]) -> Vec<&str> {
 #[test]
 fn ingest_reports_each_event_and_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(dir.path()).unwrap();
+    let storage = baton_tests::open_store(dir.path());
     let batch = vec![
         event("e1", Some("ada"), None, "signed_up", 10),
         event("e2", Some("ada"), None, "page", 20),
@@ -55,7 +55,7 @@ fn ingest_reports_each_event_and_is_idempotent() {
 fn a_profiles_events_come_back_in_time_order_and_persist() {
     let dir = tempfile::tempdir().unwrap();
     {
-        let storage = Storage::open(dir.path()).unwrap();
+        let storage = baton_tests::open_store(dir.path());
         let batch = vec![
             event("late", Some("bo"), None, "page", 300),
             event("early", Some("bo"), None, "page", -5),
@@ -64,7 +64,7 @@ fn a_profiles_events_come_back_in_time_order_and_persist() {
         ];
         storage.ingest(&batch, 1).unwrap();
     }
-    let storage = Storage::open(dir.path()).unwrap();
+    let storage = baton_tests::open_store(dir.path());
     let bo = storage.profile_by_identity(&Identity::User("bo".into())).unwrap().unwrap();
     assert_eq!(bo.identities, vec![Identity::User("bo".into())]);
     assert_eq!(names(&storage.events_of(bo.id).unwrap()), vec!["early", "middle", "late"]);
@@ -73,7 +73,7 @@ fn a_profiles_events_come_back_in_time_order_and_persist() {
 
 #[test]
 fn a_campaigns_events_come_back_in_time_order() {
-    let storage = Storage::temporary().unwrap();
+    let (storage, _dir) = baton_tests::temporary_store();
     let mut batch = vec![
         event("c2", Some("a"), None, "email_opened", 200),
         event("c1", Some("b"), None, "email_delivered", 100),
@@ -90,7 +90,7 @@ fn a_campaigns_events_come_back_in_time_order() {
 
 #[test]
 fn identifying_an_anonymous_visitor_stitches_their_history() {
-    let storage = Storage::temporary().unwrap();
+    let (storage, _dir) = baton_tests::temporary_store();
     // Browsing before login, then signing up as a known user on another device.
     storage
         .ingest(
@@ -130,7 +130,7 @@ fn alias_of_two_known_users_merges_only_where_the_operator_allows_it() {
         storage.alias(&Identity::User("old-id".into()), "new-id", 3).unwrap()
     };
     // By default two known users stay two profiles, and the refusal is audited.
-    let storage = Storage::temporary().unwrap();
+    let (storage, _dir) = baton_tests::temporary_store();
     let survivor = two_users(&storage);
     let old = storage.profile_by_identity(&Identity::User("old-id".into())).unwrap().unwrap().id;
     assert_ne!(old, survivor);
@@ -138,7 +138,7 @@ fn alias_of_two_known_users_merges_only_where_the_operator_allows_it() {
     assert!(storage.audit_log(5).unwrap().iter().any(|r| r.action == "merge_refused" && r.actor == "system"));
     // An operator who trusts every source to identify users merges them.
     let dir = tempfile::tempdir().unwrap();
-    let settings = baton::StorageConfig { merge_known_users: true, ..baton::StorageConfig::default() };
+    let settings = baton::StorageConfig { merge_known_users: true, ..baton_tests::store_config(dir.path()) };
     let storage = Storage::open_with(dir.path(), &settings).unwrap();
     let survivor = two_users(&storage);
     assert_eq!(storage.profile_by_identity(&Identity::User("old-id".into())).unwrap().unwrap().id, survivor);
@@ -152,6 +152,7 @@ fn alias_of_two_known_users_merges_only_where_the_operator_allows_it() {
 fn acknowledged_events_survive_kill_dash_nine() {
     let dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_baton-ingest-writer"))
+        .envs(baton_tests::store_url(dir.path()).map(|url| ("BATON_STORE", url)))
         .arg(dir.path())
         .arg("4")
         .stdout(Stdio::piped())
@@ -170,7 +171,7 @@ fn acknowledged_events_survive_kill_dash_nine() {
     // Acknowledgements already in the pipe were printed before the kill: they count too.
     acked.extend(lines.map_while(Result::ok));
 
-    let storage = Storage::open(dir.path()).unwrap();
+    let storage = baton_tests::open_store(dir.path());
     let mut highest = [0usize; 4];
     for line in &acked {
         let parts: Vec<usize> = line.split_whitespace().skip(1).map(|p| p.parse().unwrap()).collect();
@@ -193,6 +194,7 @@ fn acknowledged_events_survive_kill_dash_nine() {
 
 #[test]
 fn a_data_directory_in_use_is_refused_with_a_clear_message() {
+    // sled's directory admits one process; PostgreSQL admits any number (multi_worker.rs).
     let dir = tempfile::tempdir().unwrap();
     let _held = Storage::open(dir.path()).unwrap();
     let err = Storage::open(dir.path()).err().expect("a second handle must be refused");
@@ -210,7 +212,7 @@ fn a_data_directory_in_use_is_refused_with_a_clear_message() {
 fn reopening_right_after_closing_works_every_time() {
     let dir = tempfile::tempdir().unwrap();
     for round in 0..20 {
-        let storage = Storage::open(dir.path()).unwrap();
+        let storage = baton_tests::open_store(dir.path());
         storage.ingest(&[event(&format!("r{round}"), Some("eve"), None, "page", round)], 1).unwrap();
         assert_eq!(storage.event_count(), usize::try_from(round).unwrap() + 1);
     }
@@ -221,7 +223,7 @@ fn consents_suppressions_and_time_zone_are_updated_durably() {
     use baton::{ConsentState, Suppression, SuppressionReason};
     let dir = tempfile::tempdir().unwrap();
     let id = {
-        let storage = Storage::open(dir.path()).unwrap();
+        let storage = baton_tests::open_store(dir.path());
         storage.ingest(&[event("f1", Some("fay"), Some("anon-f"), "page", 1)], 1).unwrap();
         let fay = storage.profile_by_identity(&Identity::User("fay".into())).unwrap().unwrap().id;
         let updated = storage
@@ -237,7 +239,7 @@ fn consents_suppressions_and_time_zone_are_updated_durably() {
         assert_eq!(updated.identities.len(), 2);
         fay
     };
-    let storage = Storage::open(dir.path()).unwrap();
+    let storage = baton_tests::open_store(dir.path());
     let fay = storage.profile(id).unwrap().unwrap();
     assert_eq!(fay.consent("email", "marketing"), Some(ConsentState::Granted));
     assert_eq!(fay.consent("sms", "marketing"), None);

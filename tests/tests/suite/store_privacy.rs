@@ -1,6 +1,6 @@
 //! Erasure, export and retention: each removes exactly what it must, and each is audited.
 
-use baton::{Identity, NewEvent, Storage};
+use baton::{Identity, NewEvent};
 
 fn event(id: &str, user: &str, ts: i64, campaign: Option<&str>) -> NewEvent {
     NewEvent {
@@ -16,7 +16,7 @@ fn event(id: &str, user: &str, ts: i64, campaign: Option<&str>) -> NewEvent {
 
 #[test]
 fn erasure_removes_a_customer_and_only_that_customer() {
-    let storage = Storage::temporary().unwrap();
+    let (storage, _dir) = baton_tests::temporary_store();
     storage
         .ingest(
             &[
@@ -85,7 +85,7 @@ fn erasure_removes_a_customer_and_only_that_customer() {
 
 #[test]
 fn export_returns_everything_about_a_customer_and_is_audited() {
-    let storage = Storage::temporary().unwrap();
+    let (storage, _dir) = baton_tests::temporary_store();
     storage
         .ingest(&[event("c2", "cat", 20, None), event("c1", "cat", 10, None), event("d1", "dan", 5, None)], 1)
         .unwrap();
@@ -102,7 +102,7 @@ fn export_returns_everything_about_a_customer_and_is_audited() {
 
 #[test]
 fn retention_purges_old_events_and_keeps_the_rest() {
-    let storage = Storage::temporary().unwrap();
+    let (storage, _dir) = baton_tests::temporary_store();
     let batch: Vec<NewEvent> = (0..25_000)
         .map(|i| event(&format!("e{i}"), &format!("u{}", i % 50), i, (i % 2 == 0).then_some("c")))
         .collect();
@@ -120,4 +120,52 @@ fn retention_purges_old_events_and_keeps_the_rest() {
         storage.audit_log(1).unwrap()[0].detail,
         serde_json::json!({"before": 20_000, "events": 20_000})
     );
+}
+
+/// Retention across months: ninety days of events and a cutoff in the third month. PostgreSQL
+/// keeps events by the month and drops the two whole months at once, then the third month's old
+/// days one by one; sled removes every event on its own. Either way exactly the events from the
+/// cutoff on remain, with their id and campaign indexes, and an event that arrives late for a
+/// dropped month is stored like any other.
+#[test]
+fn retention_across_months_keeps_exactly_the_events_from_the_cutoff_on() {
+    const DAY: i64 = 86_400_000;
+    const JANUARY_2025: i64 = 1_735_689_600_000;
+    let (storage, _dir) = baton_tests::temporary_store();
+    let batch: Vec<NewEvent> = (0..90)
+        .map(|i| {
+            event(
+                &format!("e{i}"),
+                &format!("u{}", i % 7),
+                JANUARY_2025 + i * DAY,
+                (i % 2 == 0).then_some("c"),
+            )
+        })
+        .collect();
+    storage.ingest(&batch, 1).unwrap();
+
+    let cutoff = JANUARY_2025 + 75 * DAY; // 2025-03-17
+    assert_eq!(storage.purge_events_before(cutoff, "system", 2).unwrap(), 75);
+    assert_eq!(storage.event_count(), 15);
+    assert_eq!(storage.event("e74").unwrap(), None);
+    assert_eq!(storage.event("e0").unwrap(), None);
+    assert!(storage.event("e75").unwrap().is_some());
+    let campaign = storage.campaign_events("c").unwrap();
+    assert_eq!(campaign.len(), (75..90).filter(|i| i % 2 == 0).count());
+    assert!(campaign.iter().all(|e| e.timestamp >= cutoff));
+    for user in 0..7 {
+        let profile =
+            storage.profile_by_identity(&baton::Identity::User(format!("u{user}"))).unwrap().unwrap();
+        assert!(storage.events_of(profile.id).unwrap().iter().all(|e| e.timestamp >= cutoff));
+    }
+
+    // A late event for January, whose month is gone, and an old id sent again.
+    let late =
+        [event("late", "u1", JANUARY_2025 + DAY, Some("c")), event("e3", "u3", JANUARY_2025 + 3 * DAY, None)];
+    let outcomes = storage.ingest(&late, 3).unwrap();
+    assert_eq!(outcomes.len(), 2);
+    assert!(storage.event("late").unwrap().is_some());
+    assert_eq!(storage.event_count(), 17);
+    assert_eq!(storage.purge_events_before(cutoff, "system", 4).unwrap(), 2);
+    assert_eq!(storage.event_count(), 15);
 }

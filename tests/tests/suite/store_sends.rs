@@ -13,7 +13,7 @@ const P2: ProfileId = ProfileId(2);
 /// A store holding the profiles `P1` and `P2`: the outbox takes sends for existing profiles only
 /// (an erased one is never messaged).
 fn store_with_two_profiles() -> Storage {
-    let storage = Storage::temporary().unwrap();
+    let (storage, _dir) = baton_tests::temporary_store();
     let first = storage.identify(Some("p1"), None, &serde_json::Map::new(), 1).unwrap();
     let second = storage.identify(Some("p2"), None, &serde_json::Map::new(), 1).unwrap();
     assert_eq!((first, second), (P1, P2));
@@ -119,7 +119,7 @@ fn send_history_per_profile_serves_frequency_caps() {
 
 #[test]
 fn skips_and_kpi_snapshots_are_kept_per_campaign_in_time_order() {
-    let storage = Storage::temporary().unwrap();
+    let (storage, _dir) = baton_tests::temporary_store();
     let skip =
         |profile, reason, at| SkipRecord { campaign: "c".into(), profile, reason, detail: String::new(), at };
     storage
@@ -184,12 +184,12 @@ fn campaigns_and_bindings_round_trip() {
         bound_at: 2,
     };
     {
-        let storage = Storage::open(dir.path()).unwrap();
+        let storage = baton_tests::open_store(dir.path());
         storage.put_campaign(&campaign).unwrap();
         storage.put_binding(&binding).unwrap();
         storage.put_binding(&Binding { slot: Slot::Kpi("funnel".into()), ..binding.clone() }).unwrap();
     }
-    let storage = Storage::open(dir.path()).unwrap();
+    let storage = baton_tests::open_store(dir.path());
     assert_eq!(storage.campaign("welcome").unwrap(), Some(campaign.clone()));
     assert_eq!(storage.campaigns().unwrap(), vec![campaign]);
     assert_eq!(storage.binding("welcome", &Slot::Segment).unwrap(), Some(binding.clone()));
