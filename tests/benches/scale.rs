@@ -104,9 +104,10 @@ impl Setup {
 
     /// Statements sent to the database by every worker, and the time waited for them.
     fn database_time(&self) -> Option<(u64, Duration)> {
-        self.workers.iter().map(|w| w.engine.storage().database_time()).try_fold((0, Duration::ZERO), |sum, w| {
-            w.map(|(n, t)| (sum.0 + n, sum.1 + t))
-        })
+        self.workers
+            .iter()
+            .map(|w| w.engine.storage().database_time())
+            .try_fold((0, Duration::ZERO), |sum, w| w.map(|(n, t)| (sum.0 + n, sum.1 + t)))
     }
 
     async fn stop(self) {
@@ -117,7 +118,13 @@ impl Setup {
 }
 
 /// The database's share of what happened since `before` ([`Setup::database_time`]), as text.
-fn profile(before: Option<(u64, Duration)>, after: Option<(u64, Duration)>, work: &str, count: u64, took: Duration) -> String {
+fn profile(
+    before: Option<(u64, Duration)>,
+    after: Option<(u64, Duration)>,
+    work: &str,
+    count: u64,
+    took: Duration,
+) -> String {
     let (Some(before), Some(after)) = (before, after) else { return String::new() };
     let statements = after.0 - before.0;
     let waited = after.1.saturating_sub(before.1);
@@ -193,7 +200,8 @@ fn welcome_to(engine: &Engine, url: &str) {
     campaign.trigger = Trigger::Event { event: "signed_up".into(), filter: Default::default() };
     campaign.channel = "webhook".into();
     campaign.transactional = true;
-    let everyone = engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap().hash();
+    let everyone =
+        engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap().hash();
     let webhook = engine.runtime().install(baton::first_party("channel-webhook").unwrap()).unwrap().hash();
     engine.create_campaign("bench", campaign).unwrap();
     let all = serde_json::json!({"bucket": {"percent": 100}});
@@ -256,9 +264,11 @@ async fn event_to_vendor(setup: &Setup) {
     );
 }
 
-/// Customers with a tier and six events each over 90 days, through the first worker's store.
+/// Customers with a tier and six events each over the 90 days before now (the workers' clock
+/// is the real one, and the tree's window ends now), through the first worker's store.
 fn customers(engine: &Engine, profiles: usize) -> Duration {
     let started = Instant::now();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
     let storage = engine.storage();
     let mut rng = SplitMix(11);
     let tiers = ["vip", "gold", "basic", "basic", "basic", "basic", "basic", "basic", "basic", "basic"];
@@ -269,7 +279,7 @@ fn customers(engine: &Engine, profiles: usize) -> Duration {
             .map(|i| serde_json::json!({"tier": tiers[i % tiers.len()]}).as_object().unwrap().clone())
             .collect();
         let rows: Vec<_> = users.iter().zip(&traits).map(|(u, t)| (Some(u.as_str()), None, t)).collect();
-        storage.identify_many(&rows, NOW - 200 * DAY, &|_, _| {}).unwrap();
+        storage.identify_many(&rows, now - 200 * DAY, &|_, _| {}).unwrap();
         let events: Vec<baton::NewEvent> = chunk
             .iter()
             .flat_map(|i| (0..6).map(move |k| (*i, k)))
@@ -278,12 +288,12 @@ fn customers(engine: &Engine, profiles: usize) -> Duration {
                 user_id: Some(format!("c{i}")),
                 anonymous_id: None,
                 name: if k == 0 { "order_completed" } else { "page" }.into(),
-                timestamp: NOW - (rng.next() % (90 * DAY as u64)) as i64,
+                timestamp: now - (rng.next() % (90 * DAY as u64)) as i64,
                 properties: serde_json::Map::new(),
                 campaign: None,
             })
             .collect();
-        storage.ingest(&events, NOW).unwrap();
+        storage.ingest(&events, now).unwrap();
     }
     started.elapsed()
 }
@@ -291,7 +301,8 @@ fn customers(engine: &Engine, profiles: usize) -> Duration {
 fn rebuild(setup: &Setup, profiles: usize) {
     let engine = &setup.workers[0].engine;
     let loaded = customers(engine, profiles);
-    let conditions = engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap().hash();
+    let conditions =
+        engine.runtime().install(baton::first_party("segment-conditions").unwrap()).unwrap().hash();
     let tree = serde_json::json!({
         "all": [
             { "attribute": "tier", "op": "in", "value": ["vip", "gold"] },
