@@ -1274,3 +1274,46 @@ fn exit_codes_are_as_documented() {
     assert_eq!(code, Some(1));
     assert!(err.contains("opening ") && err.contains("missing.csv"), "{err}");
 }
+
+/// A store URL a first-time user gets wrong, or an attacker writes, is refused with what to fix,
+/// and no message repeats the password: an unreachable server (named by host, port, database
+/// and schema, with the cause), a schema name carrying SQL, a libpq option with a bad value,
+/// and a pool too small to hold the writer lock while reading. Runs on both suites: the URL
+/// names its own server.
+#[test]
+fn a_wrong_store_url_says_what_to_fix_and_never_shows_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let run = |store: &str, config: Option<&std::path::Path>| {
+        let mut command = std::process::Command::new(baton_tests::baton_bin());
+        command.arg("--data").arg(&data).env("BATON_STORE", store).env_remove("BATON_CONFIG");
+        if let Some(config) = config {
+            command.arg("--config-file").arg(config);
+        }
+        let output = command.args(["campaign", "list"]).output().unwrap();
+        let err = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(output.status.code(), Some(1), "{store}: {err}");
+        assert!(!err.contains("s3cret") && !err.contains("panicked"), "{store}: {err}");
+        assert!(output.stdout.is_empty(), "{store}");
+        err
+    };
+    let err = run(&format!("postgres://baton:s3cret@127.0.0.1:{port}/marketing?schema=prod"), None);
+    assert!(
+        err.contains(&format!("connecting to postgres://127.0.0.1:{port}/marketing (schema prod)"))
+            && err.contains("Connection refused"),
+        "{err}"
+    );
+    let err = run("postgres://baton:s3cret@127.0.0.1/marketing?schema=x;drop%20table%20baton.events", None);
+    assert!(err.contains("use 1 to 63 lowercase letters, digits and underscores"), "{err}");
+    let err = run("postgres://baton:s3cret@127.0.0.1/marketing?sslmode=sometimes", None);
+    assert!(err.contains("the store URL is not valid"), "{err}");
+    let config = dir.path().join("baton.toml");
+    std::fs::write(&config, "[storage]\nmax_connections = 1\n").unwrap();
+    let err = run(&format!("postgres://baton:s3cret@127.0.0.1:{port}/marketing"), Some(&config));
+    assert!(err.contains("storage.max_connections must be at least 2"), "{err}");
+    // Nothing was written where the data directory would be.
+    assert!(!data.exists());
+}

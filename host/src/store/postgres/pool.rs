@@ -207,7 +207,17 @@ impl Drop for Pooled {
 pub(super) fn db_error(doing: &str, err: &tokio_postgres::Error) -> StorageError {
     let detail = match err.as_db_error() {
         Some(db) => format!("{}: {}", db.code().code(), db.message()),
-        None => err.to_string(),
+        None => {
+            // "error connecting to server" alone does not say what to fix; the cause does
+            // ("Connection refused", a name that does not resolve, a timeout).
+            let mut detail = err.to_string();
+            let mut source = std::error::Error::source(err);
+            while let Some(cause) = source {
+                detail.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            detail
+        }
     };
     StorageError::Database(format!("PostgreSQL, {}: {detail}", doing.lines().next().unwrap_or(doing)))
 }
@@ -230,5 +240,32 @@ pub(super) fn wait<F: Future>(future: F) -> F::Output {
             return value;
         }
         std::thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_url_names_its_schema_and_shows_no_password() {
+        let parsed =
+            Target::parse("postgres://baton:s3cret@db.internal:5433/marketing?schema=prod_1").unwrap();
+        assert_eq!(parsed.schema, "prod_1");
+        assert_eq!(parsed.shown, "postgres://db.internal:5433/marketing (schema prod_1)");
+        assert_eq!(Target::parse("postgres://db.internal/marketing").unwrap().schema, "baton");
+        // A schema name is spliced into statements, so it must be a plain identifier.
+        for bad in ["x;drop table baton.events", "x%3Bdrop", "Prod", "1st", "", "a-b", "\"x\""] {
+            let err = Target::parse(&format!("postgres://db.internal/marketing?schema={bad}")).err().unwrap();
+            assert!(
+                err.to_string().contains("use 1 to 63 lowercase letters, digits and underscores"),
+                "{bad}: {err}"
+            );
+        }
+        // libpq's own options pass through, and their errors do not repeat the password.
+        let err =
+            Target::parse("postgres://baton:s3cret@db.internal/marketing?sslmode=sometimes").err().unwrap();
+        assert!(err.to_string().starts_with("store: the store URL is not valid"), "{err}");
+        assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 }
