@@ -463,12 +463,8 @@ impl Engine {
         let workers = self.batch_workers.max(1);
         let (batches, inbox) = std::sync::mpsc::sync_channel::<Vec<Profile>>(workers * 2);
         let load_and_work = |batch: Vec<Profile>| {
-            let mut loaded = Vec::with_capacity(batch.len());
-            for profile in batch {
-                let history = wanted.load(&self.storage, &profile)?;
-                loaded.push((profile, history));
-            }
-            work(loaded)
+            let histories = wanted.load_many(&self.storage, &batch)?;
+            work(batch.into_iter().zip(histories).collect())
         };
         let inbox = std::sync::Mutex::new(inbox);
         let (produced, done) = std::thread::scope(|scope| {
@@ -1035,6 +1031,21 @@ impl EventScope {
         }
         let keep = |name: &str| self.names.contains(name);
         Ok(storage.events_of_where(profile.id, self.since.unwrap_or(i64::MIN), &keep)?)
+    }
+
+    /// The events of each of `profiles` (as just read) in this scope, oldest first, in one read
+    /// of the store.
+    pub(crate) fn load_many(
+        &self,
+        storage: &crate::store::Storage,
+        profiles: &[Profile],
+    ) -> Result<Vec<Vec<Event>>, EngineError> {
+        if !self.every_name && self.names.is_empty() {
+            return Ok(vec![Vec::new(); profiles.len()]);
+        }
+        let ids: Vec<_> = profiles.iter().map(|p| p.id).collect();
+        let keep = |name: &str| self.every_name || self.names.contains(name);
+        Ok(storage.events_of_many(&ids, self.since.unwrap_or(i64::MIN), &keep)?)
     }
 }
 

@@ -86,9 +86,42 @@ impl Lock {
 pub(crate) const RESYNC: &str = "resync";
 
 /// The database under `Storage`.
+/// [`Backend::scan_many`] as one scan per range.
+pub(crate) fn scan_each<B: Backend + ?Sized>(
+    backend: &B,
+    tree: TreeId,
+    ranges: &[(Vec<u8>, Vec<u8>)],
+) -> Result<Vec<Vec<Entry>>, StorageError> {
+    ranges
+        .iter()
+        .map(|(lower, upper)| {
+            backend
+                .scan(tree, Bound::Included(lower.clone()), Bound::Excluded(upper.clone()), false)
+                .collect()
+        })
+        .collect()
+}
+
 pub(crate) trait Backend: Send + Sync {
     /// The value under `key`.
     fn get(&self, tree: TreeId, key: &[u8]) -> Result<Option<Bytes>, StorageError>;
+
+    /// The values under each of `keys`, in their order. A server answers in one round trip what
+    /// `get` would take one per key for; an embedded store reads them one by one.
+    fn get_many(&self, tree: TreeId, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>, StorageError> {
+        keys.iter().map(|key| self.get(tree, key)).collect()
+    }
+
+    /// The entries of each range (lower bound included, upper excluded), in key order, read
+    /// whole: for many small ranges a caller wants all of (a page of profiles' recent events),
+    /// which a server answers in one round trip instead of one each.
+    fn scan_many(
+        &self,
+        tree: TreeId,
+        ranges: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<Vec<Vec<Entry>>, StorageError> {
+        scan_each(self, tree, ranges)
+    }
 
     /// The entries between the bounds, in key order (or reverse), read lazily as the caller goes.
     fn scan<'a>(
@@ -170,6 +203,14 @@ impl<'a> Table<'a> {
 
     pub(crate) fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>, StorageError> {
         self.backend.get(self.id, key.as_ref())
+    }
+
+    pub(crate) fn get_many(&self, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>, StorageError> {
+        self.backend.get_many(self.id, keys)
+    }
+
+    pub(crate) fn scan_many(&self, ranges: &[(Vec<u8>, Vec<u8>)]) -> Result<Vec<Vec<Entry>>, StorageError> {
+        self.backend.scan_many(self.id, ranges)
     }
 
     pub(crate) fn contains_key(&self, key: impl AsRef<[u8]>) -> Result<bool, StorageError> {

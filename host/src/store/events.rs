@@ -94,6 +94,7 @@ impl Storage {
         let outcomes = {
             let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
+            self.prefetch_for_events(&mut writes, events)?;
             let mut outcomes = Vec::with_capacity(events.len());
             for event in events {
                 outcomes.push(self.plan_event(&mut writes, event, now, queue_trigger(&event.name))?);
@@ -424,12 +425,6 @@ impl Storage {
         since: i64,
         keep: &dyn Fn(&str) -> bool,
     ) -> Result<Vec<Event>, StorageError> {
-        /// An event's name, borrowed from its stored form; the rest is skipped unread.
-        #[derive(serde::Deserialize)]
-        struct Named<'a> {
-            #[serde(borrow)]
-            name: std::borrow::Cow<'a, str>,
-        }
         let writes = WriteSet::new(self);
         let Some(id) = live_id(&writes, id)? else {
             return Ok(Vec::new());
@@ -443,12 +438,45 @@ impl Storage {
             if !key.starts_with(&prefix) {
                 break;
             }
-            let named: Named<'_> = decode_borrowed(&raw, "event")?;
-            if keep(&named.name) {
-                events.push(decode(&raw, "event")?);
+            if let Some(event) = kept_event(&raw, keep)? {
+                events.push(event);
             }
         }
         Ok(events)
+    }
+
+    /// [`Storage::events_of_where`] for each of `ids`, in one read of the store (one round trip
+    /// on a database server, where reading a page of profiles one by one costs one each). The
+    /// ids are profiles as just read: one stitched into another since has no events left.
+    pub fn events_of_many(
+        &self,
+        ids: &[ProfileId],
+        since: i64,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Vec<Event>>, StorageError> {
+        let ranges: Vec<(Vec<u8>, Vec<u8>)> = ids
+            .iter()
+            .map(|id| {
+                let prefix = keys::profile(*id);
+                let mut start = prefix.to_vec();
+                start.extend_from_slice(&keys::time(since));
+                // Event keys are 24 bytes, so 32 bytes of 0xFF are past the last profile's.
+                (start, super::backend::prefix_end(&prefix).unwrap_or_else(|| vec![0xFF; 32]))
+            })
+            .collect();
+        self.tree(TreeId::Events)
+            .scan_many(&ranges)?
+            .into_iter()
+            .map(|entries| {
+                let mut events = Vec::new();
+                for (_, raw) in entries {
+                    if let Some(event) = kept_event(&raw, keep)? {
+                        events.push(event);
+                    }
+                }
+                Ok(events)
+            })
+            .collect()
     }
 
     /// A campaign's events, oldest first, collected. Prefer [`Storage::campaign_record`] where the
@@ -492,6 +520,36 @@ impl Storage {
     /// How many events are stored.
     pub fn event_count(&self) -> usize {
         self.tree(TreeId::Events).len()
+    }
+
+    /// Reads ahead what planning `events` will read: whether their ids were seen, who their
+    /// identities belong to, and those profiles (with their segment marks): four requests for a
+    /// batch instead of about four for each event on a database server. A stitched (aliased)
+    /// profile is still followed key by key.
+    fn prefetch_for_events(
+        &self,
+        writes: &mut WriteSet<'_>,
+        events: &[NewEvent],
+    ) -> Result<(), StorageError> {
+        let ids: Vec<&[u8]> = events.iter().map(|e| e.id.as_bytes()).collect();
+        writes.prefetch(TreeId::EventIds, &ids)?;
+        let identities: Vec<Vec<u8>> = events
+            .iter()
+            .flat_map(|e| identities(e.user_id.as_deref(), e.anonymous_id.as_deref()))
+            .map(|identity| identity.key())
+            .collect();
+        writes.prefetch(TreeId::Identities, &identities)?;
+        let mut owners = Vec::new();
+        for key in &identities {
+            if let Some(owner) = writes.get(TreeId::Identities, key)? {
+                owners.push(owner);
+            }
+        }
+        writes.prefetch(TreeId::Profiles, &owners)?;
+        if self.segments_read_anything() {
+            writes.prefetch(TreeId::SegmentDirty, &owners)?;
+        }
+        Ok(())
     }
 
     fn plan_event(
@@ -711,6 +769,19 @@ fn live_id(writes: &WriteSet<'_>, mut id: ProfileId) -> Result<Option<ProfileId>
         }
     }
     Err(corrupt("alias", "stitching chain longer than 64"))
+}
+
+/// The stored event `raw` if `keep` accepts its name. The others are not decoded: only their
+/// name is read, which a rule reading one kind of event among many makes most of the window.
+fn kept_event(raw: &[u8], keep: &dyn Fn(&str) -> bool) -> Result<Option<Event>, StorageError> {
+    /// An event's name, borrowed from its stored form; the rest is skipped unread.
+    #[derive(serde::Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow)]
+        name: std::borrow::Cow<'a, str>,
+    }
+    let named: Named<'_> = decode_borrowed(raw, "event")?;
+    if keep(&named.name) { Ok(Some(decode(raw, "event")?)) } else { Ok(None) }
 }
 
 fn load_profile(writes: &WriteSet<'_>, id: ProfileId) -> Result<Profile, StorageError> {

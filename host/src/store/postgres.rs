@@ -27,7 +27,7 @@ use layout::{ID_BLOCK, Layout, lower_profile, migrations, upper_profile};
 use pool::{Pool, PoolState, Pooled, db_error, wait};
 pub(crate) use pool::{PoolLimits, Target};
 
-use super::backend::{Backend, Bytes, Entry, Lock, RESYNC, Write, WriterGuard};
+use super::backend::{Backend, Bytes, Entry, Lock, RESYNC, Write, WriterGuard, scan_each};
 use super::{StorageError, TreeId};
 
 /// Advisory lock keys: `hashtext(schema)` and a number, the migration lock's, the partition
@@ -276,6 +276,77 @@ impl Backend for PgBackend {
         let params: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_sql()).collect();
         let rows = self.query(&sql, &params)?;
         Ok(rows.first().map(|row| Bytes::Owned(row.get(0))))
+    }
+
+    fn get_many(&self, tree: TreeId, keys: &[&[u8]]) -> Result<Vec<Option<Bytes>>, StorageError> {
+        if keys.len() < 2 {
+            return keys.iter().map(|key| self.get(tree, key)).collect();
+        }
+        let layout = Layout::of(tree);
+        let wanted: Vec<&[u8]> = keys.to_vec();
+        let mut sql = format!("SELECT k, v FROM {} WHERE k = ANY($1)", self.table(tree));
+        let mut numbers: Vec<Vec<i64>> = Vec::new();
+        // As `point` does for one key: the profiles (for Citus) and months (for partition
+        // pruning) the keys name, when every key names one.
+        let derived = [
+            ("profile_id", keys.iter().map(|key| layout.profile(key)).collect::<Option<Vec<i64>>>()),
+            ("at", keys.iter().map(|key| layout.time_from_key(key)).collect::<Option<Vec<i64>>>()),
+        ];
+        for (column, values) in derived {
+            if let Some(values) = values {
+                numbers.push(values);
+                sql.push_str(&format!(" AND {column} = ANY(${})", numbers.len() + 1));
+            }
+        }
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&wanted];
+        params.extend(numbers.iter().map(|n| n as &(dyn ToSql + Sync)));
+        let rows = self.query(&sql, &params)?;
+        let found: std::collections::HashMap<Vec<u8>, Vec<u8>> =
+            rows.into_iter().map(|row| (row.get(0), row.get(1))).collect();
+        Ok(keys.iter().map(|key| found.get(*key).map(|v| Bytes::Owned(v.clone()))).collect())
+    }
+
+    fn scan_many(
+        &self,
+        tree: TreeId,
+        ranges: &[(Vec<u8>, Vec<u8>)],
+    ) -> Result<Vec<Vec<Entry>>, StorageError> {
+        if ranges.len() < 2 {
+            return scan_each(self, tree, ranges);
+        }
+        let layout = Layout::of(tree);
+        let lowers: Vec<&[u8]> = ranges.iter().map(|(lower, _)| lower.as_slice()).collect();
+        let uppers: Vec<&[u8]> = ranges.iter().map(|(_, upper)| upper.as_slice()).collect();
+        // The profiles each range can hold, as `Scan` derives them (one, for a profile's range).
+        let first: Vec<i64> = ranges.iter().map(|(lower, _)| lower_profile(lower)).collect();
+        let last: Vec<i64> = ranges.iter().map(|(_, upper)| upper_profile(upper, false)).collect();
+        let mut params: Vec<&(dyn ToSql + Sync)> = vec![&lowers, &uppers];
+        let (arrays, columns, profile) = if layout.has_profile() {
+            params.push(&first);
+            params.push(&last);
+            (
+                "$1::bytea[], $2::bytea[], $3::int8[], $4::int8[]",
+                "lo, hi, first, last, n",
+                " AND t.profile_id >= r.first AND t.profile_id <= r.last",
+            )
+        } else {
+            ("$1::bytea[], $2::bytea[]", "lo, hi, n", "")
+        };
+        let sql = format!(
+            "SELECT r.n, t.k, t.v FROM unnest({arrays}) WITH ORDINALITY AS r({columns}) \
+             JOIN {} t ON t.k >= r.lo AND t.k < r.hi{profile} ORDER BY r.n, t.k",
+            self.table(tree)
+        );
+        let rows = self.query(&sql, &params)?;
+        let mut out: Vec<Vec<Entry>> = vec![Vec::new(); ranges.len()];
+        for row in rows {
+            let n: i64 = row.get(0);
+            let slot = usize::try_from(n - 1).ok().and_then(|i| out.get_mut(i)).ok_or_else(|| {
+                StorageError::Database(format!("PostgreSQL answered range {n} of {}", ranges.len()))
+            })?;
+            slot.push((Bytes::Owned(row.get(1)), Bytes::Owned(row.get(2))));
+        }
+        Ok(out)
     }
 
     fn scan<'a>(

@@ -132,6 +132,11 @@ impl Storage {
     }
 
     /// Marks `profile` for the segments when `change` is something they read.
+    /// Whether any saved segment reads profiles at all (else no change is ever marked).
+    pub(super) fn segments_read_anything(&self) -> bool {
+        self.segment_interest.read().unwrap_or_else(|p| p.into_inner()).any
+    }
+
     pub(super) fn mark_changed(
         &self,
         writes: &mut WriteSet<'_>,

@@ -248,3 +248,48 @@ fn consents_suppressions_and_time_zone_are_updated_durably() {
     assert_eq!(fay.updated_at, 50);
     assert_eq!(storage.update_profile(baton::ProfileId(999_999), 1, |_| {}).unwrap(), None);
 }
+
+/// Reading many profiles' windows at once (what a rebuild does, one read per page of profiles)
+/// gives each profile exactly what reading it alone gives: its own events from `since` on,
+/// filtered by name, oldest first; a profile with none gets none; a batch mixing known and new
+/// people, a repeated id and a merge in its middle stores what one-by-one ingest would.
+#[test]
+fn many_profiles_read_at_once_get_what_each_gets_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = baton_tests::open_store(dir.path());
+    storage.ingest(&[event("old", Some("u0"), None, "page", 5)], 1).unwrap();
+    let mut batch = Vec::new();
+    for i in 0..40i64 {
+        let user = format!("u{}", i % 7);
+        let name = if i % 3 == 0 { "order_completed" } else { "page" };
+        batch.push(event(&format!("e{i}"), Some(&user), None, name, 1_000 - i * 10));
+    }
+    batch.push(event("e3", Some("u3"), None, "page", 999));
+    batch.push(event("anon", None, Some("visitor"), "page", 500));
+    batch.push(event("stitch", Some("u6"), Some("visitor"), "page", 501));
+    let outcomes = storage.ingest(&batch, 2).unwrap();
+    assert_eq!(outcomes.iter().filter(|o| matches!(o, IngestOutcome::Stored { .. })).count(), 42);
+    assert_eq!(outcomes[40], IngestOutcome::Duplicate);
+    let mut ids: Vec<_> = (0..7)
+        .map(|i| storage.profile_by_identity(&Identity::User(format!("u{i}"))).unwrap().unwrap().id)
+        .collect();
+    let nobody = storage.identify(Some("nobody"), None, &serde_json::Map::new(), 3).unwrap();
+    ids.push(nobody);
+    assert_eq!(
+        storage.profile_by_identity(&Identity::Anonymous("visitor".into())).unwrap().unwrap().id,
+        ids[6]
+    );
+    for since in [i64::MIN, 700] {
+        for keep in [&(|_: &str| true) as &dyn Fn(&str) -> bool, &|n: &str| n == "order_completed"] {
+            let together = storage.events_of_many(&ids, since, keep).unwrap();
+            let alone: Vec<_> =
+                ids.iter().map(|id| storage.events_of_where(*id, since, keep).unwrap()).collect();
+            assert_eq!(together, alone);
+        }
+    }
+    let all = storage.events_of_many(&ids, i64::MIN, &|_| true).unwrap();
+    assert_eq!(names(&all[0]), ["old", "e35", "e28", "e21", "e14", "e7", "e0"]);
+    assert_eq!(names(&all[6]), ["anon", "stitch", "e34", "e27", "e20", "e13", "e6"]);
+    assert!(all[7].is_empty());
+    assert_eq!(all.iter().map(Vec::len).sum::<usize>(), 43);
+}
