@@ -218,6 +218,12 @@ impl Storage {
         let ids = {
             let _writer = self.lock_writer()?;
             let mut writes = WriteSet::new(self);
+            let wanted: Vec<Vec<u8>> = rows
+                .iter()
+                .flat_map(|(user, anonymous, _)| identities(*user, *anonymous))
+                .map(|i| i.key())
+                .collect();
+            self.prefetch_people(&mut writes, &wanted)?;
             let mut ids = Vec::with_capacity(rows.len());
             for (i, (user_id, anonymous_id, traits)) in rows.iter().enumerate() {
                 let id = resolve(self, &mut writes, identities(*user_id, *anonymous_id), now)?;
@@ -538,9 +544,14 @@ impl Storage {
             .flat_map(|e| identities(e.user_id.as_deref(), e.anonymous_id.as_deref()))
             .map(|identity| identity.key())
             .collect();
-        writes.prefetch(TreeId::Identities, &identities)?;
+        self.prefetch_people(writes, &identities)
+    }
+
+    /// Reads ahead who `identities` (keys) belong to, those profiles and their segment marks.
+    fn prefetch_people(&self, writes: &mut WriteSet<'_>, identities: &[Vec<u8>]) -> Result<(), StorageError> {
+        writes.prefetch(TreeId::Identities, identities)?;
         let mut owners = Vec::new();
-        for key in &identities {
+        for key in identities {
             if let Some(owner) = writes.get(TreeId::Identities, key)? {
                 owners.push(owner);
             }
