@@ -376,12 +376,14 @@ impl Storage {
                 acquire_timeout: std::time::Duration::from_millis(settings.acquire_timeout_ms),
             };
             let backend = postgres::PgBackend::open(target, limits)?;
-            return Ok(Storage {
+            let storage = Storage {
                 backend: Arc::new(backend),
                 keyring: Arc::new(keyring),
                 merge_known_users: settings.merge_known_users,
                 segment_interest: Default::default(),
-            });
+            };
+            storage.check_secret_key()?;
+            return Ok(storage);
         }
         let deadline = std::time::Instant::now() + LOCK_WAIT;
         // Baton flushes explicitly before every acknowledgement, so sled's periodic background
@@ -403,6 +405,54 @@ impl Storage {
         let mut storage = Self::from_db(db, &dir.display().to_string(), keyring)?;
         storage.merge_known_users = settings.merge_known_users;
         Ok(storage)
+    }
+
+    /// On a shared database, makes sure this worker's secret key is the one the others use:
+    /// secrets sealed and links signed by one worker must open on every other. The first worker
+    /// records a check of its key (a MAC, which does not reveal it); a worker whose key differs,
+    /// or that has no key file where the database already has secrets sealed, is refused before
+    /// it creates a key of its own (which would seal new secrets no other worker can open and
+    /// sign unsubscribe links the others reject).
+    fn check_secret_key(&self) -> Result<(), StorageError> {
+        const CHECK: &[u8] = b"secret_key_check";
+        let Some(file) = self.keyring.file() else { return Ok(()) };
+        let meta = self.tree(TreeId::Meta);
+        let fix = |problem: String| {
+            StorageError::Database(format!(
+                "{problem}: copy the key file of a worker already running on this database to {} \
+                 (or point storage.secret_key_file at it); every worker needs the same key",
+                file.display()
+            ))
+        };
+        if meta.get(CHECK)?.is_some() && !file.exists() {
+            return Err(fix(format!(
+                "there is no secret key file at {}, and this database's workers already use a key",
+                file.display()
+            )));
+        }
+        let ours = self.keyring.check()?;
+        let recorded = match meta.get(CHECK)? {
+            Some(recorded) => recorded.to_vec(),
+            None => {
+                // Workers starting together: the first to take the lock records its key.
+                let _writer = self.lock_writer()?;
+                match meta.get(CHECK)? {
+                    Some(recorded) => recorded.to_vec(),
+                    None => {
+                        meta.insert(CHECK, ours)?;
+                        self.backend.durable()?;
+                        ours.to_vec()
+                    }
+                }
+            }
+        };
+        if recorded != ours {
+            return Err(fix(format!(
+                "the secret key file {} is not the key this database's workers use",
+                file.display()
+            )));
+        }
+        Ok(())
     }
 
     /// Opens a database that lives only as long as this value, for tests and dry runs.

@@ -55,14 +55,16 @@ struct Worker {
 }
 
 impl Worker {
-    async fn start(backend: &Backend) -> Worker {
+    /// A worker with a data directory of its own and `key`, the secret key file every worker
+    /// of a setup shares (as each `baton serve` of a deployment must).
+    async fn start(backend: &Backend, key: &std::path::Path) -> Worker {
         let dir = tempfile::tempdir().unwrap();
         let url = match backend {
             Backend::Sled => None,
             Backend::Postgres(url) => Some(url.clone()),
         };
         let mut config = ServeConfig {
-            storage: StorageConfig { url, ..StorageConfig::default() },
+            storage: StorageConfig { url, secret_key_file: Some(key.to_owned()), ..StorageConfig::default() },
             engine: baton_tests::engine_config(),
             ..ServeConfig::default()
         };
@@ -90,16 +92,19 @@ struct Setup {
     label: String,
     workers: Vec<Worker>,
     token: String,
+    _keys: tempfile::TempDir,
 }
 
 impl Setup {
     async fn start(label: &str, backend: &Backend, workers: usize) -> Setup {
+        let keys = tempfile::tempdir().unwrap();
+        let key = keys.path().join("secret-key");
         let mut started = Vec::new();
         for _ in 0..workers {
-            started.push(Worker::start(backend).await);
+            started.push(Worker::start(backend, &key).await);
         }
         let (token, _) = started[0].engine.storage().create_token("bench", Role::Connector, 1).unwrap();
-        Setup { label: label.to_owned(), workers: started, token }
+        Setup { label: label.to_owned(), workers: started, token, _keys: keys }
     }
 
     /// Statements sent to the database by every worker, and the time waited for them.

@@ -143,6 +143,17 @@ impl Keyring {
         Ok(LessSafeKey::new(unbound))
     }
 
+    /// The key file, `None` for a temporary store's key held in memory.
+    pub(crate) fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    /// A value that tells keys apart without revealing them: a MAC of a fixed text. Workers
+    /// sharing a database compare theirs with the one recorded there.
+    pub(crate) fn check(&self) -> Result<[u8; 32], StorageError> {
+        self.mac("key check", b"the key that seals this database's secrets")
+    }
+
     /// An HMAC-SHA256 of `data` under a key derived from the sealing key for `label` alone, so
     /// that a link signed for one use is worthless for another, and a copy of the data
     /// directory without the key file cannot forge one.

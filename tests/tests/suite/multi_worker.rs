@@ -130,11 +130,17 @@ async fn three_workers_one_killed_while_journey_timers_fire_lose_no_step_and_sen
     journey_timers_with_a_worker_killed(3).await;
 }
 
-/// Starts `n` `baton serve` workers over `url`, each with a data directory of its own, with
-/// `config` (TOML) as their config file.
+/// The config section every process of a test shares, as DEPLOYMENT.md asks: one secret key
+/// file (the one the child workers over the `shared` data directory use by default).
+fn shared_key(dir: &std::path::Path) -> String {
+    format!("[storage]\nsecret_key_file = {:?}\n", dir.join("shared.secret-key"))
+}
+
+/// Starts `n` `baton serve` workers over `url`, each with a data directory of its own and the
+/// shared key, with `config` (TOML) as their config file.
 fn serve_workers(dir: &std::path::Path, url: &str, n: usize, config: &str) -> Vec<ServeProcess> {
     let file = dir.join("baton.toml");
-    std::fs::write(&file, config).unwrap();
+    std::fs::write(&file, format!("{}{config}", shared_key(dir))).unwrap();
     (0..n)
         .map(|i| {
             let data = dir.join(format!("worker-{i}"));
@@ -148,7 +154,15 @@ fn serve_workers(dir: &std::path::Path, url: &str, n: usize, config: &str) -> Ve
 
 /// Runs `baton` on the shared store; returns its standard output.
 fn baton_on(dir: &std::path::Path, url: &str, args: &[&str]) -> String {
-    let output = baton_command(&dir.join("admin")).env("BATON_STORE", url).args(args).output().unwrap();
+    let config = dir.join("admin.toml");
+    std::fs::write(&config, shared_key(dir)).unwrap();
+    let output = baton_command(&dir.join("admin"))
+        .env("BATON_STORE", url)
+        .arg("--config-file")
+        .arg(&config)
+        .args(args)
+        .output()
+        .unwrap();
     assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8(output.stdout).unwrap()
 }
@@ -337,4 +351,48 @@ async fn a_quarantine_and_its_lifting_reach_the_other_worker_at_once() {
 
     first.enable_plugin("ops", &hash).unwrap();
     assert!(eventually(Duration::from_secs(5), || loaded.quarantined().is_none()).await, "still quarantined");
+}
+
+/// Every worker must seal and sign with one key (secrets set through one worker are opened by
+/// another; an unsubscribe link signed by one is checked by another). A worker started without
+/// the key file, where the database's workers already use one, is refused before it makes a
+/// key of its own, and leaves no key file behind; a worker with another key is refused; both
+/// messages say to copy the key file. With the copy, the worker starts.
+#[test]
+fn a_worker_without_the_shared_secret_key_is_refused_with_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(url) = shared_store(dir.path()) else { return };
+    let baton = |data: &str| {
+        let output = baton_command(&dir.path().join(data))
+            .env("BATON_STORE", &url)
+            .args(["secret", "list"])
+            .output()
+            .unwrap();
+        (output.status.code(), String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    assert_eq!(baton("first").0, Some(0));
+    let first_key = dir.path().join("first.secret-key");
+    assert!(first_key.exists());
+
+    let (code, err) = baton("second");
+    let second_key = dir.path().join("second.secret-key");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(&format!("there is no secret key file at {}", second_key.display()))
+            && err.contains("copy the key file of a worker already running on this database"),
+        "{err}"
+    );
+    assert!(!second_key.exists(), "a refused worker made a key of its own");
+
+    std::fs::write(dir.path().join("third.secret-key"), "ab".repeat(32)).unwrap();
+    let (code, err) = baton("third");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("is not the key this database's workers use"), "{err}");
+
+    std::fs::copy(&first_key, &second_key).unwrap();
+    let (code, started) = baton("second");
+    assert_eq!(code, Some(0), "{started}");
+    // The key never appears in a message.
+    let key = std::fs::read_to_string(&first_key).unwrap();
+    assert!(!err.contains(key.trim()));
 }
