@@ -252,10 +252,10 @@ impl Engine {
     pub fn drain_triggers(&self) -> Result<(), EngineError> {
         loop {
             self.keep_segments_current()?;
-            if self.storage.pending_trigger_count() == 0 {
+            if !self.storage.has_pending_triggers() {
                 return Ok(());
             }
-            while self.storage.pending_trigger_count() > 0 {
+            while self.storage.has_pending_triggers() {
                 self.process_triggers(1_000)?;
             }
         }

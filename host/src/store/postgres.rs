@@ -320,14 +320,31 @@ impl Backend for PgBackend {
         // The profiles each range can hold, as `Scan` derives them (one, for a profile's range).
         let first: Vec<i64> = ranges.iter().map(|(lower, _)| lower_profile(lower)).collect();
         let last: Vec<i64> = ranges.iter().map(|(_, upper)| upper_profile(upper, false)).collect();
+        // Within one profile's events, a key at or past the lower bound is at or past its time:
+        // a condition on the partition column, so each page skips the months before the window.
+        let since: Vec<i64> = ranges
+            .iter()
+            .zip(first.iter().zip(&last))
+            .map(|((lower, _), (a, b))| {
+                (layout == Layout::Events && a == b)
+                    .then(|| layout.time_from_key(lower))
+                    .flatten()
+                    .unwrap_or(i64::MIN)
+            })
+            .collect();
         let mut params: Vec<&(dyn ToSql + Sync)> = vec![&lowers, &uppers];
         let (arrays, columns, profile) = if layout.has_profile() {
             params.push(&first);
             params.push(&last);
+            params.push(&since);
             (
-                "$1::bytea[], $2::bytea[], $3::int8[], $4::int8[]",
-                "lo, hi, first, last, n",
-                " AND t.profile_id >= r.first AND t.profile_id <= r.last",
+                "$1::bytea[], $2::bytea[], $3::int8[], $4::int8[], $5::int8[]",
+                "lo, hi, first, last, since, n",
+                if layout == Layout::Events {
+                    " AND t.profile_id >= r.first AND t.profile_id <= r.last AND t.at >= r.since"
+                } else {
+                    " AND t.profile_id >= r.first AND t.profile_id <= r.last"
+                },
             )
         } else {
             ("$1::bytea[], $2::bytea[]", "lo, hi, n", "")
