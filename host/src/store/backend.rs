@@ -47,6 +47,18 @@ pub(crate) type Entry = (Bytes, Bytes);
 /// One write of a write set: a value, or `None` to remove the key.
 pub(crate) type Write<'w> = (TreeId, &'w [u8], Option<&'w [u8]>);
 
+/// A [`Write`] that owns its key and value, as a claim's plan makes them.
+pub(crate) type OwnedWrite = (TreeId, Vec<u8>, Option<Vec<u8>>);
+
+/// What a claim does with the entries it took: the writes that move them (see
+/// [`Backend::claim`]).
+pub(crate) type ClaimPlan<'p> = dyn FnMut(&[Entry]) -> Result<Vec<OwnedWrite>, StorageError> + 'p;
+
+/// Turns a claim's owned writes into the borrowed form [`Backend::apply`] takes.
+pub(crate) fn borrowed(writes: &[OwnedWrite]) -> Vec<Write<'_>> {
+    writes.iter().map(|(tree, key, value)| (*tree, key.as_slice(), value.as_deref())).collect()
+}
+
 /// Something held until dropped (a lock guard, a connection holding a database lock).
 pub(crate) trait Held {}
 impl<T> Held for T {}
@@ -141,6 +153,52 @@ pub(crate) trait Backend: Send + Sync {
     /// Applies every write atomically: after a crash, all of them or none are there. Each key
     /// appears once.
     fn apply(&self, writes: &[Write<'_>]) -> Result<(), StorageError>;
+
+    /// [`Backend::apply`], if every key of `present` is still there when the writes apply
+    /// (checked in the same transaction, the rows held until it ends); otherwise nothing is
+    /// written. Returns whether the writes applied.
+    ///
+    /// For a plan made from rows that any change replaces under a new key (a pending send's
+    /// outbox row): if the row is still there, nothing changed it since it was read, so the plan
+    /// holds without the writer lock; if it is gone, the caller reads again and plans again.
+    fn apply_if_present(
+        &self,
+        present: &[(TreeId, &[u8])],
+        writes: &[Write<'_>],
+    ) -> Result<bool, StorageError>;
+
+    /// Claims up to `limit` entries of `tree` with keys below `before`, in key order, and
+    /// applies the writes `plan` makes of them in the same transaction. `plan` must move every
+    /// entry it is given (write it under a new key, or remove it), so no other claim can take it
+    /// after this one. `plan` may be called more than once (a claim that lost a race tries
+    /// again) and is called with no entries when none is due.
+    ///
+    /// Claims by several callers at once take disjoint entries. This default, for a store one
+    /// process owns, reads the due entries and applies the plan if they are all still there; a
+    /// server database skips the rows another claim holds (`FOR UPDATE SKIP LOCKED`), so
+    /// workers claim side by side without waiting for each other.
+    fn claim(
+        &self,
+        tree: TreeId,
+        before: &[u8],
+        limit: usize,
+        plan: &mut ClaimPlan<'_>,
+    ) -> Result<(), StorageError> {
+        loop {
+            let due: Vec<Entry> = self
+                .scan(tree, Bound::Unbounded, Bound::Excluded(before.to_vec()), false)
+                .take(limit)
+                .collect::<Result<_, _>>()?;
+            let writes = plan(&due)?;
+            if due.is_empty() {
+                return Ok(());
+            }
+            let present: Vec<(TreeId, &[u8])> = due.iter().map(|(key, _)| (tree, &key[..])).collect();
+            if self.apply_if_present(&present, &borrowed(&writes))? {
+                return Ok(());
+            }
+        }
+    }
 
     /// A new id, larger than every id this process was handed before.
     fn next_id(&self) -> Result<u64, StorageError>;

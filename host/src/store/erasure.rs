@@ -111,62 +111,78 @@ impl Storage {
     ) -> Result<Option<Erasure>, StorageError> {
         let erased = {
             let _writer = self.lock_writer()?;
-            let Some(profile) = self.profile(id)? else {
-                return Ok(None);
-            };
-            let mut writes = WriteSet::new(self);
-            for identity in &profile.identities {
-                writes.remove(TreeId::Identities, identity.key());
-            }
-            let mut merged_ids = vec![keys::profile(profile.id).to_vec()];
-            for entry in self.tree(TreeId::ProfileAliases).iter() {
-                let (from, to) = entry?;
-                if keys::profile_from(&to) == Some(profile.id) {
-                    merged_ids.push(from.to_vec());
-                    writes.remove(TreeId::ProfileAliases, from.to_vec());
+            // Claims move due sends (always later in the outbox) and finishes remove them without
+            // the writer lock, so the scan below may meet a send twice or one already gone: the
+            // plan commits only if every outbox row it removes is still there, and otherwise is
+            // made again. (Retries, which may move a send earlier, wait for the writer lock.)
+            loop {
+                let Some(profile) = self.profile(id)? else {
+                    return Ok(None);
+                };
+                let mut writes = WriteSet::new(self);
+                for identity in &profile.identities {
+                    writes.remove(TreeId::Identities, identity.key());
+                }
+                let mut merged_ids = vec![keys::profile(profile.id).to_vec()];
+                for entry in self.tree(TreeId::ProfileAliases).iter() {
+                    let (from, to) = entry?;
+                    if keys::profile_from(&to) == Some(profile.id) {
+                        merged_ids.push(from.to_vec());
+                        writes.remove(TreeId::ProfileAliases, from.to_vec());
+                    }
+                }
+                // Every email this profile (or one merged into it) ever had: the index is personal
+                // data too.
+                for entry in self.tree(TreeId::Emails).iter() {
+                    let (key, _) = entry?;
+                    if merged_ids.iter().any(|id| {
+                        key.len() > id.len() && key.ends_with(id) && key[key.len() - id.len() - 1] == 0
+                    }) {
+                        writes.remove(TreeId::Emails, key.to_vec());
+                    }
+                }
+                writes.remove(TreeId::Profiles, keys::profile(profile.id).to_vec());
+                self.forget_in_segments(&mut writes, profile.id)?;
+                self.forget_in_journeys(&mut writes, profile.id, None)?;
+                let mut events = 0;
+                for entry in self.tree(TreeId::Events).scan_prefix(keys::profile(profile.id)) {
+                    let (key, raw) = entry?;
+                    plan_event_removal(&mut writes, &key, &decode(&raw, "event")?);
+                    events += 1;
+                }
+                let sends =
+                    self.plan_profile_removal::<PendingSend>(&mut writes, TreeId::Outbox, profile.id)?
+                        + self.plan_profile_removal::<PendingSend>(
+                            &mut writes,
+                            TreeId::DeadLetters,
+                            profile.id,
+                        )?
+                        + self.plan_profile_removal::<DeliveryRecord>(
+                            &mut writes,
+                            TreeId::Deliveries,
+                            profile.id,
+                        )?;
+                let skips =
+                    self.plan_profile_removal::<SkipRecord>(&mut writes, TreeId::Skips, profile.id)?;
+                for entry in self.tree(TreeId::ProfileSends).scan_prefix(keys::profile(profile.id)) {
+                    writes.remove(TreeId::ProfileSends, entry?.0.to_vec());
+                }
+                let erasure = Erasure { identities: profile.identities.len(), events, sends, skips };
+                // The audit record names the internal id only: no personal data survives erasure.
+                self.plan_audit(
+                    &mut writes,
+                    &AuditRecord {
+                        at: now,
+                        actor: actor.to_owned(),
+                        action: "profile_erased".into(),
+                        target: profile.id.to_string(),
+                        detail: serde_json::to_value(erasure).unwrap_or_default(),
+                    },
+                )?;
+                if writes.commit_if_present()? {
+                    break erasure;
                 }
             }
-            // Every email this profile (or one merged into it) ever had: the index is personal
-            // data too.
-            for entry in self.tree(TreeId::Emails).iter() {
-                let (key, _) = entry?;
-                if merged_ids
-                    .iter()
-                    .any(|id| key.len() > id.len() && key.ends_with(id) && key[key.len() - id.len() - 1] == 0)
-                {
-                    writes.remove(TreeId::Emails, key.to_vec());
-                }
-            }
-            writes.remove(TreeId::Profiles, keys::profile(profile.id).to_vec());
-            self.forget_in_segments(&mut writes, profile.id)?;
-            self.forget_in_journeys(&mut writes, profile.id, None)?;
-            let mut events = 0;
-            for entry in self.tree(TreeId::Events).scan_prefix(keys::profile(profile.id)) {
-                let (key, raw) = entry?;
-                plan_event_removal(&mut writes, &key, &decode(&raw, "event")?);
-                events += 1;
-            }
-            let sends = self.plan_profile_removal::<PendingSend>(&mut writes, TreeId::Outbox, profile.id)?
-                + self.plan_profile_removal::<PendingSend>(&mut writes, TreeId::DeadLetters, profile.id)?
-                + self.plan_profile_removal::<DeliveryRecord>(&mut writes, TreeId::Deliveries, profile.id)?;
-            let skips = self.plan_profile_removal::<SkipRecord>(&mut writes, TreeId::Skips, profile.id)?;
-            for entry in self.tree(TreeId::ProfileSends).scan_prefix(keys::profile(profile.id)) {
-                writes.remove(TreeId::ProfileSends, entry?.0.to_vec());
-            }
-            let erasure = Erasure { identities: profile.identities.len(), events, sends, skips };
-            // The audit record names the internal id only: no personal data survives erasure.
-            self.plan_audit(
-                &mut writes,
-                &AuditRecord {
-                    at: now,
-                    actor: actor.to_owned(),
-                    action: "profile_erased".into(),
-                    target: profile.id.to_string(),
-                    detail: serde_json::to_value(erasure).unwrap_or_default(),
-                },
-            )?;
-            writes.commit()?;
-            erasure
         };
         self.backend.durable()?;
         Ok(Some(erased))
@@ -243,6 +259,9 @@ impl Storage {
             let (key, raw) = entry?;
             let record: T = decode(&raw, "record")?;
             if record.profile() == profile {
+                if tree == TreeId::Outbox {
+                    writes.require(tree, key.to_vec());
+                }
                 writes.remove(tree, key.to_vec());
                 if let Some(send_key) = record.send_key() {
                     writes.remove(TreeId::SendKeys, send_key.as_bytes().to_vec());

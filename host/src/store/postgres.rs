@@ -24,10 +24,12 @@ use tokio_postgres::NoTls;
 use tokio_postgres::types::ToSql;
 
 use layout::{ID_BLOCK, Layout, lower_profile, migrations, upper_profile};
-use pool::{Pool, PoolState, Pooled, db_error, wait};
+use pool::{Conn, Pool, PoolState, Pooled, Statements, db_error, wait};
 pub(crate) use pool::{PoolLimits, Target};
 
-use super::backend::{Backend, Bytes, Entry, Lock, RESYNC, Write, WriterGuard, scan_each};
+use super::backend::{
+    Backend, Bytes, ClaimPlan, Entry, Lock, RESYNC, Write, WriterGuard, borrowed, scan_each,
+};
 use super::{StorageError, TreeId};
 
 /// Advisory lock keys: `hashtext(schema)` and a number, the migration lock's, the partition
@@ -138,51 +140,105 @@ impl PgBackend {
         .map_err(|e| db_error("migrating the schema", &e))?
     }
 
-    /// Writes each table's rows and removals in one transaction. The outer error is the pool's;
-    /// the inner, the database's answer, which the caller may act on.
+    /// Writes each table's rows and removals in one transaction, having first locked the rows
+    /// of `present` (`FOR UPDATE`); if one of them is gone, writes nothing and answers `false`.
+    /// The outer error is the pool's; the inner, the database's answer, which the caller may act
+    /// on.
     fn write_tables(
         &self,
+        present: &[(TreeId, &[u8])],
         per_table: &[TableWrites<'_>],
-    ) -> Result<Result<(), tokio_postgres::Error>, StorageError> {
-        let mut statements = Vec::new();
-        let mut conn = self.pool.get()?;
-        let conn = conn.conn_mut()?;
-        for table in per_table {
-            let name = self.table(table.tree);
-            let upsert = (!table.keys.is_empty()).then(|| Layout::of(table.tree).upsert(&name));
-            let delete =
-                (!table.removed.is_empty()).then(|| format!("DELETE FROM {name} WHERE k = ANY($1::bytea[])"));
-            statements.push((
-                upsert.map(|s| conn.prepare(&s)).transpose()?,
-                delete.map(|s| conn.prepare(&s)).transpose()?,
-            ));
-        }
-        let client = &mut conn.client;
+    ) -> Result<Result<bool, tokio_postgres::Error>, StorageError> {
+        let mut pooled = self.pool.get()?;
+        let Conn { client, statements } = pooled.conn_mut()?;
         let started = std::time::Instant::now();
-        // BEGIN, each table's statements, COMMIT.
-        let statements_sent =
-            2 + statements.iter().map(|(u, d)| u.is_some() as u64 + d.is_some() as u64).sum::<u64>();
+        let mut sent = 2;
         let written = wait(async {
             let tx = client.transaction().await?;
-            for (table, (upsert, delete)) in per_table.iter().zip(&statements) {
-                if let Some(upsert) = upsert {
-                    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&table.keys, &table.values];
-                    if Layout::of(table.tree).has_profile() {
-                        params.push(&table.profiles);
-                    }
-                    if Layout::of(table.tree).partitioned() {
-                        params.push(&table.times);
-                    }
-                    tx.execute(upsert, &params).await?;
-                }
-                if let Some(delete) = delete {
-                    tx.execute(delete, &[&table.removed]).await?;
+            let mut trees: Vec<TreeId> = present.iter().map(|(tree, _)| *tree).collect();
+            trees.sort();
+            trees.dedup();
+            for tree in trees {
+                let mut keys: Vec<&[u8]> =
+                    present.iter().filter(|(t, _)| *t == tree).map(|(_, key)| *key).collect();
+                keys.sort_unstable();
+                keys.dedup();
+                // In key order, so that two writers locking the same rows queue instead of
+                // deadlocking.
+                let sql = format!(
+                    "SELECT k FROM {} WHERE k = ANY($1::bytea[]) ORDER BY k FOR UPDATE",
+                    self.table(tree)
+                );
+                let lock = statements.prepared(&tx, &sql).await?;
+                sent += 1;
+                if tx.query(&lock, &[&keys]).await?.len() < keys.len() {
+                    // Dropping the transaction rolls it back.
+                    return Ok(false);
                 }
             }
-            tx.commit().await
+            sent += self.write_in(&tx, statements, per_table).await?;
+            tx.commit().await?;
+            Ok(true)
         });
-        self.waited(statements_sent, started);
+        self.waited(sent, started);
         Ok(written)
+    }
+
+    /// Sends each table's upsert and delete inside `tx`; returns how many statements it sent.
+    async fn write_in(
+        &self,
+        tx: &tokio_postgres::Transaction<'_>,
+        statements: &mut Statements,
+        per_table: &[TableWrites<'_>],
+    ) -> Result<u64, tokio_postgres::Error> {
+        let mut sent = 0;
+        for table in per_table {
+            let name = self.table(table.tree);
+            let layout = Layout::of(table.tree);
+            if !table.keys.is_empty() {
+                let upsert = statements.prepared(tx, &layout.upsert(&name)).await?;
+                let mut params: Vec<&(dyn ToSql + Sync)> = vec![&table.keys, &table.values];
+                if layout.has_profile() {
+                    params.push(&table.profiles);
+                }
+                if layout.partitioned() {
+                    params.push(&table.times);
+                }
+                tx.execute(&upsert, &params).await?;
+                sent += 1;
+            }
+            if !table.removed.is_empty() {
+                let delete = statements
+                    .prepared(tx, &format!("DELETE FROM {name} WHERE k = ANY($1::bytea[])"))
+                    .await?;
+                tx.execute(&delete, &[&table.removed]).await?;
+                sent += 1;
+            }
+        }
+        Ok(sent)
+    }
+
+    /// Writes a write set, making the monthly partitions it needs, if the rows of `present` are
+    /// all there (see [`Backend::apply_if_present`]).
+    fn write(&self, present: &[(TreeId, &[u8])], writes: &[Write<'_>]) -> Result<bool, StorageError> {
+        let per_table = by_table(writes)?;
+        for table in &per_table {
+            self.ensure_partitions(table.tree, &table.times)?;
+        }
+        match self.write_tables(present, &per_table)? {
+            // Another worker dropped a month this process had made (retention): make it again.
+            Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) => {
+                tracing::debug!(error = %err, "A month's partition was gone; making it again.");
+                let mut known = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
+                known.retain(|(tree, _)| !per_table.iter().any(|t| t.tree == *tree));
+                drop(known);
+                for table in &per_table {
+                    self.ensure_partitions(table.tree, &table.times)?;
+                }
+                self.write_tables(present, &per_table)?.map_err(|e| db_error("writing", &e))
+            }
+            other => other.map_err(|e| db_error("writing", &e)),
+        }
     }
 
     /// Counts `statements` sent and the time since `started` as spent waiting on the database.
@@ -402,36 +458,65 @@ impl Backend for PgBackend {
         if writes.is_empty() {
             return Ok(());
         }
-        // Per table: one upsert of every value (with its derived columns) and one delete of
-        // every removed key.
-        let mut per_table: Vec<TableWrites<'_>> = Vec::new();
-        for (tree, key, value) in writes {
-            let at = match per_table.iter().position(|t| t.tree == *tree) {
-                Some(at) => at,
-                None => {
-                    per_table.push(TableWrites::new(*tree));
-                    per_table.len() - 1
-                }
-            };
-            per_table[at].add(key, *value)?;
+        self.write(&[], writes).map(|_| ())
+    }
+
+    fn apply_if_present(
+        &self,
+        present: &[(TreeId, &[u8])],
+        writes: &[Write<'_>],
+    ) -> Result<bool, StorageError> {
+        self.write(present, writes)
+    }
+
+    fn claim(
+        &self,
+        tree: TreeId,
+        before: &[u8],
+        limit: usize,
+        plan: &mut ClaimPlan<'_>,
+    ) -> Result<(), StorageError> {
+        // Rows another worker's claim holds are skipped, not waited for: each worker takes the
+        // next due rows no one else is taking. The rows stay locked until the plan's writes
+        // (which move them) commit, so no one takes them in between.
+        let sql = format!(
+            "SELECT k, v FROM {} WHERE k < $1 ORDER BY k LIMIT $2 FOR UPDATE SKIP LOCKED",
+            self.table(tree)
+        );
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let claiming =
+            |e: tokio_postgres::Error| db_error(&format!("claiming from {}", self.table(tree)), &e);
+        let mut pooled = self.pool.get()?;
+        let Conn { client, statements } = pooled.conn_mut()?;
+        let started = std::time::Instant::now();
+        let tx = wait(client.transaction()).map_err(claiming)?;
+        let due: Vec<Entry> = wait(async {
+            let select = statements.prepared(&tx, &sql).await?;
+            tx.query(&select, &[&before, &limit]).await
+        })
+        .map_err(claiming)?
+        .iter()
+        .map(|row| (Bytes::Owned(row.get(0)), Bytes::Owned(row.get(1))))
+        .collect();
+        // An error in the plan drops the transaction, which rolls it back.
+        let writes = plan(&due)?;
+        if due.is_empty() {
+            self.waited(2, started);
+            return Ok(());
         }
+        let writes = borrowed(&writes);
+        let per_table = by_table(&writes)?;
         for table in &per_table {
             self.ensure_partitions(table.tree, &table.times)?;
         }
-        match self.write_tables(&per_table)? {
-            // Another worker dropped a month this process had made (retention): make it again.
-            Err(err) if err.code() == Some(&tokio_postgres::error::SqlState::CHECK_VIOLATION) => {
-                tracing::debug!(error = %err, "A month's partition was gone; making it again.");
-                let mut known = self.partitions.lock().unwrap_or_else(|p| p.into_inner());
-                known.retain(|(tree, _)| !per_table.iter().any(|t| t.tree == *tree));
-                drop(known);
-                for table in &per_table {
-                    self.ensure_partitions(table.tree, &table.times)?;
-                }
-                self.write_tables(&per_table)?.map_err(|e| db_error("writing", &e))
-            }
-            other => other.map_err(|e| db_error("writing", &e)),
-        }
+        let sent = wait(async {
+            let sent = self.write_in(&tx, statements, &per_table).await?;
+            tx.commit().await?;
+            Ok(sent)
+        })
+        .map_err(claiming)?;
+        self.waited(3 + sent, started);
+        Ok(())
     }
 
     fn next_id(&self) -> Result<u64, StorageError> {
@@ -573,6 +658,22 @@ impl Backend for PgBackend {
     fn local_db(&self) -> Option<&sled::Db> {
         None
     }
+}
+
+/// A write set's writes by table, each table's in one part.
+fn by_table<'w>(writes: &[Write<'w>]) -> Result<Vec<TableWrites<'w>>, StorageError> {
+    let mut per_table: Vec<TableWrites<'w>> = Vec::new();
+    for (tree, key, value) in writes {
+        let at = match per_table.iter().position(|t| t.tree == *tree) {
+            Some(at) => at,
+            None => {
+                per_table.push(TableWrites::new(*tree));
+                per_table.len() - 1
+            }
+        };
+        per_table[at].add(key, *value)?;
+    }
+    Ok(per_table)
 }
 
 /// One table's part of a write set: the rows to upsert with their derived columns, and the keys

@@ -4,6 +4,14 @@
 //! Delivery is at-least-once toward the vendor: a worker *claims* due sends, which moves their
 //! next attempt a lease into the future; if the worker dies mid-send, the lease runs out and the
 //! send is claimed again. Each idempotency key is accepted into the outbox once, ever.
+//!
+//! A pending send's outbox row is keyed by its next attempt, so every change to the send (a
+//! claim, a retry, its end) replaces the row under a new key. Claims take due rows that no other
+//! claim holds ([`Backend::claim`](super::backend::Backend::claim): `FOR UPDATE SKIP LOCKED` on
+//! PostgreSQL) without the writer lock, and finishes and cancels need it only to store an event;
+//! every change to a pending send commits only if the row it planned from is still there
+//! ([`WriteSet::require`]), and otherwise reads the send again. So workers claim and finish side
+//! by side, and no two changes to one send both land.
 
 use super::writes::WriteSet;
 use super::{Storage, StorageError, TreeId, decode, encode, keys};
@@ -117,27 +125,35 @@ impl Storage {
 
     /// Claims up to `limit` sends due at `now`, leasing them for `lease_ms`: they are not due
     /// again until the lease runs out, unless the claimant finishes or reschedules them first.
+    /// Workers claiming at once get different sends.
     pub fn claim_due(&self, now: i64, limit: usize, lease_ms: i64) -> Result<Vec<PendingSend>, StorageError> {
-        let _writer = self.lock_writer()?;
-        let mut writes = WriteSet::new(self);
+        let until = now.saturating_add(lease_ms);
         let mut claimed = Vec::new();
         let end = keys::time(now.saturating_add(1));
-        for entry in self.tree(TreeId::Outbox).range(..end.to_vec()).take(limit) {
-            let (key, raw) = entry?;
-            let mut send: PendingSend = decode(&raw, "pending send")?;
-            send.next_attempt_at = now.saturating_add(lease_ms);
-            let leased = self.timed_key(send.next_attempt_at)?;
-            writes.remove(TreeId::Outbox, key.to_vec());
-            writes.put(TreeId::Outbox, leased.clone(), encode(&send)?);
-            writes.put(
-                TreeId::SendKeys,
-                send.idempotency_key.as_bytes().to_vec(),
-                SendState::Pending(leased).encode(),
-            );
-            claimed.push(send);
-        }
+        self.backend.claim(TreeId::Outbox, &end, limit, &mut |due| {
+            claimed.clear();
+            let mut writes = Vec::with_capacity(due.len() * 3);
+            for (key, raw) in due {
+                let mut send: PendingSend = decode(raw, "pending send")?;
+                send.next_attempt_at = until;
+                // The send keeps its sequence number (the key's tail): the new key is as unique
+                // as the old one, and a claim needs no new ids.
+                let mut leased = keys::time(until).to_vec();
+                leased.extend_from_slice(key.get(8..).unwrap_or_default());
+                if leased[..] != key[..] {
+                    writes.push((TreeId::Outbox, key.to_vec(), None));
+                }
+                writes.push((TreeId::Outbox, leased.clone(), Some(encode(&send)?)));
+                writes.push((
+                    TreeId::SendKeys,
+                    send.idempotency_key.as_bytes().to_vec(),
+                    Some(SendState::Pending(leased).encode()),
+                ));
+                claimed.push(send);
+            }
+            Ok(writes)
+        })?;
         // A lease lost in a crash only makes the send due again: no flush needed.
-        writes.commit()?;
         Ok(claimed)
     }
 
@@ -162,13 +178,16 @@ impl Storage {
         now: i64,
         event: Option<&crate::profile::Event>,
     ) -> Result<bool, StorageError> {
-        let finished = {
-            let _writer = self.lock_writer()?;
+        // Storing an event plans from what ingest writes (its id seen, its profile merged), so
+        // that takes the writer lock; the send itself needs only its own row.
+        let _writer = event.map(|_| self.lock_writer()).transpose()?;
+        loop {
             let mut writes = WriteSet::new(self);
             let Some((outbox_key, mut send)) = self.pending(&writes, idempotency_key)? else {
                 return Ok(false);
             };
             send.attempts += 1;
+            writes.require(TreeId::Outbox, outbox_key.clone());
             writes.remove(TreeId::Outbox, outbox_key);
             let record = DeliveryRecord {
                 idempotency_key: send.idempotency_key.clone(),
@@ -189,7 +208,7 @@ impl Storage {
                     idempotency_key.as_bytes().to_vec(),
                 );
             }
-            let state = match outcome {
+            let state = match outcome.clone() {
                 SendOutcome::DeadLettered { reason } => {
                     send.last_error = Some(reason);
                     let mut dead_key = keys::campaign_prefix(&send.campaign);
@@ -203,11 +222,12 @@ impl Storage {
             if let Some(event) = event {
                 self.put_event(&mut writes, event, false)?;
             }
-            writes.commit()?;
-            true
-        };
+            if writes.commit_if_present()? {
+                break;
+            }
+        }
         self.backend.durable()?;
-        Ok(finished)
+        Ok(true)
     }
 
     /// The delivery record of a finished send, by its idempotency key.
@@ -260,8 +280,12 @@ impl Storage {
         error: &str,
         spend_attempt: bool,
     ) -> Result<bool, StorageError> {
-        {
-            let _writer = self.lock_writer()?;
+        // Unlike a claim, which moves a send later, this may move it earlier than its lease: an
+        // erasure, whose scan of the outbox holds the writer lock, must not have a send move
+        // back past where it has read (claims only ever move sends ahead of it, and finishes
+        // and cancels remove what it would find anyway).
+        let _writer = self.lock_writer()?;
+        loop {
             let mut writes = WriteSet::new(self);
             let Some((outbox_key, mut send)) = self.pending(&writes, idempotency_key)? else {
                 return Ok(false);
@@ -272,6 +296,7 @@ impl Storage {
             send.next_attempt_at = next_attempt_at;
             send.last_error = Some(error.to_owned());
             let moved = self.timed_key(next_attempt_at)?;
+            writes.require(TreeId::Outbox, outbox_key.clone());
             writes.remove(TreeId::Outbox, outbox_key);
             writes.put(TreeId::Outbox, moved.clone(), encode(&send)?);
             writes.put(
@@ -279,7 +304,9 @@ impl Storage {
                 idempotency_key.as_bytes().to_vec(),
                 SendState::Pending(moved).encode(),
             );
-            writes.commit()?;
+            if writes.commit_if_present()? {
+                break;
+            }
         }
         self.backend.durable()?;
         Ok(true)
@@ -385,12 +412,12 @@ impl Storage {
     /// and priorities do not count it. Its idempotency key is released: a new decision may
     /// queue it again. Returns whether it was still waiting.
     pub fn cancel_send(&self, idempotency_key: &str, skip: &SkipRecord) -> Result<bool, StorageError> {
-        {
-            let _writer = self.lock_writer()?;
+        loop {
             let mut writes = WriteSet::new(self);
             let Some((outbox_key, send)) = self.pending(&writes, idempotency_key)? else {
                 return Ok(false);
             };
+            writes.require(TreeId::Outbox, outbox_key.clone());
             writes.remove(TreeId::Outbox, outbox_key);
             writes.remove(TreeId::SendKeys, idempotency_key.as_bytes().to_vec());
             let mut start = keys::profile(send.profile).to_vec();
@@ -408,7 +435,9 @@ impl Storage {
             let mut skip_key = keys::campaign_prefix(&skip.campaign);
             skip_key.extend_from_slice(&self.timed_key(skip.at)?);
             writes.put(TreeId::Skips, skip_key, encode(skip)?);
-            writes.commit()?;
+            if writes.commit_if_present()? {
+                break;
+            }
         }
         self.backend.durable()?;
         Ok(true)

@@ -61,16 +61,31 @@ impl Backend for SledBackend {
     }
 
     fn apply(&self, writes: &[Write<'_>]) -> Result<(), StorageError> {
-        if writes.is_empty() {
-            return Ok(());
+        self.apply_if_present(&[], writes).map(|_| ())
+    }
+
+    fn apply_if_present(
+        &self,
+        present: &[(TreeId, &[u8])],
+        writes: &[Write<'_>],
+    ) -> Result<bool, StorageError> {
+        if writes.is_empty() && present.is_empty() {
+            return Ok(true);
         }
-        // Only the trees written take part: a sled transaction's cost grows with its trees, and
-        // most writes touch three or four of the store's forty.
-        let mut used: Vec<TreeId> = writes.iter().map(|(tree, _, _)| *tree).collect();
+        // Only the trees read or written take part: a sled transaction's cost grows with its
+        // trees, and most writes touch three or four of the store's forty.
+        let mut used: Vec<TreeId> =
+            writes.iter().map(|(tree, _, _)| *tree).chain(present.iter().map(|(tree, _)| *tree)).collect();
         used.sort();
         used.dedup();
         let trees: Vec<&sled::Tree> = used.iter().map(|t| self.tree(*t)).collect();
-        trees.as_slice().transaction(|tx| {
+        let applied = trees.as_slice().transaction(|tx| {
+            for (tree, key) in present {
+                let Ok(at) = used.binary_search(tree) else { continue };
+                if tx[at].get(*key)?.is_none() {
+                    return Err(ConflictableTransactionError::Abort(()));
+                }
+            }
             for (tree, key, value) in writes {
                 let Ok(at) = used.binary_search(tree) else { continue };
                 let tree = &tx[at];
@@ -79,9 +94,13 @@ impl Backend for SledBackend {
                     None => tree.remove(*key)?,
                 };
             }
-            Ok::<(), ConflictableTransactionError<()>>(())
-        })?;
-        Ok(())
+            Ok(())
+        });
+        match applied {
+            Ok(()) => Ok(true),
+            Err(sled::transaction::TransactionError::Abort(())) => Ok(false),
+            Err(err) => Err(err.into()),
+        }
     }
 
     fn next_id(&self) -> Result<u64, StorageError> {

@@ -1,6 +1,7 @@
 //! A write set: reads see the set's own pending writes, and the whole set commits atomically in
 //! one transaction over every table it touches. Planning happens under the store's writer
-//! lock, so nothing changes underneath a plan between reading and committing.
+//! lock, so nothing changes underneath a plan between reading and committing; or against rows
+//! the set requires ([`WriteSet::require`]), which it commits only if they are still there.
 
 use std::collections::BTreeMap;
 
@@ -12,11 +13,13 @@ pub(crate) struct WriteSet<'s> {
     /// Values read ahead with [`WriteSet::prefetch`] (`None`: known absent), consulted after
     /// the pending writes.
     fetched: std::collections::HashMap<(TreeId, Vec<u8>), Option<Vec<u8>>>,
+    /// Rows that must still be there for the set to commit ([`WriteSet::commit_if_present`]).
+    required: Vec<(TreeId, Vec<u8>)>,
 }
 
 impl<'s> WriteSet<'s> {
     pub(crate) fn new(storage: &'s Storage) -> Self {
-        WriteSet { storage, pending: BTreeMap::new(), fetched: Default::default() }
+        WriteSet { storage, pending: BTreeMap::new(), fetched: Default::default(), required: Vec::new() }
     }
 
     /// Reads `keys` of `tree` ahead in one request, so that the planning that follows reads
@@ -90,13 +93,26 @@ impl<'s> WriteSet<'s> {
         Ok(merged.into_iter().filter_map(|(k, v)| Some((k, v?))).collect())
     }
 
+    /// Makes the commit depend on `key` of `tree` still being there: a row that every change
+    /// replaces under a new key (a pending send's outbox row), which this plan was made from.
+    pub(crate) fn require(&mut self, tree: TreeId, key: Vec<u8>) {
+        self.required.push((tree, key));
+    }
+
     /// Applies every pending write atomically: after a crash, all of them or none are there.
     pub(crate) fn commit(self) -> Result<(), StorageError> {
-        let writes: Vec<_> = self
-            .pending
-            .iter()
-            .map(|((tree, key), value)| (*tree, key.as_slice(), value.as_deref()))
-            .collect();
-        self.storage.backend.apply(&writes)
+        self.storage.backend.apply(&self.writes())
+    }
+
+    /// [`WriteSet::commit`] if every required row is still there; otherwise writes nothing and
+    /// answers `false`, and the caller reads again and plans again.
+    pub(crate) fn commit_if_present(self) -> Result<bool, StorageError> {
+        let required: Vec<(TreeId, &[u8])> =
+            self.required.iter().map(|(tree, key)| (*tree, key.as_slice())).collect();
+        self.storage.backend.apply_if_present(&required, &self.writes())
+    }
+
+    fn writes(&self) -> Vec<super::backend::Write<'_>> {
+        self.pending.iter().map(|((tree, key), value)| (*tree, key.as_slice(), value.as_deref())).collect()
     }
 }

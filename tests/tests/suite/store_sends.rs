@@ -101,6 +101,124 @@ fn retries_then_dead_letters_then_replay() {
     );
 }
 
+/// Handles on one store for `n` claimants: on PostgreSQL each opens the store itself, as
+/// separate workers do; on sled they share the one process's store.
+fn claimants(dir: &std::path::Path, storage: &Storage, n: usize) -> Vec<Storage> {
+    (0..n)
+        .map(|_| if baton_tests::on_postgres() { baton_tests::open_store(dir) } else { storage.clone() })
+        .collect()
+}
+
+/// Four claimants taking the same due sends at once, a few at a time, each finishing what it
+/// took: every send is claimed by exactly one of them and finished once, and nothing is left.
+#[test]
+fn claimants_at_once_take_disjoint_sends_and_finish_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = baton_tests::open_store(dir.path());
+    let profile = storage.identify(Some("p1"), None, &serde_json::Map::new(), 1).unwrap();
+    let sends: Vec<_> =
+        (0..240).map(|i| pending_send("burst", profile, &format!("s{i:03}"), i % 50)).collect();
+    assert!(storage.enqueue(&sends).unwrap().iter().all(|accepted| *accepted));
+    let workers: Vec<_> = claimants(dir.path(), &storage, 4)
+        .into_iter()
+        .enumerate()
+        .map(|(worker, store)| {
+            std::thread::spawn(move || {
+                let mut took = Vec::new();
+                loop {
+                    // The lease outlasts the test: a send is due to no one once claimed.
+                    let claimed = store.claim_due(100, 7, 3_600_000).unwrap();
+                    if claimed.is_empty() {
+                        return took;
+                    }
+                    for send in claimed {
+                        let receipt = format!("w{worker}-{}", send.step);
+                        let outcome = SendOutcome::Delivered { receipt: Some(receipt) };
+                        assert!(store.finish_send(&send.idempotency_key, outcome, 200).unwrap());
+                        took.push(send.step);
+                    }
+                }
+            })
+        })
+        .collect();
+    let took: Vec<Vec<String>> = workers.into_iter().map(|w| w.join().unwrap()).collect();
+    let mut all: Vec<&String> = took.iter().flatten().collect();
+    all.sort();
+    let expected: Vec<String> = (0..240).map(|i| format!("s{i:03}")).collect();
+    assert_eq!(all, expected.iter().collect::<Vec<_>>(), "each send claimed once, none lost");
+    let deliveries = storage.deliveries("burst").unwrap();
+    assert_eq!(deliveries.len(), 240);
+    assert!(deliveries.iter().all(|d| d.attempts == 1));
+    assert_eq!(storage.outbox_len(), 0);
+    assert!(storage.claim_due(i64::MAX / 2, 1_000, 1).unwrap().is_empty());
+}
+
+/// A claimant whose lease ran out finishing its sends while another claims them again: each
+/// send ends exactly once (whichever comes first), the later claimant's finish is refused, and
+/// no send is left in the outbox to go out a third time. Then an erasure racing with claims of
+/// the erased person's sends removes every one of them.
+#[test]
+fn a_finish_racing_a_new_claim_or_an_erasure_leaves_no_send_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = baton_tests::open_store(dir.path());
+    let first = storage.identify(Some("p1"), None, &serde_json::Map::new(), 1).unwrap();
+    let sends: Vec<_> = (0..150).map(|i| pending_send("race", first, &format!("s{i:03}"), 0)).collect();
+    storage.enqueue(&sends).unwrap();
+    // The first claimant leases everything until 110.
+    let leased = storage.claim_due(100, 1_000, 10).unwrap();
+    assert_eq!(leased.len(), 150);
+    let mut handles = claimants(dir.path(), &storage, 2).into_iter();
+    let (late, again) = (handles.next().unwrap(), handles.next().unwrap());
+    let finishing = std::thread::spawn(move || {
+        leased
+            .iter()
+            .filter(|send| {
+                late.finish_send(&send.idempotency_key, SendOutcome::Delivered { receipt: None }, 300)
+                    .unwrap()
+            })
+            .count()
+    });
+    let claiming = std::thread::spawn(move || {
+        let mut reclaimed = Vec::new();
+        loop {
+            let claimed = again.claim_due(200, 5, 3_600_000).unwrap();
+            if claimed.is_empty() {
+                break;
+            }
+            reclaimed.extend(claimed);
+        }
+        reclaimed
+            .iter()
+            .filter(|send| {
+                again
+                    .finish_send(&send.idempotency_key, SendOutcome::Delivered { receipt: None }, 400)
+                    .unwrap()
+            })
+            .count()
+    });
+    let (by_late, by_again) = (finishing.join().unwrap(), claiming.join().unwrap());
+    assert_eq!(by_late + by_again, 150, "the first finish of each send lands, the second is refused");
+    assert_eq!(storage.deliveries("race").unwrap().len(), 150);
+    assert_eq!(storage.outbox_len(), 0);
+
+    let second = storage.identify(Some("p2"), None, &serde_json::Map::new(), 1).unwrap();
+    let sends: Vec<_> = (0..150).map(|i| pending_send("erased", second, &format!("s{i:03}"), 0)).collect();
+    storage.enqueue(&sends).unwrap();
+    let claimant = claimants(dir.path(), &storage, 1).remove(0);
+    let claiming = std::thread::spawn(move || {
+        // Each claim leases the due sends a millisecond past `now`, and the next `now` is later
+        // still: the sends keep moving while the erasure plans (for 40 claims, so that it ends).
+        for round in 0..40 {
+            claimant.claim_due(1_000 + 2 * round, 20, 1).unwrap();
+        }
+    });
+    let erased = storage.erase_profile(second, "admin", 2_000).unwrap().unwrap();
+    claiming.join().unwrap();
+    assert_eq!(erased.sends, 150);
+    assert_eq!(storage.outbox_len(), 0);
+    assert!(storage.claim_due(10_000, 1_000, 1).unwrap().is_empty());
+}
+
 #[test]
 fn send_history_per_profile_serves_frequency_caps() {
     let storage = store_with_two_profiles();

@@ -77,16 +77,38 @@ pub(crate) struct PoolLimits {
 /// A connection with the statements it has prepared.
 pub(super) struct Conn {
     pub(super) client: Client,
-    statements: HashMap<String, Statement>,
+    pub(super) statements: Statements,
+}
+
+/// The statements a connection has prepared, by their text: each is prepared once per
+/// connection.
+#[derive(Default)]
+pub(super) struct Statements(HashMap<String, Statement>);
+
+impl Statements {
+    /// `sql`, prepared through `tx` the first time (a prepared statement outlives the
+    /// transaction it was prepared in, rolled back or not).
+    pub(super) async fn prepared(
+        &mut self,
+        tx: &tokio_postgres::Transaction<'_>,
+        sql: &str,
+    ) -> Result<Statement, tokio_postgres::Error> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = tx.prepare(sql).await?;
+        self.0.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
 }
 
 impl Conn {
     pub(super) fn prepare(&mut self, sql: &str) -> Result<Statement, StorageError> {
-        if let Some(statement) = self.statements.get(sql) {
+        if let Some(statement) = self.statements.0.get(sql) {
             return Ok(statement.clone());
         }
         let statement = wait(self.client.prepare(sql)).map_err(|e| db_error(sql, &e))?;
-        self.statements.insert(sql.to_owned(), statement.clone());
+        self.statements.0.insert(sql.to_owned(), statement.clone());
         Ok(statement)
     }
 }
@@ -162,7 +184,7 @@ impl Pool {
         let client = wait(connecting)
             .map_err(|e| StorageError::Database(format!("connecting to {shown}: {e}")))?
             .map_err(|e| db_error(&format!("connecting to {shown}"), &e))?;
-        Ok(Conn { client, statements: HashMap::new() })
+        Ok(Conn { client, statements: Statements::default() })
     }
 
     /// How many connections are open and how many of them are in use.
