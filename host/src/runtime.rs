@@ -27,7 +27,7 @@ mod v0_3_0;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use wasmtime::component::{Component, Linker};
@@ -268,6 +268,9 @@ pub struct Runtime {
     /// shared database (which keeps components only; see `Storage::artifact`).
     local_artifacts: Option<sled::Tree>,
     loaded: RwLock<HashMap<ContentHash, Arc<LoadedPlugin>>>,
+    /// A turn per plugin being loaded: callers asking for one plugin at once (the first events
+    /// after another worker installed it) compile it once, the others waiting for that.
+    loading: Mutex<HashMap<ContentHash, Arc<Mutex<()>>>>,
     compilations: AtomicU64,
     artifact_loads: AtomicU64,
     /// Plugin calls by outcome, indexed by `CallOutcome::index`; shared with calls in flight.
@@ -306,6 +309,7 @@ impl Runtime {
             engine_key,
             local_artifacts,
             loaded: RwLock::new(HashMap::new()),
+            loading: Mutex::default(),
             compilations: AtomicU64::new(0),
             artifact_loads: AtomicU64::new(0),
             calls: Arc::new(Default::default()),
@@ -341,6 +345,20 @@ impl Runtime {
         if let Some(plugin) = self.cached(hash) {
             return Ok(plugin);
         }
+        let turn = self.loading.lock().unwrap_or_else(|p| p.into_inner()).entry(*hash).or_default().clone();
+        let loaded = {
+            let _turn = turn.lock().unwrap_or_else(|p| p.into_inner());
+            match self.cached(hash) {
+                Some(plugin) => Ok(plugin),
+                None => self.load(hash),
+            }
+        };
+        self.loading.lock().unwrap_or_else(|p| p.into_inner()).remove(hash);
+        loaded
+    }
+
+    /// Loads an installed plugin into this runtime (see [`Runtime::plugin`]).
+    fn load(&self, hash: &ContentHash) -> Result<Arc<LoadedPlugin>, RuntimeError> {
         let record =
             self.storage.plugin(hash)?.ok_or_else(|| RuntimeError::PluginNotFound(hash.to_string()))?;
         let component = self.load_component(hash)?;
@@ -384,6 +402,11 @@ impl Runtime {
                 }
             }
         }
+    }
+
+    /// Whether the plugin is loaded in this process (compiled, or read from the compile cache).
+    pub fn is_loaded(&self, hash: &ContentHash) -> bool {
+        self.cached(hash).is_some()
     }
 
     /// The content hashes of the plugins loaded in this process.

@@ -41,7 +41,7 @@ pub use feedback::FeedbackEndpoint;
 pub(crate) use journeys::{Count, JourneyMove};
 pub(crate) use keys::profile as profile_key;
 pub use pages::{Page, PageRequest};
-pub(crate) use plugins::{PLUGIN_CHANGE, SEGMENTS_CHANGE};
+pub(crate) use plugins::{PLUGIN_CHANGE, SEGMENTS_CHANGE, plugin_change};
 pub use secrets::{SecretScope, SecretValue, StoredSecret, check_secret_hosts};
 pub(crate) use segments::{SegmentWrite, Verdict};
 pub use sends::SentTo;

@@ -200,7 +200,8 @@ async fn ingest(setup: &Setup, seconds: u64) {
 }
 
 /// A triggered campaign to a loopback vendor, made through the first worker.
-fn welcome_to(engine: &Engine, url: &str) {
+/// Makes the triggered campaign the probes answer, sending to `url`; returns its two plugins.
+fn welcome_to(engine: &Engine, url: &str) -> [baton::ContentHash; 2] {
     let mut campaign = welcome_campaign();
     campaign.trigger = Trigger::Event { event: "signed_up".into(), filter: Default::default() };
     campaign.channel = "webhook".into();
@@ -214,11 +215,26 @@ fn welcome_to(engine: &Engine, url: &str) {
     let grants = Grants { allowed_hosts: vec!["127.0.0.1".into()], secrets: vec![] };
     engine.bind("bench", "welcome", Slot::Channel, webhook, serde_json::json!({"url": url}), grants).unwrap();
     engine.transition("bench", "welcome", baton::CampaignState::Active).unwrap();
+    [everyone, webhook]
 }
 
 async fn event_to_vendor(setup: &Setup) {
     let vendor = Vendor::start().await;
-    welcome_to(&setup.workers[0].engine, &vendor.url("/send"));
+    let installed = Instant::now();
+    let plugins = welcome_to(&setup.workers[0].engine, &vendor.url("/send"));
+    // The other workers load the two plugins when they hear of the install, as a deployment's
+    // do; the probes measure the steady state after that, which this waits for and reports.
+    let loaded = |worker: &Worker| plugins.iter().all(|hash| worker.engine.runtime().is_loaded(hash));
+    while !setup.workers.iter().all(loaded) {
+        assert!(installed.elapsed() < Duration::from_secs(60), "a worker never loaded the installed plugins");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    println!(
+        "{}: two plugins installed through the first worker and loaded on all {} in {:.0} ms",
+        setup.label,
+        setup.workers.len(),
+        ms(installed.elapsed())
+    );
     let http = baton_tests::http();
     let probes = 200;
     let mut sent: HashMap<String, Instant> = HashMap::new();

@@ -83,12 +83,17 @@ impl Runtime {
             store_ms = started.elapsed().as_millis() as u64,
             "Plugin installed."
         );
-        Ok(self.remember(LoadedPlugin {
+        let plugin = self.remember(LoadedPlugin {
             record,
             pre: provisional.pre,
             stats: provisional.stats,
             guard: provisional.guard,
-        }))
+        });
+        // The other workers sharing the database compile it now, not when the first event that
+        // needs it arrives (told only once it is loaded here, so this worker does not compile
+        // it a second time on hearing itself).
+        self.storage.announce(&crate::store::plugin_change(&hash));
+        Ok(plugin)
     }
 }
 

@@ -114,7 +114,7 @@ impl Storage {
     }
 }
 
-/// The announcement of a change to a plugin's record (quarantine, removal).
+/// The announcement of a change to a plugin's record (installed, quarantined, removed).
 pub(crate) fn plugin_change(hash: &ContentHash) -> String {
     format!("{PLUGIN_CHANGE}{hash}")
 }

@@ -353,6 +353,51 @@ async fn a_quarantine_and_its_lifting_reach_the_other_worker_at_once() {
     assert!(eventually(Duration::from_secs(5), || loaded.quarantined().is_none()).await, "still quarantined");
 }
 
+/// A plugin installed through one worker is loaded by the others as soon as they hear of it,
+/// before an event needs it (a compile on the first event held that event's send for the
+/// compile's length); a worker asked for one plugin by many threads at once loads it once; a
+/// worker that starts next to the others loads what they installed when it starts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plugin_installed_through_one_worker_is_loaded_by_the_others_before_use() {
+    let dir = tempfile::tempdir().unwrap();
+    if shared_store(dir.path()).is_none() {
+        return;
+    }
+    let shared = dir.path().join("shared");
+    let loads = |engine: &baton::Engine| {
+        let stats = engine.runtime_stats();
+        stats.compilations + stats.artifact_loads
+    };
+    let (first, _) = super::journeys::engine_at(&shared, now_ms());
+    let (second, _) = super::journeys::engine_at(&shared, now_ms());
+    first.follow_changes();
+    second.follow_changes();
+    let hash = baton_tests::install(first.runtime(), "seg-vip").hash();
+    let heard = eventually(Duration::from_secs(30), || loads(&second) == 1).await;
+    assert!(heard, "the second worker did not load the plugin the first installed");
+    // The installer compiled it once, at install; hearing its own announcement loaded nothing.
+    assert_eq!(loads(&first), 1);
+
+    let (third, _) = super::journeys::engine_at(&shared, now_ms());
+    let askers: Vec<_> = (0..4)
+        .map(|_| {
+            let third = third.clone();
+            std::thread::spawn(move || third.runtime().plugin(&hash).unwrap().hash())
+        })
+        .collect();
+    for asker in askers {
+        assert_eq!(asker.join().unwrap(), hash);
+    }
+    assert_eq!(loads(&third), 1, "four callers at once loaded the plugin once");
+
+    let (fourth, _) = super::journeys::engine_at(&shared, now_ms());
+    assert_eq!(loads(&fourth), 0);
+    fourth.follow_changes();
+    let loaded = eventually(Duration::from_secs(30), || loads(&fourth) == 1).await;
+    assert!(loaded, "a worker starting next to the others did not load the installed plugin");
+    assert_eq!(loads(&second), 1);
+}
+
 /// Every worker must seal and sign with one key (secrets set through one worker are opened by
 /// another; an unsubscribe link signed by one is checked by another). A worker started without
 /// the key file, where the database's workers already use one, is refused before it makes a
