@@ -113,7 +113,9 @@ pub fn demo(
         Some(_) => None,
         None => Some(tempfile::tempdir()?),
     };
-    let path = dir.or_else(|| temporary.as_ref().map(|t| t.path().to_path_buf())).context("no directory")?;
+    // A temporary store's data goes one level down, so that the secret key file beside it
+    // (`<dir>.secret-key`) is inside the temporary directory and goes with it.
+    let path = dir.or_else(|| temporary.as_ref().map(|t| t.path().join("data"))).context("no directory")?;
     eprintln!("Running the demo with {profiles} customers (seed {seed}) in {}...", path.display());
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let report = runtime.block_on(baton::demo_scenario::run_on(&path, storage, profiles, seed))?;

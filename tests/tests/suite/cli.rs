@@ -478,6 +478,25 @@ fn the_guide_walkthrough_runs_as_written() {
     assert_eq!(profiles[0].computed.get("event_count"), Some(&serde_json::json!(1)), "{:?}", profiles[0]);
 }
 
+/// `baton demo` without `--dir`, as a first-time user runs it: the report, the hint that the
+/// store was temporary, and nothing left behind, not even the secret key file that sits beside a
+/// data directory (it used to stay in the temporary directory's parent).
+#[test]
+fn a_temporary_demo_reports_and_leaves_nothing_behind() {
+    let tmp = tempfile::tempdir().unwrap();
+    let output = std::process::Command::new(baton_tests::baton_bin())
+        .env("TMPDIR", tmp.path())
+        .args(["demo", "--profiles", "60"])
+        .output()
+        .unwrap();
+    let (out, err) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "{out}\n{err}");
+    assert!(out.starts_with("Baton demo: 60 profiles, "), "{out}");
+    assert!(err.contains("The store was temporary; pass --dir to keep it"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 /// README.md's "running Baton for real" and its security advice, as written (the quickstart's
 /// `cargo` commands are what the suite and `demo.rs` already run).
 #[test]
