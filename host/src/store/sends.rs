@@ -181,14 +181,8 @@ impl Storage {
         // Storing an event plans from what ingest writes (its id seen, its profile merged), so
         // that takes the writer lock; the send itself needs only its own row.
         let _writer = event.map(|_| self.lock_writer()).transpose()?;
-        loop {
-            let mut writes = WriteSet::new(self);
-            let Some((outbox_key, mut send)) = self.pending(&writes, idempotency_key)? else {
-                return Ok(false);
-            };
+        self.change_pending(idempotency_key, |writes, mut send| {
             send.attempts += 1;
-            writes.require(TreeId::Outbox, outbox_key.clone());
-            writes.remove(TreeId::Outbox, outbox_key);
             let record = DeliveryRecord {
                 idempotency_key: send.idempotency_key.clone(),
                 campaign: send.campaign.clone(),
@@ -220,14 +214,10 @@ impl Storage {
             };
             writes.put(TreeId::SendKeys, idempotency_key.as_bytes().to_vec(), state.encode());
             if let Some(event) = event {
-                self.put_event(&mut writes, event, false)?;
+                self.put_event(writes, event, false)?;
             }
-            if writes.commit_if_present()? {
-                break;
-            }
-        }
-        self.backend.durable()?;
-        Ok(true)
+            Ok(())
+        })
     }
 
     /// The delivery record of a finished send, by its idempotency key.
@@ -285,31 +275,21 @@ impl Storage {
         // back past where it has read (claims only ever move sends ahead of it, and finishes
         // and cancels remove what it would find anyway).
         let _writer = self.lock_writer()?;
-        loop {
-            let mut writes = WriteSet::new(self);
-            let Some((outbox_key, mut send)) = self.pending(&writes, idempotency_key)? else {
-                return Ok(false);
-            };
+        self.change_pending(idempotency_key, |writes, mut send| {
             if spend_attempt {
                 send.attempts += 1;
             }
             send.next_attempt_at = next_attempt_at;
             send.last_error = Some(error.to_owned());
             let moved = self.timed_key(next_attempt_at)?;
-            writes.require(TreeId::Outbox, outbox_key.clone());
-            writes.remove(TreeId::Outbox, outbox_key);
             writes.put(TreeId::Outbox, moved.clone(), encode(&send)?);
             writes.put(
                 TreeId::SendKeys,
                 idempotency_key.as_bytes().to_vec(),
                 SendState::Pending(moved).encode(),
             );
-            if writes.commit_if_present()? {
-                break;
-            }
-        }
-        self.backend.durable()?;
-        Ok(true)
+            Ok(())
+        })
     }
 
     /// Puts a campaign's dead letters back in the outbox, due at `now`, with a fresh retry
@@ -412,13 +392,7 @@ impl Storage {
     /// and priorities do not count it. Its idempotency key is released: a new decision may
     /// queue it again. Returns whether it was still waiting.
     pub fn cancel_send(&self, idempotency_key: &str, skip: &SkipRecord) -> Result<bool, StorageError> {
-        loop {
-            let mut writes = WriteSet::new(self);
-            let Some((outbox_key, send)) = self.pending(&writes, idempotency_key)? else {
-                return Ok(false);
-            };
-            writes.require(TreeId::Outbox, outbox_key.clone());
-            writes.remove(TreeId::Outbox, outbox_key);
+        self.change_pending(idempotency_key, |writes, send| {
             writes.remove(TreeId::SendKeys, idempotency_key.as_bytes().to_vec());
             let mut start = keys::profile(send.profile).to_vec();
             start.extend_from_slice(&keys::time(send.enqueued_at));
@@ -435,12 +409,8 @@ impl Storage {
             let mut skip_key = keys::campaign_prefix(&skip.campaign);
             skip_key.extend_from_slice(&self.timed_key(skip.at)?);
             writes.put(TreeId::Skips, skip_key, encode(skip)?);
-            if writes.commit_if_present()? {
-                break;
-            }
-        }
-        self.backend.durable()?;
-        Ok(true)
+            Ok(())
+        })
     }
 
     /// Records suppressed or delayed sends, durably.
@@ -478,6 +448,30 @@ impl Storage {
     /// A campaign's KPI results, by KPI then oldest first.
     pub fn kpi_snapshots(&self, campaign: &str) -> Result<Vec<KpiSnapshot>, StorageError> {
         self.scan_campaign(TreeId::KpiSnapshots, campaign, "kpi snapshot")
+    }
+
+    /// Takes a pending send's outbox row out and adds what `plan` writes, durably, if the row is
+    /// still the one read (see the module's comment); otherwise reads the send again and plans
+    /// again. Returns `false` if the send is not pending.
+    fn change_pending(
+        &self,
+        idempotency_key: &str,
+        mut plan: impl FnMut(&mut WriteSet<'_>, PendingSend) -> Result<(), StorageError>,
+    ) -> Result<bool, StorageError> {
+        loop {
+            let mut writes = WriteSet::new(self);
+            let Some((outbox_key, send)) = self.pending(&writes, idempotency_key)? else {
+                return Ok(false);
+            };
+            writes.require(TreeId::Outbox, outbox_key.clone());
+            writes.remove(TreeId::Outbox, outbox_key);
+            plan(&mut writes, send)?;
+            if writes.commit_if_present()? {
+                break;
+            }
+        }
+        self.backend.durable()?;
+        Ok(true)
     }
 
     fn pending(
